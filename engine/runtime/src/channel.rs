@@ -1,0 +1,188 @@
+//! The daemon <-> init socket.
+//!
+//! One `SOCK_SEQPACKET` socketpair carries everything, because packet boundaries
+//! are preserved and each packet is written atomically: the intermediate (pid
+//! report) and the container process (error report) both write to the same
+//! socket without interleaving, in any order. The daemon reads until EOF, which
+//! arrives exactly when the intermediate has exited and the container process has
+//! either exited or exec'd (the socket is CLOEXEC in it): "EOF without an error"
+//! therefore means "execve succeeded".
+//!
+//! Daemon -> init: the JSON request, in chunks, then `shutdown(SHUT_WR)` (EOF).
+//! Init -> daemon: one JSON [`InitMessage`] per packet.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{RuntimeError, WireError};
+use crate::spec::InitRequest;
+
+/// Request chunk size; well below the default socket buffer (~208 KiB) limit for
+/// one seqpacket message, so big environments still go through.
+const CHUNK: usize = 16 * 1024;
+/// Largest init -> daemon packet we accept.
+const MAX_MESSAGE: usize = 64 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum InitMessage {
+    /// Host pid of the process that will exec the container command.
+    Pid(i32),
+    /// Setup or exec failed; the process exits right after sending this.
+    Error(WireError),
+}
+
+pub(crate) struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    /// A CLOEXEC socketpair: (daemon end, end to hand to the init as fd 3).
+    pub(crate) fn pair() -> io::Result<(Channel, OwnedFd)> {
+        let mut fds = [0 as RawFd; 2];
+        // SAFETY: socketpair writes two fds into the array on success.
+        let rc = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both fds were just created and are owned by nobody else.
+        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        Ok((Channel { fd: a }, b))
+    }
+
+    pub(crate) fn from_fd(fd: OwnedFd) -> Channel {
+        Channel { fd }
+    }
+
+    fn send_packet(&self, data: &[u8]) -> io::Result<()> {
+        loop {
+            // SAFETY: data is a valid buffer; MSG_NOSIGNAL turns a dead peer into
+            // EPIPE instead of killing us with SIGPIPE.
+            let n = unsafe {
+                libc::send(
+                    self.fd.as_raw_fd(),
+                    data.as_ptr().cast(),
+                    data.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+
+    /// Receive one packet; `Ok(None)` on EOF.
+    fn recv_packet(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        loop {
+            // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n > 0 {
+                return Ok(Some(n as usize));
+            }
+            if n == 0 {
+                return Ok(None);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+
+    /// Daemon side: send the request and signal its end.
+    pub(crate) fn send_request(&self, req: &InitRequest) -> io::Result<()> {
+        let data = serde_json::to_vec(req).map_err(io::Error::other)?;
+        for chunk in data.chunks(CHUNK) {
+            self.send_packet(chunk)?;
+        }
+        // SAFETY: plain shutdown of a socket we own.
+        if unsafe { libc::shutdown(self.fd.as_raw_fd(), libc::SHUT_WR) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Init side: read the whole request (until the daemon's shutdown).
+    pub(crate) fn recv_request(&self) -> Result<InitRequest, RuntimeError> {
+        let mut data = Vec::new();
+        let mut buf = vec![0u8; CHUNK];
+        while let Some(n) = self.recv_packet(&mut buf)? {
+            data.extend_from_slice(&buf[..n]);
+        }
+        serde_json::from_slice(&data)
+            .map_err(|e| RuntimeError::Other(format!("invalid init request: {e}")))
+    }
+
+    pub(crate) fn send_message(&self, msg: &InitMessage) -> io::Result<()> {
+        let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        self.send_packet(&data)
+    }
+
+    /// Daemon side: next message, `Ok(None)` at EOF.
+    pub(crate) fn recv_message(&self) -> Result<Option<InitMessage>, RuntimeError> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        match self.recv_packet(&mut buf)? {
+            None => Ok(None),
+            Some(n) => serde_json::from_slice(&buf[..n])
+                .map(Some)
+                .map_err(|e| RuntimeError::Other(format!("invalid message from init: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{ExecSpec, InitRequest};
+
+    #[test]
+    fn large_request_survives_chunking() {
+        let (daemon, child) = Channel::pair().unwrap();
+        let child = Channel::from_fd(child);
+        let env: Vec<String> = (0..5000)
+            .map(|i| format!("VAR{i}={}", "x".repeat(40)))
+            .collect();
+        let req = InitRequest::Exec {
+            pid: 42,
+            spec: ExecSpec {
+                args: vec!["sh".into()],
+                env: env.clone(),
+                cwd: "/".into(),
+                user: String::new(),
+                tty: false,
+                open_stdin: false,
+            },
+        };
+        let writer = std::thread::spawn(move || daemon.send_request(&req).map(|_| daemon));
+        let got = child.recv_request().unwrap();
+        let daemon = writer.join().unwrap().unwrap();
+        match got {
+            InitRequest::Exec { pid, spec } => {
+                assert_eq!(pid, 42);
+                assert_eq!(spec.env, env);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        child.send_message(&InitMessage::Pid(7)).unwrap();
+        drop(child);
+        assert!(matches!(
+            daemon.recv_message().unwrap(),
+            Some(InitMessage::Pid(7))
+        ));
+        assert!(daemon.recv_message().unwrap().is_none());
+    }
+}

@@ -1,0 +1,363 @@
+//! The container's mount namespace: system mounts (/proc, /dev, /sys), bind
+//! mounts, pivot_root, and the read-only/masked paths.
+//!
+//! Every target inside the rootfs is resolved with
+//! [`crate::path::resolve_in_root`] and mounted through an O_PATH fd
+//! (`/proc/self/fd/N`), so a symlink in the image can never redirect a mount
+//! onto the host.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{symlink, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::unistd::{fchdir, pivot_root as sys_pivot_root};
+
+use crate::error::RuntimeError;
+use crate::path::resolve_in_root;
+use crate::spec::ProcessSpec;
+
+/// Host device nodes bind-mounted into the container's /dev (mknod may be
+/// forbidden, e.g. by a device cgroup or in a user namespace).
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Docker's default masked paths (hidden) and read-only paths.
+const MASKED: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+const READONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+fn mount_err(what: impl Into<String>) -> impl FnOnce(nix::Error) -> RuntimeError {
+    let what = what.into();
+    move |e| RuntimeError::mount(what, e)
+}
+
+fn io_mount_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> RuntimeError {
+    let what = what.into();
+    move |e| RuntimeError::Mount { what, source: e }
+}
+
+/// What to create when a mount target is missing.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Dir,
+    File,
+}
+
+/// Resolve `dest` inside `root`, create it if missing, and open it O_PATH so
+/// the mount goes exactly there.
+fn target(root: &Path, dest: &str, kind: Kind) -> Result<(File, PathBuf), RuntimeError> {
+    let path = resolve_in_root(root, dest).map_err(io_mount_err(dest))?;
+    match kind {
+        Kind::Dir => fs::create_dir_all(&path).map_err(io_mount_err(dest))?,
+        Kind::File => {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(io_mount_err(dest))?;
+            }
+            if fs::symlink_metadata(&path).is_err() {
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o644)
+                    .open(&path)
+                    .map_err(io_mount_err(dest))?;
+            }
+        }
+    }
+    let fd = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(io_mount_err(dest))?;
+    Ok((fd, path))
+}
+
+fn fd_path(f: &File) -> String {
+    format!("/proc/self/fd/{}", f.as_raw_fd())
+}
+
+fn mount_at(
+    root: &Path,
+    dest: &str,
+    kind: Kind,
+    source: Option<&Path>,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<PathBuf, RuntimeError> {
+    let (fd, path) = target(root, dest, kind)?;
+    mount(source, fd_path(&fd).as_str(), fstype, flags, data).map_err(mount_err(dest))?;
+    Ok(path)
+}
+
+/// Everything before pivot_root. Runs as pid 1 of the new namespaces.
+pub(super) fn prepare_rootfs(spec: &ProcessSpec) -> Result<(), RuntimeError> {
+    let root = spec.rootfs.as_path();
+    // Nothing we do from here on may propagate back to the daemon's namespace.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(mount_err("make / private"))?;
+    // pivot_root needs the new root to be a mount point (a copied root is not).
+    mount(
+        Some(root),
+        root,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(mount_err(format!("bind rootfs {}", root.display())))?;
+
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount_at(
+        root,
+        "/proc",
+        Kind::Dir,
+        Some(Path::new("proc")),
+        Some("proc"),
+        nosuid_nodev_noexec,
+        None,
+    )?;
+    mount_dev(root, spec.tty)?;
+    // Best effort: sysfs may be refused (e.g. net=host without privileges).
+    let _ = mount_at(
+        root,
+        "/sys",
+        Kind::Dir,
+        Some(Path::new("sysfs")),
+        Some("sysfs"),
+        nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+        None,
+    );
+
+    // Parents before children: /data before /data/sub.
+    let mut binds: Vec<_> = spec.mounts.iter().collect();
+    binds.sort_by_key(|m| Path::new(&m.destination).components().count());
+    for m in binds {
+        let meta = fs::metadata(&m.source)
+            .map_err(io_mount_err(format!("bind source {}", m.source.display())))?;
+        let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+        mount_at(
+            root,
+            &m.destination,
+            kind,
+            Some(&m.source),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        if m.readonly {
+            // A bind mount only becomes read-only through a remount. Re-open the
+            // target: the first fd points *under* the new mount.
+            let (fd, _) = target(root, &m.destination, kind)?;
+            mount(
+                None::<&str>,
+                fd_path(&fd).as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+            .map_err(mount_err(format!("remount {} read-only", m.destination)))?;
+        }
+    }
+    Ok(())
+}
+
+fn mount_dev(root: &Path, tty: bool) -> Result<(), RuntimeError> {
+    let dev = mount_at(
+        root,
+        "/dev",
+        Kind::Dir,
+        Some(Path::new("tmpfs")),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
+    // From here on /dev is our own fresh tmpfs: plain paths under `dev` are safe.
+    for name in DEVICES {
+        let host = Path::new("/dev").join(name);
+        if !host.exists() {
+            continue;
+        }
+        let node = dev.join(name);
+        File::create(&node).map_err(io_mount_err(format!("/dev/{name}")))?;
+        mount(
+            Some(&host),
+            &node,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(mount_err(format!("/dev/{name}")))?;
+    }
+    let pts = dev.join("pts");
+    fs::create_dir(&pts).map_err(io_mount_err("/dev/pts"))?;
+    mount(
+        Some("devpts"),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    )
+    .map_err(mount_err("/dev/pts"))?;
+    let shm = dev.join("shm");
+    fs::create_dir(&shm).map_err(io_mount_err("/dev/shm"))?;
+    mount(
+        Some("shm"),
+        &shm,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )
+    .map_err(mount_err("/dev/shm"))?;
+    let mqueue = dev.join("mqueue");
+    if fs::create_dir(&mqueue).is_ok() {
+        // Best effort: POSIX message queues are rarely needed.
+        let _ = mount(
+            Some("mqueue"),
+            &mqueue,
+            Some("mqueue"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        );
+    }
+    for (link, to) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("core", "/proc/kcore"),
+    ] {
+        symlink(to, dev.join(link)).map_err(io_mount_err(format!("/dev/{link}")))?;
+    }
+    if tty {
+        // /dev/console is the container's terminal, as in Docker. Best effort.
+        if let Ok(slave) = fs::read_link("/proc/self/fd/0") {
+            let console = dev.join("console");
+            if File::create(&console).is_ok() {
+                let _ = mount(
+                    Some(&slave),
+                    &console,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Make `rootfs` the root and detach the old one (runc's `pivot_root(".", ".")`
+/// trick: no put_old directory has to be created in the image, which would
+/// otherwise show up as a change of the container).
+pub(super) fn pivot_root(rootfs: &Path) -> Result<(), RuntimeError> {
+    let open_dir = |p: &Path| {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(p)
+            .map_err(io_mount_err(format!("open {}", p.display())))
+    };
+    let old_root = open_dir(Path::new("/"))?;
+    let new_root = open_dir(rootfs)?;
+    fchdir(new_root.as_raw_fd()).map_err(|e| RuntimeError::sys("chdir to rootfs", e))?;
+    sys_pivot_root(".", ".").map_err(mount_err("pivot_root"))?;
+    // The old root is now stacked on "/"; go to it and detach it.
+    fchdir(old_root.as_raw_fd()).map_err(|e| RuntimeError::sys("chdir to old root", e))?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(mount_err("make old root slave"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(mount_err("detach old root"))?;
+    nix::unistd::chdir("/").map_err(|e| RuntimeError::sys("chdir /", e))?;
+    Ok(())
+}
+
+/// Hide sensitive /proc and /sys entries like Docker does. Best effort: the
+/// entries differ between kernels.
+pub(super) fn mask_paths() {
+    for p in MASKED {
+        match fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() => {
+                let _ = mount(
+                    Some("tmpfs"),
+                    *p,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    None::<&str>,
+                );
+            }
+            Ok(_) => {
+                let _ = mount(
+                    Some("/dev/null"),
+                    *p,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                );
+            }
+            Err(_) => {}
+        }
+    }
+    for p in READONLY {
+        if fs::symlink_metadata(p).is_ok()
+            && mount(
+                Some(*p),
+                *p,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .is_ok()
+        {
+            let _ = mount(
+                Some(*p),
+                *p,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None::<&str>,
+            );
+        }
+    }
+}
+
+pub(super) fn remount_root_readonly() -> Result<(), RuntimeError> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .map_err(mount_err("remount / read-only"))
+}

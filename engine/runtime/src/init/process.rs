@@ -1,0 +1,133 @@
+//! The last steps before execve, shared by `spawn` and `exec_in`: session and
+//! controlling tty, user, working directory, signal state, command lookup.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::io;
+
+use nix::unistd::{chdir, execve, setgroups, setresgid, setresuid, setsid, Gid, Uid};
+
+use super::command;
+use super::user;
+use crate::error::RuntimeError;
+
+pub(super) struct Finish<'a> {
+    pub args: &'a [String],
+    pub env: &'a [String],
+    pub cwd: &'a str,
+    /// Docker creates a missing WorkingDir for `run`, but not for `exec`.
+    pub create_cwd: bool,
+    pub user: &'a str,
+    pub tty: bool,
+}
+
+pub(super) fn finish(f: &Finish) -> Result<Infallible, RuntimeError> {
+    setsid().map_err(|e| RuntimeError::sys("setsid", e))?;
+    if f.tty {
+        // SAFETY: TIOCSCTTY on fd 0 (the pty slave) with arg 0 (don't steal).
+        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
+            let e = io::Error::last_os_error();
+            return Err(RuntimeError::Io(io::Error::new(
+                e.kind(),
+                format!("set controlling tty: {e}"),
+            )));
+        }
+    }
+
+    // Read from the container's own root (we are past pivot_root/setns), so
+    // symlinks in its /etc cannot point at host files.
+    let exec_user = user::resolve_from_files(f.user)?;
+
+    enter_cwd(f.cwd, f.create_cwd)?;
+    fix_stdio_ownership(exec_user.uid, exec_user.gid);
+
+    let gids: Vec<Gid> = exec_user.sgids.iter().map(|g| Gid::from_raw(*g)).collect();
+    setgroups(&gids).map_err(|e| RuntimeError::sys("setgroups", e))?;
+    let gid = Gid::from_raw(exec_user.gid);
+    setresgid(gid, gid, gid).map_err(|e| RuntimeError::sys("setgid", e))?;
+    let uid = Uid::from_raw(exec_user.uid);
+    setresuid(uid, uid, uid).map_err(|e| RuntimeError::sys("setuid", e))?;
+
+    let mut env: Vec<String> = f.env.to_vec();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", exec_user.home));
+    }
+    // Lookup after setuid so permission checks are the user's.
+    let program = command::find_executable(&f.args[0], &env)?;
+    let c_program = CString::new(program.as_os_str().as_encoded_bytes())
+        .map_err(|_| RuntimeError::InvalidSpec("command contains a NUL byte".into()))?;
+    let c_args = to_cstrings(f.args)?;
+    let c_env = to_cstrings(&env)?;
+
+    reset_signals();
+    let errno = match execve(&c_program, &c_args, &c_env) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    Err(command::exec_error(&f.args[0], errno))
+}
+
+fn to_cstrings(v: &[String]) -> Result<Vec<CString>, RuntimeError> {
+    v.iter()
+        .map(|s| {
+            CString::new(s.as_bytes()).map_err(|_| {
+                RuntimeError::InvalidSpec(
+                    "arguments and environment must not contain NUL bytes".into(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn enter_cwd(cwd: &str, create: bool) -> Result<(), RuntimeError> {
+    let invalid = |e: io::Error| RuntimeError::InvalidWorkingDir {
+        path: cwd.to_string(),
+        reason: e.to_string(),
+    };
+    if create {
+        // As root, before dropping privileges; like Docker, owned by root, 0755.
+        std::fs::create_dir_all(cwd).map_err(invalid)?;
+    }
+    chdir(cwd).map_err(|e| invalid(io::Error::from(e)))
+}
+
+/// Let a non-root user reopen its own stdio (/dev/stdout, /proc/self/fd/1):
+/// the pipes/pty were created by root. /dev/null and other shared devices are
+/// left alone.
+fn fix_stdio_ownership(uid: u32, gid: u32) {
+    if uid == 0 {
+        return;
+    }
+    for fd in 0..=2 {
+        // SAFETY: fstat/fchown on fds 0..2 we own.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd, &mut st) != 0 {
+                continue;
+            }
+            let kind = st.st_mode & libc::S_IFMT;
+            let is_pty = kind == libc::S_IFCHR && libc::major(st.st_rdev) == 136;
+            if kind == libc::S_IFIFO || is_pty {
+                libc::fchown(fd, uid, gid);
+            }
+        }
+    }
+}
+
+/// Ignored signals and the blocked mask survive execve: reset both (Rust's
+/// runtime ignores SIGPIPE; the daemon's threads may block signals).
+fn reset_signals() {
+    // SAFETY: plain signal-state syscalls on our own process.
+    unsafe {
+        for sig in 1..=64 {
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                continue;
+            }
+            // Fails harmlessly for glibc's reserved real-time signals.
+            libc::signal(sig, libc::SIG_DFL);
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}

@@ -1,0 +1,64 @@
+//! `spawn`: new namespaces, fork, and the container's pid 1 setup.
+
+use std::convert::Infallible;
+
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{fork, sethostname, ForkResult};
+
+use super::{fail, mounts, network, process};
+use crate::channel::{Channel, InitMessage};
+use crate::error::RuntimeError;
+use crate::spec::{Network, ProcessSpec};
+
+pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWPID;
+    if spec.network == Network::None {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    unshare(flags).map_err(|e| RuntimeError::Namespace(format!("unshare: {e}")))?;
+    // SAFETY: this process is single-threaded (fresh exec, no threads started).
+    match unsafe { fork() }.map_err(|e| RuntimeError::Namespace(format!("fork: {e}")))? {
+        ForkResult::Parent { child } => {
+            // The intermediate: report and vanish; the daemon (subreaper) adopts
+            // the child and reaps it.
+            let _ = chan.send_message(&InitMessage::Pid(child.as_raw()));
+            // SAFETY: immediate exit, nothing to clean up.
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Child => {
+            let err = match container_init(spec) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            fail(chan, err)
+        }
+    }
+}
+
+/// Runs as pid 1 of the new pid namespace.
+fn container_init(spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
+    mounts::prepare_rootfs(spec)?;
+    if !spec.hostname.is_empty() {
+        sethostname(&spec.hostname).map_err(|e| RuntimeError::sys("sethostname", e))?;
+    }
+    if spec.network == Network::None {
+        // Best effort: a container without lo is still usable.
+        let _ = network::loopback_up();
+    }
+    mounts::pivot_root(&spec.rootfs)?;
+    mounts::mask_paths();
+    if spec.readonly_rootfs {
+        mounts::remount_root_readonly()?;
+    }
+    process::finish(&process::Finish {
+        args: &spec.args,
+        env: &spec.env,
+        cwd: if spec.cwd.is_empty() { "/" } else { &spec.cwd },
+        create_cwd: true,
+        user: &spec.user,
+        tty: spec.tty,
+    })
+}

@@ -1,0 +1,48 @@
+//! Shipshape's container runtime: root filesystems, namespaces, processes and
+//! their supervision. Knows nothing about HTTP, images or Docker's JSON.
+//!
+//! Modules follow a container's life (after youki's libcontainer):
+//! * [`rootfs`] — overlay (or copied) root, mounted in the daemon's namespace;
+//! * `process` — daemon side of [`spawn`]/[`exec_in`]: stdio, re-exec, report;
+//! * `init` — the re-exec'd single-threaded init: namespaces, mounts,
+//!   pivot_root, user, execve ([`init_main`]);
+//! * [`supervisor`] — the one reaper thread for all containers;
+//! * `signal`, `tty` — [`kill`], [`parse_signal`], [`resize_tty`].
+//!
+//! # Daemon obligations
+//! * `main` calls [`init_main`] first thing when `argv[1] == INIT_ARG`
+//!   (or just calls [`init_if_requested`]).
+//! * [`supervisor::Supervisor::start`] before the first [`spawn`]; afterwards
+//!   never `wait` on child processes yourself (use
+//!   [`supervisor::Supervisor::spawn_command`] + `wait`/`watch`).
+
+mod channel;
+pub mod error;
+mod init;
+mod path;
+mod process;
+pub mod rootfs;
+mod signal;
+mod spec;
+pub mod supervisor;
+mod tty;
+
+pub use error::RuntimeError;
+pub use init::init_main;
+pub use process::{exec_in, init_program, set_init_program, spawn, Spawned};
+pub use rootfs::{mount_rootfs, rootfs_kind, unmount_rootfs, RootfsKind};
+pub use signal::{kill, parse_signal};
+pub use spec::{BindMount, ExecSpec, Network, ProcessSpec};
+pub use supervisor::{ExitStatus, Supervisor};
+pub use tty::resize_tty;
+
+/// `argv[1]` that makes a binary act as the runtime's init.
+pub const INIT_ARG: &str = "__shipshape-init";
+
+/// Call [`init_main`] (never returning) if this process was started as the
+/// runtime's init; otherwise return. Put it first in `main`.
+pub fn init_if_requested() {
+    if std::env::args_os().nth(1).is_some_and(|a| a == INIT_ARG) {
+        init_main()
+    }
+}

@@ -1,0 +1,198 @@
+//! `spawn` / `exec_in`: re-exec the init program and wait for its verdict.
+//!
+//! The daemon is multi-threaded, and namespaces (unshare/setns of pid and mnt)
+//! need a single-threaded process, so all the work happens in a fresh
+//! `<init program> __shipshape-init` process (see `crate::init`). This side only
+//! prepares stdio, sends the request over the channel and reads back the pid and
+//! either an error or EOF (= execve succeeded).
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::RwLock;
+
+use crate::channel::{Channel, InitMessage};
+use crate::error::RuntimeError;
+use crate::path::is_clean_absolute;
+use crate::process::stdio::{high_fd, Plumbing};
+use crate::spec::{ExecSpec, InitRequest, ProcessSpec};
+use crate::supervisor;
+use crate::INIT_ARG;
+
+/// A started process and the daemon's ends of its stdio.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Host pid (pid 1 inside the container for `spawn`).
+    pub pid: i32,
+    /// Write end; None unless `open_stdin`. With a tty: a dup of the pty master.
+    pub stdin: Option<File>,
+    /// Read end; with a tty the pty master (stdout+stderr merged). Reading a pty
+    /// master returns EIO once the container side is closed: treat as EOF.
+    pub stdout: File,
+    /// None with a tty.
+    pub stderr: Option<File>,
+}
+
+static INIT_PROGRAM: RwLock<Option<PathBuf>> = RwLock::new(None);
+
+/// Use `path` as the init program (it must call [`crate::init_main`] when its
+/// first argument is [`INIT_ARG`]). Default: `/proc/self/exe`.
+pub fn set_init_program(path: impl Into<PathBuf>) {
+    let mut slot = INIT_PROGRAM.write().unwrap_or_else(|p| p.into_inner());
+    *slot = Some(path.into());
+}
+
+/// The program `spawn` re-executes.
+pub fn init_program() -> PathBuf {
+    let slot = INIT_PROGRAM.read().unwrap_or_else(|p| p.into_inner());
+    slot.clone()
+        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"))
+}
+
+fn check_common(args: &[String], cwd: &str, env: &[String]) -> Result<(), RuntimeError> {
+    if args.is_empty() || args[0].is_empty() {
+        return Err(RuntimeError::InvalidSpec("no command specified".into()));
+    }
+    if !cwd.is_empty() && !is_clean_absolute(cwd) {
+        return Err(RuntimeError::InvalidWorkingDir {
+            path: cwd.into(),
+            reason: "the working directory must be an absolute path".into(),
+        });
+    }
+    if args.iter().chain(env).any(|s| s.contains('\0')) {
+        return Err(RuntimeError::InvalidSpec(
+            "arguments and environment must not contain NUL bytes".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Start a container's main process (pid 1 of new namespaces) in `spec.rootfs`.
+///
+/// Blocks until the command has been exec'd, or returns the typed error
+/// (`ExecNotFound`, `InvalidUser`, …) from inside the container. The daemon must
+/// have started the [`supervisor::Supervisor`] first; the caller then `watch`es
+/// the returned pid.
+pub fn spawn(spec: &ProcessSpec) -> Result<Spawned, RuntimeError> {
+    check_common(&spec.args, &spec.cwd, &spec.env)?;
+    if !spec.rootfs.is_absolute() {
+        return Err(RuntimeError::InvalidSpec(format!(
+            "rootfs must be an absolute path: {}",
+            spec.rootfs.display()
+        )));
+    }
+    for m in &spec.mounts {
+        if !is_clean_absolute(&m.destination) {
+            return Err(RuntimeError::InvalidSpec(format!(
+                "mount destination must be an absolute path: {}",
+                m.destination
+            )));
+        }
+    }
+    launch(InitRequest::Run(spec.clone()), spec.tty, spec.open_stdin)
+}
+
+/// Start an extra process inside the running container whose init has host pid
+/// `pid` (joins its ipc, uts, net, pid and mount namespaces).
+pub fn exec_in(pid: i32, spec: &ExecSpec) -> Result<Spawned, RuntimeError> {
+    check_common(&spec.args, &spec.cwd, &spec.env)?;
+    if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}/ns/mnt")).exists() {
+        return Err(RuntimeError::NotRunning { pid });
+    }
+    launch(
+        InitRequest::Exec {
+            pid,
+            spec: spec.clone(),
+        },
+        spec.tty,
+        spec.open_stdin,
+    )
+}
+
+fn launch(req: InitRequest, tty: bool, open_stdin: bool) -> Result<Spawned, RuntimeError> {
+    let program = init_program();
+    let plumbing = Plumbing::new(tty, open_stdin)?;
+    let (chan, child_sock) = Channel::pair()?;
+    let child_sock: OwnedFd = high_fd(child_sock)?;
+    let sock_raw = child_sock.as_raw_fd();
+
+    let [c0, c1, c2] = plumbing.child;
+    let mut cmd = Command::new(&program);
+    cmd.arg(INIT_ARG)
+        .env_clear()
+        .stdin(Stdio::from(c0))
+        .stdout(Stdio::from(c1))
+        .stderr(Stdio::from(c2));
+    // SAFETY: runs between fork and exec; dup2 is async-signal-safe. dup2 clears
+    // CLOEXEC on the new fd 3, and sock_raw >= 10 so it cannot be one of 0..=3.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(sock_raw, 3) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = {
+        // Keep the reaper from reaping this child while std may still waitpid it.
+        let _gate = supervisor::spawn_gate();
+        cmd.spawn()
+    }
+    .map_err(|e| {
+        RuntimeError::Io(io::Error::new(
+            e.kind(),
+            format!("start init {}: {e}", program.display()),
+        ))
+    })?;
+    supervisor::child_added();
+    let intermediate = child.id() as i32;
+    // Never `wait` on it: the supervisor reaps it. Close our copies of the
+    // child's ends so EOF on the channel/stdio means what it should.
+    drop(child);
+    drop(cmd);
+    drop(child_sock);
+    supervisor::discard(intermediate);
+
+    let send_result = chan.send_request(&req);
+    let mut pid = None;
+    let mut error = None;
+    loop {
+        match chan.recv_message() {
+            Ok(Some(InitMessage::Pid(p))) => pid = Some(p),
+            Ok(Some(InitMessage::Error(e))) => error = Some(RuntimeError::from(e)),
+            Ok(None) => break,
+            Err(e) => {
+                error.get_or_insert(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = error {
+        if let Some(p) = pid {
+            // It exits right after reporting; nobody will watch it.
+            supervisor::discard(p);
+        }
+        tracing::debug!(error = %e, "container process failed to start");
+        return Err(e);
+    }
+    let Some(pid) = pid else {
+        let why = match send_result {
+            Err(e) => format!("init process {} failed: {e}", program.display()),
+            Ok(()) => format!(
+                "init process {} exited without reporting a pid",
+                program.display()
+            ),
+        };
+        return Err(RuntimeError::Other(why));
+    };
+    tracing::debug!(pid, intermediate, "container process started");
+    Ok(Spawned {
+        pid,
+        stdin: plumbing.stdin,
+        stdout: plumbing.stdout,
+        stderr: plumbing.stderr,
+    })
+}

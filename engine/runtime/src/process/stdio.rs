@@ -1,0 +1,77 @@
+//! The container's stdio: pipes, or a pty.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::fcntl::OFlag;
+
+/// Duplicate `fd` to a number >= 10, CLOEXEC. Child-side fds are moved there so
+/// the dup2 onto 0/1/2/3 in the forked child can never clobber one of them (a
+/// daemon started with fd 0 closed would otherwise hand out fd 0 to a pipe).
+pub(crate) fn high_fd(fd: OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on a valid fd returns a new fd we own.
+    let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: n is a fresh fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// Both ends of the container's stdio.
+pub(crate) struct Plumbing {
+    /// To become the init's 0, 1, 2.
+    pub(crate) child: [OwnedFd; 3],
+    pub(crate) stdin: Option<File>,
+    pub(crate) stdout: File,
+    pub(crate) stderr: Option<File>,
+}
+
+fn pipe() -> io::Result<(File, File)> {
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    Ok((File::from(r), File::from(w)))
+}
+
+impl Plumbing {
+    pub(crate) fn new(tty: bool, open_stdin: bool) -> io::Result<Plumbing> {
+        if tty {
+            let (master, slave) = crate::tty::open_pty()?;
+            let child = [
+                high_fd(slave.try_clone()?)?,
+                high_fd(slave.try_clone()?)?,
+                high_fd(slave)?,
+            ];
+            let stdin = if open_stdin {
+                Some(master.try_clone()?)
+            } else {
+                None
+            };
+            return Ok(Plumbing {
+                child,
+                stdin,
+                stdout: master,
+                stderr: None,
+            });
+        }
+        let (child_in, stdin) = if open_stdin {
+            let (r, w) = pipe()?;
+            (OwnedFd::from(r), Some(w))
+        } else {
+            // std opens files CLOEXEC.
+            (OwnedFd::from(File::open("/dev/null")?), None)
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        Ok(Plumbing {
+            child: [
+                high_fd(child_in)?,
+                high_fd(OwnedFd::from(out_w))?,
+                high_fd(OwnedFd::from(err_w))?,
+            ],
+            stdin,
+            stdout: out_r,
+            stderr: Some(err_r),
+        })
+    }
+}

@@ -1,0 +1,70 @@
+//! What the daemon asks the runtime to run. Plain data, serialized (serde_json)
+//! to the re-exec'd init over its socket.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A host path bind-mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindMount {
+    /// Host path (file or directory).
+    pub source: PathBuf,
+    /// Absolute path inside the container; resolved inside the rootfs (symlinks
+    /// in the image cannot lead it outside) and created when missing.
+    pub destination: String,
+    pub readonly: bool,
+}
+
+/// Network namespace choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Network {
+    /// Share the daemon's network namespace.
+    Host,
+    /// A new, empty network namespace with only `lo` (brought up).
+    #[default]
+    None,
+}
+
+/// A container's main process (its pid 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// The merged root directory (see [`crate::rootfs::mount_rootfs`]).
+    pub rootfs: PathBuf,
+    /// argv; `args[0]` is looked up on the container's `PATH` when it has no '/'.
+    pub args: Vec<String>,
+    /// "K=V" entries, passed verbatim (HOME is added from /etc/passwd if absent).
+    pub env: Vec<String>,
+    /// Absolute working directory inside the container; created if missing.
+    pub cwd: String,
+    /// "", "uid", "uid:gid", "name", "name:group" (resolved in the container).
+    pub user: String,
+    pub hostname: String,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub readonly_rootfs: bool,
+    pub mounts: Vec<BindMount>,
+    pub network: Network,
+}
+
+/// An extra process started inside a running container (`docker exec`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecSpec {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    /// Absolute working directory inside the container; "" means "/".
+    /// Unlike [`ProcessSpec::cwd`] it is NOT created (Docker fails the exec).
+    pub cwd: String,
+    pub user: String,
+    pub tty: bool,
+    pub open_stdin: bool,
+}
+
+/// What the daemon sends to the re-exec'd init.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum InitRequest {
+    /// Create namespaces and run the container's pid 1.
+    Run(ProcessSpec),
+    /// Join the namespaces of `pid` and run an extra process there.
+    Exec { pid: i32, spec: ExecSpec },
+}

@@ -1,0 +1,70 @@
+//! Pseudo-terminals for `tty: true` containers.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+
+use crate::error::RuntimeError;
+
+/// A new pty pair, both ends CLOEXEC from the start (the daemon is
+/// multi-threaded: a concurrent fork must never inherit them).
+pub(crate) fn open_pty() -> io::Result<(File, OwnedFd)> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+    nix::pty::grantpt(&master)?;
+    nix::pty::unlockpt(&master)?;
+    // TIOCGPTPEER opens the peer without a path lookup (no /dev/pts races).
+    // SAFETY: ioctl on a valid pty master fd with an int argument.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both fds are fresh and exclusively ours.
+    let master = unsafe { File::from_raw_fd(master.into_raw_fd()) };
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    Ok((master, slave))
+}
+
+/// Set the window size of the terminal behind `master` (the container gets SIGWINCH).
+pub fn resize_tty(master: &File, rows: u16, cols: u16) -> Result<(), RuntimeError> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize struct we own.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(RuntimeError::Io(io::Error::new(
+            e.kind(),
+            format!("resize tty: {e}"),
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resize_is_visible_on_the_slave() {
+        let (master, slave) = open_pty().unwrap();
+        resize_tty(&master, 33, 101).unwrap();
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        assert_eq!(
+            unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) },
+            0
+        );
+        assert_eq!((ws.ws_row, ws.ws_col), (33, 101));
+        let flags = unsafe { libc::fcntl(master.as_raw_fd(), libc::F_GETFD) };
+        assert!(flags & libc::FD_CLOEXEC != 0);
+    }
+}

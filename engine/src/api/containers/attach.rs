@@ -1,0 +1,187 @@
+//! `POST /containers/{id}/attach`: the hijacked connection. After `101
+//! Switching Protocols` (`Upgrade: tcp`) the socket carries the container's
+//! output (multiplexed without a tty, raw with one) and, if asked, the
+//! client's stdin. A client half-close ends stdin; the container's exit ends
+//! the output and the connection.
+
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
+use hyper::StatusCode;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc};
+
+use super::{frame, stream_content_type, wants_upgrade};
+use crate::api::{body, Ctx, Request, Response};
+use crate::daemon::io::Output;
+use crate::daemon::logs::{self, STDERR, STDOUT};
+use crate::daemon::record::Status;
+use crate::daemon::Container;
+use crate::error::ApiError;
+use std::sync::Arc;
+
+#[derive(Clone, Copy)]
+struct Want {
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    logs: bool,
+    stream: bool,
+    tty: bool,
+}
+
+impl Want {
+    fn stream_wanted(&self, s: u8) -> bool {
+        (s == STDOUT && self.stdout) || (s == STDERR && self.stderr)
+    }
+}
+
+pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let q = &ctx.query;
+    let rec = c.snapshot();
+    let want = Want {
+        stdin: q.flag("stdin"),
+        stdout: q.flag("stdout"),
+        stderr: q.flag("stderr"),
+        logs: q.flag("logs"),
+        stream: q.flag("stream"),
+        tty: rec.config.tty,
+    };
+    // Subscribe before answering, so output produced right after (docker run
+    // starts the container once attach is answered) is not lost.
+    let output = c.hub.output.subscribe();
+    // A container that already ran and stopped has nothing more to stream.
+    let finished = rec.state.status == Status::Exited && !rec.state.running();
+    let content_type = stream_content_type(ctx.version, want.tty);
+
+    if wants_upgrade(req.headers()) {
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => session(TokioIo::new(upgraded), c, want, output, finished).await,
+                Err(e) => tracing::debug!(error = %e, "attach upgrade failed"),
+            }
+        });
+        let mut resp = hyper::Response::new(body::empty());
+        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let h = resp.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(UPGRADE, HeaderValue::from_static("tcp"));
+        return Ok(resp);
+    }
+
+    // Without an upgrade we cannot read stdin, but output can still stream.
+    let (tx, resp) = body::channel(StatusCode::OK, content_type);
+    tokio::spawn(async move {
+        let _ = write_output(&tx, &c, want, output, finished).await;
+    });
+    Ok(resp)
+}
+
+async fn session<S>(io: S, c: Arc<Container>, want: Want, output: broadcast::Receiver<Output>, finished: bool)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let stdin_task = if want.stdin && c.record().config.open_stdin {
+        let c = c.clone();
+        Some(tokio::spawn(async move { forward_stdin(&mut rd, &c).await }))
+    } else {
+        None
+    };
+    // Output goes through a small channel so one writer loop serves both the
+    // hijacked socket and the plain streamed body.
+    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(chunk) = rx.recv().await {
+            if wr.write_all(&chunk).await.is_err() || wr.flush().await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let _ = write_output(&tx, &c, want, output, finished).await;
+    drop(tx);
+    let _ = writer.await;
+    if let Some(t) = stdin_task {
+        t.abort();
+    }
+}
+
+/// Client bytes to the container's stdin. Attach usually comes before start
+/// (docker run), so first wait for the run that owns a stdin pipe. At the
+/// client's EOF (half-close), close the container's stdin if it asked for
+/// StdinOnce.
+async fn forward_stdin<R: AsyncRead + Unpin>(rd: &mut R, c: &Container) {
+    let mut progress = c.progress.subscribe();
+    let stdin = loop {
+        if let Some(s) = c.run_handles().stdin.clone() {
+            break s;
+        }
+        let p = *progress.borrow_and_update();
+        if p.removed || (p.starts > 0 && !c.is_running()) {
+            return;
+        }
+        if progress.changed().await.is_err() {
+            return;
+        }
+    };
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut guard = stdin.lock().await;
+        let Some(w) = guard.as_mut() else { break };
+        if w.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    if c.record().config.stdin_once {
+        stdin.lock().await.take();
+    }
+}
+
+async fn write_output(
+    w: &mpsc::Sender<Bytes>,
+    c: &Container,
+    want: Want,
+    mut output: broadcast::Receiver<Output>,
+    finished: bool,
+) -> std::io::Result<()> {
+    if want.logs {
+        let path = c.log_path();
+        let entries = tokio::task::spawn_blocking(move || logs::read_from(&path, 0))
+            .await
+            .map_err(std::io::Error::other)??
+            .0;
+        for e in entries.into_iter().filter(|e| want.stream_wanted(e.stream)) {
+            write_chunk(w, want, e.stream, &e.bytes).await?;
+        }
+    }
+    if !want.stream || finished {
+        return Ok(());
+    }
+    loop {
+        match output.recv().await {
+            Ok(Output::Data { stream, bytes }) => {
+                if want.stream_wanted(stream) {
+                    write_chunk(w, want, stream, &bytes).await?;
+                }
+            }
+            Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => break,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(id = %c.id, skipped = n, "slow attach client lost output");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write_chunk(w: &mpsc::Sender<Bytes>, want: Want, stream: u8, bytes: &[u8]) -> std::io::Result<()> {
+    let chunk = if want.tty { Bytes::copy_from_slice(bytes) } else { frame(stream, bytes) };
+    w.send(chunk).await.map_err(|_| std::io::ErrorKind::BrokenPipe.into())
+}

@@ -1,0 +1,133 @@
+//! `GET /containers/json?filters=...`: Docker's filter JSON, in both its
+//! forms (`{"k":["v"]}` and the legacy `{"k":{"v":true}}`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use shipshape_store::ImageStore;
+
+use crate::daemon::record::Record;
+use crate::error::ApiError;
+
+const KEYS: &[&str] = &["status", "name", "label", "id", "ancestor"];
+const STATUSES: &[&str] = &[
+    "created", "restarting", "running", "removing", "paused", "exited", "dead",
+];
+
+#[derive(Debug, Default)]
+pub struct Filters(BTreeMap<String, Vec<String>>);
+
+impl Filters {
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+            return Ok(Filters::default());
+        };
+        let v: Value =
+            serde_json::from_str(raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let Value::Object(obj) = v else {
+            return Err(ApiError::BadRequest("invalid filter format".into()));
+        };
+        let mut out = BTreeMap::new();
+        for (k, v) in obj {
+            if !KEYS.contains(&k.as_str()) {
+                return Err(ApiError::BadRequest(format!("Invalid filter '{k}'")));
+            }
+            let values: Vec<String> = match v {
+                Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+                Value::Object(m) => m
+                    .into_iter()
+                    .filter(|(_, on)| on.as_bool().unwrap_or(false))
+                    .map(|(s, _)| s)
+                    .collect(),
+                _ => return Err(ApiError::BadRequest("invalid filter format".into())),
+            };
+            if k == "status" {
+                if let Some(bad) = values.iter().find(|s| !STATUSES.contains(&s.as_str())) {
+                    return Err(ApiError::BadRequest(format!("Invalid filter 'status={bad}'")));
+                }
+            }
+            out.insert(k, values);
+        }
+        Ok(Filters(out))
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// Values of one key are OR'ed; keys are AND'ed, as in Docker.
+    pub fn matches(&self, r: &Record, images: &ImageStore) -> bool {
+        self.0.iter().all(|(k, values)| {
+            values.is_empty()
+                || values.iter().any(|v| match k.as_str() {
+                    "status" => r.state.status.as_str() == v,
+                    "name" => name_matches(&r.name, v),
+                    "id" => r.id.starts_with(v.as_str()),
+                    "label" => label_matches(r, v),
+                    "ancestor" => ancestor_matches(r, v, images),
+                    _ => false,
+                })
+        })
+    }
+}
+
+/// Docker matches names with a regular expression; we support its common
+/// forms: a substring, optionally anchored with `^` and `$`.
+fn name_matches(name: &str, pattern: &str) -> bool {
+    let bare = name.trim_start_matches('/');
+    let (anchored_start, p) = match pattern.strip_prefix('^') {
+        Some(p) => (true, p.trim_start_matches('/')),
+        None => (false, pattern.trim_start_matches('/')),
+    };
+    let (anchored_end, p) = match p.strip_suffix('$') {
+        Some(p) => (true, p),
+        None => (false, p),
+    };
+    match (anchored_start, anchored_end) {
+        (true, true) => bare == p,
+        (true, false) => bare.starts_with(p),
+        (false, true) => bare.ends_with(p),
+        (false, false) => bare.contains(p),
+    }
+}
+
+fn label_matches(r: &Record, filter: &str) -> bool {
+    let labels = super::labels_of(r);
+    match filter.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(filter),
+    }
+}
+
+fn ancestor_matches(r: &Record, reference: &str, images: &ImageStore) -> bool {
+    match images.get(reference) {
+        Ok(img) => img.id == r.image_id,
+        Err(_) => r.config.image == reference,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_filter_forms_and_errors() {
+        let f = Filters::parse(Some(r#"{"status":["running"],"label":["a=b"]}"#)).unwrap();
+        assert!(f.has("status") && f.has("label"));
+        let f = Filters::parse(Some(r#"{"status":{"exited":true}}"#)).unwrap();
+        assert_eq!(f.0["status"], vec!["exited"]);
+        let e = Filters::parse(Some(r#"{"foo":["x"]}"#)).unwrap_err();
+        assert_eq!(e.to_string(), "Invalid filter 'foo'");
+        let e = Filters::parse(Some(r#"{"status":["bogus"]}"#)).unwrap_err();
+        assert_eq!(e.to_string(), "Invalid filter 'status=bogus'");
+        assert!(Filters::parse(Some("bad")).is_err());
+    }
+
+    #[test]
+    fn names_match_like_docker_regexps() {
+        assert!(name_matches("/web-1", "web"));
+        assert!(name_matches("/web-1", "^web-1$"));
+        assert!(name_matches("/web-1", "^/web"));
+        assert!(!name_matches("/web-1", "^eb"));
+    }
+}

@@ -1,0 +1,304 @@
+//! Containers API group: HTTP in, Docker's JSON out. The lifecycle rules are
+//! in `daemon::lifecycle`; this file parses requests and renders answers.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::header::{CONTENT_TYPE, CONNECTION, UPGRADE};
+use hyper::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+
+use super::{body, json, json_status, no_content, Ctx, Request, Response};
+use crate::api::ApiVersion;
+use crate::daemon::lifecycle::{self, WaitCondition};
+use crate::daemon::logs::{self, Filter};
+use crate::daemon::record::{CreateRequest, Record};
+use crate::error::ApiError;
+
+pub mod attach;
+mod filters;
+mod render;
+
+/// Largest create body we accept; Docker's configs are a few KiB.
+const MAX_JSON_BODY: usize = 4 << 20;
+
+/// Reads a JSON body as dockerd does: the Content-Type must be JSON when a
+/// body is present; an empty body is "{}".
+pub async fn read_json_body(req: Request) -> Result<Bytes, ApiError> {
+    check_json_content_type(req.headers())?;
+    let limited = http_body_util::Limited::new(req.into_body(), MAX_JSON_BODY);
+    let bytes = limited
+        .collect()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("reading request body: {e}")))?
+        .to_bytes();
+    Ok(bytes)
+}
+
+fn check_json_content_type(h: &HeaderMap) -> Result<(), ApiError> {
+    let Some(ct) = h.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let ct = ct.to_str().unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/json") || media.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "Content-Type specified ({ct}) must be 'application/json'"
+        )))
+    }
+}
+
+pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
+    let bytes = read_json_body(req).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest(
+            "Config cannot be empty in order to create a container".into(),
+        ));
+    }
+    let parsed: CreateRequest =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let name = ctx.query.get("name").map(String::from);
+    let daemon = ctx.daemon.clone();
+    let (id, warnings) = tokio::task::spawn_blocking(move || {
+        lifecycle::create(&daemon, name.as_deref(), parsed)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(json_status(
+        StatusCode::CREATED,
+        &json!({ "Id": id, "Warnings": warnings }),
+    ))
+}
+
+pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let rec = c.snapshot();
+    Ok(json(&render::inspect(&rec, &c.log_path(), &c.fs_dir())))
+}
+
+pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+    let all = ctx.query.flag("all");
+    let limit = ctx.query.int("limit")?.filter(|n| *n > 0);
+    let filters = filters::Filters::parse(ctx.query.get("filters"))?;
+    let mut recs: Vec<Record> = ctx
+        .daemon
+        .all_containers()
+        .iter()
+        .map(|c| c.snapshot())
+        .collect();
+    // Newest first, as dockerd lists them.
+    recs.sort_by(|a, b| b.created.cmp(&a.created));
+    let images = &ctx.daemon.images;
+    let mut out: Vec<Value> = recs
+        .iter()
+        .filter(|r| all || limit.is_some() || r.state.running() || filters.has("status"))
+        .filter(|r| filters.matches(r, images))
+        .map(render::list_entry)
+        .collect();
+    if let Some(n) = limit {
+        out.truncate(n as usize);
+    }
+    Ok(json(&out))
+}
+
+pub async fn start(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    lifecycle::start(&ctx.daemon, &c).await?;
+    Ok(no_content())
+}
+
+fn signal_param(ctx: &Ctx) -> Result<Option<i32>, ApiError> {
+    match ctx.query.get("signal") {
+        None | Some("") => Ok(None),
+        Some(s) => shipshape_runtime::parse_signal(s)
+            .map(Some)
+            .ok_or_else(|| ApiError::BadRequest(format!("Invalid signal: {s}"))),
+    }
+}
+
+fn timeout_param(ctx: &Ctx) -> Result<Option<i64>, ApiError> {
+    ctx.query.int("t")
+}
+
+pub async fn stop(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let (signal, t) = (signal_param(ctx)?, timeout_param(ctx)?);
+    lifecycle::stop(&ctx.daemon, &c, signal, t).await?;
+    Ok(no_content())
+}
+
+pub async fn restart(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let (signal, t) = (signal_param(ctx)?, timeout_param(ctx)?);
+    lifecycle::restart(&ctx.daemon, &c, signal, t).await?;
+    Ok(no_content())
+}
+
+pub async fn kill(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let signal = signal_param(ctx)?.unwrap_or(lifecycle::SIGKILL);
+    lifecycle::kill(&c, signal, key).await?;
+    Ok(no_content())
+}
+
+pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    if ctx.query.flag("link") {
+        return Err(ApiError::NotImplemented("links are not supported by this engine".into()));
+    }
+    lifecycle::remove(&ctx.daemon, &c, ctx.query.flag("force")).await?;
+    Ok(no_content())
+}
+
+/// `POST /containers/{id}/wait`. The status line and headers go out at once;
+/// the body follows when the condition holds (the docker CLI relies on this
+/// to know the wait is registered before it starts the container).
+pub async fn wait(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let cond = WaitCondition::parse(ctx.query.get("condition"))?;
+    let (tx, resp) = body::channel(StatusCode::OK, "application/json");
+    let waiter = lifecycle::wait(c, cond);
+    tokio::spawn(async move {
+        let code = waiter.await;
+        let mut b = serde_json::to_vec(&json!({"Error": null, "StatusCode": code})).unwrap_or_default();
+        b.push(b'\n');
+        let _ = tx.send(Bytes::from(b)).await;
+    });
+    Ok(resp)
+}
+
+pub async fn resize(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let h = ctx.query.int("h")?.unwrap_or(0);
+    let w = ctx.query.int("w")?.unwrap_or(0);
+    if !c.is_running() {
+        return Err(ApiError::Conflict(format!("Container {} is not running", c.id)));
+    }
+    let run = c.run_handles();
+    if let Some(tty) = &run.tty {
+        shipshape_runtime::resize_tty(tty, h.clamp(0, 65535) as u16, w.clamp(0, 65535) as u16)?;
+    }
+    Ok(json(&json!({})))
+}
+
+/// Multiplexed-stream frame: [stream, 0, 0, 0, len (BE u32)] + payload.
+pub fn frame(stream: u8, payload: &[u8]) -> Bytes {
+    let mut b = Vec::with_capacity(8 + payload.len());
+    b.extend_from_slice(&[stream, 0, 0, 0]);
+    b.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    b.extend_from_slice(payload);
+    Bytes::from(b)
+}
+
+/// Content type of attach/logs streams: API 1.42 introduced the
+/// multiplexed-stream type; older versions always say raw-stream.
+pub fn stream_content_type(version: ApiVersion, tty: bool) -> &'static str {
+    if !tty && version >= ApiVersion(1, 42) {
+        "application/vnd.docker.multiplexed-stream"
+    } else {
+        "application/vnd.docker.raw-stream"
+    }
+}
+
+pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let q = &ctx.query;
+    let time = |k: &str| -> Result<Option<i64>, ApiError> {
+        match q.get(k) {
+            None | Some("") | Some("0") => Ok(None),
+            Some(v) => logs::parse_unix_time(v)
+                .map(Some)
+                .ok_or_else(|| ApiError::BadRequest(format!("invalid value for {k}: {v}"))),
+        }
+    };
+    let filter = Filter {
+        stdout: q.flag("stdout"),
+        stderr: q.flag("stderr"),
+        since_ns: time("since")?,
+        until_ns: time("until")?,
+        tail: match q.get("tail") {
+            None | Some("") | Some("all") => None,
+            Some(n) => Some(n.parse::<usize>().map_err(|_| {
+                ApiError::BadRequest(format!("invalid value for tail: {n}"))
+            })?),
+        },
+    };
+    if !filter.stdout && !filter.stderr {
+        return Err(ApiError::BadRequest(
+            "Bad parameters: you must choose at least one stream".into(),
+        ));
+    }
+    let follow = q.flag("follow");
+    let timestamps = q.flag("timestamps");
+    let tty = c.record().config.tty;
+    let (tx, mut resp) = body::channel(StatusCode::OK, stream_content_type(ctx.version, tty));
+    if ctx.version < ApiVersion(1, 42) {
+        // dockerd before API 1.42 sent logs without a Content-Type.
+        resp.headers_mut().remove(CONTENT_TYPE);
+    }
+    let path = c.log_path();
+    tokio::spawn(async move {
+        let mut changed = c.hub.log_changed.subscribe();
+        let mut offset = 0u64;
+        let mut first = true;
+        loop {
+            changed.mark_unchanged();
+            let running = c.is_running();
+            let read = {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || logs::read_from(&path, offset)).await
+            };
+            let Ok(Ok((entries, next))) = read else { break };
+            offset = next;
+            let entries = if first { filter.apply(entries) } else {
+                entries.into_iter().filter(|e| filter.keep(e)).collect()
+            };
+            first = false;
+            for e in entries {
+                let mut payload = Vec::with_capacity(e.bytes.len() + 32);
+                if timestamps {
+                    payload.extend_from_slice(logs::format_time_ns(e.time_ns).as_bytes());
+                    payload.push(b' ');
+                }
+                payload.extend_from_slice(&e.bytes);
+                let chunk = if tty { Bytes::from(payload) } else { frame(e.stream, &payload) };
+                if tx.send(chunk).await.is_err() {
+                    return;
+                }
+            }
+            if !follow || !running {
+                break;
+            }
+            let past_until = filter.until_ns.is_some_and(|u| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) > u);
+            if past_until {
+                break;
+            }
+            tokio::select! {
+                r = changed.changed() => if r.is_err() { break },
+                _ = tx.closed() => break,
+            }
+        }
+    });
+    Ok(resp)
+}
+
+/// `POST /containers/{id}/attach`.
+pub async fn attach_route(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiError> {
+    attach::attach(ctx, key, req).await
+}
+
+pub(crate) fn wants_upgrade(h: &HeaderMap) -> bool {
+    let has = |name, needle: &str| {
+        h.get_all(name)
+            .iter()
+            .any(|v| v.to_str().unwrap_or("").to_ascii_lowercase().contains(needle))
+    };
+    has(CONNECTION, "upgrade") && has(UPGRADE, "tcp")
+}
+
+pub(crate) fn labels_of(r: &Record) -> BTreeMap<String, String> {
+    r.config.labels.clone().unwrap_or_default()
+}

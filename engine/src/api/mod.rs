@@ -1,0 +1,206 @@
+//! The Engine API over HTTP: version prefixes, Docker's common headers, and the
+//! route table. Each API group has its own module; this file only dispatches.
+
+pub mod body;
+pub mod containers;
+pub mod images;
+pub mod query;
+pub mod system;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, StatusCode};
+
+pub use body::{empty, json, json_status, no_content, Body, Request, Response};
+pub use query::Query;
+
+use crate::daemon::Daemon;
+use crate::error::ApiError;
+
+/// API versions this engine serves, as (major, minor).
+pub const MIN_API_VERSION: ApiVersion = ApiVersion(1, 24);
+pub const MAX_API_VERSION: ApiVersion = ApiVersion(1, 50);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ApiVersion(pub u32, pub u32);
+
+impl ApiVersion {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (maj, min) = s.split_once('.')?;
+        Some(ApiVersion(maj.parse().ok()?, min.parse().ok()?))
+    }
+}
+
+impl std::fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// What every handler gets: the daemon, the version the client asked for, and
+/// the parsed query string.
+pub struct Ctx {
+    pub daemon: Arc<Daemon>,
+    pub version: ApiVersion,
+    pub query: Query,
+}
+
+/// hyper's service entry point. Never fails: every error becomes a response.
+pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infallible> {
+    let path = req.uri().path().to_string();
+    let (version, rest) = match split_version(&path) {
+        Ok(v) => v,
+        Err(e) => return Ok(with_docker_headers(error_response(&e))),
+    };
+    let ctx = Ctx {
+        daemon,
+        version: version.unwrap_or(MAX_API_VERSION),
+        query: Query::parse(req.uri().query().unwrap_or("")),
+    };
+    let method = req.method().clone();
+    tracing::debug!(%method, path = %path, "request");
+    let resp = match route(&ctx, req, &method, rest).await {
+        Some(Ok(resp)) => with_docker_headers(resp),
+        Some(Err(e)) => {
+            if e.status().is_server_error() {
+                tracing::warn!(%method, path = %path, error = %e, "request failed");
+            }
+            with_docker_headers(error_response(&e))
+        }
+        // dockerd answers an unknown route without its usual headers.
+        None => error_response(&ApiError::NotFound("page not found".into())),
+    };
+    Ok(resp)
+}
+
+/// Splits `/v1.41/containers/json` into (Some(1.41), "/containers/json") and
+/// checks the version against what we serve, with dockerd's messages.
+fn split_version(path: &str) -> Result<(Option<ApiVersion>, &str), ApiError> {
+    let Some(after) = path.strip_prefix("/v") else {
+        return Ok((None, path));
+    };
+    let (ver, rest) = match after.find('/') {
+        Some(i) => (&after[..i], &after[i..]),
+        None => (after, ""),
+    };
+    let Some(v) = ApiVersion::parse(ver) else {
+        // Not a version prefix (e.g. `/volumes`): route the path as it is.
+        return Ok((None, path));
+    };
+    if v > MAX_API_VERSION {
+        return Err(ApiError::BadRequest(format!(
+            "client version {ver} is too new. Maximum supported API version is {MAX_API_VERSION}"
+        )));
+    }
+    if v < MIN_API_VERSION {
+        return Err(ApiError::BadRequest(format!(
+            "client version {ver} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+        )));
+    }
+    Ok((Some(v), rest))
+}
+
+/// The route table. `None` means "no such route" (404 page not found, as dockerd).
+async fn route(
+    ctx: &Ctx,
+    req: Request,
+    method: &Method,
+    path: &str,
+) -> Option<Result<Response, ApiError>> {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let is_get = method == Method::GET || method == Method::HEAD;
+    let is_post = method == Method::POST;
+    let is_delete = method == Method::DELETE;
+    let r = match segs.as_slice() {
+        ["_ping"] if is_get => system::ping(ctx, method),
+        ["version"] if is_get => system::version(ctx),
+        ["info"] if is_get => system::info(ctx).await,
+
+        ["containers", "json"] if is_get => containers::list(ctx).await,
+        ["containers", "create"] if is_post => containers::create(ctx, req).await,
+        ["containers", id, "json"] if is_get => containers::inspect(ctx, id).await,
+        ["containers", id, "start"] if is_post => containers::start(ctx, id).await,
+        ["containers", id, "stop"] if is_post => containers::stop(ctx, id).await,
+        ["containers", id, "restart"] if is_post => containers::restart(ctx, id).await,
+        ["containers", id, "kill"] if is_post => containers::kill(ctx, id).await,
+        ["containers", id, "wait"] if is_post => containers::wait(ctx, id).await,
+        ["containers", id, "attach"] if is_post => containers::attach_route(ctx, id, req).await,
+        ["containers", id, "logs"] if is_get => containers::logs(ctx, id).await,
+        ["containers", id, "resize"] if is_post => containers::resize(ctx, id).await,
+        ["containers", id] if is_delete => containers::remove(ctx, id).await,
+
+        ["images", "json"] if is_get => images::list(ctx).await,
+        ["images", "load"] if is_post => images::load(ctx, req).await,
+        ["images", "get"] if is_get => images::save(ctx, ctx.query.all("names")).await,
+        // Image references may contain slashes (`example.com/team/app:1`),
+        // so image routes match on their ends.
+        ["images", name @ .., "json"] if is_get && !name.is_empty() => {
+            images::inspect(ctx, &name.join("/")).await
+        }
+        ["images", name @ .., "tag"] if is_post && !name.is_empty() => {
+            images::tag(ctx, &name.join("/")).await
+        }
+        ["images", name @ .., "get"] if is_get && !name.is_empty() => {
+            images::save(ctx, vec![name.join("/")]).await
+        }
+        ["images", name @ ..] if is_delete && !name.is_empty() => {
+            images::remove(ctx, &name.join("/")).await
+        }
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// Docker's error body: `{"message": "..."}` with the mapped status. 304 has no body.
+pub fn error_response(e: &ApiError) -> Response {
+    if matches!(e, ApiError::NotModified) {
+        return body::status_only(StatusCode::NOT_MODIFIED);
+    }
+    json_status(e.status(), &serde_json::json!({ "message": e.to_string() }))
+}
+
+fn with_docker_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert("Api-Version", HeaderValue::from_static(MAX_API_VERSION_STR));
+    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    h.insert("Ostype", HeaderValue::from_static("linux"));
+    h.insert("Server", HeaderValue::from_static(SERVER_HEADER));
+    if !h.contains_key(CONTENT_TYPE) && resp.status() != StatusCode::NO_CONTENT {
+        // Keep hyper from sending a body-less response without a type; harmless.
+    }
+    resp
+}
+
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+const MAX_API_VERSION_STR: &str = "1.50";
+const SERVER_HEADER: &str = concat!("shipshape-engine/", env!("CARGO_PKG_VERSION"), " (linux)");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_prefix_is_split_and_checked() {
+        let (v, rest) = split_version("/v1.41/containers/json").unwrap();
+        assert_eq!(v, Some(ApiVersion(1, 41)));
+        assert_eq!(rest, "/containers/json");
+        assert_eq!(split_version("/_ping").unwrap(), (None, "/_ping"));
+        assert_eq!(split_version("/volumes").unwrap(), (None, "/volumes"));
+        let too_new = split_version("/v1.99/version").unwrap_err();
+        assert_eq!(
+            too_new.to_string(),
+            "client version 1.99 is too new. Maximum supported API version is 1.50"
+        );
+        assert!(split_version("/v1.11/version")
+            .unwrap_err()
+            .to_string()
+            .contains("too old"));
+    }
+
+    #[test]
+    fn max_version_string_matches_constant() {
+        assert_eq!(MAX_API_VERSION_STR, MAX_API_VERSION.to_string());
+    }
+}

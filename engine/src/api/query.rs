@@ -1,0 +1,72 @@
+//! Query strings as Docker reads them: repeated keys, and booleans where
+//! "1", "true" and "True" are true (Go's strconv.ParseBool plus Docker's habits).
+
+use crate::error::ApiError;
+
+#[derive(Debug, Default, Clone)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    pub fn parse(raw: &str) -> Self {
+        Query {
+            pairs: form_urlencoded::parse(raw.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Docker's boolean query values: absent, "", "0", "false", "no" are false.
+    pub fn flag(&self, key: &str) -> bool {
+        match self.get(key) {
+            None => false,
+            Some(v) => !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "" | "0" | "false" | "no" | "off"
+            ),
+        }
+    }
+
+    /// An integer parameter; a malformed value is Docker's 400.
+    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                ApiError::BadRequest(format!("invalid value for {key}: {v:?}"))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_repeats() {
+        let q = Query::parse("all=1&force=false&names=a&names=b%2Fc&v=True&n=5");
+        assert!(q.flag("all"));
+        assert!(!q.flag("force"));
+        assert!(q.flag("v"));
+        assert!(!q.flag("missing"));
+        assert_eq!(q.all("names"), vec!["a", "b/c"]);
+        assert_eq!(q.int("n").unwrap(), Some(5));
+        assert!(Query::parse("n=x").int("n").is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! System API group: /_ping, /version, /info.
+
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use hyper::Method;
+use serde_json::json;
+
+use super::{body, json, Ctx, Response, ENGINE_VERSION, MAX_API_VERSION, MIN_API_VERSION};
+use crate::error::ApiError;
+
+/// `GET|HEAD /_ping`: "OK" (empty for HEAD), text/plain, never cached.
+pub fn ping(_ctx: &Ctx, method: &Method) -> Result<Response, ApiError> {
+    let b = if method == Method::HEAD { body::empty() } else { body::full("OK") };
+    let mut r = hyper::Response::new(b);
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    if method == Method::HEAD {
+        h.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    }
+    Ok(r)
+}
+
+fn kernel_version() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub fn version(_ctx: &Ctx) -> Result<Response, ApiError> {
+    let kernel = kernel_version();
+    let (api, min) = (MAX_API_VERSION.to_string(), MIN_API_VERSION.to_string());
+    Ok(json(&json!({
+        "Platform": {"Name": "Shipshape Engine"},
+        "Components": [{
+            "Name": "Engine",
+            "Version": ENGINE_VERSION,
+            "Details": {
+                "ApiVersion": api, "Arch": "amd64", "BuildTime": "", "Experimental": "false",
+                "GitCommit": "", "GoVersion": "", "KernelVersion": kernel,
+                "MinAPIVersion": min, "Os": "linux"
+            }
+        }],
+        "Version": ENGINE_VERSION,
+        "ApiVersion": api,
+        "MinAPIVersion": min,
+        "GitCommit": "",
+        "GoVersion": "",
+        "Os": "linux",
+        "Arch": std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64"),
+        "KernelVersion": kernel,
+        "BuildTime": "",
+    })))
+}
+
+fn os_release_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+        })
+        .unwrap_or_else(|| "Linux".into())
+}
+
+fn mem_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+pub async fn info(ctx: &Ctx) -> Result<Response, ApiError> {
+    let d = &ctx.daemon;
+    let containers = d.all_containers();
+    let (mut running, mut paused, mut stopped) = (0, 0, 0);
+    for c in &containers {
+        match c.record().state.status.as_str() {
+            "running" | "restarting" => running += 1,
+            "paused" => paused += 1,
+            _ => stopped += 1,
+        }
+    }
+    let images = d.images.list().len();
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    Ok(json(&json!({
+        "ID": format!("shipshape-{hostname}"),
+        "Containers": containers.len(),
+        "ContainersRunning": running,
+        "ContainersPaused": paused,
+        "ContainersStopped": stopped,
+        "Images": images,
+        "Driver": "overlay2",
+        "DriverStatus": [["Backing Filesystem", "extfs"]],
+        "Plugins": {"Volume": [], "Network": ["host", "null"], "Authorization": null, "Log": ["local"]},
+        "MemoryLimit": false, "SwapLimit": false, "KernelMemory": false, "KernelMemoryTCP": false,
+        "CpuCfsPeriod": false, "CpuCfsQuota": false, "CPUShares": false, "CPUSet": false,
+        "PidsLimit": false, "IPv4Forwarding": false, "BridgeNfIptables": false,
+        "BridgeNfIp6tables": false, "Debug": false,
+        "NFd": std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
+        "OomKillDisable": false,
+        "NGoroutines": 0,
+        "SystemTime": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string(),
+        "LoggingDriver": "local",
+        "CgroupDriver": "none",
+        "CgroupVersion": cgroup_version,
+        "NEventsListener": 0,
+        "KernelVersion": kernel_version(),
+        "OperatingSystem": os_release_name(),
+        "OSVersion": "",
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+            "InsecureRegistryCIDRs": [], "IndexConfigs": {}, "Mirrors": []},
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": mem_total(),
+        "GenericResources": null,
+        "DockerRootDir": d.data_root(),
+        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+        "Name": hostname,
+        "Labels": [],
+        "ExperimentalBuild": false,
+        "ServerVersion": ENGINE_VERSION,
+        "Runtimes": {"shipshape": {"path": "shipshape-engine"}},
+        "DefaultRuntime": "shipshape",
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
+        "LiveRestoreEnabled": false,
+        "Isolation": "",
+        "InitBinary": "",
+        "ContainerdCommit": {"ID": "", "Expected": ""},
+        "RuncCommit": {"ID": "", "Expected": ""},
+        "InitCommit": {"ID": "", "Expected": ""},
+        "SecurityOptions": [],
+        "Warnings": null,
+    })))
+}

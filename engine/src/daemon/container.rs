@@ -1,0 +1,96 @@
+//! One container in memory: its persisted record, its output hub, and the
+//! handles of its current run (stdin, tty). Lifecycle logic is in `lifecycle.rs`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::watch;
+
+use super::io::{FdStream, Hub};
+use super::record::Record;
+
+/// What `wait` watches: how many runs have ended, and whether the container is gone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub starts: u64,
+    pub exits: u64,
+    pub removed: bool,
+}
+
+/// Handles of the current run, dropped when it ends.
+#[derive(Default)]
+pub struct RunHandles {
+    /// Write end of the container's stdin (pipe, or the pty master with a tty).
+    pub stdin: Option<Arc<tokio::sync::Mutex<Option<FdStream>>>>,
+    /// The pty master, kept for resize.
+    pub tty: Option<File>,
+}
+
+pub struct Container {
+    pub id: String,
+    dir: PathBuf,
+    record: Mutex<Record>,
+    pub hub: Arc<Hub>,
+    pub run: Mutex<RunHandles>,
+    pub progress: watch::Sender<Progress>,
+    /// Serialises start/stop/kill/remove of this container.
+    pub op_lock: tokio::sync::Mutex<()>,
+}
+
+pub const RECORD_FILE: &str = "config.v2.json";
+
+impl Container {
+    pub fn new(dir: PathBuf, record: Record) -> Arc<Self> {
+        Arc::new(Container {
+            id: record.id.clone(),
+            dir,
+            record: Mutex::new(record),
+            hub: Hub::new(),
+            run: Mutex::new(RunHandles::default()),
+            progress: watch::channel(Progress::default()).0,
+            op_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The record, for reading or changing. A poisoned lock (a panic while
+    /// holding it) still yields the data: the record is plain data.
+    pub fn record(&self) -> MutexGuard<'_, Record> {
+        self.record.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn snapshot(&self) -> Record {
+        self.record().clone()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// overlay upper/work/merged live here.
+    pub fn fs_dir(&self) -> PathBuf {
+        self.dir.join("fs")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("container.log")
+    }
+
+    /// Writes the record atomically (temp file + rename + fsync).
+    pub fn save(&self) -> std::io::Result<()> {
+        let rec = self.snapshot();
+        shipshape_store::atomic::write_json(&self.dir.join(RECORD_FILE), &rec)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.record().state.running()
+    }
+
+    pub fn name(&self) -> String {
+        self.record().name.clone()
+    }
+
+    pub fn run_handles(&self) -> MutexGuard<'_, RunHandles> {
+        self.run.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

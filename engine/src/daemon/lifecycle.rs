@@ -1,0 +1,594 @@
+//! A container's life: create, start, stop, kill, restart, remove, wait, and
+//! what happens when its process exits. Docker's rules and messages live here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shipshape_runtime::supervisor::ExitStatus;
+use shipshape_runtime::{BindMount, Network, ProcessSpec};
+use shipshape_store::Image;
+
+use super::container::{Container, Progress};
+use super::io::{self, FdStream, Output};
+use super::logs::LogWriter;
+use super::names;
+use super::record::{Config, CreateRequest, HostConfig, Record, State, Status, ZERO_TIME};
+use super::Daemon;
+use crate::error::ApiError;
+
+pub const SIGKILL: i32 = 9;
+pub const SIGTERM: i32 = 15;
+/// Docker's default stop timeout, in seconds.
+const DEFAULT_STOP_TIMEOUT: i64 = 10;
+/// How long exit handling waits for the output pipes to drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+}
+
+/// `POST /containers/create`. Blocking (store lookups and an fsync'd write):
+/// call it from a blocking task.
+pub fn create(d: &Daemon, name: Option<&str>, req: CreateRequest) -> Result<(String, Vec<String>), ApiError> {
+    let name = match name {
+        Some(n) if !n.is_empty() => {
+            if !names::is_valid_name(n) {
+                return Err(ApiError::BadRequest(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )));
+            }
+            if n.starts_with('/') { n.to_string() } else { format!("/{n}") }
+        }
+        _ => loop {
+            let n = format!("/{}", names::random_name());
+            if d.container(&n).is_err() {
+                break n;
+            }
+        },
+    };
+    if req.config.image.is_empty() {
+        return Err(ApiError::BadRequest(
+            "Config cannot be empty in order to create a container".into(),
+        ));
+    }
+    let image = d.images.get(&req.config.image)?;
+    let host_config_raw = req.host_config.clone().unwrap_or(serde_json::Value::Null);
+    let host_config: HostConfig = match &req.host_config {
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| ApiError::BadRequest(format!("invalid HostConfig: {e}")))?,
+        None => HostConfig::default(),
+    };
+    for bind in host_config.binds.iter().flatten() {
+        parse_bind(bind)?;
+    }
+    if let Some(p) = &host_config.restart_policy {
+        if host_config.auto_remove && !matches!(p.name.as_str(), "" | "no") {
+            return Err(ApiError::BadRequest(
+                "conflicting options: cannot specify both --restart and --rm".into(),
+            ));
+        }
+    }
+
+    let id = names::new_id();
+    let config = merge_image_config(req.config, &image, &id);
+    let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
+    argv.extend(config.cmd.clone().unwrap_or_default());
+    if argv.is_empty() {
+        return Err(ApiError::BadRequest("No command specified".into()));
+    }
+
+    d.reserve_name(&name, &id)?;
+    let record = Record {
+        id: id.clone(),
+        name: name.clone(),
+        created: now_rfc3339(),
+        path: argv[0].clone(),
+        args: argv[1..].to_vec(),
+        config,
+        host_config,
+        host_config_raw,
+        image_id: image.id.clone(),
+        state: State::default(),
+        restart_count: 0,
+    };
+    let dir = d.containers_dir().join(&id);
+    let c = Container::new(dir.clone(), record);
+    // The record is written last: a crash before that leaves a directory
+    // without a record, which the next start removes (never acknowledged).
+    let persisted = std::fs::create_dir_all(&dir).and_then(|_| c.save());
+    if let Err(e) = persisted {
+        d.release_name(&name);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e.into());
+    }
+    d.register(c);
+    Ok((id, Vec::new()))
+}
+
+/// The image's config supplies what the request leaves out, as Docker does.
+fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
+    let ic = image.config.get("config").cloned().unwrap_or_default();
+    let strings = |key: &str| -> Option<Vec<String>> {
+        ic.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
+    };
+    let string = |key: &str| ic.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    if c.entrypoint.is_none() {
+        c.entrypoint = strings("Entrypoint");
+        if c.cmd.is_none() {
+            c.cmd = strings("Cmd");
+        }
+    }
+    // Image env first; the request's entries override by key.
+    let mut env: Vec<String> = strings("Env").unwrap_or_default();
+    for e in c.env.take().unwrap_or_default() {
+        let key = e.split('=').next().unwrap_or("").to_string();
+        env.retain(|x| x.split('=').next() != Some(key.as_str()));
+        env.push(e);
+    }
+    c.env = Some(env);
+    if c.working_dir.is_empty() {
+        c.working_dir = string("WorkingDir");
+    }
+    if c.user.is_empty() {
+        c.user = string("User");
+    }
+    if c.stop_signal.is_none() {
+        c.stop_signal = ic.get("StopSignal").and_then(|v| v.as_str()).map(String::from);
+    }
+    let mut labels: BTreeMap<String, String> = ic
+        .get("Labels")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    labels.extend(c.labels.take().unwrap_or_default());
+    c.labels = Some(labels);
+    if c.hostname.is_empty() {
+        c.hostname = id[..12].to_string();
+    }
+    if c.volumes.is_none() {
+        c.volumes = ic.get("Volumes").filter(|v| !v.is_null()).cloned();
+    }
+    c
+}
+
+/// `host:container[:ro|rw]`. Only absolute host paths are supported; a
+/// name would be a named volume, which this engine does not have yet.
+pub fn parse_bind(spec: &str) -> Result<BindMount, ApiError> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => return Err(ApiError::BadRequest(format!("invalid volume specification: '{spec}'"))),
+    };
+    if !dst.starts_with('/') {
+        return Err(ApiError::BadRequest(format!(
+            "invalid volume specification: '{spec}': invalid mount config for type \"bind\": invalid mount path: '{dst}' mount path must be absolute"
+        )));
+    }
+    if !src.starts_with('/') {
+        return Err(ApiError::NotImplemented(format!(
+            "named volumes are not supported by this engine yet: '{spec}'"
+        )));
+    }
+    let readonly = mode.split(',').any(|m| m == "ro");
+    if mode.split(',').any(|m| !matches!(m, "" | "ro" | "rw" | "z" | "Z" | "rprivate" | "private")) {
+        return Err(ApiError::BadRequest(format!("invalid mode: {mode}")));
+    }
+    Ok(BindMount { source: PathBuf::from(src), destination: dst.to_string(), readonly })
+}
+
+/// `POST /containers/{id}/start`.
+pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
+    let _op = c.op_lock.lock().await;
+    start_locked(d, c).await
+}
+
+async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
+    let rec = c.snapshot();
+    if rec.state.running() {
+        return Err(ApiError::NotModified);
+    }
+    let layers = d.images.layer_dirs(&rec.image_id)?;
+    let fs_dir = c.fs_dir();
+    let rootfs = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir))
+        .await
+        .map_err(ApiError::internal)??;
+
+    let cfg = &rec.config;
+    let mut env = cfg.env.clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, DEFAULT_PATH.to_string());
+    }
+    env.insert(0, format!("HOSTNAME={}", cfg.hostname));
+    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    let mounts = rec
+        .host_config
+        .binds
+        .iter()
+        .flatten()
+        .map(|b| parse_bind(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    for m in &mounts {
+        // Docker creates a missing bind source directory.
+        if !m.source.exists() {
+            std::fs::create_dir_all(&m.source)?;
+        }
+    }
+    let spec = ProcessSpec {
+        rootfs,
+        args: std::iter::once(rec.path.clone()).chain(rec.args.iter().cloned()).collect(),
+        env,
+        cwd: if cfg.working_dir.is_empty() { "/".into() } else { cfg.working_dir.clone() },
+        user: cfg.user.clone(),
+        hostname: cfg.hostname.clone(),
+        tty: cfg.tty,
+        open_stdin: cfg.open_stdin,
+        readonly_rootfs: rec.host_config.readonly_rootfs,
+        mounts,
+        network: if rec.host_config.network_mode == "none" { Network::None } else { Network::Host },
+    };
+    let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Ok(s) => s,
+        Err(e) => {
+            // Docker keeps the container "created", with the error and 127/126.
+            let code = match &e {
+                shipshape_runtime::RuntimeError::ExecPermission { .. } => 126,
+                _ => 127,
+            };
+            {
+                let mut r = c.record();
+                r.state.error = e.to_string();
+                r.state.exit_code = code;
+            }
+            let _ = c.save();
+            let fs_dir = c.fs_dir();
+            let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)).await;
+            return Err(e.into());
+        }
+    };
+
+    let pid = spawned.pid;
+    {
+        let mut r = c.record();
+        r.state = State {
+            status: Status::Running,
+            pid,
+            exit_code: 0,
+            error: String::new(),
+            started_at: now_rfc3339(),
+            finished_at: r.state.finished_at.clone(),
+            oom_killed: false,
+            pid_start_time: process_start_time(pid).unwrap_or(0),
+        };
+    }
+    if let Err(e) = c.save() {
+        tracing::warn!(id = %c.id, error = %e, "persisting started state");
+    }
+
+    // stdio: with a tty, stdout is the pty master and stdin (if open) a dup of it.
+    {
+        let mut run = c.run_handles();
+        run.stdin = spawned
+            .stdin
+            .and_then(|f| FdStream::new(f).ok())
+            .map(|s| Arc::new(tokio::sync::Mutex::new(Some(s))));
+        run.tty = if cfg.tty { spawned.stdout.try_clone().ok() } else { None };
+    }
+    c.progress.send_modify(|p| p.starts += 1);
+    let log = LogWriter::open(&c.log_path())?;
+    let pump = tokio::spawn(io::pump(spawned.stdout, spawned.stderr, log, c.hub.clone()));
+
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    d.supervisor().watch(
+        pid,
+        Box::new(move |status| {
+            let _ = tx.send(status);
+        }),
+    );
+    let (d2, c2) = (d.clone(), c.clone());
+    tokio::spawn(async move {
+        let status = rx.await.unwrap_or(ExitStatus::Signaled(SIGKILL));
+        if tokio::time::timeout(DRAIN_TIMEOUT, pump).await.is_err() {
+            tracing::warn!(id = %c2.id, "container output did not drain in time");
+        }
+        on_exit(&d2, &c2, status).await;
+    });
+    Ok(())
+}
+
+/// Records the exit, wakes waiters and attached clients, releases the rootfs,
+/// and honours AutoRemove.
+async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
+    let auto_remove = {
+        let mut r = c.record();
+        r.state.status = Status::Exited;
+        r.state.running_exit(status.code());
+        r.host_config.auto_remove
+    };
+    if let Err(e) = c.save() {
+        tracing::warn!(id = %c.id, error = %e, "persisting exit");
+    }
+    *c.run_handles() = Default::default();
+    let fs_dir = c.fs_dir();
+    let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)).await;
+    let _ = c.hub.output.send(Output::End);
+    c.hub.bump();
+    c.progress.send_modify(|p| p.exits += 1);
+    tracing::info!(id = %c.id, code = status.code(), "container exited");
+    if auto_remove {
+        let _op = c.op_lock.lock().await;
+        if let Err(e) = remove_locked(d, c).await {
+            tracing::warn!(id = %c.id, error = %e, "auto-remove");
+        }
+    }
+}
+
+impl State {
+    fn running_exit(&mut self, code: i32) {
+        self.pid = 0;
+        self.exit_code = code;
+        self.finished_at = now_rfc3339();
+    }
+}
+
+/// After a daemon restart: a container recorded as running has no supervisor
+/// any more. Kill what is left of it and record it as exited (255, as dockerd
+/// reports containers lost in a daemon crash).
+pub fn recover_after_restart(c: &Container) {
+    let fs_dir = c.fs_dir();
+    let mut r = c.record();
+    if r.state.running() {
+        let pid = r.state.pid;
+        if pid > 0 && r.state.pid_start_time != 0 && process_start_time(pid) == Some(r.state.pid_start_time) {
+            let _ = shipshape_runtime::kill(pid, SIGKILL);
+        }
+        r.state.status = Status::Exited;
+        r.state.running_exit(255);
+        r.state.pid_start_time = 0;
+        drop(r);
+        let _ = c.save();
+    } else {
+        drop(r);
+    }
+    let _ = shipshape_runtime::rootfs::unmount_rootfs(&fs_dir);
+}
+
+/// Field 22 of /proc/PID/stat: when the process started, in clock ticks.
+/// Together with the pid it identifies one process across pid reuse.
+fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces: count fields after its ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Waits until the container's current run has ended.
+async fn wait_exit(c: &Container, seen_exits: u64) {
+    let mut rx = c.progress.subscribe();
+    let _ = rx.wait_for(|p| p.exits > seen_exits || p.removed).await;
+}
+
+/// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout.
+pub async fn stop(d: &Arc<Daemon>, c: &Arc<Container>, signal: Option<i32>, timeout: Option<i64>) -> Result<(), ApiError> {
+    let _op = c.op_lock.lock().await;
+    stop_locked(d, c, signal, timeout).await
+}
+
+async fn stop_locked(_d: &Arc<Daemon>, c: &Arc<Container>, signal: Option<i32>, timeout: Option<i64>) -> Result<(), ApiError> {
+    let rec = c.snapshot();
+    if !rec.state.running() {
+        return Err(ApiError::NotModified);
+    }
+    let exits = c.progress.borrow().exits;
+    let signal = signal
+        .or_else(|| rec.config.stop_signal.as_deref().and_then(shipshape_runtime::parse_signal))
+        .unwrap_or(SIGTERM);
+    let timeout = timeout.or(rec.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+    let _ = shipshape_runtime::kill(rec.state.pid, signal);
+    if timeout < 0 {
+        wait_exit(c, exits).await;
+        return Ok(());
+    }
+    let graceful = tokio::time::timeout(Duration::from_secs(timeout as u64), wait_exit(c, exits)).await;
+    if graceful.is_err() {
+        let _ = shipshape_runtime::kill(rec.state.pid, SIGKILL);
+        wait_exit(c, exits).await;
+    }
+    Ok(())
+}
+
+/// `POST /containers/{id}/kill`. `key` is how the client named the container
+/// (dockerd echoes it in the error).
+pub async fn kill(c: &Arc<Container>, signal: i32, key: &str) -> Result<(), ApiError> {
+    let rec = c.snapshot();
+    if !rec.state.running() {
+        return Err(ApiError::Conflict(format!(
+            "Cannot kill container: {key}: Container {} is not running",
+            c.id
+        )));
+    }
+    shipshape_runtime::kill(rec.state.pid, signal)?;
+    if signal == SIGKILL {
+        // Docker's kill with SIGKILL returns once the container is dead.
+        let exits = c.progress.borrow().exits;
+        if c.is_running() {
+            wait_exit(c, exits).await;
+        }
+    }
+    Ok(())
+}
+
+/// `POST /containers/{id}/restart`: stop if running, then start.
+pub async fn restart(d: &Arc<Daemon>, c: &Arc<Container>, signal: Option<i32>, timeout: Option<i64>) -> Result<(), ApiError> {
+    let _op = c.op_lock.lock().await;
+    match stop_locked(d, c, signal, timeout).await {
+        Ok(()) | Err(ApiError::NotModified) => {}
+        Err(e) => return Err(e),
+    }
+    // Wait for exit handling to finish (state recorded) before starting again.
+    let mut rx = c.progress.subscribe();
+    let _ = rx.wait_for(|_| !c.is_running()).await;
+    start_locked(d, c).await
+}
+
+/// `DELETE /containers/{id}`.
+pub async fn remove(d: &Arc<Daemon>, c: &Arc<Container>, force: bool) -> Result<(), ApiError> {
+    let _op = c.op_lock.lock().await;
+    if c.is_running() {
+        if !force {
+            return Err(ApiError::Conflict(format!(
+                "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                c.id
+            )));
+        }
+        let exits = c.progress.borrow().exits;
+        let pid = c.record().state.pid;
+        let _ = shipshape_runtime::kill(pid, SIGKILL);
+        wait_exit(c, exits).await;
+    }
+    remove_locked(d, c).await
+}
+
+async fn remove_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
+    if c.progress.borrow().removed {
+        return Ok(());
+    }
+    c.record().state.status = Status::Removing;
+    let (fs_dir, dir) = (c.fs_dir(), c.dir().to_path_buf());
+    tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
+        shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)?;
+        // Remove the record first: once it is gone the container is gone,
+        // even if a crash interrupts the rest of the removal.
+        let _ = std::fs::remove_file(dir.join(super::container::RECORD_FILE));
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    d.unregister(c);
+    c.progress.send_modify(|p| p.removed = true);
+    Ok(())
+}
+
+/// Docker's wait conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: Option<&str>) -> Result<Self, ApiError> {
+        match s.unwrap_or("") {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(ApiError::BadRequest(format!("invalid condition: \"{other}\""))),
+        }
+    }
+}
+
+/// Returns a future that resolves when the condition holds, with the exit
+/// code to report. The starting point is taken now, not when the future is
+/// first polled, so an exit right after the call is not missed.
+pub fn wait(
+    c: Arc<Container>,
+    cond: WaitCondition,
+) -> impl std::future::Future<Output = i32> + Send + 'static {
+    let mut rx = c.progress.subscribe();
+    let start: Progress = *rx.borrow_and_update();
+    let running_now = c.is_running();
+    async move {
+        match cond {
+            WaitCondition::NotRunning if !running_now => {}
+            WaitCondition::NotRunning | WaitCondition::NextExit => {
+                let _ = rx.wait_for(|p| p.exits > start.exits || p.removed).await;
+            }
+            WaitCondition::Removed => {
+                let _ = rx.wait_for(|p| p.removed).await;
+            }
+        }
+        c.record().state.exit_code
+    }
+}
+
+/// Docker's human "Status" for `docker ps`: "Up 5 seconds", "Exited (0) 2 minutes ago".
+pub fn human_status(state: &State, created: &str) -> String {
+    let since = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).to_std().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    match state.status {
+        Status::Running => format!("Up {}", human_duration(since(&state.started_at))),
+        Status::Paused => format!("Up {} (Paused)", human_duration(since(&state.started_at))),
+        Status::Restarting => format!("Restarting ({}) {} ago", state.exit_code, human_duration(since(&state.finished_at))),
+        Status::Exited if state.finished_at != ZERO_TIME => {
+            format!("Exited ({}) {} ago", state.exit_code, human_duration(since(&state.finished_at)))
+        }
+        Status::Exited | Status::Created => {
+            let _ = created;
+            "Created".into()
+        }
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+/// Docker's units.HumanDuration.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        2..=59 => format!("{s} seconds"),
+        60..=119 => "About a minute".into(),
+        120..=3599 => format!("{} minutes", s / 60),
+        3600..=7199 => "About an hour".into(),
+        7200..=172_799 => format!("{} hours", s / 3600),
+        172_800..=1_209_599 => format!("{} days", s / 86_400),
+        1_209_600..=5_183_999 => format!("{} weeks", s / 604_800),
+        5_184_000..=63_071_999 => format!("{} months", s / 2_592_000),
+        _ => format!("{} years", s / 31_536_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_parse_like_docker() {
+        let b = parse_bind("/host:/in:ro").unwrap();
+        assert!(b.readonly);
+        assert_eq!(b.destination, "/in");
+        assert!(!parse_bind("/host:/in").unwrap().readonly);
+        assert!(matches!(parse_bind("/host:rel"), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse_bind("vol:/in"), Err(ApiError::NotImplemented(_))));
+        assert!(matches!(parse_bind("/a:/b:bogus"), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse_bind("nope"), Err(ApiError::BadRequest(_))));
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_duration(Duration::from_millis(300)), "Less than a second");
+        assert_eq!(human_duration(Duration::from_secs(5)), "5 seconds");
+        assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
+        assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");
+    }
+
+    #[test]
+    fn wait_conditions() {
+        assert_eq!(WaitCondition::parse(None).unwrap(), WaitCondition::NotRunning);
+        assert_eq!(WaitCondition::parse(Some("removed")).unwrap(), WaitCondition::Removed);
+        assert!(WaitCondition::parse(Some("bogus")).is_err());
+    }
+}

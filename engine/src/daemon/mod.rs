@@ -1,0 +1,226 @@
+//! The engine's state: the image store, the container table and the
+//! supervisor. HTTP-free: `api` calls in, this drives `store` and `runtime`.
+
+pub mod container;
+pub mod io;
+pub mod lifecycle;
+pub mod logs;
+pub mod names;
+pub mod record;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use shipshape_runtime::supervisor::Supervisor;
+use shipshape_store::ImageStore;
+
+pub use container::Container;
+
+use crate::error::ApiError;
+
+/// Daemon settings, from the command line.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_root: PathBuf,
+}
+
+/// A container that uses an image, for `DELETE /images/{name}` conflicts.
+#[derive(Debug, Clone)]
+pub struct ImageUser {
+    pub container_id: String,
+    pub running: bool,
+}
+
+/// Containers by ID, and names (with their leading slash) to IDs.
+#[derive(Default)]
+struct Table {
+    by_id: HashMap<String, Arc<Container>>,
+    names: HashMap<String, String>,
+}
+
+pub struct Daemon {
+    pub config: Config,
+    pub images: Arc<ImageStore>,
+    table: RwLock<Table>,
+    supervisor: Arc<Supervisor>,
+    started: std::time::Instant,
+}
+
+impl Daemon {
+    /// Opens (or creates) the data root and reloads images and containers.
+    /// Containers that were running when the daemon last died are marked
+    /// exited, their leftover processes killed and their mounts released.
+    pub fn open(config: Config) -> Result<Arc<Self>, ApiError> {
+        let root = &config.data_root;
+        for dir in ["containers", "image", "tmp"] {
+            std::fs::create_dir_all(root.join(dir))?;
+        }
+        // Uploads interrupted by a crash are never acknowledged: drop them.
+        let _ = std::fs::remove_dir_all(root.join("tmp"));
+        std::fs::create_dir_all(root.join("tmp"))?;
+        let images = Arc::new(ImageStore::open(&root.join("image"))?);
+        let supervisor = Supervisor::start()?;
+        let daemon = Arc::new(Daemon {
+            config,
+            images,
+            table: RwLock::new(Table::default()),
+            supervisor,
+            started: std::time::Instant::now(),
+        });
+        daemon.reload_containers()?;
+        Ok(daemon)
+    }
+
+    fn reload_containers(&self) -> Result<(), ApiError> {
+        let dir = self.containers_dir();
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let file = path.join(container::RECORD_FILE);
+            let rec: record::Record = match std::fs::read(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    // A directory without a record is a create that never
+                    // finished (it was never acknowledged): remove it.
+                    tracing::warn!(path = %path.display(), error = %e, "dropping incomplete container");
+                    let _ = shipshape_runtime::rootfs::unmount_rootfs(&path.join("fs"));
+                    let _ = std::fs::remove_dir_all(&path);
+                    continue;
+                }
+            };
+            let _ = shipshape_store::atomic::clean_temp_files(&path);
+            let c = Container::new(path.clone(), rec);
+            lifecycle::recover_after_restart(&c);
+            self.insert(c);
+        }
+        Ok(())
+    }
+
+    pub fn containers_dir(&self) -> PathBuf {
+        self.config.data_root.join("containers")
+    }
+
+    /// Scratch space for uploads (e.g. a tarball being loaded) on the same
+    /// filesystem as the store, so finished files can be renamed into place.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.config.data_root.join("tmp")
+    }
+
+    pub fn data_root(&self) -> &Path {
+        &self.config.data_root
+    }
+
+    pub fn supervisor(&self) -> &Arc<Supervisor> {
+        &self.supervisor
+    }
+
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    fn table(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        self.table.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn table_mut(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.table.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn insert(&self, c: Arc<Container>) {
+        let name = c.name();
+        let mut t = self.table_mut();
+        t.names.insert(name, c.id.clone());
+        t.by_id.insert(c.id.clone(), c);
+    }
+
+    /// Reserves `name` ("/x") for a container about to be created.
+    /// Fails with dockerd's conflict message when the name is taken.
+    pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), ApiError> {
+        let mut t = self.table_mut();
+        if let Some(owner) = t.names.get(name) {
+            return Err(ApiError::Conflict(format!(
+                "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        t.names.insert(name.to_string(), id.to_string());
+        Ok(())
+    }
+
+    pub fn release_name(&self, name: &str) {
+        self.table_mut().names.remove(name);
+    }
+
+    pub fn register(&self, c: Arc<Container>) {
+        self.table_mut().by_id.insert(c.id.clone(), c);
+    }
+
+    pub fn unregister(&self, c: &Container) {
+        let name = c.name();
+        let mut t = self.table_mut();
+        t.by_id.remove(&c.id);
+        if t.names.get(&name) == Some(&c.id) {
+            t.names.remove(&name);
+        }
+    }
+
+    /// Finds a container as dockerd does: full ID, then name, then unique ID prefix.
+    pub fn container(&self, key: &str) -> Result<Arc<Container>, ApiError> {
+        let t = self.table();
+        if let Some(c) = t.by_id.get(key) {
+            return Ok(c.clone());
+        }
+        let name = if key.starts_with('/') { key.to_string() } else { format!("/{key}") };
+        if let Some(c) = t.names.get(&name).and_then(|id| t.by_id.get(id)) {
+            return Ok(c.clone());
+        }
+        if !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut found = t.by_id.values().filter(|c| c.id.starts_with(key));
+            if let Some(first) = found.next() {
+                if found.next().is_some() {
+                    return Err(ApiError::NotFound(format!(
+                        "Multiple IDs found with provided prefix: {key}"
+                    )));
+                }
+                return Ok(first.clone());
+            }
+        }
+        Err(ApiError::NotFound(format!("No such container: {key}")))
+    }
+
+    pub fn all_containers(&self) -> Vec<Arc<Container>> {
+        self.table().by_id.values().cloned().collect()
+    }
+
+    /// Containers created from `image_id` (a full `sha256:` ID).
+    pub fn containers_using_image(&self, image_id: &str) -> Vec<ImageUser> {
+        self.table()
+            .by_id
+            .values()
+            .filter_map(|c| {
+                let r = c.record();
+                (r.image_id == image_id).then(|| ImageUser {
+                    container_id: c.id.clone(),
+                    running: r.state.running(),
+                })
+            })
+            .collect()
+    }
+
+    /// On SIGTERM: stop every running container (SIGTERM, then SIGKILL after
+    /// a short grace period), so none outlives the daemon unsupervised.
+    pub async fn shutdown(self: &Arc<Self>) {
+        let running: Vec<_> = self.all_containers().into_iter().filter(|c| c.is_running()).collect();
+        let stops = running.into_iter().map(|c| {
+            let d = self.clone();
+            tokio::spawn(async move {
+                let _ = lifecycle::stop(&d, &c, None, Some(5)).await;
+            })
+        });
+        for s in stops.collect::<Vec<_>>() {
+            let _ = s.await;
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The `shipshape` command line.
+
+use crate::client::{ApiVersion, Client, DEFAULT_TIMEOUT};
+use crate::engine::ReferenceEngine;
+use crate::{fixture, scenarios};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Property cases per seed property by default: enough to exercise mixed
+/// operation lists while keeping a full run against dockerd near a minute.
+pub const DEFAULT_CASES: u32 = 6;
+
+/// Fixed default seed, so two runs without --seed check the same inputs.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// Tag written into the manifest by `shipshape fixture`.
+pub const FIXTURE_FILE_TAG: &str = "shipshape-probe:latest";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shipshape",
+    version,
+    about = "Conformance harness for Docker-compatible Engine API endpoints"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the conformance scenarios against an endpoint.
+    Run(RunArgs),
+    /// Write the fixture image as a docker-archive tarball (for `docker load -i`).
+    Fixture {
+        /// Where to write the tarball.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Endpoint: unix:///path, tcp://host:port or http://host:port. Defaults
+    /// to $DOCKER_HOST, else a reference engine started for the run.
+    #[arg(long, short = 'H')]
+    pub host: Option<String>,
+    /// Pin the API version (X.Y) instead of negotiating.
+    #[arg(long)]
+    pub api_version: Option<String>,
+    /// Run only scenarios whose full name (area/name) contains TEXT; may be
+    /// repeated (any match). Setup and cleanup checks run when needed.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Vec<String>,
+    /// Cases per property.
+    #[arg(long, default_value_t = DEFAULT_CASES)]
+    pub cases: u32,
+    /// Seed for the property generators.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+    /// Timeout for one request, in seconds.
+    #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs())]
+    pub timeout: u64,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Fixture { output } => write_fixture(&output).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the error and its causes, colon-separated.
+            let line = format!("{e:#}").replace('\n', " ");
+            eprintln!("shipshape: error: {line}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn write_fixture(output: &std::path::Path) -> Result<()> {
+    let fx = fixture::build(&[FIXTURE_FILE_TAG.to_string()]).context("building the fixture")?;
+    std::fs::write(output, &fx.tarball).with_context(|| format!("writing {}", output.display()))?;
+    println!(
+        "wrote {} ({} bytes): image {} tagged {FIXTURE_FILE_TAG}",
+        output.display(),
+        fx.tarball.len(),
+        fx.image_id
+    );
+    Ok(())
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let pinned = args
+        .api_version
+        .as_deref()
+        .map(ApiVersion::parse)
+        .transpose()?;
+    let env_host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.trim().is_empty());
+    let (url, origin, mut engine) = match (args.host, env_host) {
+        (Some(h), _) => (h, "--host", None),
+        (None, Some(h)) => (h, "DOCKER_HOST", None),
+        (None, None) => {
+            let e = ReferenceEngine::start()?;
+            (e.url().to_string(), "reference engine", Some(e))
+        }
+    };
+    let mut client = Client::from_url(&url)?;
+    client.set_timeout(Duration::from_secs(args.timeout.max(1)));
+    println!("target: {} ({origin})", client.target());
+    let n = client.negotiate(pinned)?;
+    println!(
+        "api version: {} ({}; server max {}, min {}; {}{})",
+        n.api_version,
+        if n.pinned { "pinned" } else { "negotiated" },
+        n.server_api_version,
+        n.server_min_api_version
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "?".into()),
+        n.server_version,
+        n.server_header
+            .as_deref()
+            .map(|s| format!(", Server: {s}"))
+            .unwrap_or_default()
+    );
+    let run_id = format!("{:08x}", rand::random::<u32>());
+    println!(
+        "run {run_id}: seed {}, {} cases per property",
+        args.seed, args.cases
+    );
+    let opts = scenarios::RunOptions {
+        filters: args.filter,
+        cases: args.cases,
+        seed: args.seed,
+        run_id,
+    };
+    let report = scenarios::run(&client, &n, &opts, |r| {
+        println!("{}", r.line());
+        print!("{}", r.detail_text());
+    });
+    if let Some(e) = engine.as_mut() {
+        e.stop();
+    }
+    println!("{}", report.summary_line());
+    Ok(if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,199 @@
+//! Starting and stopping the built-in reference engine (`shipshape-engine`)
+//! when neither `--host` nor `DOCKER_HOST` names an endpoint.
+
+use crate::client::{Client, Req, Target};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ENGINE_BINARY: &str = "shipshape-engine";
+
+/// How long the engine gets to answer `GET /_ping` after starting.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the engine gets to exit after SIGTERM before SIGKILL.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("no reference engine: `{ENGINE_BINARY}` is neither next to {exe} nor on PATH (build it with `cargo build -p shipshape-engine`, or pass --host / set DOCKER_HOST)")]
+    NotFound { exe: String },
+    #[error("creating a temporary directory for the reference engine: {0}")]
+    TempDir(std::io::Error),
+    #[error("starting {path}: {source}")]
+    Spawn {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reference engine {path} exited during startup ({status}); last stderr line: {log}")]
+    Exited {
+        path: String,
+        status: String,
+        log: String,
+    },
+    #[error("reference engine {path} did not answer GET /_ping within {timeout:?}; last stderr line: {log}")]
+    NoAnswer {
+        path: String,
+        timeout: Duration,
+        log: String,
+    },
+}
+
+/// Looks for the engine next to the running executable (the same cargo
+/// target dir; for test binaries in `deps/`, one level up), then on PATH.
+pub fn find_engine() -> Result<PathBuf, EngineError> {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let mut candidates = Vec::new();
+    if let Some(dir) = exe.parent() {
+        candidates.push(dir.join(ENGINE_BINARY));
+        if let Some(up) = dir.parent() {
+            candidates.push(up.join(ENGINE_BINARY));
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join(ENGINE_BINARY)));
+    }
+    candidates
+        .into_iter()
+        .find(|p| is_executable(p))
+        .ok_or_else(|| EngineError::NotFound {
+            exe: exe.display().to_string(),
+        })
+}
+
+/// The last non-empty line of the engine's stderr, for one-line errors (the
+/// temporary directory holding the log is removed when we give up).
+fn last_line(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("(empty)");
+    line.chars().take(300).collect()
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// A running reference engine; stopped (SIGTERM, then SIGKILL) on drop.
+pub struct ReferenceEngine {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    url: String,
+    path: PathBuf,
+}
+
+impl ReferenceEngine {
+    /// Finds and starts the engine, waiting until it answers `GET /_ping`.
+    pub fn start() -> Result<Self, EngineError> {
+        let path = find_engine()?;
+        Self::start_binary(&path)
+    }
+
+    pub fn start_binary(path: &Path) -> Result<Self, EngineError> {
+        let dir = tempfile::Builder::new()
+            .prefix("shipshape-engine-")
+            .tempdir()
+            .map_err(EngineError::TempDir)?;
+        let sock = dir.path().join("engine.sock");
+        let data = dir.path().join("data");
+        let log_path = dir.path().join("engine.log");
+        let log = std::fs::File::create(&log_path).map_err(EngineError::TempDir)?;
+        let url = format!("unix://{}", sock.display());
+        let child = Command::new(path)
+            .arg("-H")
+            .arg(&url)
+            .arg("--data-root")
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|source| EngineError::Spawn {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let mut engine = ReferenceEngine {
+            child: Some(child),
+            dir,
+            url,
+            path: path.to_path_buf(),
+        };
+        engine.wait_ready(&sock, &log_path)?;
+        Ok(engine)
+    }
+
+    fn wait_ready(&mut self, sock: &Path, log: &Path) -> Result<(), EngineError> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let client = Client::new(Target::Unix(sock.to_path_buf())).ok();
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(EngineError::Exited {
+                        path: self.path.display().to_string(),
+                        status: status.to_string(),
+                        log: last_line(log),
+                    });
+                }
+            }
+            if sock.exists() {
+                if let Some(c) = &client {
+                    let req = Req::get("/_ping")
+                        .unversioned()
+                        .timeout(Duration::from_secs(2));
+                    if matches!(c.send(req), Ok(r) if r.status == 200) {
+                        return Ok(());
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(EngineError::NoAnswer {
+                    path: self.path.display().to_string(),
+                    timeout: STARTUP_TIMEOUT,
+                    log: last_line(log),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `unix://…/engine.sock`
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// SIGTERM, wait up to [`SHUTDOWN_TIMEOUT`], then SIGKILL.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(pid) = i32::try_from(child.id()) {
+            // SAFETY: kill(2) on our own child's pid; no memory is involved.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for ReferenceEngine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,18 @@
+//! Shipshape's conformance harness: checks that an Engine API endpoint
+//! behaves as Docker does.
+//!
+//! * [`client`]: raw HTTP/1.1 client (unix/tcp), version negotiation,
+//!   transcript, hijacked attach and stream demultiplexing.
+//! * [`fixture`]: the registry-free fixture image (static probe binary).
+//! * [`scenarios`]: the checks, grouped by area; expectations come from
+//!   specs/harness/expectations.json.
+//! * [`report`]: results, independent of output format.
+//! * [`engine`]: starts the reference engine when no endpoint is given.
+//! * [`cli`]: the `shipshape` command.
+
+pub mod cli;
+pub mod client;
+pub mod engine;
+pub mod fixture;
+pub mod report;
+pub mod scenarios;

@@ -1,0 +1,363 @@
+//! Container lifecycle basics that the error paths and properties rely on.
+
+use super::spec::expectation;
+use super::{expect_status, fail, fail_at, json_body, scenario, Ctx, Outcome, Scenario, RUN_LABEL};
+use crate::client::{demux, enc, Req};
+use crate::fixture;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        scenario("containers", "create-and-inspect", true, create_and_inspect),
+        scenario("containers", "run-exit-code", true, run_exit_code),
+        scenario("containers", "logs-multiplexed", true, logs_multiplexed),
+        scenario("containers", "attach-hijack", true, attach_hijack),
+        scenario("containers", "attach-stdin", true, attach_stdin),
+        scenario("containers", "stop-sends-sigterm", true, stop_sigterm),
+        scenario("containers", "env-and-workdir", true, env_and_workdir),
+        scenario("containers", "user-by-name", true, user_by_name),
+        scenario("containers", "hostname", true, hostname),
+        scenario("containers", "list-by-label", true, list_by_label),
+        scenario("containers", "changes", true, changes),
+        scenario("containers", "remove", true, remove),
+    ]
+}
+
+fn str_at<'v>(v: &'v Value, ptr: &str) -> &'v str {
+    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+}
+
+fn create_and_inspect(ctx: &Ctx) -> Outcome {
+    let image = ctx.image()?;
+    let e = expectation("containers/create-and-inspect")?;
+    let name = ctx.unique_name("inspect");
+    let resp = ctx.send(
+        Req::post(format!("/containers/create?name={}", enc(&name))).json(ctx.probe_config(&["exit", "0"])?),
+    )?;
+    e.check(&resp, &[])?;
+    let id = resp
+        .json()
+        .ok()
+        .and_then(|v| v.get("Id")?.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let result = (|| {
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(e.fail(Some(&resp), format!("Id {id:?} is not 64 hex digits"), &[]));
+        }
+        let ins = ctx.send(Req::get(format!("/containers/{}/json", enc(&name))))?;
+        expect_status(&ins, 200, "inspecting by name")?;
+        let v = json_body(&ins, "inspect")?;
+        let checks: [(bool, String); 7] = [
+            (str_at(&v, "/Id") == id, format!("Id {:?}", str_at(&v, "/Id"))),
+            (str_at(&v, "/Name") == format!("/{name}"), format!("Name {:?}, expected \"/{name}\"", str_at(&v, "/Name"))),
+            (str_at(&v, "/State/Status") == "created", format!("State.Status {:?}, expected \"created\"", str_at(&v, "/State/Status"))),
+            (str_at(&v, "/Image") == image.id, format!("Image {:?}, expected {:?}", str_at(&v, "/Image"), image.id)),
+            (str_at(&v, "/Path") == fixture::PROBE_PATH, format!("Path {:?}", str_at(&v, "/Path"))),
+            (v.get("Args") == Some(&json!(["exit", "0"])), format!("Args {:?}", v.get("Args"))),
+            (
+                str_at(&v, &format!("/Config/Labels/{}", RUN_LABEL.replace('/', "~1"))) == ctx.run_id
+                    && str_at(&v, "/Config/Labels/io.shipshape.fixture") == "probe",
+                format!("Config.Labels {:?} should hold the run label and the image's label", v.pointer("/Config/Labels")),
+            ),
+        ];
+        for (ok, what) in checks {
+            if !ok {
+                return Err(e.fail(Some(&ins), what, &[]));
+            }
+        }
+        Ok(())
+    })();
+    if !id.is_empty() {
+        ctx.remove(&id);
+    }
+    result
+}
+
+fn run_exit_code(ctx: &Ctx) -> Outcome {
+    let image = ctx.image()?;
+    let (id, code, _) = ctx.run_probe(&image.tag, &["exit", "3"])?;
+    let result = (|| {
+        if code != 3 {
+            return Err(fail(format!("wait reported StatusCode {code}, expected 3")));
+        }
+        let v = ctx.inspect(&id)?;
+        if str_at(&v, "/State/Status") != "exited" || v.pointer("/State/ExitCode") != Some(&json!(3)) {
+            return Err(fail(format!(
+                "State {:?}, expected Status \"exited\" and ExitCode 3",
+                v.get("State")
+            )));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    result
+}
+
+fn logs_multiplexed(ctx: &Ctx) -> Outcome {
+    let image = ctx.image()?;
+    let (id, code, logs) = ctx.run_probe(&image.tag, &["lines", "3", "--", "stderr", "oops"])?;
+    ctx.remove(&id);
+    if code != 0 {
+        return Err(fail(format!("probe exited {code}")));
+    }
+    if logs.stdout_text() != "line 1\nline 2\nline 3\n" || logs.stderr_text() != "oops\n" {
+        return Err(fail(format!(
+            "stdout {:?} / stderr {:?}, expected \"line 1\\nline 2\\nline 3\\n\" / \"oops\\n\"",
+            logs.stdout_text(),
+            logs.stderr_text()
+        )));
+    }
+    Ok(())
+}
+
+fn attach_hijack(ctx: &Ctx) -> Outcome {
+    let e = expectation("containers/attach-hijack")?;
+    let id = ctx.create(ctx.probe_config(&["lines", "3", "--", "stderr", "oops"])?, None)?;
+    let result = (|| {
+        let mut att = match ctx.client.attach(&id, false)? {
+            Ok(a) => a,
+            Err(resp) => return Err(e.fail(Some(&resp), format!("expected 101, got {}", super::describe(&resp)), &[])),
+        };
+        for (h, want) in &e.header_values {
+            if att.header(h) != Some(want.as_str()) {
+                let got = att.header(h).map(str::to_string);
+                return Err(super::Problem::Fail(super::Failure {
+                    reason: format!("header {h}: expected {want:?}, got {got:?}"),
+                    exchange: Some(att.exchange),
+                    expected: Some(e.summary(&[])),
+                    source: Some(e.source.clone()),
+                    notes: vec![],
+                }));
+            }
+        }
+        ctx.start(&id)?;
+        let raw = att.read_to_end(Duration::from_secs(30))?;
+        let out = demux(&raw).map_err(|m| fail(format!("attach stream: {m}")))?;
+        if out.stdout_text() != "line 1\nline 2\nline 3\n" || out.stderr_text() != "oops\n" {
+            return Err(fail(format!(
+                "attach stdout {:?} / stderr {:?}",
+                out.stdout_text(),
+                out.stderr_text()
+            )));
+        }
+        let code = ctx.wait(&id)?;
+        if code != 0 {
+            return Err(fail(format!("exit code {code}, expected 0")));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    result
+}
+
+fn attach_stdin(ctx: &Ctx) -> Outcome {
+    let mut cfg = ctx.probe_config(&["cat"])?;
+    cfg["OpenStdin"] = json!(true);
+    cfg["StdinOnce"] = json!(true);
+    cfg["AttachStdin"] = json!(true);
+    cfg["AttachStdout"] = json!(true);
+    cfg["AttachStderr"] = json!(true);
+    let id = ctx.create(cfg, None)?;
+    let result = (|| {
+        let mut att = match ctx.client.attach(&id, true)? {
+            Ok(a) => a,
+            Err(resp) => return Err(fail_at(&resp, format!("expected 101, got {}", super::describe(&resp)))),
+        };
+        ctx.start(&id)?;
+        att.write(b"hello through stdin\n")?;
+        // Half-close: with StdinOnce the container sees EOF and `cat` ends.
+        att.close_stdin()?;
+        let raw = att.read_to_end(Duration::from_secs(30))?;
+        let out = demux(&raw).map_err(|m| fail(format!("attach stream: {m}")))?;
+        if out.stdout_text() != "hello through stdin\n" {
+            return Err(fail(format!("echoed stdout {:?}", out.stdout_text())));
+        }
+        let code = ctx.wait(&id)?;
+        if code != 0 {
+            return Err(fail(format!("exit code {code}, expected 0")));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    result
+}
+
+fn stop_sigterm(ctx: &Ctx) -> Outcome {
+    let id = ctx.create(ctx.probe_config(&["trap-term", "7"])?, None)?;
+    let result = (|| {
+        ctx.start(&id)?;
+        // Stop only once the handler is installed, or SIGTERM is ignored
+        // (PID 1) and stop would fall back to SIGKILL after the timeout.
+        let ready = ctx.poll(Duration::from_secs(15), || {
+            Ok(ctx.logs(&id)?.stdout_text().contains("waiting for SIGTERM").then_some(()))
+        })?;
+        if ready.is_none() {
+            return Err(fail("the probe never reported its SIGTERM handler ready"));
+        }
+        let resp = ctx.stop(&id, 20)?;
+        expect_status(&resp, 204, "stopping")?;
+        let v = ctx.inspect(&id)?;
+        if v.pointer("/State/ExitCode") != Some(&json!(7)) || str_at(&v, "/State/Status") != "exited" {
+            return Err(fail(format!(
+                "State {:?}: expected exited with the handler's code 7 (SIGTERM delivered first)",
+                v.get("State")
+            )));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    result
+}
+
+fn env_and_workdir(ctx: &Ctx) -> Outcome {
+    let mut cfg = ctx.probe_config(&["env", "--", "cwd"])?;
+    cfg["Env"] = json!(["SHIPSHAPE_GREETING=hello world"]);
+    cfg["WorkingDir"] = json!("/tmp");
+    let id = ctx.create(cfg, None)?;
+    let result = (|| {
+        ctx.start(&id)?;
+        let code = ctx.wait(&id)?;
+        let out = ctx.logs(&id)?.stdout_text();
+        let lines: BTreeSet<&str> = out.lines().collect();
+        if code != 0
+            || !lines.contains("SHIPSHAPE_GREETING=hello world")
+            || !lines.contains(fixture::DEFAULT_PATH)
+            || out.lines().last() != Some("/tmp")
+        {
+            return Err(fail(format!(
+                "exit {code}, output {out:?}: expected the Env entry, the image's PATH and cwd /tmp"
+            )));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    result
+}
+
+fn user_by_name(ctx: &Ctx) -> Outcome {
+    let mut cfg = ctx.probe_config(&["uid"])?;
+    cfg["User"] = json!("probe");
+    let id = ctx.create(cfg, None)?;
+    let result = (|| {
+        ctx.start(&id)?;
+        let code = ctx.wait(&id)?;
+        let out = ctx.logs(&id)?;
+        if code != 0 || out.stdout_text() != "1000:1000\n" {
+            return Err(fail(format!(
+                "exit {code}, stdout {:?}, stderr {:?}: expected \"1000:1000\" (user probe in the image's /etc/passwd)",
+                out.stdout_text(),
+                out.stderr_text()
+            )));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    result
+}
+
+fn hostname(ctx: &Ctx) -> Outcome {
+    let mut cfg = ctx.probe_config(&["hostname"])?;
+    cfg["Hostname"] = json!("shipshape-host");
+    let id = ctx.create(cfg, None)?;
+    let result = (|| {
+        ctx.start(&id)?;
+        let code = ctx.wait(&id)?;
+        let out = ctx.logs(&id)?.stdout_text();
+        if code != 0 || out != "shipshape-host\n" {
+            return Err(fail(format!("exit {code}, output {out:?}, expected \"shipshape-host\\n\"")));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    result
+}
+
+fn list_by_label(ctx: &Ctx) -> Outcome {
+    let id = ctx.create(ctx.probe_config(&["exit", "0"])?, None)?;
+    let result = (|| {
+        let filters = json!({"label": [format!("{RUN_LABEL}={}", ctx.run_id)]}).to_string();
+        let resp = ctx.send(Req::get(format!("/containers/json?all=1&filters={}", enc(&filters))))?;
+        expect_status(&resp, 200, "listing containers")?;
+        let body = json_body(&resp, "container list")?;
+        let items = body
+            .as_array()
+            .ok_or_else(|| fail_at(&resp, "the container list is not a JSON array"))?;
+        let ours = items
+            .iter()
+            .find(|c| c.get("Id").and_then(Value::as_str) == Some(id.as_str()))
+            .ok_or_else(|| fail_at(&resp, "the new container is not listed under its label"))?;
+        if str_at(ours, "/State") != "created" || !ours.get("Names").is_some_and(Value::is_array) {
+            return Err(fail_at(&resp, format!("entry {ours}: expected State \"created\" and a Names array")));
+        }
+        // The filter must exclude containers without the label.
+        let foreign = items.iter().find(|c| {
+            c.pointer(&format!("/Labels/{RUN_LABEL}")).and_then(Value::as_str) != Some(ctx.run_id.as_str())
+        });
+        if let Some(c) = foreign {
+            return Err(fail_at(&resp, format!("the label filter let through {c}")));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    result
+}
+
+/// Parses `GET /containers/{id}/changes` into (path, kind) pairs; dockerd
+/// answers `null` when nothing changed.
+pub fn parse_changes(v: &Value) -> Result<BTreeSet<(String, i64)>, String> {
+    match v {
+        Value::Null => Ok(BTreeSet::new()),
+        Value::Array(items) => items
+            .iter()
+            .map(|c| {
+                let p = c.get("Path").and_then(Value::as_str);
+                let k = c.get("Kind").and_then(Value::as_i64);
+                match (p, k) {
+                    (Some(p), Some(k)) => Ok((p.to_string(), k)),
+                    _ => Err(format!("bad change entry {c}")),
+                }
+            })
+            .collect(),
+        other => Err(format!("expected an array or null, got {other}")),
+    }
+}
+
+fn changes(ctx: &Ctx) -> Outcome {
+    let e = expectation("containers/changes")?;
+    let args = [
+        "write", "/data/added", "new", "--", "append", "/data/alpha", "more", "--", "delete", "/data/beta",
+    ];
+    let image = ctx.image()?;
+    let (id, code, logs) = ctx.run_probe(&image.tag, &args)?;
+    let result = (|| {
+        if code != 0 {
+            return Err(fail(format!("probe exited {code}: {}", logs.stderr_text())));
+        }
+        let resp = ctx.send(Req::get(format!("/containers/{}/changes", enc(&id))))?;
+        e.check(&resp, &[])?;
+        let got = parse_changes(&json_body(&resp, "changes")?).map_err(|m| e.fail(Some(&resp), m, &[]))?;
+        let want: BTreeSet<(String, i64)> = [("/data", 0), ("/data/added", 1), ("/data/alpha", 0), ("/data/beta", 2)]
+            .iter()
+            .map(|(p, k)| (p.to_string(), *k))
+            .collect();
+        if got != want {
+            return Err(e.fail(Some(&resp), format!("changes {got:?}, expected {want:?}"), &[]));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    result
+}
+
+fn remove(ctx: &Ctx) -> Outcome {
+    let id = ctx.create(ctx.probe_config(&["exit", "0"])?, None)?;
+    let resp = ctx.send(Req::delete(format!("/containers/{}", enc(&id))))?;
+    if resp.status != 204 {
+        ctx.remove(&id);
+        return expect_status(&resp, 204, "removing a created container");
+    }
+    let gone = ctx.send(Req::get(format!("/containers/{}/json", enc(&id))))?;
+    expectation("errors/unknown-container")?.check(&gone, &[("name", &id)])
+}

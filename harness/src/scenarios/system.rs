@@ -1,0 +1,119 @@
+//! System endpoints: /_ping, /version, /info and API version prefixes.
+
+use super::spec::expectation;
+use super::{scenario, Ctx, Outcome, Problem, Scenario};
+use crate::client::{ApiVersion, Req};
+use serde_json::Value;
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        scenario("system", "ping-get", false, ping_get),
+        scenario("system", "ping-head", false, ping_head),
+        scenario("system", "version-shape", false, version_shape),
+        scenario("system", "info-shape", false, info_shape),
+        scenario("system", "version-too-old", false, too_old),
+        scenario("system", "version-too-new", false, too_new),
+        scenario("system", "supported-prefix", false, supported_prefix),
+    ]
+}
+
+fn ping_get(ctx: &Ctx) -> Outcome {
+    let resp = ctx.send(Req::get("/_ping").unversioned())?;
+    expectation("system/ping-get")?.check(&resp, &[])
+}
+
+fn ping_head(ctx: &Ctx) -> Outcome {
+    let e = expectation("system/ping-head")?;
+    let resp = ctx.send(Req::head("/_ping").unversioned())?;
+    e.check(&resp, &[])?;
+    // The header must name the version negotiation relied on.
+    let header = resp.header("Api-Version").unwrap_or("");
+    if header != ctx.negotiation.server_api_version.to_string() {
+        return Err(e.fail(
+            Some(&resp),
+            format!(
+                "Api-Version {header:?} differs from the {} seen during negotiation",
+                ctx.negotiation.server_api_version
+            ),
+            &[],
+        ));
+    }
+    Ok(())
+}
+
+fn version_shape(ctx: &Ctx) -> Outcome {
+    let e = expectation("system/version-shape")?;
+    let resp = ctx.send(Req::get("/version"))?;
+    e.check(&resp, &[])?;
+    let body = resp.json().map_err(|m| e.fail(Some(&resp), m, &[]))?;
+    // /version's ApiVersion is the same maximum /_ping advertises.
+    let api = body.get("ApiVersion").and_then(Value::as_str).unwrap_or("");
+    if api != ctx.negotiation.server_api_version.to_string() {
+        return Err(e.fail(
+            Some(&resp),
+            format!(
+                "ApiVersion {api:?} differs from /_ping's Api-Version {}",
+                ctx.negotiation.server_api_version
+            ),
+            &[],
+        ));
+    }
+    for v in ["ApiVersion", "MinAPIVersion"] {
+        let s = body.get(v).and_then(Value::as_str).unwrap_or("");
+        if ApiVersion::parse(s).is_err() {
+            return Err(e.fail(Some(&resp), format!("{v} {s:?} is not MAJOR.MINOR"), &[]));
+        }
+    }
+    Ok(())
+}
+
+fn info_shape(ctx: &Ctx) -> Outcome {
+    let resp = ctx.send(Req::get("/info"))?;
+    expectation("system/info-shape")?.check(&resp, &[])
+}
+
+fn too_old(ctx: &Ctx) -> Outcome {
+    let e = expectation("system/version-too-old")?;
+    let min = ctx
+        .negotiation
+        .server_min_api_version
+        .ok_or_else(|| Problem::Skip("the server reports no MinAPIVersion".into()))?;
+    if min.minor == 0 {
+        return Err(Problem::Skip(format!("no version below MinAPIVersion {min}")));
+    }
+    let old = ApiVersion {
+        major: min.major,
+        minor: min.minor - 1,
+    };
+    let resp = ctx.send(Req::get(format!("/v{old}/version")).unversioned())?;
+    e.check(&resp, &[("version", &old.to_string()), ("min", &min.to_string())])
+}
+
+fn too_new(ctx: &Ctx) -> Outcome {
+    let e = expectation("system/version-too-new")?;
+    let max = ctx.negotiation.server_api_version;
+    let new = ApiVersion {
+        major: max.major,
+        minor: max.minor + 1,
+    };
+    let resp = ctx.send(Req::get(format!("/v{new}/version")).unversioned())?;
+    e.check(&resp, &[("version", &new.to_string()), ("max", &max.to_string())])
+}
+
+fn supported_prefix(ctx: &Ctx) -> Outcome {
+    let e = expectation("system/supported-prefix")?;
+    let mut paths = vec![format!("/v{}/version", ctx.negotiation.api_version)];
+    if let Some(min) = ctx.negotiation.server_min_api_version {
+        paths.push(format!("/v{min}/version"));
+    }
+    paths.push("/version".to_string());
+    for p in paths {
+        let resp = ctx.send(Req::get(p.clone()).unversioned())?;
+        e.check(&resp, &[])?;
+        let body = resp.json().map_err(|m| e.fail(Some(&resp), m, &[]))?;
+        if body.get("ApiVersion").and_then(Value::as_str).is_none() {
+            return Err(e.fail(Some(&resp), format!("{p}: no ApiVersion in the body"), &[]));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,324 @@
+//! `probe`: the only program inside Shipshape's fixture image.
+//!
+//! The fixture image has no shell and no coreutils (nothing can be pulled, so
+//! the harness builds its image from scratch), so every action a scenario needs
+//! inside a container is a subcommand here. Several subcommands can be chained
+//! with `--` separators: `probe write /a x -- read /a`. The chain stops at the
+//! first command that fails, and the process exits with that command's code.
+//!
+//! This file must stay std-only: harness/build.rs compiles it directly with
+//! `rustc -C target-feature=+crt-static`, without Cargo, so no crates are
+//! available. The few libc functions std does not wrap are declared by hand.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::process;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+extern "C" {
+    // From the C library (static glibc). `sighandler_t` is a pointer-sized
+    // integer, which `usize` matches on every Linux target we build for.
+    fn signal(signum: i32, handler: usize) -> usize;
+    fn getuid() -> u32;
+    fn getgid() -> u32;
+}
+
+const SIGTERM: i32 = 15;
+
+static TERM_RECEIVED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigterm(_signum: i32) {
+    // Only an atomic store: anything else is not async-signal-safe.
+    TERM_RECEIVED.store(true, Ordering::SeqCst);
+}
+
+/// Outcome of one command: `Ok(())` continues the chain, `Err(code)` stops it
+/// and becomes the exit status. `Skip` lets `guard` skip to the matching `end`.
+enum Flow {
+    Next,
+    Skip,
+}
+
+type CmdResult = Result<Flow, i32>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        usage_error("no command given");
+    }
+    let commands: Vec<&[String]> = args.split(|a| a == "--").collect();
+    let mut skipping = false;
+    for cmd in commands {
+        if cmd.is_empty() {
+            continue;
+        }
+        if skipping {
+            // Inside a guarded block whose marker already existed.
+            if cmd[0] == "end" {
+                skipping = false;
+            }
+            continue;
+        }
+        match run(cmd) {
+            Ok(Flow::Next) => {}
+            Ok(Flow::Skip) => skipping = true,
+            Err(code) => {
+                let _ = io::stdout().flush();
+                process::exit(code);
+            }
+        }
+    }
+    let _ = io::stdout().flush();
+}
+
+fn usage_error(msg: &str) -> ! {
+    eprintln!("probe: {msg}");
+    eprintln!(
+        "usage: probe CMD [ARGS...] [-- CMD [ARGS...]]...\n\
+         commands: echo ARGS..., write PATH CONTENT, append PATH CONTENT, read PATH,\n\
+         delete PATH, chmod PATH OCTAL, ls DIR, stat PATH, dump DIR, sleep SECS,\n\
+         exit N, env, hostname, pid, uid, cwd, trap-term CODE, stderr TEXT, cat,\n\
+         lines N, guard PATH ... end"
+    );
+    process::exit(2);
+}
+
+fn fail(msg: String) -> i32 {
+    eprintln!("probe: {msg}");
+    1
+}
+
+fn arg<'a>(cmd: &'a [String], i: usize, what: &str) -> Result<&'a str, i32> {
+    match cmd.get(i) {
+        Some(s) => Ok(s.as_str()),
+        None => {
+            eprintln!("probe: {}: missing {what}", cmd[0]);
+            Err(2)
+        }
+    }
+}
+
+fn run(cmd: &[String]) -> CmdResult {
+    let name = cmd[0].as_str();
+    match name {
+        "echo" => {
+            println!("{}", cmd[1..].join(" "));
+        }
+        "write" | "append" => {
+            let path = arg(cmd, 1, "PATH")?;
+            let content = arg(cmd, 2, "CONTENT")?;
+            write_file(path, content, name == "append")
+                .map_err(|e| fail(format!("{name} {path}: {e}")))?;
+        }
+        "read" => {
+            let path = arg(cmd, 1, "PATH")?;
+            let data = fs::read(path).map_err(|e| fail(format!("read {path}: {e}")))?;
+            io::stdout().write_all(&data).map_err(|_| 1)?;
+        }
+        "delete" => {
+            let path = arg(cmd, 1, "PATH")?;
+            let meta =
+                fs::symlink_metadata(path).map_err(|e| fail(format!("delete {path}: {e}")))?;
+            let res = if meta.is_dir() {
+                fs::remove_dir_all(path)
+            } else {
+                fs::remove_file(path)
+            };
+            res.map_err(|e| fail(format!("delete {path}: {e}")))?;
+        }
+        "chmod" => {
+            let path = arg(cmd, 1, "PATH")?;
+            let mode = arg(cmd, 2, "OCTAL")?;
+            let mode = u32::from_str_radix(mode, 8)
+                .map_err(|_| fail(format!("chmod: bad octal mode {mode:?}")))?;
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))
+                .map_err(|e| fail(format!("chmod {path}: {e}")))?;
+        }
+        "ls" => {
+            let dir = arg(cmd, 1, "DIR")?;
+            let mut names = list_dir(dir).map_err(|e| fail(format!("ls {dir}: {e}")))?;
+            names.sort();
+            for n in names {
+                println!("{n}");
+            }
+        }
+        "stat" => {
+            let path = arg(cmd, 1, "PATH")?;
+            let meta =
+                fs::symlink_metadata(path).map_err(|e| fail(format!("stat {path}: {e}")))?;
+            println!(
+                "{} mode={:04o} size={}",
+                kind_of(&meta),
+                meta.permissions().mode() & 0o7777,
+                meta.len()
+            );
+        }
+        "dump" => {
+            let dir = arg(cmd, 1, "DIR")?;
+            println!("== dump {dir}");
+            dump(Path::new(dir), "").map_err(|e| fail(format!("dump {dir}: {e}")))?;
+            println!("== end");
+        }
+        "sleep" => {
+            let secs = arg(cmd, 1, "SECS")?;
+            let secs: f64 = secs
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| fail(format!("sleep: bad duration {secs:?}")))?;
+            thread::sleep(Duration::from_secs_f64(secs));
+        }
+        "exit" => {
+            let code = arg(cmd, 1, "N")?;
+            let code: i32 = code
+                .parse()
+                .map_err(|_| fail(format!("exit: bad code {code:?}")))?;
+            let _ = io::stdout().flush();
+            process::exit(code);
+        }
+        "env" => {
+            let mut vars: Vec<(String, String)> = std::env::vars().collect();
+            vars.sort();
+            for (k, v) in vars {
+                println!("{k}={v}");
+            }
+        }
+        "hostname" => {
+            let h = fs::read_to_string("/proc/sys/kernel/hostname")
+                .map_err(|e| fail(format!("hostname: {e}")))?;
+            println!("{}", h.trim_end());
+        }
+        "pid" => println!("{}", process::id()),
+        // SAFETY: getuid/getgid cannot fail and have no preconditions.
+        "uid" => println!("{}:{}", unsafe { getuid() }, unsafe { getgid() }),
+        "cwd" => {
+            let d = std::env::current_dir().map_err(|e| fail(format!("cwd: {e}")))?;
+            println!("{}", d.display());
+        }
+        "trap-term" => {
+            let code = arg(cmd, 1, "CODE")?;
+            let code: i32 = code
+                .parse()
+                .map_err(|_| fail(format!("trap-term: bad code {code:?}")))?;
+            let handler: extern "C" fn(i32) = on_sigterm;
+            // SAFETY: the handler only performs an atomic store. As PID 1 in
+            // a container, SIGTERM is ignored unless a handler is installed,
+            // which is exactly what this command exists to exercise.
+            unsafe {
+                signal(SIGTERM, handler as usize);
+            }
+            println!("trap-term: waiting for SIGTERM");
+            let _ = io::stdout().flush();
+            while !TERM_RECEIVED.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(20));
+            }
+            println!("trap-term: got SIGTERM, exiting {code}");
+            let _ = io::stdout().flush();
+            process::exit(code);
+        }
+        "stderr" => {
+            eprintln!("{}", cmd[1..].join(" "));
+        }
+        "cat" => {
+            let mut buf = Vec::new();
+            io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| fail(format!("cat: {e}")))?;
+            io::stdout().write_all(&buf).map_err(|_| 1)?;
+        }
+        "lines" => {
+            let n = arg(cmd, 1, "N")?;
+            let n: u64 = n
+                .parse()
+                .map_err(|_| fail(format!("lines: bad count {n:?}")))?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            for i in 1..=n {
+                writeln!(out, "line {i}").map_err(|_| 1)?;
+            }
+        }
+        "guard" => {
+            // `guard PATH -- cmds... -- end`: run the block only if PATH does
+            // not exist yet. Lets a container's command do its writes on the
+            // first start only, so a restart shows what persisted.
+            let path = arg(cmd, 1, "PATH")?;
+            if Path::new(path).exists() {
+                return Ok(Flow::Skip);
+            }
+        }
+        "end" => {}
+        other => usage_error(&format!("unknown command {other:?}")),
+    }
+    Ok(Flow::Next)
+}
+
+fn write_file(path: &str, content: &str, append: bool) -> io::Result<()> {
+    let existed = Path::new(path).exists();
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .append(append)
+        .truncate(!append)
+        .mode(0o644)
+        .open(path)?;
+    f.write_all(content.as_bytes())?;
+    if !existed {
+        // Pin the mode of new files so it does not depend on the umask.
+        fs::set_permissions(path, fs::Permissions::from_mode(0o644))?;
+    }
+    Ok(())
+}
+
+fn list_dir(dir: &str) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        names.push(entry?.file_name().to_string_lossy().into_owned());
+    }
+    Ok(names)
+}
+
+fn kind_of(meta: &fs::Metadata) -> &'static str {
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        "dir"
+    } else if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_file() {
+        "file"
+    } else {
+        "other"
+    }
+}
+
+/// Prints one line per entry below `dir`, sorted, recursively:
+/// `f REL MODE SIZE HEX` for files, `d REL MODE` for directories,
+/// `l REL MODE` otherwise. Hex keeps arbitrary contents on one line.
+fn dump(dir: &Path, prefix: &str) -> io::Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path)?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_dir() {
+            println!("d {rel} {mode:04o}");
+            dump(&path, &rel)?;
+        } else if meta.is_file() {
+            let data = fs::read(&path)?;
+            let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+            println!("f {rel} {mode:04o} {} {hex}", data.len());
+        } else {
+            println!("l {rel} {mode:04o}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Shared helpers for the end-to-end tests in `tests/`: find the workspace's
+//! binaries, start a `shipshape-engine` on a temp socket, run commands.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory cargo puts binaries in for this test build (target/debug or
+/// target/release): the test executable lives in its `deps/` subdirectory.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("test exe has a parent");
+    deps.parent().expect("deps has a parent").to_path_buf()
+}
+
+/// Path to a workspace binary, built on demand if cargo has not built it for
+/// this test run (integration tests of one package do not build another's bins).
+pub fn bin(package: &str, name: &str) -> PathBuf {
+    let dir = bin_dir();
+    let path = dir.join(name);
+    let release = dir.file_name().is_some_and(|n| n == "release");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["build", "--quiet", "-p", package, "--bin", name]);
+    if release {
+        cmd.arg("--release");
+    }
+    // Always ask cargo: it is a no-op when the binary is fresh, and it
+    // rebuilds a stale one left by an earlier run.
+    let status = cmd.status().expect("running cargo build");
+    assert!(status.success(), "cargo build -p {package} --bin {name} failed");
+    assert!(path.exists(), "{} missing after build", path.display());
+    path
+}
+
+pub fn engine_bin() -> PathBuf {
+    bin("shipshape-engine", "shipshape-engine")
+}
+
+pub fn harness_bin() -> PathBuf {
+    bin("shipshape-harness", "shipshape")
+}
+
+/// A `shipshape-engine` on a temp unix socket with a temp data root; killed on drop.
+pub struct Engine {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub data_root: PathBuf,
+}
+
+impl Engine {
+    pub fn start() -> Engine {
+        let dir = tempfile::Builder::new()
+            .prefix("shipshape-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        let socket = dir.path().join("engine.sock");
+        let data_root = dir.path().join("data");
+        let mut e = Engine { child: None, socket, data_root, dir };
+        e.spawn();
+        e
+    }
+
+    /// (Re)starts the engine process on the same socket and data root.
+    pub fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("engine.log")).expect("log file");
+        let child = Command::new(engine_bin())
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .arg("--data-root")
+            .arg(&self.data_root)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting shipshape-engine");
+        self.child = Some(child);
+        wait_for_ping(&self.socket, Duration::from_secs(20));
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// SIGTERM and wait: a clean shutdown.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = nix_kill(c.id() as i32, 15);
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGKILL: a crash.
+    pub fn crash(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("engine.log")).unwrap_or_default()
+    }
+
+    /// A `docker` CLI command aimed at this engine.
+    pub fn docker(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", self.host());
+        c.env("DOCKER_CONFIG", self.dir.path().join("docker-config"));
+        c
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn nix_kill(pid: i32, sig: i32) -> std::io::Result<()> {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("kill failed"))
+    }
+}
+
+/// Polls `GET /_ping` over the socket until it answers.
+pub fn wait_for_ping(socket: &Path, limit: Duration) {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::os::unix::net::UnixStream::connect(socket) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            if s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_ok() {
+                let mut buf = String::new();
+                let _ = s.read_to_string(&mut buf);
+                if buf.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("engine did not answer /_ping on {} in time", socket.display());
+}
+
+/// Runs a command, returning its output; panics with its stderr if it could not start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns trimmed stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let o = run(cmd);
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed ({:?})\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o).trim().to_string()
+}
