@@ -38,7 +38,9 @@ fn main() {
         .status();
     match status {
         Ok(s) if s.success() => {}
-        Ok(s) => panic!("compiling the probe with {rustc} failed ({s}); static glibc (libc.a) is required"),
+        Ok(s) => panic!(
+            "compiling the probe with {rustc} failed ({s}); static glibc (libc.a) is required"
+        ),
         Err(e) => panic!("could not run {rustc} to compile the probe: {e}"),
     }
 }

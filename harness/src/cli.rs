@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// Property cases per seed property by default: enough to exercise mixed
 /// operation lists while keeping a full run against dockerd near a minute.
-pub const DEFAULT_CASES: u32 = 6;
+pub const DEFAULT_CASES: u32 = 8;
 
 /// Fixed default seed, so two runs without --seed check the same inputs.
 pub const DEFAULT_SEED: u64 = 1;
@@ -34,6 +34,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the conformance scenarios against an endpoint.
     Run(RunArgs),
+    /// List the scenarios (area/name), in run order.
+    List,
     /// Write the fixture image as a docker-archive tarball (for `docker load -i`).
     Fixture {
         /// Where to write the tarball.
@@ -71,6 +73,12 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Fixture { output } => write_fixture(&output).map(|()| ExitCode::SUCCESS),
+        Command::List => {
+            for s in scenarios::all() {
+                println!("{}", s.full_name());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -101,7 +109,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .as_deref()
         .map(ApiVersion::parse)
         .transpose()?;
-    let env_host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.trim().is_empty());
+    // A mistyped filter must not turn into a green run of nothing.
+    if !args.filter.is_empty() && scenarios::matching(&args.filter) == 0 {
+        anyhow::bail!(
+            "no scenario name contains {} (see `shipshape list`)",
+            args.filter.join(" or ")
+        );
+    }
+    let env_host = std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.trim().is_empty());
     let (url, origin, mut engine) = match (args.host, env_host) {
         (Some(h), _) => (h, "--host", None),
         (None, Some(h)) => (h, "DOCKER_HOST", None),
@@ -112,8 +129,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let mut client = Client::from_url(&url)?;
     client.set_timeout(Duration::from_secs(args.timeout.max(1)));
-    println!("target: {} ({origin})", client.target());
+    // Printed only once negotiation worked, so a bad endpoint yields just
+    // the one error line.
     let n = client.negotiate(pinned)?;
+    println!("target: {} ({origin})", client.target());
     println!(
         "api version: {} ({}; server max {}, min {}; {}{})",
         n.api_version,

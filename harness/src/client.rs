@@ -23,7 +23,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Newest API version the harness speaks; negotiation never goes above it.
-pub const MAX_API_VERSION: ApiVersion = ApiVersion { major: 1, minor: 50 };
+pub const MAX_API_VERSION: ApiVersion = ApiVersion {
+    major: 1,
+    minor: 50,
+};
 
 /// Default timeout for one request, response body included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -40,11 +43,12 @@ const USER_AGENT: &str = concat!("shipshape-harness/", env!("CARGO_PKG_VERSION")
 pub enum ClientError {
     #[error("invalid host URL {url:?}: {reason}")]
     BadUrl { url: String, reason: String },
-    #[error("cannot connect to {target}: {source}")]
+    // Not named `source`: thiserror would make it the error's source and
+    // printing the chain would repeat it.
+    #[error("cannot connect to {target}: {error}")]
     Connect {
         target: String,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{method} {path} to {target}: {message}")]
     Http {
@@ -112,7 +116,9 @@ impl Target {
         };
         if let Some(path) = url.strip_prefix("unix://") {
             if path.is_empty() || !path.starts_with('/') {
-                return Err(bad("a unix socket URL needs an absolute path: unix:///path/to/sock"));
+                return Err(bad(
+                    "a unix socket URL needs an absolute path: unix:///path/to/sock",
+                ));
             }
             return Ok(Target::Unix(PathBuf::from(path)));
         }
@@ -492,6 +498,13 @@ impl Client {
         let api_version = pinned.unwrap_or_else(|| server_api.min(MAX_API_VERSION));
         self.version = Some(api_version);
         let v = self.send(Req::get("/version"))?;
+        if v.status != 200 && pinned.is_some() {
+            return Err(ClientError::Protocol(format!(
+                "{target} rejects the pinned API version {api_version}: {} {}",
+                v.status,
+                v.message().unwrap_or_default()
+            )));
+        }
         if v.status != 200 {
             return Err(not_docker(format!(
                 "GET /v{api_version}/version answered {}: {}",
@@ -610,9 +623,9 @@ impl Client {
         let timeout = req.timeout.unwrap_or(self.timeout);
         let target = self.target.clone();
         let started = Instant::now();
-        let result = self.rt.block_on(async {
-            tokio::time::timeout(timeout, roundtrip(&target, request)).await
-        });
+        let result = self
+            .rt
+            .block_on(async { tokio::time::timeout(timeout, roundtrip(&target, request)).await });
         exchange.elapsed = started.elapsed();
         let err_ctx = |message: String| ClientError::Http {
             target: target.to_string(),
@@ -636,7 +649,7 @@ impl Client {
                 self.transcript.push(exchange);
                 Err(ClientError::Connect {
                     target: target.to_string(),
-                    source: e,
+                    error: e,
                 })
             }
             Ok(Err(RoundtripError::Http(m))) => {
@@ -665,15 +678,22 @@ impl Client {
     /// [`Attach`] reads the raw (multiplexed unless TTY) stream; on any other
     /// status the response is returned as `Err(Ok(response))` so scenarios
     /// can report it.
-    pub fn attach(&self, id: &str, stdin: bool) -> Result<Result<Attach<'_>, Response>, ClientError> {
+    pub fn attach(
+        &self,
+        id: &str,
+        stdin: bool,
+    ) -> Result<Result<Attach<'_>, Response>, ClientError> {
         let mut q = "stream=1&stdout=1&stderr=1".to_string();
         if stdin {
             q.push_str("&stdin=1");
         }
         let req = Req::post(format!("/containers/{}/attach?{q}", enc(id)));
         let path = self.full_path(&req);
-        let (request, mut exchange) =
-            self.build_request(&req, &path, &[("Connection", "Upgrade"), ("Upgrade", "tcp")])?;
+        let (request, mut exchange) = self.build_request(
+            &req,
+            &path,
+            &[("Connection", "Upgrade"), ("Upgrade", "tcp")],
+        )?;
         let timeout = self.timeout;
         let target = self.target.clone();
         let started = Instant::now();
@@ -697,7 +717,7 @@ impl Client {
                 self.transcript.push(exchange);
                 return Err(ClientError::Connect {
                     target: target.to_string(),
-                    source: e,
+                    error: e,
                 });
             }
             Ok(Err(RoundtripError::Http(m))) => {
@@ -769,7 +789,9 @@ impl Attach<'_> {
         self.client
             .rt
             .block_on(async { tokio::time::timeout(timeout, stream.write_all(data)).await })
-            .map_err(|_| ClientError::Protocol(format!("attach: write timed out after {timeout:?}")))?
+            .map_err(|_| {
+                ClientError::Protocol(format!("attach: write timed out after {timeout:?}"))
+            })?
             .map_err(|e| ClientError::Protocol(format!("attach: write failed: {e}")))
     }
 
@@ -794,9 +816,10 @@ impl Attach<'_> {
             .take()
             .ok_or_else(|| ClientError::Protocol("attach stream already read".into()))?;
         let mut buf = Vec::new();
-        let res = self.client.rt.block_on(async {
-            tokio::time::timeout(timeout, stream.read_to_end(&mut buf)).await
-        });
+        let res = self
+            .client
+            .rt
+            .block_on(async { tokio::time::timeout(timeout, stream.read_to_end(&mut buf)).await });
         {
             let mut v = self
                 .client
@@ -1019,7 +1042,14 @@ mod tests {
             Target::parse("tcp://example").expect("default port"),
             Target::Tcp("example:2375".into())
         );
-        for bad in ["bogus://x", "unix://", "unix://rel", "tcp://", "tcp://h:99999", "x"] {
+        for bad in [
+            "bogus://x",
+            "unix://",
+            "unix://rel",
+            "tcp://",
+            "tcp://h:99999",
+            "x",
+        ] {
             assert!(Target::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
@@ -1028,7 +1058,10 @@ mod tests {
     fn encodes_components() {
         assert_eq!(enc("shipshape-probe:run-1"), "shipshape-probe:run-1");
         assert_eq!(enc("bad name!"), "bad%20name%21");
-        assert_eq!(enc("{\"label\":[\"a=b\"]}"), "%7B%22label%22%3A%5B%22a%3Db%22%5D%7D".replace("%3A", ":"));
+        assert_eq!(
+            enc("{\"label\":[\"a=b\"]}"),
+            "%7B%22label%22%3A%5B%22a%3Db%22%5D%7D".replace("%3A", ":")
+        );
     }
 
     #[test]
@@ -1083,7 +1116,9 @@ mod tests {
     }
 
     fn ping(api: Option<&str>) -> String {
-        let h = api.map(|v| format!("Api-Version: {v}\r\n")).unwrap_or_default();
+        let h = api
+            .map(|v| format!("Api-Version: {v}\r\n"))
+            .unwrap_or_default();
         format!("HTTP/1.1 200 OK\r\n{h}Content-Length: 0\r\nConnection: close\r\n\r\n")
     }
 
@@ -1101,7 +1136,10 @@ mod tests {
         let mut c = Client::new(t).expect("client");
         let n = c.negotiate(None).expect("negotiate");
         assert_eq!(n.api_version.to_string(), "1.45");
-        assert_eq!(n.server_min_api_version.map(|v| v.to_string()), Some("1.24".into()));
+        assert_eq!(
+            n.server_min_api_version.map(|v| v.to_string()),
+            Some("1.24".into())
+        );
         let ex = c.transcript().all();
         assert_eq!(ex[0].method, "HEAD");
         assert_eq!(ex[0].path, "/_ping");
@@ -1192,7 +1230,10 @@ mod tests {
             body: Bytes::from(body.to_string()),
             exchange: 0,
         };
-        assert_eq!(r(r#"{"message":"boom"}"#).message().as_deref(), Some("boom"));
+        assert_eq!(
+            r(r#"{"message":"boom"}"#).message().as_deref(),
+            Some("boom")
+        );
         assert_eq!(r("too old\n").message().as_deref(), Some("too old"));
         assert_eq!(r("").message(), None);
     }

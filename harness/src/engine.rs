@@ -20,12 +20,8 @@ pub enum EngineError {
     NotFound { exe: String },
     #[error("creating a temporary directory for the reference engine: {0}")]
     TempDir(std::io::Error),
-    #[error("starting {path}: {source}")]
-    Spawn {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("starting {path}: {error}")]
+    Spawn { path: String, error: std::io::Error },
     #[error("reference engine {path} exited during startup ({status}); last stderr line: {log}")]
     Exited {
         path: String,
@@ -66,7 +62,11 @@ pub fn find_engine() -> Result<PathBuf, EngineError> {
 /// temporary directory holding the log is removed when we give up).
 fn last_line(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("(empty)");
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(empty)");
     line.chars().take(300).collect()
 }
 
@@ -111,9 +111,9 @@ impl ReferenceEngine {
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .spawn()
-            .map_err(|source| EngineError::Spawn {
+            .map_err(|error| EngineError::Spawn {
                 path: path.display().to_string(),
-                source,
+                error,
             })?;
         let mut engine = ReferenceEngine {
             child: Some(child),

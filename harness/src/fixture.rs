@@ -185,7 +185,12 @@ pub fn build(repo_tags: &[String]) -> Result<Fixture, FixtureError> {
     }]))?;
 
     let mut b = tar::Builder::new(Vec::new());
-    let dir = header(&format!("{layer_hex}/"), 0o755, 0, tar::EntryType::Directory)?;
+    let dir = header(
+        &format!("{layer_hex}/"),
+        0o755,
+        0,
+        tar::EntryType::Directory,
+    )?;
     b.append(&dir, std::io::empty())?;
     for (name, data) in [
         (layer_name.as_str(), layer.as_slice()),
@@ -241,5 +246,53 @@ mod tests {
         for (n, m, _) in SEED_FILES {
             assert_eq!(seen.get(&format!("data/{n}")), Some(m));
         }
+    }
+
+    /// The ID we compute is the ID dockerd reports after loading. Talks to
+    /// the real daemon: CI always has one, so a missing socket fails loudly.
+    #[test]
+    fn image_id_matches_docker_load() {
+        use crate::client::{enc, Client, Req};
+        let sock = std::path::Path::new("/var/run/docker.sock");
+        assert!(
+            sock.exists(),
+            "this test needs dockerd at unix:///var/run/docker.sock (CI starts it)"
+        );
+        let mut client = Client::from_url("unix:///var/run/docker.sock").expect("client");
+        client.negotiate(None).expect("negotiate with dockerd");
+        let fx = build(&[]).expect("build");
+        let tag = format!("unit-{:08x}", rand::random::<u32>());
+        let reference = format!("shipshape-probe:{tag}");
+
+        let load = client
+            .send(Req::post("/images/load?quiet=1").raw(fx.tarball.clone(), "application/x-tar"))
+            .expect("load");
+        assert_eq!(load.status, 200, "load: {}", load.text());
+        // Tag at once, so the image is held by our own reference and removing
+        // that reference later leaves other runs' tags (if any) alone.
+        let tagged = client
+            .send(Req::post(format!(
+                "/images/{}/tag?repo=shipshape-probe&tag={tag}",
+                enc(&fx.image_id)
+            )))
+            .expect("tag");
+        let inspect = client
+            .send(Req::get(format!("/images/{}/json", enc(&reference))))
+            .expect("inspect");
+        let _ = client.send(Req::delete(format!("/images/{}", enc(&reference))));
+
+        assert!(
+            load.text()
+                .contains(&format!("Loaded image ID: {}", fx.image_id)),
+            "dockerd reported {:?}, we computed {}",
+            load.text(),
+            fx.image_id
+        );
+        assert_eq!(tagged.status, 201, "tag: {}", tagged.text());
+        assert_eq!(inspect.status, 200, "inspect: {}", inspect.text());
+        let v = inspect.json().expect("inspect JSON");
+        assert_eq!(v["Id"], fx.image_id.as_str());
+        assert_eq!(v["RootFS"]["Layers"], serde_json::json!([fx.diff_id]));
+        assert_eq!(v["Config"]["Cmd"], serde_json::json!(DEFAULT_CMD));
     }
 }

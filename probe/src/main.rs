@@ -148,8 +148,7 @@ fn run(cmd: &[String]) -> CmdResult {
         }
         "stat" => {
             let path = arg(cmd, 1, "PATH")?;
-            let meta =
-                fs::symlink_metadata(path).map_err(|e| fail(format!("stat {path}: {e}")))?;
+            let meta = fs::symlink_metadata(path).map_err(|e| fail(format!("stat {path}: {e}")))?;
             println!(
                 "{} mode={:04o} size={}",
                 kind_of(&meta),

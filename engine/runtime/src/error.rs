@@ -2,7 +2,7 @@
 //!
 //! Errors that happen inside the re-exec'd init (after fork, in the container's
 //! namespaces) cannot be returned as Rust values: they travel back to the daemon
-//! as JSON over the init socket. [`WireError`] is that serializable mirror, so the
+//! as JSON over the init socket. `WireError` is that serializable mirror, so the
 //! daemon can rebuild the exact same [`RuntimeError`] variant (and the API layer
 //! can keep matching on `ExecNotFound` etc. no matter which process failed).
 

@@ -165,6 +165,12 @@ impl Supervisor {
     }
 }
 
+/// Whether [`Supervisor::start`] ran (spawn refuses to run without a reaper:
+/// nobody would collect the container's exit status).
+pub(crate) fn is_started() -> bool {
+    INSTANCE.get().is_some()
+}
+
 /// Hold while forking a child whose exit must not be reaped behind std's back.
 pub(crate) fn spawn_gate() -> std::sync::RwLockReadGuard<'static, ()> {
     SPAWN_GATE.read().unwrap_or_else(|p| p.into_inner())
@@ -218,8 +224,12 @@ fn reap_loop() {
         match waitid(Id::All, WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
             Ok(status) => {
                 let Some(pid) = status.pid() else { continue };
-                let _gate = SPAWN_GATE.write().unwrap_or_else(|p| p.into_inner());
-                match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                let reaped = {
+                    let _gate = SPAWN_GATE.write().unwrap_or_else(|p| p.into_inner());
+                    waitpid(pid, Some(WaitPidFlag::WNOHANG))
+                };
+                // Dispatch outside the gate: a callback may spawn (restart policy).
+                match reaped {
                     Ok(WaitStatus::Exited(p, code)) => {
                         dispatch(p.as_raw(), ExitStatus::Exited(code))
                     }

@@ -19,6 +19,21 @@ fn runs_as_pid_1_of_its_own_namespace() {
 }
 
 #[test]
+fn the_host_root_is_gone() {
+    let Some(f) = fixture() else { return };
+    let c = Container::new(f);
+    let out = run(f, &c.spec(&["ls", "/"]));
+    let mut expected: Vec<String> = fs::read_dir(&f.layer)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .chain(["dev", "proc", "sys"].map(String::from))
+        .collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
 fn proc_shows_only_the_container() {
     let Some(f) = fixture() else { return };
     let c = Container::new(f);
@@ -164,8 +179,9 @@ fn readonly_rootfs() {
         "echo x > /newfile || echo failed; echo y > /dev/shm/ok && echo shm-ok",
     ]);
     spec.readonly_rootfs = true;
+    spec.cwd = "/created/before/remount".into();
     let out = run(f, &spec);
-    assert_eq!(out.stdout, "failed\nshm-ok\n");
+    assert_eq!(out.stdout, "failed\nshm-ok\n", "stderr: {}", out.stderr);
     assert!(
         out.stderr.contains("Read-only file system"),
         "{}",
@@ -342,6 +358,55 @@ fn dev_has_the_usual_nodes() {
 }
 
 #[test]
+fn capabilities_are_dockers_default_set() {
+    let Some(f) = fixture() else { return };
+    let c = Container::new(f);
+    let out = run(f, &c.spec(&["cat", "/proc/self/status"]));
+    for set in ["CapBnd", "CapEff", "CapPrm"] {
+        let line = format!("{set}:\t00000000a80425fb");
+        assert!(
+            out.stdout.lines().any(|l| l == line),
+            "{set}: {}",
+            out.stdout
+        );
+    }
+    let mut spec = c.spec(&["cat", "/proc/self/status"]);
+    spec.user = "1000".into();
+    let out = run(f, &spec);
+    assert!(
+        out.stdout.lines().any(|l| l == "CapEff:\t0000000000000000"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn plain_directory_rootfs_works() {
+    // A copied root (the overlay fallback) is not a mount point; pivot_root
+    // still needs one. Also exercises Supervisor::spawn_command + wait.
+    let Some(f) = fixture() else { return };
+    let dir = tempfile::tempdir_in(&f.scratch).unwrap();
+    let root = dir.path().join("root");
+    // Not Child::wait(): the reaper owns exit statuses.
+    let cp_pid = f
+        .supervisor
+        .spawn_command(
+            std::process::Command::new("cp")
+                .arg("-a")
+                .arg(&f.layer)
+                .arg(&root),
+        )
+        .unwrap()
+        .id() as i32;
+    assert_eq!(f.supervisor.wait(cp_pid), ExitStatus::Exited(0));
+    let mut spec = Container::new(f).spec(&["sh", "-c", "echo plain > /tmp/p; cat /tmp/p"]);
+    spec.rootfs = root.clone();
+    let out = run(f, &spec);
+    assert_eq!(out.stdout, "plain\n", "stderr: {}", out.stderr);
+    assert_eq!(fs::read_to_string(root.join("tmp/p")).unwrap(), "plain\n");
+}
+
+#[test]
 fn watch_after_exit_still_reports() {
     let Some(f) = fixture() else { return };
     let c = Container::new(f);
@@ -391,6 +456,21 @@ fn exec_in_a_running_container() {
     exec_missing.args = vec!["nope".into()];
     let err = shipshape_runtime::exec_in(main.pid, &exec_missing).unwrap_err();
     assert!(matches!(err, RuntimeError::ExecNotFound { .. }), "{err:?}");
+
+    let mut bad_cwd = exec.clone();
+    bad_cwd.cwd = "/does/not/exist".into();
+    let err = shipshape_runtime::exec_in(main.pid, &bad_cwd).unwrap_err();
+    assert!(
+        matches!(err, RuntimeError::InvalidWorkingDir { .. }),
+        "{err:?}"
+    );
+
+    let mut tty = exec.clone();
+    tty.args = vec!["sh".into(), "-c".into(), "test -t 1 && echo tty".into()];
+    tty.tty = true;
+    tty.user = String::new();
+    let out = finish(f, shipshape_runtime::exec_in(main.pid, &tty).unwrap());
+    assert_eq!(out.stdout, "tty\r\n");
 
     let mut stdin = main.stdin.take().unwrap();
     stdin.write_all(b"done\n").unwrap();

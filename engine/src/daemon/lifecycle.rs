@@ -250,6 +250,13 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
             let _ = c.save();
             let fs_dir = c.fs_dir();
             let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)).await;
+            // dockerd removes an AutoRemove container whose start failed
+            // (`docker run --rm` waits for that removal).
+            if rec.host_config.auto_remove {
+                if let Err(re) = remove_locked(d, c).await {
+                    tracing::warn!(id = %c.id, error = %re, "auto-remove after failed start");
+                }
+            }
             return Err(e.into());
         }
     };
@@ -306,6 +313,11 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
 /// Records the exit, wakes waiters and attached clients, releases the rootfs,
 /// and honours AutoRemove.
 async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
+    // Release the rootfs before the exit becomes visible: once it is, a new
+    // start may mount it again, and must not have it unmounted under it.
+    *c.run_handles() = Default::default();
+    let fs_dir = c.fs_dir();
+    let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)).await;
     let auto_remove = {
         let mut r = c.record();
         r.state.status = Status::Exited;
@@ -315,9 +327,6 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     if let Err(e) = c.save() {
         tracing::warn!(id = %c.id, error = %e, "persisting exit");
     }
-    *c.run_handles() = Default::default();
-    let fs_dir = c.fs_dir();
-    let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)).await;
     let _ = c.hub.output.send(Output::End);
     c.hub.bump();
     c.progress.send_modify(|p| p.exits += 1);

@@ -50,7 +50,10 @@ impl<R: Read> HashReader<R> {
     /// `("sha256:<hex>", bytes read)`.
     pub fn finish(mut self) -> io::Result<(String, u64)> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok((format!("sha256:{}", hex::encode(self.hasher.finalize())), self.count))
+        Ok((
+            format!("sha256:{}", hex::encode(self.hasher.finalize())),
+            self.count,
+        ))
     }
 }
 
@@ -205,7 +208,9 @@ fn ensure_parents(root: &Path, rel: &Path) -> Result<(), StoreError> {
 fn clear_target(path: &Path, want_dir: bool) -> Result<(), StoreError> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() && want_dir => Ok(()),
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path).map_err(|e| StoreError::io(path.display(), e)),
+        Ok(m) if m.is_dir() => {
+            fs::remove_dir_all(path).map_err(|e| StoreError::io(path.display(), e))
+        }
         Ok(_) => fs::remove_file(path).map_err(|e| StoreError::io(path.display(), e)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(StoreError::io(path.display(), e)),
@@ -213,7 +218,8 @@ fn clear_target(path: &Path, want_dir: bool) -> Result<(), StoreError> {
 }
 
 fn cpath(p: &Path) -> io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
 }
 
 fn lchown(p: &Path, uid: u64, gid: u64) -> io::Result<()> {
@@ -228,10 +234,17 @@ fn lchown(p: &Path, uid: u64, gid: u64) -> io::Result<()> {
 
 fn lsetxattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     let c = cpath(p)?;
-    let n = CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in xattr"))?;
+    let n = CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in xattr"))?;
     // SAFETY: valid C strings and a valid buffer of the given length.
     let rc = unsafe {
-        libc::lsetxattr(c.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0)
+        libc::lsetxattr(
+            c.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
     };
     if rc != 0 {
         return Err(io::Error::last_os_error());
@@ -241,7 +254,8 @@ fn lsetxattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
 
 pub fn lgetxattr(p: &Path, name: &str) -> io::Result<Vec<u8>> {
     let c = cpath(p)?;
-    let n = CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in xattr"))?;
+    let n = CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in xattr"))?;
     let mut buf = vec![0u8; 256];
     // SAFETY: valid C strings and buffer.
     let rc = unsafe { libc::lgetxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
@@ -270,7 +284,14 @@ fn set_mtime(p: &Path, secs: u64) -> io::Result<()> {
     };
     let times = [t, t];
     // SAFETY: valid path and a two-element timespec array, as utimensat wants.
-    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -295,7 +316,8 @@ pub fn unpack(r: impl Read, root: &Path, opts: UnpackOptions) -> Result<u64, Sto
         .entries()
         .map_err(|e| StoreError::InvalidInput(format!("invalid tar archive: {e}")))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| StoreError::InvalidInput(format!("invalid tar archive: {e}")))?;
+        let mut entry =
+            entry.map_err(|e| StoreError::InvalidInput(format!("invalid tar archive: {e}")))?;
         let raw = entry
             .path()
             .map_err(|e| StoreError::InvalidInput(format!("invalid tar entry name: {e}")))?
@@ -337,8 +359,9 @@ pub fn unpack(r: impl Read, root: &Path, opts: UnpackOptions) -> Result<u64, Sto
             } else {
                 let victim = dir.join(&base[WHITEOUT_PREFIX.len()..]);
                 clear_target(&victim, false)?;
-                mknod(&victim, libc::S_IFCHR, 0, 0)
-                    .map_err(|e| StoreError::io(format!("creating whiteout {}", victim.display()), e))?;
+                mknod(&victim, libc::S_IFCHR, 0, 0).map_err(|e| {
+                    StoreError::io(format!("creating whiteout {}", victim.display()), e)
+                })?;
                 if opts.preserve_owner {
                     lchown(&victim, uid, gid)?;
                 }
@@ -379,7 +402,9 @@ pub fn unpack(r: impl Read, root: &Path, opts: UnpackOptions) -> Result<u64, Sto
                 let target = entry
                     .link_name()
                     .map_err(|e| StoreError::InvalidInput(format!("invalid tar entry: {e}")))?
-                    .ok_or_else(|| StoreError::InvalidInput(format!("symlink {:?} has no target", raw)))?
+                    .ok_or_else(|| {
+                        StoreError::InvalidInput(format!("symlink {:?} has no target", raw))
+                    })?
                     .into_owned();
                 if !target.is_absolute() {
                     let joined = rel.parent().unwrap_or(Path::new("")).join(&target);
@@ -392,7 +417,8 @@ pub fn unpack(r: impl Read, root: &Path, opts: UnpackOptions) -> Result<u64, Sto
                     }
                 }
                 clear_target(&path, false)?;
-                std::os::unix::fs::symlink(&target, &path).map_err(|e| StoreError::io(path.display(), e))?;
+                std::os::unix::fs::symlink(&target, &path)
+                    .map_err(|e| StoreError::io(path.display(), e))?;
                 if opts.preserve_owner {
                     lchown(&path, uid, gid)?;
                 }
@@ -402,7 +428,9 @@ pub fn unpack(r: impl Read, root: &Path, opts: UnpackOptions) -> Result<u64, Sto
                 let target_raw = entry
                     .link_name()
                     .map_err(|e| StoreError::InvalidInput(format!("invalid tar entry: {e}")))?
-                    .ok_or_else(|| StoreError::InvalidInput(format!("hardlink {:?} has no target", raw)))?
+                    .ok_or_else(|| {
+                        StoreError::InvalidInput(format!("hardlink {:?} has no target", raw))
+                    })?
                     .into_owned();
                 let target_rel = match clean_entry_path(&target_raw) {
                     Ok(Some(t)) => t,
@@ -451,16 +479,24 @@ pub fn unpack(r: impl Read, root: &Path, opts: UnpackOptions) -> Result<u64, Sto
             tar::EntryType::Char | tar::EntryType::Block => {
                 let major = header.device_major().ok().flatten().unwrap_or(1);
                 let minor = header.device_minor().ok().flatten().unwrap_or(1);
-                if kind == tar::EntryType::Char && major == 0 && minor == 0 && opts.overlay_whiteouts {
+                if kind == tar::EntryType::Char
+                    && major == 0
+                    && minor == 0
+                    && opts.overlay_whiteouts
+                {
                     // Already in overlay whiteout form.
                     clear_target(&path, false)?;
-                    mknod(&path, libc::S_IFCHR, 0, 0).map_err(|e| StoreError::io(path.display(), e))?;
+                    mknod(&path, libc::S_IFCHR, 0, 0)
+                        .map_err(|e| StoreError::io(path.display(), e))?;
                 } else {
                     tracing::warn!(entry = %raw.display(), "skipping device node in layer");
                 }
                 continue;
             }
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName | tar::EntryType::GNULongLink => continue,
+            tar::EntryType::XGlobalHeader
+            | tar::EntryType::XHeader
+            | tar::EntryType::GNULongName
+            | tar::EntryType::GNULongLink => continue,
             other => {
                 tracing::warn!(entry = %raw.display(), kind = ?other, "skipping unsupported tar entry type");
                 continue;
@@ -477,7 +513,10 @@ pub fn unpack(r: impl Read, root: &Path, opts: UnpackOptions) -> Result<u64, Sto
                     if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
                         if let Err(e) = lsetxattr(&path, name, ext.value_bytes()) {
                             if !ignorable_xattr_error(&e) {
-                                return Err(StoreError::io(format!("setting xattr {name} on {}", path.display()), e));
+                                return Err(StoreError::io(
+                                    format!("setting xattr {name} on {}", path.display()),
+                                    e,
+                                ));
                             }
                         }
                     }
@@ -536,7 +575,9 @@ pub fn resolve_in_scope(root: &Path, rel: &str) -> Result<PathBuf, StoreError> {
             Ok(m) if m.file_type().is_symlink() => {
                 hops += 1;
                 if hops > 255 {
-                    return Err(StoreError::InvalidInput(format!("too many symlinks resolving {rel:?}")));
+                    return Err(StoreError::InvalidInput(format!(
+                        "too many symlinks resolving {rel:?}"
+                    )));
                 }
                 let target = fs::read_link(&candidate)?;
                 let t = target.to_string_lossy().into_owned();

@@ -65,7 +65,9 @@ pub struct Image {
 impl Image {
     /// `created` as unix seconds (Go's zero time if missing), for image lists.
     pub fn created_unix(&self) -> i64 {
-        parse_time(&self.created).map(|t| t.timestamp()).unwrap_or(GO_ZERO_UNIX)
+        parse_time(&self.created)
+            .map(|t| t.timestamp())
+            .unwrap_or(GO_ZERO_UNIX)
     }
 
     /// `Config.Labels` of the image config, if any.
@@ -173,7 +175,9 @@ fn lock_poisoned() -> StoreError {
 pub(crate) fn digest_hex(d: &str) -> Result<&str, StoreError> {
     match d.strip_prefix("sha256:") {
         Some(h) if reference::is_full_hex_id(h) => Ok(h),
-        _ => Err(StoreError::InvalidInput(format!("invalid digest {d:?}: expected sha256:<64 hex>"))),
+        _ => Err(StoreError::InvalidInput(format!(
+            "invalid digest {d:?}: expected sha256:<64 hex>"
+        ))),
     }
 }
 
@@ -234,9 +238,9 @@ fn parse_config(bytes: &[u8]) -> Result<(serde_json::Value, Vec<String>, String)
     let mut diff_ids = Vec::new();
     if let Some(list) = rootfs.get("diff_ids").and_then(|d| d.as_array()) {
         for d in list {
-            let s = d
-                .as_str()
-                .ok_or_else(|| StoreError::InvalidInput("invalid image JSON: diff_ids must be strings".into()))?;
+            let s = d.as_str().ok_or_else(|| {
+                StoreError::InvalidInput("invalid image JSON: diff_ids must be strings".into())
+            })?;
             digest_hex(s)?;
             diff_ids.push(s.to_string());
         }
@@ -301,7 +305,10 @@ impl ImageStore {
             if !reference::is_full_hex_id(&name) {
                 continue;
             }
-            match fs::read(path.join("meta.json")).ok().and_then(|b| serde_json::from_slice::<LayerInfo>(&b).ok()) {
+            match fs::read(path.join("meta.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<LayerInfo>(&b).ok())
+            {
                 Some(info) => {
                     state.layer_sizes.insert(name, info.size);
                 }
@@ -330,10 +337,11 @@ impl ImageStore {
                     continue;
                 }
             };
-            if let Some(missing) = diff_ids
-                .iter()
-                .find(|d| !state.layer_sizes.contains_key(d.trim_start_matches("sha256:")))
-            {
+            if let Some(missing) = diff_ids.iter().find(|d| {
+                !state
+                    .layer_sizes
+                    .contains_key(d.trim_start_matches("sha256:"))
+            }) {
                 tracing::warn!(id = %hex, layer = %missing, "image layer missing; ignoring image");
                 continue;
             }
@@ -409,7 +417,12 @@ impl ImageStore {
         let size = rec
             .diff_ids
             .iter()
-            .map(|d| s.layer_sizes.get(d.trim_start_matches("sha256:")).copied().unwrap_or(0))
+            .map(|d| {
+                s.layer_sizes
+                    .get(d.trim_start_matches("sha256:"))
+                    .copied()
+                    .unwrap_or(0)
+            })
             .sum();
         Image {
             id: id.to_string(),
@@ -420,7 +433,11 @@ impl ImageStore {
             size,
             layers: rec.diff_ids.clone(),
             parent: rec.meta.parent.clone(),
-            last_tag_time: rec.meta.last_tag_time.clone().unwrap_or_else(|| GO_ZERO_TIME.to_string()),
+            last_tag_time: rec
+                .meta
+                .last_tag_time
+                .clone()
+                .unwrap_or_else(|| GO_ZERO_TIME.to_string()),
         }
     }
 
@@ -429,7 +446,10 @@ impl ImageStore {
         let Ok(s) = self.state.read() else {
             return Vec::new();
         };
-        s.images.iter().map(|(id, rec)| self.image_from(&s, id, rec)).collect()
+        s.images
+            .iter()
+            .map(|(id, rec)| self.image_from(&s, id, rec))
+            .collect()
     }
 
     /// IDs of images whose parent is `id`.
@@ -453,7 +473,9 @@ impl ImageStore {
     pub fn config_bytes(&self, image_id: &str) -> Result<Vec<u8>, StoreError> {
         let id = self.get(image_id)?.id;
         let hex = digest_hex(&id)?;
-        Ok(fs::read(self.root.join("imagedb/content/sha256").join(hex))?)
+        Ok(fs::read(
+            self.root.join("imagedb/content/sha256").join(hex),
+        )?)
     }
 
     /// Unpacked layer directories of an image, lowest first (overlayfs wants
@@ -471,12 +493,19 @@ impl ImageStore {
     pub fn tag(&self, source: &str, repo: &str, tag: Option<&str>) -> Result<(), StoreError> {
         let mut s = self.state.write().map_err(|_| lock_poisoned())?;
         let id = resolve(&s, source)?;
-        let mut new = reference::parse_normalized_named(repo)?;
+        // dockerd leaves these parse errors unclassified, so they are a 500.
+        let unclassified = |e: StoreError| match e {
+            StoreError::InvalidInput(m) => StoreError::Other(m),
+            e => e,
+        };
+        let mut new = reference::parse_normalized_named(repo).map_err(unclassified)?;
         if let Some(t) = tag.filter(|t| !t.is_empty()) {
-            new = new.with_tag(t)?;
+            new = new.with_tag(t).map_err(unclassified)?;
         }
         if new.digest.is_some() {
-            return Err(StoreError::InvalidInput("refusing to create a tag with a digest reference".into()));
+            return Err(StoreError::InvalidInput(
+                "refusing to create a tag with a digest reference".into(),
+            ));
         }
         let new = new.with_default_tag();
         check_tag_name(&new)?;
@@ -498,13 +527,23 @@ impl ImageStore {
     }
 
     fn persist_tags(&self, s: &State) -> Result<(), StoreError> {
-        atomic::write_json(&self.root.join("repositories.json"), &TagsFile { tags: s.tags.clone() })?;
+        atomic::write_json(
+            &self.root.join("repositories.json"),
+            &TagsFile {
+                tags: s.tags.clone(),
+            },
+        )?;
         Ok(())
     }
 
     fn persist_meta(&self, id: &str, meta: &ImageMeta) -> Result<(), StoreError> {
         let hex = digest_hex(id)?;
-        atomic::write_json(&self.root.join(format!("imagedb/metadata/sha256/{hex}.json")), meta)?;
+        atomic::write_json(
+            &self
+                .root
+                .join(format!("imagedb/metadata/sha256/{hex}.json")),
+            meta,
+        )?;
         Ok(())
     }
 
@@ -568,7 +607,15 @@ impl ImageStore {
             }
             self.persist_tags(&s)?;
         }
-        self.delete_helper(&mut s, &id, &mut records, force, !noprune, removed_repository_ref, users)?;
+        self.delete_helper(
+            &mut s,
+            &id,
+            &mut records,
+            force,
+            !noprune,
+            removed_repository_ref,
+            users,
+        )?;
         Ok(records)
     }
 
@@ -621,7 +668,11 @@ impl ImageStore {
         s.images.remove(id);
         let content = self.root.join("imagedb/content/sha256").join(&hex);
         fs::remove_file(&content).or_else(ignore_not_found)?;
-        fs::remove_file(self.root.join(format!("imagedb/metadata/sha256/{hex}.json"))).or_else(ignore_not_found)?;
+        fs::remove_file(
+            self.root
+                .join(format!("imagedb/metadata/sha256/{hex}.json")),
+        )
+        .or_else(ignore_not_found)?;
         if let Ok(d) = File::open(content.parent().unwrap_or(&self.root)) {
             let _ = d.sync_all();
         }
@@ -640,7 +691,11 @@ impl ImageStore {
 
     /// Deletes layers of `diff_ids` no image (or retained set, or running load)
     /// still needs. Returns the released chain IDs, top first (dockerd's order).
-    fn release_layers(&self, s: &mut State, diff_ids: &[String]) -> Result<Vec<String>, StoreError> {
+    fn release_layers(
+        &self,
+        s: &mut State,
+        diff_ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
         let chains = chain_ids(diff_ids);
         let mut used_chains: HashSet<String> = HashSet::new();
         let mut used_diffs: HashSet<String> = HashSet::new();
@@ -677,10 +732,11 @@ impl ImageStore {
         let path = self.layer_path(hex);
         // Rename out of the way first so a crash never leaves a half-deleted
         // layer under its real name; `open` removes the leftover.
-        let doomed = self
-            .root
-            .join("layers")
-            .join(format!("{}del-{}", atomic::TEMP_PREFIX, random_suffix()));
+        let doomed = self.root.join("layers").join(format!(
+            "{}del-{}",
+            atomic::TEMP_PREFIX,
+            random_suffix()
+        ));
         match fs::rename(&path, &doomed) {
             Ok(()) => {
                 if let Err(e) = fs::remove_dir_all(&doomed) {
@@ -823,7 +879,10 @@ impl ImageStore {
                 meta.parent = p.to_string();
             }
             self.persist_meta(&id, &meta)?;
-            atomic::write_file(&self.root.join("imagedb/content/sha256").join(&hex), config_bytes)?;
+            atomic::write_file(
+                &self.root.join("imagedb/content/sha256").join(&hex),
+                config_bytes,
+            )?;
             s.images.insert(
                 id.clone(),
                 Rec {
@@ -873,7 +932,9 @@ impl ImageStore {
                 let r = reference::parse_normalized_named(t)?.with_default_tag();
                 check_tag_name(&r)?;
                 if r.digest.is_some() {
-                    return Err(StoreError::InvalidInput("refusing to create a tag with a digest reference".into()));
+                    return Err(StoreError::InvalidInput(
+                        "refusing to create a tag with a digest reference".into(),
+                    ));
                 }
                 Ok(r)
             })
@@ -888,7 +949,9 @@ impl ImageStore {
                 LayerSource::Existing(d) => {
                     let hex = digest_hex(&d)?;
                     if !self.layer_exists(hex) {
-                        return Err(StoreError::NotFound(format!("layer {d} is not in the store")));
+                        return Err(StoreError::NotFound(format!(
+                            "layer {d} is not in the store"
+                        )));
                     }
                     d
                 }
@@ -913,7 +976,11 @@ impl ImageStore {
     /// Loads a docker-archive or OCI-layout tarball (optionally gzip'd).
     /// `progress` receives dockerd's stream lines ("Loaded image: x:1").
     /// Returns the IDs of the loaded images; everything is durable on return.
-    pub fn load(&self, input: impl Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>, StoreError> {
+    pub fn load(
+        &self,
+        input: impl Read,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>, StoreError> {
         load::load(self, input, progress)
     }
 
@@ -969,7 +1036,11 @@ impl<R: Read, W: io::Write> Read for TeeReader<R, W> {
 }
 
 fn tags_of(s: &State, id: &str) -> Vec<String> {
-    s.tags.iter().filter(|(_, v)| v.as_str() == id).map(|(k, _)| k.clone()).collect()
+    s.tags
+        .iter()
+        .filter(|(_, v)| v.as_str() == id)
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 fn children_of(s: &State, id: &str) -> Vec<String> {
@@ -982,12 +1053,18 @@ fn children_of(s: &State, id: &str) -> Vec<String> {
 
 /// dockerd's `isImageIDPrefix`.
 fn is_id_prefix(id: &str, candidate: &str) -> bool {
-    id.starts_with(candidate) || id.strip_prefix("sha256:").is_some_and(|h| h.starts_with(candidate))
+    id.starts_with(candidate)
+        || id
+            .strip_prefix("sha256:")
+            .is_some_and(|h| h.starts_with(candidate))
 }
 
 fn not_found_for(reference: &str) -> StoreError {
     match reference::parse_any(reference) {
-        Ok(AnyReference::Named(r)) => StoreError::NotFound(format!("No such image: {}", r.with_default_tag().familiar())),
+        Ok(AnyReference::Named(r)) => StoreError::NotFound(format!(
+            "No such image: {}",
+            r.with_default_tag().familiar()
+        )),
         Ok(AnyReference::Digest(d)) => StoreError::NotFound(format!("No such image: {d}")),
         Err(e) => e,
     }
@@ -1017,7 +1094,10 @@ fn resolve(s: &State, reference: &str) -> Result<String, StoreError> {
             if let Some(id) = search_prefix(s, reference) {
                 return Ok(id);
             }
-            Err(StoreError::NotFound(format!("No such image: {}", r.familiar())))
+            Err(StoreError::NotFound(format!(
+                "No such image: {}",
+                r.familiar()
+            )))
         }
     }
 }
@@ -1059,7 +1139,11 @@ struct Conflict {
 
 impl Conflict {
     fn into_error(self) -> StoreError {
-        let force = if self.hard { "cannot be forced" } else { "must be forced" };
+        let force = if self.hard {
+            "cannot be forced"
+        } else {
+            "must be forced"
+        };
         StoreError::Conflict(format!(
             "conflict: unable to delete {} ({force}) - {}",
             short_id(&self.id),
@@ -1082,7 +1166,11 @@ fn check_conflict(
         message,
     };
     if mask.hard && !children_of(s, id).is_empty() {
-        return Some(conflict(true, false, "image has dependent child images".into()));
+        return Some(conflict(
+            true,
+            false,
+            "image has dependent child images".into(),
+        ));
     }
     let us = users(id);
     if mask.hard {
@@ -1090,19 +1178,29 @@ fn check_conflict(
             return Some(conflict(
                 true,
                 true,
-                format!("image is being used by running container {}", short_id(&c.container_id)),
+                format!(
+                    "image is being used by running container {}",
+                    short_id(&c.container_id)
+                ),
             ));
         }
     }
     if mask.active_reference && !tags_of(s, id).is_empty() {
-        return Some(conflict(false, false, "image is referenced in multiple repositories".into()));
+        return Some(conflict(
+            false,
+            false,
+            "image is referenced in multiple repositories".into(),
+        ));
     }
     if mask.soft {
         if let Some(c) = us.iter().find(|c| !c.running) {
             return Some(conflict(
                 false,
                 true,
-                format!("image is being used by stopped container {}", short_id(&c.container_id)),
+                format!(
+                    "image is being used by stopped container {}",
+                    short_id(&c.container_id)
+                ),
             ));
         }
     }

@@ -48,8 +48,14 @@ struct Pending {
     parent: Option<String>,
 }
 
-pub(crate) fn load(store: &ImageStore, input: impl Read, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>, StoreError> {
-    let dir = store.tmp_dir().join(format!("docker-import-{}", random_suffix()));
+pub(crate) fn load(
+    store: &ImageStore,
+    input: impl Read,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<String>, StoreError> {
+    let dir = store
+        .tmp_dir()
+        .join(format!("docker-import-{}", random_suffix()));
     fs::create_dir_all(&dir)?;
     let scratch = Scratch(dir.clone());
     let reader = archive::decompress(input)?;
@@ -60,7 +66,20 @@ pub(crate) fn load(store: &ImageStore, input: impl Read, progress: &mut dyn FnMu
             overlay_whiteouts: false,
             preserve_owner: false,
         },
-    )?;
+    )
+    .map_err(|e| match e {
+        // dockerd's wording for an archive it cannot even unpack; a short
+        // read is Go's "unexpected EOF".
+        StoreError::InvalidInput(m) => StoreError::InvalidInput(format!(
+            "Error processing tar file(exit status 1): {}",
+            if m.contains("failed to read entire block") {
+                "unexpected EOF".to_string()
+            } else {
+                m
+            }
+        )),
+        e => e,
+    })?;
 
     let pending = if dir.join("manifest.json").is_file() {
         docker_archive(&dir)?
@@ -94,7 +113,12 @@ pub(crate) fn load(store: &ImageStore, input: impl Read, progress: &mut dyn FnMu
     Ok(loaded)
 }
 
-fn commit_one(store: &ImageStore, dir: &Path, p: &Pending, progress: &mut dyn FnMut(&str)) -> Result<String, StoreError> {
+fn commit_one(
+    store: &ImageStore,
+    dir: &Path,
+    p: &Pending,
+    progress: &mut dyn FnMut(&str),
+) -> Result<String, StoreError> {
     let (_, diff_ids, _) = crate::parse_config(&p.config_bytes)?;
     if diff_ids.len() != p.layers.len() {
         return Err(StoreError::InvalidInput(format!(
@@ -119,7 +143,9 @@ fn commit_one(store: &ImageStore, dir: &Path, p: &Pending, progress: &mut dyn Fn
         .filter(|par| valid_parent(store, par, &diff_ids))
         .map(str::to_string);
     let mut lines = Vec::new();
-    let id = store.commit_image(&p.config_bytes, parent.as_deref(), &p.tags, &mut |l| lines.push(l.to_string()))?;
+    let id = store.commit_image(&p.config_bytes, parent.as_deref(), &p.tags, &mut |l| {
+        lines.push(l.to_string())
+    })?;
     drop(pins);
     for l in lines {
         progress(&l);
@@ -134,7 +160,11 @@ fn commit_one(store: &ImageStore, dir: &Path, p: &Pending, progress: &mut dyn Fn
 /// layers are a strict prefix of the child's.
 fn valid_parent(store: &ImageStore, parent: &str, diff_ids: &[String]) -> bool {
     match store.get(parent) {
-        Ok(p) => p.id == parent && p.layers.len() < diff_ids.len() && p.layers[..] == diff_ids[..p.layers.len()],
+        Ok(p) => {
+            p.id == parent
+                && p.layers.len() < diff_ids.len()
+                && p.layers[..] == diff_ids[..p.layers.len()]
+        }
         Err(_) => false,
     }
 }
@@ -174,9 +204,9 @@ fn docker_archive(dir: &Path) -> Result<Vec<Pending>, StoreError> {
 
 fn check_os(config: &serde_json::Value) -> Result<(), StoreError> {
     match config.get("os").and_then(|o| o.as_str()) {
-        Some(os) if !os.is_empty() && os != "linux" => {
-            Err(StoreError::InvalidInput(format!("cannot load {os} image on linux")))
-        }
+        Some(os) if !os.is_empty() && os != "linux" => Err(StoreError::InvalidInput(format!(
+            "cannot load {os} image on linux"
+        ))),
         _ => Ok(()),
     }
 }
@@ -225,7 +255,9 @@ fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>, StoreError> {
     let b = read_in_scope(dir, &blob_path(digest)?)?;
     let got = archive::sha256_digest(&b);
     if got != digest {
-        return Err(StoreError::InvalidInput(format!("blob {digest} has digest {got}")));
+        return Err(StoreError::InvalidInput(format!(
+            "blob {digest} has digest {got}"
+        )));
     }
     Ok(b)
 }
@@ -245,10 +277,11 @@ fn host_arch() -> &'static str {
 /// `org.opencontainers.image.ref.name` that is a full reference (a bare tag
 /// like "1" names nothing on its own).
 fn oci_name(d: &Descriptor) -> Result<Option<Reference>, StoreError> {
-    let name = d
-        .annotations
-        .get("io.containerd.image.name")
-        .or_else(|| d.annotations.get("org.opencontainers.image.ref.name").filter(|n| n.contains(['/', ':'])));
+    let name = d.annotations.get("io.containerd.image.name").or_else(|| {
+        d.annotations
+            .get("org.opencontainers.image.ref.name")
+            .filter(|n| n.contains(['/', ':']))
+    });
     let Some(name) = name else {
         return Ok(None);
     };
@@ -265,17 +298,27 @@ fn pick_manifest(dir: &Path, d: &Descriptor, depth: usize) -> Result<Descriptor,
         return Ok(d.clone());
     }
     if depth > 4 {
-        return Err(StoreError::InvalidInput("OCI index nested too deeply".into()));
+        return Err(StoreError::InvalidInput(
+            "OCI index nested too deeply".into(),
+        ));
     }
     let idx: Index = serde_json::from_slice(&read_blob(dir, &d.digest)?)
         .map_err(|e| StoreError::InvalidInput(format!("invalid OCI index {}: {e}", d.digest)))?;
     let chosen = idx
         .manifests
         .iter()
-        .find(|m| m.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == host_arch()))
+        .find(|m| {
+            m.platform
+                .as_ref()
+                .is_some_and(|p| p.os == "linux" && p.architecture == host_arch())
+        })
         .or_else(|| idx.manifests.iter().find(|m| m.platform.is_none()))
         .ok_or_else(|| {
-            StoreError::InvalidInput(format!("no manifest for linux/{} in {}", host_arch(), d.digest))
+            StoreError::InvalidInput(format!(
+                "no manifest for linux/{} in {}",
+                host_arch(),
+                d.digest
+            ))
         })?;
     pick_manifest(dir, chosen, depth + 1)
 }
@@ -287,8 +330,10 @@ fn oci_layout(dir: &Path) -> Result<Vec<Pending>, StoreError> {
     for top in &index.manifests {
         let name = oci_name(top)?;
         let md = pick_manifest(dir, top, 0)?;
-        let manifest: Manifest = serde_json::from_slice(&read_blob(dir, &md.digest)?)
-            .map_err(|e| StoreError::InvalidInput(format!("invalid OCI manifest {}: {e}", md.digest)))?;
+        let manifest: Manifest =
+            serde_json::from_slice(&read_blob(dir, &md.digest)?).map_err(|e| {
+                StoreError::InvalidInput(format!("invalid OCI manifest {}: {e}", md.digest))
+            })?;
         let config_bytes = read_blob(dir, &manifest.config.digest)?;
         let (config, _, _) = crate::parse_config(&config_bytes)?;
         check_os(&config)?;

@@ -52,7 +52,9 @@ fn invalid(msg: &str) -> StoreError {
 }
 
 pub fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A full 64-character lowercase hex string (an image ID without its algorithm).
@@ -63,7 +65,9 @@ pub fn is_full_hex_id(s: &str) -> bool {
 /// Validates `algorithm:hex` the way go-digest does for the algorithms
 /// Docker knows. Returns the digest string unchanged when valid.
 pub fn parse_digest(s: &str) -> Result<String, StoreError> {
-    let (alg, hex) = s.split_once(':').ok_or_else(|| invalid(ERR_DIGEST_FORMAT))?;
+    let (alg, hex) = s
+        .split_once(':')
+        .ok_or_else(|| invalid(ERR_DIGEST_FORMAT))?;
     let want = match alg {
         "sha256" => 64,
         "sha384" => 96,
@@ -272,7 +276,8 @@ fn valid_name(name: &str) -> bool {
     };
     let rest: Vec<&str> = parts.collect();
     // Either the first part is a domain followed by components, or all are components.
-    let with_domain = !rest.is_empty() && valid_domain(first) && rest.iter().all(|c| valid_component(c));
+    let with_domain =
+        !rest.is_empty() && valid_domain(first) && rest.iter().all(|c| valid_component(c));
     let without = valid_component(first) && rest.iter().all(|c| valid_component(c));
     with_domain || without
 }
@@ -331,7 +336,8 @@ pub fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 fn valid_digest_syntax(d: &str) -> bool {
@@ -369,7 +375,8 @@ fn check_pattern(p: &[char]) -> Result<(), StoreError> {
                 i += 2;
             }
             '[' => {
-                let end = class_end(p, i).ok_or_else(|| StoreError::Other(ERR_BAD_PATTERN.into()))?;
+                let end =
+                    class_end(p, i).ok_or_else(|| StoreError::Other(ERR_BAD_PATTERN.into()))?;
                 i = end + 1;
             }
             _ => i += 1,
@@ -512,7 +519,10 @@ mod tests {
     fn normalises_like_docker() {
         assert_eq!(fam("busybox"), "busybox");
         assert_eq!(
-            parse_normalized_named("busybox").unwrap().with_default_tag().familiar(),
+            parse_normalized_named("busybox")
+                .unwrap()
+                .with_default_tag()
+                .familiar(),
             "busybox:latest"
         );
         assert_eq!(fam("docker.io/library/x:1"), "x:1");
@@ -545,7 +555,11 @@ mod tests {
         );
         assert_eq!(msg(&"a".repeat(300)), ERR_NAME_TOO_LONG);
         assert_eq!(
-            parse_normalized_named("x").unwrap().with_tag("b@d").unwrap_err().to_string(),
+            parse_normalized_named("x")
+                .unwrap()
+                .with_tag("b@d")
+                .unwrap_err()
+                .to_string(),
             ERR_TAG_FORMAT
         );
         assert!(StoreError::Other(String::new()).kind() == crate::ErrorKind::Internal);
@@ -554,7 +568,10 @@ mod tests {
     #[test]
     fn any_reference() {
         let hex = "7ff051493cc826078457fb85e4801fe1200dd31725f00f7893b38601d88084a3";
-        assert_eq!(parse_any(hex).unwrap(), AnyReference::Digest(format!("sha256:{hex}")));
+        assert_eq!(
+            parse_any(hex).unwrap(),
+            AnyReference::Digest(format!("sha256:{hex}"))
+        );
         assert_eq!(
             parse_any(&format!("sha256:{hex}")).unwrap(),
             AnyReference::Digest(format!("sha256:{hex}"))
@@ -574,6 +591,9 @@ mod tests {
         assert!(glob_match("[a-c]x", "bx").unwrap());
         assert!(!glob_match("[^a-c]x", "bx").unwrap());
         assert!(glob_match("\\*", "*").unwrap());
-        assert_eq!(glob_match("Bad[", "x").unwrap_err().to_string(), ERR_BAD_PATTERN);
+        assert_eq!(
+            glob_match("Bad[", "x").unwrap_err().to_string(),
+            ERR_BAD_PATTERN
+        );
     }
 }

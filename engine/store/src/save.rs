@@ -38,7 +38,8 @@ pub(crate) fn plan(store: &ImageStore, names: &[String]) -> Result<SavePlan, Sto
     let s = store.state.read().map_err(|_| crate::lock_poisoned())?;
     let mut plan = SavePlan::default();
     let search = |name: &str| -> Result<String, StoreError> {
-        crate::search_prefix(&s, name).ok_or_else(|| StoreError::NotFound(format!("No such image: {name}")))
+        crate::search_prefix(&s, name)
+            .ok_or_else(|| StoreError::NotFound(format!("No such image: {name}")))
     };
     for name in names {
         // dockerd answers 500 for an unparsable name here.
@@ -106,7 +107,11 @@ fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header
     h
 }
 
-pub(crate) fn write(store: &ImageStore, plan: &SavePlan, out: impl Write) -> Result<(), StoreError> {
+pub(crate) fn write(
+    store: &ImageStore,
+    plan: &SavePlan,
+    out: impl Write,
+) -> Result<(), StoreError> {
     let mut b = tar::Builder::new(out);
     let mut manifest = Vec::new();
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -130,8 +135,16 @@ pub(crate) fn write(store: &ImageStore, plan: &SavePlan, out: impl Write) -> Res
                 continue;
             }
             written_dirs.push(dir.clone());
-            b.append_data(&mut header(tar::EntryType::Directory, 0o755, 0, mtime), format!("{dir}/"), io::empty())?;
-            b.append_data(&mut header(tar::EntryType::Regular, 0o644, 3, mtime), format!("{dir}/VERSION"), &b"1.0"[..])?;
+            b.append_data(
+                &mut header(tar::EntryType::Directory, 0o755, 0, mtime),
+                format!("{dir}/"),
+                io::empty(),
+            )?;
+            b.append_data(
+                &mut header(tar::EntryType::Regular, 0o644, 3, mtime),
+                format!("{dir}/VERSION"),
+                &b"1.0"[..],
+            )?;
             let mut v1 = serde_json::json!({ "id": dir });
             if let Some(p) = &parent_dir {
                 v1["parent"] = serde_json::Value::String(p.clone());
@@ -149,35 +162,59 @@ pub(crate) fn write(store: &ImageStore, plan: &SavePlan, out: impl Write) -> Res
                 let src = store.layer_path(digest_hex(diff)?).join("layer.tar");
                 let f = File::open(&src).map_err(|e| StoreError::io(src.display(), e))?;
                 let len = f.metadata()?.len();
-                b.append_data(&mut header(tar::EntryType::Regular, 0o644, len, mtime), &path, f)?;
+                b.append_data(
+                    &mut header(tar::EntryType::Regular, 0o644, len, mtime),
+                    &path,
+                    f,
+                )?;
                 written_diffs.insert(diff.clone(), path.clone());
             }
             parent_dir = Some(dir);
         }
         let config_name = format!("{}.json", digest_hex(&img.id)?);
         b.append_data(
-            &mut header(tar::EntryType::Regular, 0o644, config_bytes.len() as u64, mtime),
+            &mut header(
+                tar::EntryType::Regular,
+                0o644,
+                config_bytes.len() as u64,
+                mtime,
+            ),
             &config_name,
             &config_bytes[..],
         )?;
         for t in tags {
             if let Ok(r) = reference::parse_normalized_named(t) {
                 if let (Some(tag), Some(top)) = (r.tag.clone(), &parent_dir) {
-                    repositories.entry(r.familiar_name()).or_default().insert(tag, top.clone());
+                    repositories
+                        .entry(r.familiar_name())
+                        .or_default()
+                        .insert(tag, top.clone());
                 }
             }
         }
         manifest.push(ManifestOut {
             config: config_name,
-            repo_tags: if tags.is_empty() { None } else { Some(tags.clone()) },
+            repo_tags: if tags.is_empty() {
+                None
+            } else {
+                Some(tags.clone())
+            },
             layers: layer_paths,
         });
     }
     let m = serde_json::to_vec(&manifest).map_err(|e| StoreError::Other(e.to_string()))?;
-    b.append_data(&mut header(tar::EntryType::Regular, 0o644, m.len() as u64, 0), "manifest.json", &m[..])?;
+    b.append_data(
+        &mut header(tar::EntryType::Regular, 0o644, m.len() as u64, 0),
+        "manifest.json",
+        &m[..],
+    )?;
     if !repositories.is_empty() {
         let r = serde_json::to_vec(&repositories).map_err(|e| StoreError::Other(e.to_string()))?;
-        b.append_data(&mut header(tar::EntryType::Regular, 0o644, r.len() as u64, 0), "repositories", &r[..])?;
+        b.append_data(
+            &mut header(tar::EntryType::Regular, 0o644, r.len() as u64, 0),
+            "repositories",
+            &r[..],
+        )?;
     }
     b.into_inner()?.flush()?;
     Ok(())

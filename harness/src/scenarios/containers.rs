@@ -34,7 +34,8 @@ fn create_and_inspect(ctx: &Ctx) -> Outcome {
     let e = expectation("containers/create-and-inspect")?;
     let name = ctx.unique_name("inspect");
     let resp = ctx.send(
-        Req::post(format!("/containers/create?name={}", enc(&name))).json(ctx.probe_config(&["exit", "0"])?),
+        Req::post(format!("/containers/create?name={}", enc(&name)))
+            .json(ctx.probe_config(&["exit", "0"])?),
     )?;
     e.check(&resp, &[])?;
     let id = resp
@@ -50,16 +51,43 @@ fn create_and_inspect(ctx: &Ctx) -> Outcome {
         expect_status(&ins, 200, "inspecting by name")?;
         let v = json_body(&ins, "inspect")?;
         let checks: [(bool, String); 7] = [
-            (str_at(&v, "/Id") == id, format!("Id {:?}", str_at(&v, "/Id"))),
-            (str_at(&v, "/Name") == format!("/{name}"), format!("Name {:?}, expected \"/{name}\"", str_at(&v, "/Name"))),
-            (str_at(&v, "/State/Status") == "created", format!("State.Status {:?}, expected \"created\"", str_at(&v, "/State/Status"))),
-            (str_at(&v, "/Image") == image.id, format!("Image {:?}, expected {:?}", str_at(&v, "/Image"), image.id)),
-            (str_at(&v, "/Path") == fixture::PROBE_PATH, format!("Path {:?}", str_at(&v, "/Path"))),
-            (v.get("Args") == Some(&json!(["exit", "0"])), format!("Args {:?}", v.get("Args"))),
             (
-                str_at(&v, &format!("/Config/Labels/{}", RUN_LABEL.replace('/', "~1"))) == ctx.run_id
+                str_at(&v, "/Id") == id,
+                format!("Id {:?}", str_at(&v, "/Id")),
+            ),
+            (
+                str_at(&v, "/Name") == format!("/{name}"),
+                format!("Name {:?}, expected \"/{name}\"", str_at(&v, "/Name")),
+            ),
+            (
+                str_at(&v, "/State/Status") == "created",
+                format!(
+                    "State.Status {:?}, expected \"created\"",
+                    str_at(&v, "/State/Status")
+                ),
+            ),
+            (
+                str_at(&v, "/Image") == image.id,
+                format!("Image {:?}, expected {:?}", str_at(&v, "/Image"), image.id),
+            ),
+            (
+                str_at(&v, "/Path") == fixture::PROBE_PATH,
+                format!("Path {:?}", str_at(&v, "/Path")),
+            ),
+            (
+                v.get("Args") == Some(&json!(["exit", "0"])),
+                format!("Args {:?}", v.get("Args")),
+            ),
+            (
+                str_at(
+                    &v,
+                    &format!("/Config/Labels/{}", RUN_LABEL.replace('/', "~1")),
+                ) == ctx.run_id
                     && str_at(&v, "/Config/Labels/io.shipshape.fixture") == "probe",
-                format!("Config.Labels {:?} should hold the run label and the image's label", v.pointer("/Config/Labels")),
+                format!(
+                    "Config.Labels {:?} should hold the run label and the image's label",
+                    v.pointer("/Config/Labels")
+                ),
             ),
         ];
         for (ok, what) in checks {
@@ -83,7 +111,9 @@ fn run_exit_code(ctx: &Ctx) -> Outcome {
             return Err(fail(format!("wait reported StatusCode {code}, expected 3")));
         }
         let v = ctx.inspect(&id)?;
-        if str_at(&v, "/State/Status") != "exited" || v.pointer("/State/ExitCode") != Some(&json!(3)) {
+        if str_at(&v, "/State/Status") != "exited"
+            || v.pointer("/State/ExitCode") != Some(&json!(3))
+        {
             return Err(fail(format!(
                 "State {:?}, expected Status \"exited\" and ExitCode 3",
                 v.get("State")
@@ -114,11 +144,20 @@ fn logs_multiplexed(ctx: &Ctx) -> Outcome {
 
 fn attach_hijack(ctx: &Ctx) -> Outcome {
     let e = expectation("containers/attach-hijack")?;
-    let id = ctx.create(ctx.probe_config(&["lines", "3", "--", "stderr", "oops"])?, None)?;
+    let id = ctx.create(
+        ctx.probe_config(&["lines", "3", "--", "stderr", "oops"])?,
+        None,
+    )?;
     let result = (|| {
         let mut att = match ctx.client.attach(&id, false)? {
             Ok(a) => a,
-            Err(resp) => return Err(e.fail(Some(&resp), format!("expected 101, got {}", super::describe(&resp)), &[])),
+            Err(resp) => {
+                return Err(e.fail(
+                    Some(&resp),
+                    format!("expected 101, got {}", super::describe(&resp)),
+                    &[],
+                ))
+            }
         };
         for (h, want) in &e.header_values {
             if att.header(h) != Some(want.as_str()) {
@@ -163,7 +202,12 @@ fn attach_stdin(ctx: &Ctx) -> Outcome {
     let result = (|| {
         let mut att = match ctx.client.attach(&id, true)? {
             Ok(a) => a,
-            Err(resp) => return Err(fail_at(&resp, format!("expected 101, got {}", super::describe(&resp)))),
+            Err(resp) => {
+                return Err(fail_at(
+                    &resp,
+                    format!("expected 101, got {}", super::describe(&resp)),
+                ))
+            }
         };
         ctx.start(&id)?;
         att.write(b"hello through stdin\n")?;
@@ -191,7 +235,11 @@ fn stop_sigterm(ctx: &Ctx) -> Outcome {
         // Stop only once the handler is installed, or SIGTERM is ignored
         // (PID 1) and stop would fall back to SIGKILL after the timeout.
         let ready = ctx.poll(Duration::from_secs(15), || {
-            Ok(ctx.logs(&id)?.stdout_text().contains("waiting for SIGTERM").then_some(()))
+            Ok(ctx
+                .logs(&id)?
+                .stdout_text()
+                .contains("waiting for SIGTERM")
+                .then_some(()))
         })?;
         if ready.is_none() {
             return Err(fail("the probe never reported its SIGTERM handler ready"));
@@ -199,7 +247,9 @@ fn stop_sigterm(ctx: &Ctx) -> Outcome {
         let resp = ctx.stop(&id, 20)?;
         expect_status(&resp, 204, "stopping")?;
         let v = ctx.inspect(&id)?;
-        if v.pointer("/State/ExitCode") != Some(&json!(7)) || str_at(&v, "/State/Status") != "exited" {
+        if v.pointer("/State/ExitCode") != Some(&json!(7))
+            || str_at(&v, "/State/Status") != "exited"
+        {
             return Err(fail(format!(
                 "State {:?}: expected exited with the handler's code 7 (SIGTERM delivered first)",
                 v.get("State")
@@ -266,7 +316,9 @@ fn hostname(ctx: &Ctx) -> Outcome {
         let code = ctx.wait(&id)?;
         let out = ctx.logs(&id)?.stdout_text();
         if code != 0 || out != "shipshape-host\n" {
-            return Err(fail(format!("exit {code}, output {out:?}, expected \"shipshape-host\\n\"")));
+            return Err(fail(format!(
+                "exit {code}, output {out:?}, expected \"shipshape-host\\n\""
+            )));
         }
         Ok(())
     })();
@@ -278,7 +330,10 @@ fn list_by_label(ctx: &Ctx) -> Outcome {
     let id = ctx.create(ctx.probe_config(&["exit", "0"])?, None)?;
     let result = (|| {
         let filters = json!({"label": [format!("{RUN_LABEL}={}", ctx.run_id)]}).to_string();
-        let resp = ctx.send(Req::get(format!("/containers/json?all=1&filters={}", enc(&filters))))?;
+        let resp = ctx.send(Req::get(format!(
+            "/containers/json?all=1&filters={}",
+            enc(&filters)
+        )))?;
         expect_status(&resp, 200, "listing containers")?;
         let body = json_body(&resp, "container list")?;
         let items = body
@@ -289,11 +344,16 @@ fn list_by_label(ctx: &Ctx) -> Outcome {
             .find(|c| c.get("Id").and_then(Value::as_str) == Some(id.as_str()))
             .ok_or_else(|| fail_at(&resp, "the new container is not listed under its label"))?;
         if str_at(ours, "/State") != "created" || !ours.get("Names").is_some_and(Value::is_array) {
-            return Err(fail_at(&resp, format!("entry {ours}: expected State \"created\" and a Names array")));
+            return Err(fail_at(
+                &resp,
+                format!("entry {ours}: expected State \"created\" and a Names array"),
+            ));
         }
         // The filter must exclude containers without the label.
         let foreign = items.iter().find(|c| {
-            c.pointer(&format!("/Labels/{RUN_LABEL}")).and_then(Value::as_str) != Some(ctx.run_id.as_str())
+            c.pointer(&format!("/Labels/{RUN_LABEL}"))
+                .and_then(Value::as_str)
+                != Some(ctx.run_id.as_str())
         });
         if let Some(c) = foreign {
             return Err(fail_at(&resp, format!("the label filter let through {c}")));
@@ -327,7 +387,16 @@ pub fn parse_changes(v: &Value) -> Result<BTreeSet<(String, i64)>, String> {
 fn changes(ctx: &Ctx) -> Outcome {
     let e = expectation("containers/changes")?;
     let args = [
-        "write", "/data/added", "new", "--", "append", "/data/alpha", "more", "--", "delete", "/data/beta",
+        "write",
+        "/data/added",
+        "new",
+        "--",
+        "append",
+        "/data/alpha",
+        "more",
+        "--",
+        "delete",
+        "/data/beta",
     ];
     let image = ctx.image()?;
     let (id, code, logs) = ctx.run_probe(&image.tag, &args)?;
@@ -337,13 +406,23 @@ fn changes(ctx: &Ctx) -> Outcome {
         }
         let resp = ctx.send(Req::get(format!("/containers/{}/changes", enc(&id))))?;
         e.check(&resp, &[])?;
-        let got = parse_changes(&json_body(&resp, "changes")?).map_err(|m| e.fail(Some(&resp), m, &[]))?;
-        let want: BTreeSet<(String, i64)> = [("/data", 0), ("/data/added", 1), ("/data/alpha", 0), ("/data/beta", 2)]
-            .iter()
-            .map(|(p, k)| (p.to_string(), *k))
-            .collect();
+        let got = parse_changes(&json_body(&resp, "changes")?)
+            .map_err(|m| e.fail(Some(&resp), m, &[]))?;
+        let want: BTreeSet<(String, i64)> = [
+            ("/data", 0),
+            ("/data/added", 1),
+            ("/data/alpha", 0),
+            ("/data/beta", 2),
+        ]
+        .iter()
+        .map(|(p, k)| (p.to_string(), *k))
+        .collect();
         if got != want {
-            return Err(e.fail(Some(&resp), format!("changes {got:?}, expected {want:?}"), &[]));
+            return Err(e.fail(
+                Some(&resp),
+                format!("changes {got:?}, expected {want:?}"),
+                &[],
+            ));
         }
         Ok(())
     })();

@@ -14,18 +14,43 @@ pub fn scenarios() -> Vec<Scenario> {
         scenario("errors", "unknown-container-logs", false, unknown_logs),
         scenario("errors", "unknown-container-wait", false, unknown_wait),
         scenario("errors", "create-empty-config", false, create_empty),
-        scenario("errors", "create-unknown-image", false, create_unknown_image),
+        scenario(
+            "errors",
+            "create-unknown-image",
+            false,
+            create_unknown_image,
+        ),
         scenario("errors", "create-invalid-name", true, create_invalid_name),
-        scenario("errors", "create-duplicate-name", true, create_duplicate_name),
-        scenario("errors", "create-wrong-content-type", true, create_wrong_content_type),
+        scenario(
+            "errors",
+            "create-duplicate-name",
+            true,
+            create_duplicate_name,
+        ),
+        scenario(
+            "errors",
+            "create-wrong-content-type",
+            true,
+            create_wrong_content_type,
+        ),
         scenario("errors", "start-twice", true, start_twice),
         scenario("errors", "stop-created", true, stop_created),
         scenario("errors", "stop-exited", true, stop_exited),
         scenario("errors", "kill-stopped", true, kill_stopped),
         scenario("errors", "remove-running", true, remove_running),
         scenario("errors", "unknown-route", false, unknown_route),
-        scenario("errors", "image-inspect-unknown", false, image_inspect_unknown),
-        scenario("errors", "image-remove-unknown", false, image_remove_unknown),
+        scenario(
+            "errors",
+            "image-inspect-unknown",
+            false,
+            image_inspect_unknown,
+        ),
+        scenario(
+            "errors",
+            "image-remove-unknown",
+            false,
+            image_remove_unknown,
+        ),
         scenario("errors", "commit-unknown-container", false, commit_unknown),
     ]
 }
@@ -98,7 +123,11 @@ fn create_empty(ctx: &Ctx) -> Outcome {
 /// If a create that should have failed succeeded, do not leak the container.
 fn remove_if_created(ctx: &Ctx, resp: &crate::client::Response) {
     if resp.status == 201 {
-        if let Some(id) = resp.json().ok().and_then(|v| v.get("Id")?.as_str().map(str::to_string)) {
+        if let Some(id) = resp
+            .json()
+            .ok()
+            .and_then(|v| v.get("Id")?.as_str().map(str::to_string))
+        {
             ctx.remove(&id);
         }
     }
@@ -117,7 +146,8 @@ fn create_unknown_image(ctx: &Ctx) -> Outcome {
 fn create_invalid_name(ctx: &Ctx) -> Outcome {
     let name = format!("bad name!{}", ctx.run_id);
     let resp = ctx.send(
-        Req::post(format!("/containers/create?name={}", enc(&name))).json(ctx.probe_config(&["exit", "0"])?),
+        Req::post(format!("/containers/create?name={}", enc(&name)))
+            .json(ctx.probe_config(&["exit", "0"])?),
     )?;
     let result = expectation("errors/create-invalid-name")?.check(&resp, &[("name", &name)]);
     remove_if_created(ctx, &resp);
@@ -128,9 +158,11 @@ fn create_duplicate_name(ctx: &Ctx) -> Outcome {
     let name = ctx.unique_name("dup");
     let id = ctx.create(ctx.probe_config(&["exit", "0"])?, Some(&name))?;
     let resp = ctx.send(
-        Req::post(format!("/containers/create?name={}", enc(&name))).json(ctx.probe_config(&["exit", "0"])?),
+        Req::post(format!("/containers/create?name={}", enc(&name)))
+            .json(ctx.probe_config(&["exit", "0"])?),
     )?;
-    let result = expectation("errors/create-duplicate-name")?.check(&resp, &[("name", &name), ("id", &id)]);
+    let result =
+        expectation("errors/create-duplicate-name")?.check(&resp, &[("name", &name), ("id", &id)]);
     remove_if_created(ctx, &resp);
     ctx.remove(&id);
     result
@@ -202,7 +234,9 @@ fn remove_running(ctx: &Ctx) -> Outcome {
         // Still there and still running: the refused removal changed nothing.
         let state = ctx.inspect(id)?;
         if state.pointer("/State/Running") != Some(&json!(true)) {
-            return Err(super::fail("the container is no longer running after a refused removal"));
+            return Err(super::fail(
+                "the container is no longer running after a refused removal",
+            ));
         }
         let stopped = ctx.stop(id, 10)?;
         expect_status(&stopped, 204, "stopping the container")

@@ -17,14 +17,20 @@ fn label_filter(ctx: &Ctx) -> String {
 
 /// IDs of this run's containers (by label), running or not.
 fn our_containers(ctx: &Ctx) -> Result<Vec<String>, Problem> {
-    let resp = ctx.send(Req::get(format!("/containers/json?all=1&filters={}", label_filter(ctx))))?;
+    let resp = ctx.send(Req::get(format!(
+        "/containers/json?all=1&filters={}",
+        label_filter(ctx)
+    )))?;
     super::expect_status(&resp, 200, "listing this run's containers")?;
     ids(&json_body(&resp, "container list")?).map_err(|m| fail_at(&resp, m))
 }
 
 /// IDs of images carrying this run's label (committed from our containers).
 fn our_labelled_images(ctx: &Ctx) -> Result<Vec<String>, Problem> {
-    let resp = ctx.send(Req::get(format!("/images/json?filters={}", label_filter(ctx))))?;
+    let resp = ctx.send(Req::get(format!(
+        "/images/json?filters={}",
+        label_filter(ctx)
+    )))?;
     super::expect_status(&resp, 200, "listing this run's images")?;
     ids(&json_body(&resp, "image list")?).map_err(|m| fail_at(&resp, m))
 }
@@ -48,16 +54,22 @@ pub fn cleanup(ctx: &Ctx) {
         }
     }
     for reference in ctx.created_images() {
-        let _ = ctx.client.send(Req::delete(format!("/images/{}", enc(&reference))));
+        let _ = ctx
+            .client
+            .send(Req::delete(format!("/images/{}", enc(&reference))));
         ctx.forget_created_image(&reference);
     }
     if let Ok(ids) = our_labelled_images(ctx) {
         for id in ids {
-            let _ = ctx.client.send(Req::delete(format!("/images/{}?force=1", enc(&id))));
+            let _ = ctx
+                .client
+                .send(Req::delete(format!("/images/{}?force=1", enc(&id))));
         }
     }
     if let Some(image) = ctx.loaded_image() {
-        let _ = ctx.client.send(Req::delete(format!("/images/{}", enc(&image.tag))));
+        let _ = ctx
+            .client
+            .send(Req::delete(format!("/images/{}", enc(&image.tag))));
     }
 }
 
@@ -71,12 +83,21 @@ fn nothing_left(ctx: &Ctx) -> Outcome {
     }
     let images = our_labelled_images(ctx)?;
     if !images.is_empty() {
-        return Err(fail(format!("images labelled {RUN_LABEL}={} remain: {images:?}", ctx.run_id)));
+        return Err(fail(format!(
+            "images labelled {RUN_LABEL}={} remain: {images:?}",
+            ctx.run_id
+        )));
     }
     if let Some(image) = ctx.loaded_image() {
         let resp = ctx.send(Req::get(format!("/images/{}/json", enc(&image.tag))))?;
         if resp.status != 404 {
-            return Err(fail_at(&resp, format!("the run's tag {} still resolves ({})", image.tag, resp.status)));
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "the run's tag {} still resolves ({})",
+                    image.tag, resp.status
+                ),
+            ));
         }
     }
     Ok(())

@@ -101,7 +101,8 @@ pub fn expect_status(resp: &Response, want: u16, what: &str) -> Outcome {
 }
 
 pub fn json_body(resp: &Response, what: &str) -> Result<Value, Problem> {
-    resp.json().map_err(|e| fail_at(resp, format!("{what}: {e}")))
+    resp.json()
+        .map_err(|e| fail_at(resp, format!("{what}: {e}")))
 }
 
 /// A fixture image loaded for this run.
@@ -246,7 +247,12 @@ impl<'a> Ctx<'a> {
             enc(id)
         )))?;
         expect_status(&resp, 200, "reading logs")?;
-        demux(&resp.body).map_err(|e| fail_at(&resp, format!("logs are not a valid multiplexed stream: {e}")))
+        demux(&resp.body).map_err(|e| {
+            fail_at(
+                &resp,
+                format!("logs are not a valid multiplexed stream: {e}"),
+            )
+        })
     }
 
     pub fn inspect(&self, id: &str) -> Result<Value, Problem> {
@@ -374,6 +380,17 @@ pub struct RunOptions {
     pub run_id: String,
 }
 
+/// How many scenarios the filters match by name (prerequisites aside).
+pub fn matching(filters: &[String]) -> usize {
+    all()
+        .iter()
+        .filter(|s| {
+            let n = s.full_name();
+            filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str()))
+        })
+        .count()
+}
+
 /// Which scenarios a run executes, in order.
 pub fn select(filters: &[String]) -> Vec<Scenario> {
     let matches = |s: &Scenario| {
@@ -397,7 +414,13 @@ pub fn run(
     opts: &RunOptions,
     mut on_result: impl FnMut(&ScenarioResult),
 ) -> Report {
-    let ctx = Ctx::new(client, negotiation, opts.run_id.clone(), opts.cases, opts.seed);
+    let ctx = Ctx::new(
+        client,
+        negotiation,
+        opts.run_id.clone(),
+        opts.cases,
+        opts.seed,
+    );
     let mut report = Report {
         target: client.target().to_string(),
         api_version: negotiation.api_version.to_string(),
@@ -488,7 +511,10 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), n, "duplicate scenario names");
         assert!(n >= 30, "only {n} scenarios");
-        assert_eq!(all.last().map(Scenario::full_name).as_deref(), Some(NOTHING_LEFT));
+        assert_eq!(
+            all.last().map(Scenario::full_name).as_deref(),
+            Some(NOTHING_LEFT)
+        );
     }
 
     #[test]
@@ -499,7 +525,10 @@ mod tests {
                 .map(Scenario::full_name)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(names(&["system/ping-get"]), vec!["system/ping-get", NOTHING_LEFT]);
+        assert_eq!(
+            names(&["system/ping-get"]),
+            vec!["system/ping-get", NOTHING_LEFT]
+        );
         assert_eq!(
             names(&["errors/start-twice"]),
             vec![LOAD_FIXTURE, "errors/start-twice", NOTHING_LEFT]

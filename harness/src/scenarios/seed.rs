@@ -16,7 +16,9 @@
 
 use super::containers::parse_changes;
 use super::spec::expectation;
-use super::{expect_status, fail, fail_at, json_body, scenario, Ctx, Outcome, Problem, Scenario, COMMIT_REPO};
+use super::{
+    expect_status, fail, fail_at, json_body, scenario, Ctx, Outcome, Problem, Scenario, COMMIT_REPO,
+};
 use crate::client::{enc, Req};
 use crate::fixture::{DATA_DIR, SEED_FILES};
 use proptest::prelude::*;
@@ -294,7 +296,14 @@ pub fn parse_dump(out: &str, nth: usize) -> Result<Tree, String> {
                     .map_err(|_| format!("bad content in dump line {l:?}"))?,
                 _ => Vec::new(),
             };
-            tree.insert(name.to_string(), FileState { kind, mode, content });
+            tree.insert(
+                name.to_string(),
+                FileState {
+                    kind,
+                    mode,
+                    content,
+                },
+            );
         }
         return Err("dump block without its end line".into());
     }
@@ -321,7 +330,11 @@ fn compare(what: &str, got: &Tree, want: &Tree) -> Outcome {
     if got == want {
         Ok(())
     } else {
-        Err(fail(format!("{what}: saw {}, expected {}", show(got), show(want))))
+        Err(fail(format!(
+            "{what}: saw {}, expected {}",
+            show(got),
+            show(want)
+        )))
     }
 }
 
@@ -333,7 +346,10 @@ struct Containers<'c, 'a> {
 
 impl<'c, 'a> Containers<'c, 'a> {
     fn new(ctx: &'c Ctx<'a>) -> Self {
-        Containers { ctx, ids: Vec::new() }
+        Containers {
+            ctx,
+            ids: Vec::new(),
+        }
     }
     fn hold(&mut self, id: &str) {
         self.ids.push(id.to_string());
@@ -353,7 +369,12 @@ impl Drop for Containers<'_, '_> {
 
 /// Runs `args` then `dump /data` in a new container from `image`; checks it
 /// exits 0 and returns (id, dump).
-fn apply(ctx: &Ctx, held: &mut Containers, image: &str, p: &Plan) -> Result<(String, Tree), Problem> {
+fn apply(
+    ctx: &Ctx,
+    held: &mut Containers,
+    image: &str,
+    p: &Plan,
+) -> Result<(String, Tree), Problem> {
     let mut args = p.args();
     if !args.is_empty() {
         args.push("--".into());
@@ -369,7 +390,11 @@ fn apply(ctx: &Ctx, held: &mut Containers, image: &str, p: &Plan) -> Result<(Str
         )));
     }
     let tree = parse_dump(&logs.stdout_text(), 0).map_err(fail)?;
-    compare("/data right after the operations, in the same container", &tree, &p.expected)?;
+    compare(
+        "/data right after the operations, in the same container",
+        &tree,
+        &p.expected,
+    )?;
     Ok((id, tree))
 }
 
@@ -393,7 +418,9 @@ fn same_image(what: &str, before: &Value, after: &Value) -> Outcome {
     if before == after {
         Ok(())
     } else {
-        Err(fail(format!("{what} changed: before {before}, after {after}")))
+        Err(fail(format!(
+            "{what} changed: before {before}, after {after}"
+        )))
     }
 }
 
@@ -401,14 +428,21 @@ fn image_immutability(ctx: &Ctx, p: &Plan) -> Outcome {
     let image = ctx.image()?;
     let before = image_snapshot(ctx, &image.tag)?;
     if before.get("Id") != Some(&json!(image.id)) {
-        return Err(fail(format!("the fixture's Id is {}, expected {}", before["Id"], image.id)));
+        return Err(fail(format!(
+            "the fixture's Id is {}, expected {}",
+            before["Id"], image.id
+        )));
     }
     let mut held = Containers::new(ctx);
     apply(ctx, &mut held, &image.tag, p)?;
     let after = image_snapshot(ctx, &image.tag)?;
     same_image("the image (Id, RootFS.Layers, Config)", &before, &after)?;
     let view = fresh_view(ctx, &image.tag)?;
-    compare("/data in a fresh container from the image", &view, &baseline())
+    compare(
+        "/data in a fresh container from the image",
+        &view,
+        &baseline(),
+    )
 }
 
 fn container_state(ctx: &Ctx, p: &Plan) -> Outcome {
@@ -422,7 +456,19 @@ fn container_state(ctx: &Ctx, p: &Plan) -> Outcome {
         args.extend(ops);
         args.push("--".into());
     }
-    for s in ["write", ONCE_MARKER, "1", "--", "end", "--", "dump", DATA_DIR, "--", "trap-term", "0"] {
+    for s in [
+        "write",
+        ONCE_MARKER,
+        "1",
+        "--",
+        "end",
+        "--",
+        "dump",
+        DATA_DIR,
+        "--",
+        "trap-term",
+        "0",
+    ] {
         args.push(s.into());
     }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -439,7 +485,11 @@ fn container_state(ctx: &Ctx, p: &Plan) -> Outcome {
             let text = logs.stdout_text();
             Ok((text.matches("waiting for SIGTERM").count() >= starts).then_some(text))
         })?;
-        out.ok_or_else(|| fail(format!("start #{starts}: the probe did not finish its dump within 20 s")))
+        out.ok_or_else(|| {
+            fail(format!(
+                "start #{starts}: the probe did not finish its dump within 20 s"
+            ))
+        })
     };
     let check_changes = |when: &str| -> Outcome {
         let resp = ctx.send(Req::get(format!("/containers/{}/changes", enc(&id))))?;
@@ -460,13 +510,20 @@ fn container_state(ctx: &Ctx, p: &Plan) -> Outcome {
 
     ctx.start(&id)?;
     let out = ready(1)?;
-    compare("/data after the operations", &parse_dump(&out, 0).map_err(fail)?, &p.expected)?;
+    compare(
+        "/data after the operations",
+        &parse_dump(&out, 0).map_err(fail)?,
+        &p.expected,
+    )?;
     check_changes("while running")?;
     let resp = ctx.stop(&id, 10)?;
     expect_status(&resp, 204, "stopping the container")?;
     let state = ctx.inspect(&id)?;
     if state.pointer("/State/Status") != Some(&json!("exited")) {
-        return Err(fail(format!("after stop, State is {:?}", state.get("State"))));
+        return Err(fail(format!(
+            "after stop, State is {:?}",
+            state.get("State")
+        )));
     }
     check_changes("after stop")?;
     ctx.start(&id)?;
@@ -486,7 +543,11 @@ fn ephemerality(ctx: &Ctx, p: &Plan) -> Outcome {
     let mut held = Containers::new(ctx);
     let (id, _) = apply(ctx, &mut held, &image.tag, p)?;
     let view = fresh_view(ctx, &image.tag)?;
-    compare("/data in a second container from the same image", &view, &baseline())?;
+    compare(
+        "/data in a second container from the same image",
+        &view,
+        &baseline(),
+    )?;
     // It exited, so a plain (unforced) removal must work.
     let resp = ctx.send(Req::delete(format!("/containers/{}", enc(&id))))?;
     expect_status(&resp, 204, "removing the exited container")?;
@@ -503,7 +564,10 @@ fn commit_usage(ctx: &Ctx, p: &Plan) -> Outcome {
     let mut held = Containers::new(ctx);
     let (id, _) = apply(ctx, &mut held, &image.tag, p)?;
     // `<run>-<n>-commit`: unique per run and case.
-    let tag = ctx.unique_name("commit").trim_start_matches("shipshape-").to_string();
+    let tag = ctx
+        .unique_name("commit")
+        .trim_start_matches("shipshape-")
+        .to_string();
     let reference = format!("{COMMIT_REPO}:{tag}");
     let resp = ctx.send(Req::post(format!(
         "/commit?container={}&repo={}&tag={}",
@@ -521,25 +585,47 @@ fn commit_usage(ctx: &Ctx, p: &Plan) -> Outcome {
         .map(str::to_string)
         .ok_or_else(|| fail_at(&resp, "the commit response has no Id"))?;
     if new_id == image.id {
-        return Err(fail_at(&resp, "the committed image has the original image's ID"));
+        return Err(fail_at(
+            &resp,
+            "the committed image has the original image's ID",
+        ));
     }
     let new = ctx.inspect_image(&reference)?;
     if new.get("Id") != Some(&json!(new_id)) {
-        return Err(fail(format!("{reference} has Id {:?}, commit said {new_id}", new.get("Id"))));
+        return Err(fail(format!(
+            "{reference} has Id {:?}, commit said {new_id}",
+            new.get("Id")
+        )));
     }
-    let old_layers = before.pointer("/RootFS/Layers").and_then(Value::as_array).cloned().unwrap_or_default();
-    let new_layers = new.pointer("/RootFS/Layers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let old_layers = before
+        .pointer("/RootFS/Layers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let new_layers = new
+        .pointer("/RootFS/Layers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if !new_layers.starts_with(&old_layers) || new_layers.len() != old_layers.len() + 1 {
         return Err(fail(format!(
             "the committed image's layers {new_layers:?} should be the original {old_layers:?} plus one"
         )));
     }
     let view = fresh_view(ctx, &reference)?;
-    compare("/data in a container from the committed image", &view, &p.expected)?;
+    compare(
+        "/data in a container from the committed image",
+        &view,
+        &p.expected,
+    )?;
     let after = image_snapshot(ctx, &image.tag)?;
     same_image("the original image", &before, &after)?;
     let view = fresh_view(ctx, &image.tag)?;
-    compare("/data in a container from the original image", &view, &baseline())?;
+    compare(
+        "/data in a container from the original image",
+        &view,
+        &baseline(),
+    )?;
     // Containers first: an image with containers cannot be removed.
     held.release_all();
     let resp = ctx.send(Req::delete(format!("/images/{}", enc(&reference))))?;
@@ -590,9 +676,11 @@ fn property(ctx: &Ctx, name: &str, body: fn(&Ctx, &Plan) -> Outcome) -> Outcome 
                     f.reason = format!("{} [operations: {}]", f.reason, p.describe());
                     Err(Problem::Fail(f).note(input).note(reproduce))
                 }
-                _ => Err(fail(format!("{why} (re-running the minimal input passed: flaky?)"))
-                    .note(input)
-                    .note(reproduce)),
+                _ => Err(fail(format!(
+                    "{why} (re-running the minimal input passed: flaky?)"
+                ))
+                .note(input)
+                .note(reproduce)),
             }
         }
     }
@@ -607,7 +695,10 @@ mod tests {
         // Index::get maps the raw value proportionally onto the slice.
         let mut runner = TestRunner::deterministic();
         loop {
-            let i = any::<Index>().new_tree(&mut runner).expect("tree").current();
+            let i = any::<Index>()
+                .new_tree(&mut runner)
+                .expect("tree")
+                .current();
             if i.index(4) == n {
                 return i;
             }
@@ -644,14 +735,20 @@ mod tests {
         // "zz" sorts last among alpha, beta, empty, tool, zz.
         let mut runner = TestRunner::deterministic();
         let last = loop {
-            let i = any::<Index>().new_tree(&mut runner).expect("tree").current();
+            let i = any::<Index>()
+                .new_tree(&mut runner)
+                .expect("tree")
+                .current();
             if i.index(5) == 4 {
                 break i;
             }
         };
         specs.push(OpSpec::Delete(last));
         let p = plan(&specs);
-        assert_eq!(p.ops, vec![Op::Write("zz".into(), "x".into()), Op::Delete("zz".into())]);
+        assert_eq!(
+            p.ops,
+            vec![Op::Write("zz".into(), "x".into()), Op::Delete("zz".into())]
+        );
         assert!(p.expected_changes().is_empty());
     }
 
@@ -670,18 +767,54 @@ mod tests {
 
     #[test]
     fn op_args_match_probe_syntax() {
-        assert_eq!(Op::Chmod("a".into(), 0o600).args(), vec!["chmod", "/data/a", "600"]);
+        assert_eq!(
+            Op::Chmod("a".into(), 0o600).args(),
+            vec!["chmod", "/data/a", "600"]
+        );
         let p = Plan {
             ops: vec![Op::Delete("a".into()), Op::Write("b".into(), "c d".into())],
             expected: Tree::new(),
             touched: BTreeSet::new(),
         };
-        assert_eq!(p.args(), vec!["delete", "/data/a", "--", "write", "/data/b", "c d"]);
+        assert_eq!(
+            p.args(),
+            vec!["delete", "/data/a", "--", "write", "/data/b", "c d"]
+        );
     }
 
     #[test]
     fn seeds_differ_per_property() {
         assert_ne!(seed_bytes(1, "a"), seed_bytes(1, "b"));
         assert_eq!(seed_bytes(7, "a"), seed_bytes(7, "a"));
+    }
+
+    /// With the default seed and case count, every property's cases include
+    /// every kind of operation (so a default run exercises all of them).
+    #[test]
+    fn default_cases_cover_every_operation_kind() {
+        for s in scenarios() {
+            let name = s.full_name();
+            let rng = TestRng::from_seed(
+                RngAlgorithm::ChaCha,
+                &seed_bytes(crate::cli::DEFAULT_SEED, &name),
+            );
+            let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+            let mut kinds = BTreeSet::new();
+            for _ in 0..crate::cli::DEFAULT_CASES {
+                let specs = ops_strategy()
+                    .new_tree(&mut runner)
+                    .expect("tree")
+                    .current();
+                for op in plan(&specs).ops {
+                    kinds.insert(match op {
+                        Op::Write(..) => "write",
+                        Op::Append(..) => "append",
+                        Op::Delete(..) => "delete",
+                        Op::Chmod(..) => "chmod",
+                    });
+                }
+            }
+            assert_eq!(kinds.len(), 4, "{name}: only {kinds:?}");
+        }
     }
 }

@@ -61,10 +61,11 @@ pub fn spec() -> Result<&'static SpecFile, Problem> {
 }
 
 pub fn expectation(name: &str) -> Result<&'static Expectation, Problem> {
-    spec()?
-        .checks
-        .get(name)
-        .ok_or_else(|| fail(format!("harness bug: no expectation {name:?} in specs/harness/expectations.json")))
+    spec()?.checks.get(name).ok_or_else(|| {
+        fail(format!(
+            "harness bug: no expectation {name:?} in specs/harness/expectations.json"
+        ))
+    })
 }
 
 /// Replaces `{key}` with values.
@@ -115,7 +116,12 @@ impl Expectation {
     }
 
     /// A failure that carries this expectation and its source.
-    pub fn fail(&self, resp: Option<&Response>, reason: impl Into<String>, vars: &[(&str, &str)]) -> Problem {
+    pub fn fail(
+        &self,
+        resp: Option<&Response>,
+        reason: impl Into<String>,
+        vars: &[(&str, &str)],
+    ) -> Problem {
         self.failure(resp, reason.into(), vars)
     }
 
@@ -139,7 +145,9 @@ impl Expectation {
         if let Some(m) = &self.message_contains {
             let want = render(m, vars);
             if !got.as_deref().unwrap_or("").contains(&want) {
-                return Err(f(format!("expected a message containing {want:?}, got {got:?}")));
+                return Err(f(format!(
+                    "expected a message containing {want:?}, got {got:?}"
+                )));
             }
         }
         if let Some(b) = &self.body {
@@ -159,9 +167,7 @@ impl Expectation {
             }
         }
         if !self.fields.is_empty() || !self.field_values.is_empty() {
-            let body = resp
-                .json()
-                .map_err(|e| f(e))?;
+            let body = resp.json().map_err(&f)?;
             self.check_fields(&body).map_err(f)?;
         }
         Ok(())

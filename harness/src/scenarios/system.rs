@@ -79,14 +79,19 @@ fn too_old(ctx: &Ctx) -> Outcome {
         .server_min_api_version
         .ok_or_else(|| Problem::Skip("the server reports no MinAPIVersion".into()))?;
     if min.minor == 0 {
-        return Err(Problem::Skip(format!("no version below MinAPIVersion {min}")));
+        return Err(Problem::Skip(format!(
+            "no version below MinAPIVersion {min}"
+        )));
     }
     let old = ApiVersion {
         major: min.major,
         minor: min.minor - 1,
     };
     let resp = ctx.send(Req::get(format!("/v{old}/version")).unversioned())?;
-    e.check(&resp, &[("version", &old.to_string()), ("min", &min.to_string())])
+    e.check(
+        &resp,
+        &[("version", &old.to_string()), ("min", &min.to_string())],
+    )
 }
 
 fn too_new(ctx: &Ctx) -> Outcome {
@@ -97,7 +102,10 @@ fn too_new(ctx: &Ctx) -> Outcome {
         minor: max.minor + 1,
     };
     let resp = ctx.send(Req::get(format!("/v{new}/version")).unversioned())?;
-    e.check(&resp, &[("version", &new.to_string()), ("max", &max.to_string())])
+    e.check(
+        &resp,
+        &[("version", &new.to_string()), ("max", &max.to_string())],
+    )
 }
 
 fn supported_prefix(ctx: &Ctx) -> Outcome {

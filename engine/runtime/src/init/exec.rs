@@ -51,7 +51,6 @@ pub(super) fn start(chan: &Channel, pid: i32, spec: &ExecSpec) -> Result<Infalli
                 args: &spec.args,
                 env: &spec.env,
                 cwd: if spec.cwd.is_empty() { "/" } else { &spec.cwd },
-                create_cwd: false,
                 user: &spec.user,
                 tty: spec.tty,
             }) {

@@ -16,6 +16,7 @@
 //! Nothing here may write to stdout/stderr: those are the container's streams.
 //! Failures travel to the daemon over the channel as [`crate::error::WireError`].
 
+mod caps;
 mod command;
 mod exec;
 mod mounts;
@@ -47,7 +48,6 @@ pub fn init_main() -> ! {
         libc::fstat(CHANNEL_FD, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK
     };
     if !is_socket {
-        let _ = std::panic::take_hook();
         eprintln!("shipshape init: must be started by the shipshape runtime");
         // SAFETY: terminating the process.
         unsafe { libc::_exit(2) }

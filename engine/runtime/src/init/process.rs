@@ -14,9 +14,8 @@ use crate::error::RuntimeError;
 pub(super) struct Finish<'a> {
     pub args: &'a [String],
     pub env: &'a [String],
+    /// Must exist (see [`ensure_cwd`]; Docker fails an exec whose dir is missing).
     pub cwd: &'a str,
-    /// Docker creates a missing WorkingDir for `run`, but not for `exec`.
-    pub create_cwd: bool,
     pub user: &'a str,
     pub tty: bool,
 }
@@ -38,8 +37,12 @@ pub(super) fn finish(f: &Finish) -> Result<Infallible, RuntimeError> {
     // symlinks in its /etc cannot point at host files.
     let exec_user = user::resolve_from_files(f.user)?;
 
-    enter_cwd(f.cwd, f.create_cwd)?;
+    enter_cwd(f.cwd)?;
     fix_stdio_ownership(exec_user.uid, exec_user.gid);
+
+    super::caps::restrict_bounding_set(super::caps::DOCKER_DEFAULT).map_err(|e| {
+        RuntimeError::Io(io::Error::new(e.kind(), format!("drop capabilities: {e}")))
+    })?;
 
     let gids: Vec<Gid> = exec_user.sgids.iter().map(|g| Gid::from_raw(*g)).collect();
     setgroups(&gids).map_err(|e| RuntimeError::sys("setgroups", e))?;
@@ -79,16 +82,21 @@ fn to_cstrings(v: &[String]) -> Result<Vec<CString>, RuntimeError> {
         .collect()
 }
 
-fn enter_cwd(cwd: &str, create: bool) -> Result<(), RuntimeError> {
-    let invalid = |e: io::Error| RuntimeError::InvalidWorkingDir {
+fn invalid_cwd(cwd: &str, e: io::Error) -> RuntimeError {
+    RuntimeError::InvalidWorkingDir {
         path: cwd.to_string(),
         reason: e.to_string(),
-    };
-    if create {
-        // As root, before dropping privileges; like Docker, owned by root, 0755.
-        std::fs::create_dir_all(cwd).map_err(invalid)?;
     }
-    chdir(cwd).map_err(|e| invalid(io::Error::from(e)))
+}
+
+/// Create a missing WorkingDir as Docker does for `run`: as root, 0755, before
+/// privileges are dropped and before a read-only remount of `/`.
+pub(super) fn ensure_cwd(cwd: &str) -> Result<(), RuntimeError> {
+    std::fs::create_dir_all(cwd).map_err(|e| invalid_cwd(cwd, e))
+}
+
+fn enter_cwd(cwd: &str) -> Result<(), RuntimeError> {
+    chdir(cwd).map_err(|e| invalid_cwd(cwd, io::Error::from(e)))
 }
 
 /// Let a non-root user reopen its own stdio (/dev/stdout, /proc/self/fd/1):

@@ -50,14 +50,15 @@ fn container_init(spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
     }
     mounts::pivot_root(&spec.rootfs)?;
     mounts::mask_paths();
+    let cwd = if spec.cwd.is_empty() { "/" } else { &spec.cwd };
+    process::ensure_cwd(cwd)?;
     if spec.readonly_rootfs {
         mounts::remount_root_readonly()?;
     }
     process::finish(&process::Finish {
         args: &spec.args,
         env: &spec.env,
-        cwd: if spec.cwd.is_empty() { "/" } else { &spec.cwd },
-        create_cwd: true,
+        cwd,
         user: &spec.user,
         tty: spec.tty,
     })

@@ -113,6 +113,11 @@ pub fn exec_in(pid: i32, spec: &ExecSpec) -> Result<Spawned, RuntimeError> {
 }
 
 fn launch(req: InitRequest, tty: bool, open_stdin: bool) -> Result<Spawned, RuntimeError> {
+    if !supervisor::is_started() {
+        return Err(RuntimeError::Other(
+            "Supervisor::start() must be called before starting processes".into(),
+        ));
+    }
     let program = init_program();
     let plumbing = Plumbing::new(tty, open_stdin)?;
     let (chan, child_sock) = Channel::pair()?;
