@@ -514,3 +514,43 @@ pub async fn save(ctx: &Ctx, names: Vec<String>) -> Result<Response, ApiError> {
     });
     Ok(resp)
 }
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=`: a new image from a
+/// container's changes. The body, if any, is a container config whose fields
+/// override the container's in the new image.
+pub async fn commit(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
+    let q = &ctx.query;
+    let key = q.get("container").unwrap_or("").to_string();
+    let c = ctx.daemon.container(&key)?;
+    if q.get("changes").is_some_and(|v| !v.is_empty()) {
+        return Err(ApiError::NotImplemented(
+            "commit with Dockerfile 'changes' is not supported by this engine yet".into(),
+        ));
+    }
+    let tag = match q.get("repo").filter(|r| !r.is_empty()) {
+        Some(repo) => Some(match q.get("tag").filter(|t| !t.is_empty()) {
+            Some(t) => format!("{repo}:{t}"),
+            None => repo.to_string(),
+        }),
+        None => None,
+    };
+    let body = super::containers::read_json_body(req).await?;
+    let config = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        (!v.is_null()).then_some(v)
+    };
+    let opts = crate::daemon::commit::CommitOptions {
+        tag,
+        comment: q.get("comment").unwrap_or("").to_string(),
+        author: q.get("author").unwrap_or("").to_string(),
+        config,
+    };
+    let d = ctx.daemon.clone();
+    let id = tokio::task::spawn_blocking(move || crate::daemon::commit::commit(&d, &c, opts))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(super::json_status(StatusCode::CREATED, &json!({ "Id": id })))
+}

@@ -129,8 +129,10 @@ async fn route(
         ["containers", id, "attach"] if is_post => containers::attach_route(ctx, id, req).await,
         ["containers", id, "logs"] if is_get => containers::logs(ctx, id).await,
         ["containers", id, "resize"] if is_post => containers::resize(ctx, id).await,
+        ["containers", id, "changes"] if is_get => containers::changes(ctx, id).await,
         ["containers", id] if is_delete => containers::remove(ctx, id).await,
 
+        ["commit"] if is_post => images::commit(ctx, req).await,
         ["images", "json"] if is_get => images::list(ctx).await,
         ["images", "load"] if is_post => images::load(ctx, req).await,
         ["images", "get"] if is_get => images::save(ctx, ctx.query.all("names")).await,

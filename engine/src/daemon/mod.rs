@@ -1,6 +1,7 @@
 //! The engine's state: the image store, the container table and the
 //! supervisor. HTTP-free: `api` calls in, this drives `store` and `runtime`.
 
+pub mod commit;
 pub mod container;
 pub mod io;
 pub mod lifecycle;

@@ -21,6 +21,7 @@
 pub mod archive;
 pub mod atomic;
 mod error;
+pub mod diff;
 mod load;
 pub mod reference;
 mod save;

@@ -36,6 +36,10 @@ pub struct Expectation {
     /// Headers that must have exactly this value.
     #[serde(default)]
     pub header_values: BTreeMap<String, String>,
+    /// Header values that change with the API version: from the version
+    /// named in the key on, these override `header_values`.
+    #[serde(default)]
+    pub header_values_since: BTreeMap<String, BTreeMap<String, String>>,
     /// Top-level JSON fields and their JSON types.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
@@ -91,6 +95,17 @@ pub fn json_type(v: &Value) -> &'static str {
 
 impl Expectation {
     /// One-line statement of what Docker answers.
+    /// `header_values` as they apply at API version `v`.
+    pub fn header_values_at(&self, v: crate::client::ApiVersion) -> BTreeMap<String, String> {
+        let mut out = self.header_values.clone();
+        for (since, values) in &self.header_values_since {
+            if crate::client::ApiVersion::parse(since).is_ok_and(|s| v >= s) {
+                out.extend(values.clone());
+            }
+        }
+        out
+    }
+
     pub fn summary(&self, vars: &[(&str, &str)]) -> String {
         let mut s = format!("{} → status {}", render(&self.request, vars), self.status);
         if let Some(m) = &self.message {

@@ -184,6 +184,23 @@ pub async fn resize(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     Ok(json(&json!({})))
 }
 
+/// `GET /containers/{id}/changes`: `null` when nothing changed, as dockerd.
+pub async fn changes(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let d = ctx.daemon.clone();
+    let list = tokio::task::spawn_blocking(move || crate::daemon::commit::changes(&d, &c))
+        .await
+        .map_err(ApiError::internal)??;
+    if list.is_empty() {
+        return Ok(json(&Value::Null));
+    }
+    let out: Vec<Value> = list
+        .into_iter()
+        .map(|ch| json!({"Path": ch.path, "Kind": ch.kind as u8}))
+        .collect();
+    Ok(json(&out))
+}
+
 /// Multiplexed-stream frame: [stream, 0, 0, 0, len (BE u32)] + payload.
 pub fn frame(stream: u8, payload: &[u8]) -> Bytes {
     let mut b = Vec::with_capacity(8 + payload.len());
