@@ -10,7 +10,10 @@ use shipshape_tests::{harness_bin, ok, run, stderr, stdout, Engine};
 /// `docker load`; returns the image reference to use.
 fn load_fixture(e: &Engine) -> String {
     let tar = e.dir.path().join("fixture.tar");
-    ok(Command::new(harness_bin()).arg("fixture").arg("--output").arg(&tar));
+    ok(Command::new(harness_bin())
+        .arg("fixture")
+        .arg("--output")
+        .arg(&tar));
     let out = ok(e.docker().arg("load").arg("-i").arg(&tar));
     let loaded = out
         .lines()
@@ -28,14 +31,20 @@ fn load_fixture(e: &Engine) -> String {
 fn image_commands_load_list_inspect_tag_rmi_save() {
     let e = Engine::start();
     let img = load_fixture(&e);
-    let images = ok(e.docker().args(["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]));
+    let images = ok(e
+        .docker()
+        .args(["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]));
     assert!(images.contains("probe:e2e"), "docker images: {images}");
 
-    let id = ok(e.docker().args(["image", "inspect", "--format", "{{.Id}}", &img]));
+    let id = ok(e
+        .docker()
+        .args(["image", "inspect", "--format", "{{.Id}}", &img]));
     assert!(id.starts_with("sha256:") && id.len() == 71, "id {id}");
 
     ok(e.docker().args(["tag", &img, "other/name:v1"]));
-    let id2 = ok(e.docker().args(["image", "inspect", "--format", "{{.Id}}", "other/name:v1"]));
+    let id2 = ok(e
+        .docker()
+        .args(["image", "inspect", "--format", "{{.Id}}", "other/name:v1"]));
     assert_eq!(id, id2);
     let out = ok(e.docker().args(["rmi", "other/name:v1"]));
     assert!(out.contains("Untagged: other/name:v1"), "rmi said: {out}");
@@ -47,7 +56,9 @@ fn image_commands_load_list_inspect_tag_rmi_save() {
     ok(e.docker().args(["save", "-o"]).arg(&saved).arg(&img));
     let e2 = Engine::start();
     ok(e2.docker().arg("load").arg("-i").arg(&saved));
-    let id3 = ok(e2.docker().args(["image", "inspect", "--format", "{{.Id}}", &img]));
+    let id3 = ok(e2
+        .docker()
+        .args(["image", "inspect", "--format", "{{.Id}}", &img]));
     assert_eq!(id, id3);
 
     let missing = run(e.docker().args(["image", "inspect", "nope:missing"]));
@@ -58,16 +69,24 @@ fn image_commands_load_list_inspect_tag_rmi_save() {
 fn run_rm_prints_output_and_returns_exit_code() {
     let e = Engine::start();
     let img = load_fixture(&e);
-    let out = ok(e.docker().args(["run", "--rm", &img, "/probe", "echo", "hello", "world"]));
+    let out = ok(e
+        .docker()
+        .args(["run", "--rm", &img, "/probe", "echo", "hello", "world"]));
     assert_eq!(out, "hello world");
-    let o = run(e.docker().args(["run", "--rm", &img, "/probe", "exit", "3"]));
+    let o = run(e
+        .docker()
+        .args(["run", "--rm", &img, "/probe", "exit", "3"]));
     assert_eq!(o.status.code(), Some(3), "stderr: {}", stderr(&o));
     // --rm removed both containers.
     assert_eq!(ok(e.docker().args(["ps", "-aq"])), "");
     // A missing command: docker's exit code 127 and an error message.
     let o = run(e.docker().args(["run", "--rm", &img, "/nonexistent"]));
     assert_eq!(o.status.code(), Some(127), "stderr: {}", stderr(&o));
-    assert!(stderr(&o).contains("/nonexistent"), "stderr: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/nonexistent"),
+        "stderr: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -75,11 +94,13 @@ fn detached_container_ps_logs_stop_wait_rm() {
     let e = Engine::start();
     let img = load_fixture(&e);
     let id = ok(e.docker().args([
-        "run", "-d", "--name", "worker", &img, "/probe", "echo", "to-out", "--", "stderr", "to-err",
-        "--", "sleep", "60",
+        "run", "-d", "--name", "worker", &img, "/probe", "echo", "to-out", "--", "stderr",
+        "to-err", "--", "sleep", "60",
     ]));
     assert_eq!(id.len(), 64);
-    let ps = ok(e.docker().args(["ps", "--format", "{{.Names}} {{.Status}}"]));
+    let ps = ok(e
+        .docker()
+        .args(["ps", "--format", "{{.Names}} {{.Status}}"]));
     assert!(ps.starts_with("worker Up"), "ps: {ps}");
 
     // stdout and stderr stay separate.
@@ -97,7 +118,9 @@ fn detached_container_ps_logs_stop_wait_rm() {
     // The probe's sleep ignores SIGTERM as pid 1: stop escalates to SIGKILL.
     ok(e.docker().args(["stop", "-t", "1", "worker"]));
     assert_eq!(ok(e.docker().args(["wait", "worker"])), "137");
-    let ps = ok(e.docker().args(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]));
+    let ps = ok(e
+        .docker()
+        .args(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]));
     assert!(ps.starts_with("worker Exited (137)"), "ps: {ps}");
     ok(e.docker().args(["rm", "worker"]));
     assert_eq!(ok(e.docker().args(["ps", "-aq"])), "");
@@ -137,33 +160,81 @@ fn run_with_a_tty() {
         &format!("DOCKER_HOST={docker_host} docker run -it --rm {img} /probe echo in-a-tty"),
         "/dev/null",
     ]));
-    assert!(o.status.success(), "stdout: {} stderr: {}", stdout(&o), stderr(&o));
+    assert!(
+        o.status.success(),
+        "stdout: {} stderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
     // A tty turns "\n" into "\r\n".
-    assert!(stdout(&o).contains("in-a-tty\r\n"), "stdout: {:?}", stdout(&o));
+    assert!(
+        stdout(&o).contains("in-a-tty\r\n"),
+        "stdout: {:?}",
+        stdout(&o)
+    );
 }
 
 #[test]
 fn run_flags_env_workdir_user_hostname_readonly_bind() {
     let e = Engine::start();
     let img = load_fixture(&e);
-    let env = ok(e.docker().args(["run", "--rm", "-e", "FOO=bar", &img, "/probe", "env"]));
+    let env = ok(e
+        .docker()
+        .args(["run", "--rm", "-e", "FOO=bar", &img, "/probe", "env"]));
     assert!(env.lines().any(|l| l == "FOO=bar"), "env: {env}");
-    let cwd = ok(e.docker().args(["run", "--rm", "-w", "/tmp/work", &img, "/probe", "cwd"]));
+    let cwd = ok(e
+        .docker()
+        .args(["run", "--rm", "-w", "/tmp/work", &img, "/probe", "cwd"]));
     assert_eq!(cwd, "/tmp/work");
-    let uid = ok(e.docker().args(["run", "--rm", "--user", "1000:1000", &img, "/probe", "uid"]));
+    let uid = ok(e
+        .docker()
+        .args(["run", "--rm", "--user", "1000:1000", &img, "/probe", "uid"]));
     assert_eq!(uid, "1000:1000");
-    let host = ok(e.docker().args(["run", "--rm", "--hostname", "box1", &img, "/probe", "hostname"]));
+    let host = ok(e.docker().args([
+        "run",
+        "--rm",
+        "--hostname",
+        "box1",
+        &img,
+        "/probe",
+        "hostname",
+    ]));
     assert_eq!(host, "box1");
-    let ro = run(e.docker().args(["run", "--rm", "--read-only", &img, "/probe", "write", "/x", "y"]));
+    let ro = run(e.docker().args([
+        "run",
+        "--rm",
+        "--read-only",
+        &img,
+        "/probe",
+        "write",
+        "/x",
+        "y",
+    ]));
     assert!(!ro.status.success(), "write on a read-only root succeeded");
 
     let shared = e.dir.path().join("shared");
     std::fs::create_dir_all(&shared).unwrap();
     std::fs::write(shared.join("in.txt"), "from-host").unwrap();
     let vol = format!("{}:/mnt", shared.display());
-    let got = ok(e.docker().args(["run", "--rm", "-v", &vol, &img, "/probe", "read", "/mnt/in.txt", "--", "write", "/mnt/out.txt", "from-container"]));
+    let got = ok(e.docker().args([
+        "run",
+        "--rm",
+        "-v",
+        &vol,
+        &img,
+        "/probe",
+        "read",
+        "/mnt/in.txt",
+        "--",
+        "write",
+        "/mnt/out.txt",
+        "from-container",
+    ]));
     assert_eq!(got, "from-host");
-    assert_eq!(std::fs::read_to_string(shared.join("out.txt")).unwrap(), "from-container");
+    assert_eq!(
+        std::fs::read_to_string(shared.join("out.txt")).unwrap(),
+        "from-container"
+    );
 }
 
 #[test]
@@ -171,7 +242,10 @@ fn same_tarball_gives_same_image_id_as_dockerd() {
     // The oracle: load the fixture into dockerd too and compare IDs.
     let e = Engine::start();
     let tar = e.dir.path().join("fixture.tar");
-    ok(Command::new(harness_bin()).arg("fixture").arg("--output").arg(&tar));
+    ok(Command::new(harness_bin())
+        .arg("fixture")
+        .arg("--output")
+        .arg(&tar));
     let engine_out = ok(e.docker().arg("load").arg("-i").arg(&tar));
     let dockerd = || {
         let mut c = Command::new("docker");
@@ -182,18 +256,29 @@ fn same_tarball_gives_same_image_id_as_dockerd() {
     let id_of = |out: &str| -> String {
         let r = out
             .lines()
-            .find_map(|l| l.strip_prefix("Loaded image: ").or_else(|| l.strip_prefix("Loaded image ID: ")))
+            .find_map(|l| {
+                l.strip_prefix("Loaded image: ")
+                    .or_else(|| l.strip_prefix("Loaded image ID: "))
+            })
             .unwrap_or_default()
             .to_string();
         r
     };
     let (a, b) = (id_of(&engine_out), id_of(&dockerd_out));
-    let engine_id = ok(e.docker().args(["image", "inspect", "--format", "{{.Id}}", &a]));
+    let engine_id = ok(e
+        .docker()
+        .args(["image", "inspect", "--format", "{{.Id}}", &a]));
     let dockerd_id = ok(dockerd().args(["image", "inspect", "--format", "{{.Id}}", &b]));
     assert_eq!(engine_id, dockerd_id);
     // Clean up on dockerd only what this test loaded, and only if unused and
     // untagged by anyone else (the harness may use the same image concurrently).
-    let tags = ok(dockerd().args(["image", "inspect", "--format", "{{len .RepoTags}}", &dockerd_id]));
+    let tags = ok(dockerd().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{len .RepoTags}}",
+        &dockerd_id,
+    ]));
     if tags == "0" {
         let _ = run(dockerd().args(["rmi", &dockerd_id]));
     }

@@ -8,7 +8,11 @@ use shipshape_tests::{harness_bin, run, stderr, stdout, Engine};
 
 /// Parses the harness's last line: "N passed, M failed, K skipped".
 fn summary(out: &str) -> (u32, u32, u32) {
-    let last = out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let last = out
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
     let nums: Vec<u32> = last
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|s| s.parse().ok())
@@ -36,18 +40,37 @@ fn every_harness_scenario_passes_on_the_engine() {
 fn state_survives_a_crash_and_running_containers_are_marked_exited() {
     let mut e = Engine::start();
     let tar = e.dir.path().join("fixture.tar");
-    shipshape_tests::ok(Command::new(harness_bin()).arg("fixture").arg("--output").arg(&tar));
+    shipshape_tests::ok(
+        Command::new(harness_bin())
+            .arg("fixture")
+            .arg("--output")
+            .arg(&tar),
+    );
     shipshape_tests::ok(e.docker().arg("load").arg("-i").arg(&tar));
     let img = shipshape_tests::ok(e.docker().args(["images", "-q"]));
     let img = img.lines().next().unwrap_or_default().to_string();
-    shipshape_tests::ok(e.docker().args(["create", "--name", "kept", &img, "/probe", "echo", "x"]));
-    shipshape_tests::ok(e.docker().args(["run", "-d", "--name", "runner", &img, "/probe", "sleep", "60"]));
+    shipshape_tests::ok(
+        e.docker()
+            .args(["create", "--name", "kept", &img, "/probe", "echo", "x"]),
+    );
+    shipshape_tests::ok(e.docker().args([
+        "run", "-d", "--name", "runner", &img, "/probe", "sleep", "60",
+    ]));
     e.crash();
     e.spawn();
-    let ps = shipshape_tests::ok(e.docker().args(["ps", "-a", "--format", "{{.Names}} {{.State}}"]));
+    let ps =
+        shipshape_tests::ok(
+            e.docker()
+                .args(["ps", "-a", "--format", "{{.Names}} {{.State}}"]),
+        );
     let mut lines: Vec<&str> = ps.lines().collect();
     lines.sort();
-    assert_eq!(lines, vec!["kept created", "runner exited"], "engine log:\n{}", e.log());
+    assert_eq!(
+        lines,
+        vec!["kept created", "runner exited"],
+        "engine log:\n{}",
+        e.log()
+    );
     // The image survived too, and the crashed container's process is gone.
     shipshape_tests::ok(e.docker().args(["image", "inspect", &img]));
     let out = shipshape_tests::ok(e.docker().args(["start", "-a", "kept"]));

@@ -36,7 +36,9 @@ fn an_endpoint_that_is_not_docker_is_a_clear_error() {
             let Ok(mut s) = s else { continue };
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            );
         }
     });
     fails_cleanly(&["run", "--host", &format!("tcp://{addr}")]);

@@ -12,7 +12,11 @@ use shipshape_engine::server::{self, Host};
 #[command(name = "shipshape-engine", version)]
 struct Args {
     /// Where to listen: unix:///path or tcp://127.0.0.1:PORT (repeatable).
-    #[arg(short = 'H', long = "host", default_value = "unix:///run/shipshape/engine.sock")]
+    #[arg(
+        short = 'H',
+        long = "host",
+        default_value = "unix:///run/shipshape/engine.sock"
+    )]
     hosts: Vec<String>,
     /// Where images, containers and logs are kept.
     #[arg(long = "data-root", default_value = "/var/lib/shipshape")]
@@ -31,7 +35,10 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
     let hosts: Vec<Host> = match args.hosts.iter().map(|h| Host::parse(h)).collect() {
         Ok(h) => h,
@@ -61,8 +68,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(hosts: Vec<Host>, data_root: PathBuf) -> Result<(), String> {
-    let daemon = Daemon::open(Config { data_root: data_root.clone() })
-        .map_err(|e| format!("opening data root {}: {e}", data_root.display()))?;
+    let daemon = Daemon::open(Config {
+        data_root: data_root.clone(),
+    })
+    .map_err(|e| format!("opening data root {}: {e}", data_root.display()))?;
     let listeners = server::bind(&hosts).map_err(|e| format!("listening: {e}"))?;
     let sockets: Vec<_> = listeners
         .iter()

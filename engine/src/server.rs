@@ -142,12 +142,18 @@ mod tests {
 
     #[test]
     fn hosts_parse_like_dockerd() {
-        assert_eq!(Host::parse("unix:///run/x.sock").unwrap(), Host::Unix("/run/x.sock".into()));
+        assert_eq!(
+            Host::parse("unix:///run/x.sock").unwrap(),
+            Host::Unix("/run/x.sock".into())
+        );
         assert_eq!(
             Host::parse("tcp://127.0.0.1:2375").unwrap(),
             Host::Tcp("127.0.0.1:2375".parse().unwrap())
         );
-        assert!(matches!(Host::parse("tcp://0.0.0.0:2375"), Err(HostError::NotLoopback(_))));
+        assert!(matches!(
+            Host::parse("tcp://0.0.0.0:2375"),
+            Err(HostError::NotLoopback(_))
+        ));
         assert!(Host::parse("bogus://x").is_err());
         assert!(Host::parse("unix://").is_err());
     }

@@ -27,7 +27,10 @@ pub fn bin(package: &str, name: &str) -> PathBuf {
     // Always ask cargo: it is a no-op when the binary is fresh, and it
     // rebuilds a stale one left by an earlier run.
     let status = cmd.status().expect("running cargo build");
-    assert!(status.success(), "cargo build -p {package} --bin {name} failed");
+    assert!(
+        status.success(),
+        "cargo build -p {package} --bin {name} failed"
+    );
     assert!(path.exists(), "{} missing after build", path.display());
     path
 }
@@ -56,7 +59,12 @@ impl Engine {
             .expect("tempdir");
         let socket = dir.path().join("engine.sock");
         let data_root = dir.path().join("data");
-        let mut e = Engine { child: None, socket, data_root, dir };
+        let mut e = Engine {
+            child: None,
+            socket,
+            data_root,
+            dir,
+        };
         e.spawn();
         e
     }
@@ -135,7 +143,9 @@ pub fn wait_for_ping(socket: &Path, limit: Duration) {
     while Instant::now() < deadline {
         if let Ok(mut s) = std::os::unix::net::UnixStream::connect(socket) {
             let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            if s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_ok() {
+            if s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .is_ok()
+            {
                 let mut buf = String::new();
                 let _ = s.read_to_string(&mut buf);
                 if buf.starts_with("HTTP/1.1 200") {
@@ -145,12 +155,16 @@ pub fn wait_for_ping(socket: &Path, limit: Duration) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("engine did not answer /_ping on {} in time", socket.display());
+    panic!(
+        "engine did not answer /_ping on {} in time",
+        socket.display()
+    );
 }
 
 /// Runs a command, returning its output; panics with its stderr if it could not start.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
 }
 
 pub fn stdout(o: &Output) -> String {

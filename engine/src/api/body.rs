@@ -18,7 +18,9 @@ pub type Request = hyper::Request<Incoming>;
 pub type Response = hyper::Response<Body>;
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 pub fn empty() -> Body {

@@ -527,13 +527,12 @@ pub async fn commit(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
             "commit with Dockerfile 'changes' is not supported by this engine yet".into(),
         ));
     }
-    let tag = match q.get("repo").filter(|r| !r.is_empty()) {
-        Some(repo) => Some(match q.get("tag").filter(|t| !t.is_empty()) {
+    let tag = q.get("repo").filter(|r| !r.is_empty()).map(|repo| {
+        match q.get("tag").filter(|t| !t.is_empty()) {
             Some(t) => format!("{repo}:{t}"),
             None => repo.to_string(),
-        }),
-        None => None,
-    };
+        }
+    });
     let body = super::containers::read_json_body(req).await?;
     let config = if body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -552,5 +551,8 @@ pub async fn commit(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
     let id = tokio::task::spawn_blocking(move || crate::daemon::commit::commit(&d, &c, opts))
         .await
         .map_err(ApiError::internal)??;
-    Ok(super::json_status(StatusCode::CREATED, &json!({ "Id": id })))
+    Ok(super::json_status(
+        StatusCode::CREATED,
+        &json!({ "Id": id }),
+    ))
 }

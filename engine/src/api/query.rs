@@ -47,9 +47,10 @@ impl Query {
     pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| {
-                ApiError::BadRequest(format!("invalid value for {key}: {v:?}"))
-            }),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| ApiError::BadRequest(format!("invalid value for {key}: {v:?}"))),
         }
     }
 }

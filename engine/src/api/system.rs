@@ -9,11 +9,21 @@ use crate::error::ApiError;
 
 /// `GET|HEAD /_ping`: "OK" (empty for HEAD), text/plain, never cached.
 pub fn ping(_ctx: &Ctx, method: &Method) -> Result<Response, ApiError> {
-    let b = if method == Method::HEAD { body::empty() } else { body::full("OK") };
+    let b = if method == Method::HEAD {
+        body::empty()
+    } else {
+        body::full("OK")
+    };
     let mut r = hyper::Response::new(b);
     let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     if method == Method::HEAD {
         h.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
@@ -57,8 +67,10 @@ fn os_release_name() -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
         })
         .unwrap_or_else(|| "Linux".into())
 }
@@ -91,7 +103,11 @@ pub async fn info(ctx: &Ctx) -> Result<Response, ApiError> {
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    };
     Ok(json(&json!({
         "ID": format!("shipshape-{hostname}"),
         "Containers": containers.len(),

@@ -54,11 +54,15 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
     // The layer goes through a temp file: it can be large, and the store
     // hashes it while unpacking.
     let tmp = tempfile::NamedTempFile::new_in(d.tmp_dir())?;
-    diff::pack_overlay_upper(&fs_dir.join("upper"), std::io::BufWriter::new(tmp.as_file()))?;
+    diff::pack_overlay_upper(
+        &fs_dir.join("upper"),
+        std::io::BufWriter::new(tmp.as_file()),
+    )?;
     let layer = std::fs::File::open(tmp.path())?;
 
     let mut container_config = serde_json::to_value(&rec.config).map_err(ApiError::internal)?;
-    if let (Some(Value::Object(over)), Value::Object(base)) = (&opts.config, &mut container_config) {
+    if let (Some(Value::Object(over)), Value::Object(base)) = (&opts.config, &mut container_config)
+    {
         for (k, v) in over {
             if !v.is_null() {
                 base.insert(k.clone(), v.clone());
@@ -69,7 +73,11 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         m.insert("Image".into(), json!(parent.id));
     }
     let now = now_rfc3339();
-    let mut history = parent.config.get("history").cloned().unwrap_or_else(|| json!([]));
+    let mut history = parent
+        .config
+        .get("history")
+        .cloned()
+        .unwrap_or_else(|| json!([]));
     if let Value::Array(h) = &mut history {
         let mut entry = json!({"created": now, "created_by": command_line(&rec.path, &rec.args)});
         if !opts.comment.is_empty() {
@@ -97,14 +105,24 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         cfg.insert("comment".into(), json!(opts.comment));
     }
 
-    let mut layers: Vec<LayerSource> = parent.layers.iter().cloned().map(LayerSource::Existing).collect();
+    let mut layers: Vec<LayerSource> = parent
+        .layers
+        .iter()
+        .cloned()
+        .map(LayerSource::Existing)
+        .collect();
     layers.push(LayerSource::Tar(Box::new(std::io::BufReader::new(layer))));
     let tags: Vec<String> = opts.tag.into_iter().collect();
-    let image = d.images.create_image(config, layers, Some(&parent.id), &tags)?;
+    let image = d
+        .images
+        .create_image(config, layers, Some(&parent.id), &tags)?;
     Ok(image.id)
 }
 
 /// Docker's `created_by` for a commit: the container's command line.
 fn command_line(path: &str, args: &[String]) -> String {
-    std::iter::once(path).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+    std::iter::once(path)
+        .chain(args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

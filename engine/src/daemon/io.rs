@@ -20,7 +20,10 @@ use super::logs::{LogWriter, STDERR, STDOUT};
 /// What attached clients receive.
 #[derive(Debug, Clone)]
 pub enum Output {
-    Data { stream: u8, bytes: Bytes },
+    Data {
+        stream: u8,
+        bytes: Bytes,
+    },
     /// The run ended and all its output has been sent.
     End,
 }
@@ -101,7 +104,11 @@ impl AsyncRead for FdStream {
 }
 
 impl AsyncWrite for FdStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         loop {
             let mut guard = ready!(self.fd.poll_write_ready(cx))?;
             match guard.try_io(|inner| inner.get_ref().write(data)) {

@@ -27,12 +27,18 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.9fZ")
+        .to_string()
 }
 
 /// `POST /containers/create`. Blocking (store lookups and an fsync'd write):
 /// call it from a blocking task.
-pub fn create(d: &Daemon, name: Option<&str>, req: CreateRequest) -> Result<(String, Vec<String>), ApiError> {
+pub fn create(
+    d: &Daemon,
+    name: Option<&str>,
+    req: CreateRequest,
+) -> Result<(String, Vec<String>), ApiError> {
     let name = match name {
         Some(n) if !n.is_empty() => {
             if !names::is_valid_name(n) {
@@ -40,7 +46,11 @@ pub fn create(d: &Daemon, name: Option<&str>, req: CreateRequest) -> Result<(Str
                     "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                 )));
             }
-            if n.starts_with('/') { n.to_string() } else { format!("/{n}") }
+            if n.starts_with('/') {
+                n.to_string()
+            } else {
+                format!("/{n}")
+            }
         }
         _ => loop {
             let n = format!("/{}", names::random_name());
@@ -112,9 +122,15 @@ pub fn create(d: &Daemon, name: Option<&str>, req: CreateRequest) -> Result<(Str
 fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
     let ic = image.config.get("config").cloned().unwrap_or_default();
     let strings = |key: &str| -> Option<Vec<String>> {
-        ic.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
+        ic.get(key)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
     };
-    let string = |key: &str| ic.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let string = |key: &str| {
+        ic.get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     if c.entrypoint.is_none() {
         c.entrypoint = strings("Entrypoint");
         if c.cmd.is_none() {
@@ -136,7 +152,10 @@ fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
         c.user = string("User");
     }
     if c.stop_signal.is_none() {
-        c.stop_signal = ic.get("StopSignal").and_then(|v| v.as_str()).map(String::from);
+        c.stop_signal = ic
+            .get("StopSignal")
+            .and_then(|v| v.as_str())
+            .map(String::from);
     }
     let mut labels: BTreeMap<String, String> = ic
         .get("Labels")
@@ -160,7 +179,11 @@ pub fn parse_bind(spec: &str) -> Result<BindMount, ApiError> {
     let (src, dst, mode) = match parts.as_slice() {
         [s, d] => (*s, *d, ""),
         [s, d, m] => (*s, *d, *m),
-        _ => return Err(ApiError::BadRequest(format!("invalid volume specification: '{spec}'"))),
+        _ => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid volume specification: '{spec}'"
+            )))
+        }
     };
     if !dst.starts_with('/') {
         return Err(ApiError::BadRequest(format!(
@@ -173,10 +196,17 @@ pub fn parse_bind(spec: &str) -> Result<BindMount, ApiError> {
         )));
     }
     let readonly = mode.split(',').any(|m| m == "ro");
-    if mode.split(',').any(|m| !matches!(m, "" | "ro" | "rw" | "z" | "Z" | "rprivate" | "private")) {
+    if mode
+        .split(',')
+        .any(|m| !matches!(m, "" | "ro" | "rw" | "z" | "Z" | "rprivate" | "private"))
+    {
         return Err(ApiError::BadRequest(format!("invalid mode: {mode}")));
     }
-    Ok(BindMount { source: PathBuf::from(src), destination: dst.to_string(), readonly })
+    Ok(BindMount {
+        source: PathBuf::from(src),
+        destination: dst.to_string(),
+        readonly,
+    })
 }
 
 /// `POST /containers/{id}/start`.
@@ -192,9 +222,11 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
     }
     let layers = d.images.layer_dirs(&rec.image_id)?;
     let fs_dir = c.fs_dir();
-    let rootfs = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir))
-        .await
-        .map_err(ApiError::internal)??;
+    let rootfs = tokio::task::spawn_blocking(move || {
+        shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir)
+    })
+    .await
+    .map_err(ApiError::internal)??;
 
     let cfg = &rec.config;
     let mut env = cfg.env.clone().unwrap_or_default();
@@ -220,16 +252,26 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
     }
     let spec = ProcessSpec {
         rootfs,
-        args: std::iter::once(rec.path.clone()).chain(rec.args.iter().cloned()).collect(),
+        args: std::iter::once(rec.path.clone())
+            .chain(rec.args.iter().cloned())
+            .collect(),
         env,
-        cwd: if cfg.working_dir.is_empty() { "/".into() } else { cfg.working_dir.clone() },
+        cwd: if cfg.working_dir.is_empty() {
+            "/".into()
+        } else {
+            cfg.working_dir.clone()
+        },
         user: cfg.user.clone(),
         hostname: cfg.hostname.clone(),
         tty: cfg.tty,
         open_stdin: cfg.open_stdin,
         readonly_rootfs: rec.host_config.readonly_rootfs,
         mounts,
-        network: if rec.host_config.network_mode == "none" { Network::None } else { Network::Host },
+        network: if rec.host_config.network_mode == "none" {
+            Network::None
+        } else {
+            Network::Host
+        },
     };
     let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await
@@ -249,7 +291,10 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
             }
             let _ = c.save();
             let fs_dir = c.fs_dir();
-            let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)
+            })
+            .await;
             // dockerd removes an AutoRemove container whose start failed
             // (`docker run --rm` waits for that removal).
             if rec.host_config.auto_remove {
@@ -286,7 +331,11 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
             .stdin
             .and_then(|f| FdStream::new(f).ok())
             .map(|s| Arc::new(tokio::sync::Mutex::new(Some(s))));
-        run.tty = if cfg.tty { spawned.stdout.try_clone().ok() } else { None };
+        run.tty = if cfg.tty {
+            spawned.stdout.try_clone().ok()
+        } else {
+            None
+        };
     }
     c.progress.send_modify(|p| p.starts += 1);
     let log = LogWriter::open(&c.log_path())?;
@@ -317,7 +366,8 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     // start may mount it again, and must not have it unmounted under it.
     *c.run_handles() = Default::default();
     let fs_dir = c.fs_dir();
-    let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)).await;
+    let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir))
+        .await;
     let auto_remove = {
         let mut r = c.record();
         r.state.status = Status::Exited;
@@ -355,7 +405,10 @@ pub fn recover_after_restart(c: &Container) {
     let mut r = c.record();
     if r.state.running() {
         let pid = r.state.pid;
-        if pid > 0 && r.state.pid_start_time != 0 && process_start_time(pid) == Some(r.state.pid_start_time) {
+        if pid > 0
+            && r.state.pid_start_time != 0
+            && process_start_time(pid) == Some(r.state.pid_start_time)
+        {
             let _ = shipshape_runtime::kill(pid, SIGKILL);
         }
         r.state.status = Status::Exited;
@@ -385,27 +438,45 @@ async fn wait_exit(c: &Container, seen_exits: u64) {
 }
 
 /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout.
-pub async fn stop(d: &Arc<Daemon>, c: &Arc<Container>, signal: Option<i32>, timeout: Option<i64>) -> Result<(), ApiError> {
+pub async fn stop(
+    d: &Arc<Daemon>,
+    c: &Arc<Container>,
+    signal: Option<i32>,
+    timeout: Option<i64>,
+) -> Result<(), ApiError> {
     let _op = c.op_lock.lock().await;
     stop_locked(d, c, signal, timeout).await
 }
 
-async fn stop_locked(_d: &Arc<Daemon>, c: &Arc<Container>, signal: Option<i32>, timeout: Option<i64>) -> Result<(), ApiError> {
+async fn stop_locked(
+    _d: &Arc<Daemon>,
+    c: &Arc<Container>,
+    signal: Option<i32>,
+    timeout: Option<i64>,
+) -> Result<(), ApiError> {
     let rec = c.snapshot();
     if !rec.state.running() {
         return Err(ApiError::NotModified);
     }
     let exits = c.progress.borrow().exits;
     let signal = signal
-        .or_else(|| rec.config.stop_signal.as_deref().and_then(shipshape_runtime::parse_signal))
+        .or_else(|| {
+            rec.config
+                .stop_signal
+                .as_deref()
+                .and_then(shipshape_runtime::parse_signal)
+        })
         .unwrap_or(SIGTERM);
-    let timeout = timeout.or(rec.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+    let timeout = timeout
+        .or(rec.config.stop_timeout)
+        .unwrap_or(DEFAULT_STOP_TIMEOUT);
     let _ = shipshape_runtime::kill(rec.state.pid, signal);
     if timeout < 0 {
         wait_exit(c, exits).await;
         return Ok(());
     }
-    let graceful = tokio::time::timeout(Duration::from_secs(timeout as u64), wait_exit(c, exits)).await;
+    let graceful =
+        tokio::time::timeout(Duration::from_secs(timeout as u64), wait_exit(c, exits)).await;
     if graceful.is_err() {
         let _ = shipshape_runtime::kill(rec.state.pid, SIGKILL);
         wait_exit(c, exits).await;
@@ -435,7 +506,12 @@ pub async fn kill(c: &Arc<Container>, signal: i32, key: &str) -> Result<(), ApiE
 }
 
 /// `POST /containers/{id}/restart`: stop if running, then start.
-pub async fn restart(d: &Arc<Daemon>, c: &Arc<Container>, signal: Option<i32>, timeout: Option<i64>) -> Result<(), ApiError> {
+pub async fn restart(
+    d: &Arc<Daemon>,
+    c: &Arc<Container>,
+    signal: Option<i32>,
+    timeout: Option<i64>,
+) -> Result<(), ApiError> {
     let _op = c.op_lock.lock().await;
     match stop_locked(d, c, signal, timeout).await {
         Ok(()) | Err(ApiError::NotModified) => {}
@@ -500,7 +576,9 @@ impl WaitCondition {
             "" | "not-running" => Ok(WaitCondition::NotRunning),
             "next-exit" => Ok(WaitCondition::NextExit),
             "removed" => Ok(WaitCondition::Removed),
-            other => Err(ApiError::BadRequest(format!("invalid condition: \"{other}\""))),
+            other => Err(ApiError::BadRequest(format!(
+                "invalid condition: \"{other}\""
+            ))),
         }
     }
 }
@@ -533,15 +611,27 @@ pub fn wait(
 pub fn human_status(state: &State, created: &str) -> String {
     let since = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)
-            .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).to_std().unwrap_or_default())
+            .map(|t| {
+                (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                    .to_std()
+                    .unwrap_or_default()
+            })
             .unwrap_or_default()
     };
     match state.status {
         Status::Running => format!("Up {}", human_duration(since(&state.started_at))),
         Status::Paused => format!("Up {} (Paused)", human_duration(since(&state.started_at))),
-        Status::Restarting => format!("Restarting ({}) {} ago", state.exit_code, human_duration(since(&state.finished_at))),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            state.exit_code,
+            human_duration(since(&state.finished_at))
+        ),
         Status::Exited if state.finished_at != ZERO_TIME => {
-            format!("Exited ({}) {} ago", state.exit_code, human_duration(since(&state.finished_at)))
+            format!(
+                "Exited ({}) {} ago",
+                state.exit_code,
+                human_duration(since(&state.finished_at))
+            )
         }
         Status::Exited | Status::Created => {
             let _ = created;
@@ -580,15 +670,27 @@ mod tests {
         assert!(b.readonly);
         assert_eq!(b.destination, "/in");
         assert!(!parse_bind("/host:/in").unwrap().readonly);
-        assert!(matches!(parse_bind("/host:rel"), Err(ApiError::BadRequest(_))));
-        assert!(matches!(parse_bind("vol:/in"), Err(ApiError::NotImplemented(_))));
-        assert!(matches!(parse_bind("/a:/b:bogus"), Err(ApiError::BadRequest(_))));
+        assert!(matches!(
+            parse_bind("/host:rel"),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_bind("vol:/in"),
+            Err(ApiError::NotImplemented(_))
+        ));
+        assert!(matches!(
+            parse_bind("/a:/b:bogus"),
+            Err(ApiError::BadRequest(_))
+        ));
         assert!(matches!(parse_bind("nope"), Err(ApiError::BadRequest(_))));
     }
 
     #[test]
     fn human_durations() {
-        assert_eq!(human_duration(Duration::from_millis(300)), "Less than a second");
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(Duration::from_secs(5)), "5 seconds");
         assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
         assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");
@@ -596,8 +698,14 @@ mod tests {
 
     #[test]
     fn wait_conditions() {
-        assert_eq!(WaitCondition::parse(None).unwrap(), WaitCondition::NotRunning);
-        assert_eq!(WaitCondition::parse(Some("removed")).unwrap(), WaitCondition::Removed);
+        assert_eq!(
+            WaitCondition::parse(None).unwrap(),
+            WaitCondition::NotRunning
+        );
+        assert_eq!(
+            WaitCondition::parse(Some("removed")).unwrap(),
+            WaitCondition::Removed
+        );
         assert!(WaitCondition::parse(Some("bogus")).is_err());
     }
 }

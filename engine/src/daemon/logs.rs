@@ -163,10 +163,13 @@ pub fn parse_unix_time(s: &str) -> Option<i64> {
 
 /// RFC 3339 with nanoseconds, as Docker prints timestamps.
 pub fn format_time_ns(ns: i64) -> String {
-    chrono::DateTime::from_timestamp(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.9fZ")
-        .to_string()
+    chrono::DateTime::from_timestamp(
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000) as u32,
+    )
+    .unwrap_or_default()
+    .format("%Y-%m-%dT%H:%M:%S%.9fZ")
+    .to_string()
 }
 
 #[cfg(test)]
@@ -182,7 +185,10 @@ mod tests {
         w.write(STDERR, b"err\n").unwrap();
         w.write(STDOUT, b"o\nthree").unwrap();
         let (entries, _) = read_from(&p, 0).unwrap();
-        let lines: Vec<_> = entries.iter().map(|e| (e.stream, e.bytes.clone())).collect();
+        let lines: Vec<_> = entries
+            .iter()
+            .map(|e| (e.stream, e.bytes.clone()))
+            .collect();
         assert_eq!(
             lines,
             vec![
@@ -206,7 +212,8 @@ mod tests {
         drop(w);
         let good = std::fs::metadata(&p).unwrap().len();
         let mut f = OpenOptions::new().append(true).open(&p).unwrap();
-        f.write_all(&[1, 2, 3, 4, 5, 6, 7, 8, 1, 100, 0, 0, 0, b'x']).unwrap();
+        f.write_all(&[1, 2, 3, 4, 5, 6, 7, 8, 1, 100, 0, 0, 0, b'x'])
+            .unwrap();
         let (entries, end) = read_from(&p, 0).unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(end, good);
@@ -214,11 +221,25 @@ mod tests {
 
     #[test]
     fn filter_tail_and_streams() {
-        let e = |t, s: u8| Entry { time_ns: t, stream: s, bytes: vec![] };
+        let e = |t, s: u8| Entry {
+            time_ns: t,
+            stream: s,
+            bytes: vec![],
+        };
         let all = vec![e(1, STDOUT), e(2, STDERR), e(3, STDOUT), e(4, STDOUT)];
-        let f = Filter { stdout: true, tail: Some(2), ..Default::default() };
+        let f = Filter {
+            stdout: true,
+            tail: Some(2),
+            ..Default::default()
+        };
         assert_eq!(f.apply(all.clone()), vec![e(3, STDOUT), e(4, STDOUT)]);
-        let f = Filter { stdout: true, stderr: true, since_ns: Some(2), until_ns: Some(3), ..Default::default() };
+        let f = Filter {
+            stdout: true,
+            stderr: true,
+            since_ns: Some(2),
+            until_ns: Some(3),
+            ..Default::default()
+        };
         assert_eq!(f.apply(all), vec![e(2, STDERR), e(3, STDOUT)]);
     }
 
@@ -227,6 +248,9 @@ mod tests {
         assert_eq!(parse_unix_time("10"), Some(10_000_000_000));
         assert_eq!(parse_unix_time("10.5"), Some(10_500_000_000));
         assert_eq!(parse_unix_time("x"), None);
-        assert_eq!(format_time_ns(1_500_000_001), "1970-01-01T00:00:01.500000001Z");
+        assert_eq!(
+            format_time_ns(1_500_000_001),
+            "1970-01-01T00:00:01.500000001Z"
+        );
     }
 }

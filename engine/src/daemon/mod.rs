@@ -173,7 +173,11 @@ impl Daemon {
         if let Some(c) = t.by_id.get(key) {
             return Ok(c.clone());
         }
-        let name = if key.starts_with('/') { key.to_string() } else { format!("/{key}") };
+        let name = if key.starts_with('/') {
+            key.to_string()
+        } else {
+            format!("/{key}")
+        };
         if let Some(c) = t.names.get(&name).and_then(|id| t.by_id.get(id)) {
             return Ok(c.clone());
         }
@@ -213,7 +217,11 @@ impl Daemon {
     /// On SIGTERM: stop every running container (SIGTERM, then SIGKILL after
     /// a short grace period), so none outlives the daemon unsupervised.
     pub async fn shutdown(self: &Arc<Self>) {
-        let running: Vec<_> = self.all_containers().into_iter().filter(|c| c.is_running()).collect();
+        let running: Vec<_> = self
+            .all_containers()
+            .into_iter()
+            .filter(|c| c.is_running())
+            .collect();
         let stops = running.into_iter().map(|c| {
             let d = self.clone();
             tokio::spawn(async move {

@@ -31,8 +31,8 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 const LEFT: &[&str] = &[
-    "brave", "calm", "eager", "fond", "happy", "keen", "lucid", "merry", "nifty", "quiet",
-    "sharp", "tender", "vivid", "witty", "zen", "bold",
+    "brave", "calm", "eager", "fond", "happy", "keen", "lucid", "merry", "nifty", "quiet", "sharp",
+    "tender", "vivid", "witty", "zen", "bold",
 ];
 const RIGHT: &[&str] = &[
     "hopper", "lovelace", "turing", "curie", "noether", "ritchie", "thompson", "liskov",

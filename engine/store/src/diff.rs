@@ -35,7 +35,9 @@ pub struct Change {
 /// a separate "init" layer, so they never show up in diff or commit.
 fn is_engine_path(rel: &Path) -> bool {
     let mut comps = rel.components();
-    let first = comps.next().map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let first = comps
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
     let top_level_only = comps.next().is_none();
     match first.as_deref() {
         Some("dev" | "proc" | "sys" | ".dockerenv") => true,
@@ -66,7 +68,11 @@ fn exists_below(rel: &Path, lowers: &[PathBuf]) -> bool {
             return !is_whiteout(&meta);
         }
         // An opaque parent hides everything below it in lower layers.
-        if rel.ancestors().skip(1).any(|a| !a.as_os_str().is_empty() && is_opaque(&layer.join(a))) {
+        if rel
+            .ancestors()
+            .skip(1)
+            .any(|a| !a.as_os_str().is_empty() && is_opaque(&layer.join(a)))
+        {
             return false;
         }
     }
@@ -93,7 +99,12 @@ pub fn overlay_changes(upper: &Path, lowers: &[PathBuf]) -> io::Result<Vec<Chang
     Ok(out)
 }
 
-fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Change>) -> io::Result<()> {
+fn walk_changes(
+    upper: &Path,
+    rel: &Path,
+    lowers: &[PathBuf],
+    out: &mut Vec<Change>,
+) -> io::Result<()> {
     for name in sorted_entries(&upper.join(rel))? {
         let child = rel.join(&name);
         if is_engine_path(&child) {
@@ -103,10 +114,17 @@ fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Chan
         let meta = fs::symlink_metadata(&full)?;
         let path = format!("/{}", child.display());
         if is_whiteout(&meta) {
-            out.push(Change { path, kind: ChangeKind::Deleted });
+            out.push(Change {
+                path,
+                kind: ChangeKind::Deleted,
+            });
             continue;
         }
-        let kind = if exists_below(&child, lowers) { ChangeKind::Modified } else { ChangeKind::Added };
+        let kind = if exists_below(&child, lowers) {
+            ChangeKind::Modified
+        } else {
+            ChangeKind::Added
+        };
         out.push(Change { path, kind });
         if meta.is_dir() {
             walk_changes(upper, &child, lowers, out)?;
@@ -188,7 +206,8 @@ mod tests {
         whiteout(&upper.join("data/gone"));
 
         let changes = overlay_changes(&upper, &[lower.clone()]).unwrap();
-        let got: Vec<(String, ChangeKind)> = changes.into_iter().map(|c| (c.path, c.kind)).collect();
+        let got: Vec<(String, ChangeKind)> =
+            changes.into_iter().map(|c| (c.path, c.kind)).collect();
         assert_eq!(
             got,
             vec![
@@ -207,6 +226,9 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
         names.sort();
-        assert_eq!(names, vec!["data", "data/.wh.gone", "data/edit", "data/new"]);
+        assert_eq!(
+            names,
+            vec!["data", "data/.wh.gone", "data/edit", "data/new"]
+        );
     }
 }

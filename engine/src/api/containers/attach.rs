@@ -4,11 +4,11 @@
 //! client's stdin. A client half-close ends stdin; the container's exit ends
 //! the output and the connection.
 
+use bytes::Bytes;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
 use hyper::StatusCode;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{frame, stream_content_type, wants_upgrade};
@@ -80,14 +80,21 @@ pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, 
     Ok(resp)
 }
 
-async fn session<S>(io: S, c: Arc<Container>, want: Want, output: broadcast::Receiver<Output>, finished: bool)
-where
+async fn session<S>(
+    io: S,
+    c: Arc<Container>,
+    want: Want,
+    output: broadcast::Receiver<Output>,
+    finished: bool,
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(io);
     let stdin_task = if want.stdin && c.record().config.open_stdin {
         let c = c.clone();
-        Some(tokio::spawn(async move { forward_stdin(&mut rd, &c).await }))
+        Some(tokio::spawn(
+            async move { forward_stdin(&mut rd, &c).await },
+        ))
     } else {
         None
     };
@@ -181,7 +188,18 @@ async fn write_output(
     Ok(())
 }
 
-async fn write_chunk(w: &mpsc::Sender<Bytes>, want: Want, stream: u8, bytes: &[u8]) -> std::io::Result<()> {
-    let chunk = if want.tty { Bytes::copy_from_slice(bytes) } else { frame(stream, bytes) };
-    w.send(chunk).await.map_err(|_| std::io::ErrorKind::BrokenPipe.into())
+async fn write_chunk(
+    w: &mpsc::Sender<Bytes>,
+    want: Want,
+    stream: u8,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    let chunk = if want.tty {
+        Bytes::copy_from_slice(bytes)
+    } else {
+        frame(stream, bytes)
+    };
+    w.send(chunk)
+        .await
+        .map_err(|_| std::io::ErrorKind::BrokenPipe.into())
 }

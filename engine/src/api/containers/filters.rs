@@ -11,7 +11,13 @@ use crate::error::ApiError;
 
 const KEYS: &[&str] = &["status", "name", "label", "id", "ancestor"];
 const STATUSES: &[&str] = &[
-    "created", "restarting", "running", "removing", "paused", "exited", "dead",
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
 ];
 
 #[derive(Debug, Default)]
@@ -33,7 +39,10 @@ impl Filters {
                 return Err(ApiError::BadRequest(format!("Invalid filter '{k}'")));
             }
             let values: Vec<String> = match v {
-                Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect(),
                 Value::Object(m) => m
                     .into_iter()
                     .filter(|(_, on)| on.as_bool().unwrap_or(false))
@@ -43,7 +52,9 @@ impl Filters {
             };
             if k == "status" {
                 if let Some(bad) = values.iter().find(|s| !STATUSES.contains(&s.as_str())) {
-                    return Err(ApiError::BadRequest(format!("Invalid filter 'status={bad}'")));
+                    return Err(ApiError::BadRequest(format!(
+                        "Invalid filter 'status={bad}'"
+                    )));
                 }
             }
             out.insert(k, values);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::header::{CONTENT_TYPE, CONNECTION, UPGRADE};
+use hyper::header::{CONNECTION, CONTENT_TYPE, UPGRADE};
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
@@ -62,11 +62,10 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
         serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let name = ctx.query.get("name").map(String::from);
     let daemon = ctx.daemon.clone();
-    let (id, warnings) = tokio::task::spawn_blocking(move || {
-        lifecycle::create(&daemon, name.as_deref(), parsed)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let (id, warnings) =
+        tokio::task::spawn_blocking(move || lifecycle::create(&daemon, name.as_deref(), parsed))
+            .await
+            .map_err(ApiError::internal)??;
     Ok(json_status(
         StatusCode::CREATED,
         &json!({ "Id": id, "Warnings": warnings }),
@@ -147,7 +146,9 @@ pub async fn kill(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     let c = ctx.daemon.container(key)?;
     if ctx.query.flag("link") {
-        return Err(ApiError::NotImplemented("links are not supported by this engine".into()));
+        return Err(ApiError::NotImplemented(
+            "links are not supported by this engine".into(),
+        ));
     }
     lifecycle::remove(&ctx.daemon, &c, ctx.query.flag("force")).await?;
     Ok(no_content())
@@ -163,7 +164,8 @@ pub async fn wait(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     let waiter = lifecycle::wait(c, cond);
     tokio::spawn(async move {
         let code = waiter.await;
-        let mut b = serde_json::to_vec(&json!({"Error": null, "StatusCode": code})).unwrap_or_default();
+        let mut b =
+            serde_json::to_vec(&json!({"Error": null, "StatusCode": code})).unwrap_or_default();
         b.push(b'\n');
         let _ = tx.send(Bytes::from(b)).await;
     });
@@ -175,7 +177,10 @@ pub async fn resize(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     let h = ctx.query.int("h")?.unwrap_or(0);
     let w = ctx.query.int("w")?.unwrap_or(0);
     if !c.is_running() {
-        return Err(ApiError::Conflict(format!("Container {} is not running", c.id)));
+        return Err(ApiError::Conflict(format!(
+            "Container {} is not running",
+            c.id
+        )));
     }
     let run = c.run_handles();
     if let Some(tty) = &run.tty {
@@ -238,9 +243,10 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
         until_ns: time("until")?,
         tail: match q.get("tail") {
             None | Some("") | Some("all") => None,
-            Some(n) => Some(n.parse::<usize>().map_err(|_| {
-                ApiError::BadRequest(format!("invalid value for tail: {n}"))
-            })?),
+            Some(n) => Some(
+                n.parse::<usize>()
+                    .map_err(|_| ApiError::BadRequest(format!("invalid value for tail: {n}")))?,
+            ),
         },
     };
     if !filter.stdout && !filter.stderr {
@@ -270,7 +276,9 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
             };
             let Ok(Ok((entries, next))) = read else { break };
             offset = next;
-            let entries = if first { filter.apply(entries) } else {
+            let entries = if first {
+                filter.apply(entries)
+            } else {
                 entries.into_iter().filter(|e| filter.keep(e)).collect()
             };
             first = false;
@@ -281,7 +289,11 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
                     payload.push(b' ');
                 }
                 payload.extend_from_slice(&e.bytes);
-                let chunk = if tty { Bytes::from(payload) } else { frame(e.stream, &payload) };
+                let chunk = if tty {
+                    Bytes::from(payload)
+                } else {
+                    frame(e.stream, &payload)
+                };
                 if tx.send(chunk).await.is_err() {
                     return;
                 }
@@ -289,7 +301,9 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
             if !follow || !running {
                 break;
             }
-            let past_until = filter.until_ns.is_some_and(|u| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) > u);
+            let past_until = filter
+                .until_ns
+                .is_some_and(|u| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) > u);
             if past_until {
                 break;
             }
@@ -309,9 +323,12 @@ pub async fn attach_route(ctx: &Ctx, key: &str, req: Request) -> Result<Response
 
 pub(crate) fn wants_upgrade(h: &HeaderMap) -> bool {
     let has = |name, needle: &str| {
-        h.get_all(name)
-            .iter()
-            .any(|v| v.to_str().unwrap_or("").to_ascii_lowercase().contains(needle))
+        h.get_all(name).iter().any(|v| {
+            v.to_str()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+                .contains(needle)
+        })
     };
     has(CONNECTION, "upgrade") && has(UPGRADE, "tcp")
 }

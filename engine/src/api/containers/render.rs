@@ -44,7 +44,10 @@ fn host_config(r: &Record) -> Value {
     if let Some(obj) = hc.as_object_mut() {
         // Normalise what we act on, so inspect tells the truth about it.
         obj.insert("AutoRemove".into(), json!(r.host_config.auto_remove));
-        obj.insert("ReadonlyRootfs".into(), json!(r.host_config.readonly_rootfs));
+        obj.insert(
+            "ReadonlyRootfs".into(),
+            json!(r.host_config.readonly_rootfs),
+        );
         if r.host_config.network_mode.is_empty() {
             obj.insert("NetworkMode".into(), json!("default"));
         }
