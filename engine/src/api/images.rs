@@ -34,36 +34,8 @@ async fn blocking<T: Send + 'static>(
 
 const FILTER_KEYS: &[&str] = &["dangling", "label", "before", "since", "reference"];
 
-/// Docker's filter JSON in both forms: `{"k":["v"]}` and legacy `{"k":{"v":true}}`.
 fn parse_filters(raw: Option<&str>) -> Result<BTreeMap<String, Vec<String>>, ApiError> {
-    let mut out = BTreeMap::new();
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-        return Ok(out);
-    };
-    // dockerd answers a malformed filter with Go's JSON error and a 500.
-    let v: Value = serde_json::from_str(raw).map_err(ApiError::internal)?;
-    let Value::Object(obj) = v else {
-        return Err(ApiError::BadRequest("invalid filter format".into()));
-    };
-    for (k, v) in obj {
-        if !FILTER_KEYS.contains(&k.as_str()) {
-            return Err(ApiError::BadRequest(format!("Invalid filter '{k}'")));
-        }
-        let values: Vec<String> = match v {
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect(),
-            Value::Object(m) => m
-                .into_iter()
-                .filter(|(_, on)| on.as_bool().unwrap_or(false))
-                .map(|(s, _)| s)
-                .collect(),
-            _ => return Err(ApiError::BadRequest("invalid filter format".into())),
-        };
-        out.insert(k, values);
-    }
-    Ok(out)
+    super::filters::parse(raw, FILTER_KEYS)
 }
 
 /// dockerd's `MatchKVList`: `key` or `key=value`, all must match.

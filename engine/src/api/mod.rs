@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod containers;
+pub mod filters;
 pub mod images;
 pub mod query;
 pub mod system;

@@ -1,9 +1,6 @@
 //! `GET /containers/json?filters=...`: Docker's filter JSON, in both its
 //! forms (`{"k":["v"]}` and the legacy `{"k":{"v":true}}`).
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
 use shipshape_store::ImageStore;
 
 use crate::daemon::record::Record;
@@ -21,45 +18,20 @@ const STATUSES: &[&str] = &[
 ];
 
 #[derive(Debug, Default)]
-pub struct Filters(BTreeMap<String, Vec<String>>);
+pub struct Filters(crate::api::filters::Filters);
 
 impl Filters {
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-            return Ok(Filters::default());
-        };
-        let v: Value =
-            serde_json::from_str(raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        let Value::Object(obj) = v else {
-            return Err(ApiError::BadRequest("invalid filter format".into()));
-        };
-        let mut out = BTreeMap::new();
-        for (k, v) in obj {
-            if !KEYS.contains(&k.as_str()) {
-                return Err(ApiError::BadRequest(format!("Invalid filter '{k}'")));
-            }
-            let values: Vec<String> = match v {
-                Value::Array(a) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect(),
-                Value::Object(m) => m
-                    .into_iter()
-                    .filter(|(_, on)| on.as_bool().unwrap_or(false))
-                    .map(|(s, _)| s)
-                    .collect(),
-                _ => return Err(ApiError::BadRequest("invalid filter format".into())),
-            };
-            if k == "status" {
-                if let Some(bad) = values.iter().find(|s| !STATUSES.contains(&s.as_str())) {
-                    return Err(ApiError::BadRequest(format!(
-                        "Invalid filter 'status={bad}'"
-                    )));
-                }
-            }
-            out.insert(k, values);
+        let f = crate::api::filters::parse(raw, KEYS)?;
+        if let Some(bad) = f
+            .get("status")
+            .and_then(|v| v.iter().find(|s| !STATUSES.contains(&s.as_str())))
+        {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid filter 'status={bad}'"
+            )));
         }
-        Ok(Filters(out))
+        Ok(Filters(f))
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -131,7 +103,10 @@ mod tests {
         assert_eq!(e.to_string(), "Invalid filter 'foo'");
         let e = Filters::parse(Some(r#"{"status":["bogus"]}"#)).unwrap_err();
         assert_eq!(e.to_string(), "Invalid filter 'status=bogus'");
-        assert!(Filters::parse(Some("bad")).is_err());
+        assert_eq!(
+            Filters::parse(Some("bad")).unwrap_err().status(),
+            hyper::StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]
