@@ -898,7 +898,7 @@ pub fn demux(data: &[u8]) -> Result<Demuxed, String> {
     Ok(out)
 }
 
-enum RoundtripError {
+pub(crate) enum RoundtripError {
     Connect(std::io::Error),
     Http(String),
 }
@@ -910,7 +910,7 @@ enum Upgraded {
     Refused(u16, Vec<(String, String)>, Bytes),
 }
 
-async fn connect(target: &Target) -> Result<Box<dyn Duplex>, RoundtripError> {
+pub(crate) async fn connect(target: &Target) -> Result<Box<dyn Duplex>, RoundtripError> {
     match target {
         Target::Unix(p) => tokio::net::UnixStream::connect(p)
             .await
