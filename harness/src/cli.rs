@@ -34,6 +34,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the conformance scenarios against an endpoint.
     Run(RunArgs),
+    /// Run the same scenarios against two endpoints and report the
+    /// normalised differences in their answers.
+    Diff(crate::diff::DiffArgs),
+    /// Benchmark one endpoint, or two side by side (A B A B): latencies,
+    /// throughput and memory, with the reference engine's targets.
+    Bench(crate::bench::BenchArgs),
     /// List the scenarios (area/name), in run order.
     List,
     /// Write the fixture image as a docker-archive tarball (for `docker load -i`).
@@ -66,12 +72,16 @@ pub struct RunArgs {
     /// Timeout for one request, in seconds.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs())]
     pub timeout: u64,
+    #[command(flatten)]
+    pub reports: crate::report::ReportArgs,
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Diff(args) => crate::diff::run(args),
+        Command::Bench(args) => crate::bench::main(args),
         Command::Fixture { output } => write_fixture(&output).map(|()| ExitCode::SUCCESS),
         Command::List => {
             for s in scenarios::all() {
@@ -116,6 +126,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             args.filter.join(" or ")
         );
     }
+    let baseline = args.reports.load_baseline()?;
     let env_host = std::env::var("DOCKER_HOST")
         .ok()
         .filter(|h| !h.trim().is_empty());
@@ -158,17 +169,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         seed: args.seed,
         run_id,
     };
-    let report = scenarios::run(&client, &n, &opts, |r| {
-        println!("{}", r.line());
-        print!("{}", r.detail_text());
-    });
+    // Plain lines on stdout; a progress bar on stderr only on a terminal.
+    let progress =
+        crate::report::console::Progress::new(scenarios::select(&opts.filters).len(), "");
+    let report = scenarios::run(&client, &n, &opts, |r| progress.result(r));
+    progress.finish();
     if let Some(e) = engine.as_mut() {
         e.stop();
     }
-    println!("{}", report.summary_line());
-    Ok(if report.failed() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    crate::report::finish(&report, &args.reports, baseline.as_ref())
 }

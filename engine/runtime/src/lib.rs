@@ -32,7 +32,7 @@ pub use init::init_main;
 pub use process::{exec_in, init_program, set_init_program, spawn, Spawned};
 pub use rootfs::{mount_rootfs, rootfs_kind, unmount_rootfs, RootfsKind};
 pub use signal::{kill, parse_signal};
-pub use spec::{BindMount, ExecSpec, Network, ProcessSpec};
+pub use spec::{BindMount, ExecSpec, Network, ProcessSpec, TmpfsMount};
 pub use supervisor::{ExitStatus, Supervisor};
 pub use tty::resize_tty;
 

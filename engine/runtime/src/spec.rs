@@ -16,6 +16,18 @@ pub struct BindMount {
     pub readonly: bool,
 }
 
+/// A tmpfs mounted into the container (`--tmpfs`, `--mount type=tmpfs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TmpfsMount {
+    /// Absolute path inside the container; resolved inside the rootfs and
+    /// created when missing, like a bind destination.
+    pub destination: String,
+    /// mount(8)-style options: flags (`ro`, `noexec`, `nosuid`, `nodev`,
+    /// `exec`, `suid`, `dev`, `rw`) and tmpfs data (`size=`, `mode=`...).
+    pub options: String,
+    pub readonly: bool,
+}
+
 /// Network namespace choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Network {
@@ -44,6 +56,9 @@ pub struct ProcessSpec {
     pub open_stdin: bool,
     pub readonly_rootfs: bool,
     pub mounts: Vec<BindMount>,
+    /// Mounted after the binds.
+    #[serde(default)]
+    pub tmpfs: Vec<TmpfsMount>,
     pub network: Network,
 }
 

@@ -3,10 +3,12 @@
 
 pub mod body;
 pub mod containers;
+pub mod exec;
 pub mod filters;
 pub mod images;
 pub mod query;
 pub mod system;
+pub mod volumes;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -132,6 +134,27 @@ async fn route(
         ["containers", id, "resize"] if is_post => containers::resize(ctx, id).await,
         ["containers", id, "changes"] if is_get => containers::changes(ctx, id).await,
         ["containers", id] if is_delete => containers::remove(ctx, id).await,
+        ["containers", id, "exec"] if is_post => exec::create(ctx, id, req).await,
+        ["exec", id, "start"] if is_post => exec::start(ctx, id, req).await,
+        ["exec", id, "json"] if is_get => exec::inspect(ctx, id).await,
+        ["exec", id, "resize"] if is_post => exec::resize(ctx, id).await,
+        ["containers", id, "archive"] if method == Method::HEAD => {
+            containers::ops::archive_head(ctx, id).await
+        }
+        ["containers", id, "archive"] if is_get => containers::ops::archive_get(ctx, id).await,
+        ["containers", id, "archive"] if method == Method::PUT => {
+            containers::ops::archive_put(ctx, id, req).await
+        }
+        ["containers", id, "export"] if is_get => containers::ops::export(ctx, id).await,
+        ["containers", id, "rename"] if is_post => containers::ops::rename(ctx, id).await,
+        ["containers", id, "top"] if is_get => containers::ops::top(ctx, id).await,
+        ["containers", "prune"] if is_post => containers::ops::prune(ctx).await,
+        ["system", "df"] if is_get => containers::ops::system_df(ctx).await,
+        ["volumes"] if is_get => volumes::list(ctx).await,
+        ["volumes", "create"] if is_post => volumes::create(ctx, req).await,
+        ["volumes", "prune"] if is_post => volumes::prune(ctx).await,
+        ["volumes", name] if is_get => volumes::inspect(ctx, name).await,
+        ["volumes", name] if is_delete => volumes::remove(ctx, name).await,
 
         ["commit"] if is_post => images::commit(ctx, req).await,
         ["images", "json"] if is_get => images::list(ctx).await,

@@ -26,7 +26,7 @@ pub fn changes(d: &Daemon, c: &Container) -> Result<Vec<Change>, ApiError> {
         return Err(copy_root_unsupported());
     }
     let image_id = c.record().image_id.clone();
-    let lowers = d.images.layer_dirs(&image_id)?;
+    let lowers = super::init_layer::root_layers(d, &image_id, c.dir())?;
     Ok(diff::overlay_changes(&fs_dir.join("upper"), &lowers)?)
 }
 
@@ -59,6 +59,12 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         std::io::BufWriter::new(tmp.as_file()),
     )?;
     let layer = std::fs::File::open(tmp.path())?;
+    // dockerd adds no layer for a container without changes (its diff is
+    // the empty tar); the history entry says so with `empty_layer`.
+    let empty = tar::Archive::new(std::fs::File::open(tmp.path())?)
+        .entries()?
+        .next()
+        .is_none();
 
     let mut container_config = serde_json::to_value(&rec.config).map_err(ApiError::internal)?;
     if let (Some(Value::Object(over)), Value::Object(base)) = (&opts.config, &mut container_config)
@@ -80,6 +86,9 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         .unwrap_or_else(|| json!([]));
     if let Value::Array(h) = &mut history {
         let mut entry = json!({"created": now, "created_by": command_line(&rec.path, &rec.args)});
+        if empty {
+            entry["empty_layer"] = json!(true);
+        }
         if !opts.comment.is_empty() {
             entry["comment"] = json!(opts.comment);
         }
@@ -111,7 +120,9 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         .cloned()
         .map(LayerSource::Existing)
         .collect();
-    layers.push(LayerSource::Tar(Box::new(std::io::BufReader::new(layer))));
+    if !empty {
+        layers.push(LayerSource::Tar(Box::new(std::io::BufReader::new(layer))));
+    }
     let tags: Vec<String> = opts.tag.into_iter().collect();
     let image = d
         .images

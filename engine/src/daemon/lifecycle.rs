@@ -2,12 +2,11 @@
 //! what happens when its process exits. Docker's rules and messages live here.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use shipshape_runtime::supervisor::ExitStatus;
-use shipshape_runtime::{BindMount, Network, ProcessSpec};
+use shipshape_runtime::{Network, ProcessSpec};
 use shipshape_store::Image;
 
 use super::container::{Container, Progress};
@@ -15,6 +14,7 @@ use super::io::{self, FdStream, Output};
 use super::logs::LogWriter;
 use super::names;
 use super::record::{Config, CreateRequest, HostConfig, Record, State, Status, ZERO_TIME};
+use super::volumes;
 use super::Daemon;
 use crate::error::ApiError;
 
@@ -24,7 +24,8 @@ pub const SIGTERM: i32 = 15;
 const DEFAULT_STOP_TIMEOUT: i64 = 10;
 /// How long exit handling waits for the output pipes to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub fn now_rfc3339() -> String {
     chrono::Utc::now()
@@ -71,8 +72,9 @@ pub fn create(
             .map_err(|e| ApiError::BadRequest(format!("invalid HostConfig: {e}")))?,
         None => HostConfig::default(),
     };
+    // Mount specs are checked now; volumes are created once the name is ours.
     for bind in host_config.binds.iter().flatten() {
-        parse_bind(bind)?;
+        volumes::parse_bind(bind)?;
     }
     if let Some(p) = &host_config.restart_policy {
         if host_config.auto_remove && !matches!(p.name.as_str(), "" | "no") {
@@ -91,6 +93,25 @@ pub fn create(
     }
 
     d.reserve_name(&name, &id)?;
+    let image_volumes: Vec<String> = config
+        .volumes
+        .as_ref()
+        .and_then(|v| v.as_object())
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let mount_points = match volumes::resolve_mounts(
+        d,
+        host_config.binds.as_deref().unwrap_or_default(),
+        host_config.mounts.as_deref().unwrap_or_default(),
+        &host_config.tmpfs.clone().unwrap_or_default(),
+        &image_volumes,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            d.release_name(&name);
+            return Err(e);
+        }
+    };
     let record = Record {
         id: id.clone(),
         name: name.clone(),
@@ -103,6 +124,7 @@ pub fn create(
         image_id: image.id.clone(),
         state: State::default(),
         restart_count: 0,
+        mount_points,
     };
     let dir = d.containers_dir().join(&id);
     let c = Container::new(dir.clone(), record);
@@ -137,12 +159,14 @@ fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
             c.cmd = strings("Cmd");
         }
     }
-    // Image env first; the request's entries override by key.
-    let mut env: Vec<String> = strings("Env").unwrap_or_default();
-    for e in c.env.take().unwrap_or_default() {
-        let key = e.split('=').next().unwrap_or("").to_string();
-        env.retain(|x| x.split('=').next() != Some(key.as_str()));
-        env.push(e);
+    // As dockerd merges: the request's entries first, then the image's
+    // entries whose keys the request did not set.
+    let key = |e: &str| e.split('=').next().unwrap_or("").to_string();
+    let mut env: Vec<String> = c.env.take().unwrap_or_default();
+    for e in strings("Env").unwrap_or_default() {
+        if !env.iter().any(|x| key(x) == key(&e)) {
+            env.push(e);
+        }
     }
     c.env = Some(env);
     if c.working_dir.is_empty() {
@@ -172,43 +196,6 @@ fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
     c
 }
 
-/// `host:container[:ro|rw]`. Only absolute host paths are supported; a
-/// name would be a named volume, which this engine does not have yet.
-pub fn parse_bind(spec: &str) -> Result<BindMount, ApiError> {
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (src, dst, mode) = match parts.as_slice() {
-        [s, d] => (*s, *d, ""),
-        [s, d, m] => (*s, *d, *m),
-        _ => {
-            return Err(ApiError::BadRequest(format!(
-                "invalid volume specification: '{spec}'"
-            )))
-        }
-    };
-    if !dst.starts_with('/') {
-        return Err(ApiError::BadRequest(format!(
-            "invalid volume specification: '{spec}': invalid mount config for type \"bind\": invalid mount path: '{dst}' mount path must be absolute"
-        )));
-    }
-    if !src.starts_with('/') {
-        return Err(ApiError::NotImplemented(format!(
-            "named volumes are not supported by this engine yet: '{spec}'"
-        )));
-    }
-    let readonly = mode.split(',').any(|m| m == "ro");
-    if mode
-        .split(',')
-        .any(|m| !matches!(m, "" | "ro" | "rw" | "z" | "Z" | "rprivate" | "private"))
-    {
-        return Err(ApiError::BadRequest(format!("invalid mode: {mode}")));
-    }
-    Ok(BindMount {
-        source: PathBuf::from(src),
-        destination: dst.to_string(),
-        readonly,
-    })
-}
-
 /// `POST /containers/{id}/start`.
 pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
     let _op = c.op_lock.lock().await;
@@ -220,7 +207,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
     if rec.state.running() {
         return Err(ApiError::NotModified);
     }
-    let layers = d.images.layer_dirs(&rec.image_id)?;
+    let layers = super::init_layer::root_layers(d, &rec.image_id, c.dir())?;
     let fs_dir = c.fs_dir();
     let rootfs = tokio::task::spawn_blocking(move || {
         shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir)
@@ -237,19 +224,35 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
     if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
-    let mounts = rec
-        .host_config
-        .binds
-        .iter()
-        .flatten()
-        .map(|b| parse_bind(b))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Image content goes into fresh volumes before the container sees them.
+    let (d2, root2, mut points) = (d.clone(), rootfs.clone(), rec.mount_points.clone());
+    let (points, changed) = tokio::task::spawn_blocking(move || {
+        let changed = volumes::populate(&d2, &root2, &mut points);
+        (points, changed)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    if changed {
+        c.record().mount_points = points;
+        if let Err(e) = c.save() {
+            tracing::warn!(id = %c.id, error = %e, "persisting volume copy state");
+        }
+    }
+    let mut mounts = volumes::host_mounts(d, &rec)?;
     for m in &mounts {
         // Docker creates a missing bind source directory.
         if !m.source.exists() {
             std::fs::create_dir_all(&m.source)?;
         }
     }
+    let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
+    mounts.extend(super::init_layer::prepare(
+        c.dir(),
+        &cfg.hostname,
+        &cfg.domainname,
+        rec.host_config.network_mode == "none",
+        &user_destinations,
+    )?);
     let spec = ProcessSpec {
         rootfs,
         args: std::iter::once(rec.path.clone())
@@ -267,6 +270,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
         open_stdin: cfg.open_stdin,
         readonly_rootfs: rec.host_config.readonly_rootfs,
         mounts,
+        tmpfs: volumes::tmpfs_mounts(&rec),
         network: if rec.host_config.network_mode == "none" {
             Network::None
         } else {
@@ -383,8 +387,11 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     tracing::info!(id = %c.id, code = status.code(), "container exited");
     if auto_remove {
         let _op = c.op_lock.lock().await;
-        if let Err(e) = remove_locked(d, c).await {
-            tracing::warn!(id = %c.id, error = %e, "auto-remove");
+        let rec = c.snapshot();
+        match remove_locked(d, c).await {
+            // `docker run --rm` takes the container's anonymous volumes along.
+            Ok(()) => volumes::remove_anonymous(d, &rec),
+            Err(e) => tracing::warn!(id = %c.id, error = %e, "auto-remove"),
         }
     }
 }
@@ -558,6 +565,7 @@ async fn remove_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErr
     .await
     .map_err(ApiError::internal)??;
     d.unregister(c);
+    d.execs.forget_container(&c.id);
     c.progress.send_modify(|p| p.removed = true);
     Ok(())
 }
@@ -663,27 +671,6 @@ pub fn human_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn binds_parse_like_docker() {
-        let b = parse_bind("/host:/in:ro").unwrap();
-        assert!(b.readonly);
-        assert_eq!(b.destination, "/in");
-        assert!(!parse_bind("/host:/in").unwrap().readonly);
-        assert!(matches!(
-            parse_bind("/host:rel"),
-            Err(ApiError::BadRequest(_))
-        ));
-        assert!(matches!(
-            parse_bind("vol:/in"),
-            Err(ApiError::NotImplemented(_))
-        ));
-        assert!(matches!(
-            parse_bind("/a:/b:bogus"),
-            Err(ApiError::BadRequest(_))
-        ));
-        assert!(matches!(parse_bind("nope"), Err(ApiError::BadRequest(_))));
-    }
 
     #[test]
     fn human_durations() {

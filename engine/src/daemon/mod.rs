@@ -1,13 +1,18 @@
 //! The engine's state: the image store, the container table and the
 //! supervisor. HTTP-free: `api` calls in, this drives `store` and `runtime`.
 
+pub mod archive;
 pub mod commit;
 pub mod container;
+pub mod init_layer;
+pub mod exec;
 pub mod io;
 pub mod lifecycle;
 pub mod logs;
 pub mod names;
 pub mod record;
+pub mod top;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +51,9 @@ pub struct Daemon {
     table: RwLock<Table>,
     supervisor: Arc<Supervisor>,
     started: std::time::Instant,
+    /// `docker exec` instances, until their container is removed.
+    pub execs: exec::ExecTable,
+    pub volumes: volumes::VolumeStore,
 }
 
 impl Daemon {
@@ -62,12 +70,15 @@ impl Daemon {
         std::fs::create_dir_all(root.join("tmp"))?;
         let images = Arc::new(ImageStore::open(&root.join("image"))?);
         let supervisor = Supervisor::start()?;
+        let volumes = volumes::VolumeStore::open(root.join("volumes"))?;
         let daemon = Arc::new(Daemon {
             config,
             images,
             table: RwLock::new(Table::default()),
             supervisor,
             started: std::time::Instant::now(),
+            execs: exec::ExecTable::default(),
+            volumes,
         });
         daemon.reload_containers()?;
         Ok(daemon)
@@ -147,6 +158,23 @@ impl Daemon {
             )));
         }
         t.names.insert(name.to_string(), id.to_string());
+        Ok(())
+    }
+
+    /// Gives `c` the name `new` ("/x"), with dockerd's conflict message when
+    /// it is taken; the record is saved with the new name.
+    pub fn rename(&self, c: &Container, new: &str) -> Result<(), ApiError> {
+        self.reserve_name(new, &c.id)?;
+        let old = std::mem::replace(&mut c.record().name, new.to_string());
+        if let Err(e) = c.save() {
+            c.record().name = old;
+            self.release_name(new);
+            return Err(e.into());
+        }
+        let mut t = self.table_mut();
+        if t.names.get(&old) == Some(&c.id) {
+            t.names.remove(&old);
+        }
         Ok(())
     }
 

@@ -43,6 +43,8 @@ pub struct Config {
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
     pub binds: Option<Vec<String>>,
+    pub mounts: Option<Vec<serde_json::Value>>,
+    pub tmpfs: Option<BTreeMap<String, String>>,
     pub auto_remove: bool,
     pub readonly_rootfs: bool,
     pub network_mode: String,
@@ -155,6 +157,9 @@ pub struct Record {
     pub image_id: String,
     pub state: State,
     pub restart_count: i64,
+    /// Binds, volumes and tmpfs mounts, resolved at create.
+    #[serde(default)]
+    pub mount_points: Vec<super::volumes::MountPoint>,
 }
 
 /// Docker accepts `Cmd`/`Entrypoint` as a string or an array of strings.

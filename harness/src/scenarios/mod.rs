@@ -10,14 +10,21 @@ pub mod containers;
 pub mod errors;
 pub mod hygiene;
 pub mod images;
+pub mod model;
+pub mod protocol;
+pub mod schema;
 pub mod seed;
+pub mod snapshots;
 pub mod spec;
 pub mod system;
 
 use crate::client::{demux, enc, Client, ClientError, Demuxed, Negotiation, Req, Response};
-use crate::report::{FailureDetail, Report, ScenarioResult, Status};
+use crate::report::unsupported::NotFoundAnswer;
+use crate::report::{Endpoint, ExchangeRecord, FailureDetail, Report, ScenarioResult, Status};
+use bytes::Bytes;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Label on every container the harness creates; the value is the run id.
@@ -128,7 +135,16 @@ pub struct Ctx<'a> {
     counter: Cell<u32>,
     /// Image references this run created (commit tags), removed at the end.
     created_images: RefCell<Vec<String>>,
+    /// Full response bodies of `send` (the transcript keeps 2 KiB), by
+    /// transcript id, for `shipshape diff`'s JSON comparisons.
+    bodies: RefCell<BTreeMap<usize, Bytes>>,
+    /// Notes a passing scenario leaves on its PASS line (e.g. operations
+    /// skipped as unsupported).
+    notes: RefCell<Vec<String>>,
 }
+
+/// Bodies larger than this are not kept whole (image tarballs, long logs).
+pub const CAPTURE_LIMIT: usize = 256 * 1024;
 
 impl<'a> Ctx<'a> {
     pub fn new(
@@ -147,11 +163,28 @@ impl<'a> Ctx<'a> {
             image: RefCell::new(None),
             counter: Cell::new(0),
             created_images: RefCell::new(Vec::new()),
+            bodies: RefCell::new(BTreeMap::new()),
+            notes: RefCell::new(Vec::new()),
         }
     }
 
+    /// Adds a note to the current scenario's PASS line.
+    pub fn note(&self, text: impl Into<String>) {
+        self.notes.borrow_mut().push(text.into());
+    }
+
+    fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.borrow_mut())
+    }
+
     pub fn send(&self, req: Req) -> Result<Response, Problem> {
-        Ok(self.client.send(req)?)
+        let resp = self.client.send(req)?;
+        if resp.body.len() <= CAPTURE_LIMIT {
+            self.bodies
+                .borrow_mut()
+                .insert(resp.exchange, resp.body.clone());
+        }
+        Ok(resp)
     }
 
     /// The fixture image, or a skip when it could not be loaded.
@@ -364,8 +397,17 @@ pub fn all() -> Vec<Scenario> {
     v.extend(errors::scenarios());
     v.extend(containers::scenarios());
     v.extend(seed::scenarios());
+    v.extend(model::scenarios());
+    v.extend(protocol::scenarios());
+    v.extend(schema::scenarios());
+    v.extend(snapshots::scenarios());
     v.extend(hygiene::scenarios());
     v
+}
+
+/// Every scenario's full name (`area/name`), in run order.
+pub fn all_names() -> Vec<String> {
+    all().iter().map(Scenario::full_name).collect()
 }
 
 /// Setup and teardown scenarios that run whenever something needs them,
@@ -412,8 +454,64 @@ pub fn run(
     client: &Client,
     negotiation: &Negotiation,
     opts: &RunOptions,
-    mut on_result: impl FnMut(&ScenarioResult),
+    on_result: impl FnMut(&ScenarioResult),
 ) -> Report {
+    run_recorded(client, negotiation, opts, on_result).report
+}
+
+/// A run's report plus what `shipshape diff` compares: the full response
+/// bodies by transcript id (the transcript itself is the client's).
+pub struct Recording {
+    pub report: Report,
+    pub bodies: BTreeMap<usize, Bytes>,
+}
+
+/// What the harness asks the endpoint before the scenarios: its identity
+/// and its answer to a route that exists nowhere (for the unsupported rule).
+fn probe_endpoint(
+    client: &Client,
+    negotiation: &Negotiation,
+) -> (Endpoint, Option<NotFoundAnswer>) {
+    let mut ep = Endpoint {
+        server_header: negotiation.server_header.clone(),
+        max_api_version: negotiation.server_api_version.to_string(),
+        min_api_version: negotiation.server_min_api_version.map(|v| v.to_string()),
+        pinned: negotiation.pinned,
+        ..Endpoint::default()
+    };
+    if let Ok(v) = client
+        .send(Req::get("/version"))
+        .and_then(|r| r.json().map_err(crate::client::ClientError::Protocol))
+    {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        ep.os = s("Os");
+        ep.arch = s("Arch");
+        ep.kernel = s("KernelVersion");
+        ep.platform = v
+            .pointer("/Platform/Name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .or_else(|| v.pointer("/Components/0/Name").and_then(Value::as_str))
+            .map(str::to_string);
+    }
+    let not_found = client
+        .send(Req::get("/shipshape-no-such-route"))
+        .ok()
+        .map(|r| NotFoundAnswer {
+            status: r.status,
+            body: crate::client::printable(&r.body, r.body.len()),
+        });
+    (ep, not_found)
+}
+
+/// [`run`], keeping full response bodies for `shipshape diff`.
+pub fn run_recorded(
+    client: &Client,
+    negotiation: &Negotiation,
+    opts: &RunOptions,
+    mut on_result: impl FnMut(&ScenarioResult),
+) -> Recording {
+    let (endpoint, not_found) = probe_endpoint(client, negotiation);
     let ctx = Ctx::new(
         client,
         negotiation,
@@ -428,6 +526,8 @@ pub fn run(
         run_id: opts.run_id.clone(),
         seed: opts.seed,
         cases: opts.cases,
+        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        endpoint,
         results: Vec::new(),
     };
     for s in select(&opts.filters) {
@@ -435,16 +535,37 @@ pub fn run(
             // Remove everything first; the check then verifies it worked.
             hygiene::cleanup(&ctx);
         }
-        let r = run_one(&ctx, &s);
+        let r = run_one(&ctx, &s, &report.endpoint, not_found.as_ref());
         on_result(&r);
         report.results.push(r);
     }
-    report
+    Recording {
+        report,
+        bodies: ctx.bodies.take(),
+    }
 }
 
-fn run_one(ctx: &Ctx, s: &Scenario) -> ScenarioResult {
+fn run_one(
+    ctx: &Ctx,
+    s: &Scenario,
+    endpoint: &Endpoint,
+    not_found: Option<&NotFoundAnswer>,
+) -> ScenarioResult {
     let first = ctx.client.transcript().len();
     let started = Instant::now();
+    // The fixture is a static linux binary: on another OS the scenarios that
+    // run it do not apply.
+    let os = endpoint.os.as_deref().unwrap_or("linux");
+    if (s.needs_image || s.full_name() == LOAD_FIXTURE) && os != "linux" {
+        return ScenarioResult {
+            name: s.full_name(),
+            status: Status::Skip,
+            reason: format!("needs the linux fixture image; the endpoint's OS is {os}"),
+            detail: None,
+            duration: Duration::ZERO,
+            transcript: first..first,
+        };
+    }
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (s.run)(ctx)))
         .unwrap_or_else(|p| {
             let msg = p
@@ -456,13 +577,16 @@ fn run_one(ctx: &Ctx, s: &Scenario) -> ScenarioResult {
         });
     let duration = started.elapsed();
     let name = s.full_name();
+    let transcript = first..ctx.client.transcript().len();
+    let notes = ctx.take_notes();
     match outcome {
         Ok(()) => ScenarioResult {
             name,
             status: Status::Pass,
-            reason: String::new(),
+            reason: notes.join("; "),
             detail: None,
             duration,
+            transcript,
         },
         Err(Problem::Skip(reason)) => ScenarioResult {
             name,
@@ -470,6 +594,7 @@ fn run_one(ctx: &Ctx, s: &Scenario) -> ScenarioResult {
             reason,
             detail: None,
             duration,
+            transcript,
         },
         Err(Problem::Fail(f)) => {
             let t = ctx.client.transcript();
@@ -478,21 +603,32 @@ fn run_one(ctx: &Ctx, s: &Scenario) -> ScenarioResult {
             let idx = f
                 .exchange
                 .or_else(|| t.len().checked_sub(1).filter(|&i| i >= first));
-            let exchanges = idx
-                .and_then(|i| t.get(i))
-                .map(|e| vec![e.to_string()])
-                .unwrap_or_default();
+            let shown = idx.and_then(|i| t.get(i));
+            let exchanges = shown.iter().map(|e| e.to_string()).collect();
+            let records: Vec<ExchangeRecord> = shown.iter().map(ExchangeRecord::from).collect();
+            let unsupported = records.first().and_then(|rec| {
+                crate::report::unsupported::classify(&name, rec, endpoint, not_found)
+            });
+            let (status, reason) = match unsupported {
+                Some(why) => (
+                    Status::Unsupported,
+                    format!("{why} (would fail: {})", f.reason),
+                ),
+                None => (Status::Fail, f.reason),
+            };
             ScenarioResult {
                 name,
-                status: Status::Fail,
-                reason: f.reason,
+                status,
+                reason,
                 detail: Some(FailureDetail {
                     exchanges,
+                    records,
                     expected: f.expected,
                     source: f.source,
                     notes: f.notes,
                 }),
                 duration,
+                transcript,
             }
         }
     }

@@ -184,7 +184,42 @@ pub(super) fn prepare_rootfs(spec: &ProcessSpec) -> Result<(), RuntimeError> {
             .map_err(mount_err(format!("remount {} read-only", m.destination)))?;
         }
     }
+    for t in &spec.tmpfs {
+        let (flags, data) = tmpfs_options(&t.options, t.readonly);
+        mount_at(
+            root,
+            &t.destination,
+            Kind::Dir,
+            Some(Path::new("tmpfs")),
+            Some("tmpfs"),
+            flags,
+            Some(data.as_str()),
+        )?;
+    }
     Ok(())
+}
+
+/// Splits mount(8)-style options into mount flags and tmpfs data.
+fn tmpfs_options(options: &str, readonly: bool) -> (MsFlags, String) {
+    let mut flags = MsFlags::empty();
+    let mut data = Vec::new();
+    for o in options.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => flags |= MsFlags::MS_RDONLY,
+            "rw" => flags &= !MsFlags::MS_RDONLY,
+            "noexec" => flags |= MsFlags::MS_NOEXEC,
+            "exec" => flags &= !MsFlags::MS_NOEXEC,
+            "nosuid" => flags |= MsFlags::MS_NOSUID,
+            "suid" => flags &= !MsFlags::MS_NOSUID,
+            "nodev" => flags |= MsFlags::MS_NODEV,
+            "dev" => flags &= !MsFlags::MS_NODEV,
+            other => data.push(other),
+        }
+    }
+    if readonly {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    (flags, data.join(","))
 }
 
 fn mount_dev(root: &Path, tty: bool) -> Result<(), RuntimeError> {

@@ -124,6 +124,7 @@ impl Container {
             open_stdin: false,
             readonly_rootfs: false,
             mounts: vec![],
+            tmpfs: vec![],
             network: Network::None,
         }
     }

@@ -4,16 +4,20 @@
 //! client's stdin. A client half-close ends stdin; the container's exit ends
 //! the output and the connection.
 
+use std::future::Future;
+
 use bytes::Bytes;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::StatusCode;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
 
 use super::{frame, stream_content_type, wants_upgrade};
 use crate::api::{body, Ctx, Request, Response};
-use crate::daemon::io::Output;
+use crate::daemon::io::{FdStream, Output};
 use crate::daemon::logs::{self, STDERR, STDOUT};
 use crate::daemon::record::Status;
 use crate::daemon::Container;
@@ -56,20 +60,11 @@ pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, 
     let content_type = stream_content_type(ctx.version, want.tty);
 
     if wants_upgrade(req.headers()) {
-        let on_upgrade = hyper::upgrade::on(&mut req);
-        tokio::spawn(async move {
-            match on_upgrade.await {
-                Ok(upgraded) => session(TokioIo::new(upgraded), c, want, output, finished).await,
-                Err(e) => tracing::debug!(error = %e, "attach upgrade failed"),
-            }
-        });
-        let mut resp = hyper::Response::new(body::empty());
-        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let h = resp.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-        h.insert(UPGRADE, HeaderValue::from_static("tcp"));
-        return Ok(resp);
+        return Ok(hijack(
+            hyper::upgrade::on(&mut req),
+            content_type,
+            move |io| session(io, c, want, output, finished),
+        ));
     }
 
     // Without an upgrade we cannot read stdin, but output can still stream.
@@ -89,7 +84,7 @@ async fn session<S>(
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut rd, mut wr) = tokio::io::split(io);
+    let (mut rd, tx, writer) = split_hijacked(io);
     let stdin_task = if want.stdin && c.record().config.open_stdin {
         let c = c.clone();
         Some(tokio::spawn(
@@ -98,17 +93,6 @@ async fn session<S>(
     } else {
         None
     };
-    // Output goes through a small channel so one writer loop serves both the
-    // hijacked socket and the plain streamed body.
-    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
-    let writer = tokio::spawn(async move {
-        while let Some(chunk) = rx.recv().await {
-            if wr.write_all(&chunk).await.is_err() || wr.flush().await.is_err() {
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
     let _ = write_output(&tx, &c, want, output, finished).await;
     drop(tx);
     let _ = writer.await;
@@ -135,18 +119,7 @@ async fn forward_stdin<R: AsyncRead + Unpin>(rd: &mut R, c: &Container) {
             return;
         }
     };
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        let n = match rd.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let mut guard = stdin.lock().await;
-        let Some(w) = guard.as_mut() else { break };
-        if w.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-    }
+    copy_stdin(rd, &stdin).await;
     if c.record().config.stdin_once {
         stdin.lock().await.take();
     }
@@ -194,7 +167,17 @@ async fn write_chunk(
     stream: u8,
     bytes: &[u8],
 ) -> std::io::Result<()> {
-    let chunk = if want.tty {
+    send_chunk(w, want.tty, stream, bytes).await
+}
+
+/// One chunk of output to a client: raw with a tty, else a multiplexed frame.
+pub(crate) async fn send_chunk(
+    w: &mpsc::Sender<Bytes>,
+    tty: bool,
+    stream: u8,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    let chunk = if tty {
         Bytes::copy_from_slice(bytes)
     } else {
         frame(stream, bytes)
@@ -202,4 +185,71 @@ async fn write_chunk(
     w.send(chunk)
         .await
         .map_err(|_| std::io::ErrorKind::BrokenPipe.into())
+}
+
+/// Answers `101 Switching Protocols` (`Upgrade: tcp`, as dockerd) and runs
+/// `session` on the raw connection once hyper hands it over. Shared by
+/// attach and exec start.
+pub(crate) fn hijack<F, Fut>(
+    on_upgrade: OnUpgrade,
+    content_type: &'static str,
+    session: F,
+) -> Response
+where
+    F: FnOnce(TokioIo<Upgraded>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => session(TokioIo::new(upgraded)).await,
+            Err(e) => tracing::debug!(error = %e, "connection upgrade failed"),
+        }
+    });
+    let mut resp = hyper::Response::new(body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(UPGRADE, HeaderValue::from_static("tcp"));
+    resp
+}
+
+/// Splits a hijacked connection into its read half and a sender: one writer
+/// task copies the sent chunks to the socket and shuts its write side down
+/// once every sender is gone (await the returned handle for that).
+pub(crate) fn split_hijacked<S>(io: S) -> (ReadHalf<S>, mpsc::Sender<Bytes>, JoinHandle<()>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, mut wr) = tokio::io::split(io);
+    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(chunk) = rx.recv().await {
+            if wr.write_all(&chunk).await.is_err() || wr.flush().await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    (rd, tx, writer)
+}
+
+/// Copies client bytes into a process's stdin until the client's EOF
+/// (half-close), an error, or the stdin being closed by someone else.
+pub(crate) async fn copy_stdin<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    stdin: &tokio::sync::Mutex<Option<FdStream>>,
+) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut guard = stdin.lock().await;
+        let Some(w) = guard.as_mut() else { break };
+        if w.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
 }

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 
 pub mod attach;
 mod filters;
+pub mod ops;
 mod render;
 
 /// Largest create body we accept; Docker's configs are a few KiB.
@@ -36,7 +37,7 @@ pub async fn read_json_body(req: Request) -> Result<Bytes, ApiError> {
     Ok(bytes)
 }
 
-fn check_json_content_type(h: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_json_content_type(h: &HeaderMap) -> Result<(), ApiError> {
     let Some(ct) = h.get(CONTENT_TYPE) else {
         return Ok(());
     };
@@ -75,7 +76,30 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
 pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     let c = ctx.daemon.container(key)?;
     let rec = c.snapshot();
-    Ok(json(&render::inspect(&rec, &c.log_path(), &c.fs_dir())))
+    let d = &ctx.daemon;
+    let mut v = render::inspect(&rec, &c.log_path(), &c.fs_dir(), ops::mounts_json(d, &rec));
+    // dockerd fills these paths (and the runtime) at the first start.
+    let dir = c.dir();
+    use crate::daemon::init_layer::{shown_path, HOSTNAME, HOSTS, RESOLV_CONF};
+    v["HostnamePath"] = json!(shown_path(dir, HOSTNAME));
+    v["HostsPath"] = json!(shown_path(dir, HOSTS));
+    v["ResolvConfPath"] = json!(shown_path(dir, RESOLV_CONF));
+    let log_path = c.log_path();
+    let started = log_path.exists();
+    v["LogPath"] = json!(if started { log_path } else { Default::default() });
+    if started {
+        v["HostConfig"]["Runtime"] = json!("shipshape");
+    }
+    let execs = d.execs.pending_for(&c.id);
+    if !execs.is_empty() {
+        v["ExecIDs"] = json!(execs);
+    }
+    if ctx.query.flag("size") {
+        let (rw, rootfs) = ops::sizes(d, &c).await;
+        v["SizeRw"] = json!(rw);
+        v["SizeRootFs"] = json!(rootfs);
+    }
+    Ok(json(&v))
 }
 
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -91,14 +115,26 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     // Newest first, as dockerd lists them.
     recs.sort_by(|a, b| b.created.cmp(&a.created));
     let images = &ctx.daemon.images;
-    let mut out: Vec<Value> = recs
-        .iter()
+    let d = &ctx.daemon;
+    let mut recs: Vec<Record> = recs
+        .into_iter()
         .filter(|r| all || limit.is_some() || r.state.running() || filters.has("status"))
         .filter(|r| filters.matches(r, images))
-        .map(render::list_entry)
         .collect();
     if let Some(n) = limit {
-        out.truncate(n as usize);
+        recs.truncate(n as usize);
+    }
+    let mut out: Vec<Value> = Vec::with_capacity(recs.len());
+    for r in &recs {
+        let mut v = render::list_entry(r, ops::mounts_json(d, r));
+        if ctx.query.flag("size") {
+            if let Ok(c) = d.container(&r.id) {
+                let (rw, rootfs) = ops::sizes(d, &c).await;
+                v["SizeRw"] = json!(rw);
+                v["SizeRootFs"] = json!(rootfs);
+            }
+        }
+        out.push(v);
     }
     Ok(json(&out))
 }
@@ -150,7 +186,14 @@ pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
             "links are not supported by this engine".into(),
         ));
     }
+    let rec = c.snapshot();
     lifecycle::remove(&ctx.daemon, &c, ctx.query.flag("force")).await?;
+    if ctx.query.flag("v") {
+        let d = ctx.daemon.clone();
+        tokio::task::spawn_blocking(move || crate::daemon::volumes::remove_anonymous(&d, &rec))
+            .await
+            .map_err(ApiError::internal)?;
+    }
     Ok(no_content())
 }
 

@@ -13,20 +13,20 @@ fn host_config(r: &Record) -> Value {
     let mut hc = json!({
         "Binds": null, "ContainerIDFile": "",
         "LogConfig": {"Type": "json-file", "Config": {}},
-        "NetworkMode": "default", "PortBindings": {},
-        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "NetworkMode": "default", "PortBindings": null,
+        "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
         "AutoRemove": false, "VolumeDriver": "", "VolumesFrom": null,
         "CapAdd": null, "CapDrop": null, "CgroupnsMode": "host",
-        "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": null,
+        "Dns": null, "DnsOptions": null, "DnsSearch": null, "ExtraHosts": null,
         "GroupAdd": null, "IpcMode": "private", "Cgroup": "", "Links": null,
         "OomScoreAdj": 0, "PidMode": "", "Privileged": false, "PublishAllPorts": false,
         "ReadonlyRootfs": false, "SecurityOpt": null, "UTSMode": "", "UsernsMode": "",
         "ShmSize": 67108864, "ConsoleSize": [0, 0], "Isolation": "",
         "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "",
-        "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": null,
+        "BlkioWeight": 0, "BlkioWeightDevice": null, "BlkioDeviceReadBps": null,
         "BlkioDeviceWriteBps": null, "BlkioDeviceReadIOps": null, "BlkioDeviceWriteIOps": null,
         "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0,
-        "CpusetCpus": "", "CpusetMems": "", "Devices": [], "DeviceCgroupRules": null,
+        "CpusetCpus": "", "CpusetMems": "", "Devices": null, "DeviceCgroupRules": null,
         "DeviceRequests": null, "KernelMemory": 0, "KernelMemoryTCP": 0,
         "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": null,
         "OomKillDisable": false, "PidsLimit": null, "Ulimits": null,
@@ -83,25 +83,8 @@ fn networks(r: &Record) -> Value {
     Value::Object(m)
 }
 
-fn mounts(r: &Record) -> Value {
-    let list: Vec<Value> = r
-        .host_config
-        .binds
-        .iter()
-        .flatten()
-        .filter_map(|b| crate::daemon::lifecycle::parse_bind(b).ok())
-        .map(|b| {
-            json!({
-                "Type": "bind", "Source": b.source, "Destination": b.destination,
-                "Mode": if b.readonly { "ro" } else { "" }, "RW": !b.readonly,
-                "Propagation": "rprivate"
-            })
-        })
-        .collect();
-    Value::Array(list)
-}
-
-pub fn inspect(r: &Record, log_path: &Path, fs_dir: &Path) -> Value {
+/// `mounts` is inspect's `Mounts` array (volume paths need the daemon).
+pub fn inspect(r: &Record, log_path: &Path, fs_dir: &Path, mounts: Value) -> Value {
     let s = &r.state;
     json!({
         "Id": r.id,
@@ -143,7 +126,7 @@ pub fn inspect(r: &Record, log_path: &Path, fs_dir: &Path) -> Value {
                 "WorkDir": fs_dir.join("work"),
             }
         },
-        "Mounts": mounts(r),
+        "Mounts": mounts,
         "Config": r.config,
         "NetworkSettings": {
             "Bridge": "", "SandboxID": "", "HairpinMode": false,
@@ -171,7 +154,7 @@ fn created_unix(r: &Record) -> i64 {
         .unwrap_or(0)
 }
 
-pub fn list_entry(r: &Record) -> Value {
+pub fn list_entry(r: &Record, mounts: Value) -> Value {
     json!({
         "Id": r.id,
         "Names": [r.name],
@@ -185,6 +168,6 @@ pub fn list_entry(r: &Record) -> Value {
         "Status": human_status(&r.state, &r.created),
         "HostConfig": {"NetworkMode": network_mode(r)},
         "NetworkSettings": {"Networks": networks(r)},
-        "Mounts": mounts(r),
+        "Mounts": mounts,
     })
 }

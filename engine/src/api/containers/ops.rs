@@ -1,0 +1,360 @@
+//! The rest of the containers group: archive (`docker cp`), export, rename,
+//! top, prune, sizes, and `GET /system/df`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::header::HeaderValue;
+use hyper::StatusCode;
+use serde_json::{json, Value};
+
+use crate::api::{body, filters, json, no_content, Ctx, Request, Response};
+use crate::daemon::archive::{self, ChannelReader, PutOptions};
+use crate::daemon::record::Record;
+use crate::daemon::{names, volumes, Container, Daemon};
+use crate::error::ApiError;
+
+const STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
+
+/// inspect's and list's `Mounts`.
+pub fn mounts_json(d: &Daemon, r: &Record) -> Value {
+    Value::Array(
+        r.mount_points
+            .iter()
+            .filter(|m| m.listed)
+            .map(|m| m.render(d))
+            .collect(),
+    )
+}
+
+/// (SizeRw, SizeRootFs): the container's writable layer, and that plus its image.
+pub async fn sizes(d: &Arc<Daemon>, c: &Arc<Container>) -> (u64, u64) {
+    let image = d
+        .images
+        .get(&c.record().image_id)
+        .map(|i| i.size)
+        .unwrap_or(0);
+    let fs_dir = c.fs_dir();
+    let rw = tokio::task::spawn_blocking(move || {
+        if shipshape_runtime::rootfs_kind(&fs_dir) == shipshape_runtime::RootfsKind::Copy {
+            // A copied root holds the image too.
+            volumes::dir_size(&fs_dir.join("merged")).saturating_sub(image)
+        } else {
+            volumes::dir_size(&fs_dir.join("upper"))
+        }
+    })
+    .await
+    .unwrap_or(0);
+    (rw, rw + image)
+}
+
+fn path_param(ctx: &Ctx) -> Result<String, ApiError> {
+    match ctx.query.get("path") {
+        Some(p) if !p.is_empty() => Ok(p.to_string()),
+        // dockerd's message, missing space included.
+        _ => Err(ApiError::BadRequest(
+            "bad parameter: pathcannot be empty".into(),
+        )),
+    }
+}
+
+fn with_stat(mut resp: Response, stat: &archive::PathStat) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&stat.header_value()) {
+        resp.headers_mut().insert(STAT_HEADER, v);
+    }
+    resp
+}
+
+/// `HEAD /containers/{id}/archive`.
+pub async fn archive_head(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let path = path_param(ctx)?;
+    let stat = archive::stat(&ctx.daemon, &c, &path, key).await?;
+    Ok(with_stat(body::status_only(StatusCode::OK), &stat))
+}
+
+/// `GET /containers/{id}/archive`.
+pub async fn archive_get(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let path = path_param(ctx)?;
+    let (tx, resp) = body::channel(StatusCode::OK, "application/x-tar");
+    let stat = archive::get(&ctx.daemon, &c, &path, key, tx).await?;
+    Ok(with_stat(resp, &stat))
+}
+
+/// `PUT /containers/{id}/archive`.
+pub async fn archive_put(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let path = path_param(ctx)?;
+    let opts = PutOptions {
+        path,
+        key: key.to_string(),
+        no_overwrite_dir_non_dir: ctx.query.flag("noOverwriteDirNonDir"),
+        copy_uid_gid: ctx.query.flag("copyUIDGID"),
+    };
+    // The body flows to the extracting thread through a small channel, so a
+    // large archive is never held in memory (except for the checks of
+    // noOverwriteDirNonDir, see `archive::put`).
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let mut incoming = req.into_body();
+    let feeder = tokio::spawn(async move {
+        while let Some(frame) = incoming.frame().await {
+            let Ok(frame) = frame else { break };
+            if let Ok(data) = frame.into_data() {
+                if tx.send(data).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let res = archive::put(&ctx.daemon, &c, opts, ChannelReader::new(rx)).await;
+    feeder.abort();
+    res?;
+    Ok(body::status_only(StatusCode::OK))
+}
+
+/// `GET /containers/{id}/export`.
+pub async fn export(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let (tx, resp) = body::channel(StatusCode::OK, "application/x-tar");
+    archive::export(&ctx.daemon, &c, tx);
+    Ok(resp)
+}
+
+/// `POST /containers/{id}/rename`.
+pub async fn rename(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let new = ctx.query.get("name").unwrap_or("");
+    if new.is_empty() {
+        return Err(ApiError::BadRequest(
+            "Neither old nor new names may be empty".into(),
+        ));
+    }
+    let new = if new.starts_with('/') {
+        new.to_string()
+    } else {
+        format!("/{new}")
+    };
+    if !names::is_valid_name(new.trim_start_matches('/')) {
+        return Err(ApiError::BadRequest(format!(
+            "Error when allocating new name: Invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )));
+    }
+    if c.name() == new {
+        return Err(ApiError::BadRequest(
+            "Renaming a container with the same name as its current name".into(),
+        ));
+    }
+    ctx.daemon.rename(&c, &new).map_err(|e| match e {
+        ApiError::Conflict(m) => ApiError::Conflict(format!("Error when allocating new name: {m}")),
+        other => other,
+    })?;
+    Ok(no_content())
+}
+
+/// `GET /containers/{id}/top`: `ps -ef` columns for the container's
+/// processes (every process in its pid namespace), read from /proc.
+pub async fn top(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let rec = c.snapshot();
+    if !rec.state.running() {
+        return Err(ApiError::Conflict(format!(
+            "Container {} is not running",
+            c.id
+        )));
+    }
+    if let Some(args) = ctx
+        .query
+        .get("ps_args")
+        .filter(|a| !a.is_empty() && *a != "-ef")
+    {
+        return Err(ApiError::NotImplemented(format!(
+            "ps_args other than -ef are not supported by this engine: {args}"
+        )));
+    }
+    let pid = rec.state.pid;
+    let rows = tokio::task::spawn_blocking(move || crate::daemon::top::ps_ef(pid))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(json(&json!({
+        "Processes": rows,
+        "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+    })))
+}
+
+/// `until` filter values: a unix timestamp (with fraction), an RFC 3339
+/// time, or a Go duration ago ("10m", "1h30m").
+fn parse_until(v: &str) -> Result<i64, ApiError> {
+    let bad = || {
+        ApiError::Internal(format!(
+            "failed to parse value as time or duration: \"{v}\""
+        ))
+    };
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(t.timestamp());
+    }
+    if let Some(secs) = v.split('.').next().and_then(|s| s.parse::<i64>().ok()) {
+        if v.split('.')
+            .nth(1)
+            .is_none_or(|f| f.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Ok(secs);
+        }
+    }
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut rest = v;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let ch = rest.chars().next().unwrap_or('x');
+        if ch.is_ascii_digit() || ch == '.' {
+            num.push(ch);
+            rest = &rest[1..];
+            continue;
+        }
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        let mult = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += n * mult;
+        num.clear();
+        rest = &rest[unit_len..];
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(chrono::Utc::now().timestamp() - total as i64)
+}
+
+/// Label filters (`key`, `key=value`) as dockerd applies them; `negate`
+/// for `label!`.
+fn labels_match(labels: &BTreeMap<String, String>, wanted: &[String], negate: bool) -> bool {
+    wanted.iter().all(|w| {
+        let hit = match w.split_once('=') {
+            Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+            None => labels.contains_key(w.as_str()),
+        };
+        hit != negate
+    })
+}
+
+/// `POST /containers/prune`: stopped containers matching `until`/`label`.
+pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
+    let f = filters::parse(ctx.query.get("filters"), &["until", "label", "label!"])?;
+    let until = match f.get("until").and_then(|v| v.first()) {
+        Some(v) => Some(parse_until(v)?),
+        None => None,
+    };
+    let d = &ctx.daemon;
+    let mut deleted = Vec::new();
+    let mut space = 0u64;
+    for c in d.all_containers() {
+        let rec = c.snapshot();
+        if rec.state.running() {
+            continue;
+        }
+        let created = chrono::DateTime::parse_from_rfc3339(&rec.created)
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        if until.is_some_and(|u| created >= u) {
+            continue;
+        }
+        let labels = rec.config.labels.clone().unwrap_or_default();
+        if !labels_match(
+            &labels,
+            f.get("label").map(Vec::as_slice).unwrap_or_default(),
+            false,
+        ) || !labels_match(
+            &labels,
+            f.get("label!").map(Vec::as_slice).unwrap_or_default(),
+            true,
+        ) {
+            continue;
+        }
+        let (rw, _) = sizes(d, &c).await;
+        match crate::daemon::lifecycle::remove(d, &c, false).await {
+            Ok(()) => {
+                space += rw;
+                deleted.push(c.id.clone());
+            }
+            Err(e) => tracing::debug!(id = %c.id, error = %e, "prune skipped a container"),
+        }
+    }
+    Ok(json(&json!({
+        "ContainersDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
+        "SpaceReclaimed": space,
+    })))
+}
+
+/// `GET /system/df`.
+pub async fn system_df(ctx: &Ctx) -> Result<Response, ApiError> {
+    let d = &ctx.daemon;
+    let containers = d.all_containers();
+    let mut cjson = Vec::new();
+    for c in &containers {
+        let rec = c.snapshot();
+        let mut v = super::render::list_entry(&rec, mounts_json(d, &rec));
+        let (rw, rootfs) = sizes(d, c).await;
+        v["SizeRw"] = json!(rw);
+        v["SizeRootFs"] = json!(rootfs);
+        cjson.push(v);
+    }
+    let images = d.images.list();
+    let mut layers_size = 0u64;
+    let mut ijson = Vec::new();
+    for img in &images {
+        layers_size += img.size;
+        let users = containers
+            .iter()
+            .filter(|c| c.record().image_id == img.id)
+            .count();
+        ijson.push(json!({
+            "Containers": users,
+            "Created": img.created_unix(),
+            "Id": img.id,
+            "Labels": img.labels(),
+            "ParentId": img.parent,
+            "RepoDigests": img.repo_digests,
+            "RepoTags": img.repo_tags,
+            "SharedSize": -1,
+            "Size": img.size,
+            "VirtualSize": img.size,
+        }));
+    }
+    let vols = d.volumes.list();
+    let mut vjson = Vec::new();
+    for v in &vols {
+        let mut j = d.volumes.render(v);
+        let path = d.volumes.mountpoint(&v.name);
+        let size = tokio::task::spawn_blocking(move || volumes::dir_size(&path))
+            .await
+            .unwrap_or(0);
+        j["UsageData"] = json!({
+            "RefCount": volumes::users(d, &v.name).len(),
+            "Size": size,
+        });
+        vjson.push(j);
+    }
+    Ok(json(&json!({
+        "LayersSize": layers_size,
+        "Images": ijson,
+        "Containers": cjson,
+        "Volumes": vjson,
+        "BuildCache": [],
+        "BuilderSize": 0,
+    })))
+}

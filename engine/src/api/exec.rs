@@ -1,0 +1,287 @@
+//! Exec API group: `POST /containers/{id}/exec`, `POST /exec/{id}/start`
+//! (hijacked like attach), `GET /exec/{id}/json`, `POST /exec/{id}/resize`.
+//! The exec rules are in `daemon::exec`; the stream plumbing is shared with
+//! attach (`containers::attach`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::sync::mpsc;
+
+use super::containers::attach::{copy_stdin, hijack, send_chunk, split_hijacked};
+use super::containers::{
+    check_json_content_type, read_json_body, stream_content_type, wants_upgrade,
+};
+use super::{body, json, json_status, Ctx, Request, Response};
+use crate::daemon::exec::{self, Exec, ExecConfig, ExecIo};
+use crate::daemon::io::FdStream;
+use crate::daemon::logs::{STDERR, STDOUT};
+use crate::daemon::Daemon;
+use crate::error::ApiError;
+use http_body_util::BodyExt;
+
+/// How long the output may keep flowing after the process exited (a
+/// background child can hold the pipe open forever).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// dockerd waits this long for an exec to start before refusing a resize.
+const RESIZE_WAIT: Duration = Duration::from_secs(10);
+/// The start body is a few flags.
+const MAX_START_BODY: usize = 64 << 10;
+
+/// `POST /containers/{id}/exec`.
+pub async fn create(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let bytes = read_json_body(req).await?;
+    let config: ExecConfig = if bytes.iter().all(u8::is_ascii_whitespace) {
+        ExecConfig::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?
+    };
+    let id = exec::create(&ctx.daemon, &c, config)?;
+    Ok(json_status(StatusCode::CREATED, &json!({ "Id": id })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct StartRequest {
+    detach: bool,
+    #[allow(dead_code)]
+    tty: bool,
+    console_size: Option<[u32; 2]>,
+}
+
+/// `POST /exec/{id}/start`.
+pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, ApiError> {
+    let e = ctx.daemon.execs.get(id)?;
+    let on_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    let bytes = read_start_body(&mut req).await?;
+    let sr: StartRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+        StartRequest::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?
+    };
+
+    if sr.detach {
+        exec::check_startable(&e)?;
+        let (d, e2) = (ctx.daemon.clone(), e.clone());
+        let io = tokio::task::spawn_blocking(move || exec::start(&d, &e2))
+            .await
+            .map_err(ApiError::internal)??;
+        resize_initial(&e, sr.console_size);
+        // Nobody reads a detached exec's output: drain it so the process
+        // never blocks on a full pipe.
+        tokio::spawn(drain(io, None, false, false));
+        return Ok(body::status_only(StatusCode::OK));
+    }
+
+    let tty = e.config.tty;
+    let content_type = stream_content_type(ctx.version, tty);
+    let daemon = ctx.daemon.clone();
+    if let Some(on_upgrade) = on_upgrade {
+        return Ok(hijack(on_upgrade, content_type, move |io| {
+            session(io, daemon, e, sr.console_size)
+        }));
+    }
+    // Without an upgrade there is no stdin, but the output still streams.
+    let (tx, resp) = body::channel(StatusCode::OK, content_type);
+    tokio::spawn(async move {
+        run_streams(
+            &daemon,
+            &e,
+            tx,
+            None::<&mut tokio::io::Empty>,
+            sr.console_size,
+        )
+        .await;
+    });
+    Ok(resp)
+}
+
+/// Reads the start body without giving up the request (its upgrade is
+/// taken first, the body must be consumed before the connection is hijacked).
+async fn read_start_body(req: &mut Request) -> Result<Bytes, ApiError> {
+    check_json_content_type(req.headers())?;
+    let limited = http_body_util::Limited::new(req.body_mut(), MAX_START_BODY);
+    Ok(limited
+        .collect()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("reading request body: {e}")))?
+        .to_bytes())
+}
+
+async fn session<S>(io: S, d: Arc<Daemon>, e: Arc<Exec>, console: Option<[u32; 2]>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, tx, writer) = split_hijacked(io);
+    run_streams(&d, &e, tx, Some(&mut rd), console).await;
+    let _ = writer.await;
+}
+
+/// Starts the exec and streams it: the client's bytes to its stdin (when
+/// attached), its output to `tx`, until it exited and its output drained.
+/// A start failure is written into the stream, as dockerd does.
+async fn run_streams<R>(
+    d: &Arc<Daemon>,
+    e: &Arc<Exec>,
+    tx: mpsc::Sender<Bytes>,
+    rd: Option<&mut R>,
+    console: Option<[u32; 2]>,
+) where
+    R: AsyncRead + Unpin + Send,
+{
+    let tty = e.config.tty;
+    let started = match exec::check_startable(e) {
+        Ok(()) => {
+            let (d, e2) = (d.clone(), e.clone());
+            tokio::task::spawn_blocking(move || exec::start(&d, &e2))
+                .await
+                .unwrap_or_else(|j| Err(ApiError::internal(j)))
+        }
+        Err(err) => Err(err),
+    };
+    let io = match started {
+        Ok(io) => io,
+        Err(err) => {
+            let msg = match &err {
+                ApiError::Conflict(m) if m.starts_with("Exec command") => format!("Error: {m}"),
+                other => other.to_string(),
+            };
+            let _ = send_chunk(&tx, tty, STDOUT, format!("{msg}\r\n").as_bytes()).await;
+            return;
+        }
+    };
+    resize_initial(e, console);
+    let stdin = io.stdin.is_some() && e.config.attach_stdin;
+    let mut io = io;
+    let stdin_pipe = io
+        .stdin
+        .take()
+        .map(|s| Arc::new(tokio::sync::Mutex::new(Some(s))));
+    // `tx` is kept until the exit is recorded: the client reads the exit
+    // code (exec inspect) as soon as the stream ends.
+    let output = tokio::spawn(drain(
+        io,
+        Some(tx.clone()),
+        e.config.attach_stdout,
+        e.config.attach_stderr,
+    ));
+    let stdin_task = async {
+        if let (true, Some(rd), Some(pipe)) = (stdin, rd, stdin_pipe.clone()) {
+            copy_stdin(rd, &pipe).await;
+            // The client's EOF is the process's EOF.
+            pipe.lock().await.take();
+        }
+        std::future::pending::<()>().await
+    };
+    let mut state = e.state.subscribe();
+    tokio::select! {
+        _ = state.wait_for(|s| s.exit_code.is_some()) => {}
+        _ = stdin_task => {}
+    }
+    if let Some(p) = stdin_pipe {
+        p.lock().await.take();
+    }
+    let mut output = output;
+    if tokio::time::timeout(DRAIN_TIMEOUT, &mut output)
+        .await
+        .is_err()
+    {
+        tracing::debug!(exec = %e.id, "exec output did not drain in time");
+        output.abort();
+    }
+    drop(tx);
+}
+
+/// Copies the exec's stdout/stderr to `tx` (the attached ones), discarding
+/// the rest, until both reach EOF.
+async fn drain(io: ExecIo, tx: Option<mpsc::Sender<Bytes>>, out: bool, err: bool) {
+    let tty = io.stderr.is_none();
+    let pump = |s: Option<FdStream>, stream: u8, keep: bool, tx: Option<mpsc::Sender<Bytes>>| async move {
+        let Some(mut s) = s else { return };
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut tx = if keep { tx } else { None };
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Some(t) = &tx {
+                        if send_chunk(t, tty, stream, &buf[..n]).await.is_err() {
+                            // The client left: keep draining, stop sending.
+                            tx = None;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    tokio::join!(
+        pump(io.stdout, STDOUT, out, tx.clone()),
+        pump(io.stderr, STDERR, err, tx.clone()),
+    );
+}
+
+fn resize_initial(e: &Exec, console: Option<[u32; 2]>) {
+    if let (Some([h, w]), Some(tty)) = (console, e.tty().as_ref()) {
+        if h > 0 && w > 0 {
+            let _ = shipshape_runtime::resize_tty(tty, h.min(65535) as u16, w.min(65535) as u16);
+        }
+    }
+}
+
+/// `GET /exec/{id}/json`.
+pub async fn inspect(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let e = ctx.daemon.execs.get(id)?;
+    let st = e.snapshot();
+    let cmd = e.config.cmd.clone().unwrap_or_default();
+    let mut pc = json!({
+        "tty": e.config.tty,
+        "entrypoint": cmd.first().cloned().unwrap_or_default(),
+        "arguments": cmd.get(1..).unwrap_or_default(),
+        "privileged": e.config.privileged,
+    });
+    if !e.config.user.is_empty() {
+        pc["user"] = json!(e.config.user);
+    }
+    Ok(json(&json!({
+        "ID": e.id,
+        "Running": st.running,
+        "ExitCode": st.exit_code,
+        "ProcessConfig": pc,
+        "OpenStdin": e.config.attach_stdin,
+        "OpenStderr": e.config.attach_stderr,
+        "OpenStdout": e.config.attach_stdout,
+        "CanRemove": false,
+        "ContainerID": e.container.id,
+        "DetachKeys": e.config.detach_keys,
+        "Pid": st.pid,
+    })))
+}
+
+/// `POST /exec/{id}/resize`. The docker CLI resizes right after starting,
+/// so wait (as dockerd does) for the process to exist.
+pub async fn resize(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let e = ctx.daemon.execs.get(id)?;
+    let h = ctx.query.int("h")?.unwrap_or(0);
+    let w = ctx.query.int("w")?.unwrap_or(0);
+    let mut state = e.state.subscribe();
+    let ready = tokio::time::timeout(
+        RESIZE_WAIT,
+        state.wait_for(|s| s.running || s.exit_code.is_some()),
+    )
+    .await;
+    if !matches!(ready, Ok(Ok(_))) {
+        return Err(ApiError::Internal(
+            "timeout waiting for exec session ready".into(),
+        ));
+    }
+    if let Some(tty) = e.tty().as_ref() {
+        shipshape_runtime::resize_tty(tty, h.clamp(0, 65535) as u16, w.clamp(0, 65535) as u16)?;
+    }
+    Ok(body::status_only(StatusCode::OK))
+}

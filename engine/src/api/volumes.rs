@@ -1,0 +1,159 @@
+//! Volumes API group (the `local` driver): create, list, inspect, remove,
+//! prune. The store and the in-use rules are in `daemon::volumes`.
+
+use std::collections::BTreeMap;
+
+use hyper::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::containers::read_json_body;
+use super::{filters, json, json_status, no_content, ApiVersion, Ctx, Request, Response};
+use crate::daemon::volumes::{self, Volume};
+use crate::error::ApiError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct CreateRequest {
+    name: String,
+    driver: String,
+    driver_opts: Option<BTreeMap<String, String>>,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// `POST /volumes/create`.
+pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
+    let bytes = read_json_body(req).await?;
+    let r: CreateRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+        CreateRequest::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?
+    };
+    let shown = if r.name.is_empty() {
+        ""
+    } else {
+        r.name.as_str()
+    };
+    if !matches!(r.driver.as_str(), "" | "local") {
+        return Err(ApiError::NotFound(format!(
+            "create {shown}: error looking up volume plugin {0}: plugin \"{0}\" not found",
+            r.driver
+        )));
+    }
+    if r.driver_opts.as_ref().is_some_and(|o| !o.is_empty()) {
+        return Err(ApiError::NotImplemented(format!(
+            "create {shown}: local volume options (DriverOpts) are not supported by this engine"
+        )));
+    }
+    let d = ctx.daemon.clone();
+    let v = tokio::task::spawn_blocking(move || d.volumes.create(Some(&r.name), r.labels, false))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(json_status(
+        StatusCode::CREATED,
+        &ctx.daemon.volumes.render(&v),
+    ))
+}
+
+/// `GET /volumes`, with filters dangling, name, label, driver.
+pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+    let f = filters::parse(
+        ctx.query.get("filters"),
+        &["dangling", "name", "label", "driver"],
+    )?;
+    let dangling = match f
+        .get("dangling")
+        .and_then(|v| v.first())
+        .map(String::as_str)
+    {
+        None => None,
+        Some("true" | "1") => Some(true),
+        Some("false" | "0") => Some(false),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid filter 'dangling=[{other}]'"
+            )))
+        }
+    };
+    let d = &ctx.daemon;
+    let out: Vec<Value> = d
+        .volumes
+        .list()
+        .into_iter()
+        .filter(|v| dangling.is_none_or(|want| volumes::users(d, &v.name).is_empty() == want))
+        .filter(|v| {
+            f.get("name")
+                .is_none_or(|ns| ns.iter().any(|n| v.name.contains(n.as_str())))
+        })
+        .filter(|_| {
+            f.get("driver")
+                .is_none_or(|ds| ds.iter().any(|x| x == "local"))
+        })
+        .filter(|v| f.get("label").is_none_or(|ls| label_match(v, ls)))
+        .map(|v| d.volumes.render(&v))
+        .collect();
+    Ok(json(&json!({ "Volumes": out, "Warnings": null })))
+}
+
+fn label_match(v: &Volume, wanted: &[String]) -> bool {
+    let labels = v.labels.clone().unwrap_or_default();
+    wanted.iter().all(|w| match w.split_once('=') {
+        Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
+        None => labels.contains_key(w.as_str()),
+    })
+}
+
+/// `GET /volumes/{name}`.
+pub async fn inspect(ctx: &Ctx, name: &str) -> Result<Response, ApiError> {
+    let v = ctx.daemon.volumes.get(name)?;
+    Ok(json(&ctx.daemon.volumes.render(&v)))
+}
+
+/// `DELETE /volumes/{name}`.
+pub async fn remove(ctx: &Ctx, name: &str) -> Result<Response, ApiError> {
+    let (d, name, force) = (
+        ctx.daemon.clone(),
+        name.to_string(),
+        ctx.query.flag("force"),
+    );
+    tokio::task::spawn_blocking(move || volumes::remove(&d, &name, force))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(no_content())
+}
+
+/// `POST /volumes/prune`. From API 1.42 only anonymous volumes go, unless
+/// the `all` filter says otherwise (as dockerd).
+pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
+    let f = filters::parse(ctx.query.get("filters"), &["label", "label!", "all"])?;
+    let all = match f.get("all").and_then(|v| v.first()).map(String::as_str) {
+        Some("true" | "1") => true,
+        Some("false" | "0") | None => ctx.version < ApiVersion(1, 42),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid filter 'all={other}'"
+            )))
+        }
+    };
+    let (d, labels, not_labels) = (
+        ctx.daemon.clone(),
+        f.get("label").cloned().unwrap_or_default(),
+        f.get("label!").cloned().unwrap_or_default(),
+    );
+    let (names, space) = tokio::task::spawn_blocking(move || {
+        volumes::prune(&d, |v| {
+            (all || v.anonymous)
+                && label_match(v, &labels)
+                && (not_labels.is_empty()
+                    || !not_labels
+                        .iter()
+                        .any(|l| label_match(v, std::slice::from_ref(l))))
+        })
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(json(&json!({
+        "VolumesDeleted": if names.is_empty() { Value::Null } else { json!(names) },
+        "SpaceReclaimed": space,
+    })))
+}
