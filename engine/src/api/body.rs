@@ -52,6 +52,14 @@ pub fn json_status<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Resp
     r
 }
 
+/// A 200 JSON response from bytes the handler serialized itself.
+pub fn json_bytes(bytes: Vec<u8>) -> Response {
+    let mut r = hyper::Response::new(full(bytes));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 /// A streamed response: returns the sender the handler writes chunks to, and
 /// the response to hand to hyper at once (so headers go out before the body,
 /// as the docker CLI expects for wait, logs and events).

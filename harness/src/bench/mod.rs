@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// Running containers for the per-container memory figure.
     #[arg(long, default_value_t = 100)]
     pub memory_containers: usize,
+    /// Run only workloads whose title contains TEXT (repeatable), e.g.
+    /// `--only /_ping --only memory`.
+    #[arg(long, value_name = "TEXT")]
+    pub only: Vec<String>,
 }
 
 pub fn main(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -56,6 +60,7 @@ pub fn main(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         duration: args.duration.max(0.2),
         list_sizes: args.list_sizes,
         memory_containers: args.memory_containers.max(1),
+        only: args.only,
     })
     .map_err(anyhow::Error::msg)?;
     Ok(std::process::ExitCode::SUCCESS)
@@ -73,6 +78,14 @@ pub struct Options {
     pub list_sizes: Vec<usize>,
     /// Running containers for the memory measurement.
     pub memory_containers: usize,
+    /// Workload title filters; empty runs everything.
+    pub only: Vec<String>,
+}
+
+impl Options {
+    fn selected(&self, title: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| title.contains(o.as_str()))
+    }
 }
 
 const LABEL: &str = "io.shipshape.bench";
@@ -492,21 +505,31 @@ async fn workloads(eps: &[Endpoint], opts: &Options, run: &str) -> BenchResult<V
     let mut rows = Vec::new();
     let progress = |what: &str| eprintln!("bench: {what}");
     for op in [Op::CreateRm, Op::Run, Op::Exec, Op::Logs, Op::Load] {
+        if !opts.selected(op.title()) {
+            continue;
+        }
         progress(op.title());
         rows.push(latency_row(op, eps, opts, run).await?);
     }
-    if which_docker().is_some() {
+    if !opts.selected(Op::CliRun.title()) {
+    } else if which_docker().is_some() {
         progress(Op::CliRun.title());
         rows.push(latency_row(Op::CliRun, eps, opts, run).await?);
     } else {
         println!("docker CLI not found on PATH: the CLI round trip is skipped");
     }
     for conns in [1, 16] {
+        if !opts.selected(&format!("GET /_ping, {conns} connection(s)")) {
+            continue;
+        }
         progress(&format!("/_ping x{conns}"));
         rows.push(rate_row(format!("GET /_ping, {conns} connection(s)"), eps, "/_ping", conns, opts).await?);
     }
     let mut have = vec![0usize; eps.len()];
     for &n in &opts.list_sizes {
+        if !opts.selected(&format!("GET /containers/json?all=1, {n} containers")) {
+            continue;
+        }
         progress(&format!("/containers/json with {n} containers"));
         for (k, ep) in eps.iter().enumerate() {
             grow_containers(ep, run, n, have[k]).await?;
@@ -519,8 +542,10 @@ async fn workloads(eps: &[Endpoint], opts: &Options, run: &str) -> BenchResult<V
     for ep in eps {
         cleanup_containers(ep, run).await?;
     }
-    progress("memory");
-    rows.extend(memory_rows(eps, opts, run).await?);
+    if opts.selected("daemon RSS memory") {
+        progress("memory");
+        rows.extend(memory_rows(eps, opts, run).await?);
+    }
     Ok(rows)
 }
 

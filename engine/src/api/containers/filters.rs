@@ -18,10 +18,15 @@ const STATUSES: &[&str] = &[
 ];
 
 #[derive(Debug, Default)]
-pub struct Filters(crate::api::filters::Filters);
+pub struct Filters {
+    by_key: crate::api::filters::Filters,
+    /// `ancestor` values resolved to image IDs once, up front: matching then
+    /// needs no image-store lock while a container's record is locked.
+    ancestors: Vec<(String, Option<String>)>,
+}
 
 impl Filters {
-    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(raw: Option<&str>, images: &ImageStore) -> Result<Self, ApiError> {
         let f = crate::api::filters::parse(raw, KEYS)?;
         if let Some(bad) = f
             .get("status")
@@ -31,23 +36,36 @@ impl Filters {
                 "Invalid filter 'status={bad}'"
             )));
         }
-        Ok(Filters(f))
+        let ancestors = f
+            .get("ancestor")
+            .into_iter()
+            .flatten()
+            .map(|r| (r.clone(), images.get(r).ok().map(|i| i.id)))
+            .collect();
+        Ok(Filters { by_key: f, ancestors })
+    }
+
+    fn ancestor_matches(&self, r: &Record, reference: &str) -> bool {
+        match self.ancestors.iter().find(|(name, _)| name == reference) {
+            Some((_, Some(id))) => *id == r.image_id,
+            _ => r.config.image == reference,
+        }
     }
 
     pub fn has(&self, key: &str) -> bool {
-        self.0.contains_key(key)
+        self.by_key.contains_key(key)
     }
 
     /// Values of one key are OR'ed; keys are AND'ed, as in Docker.
-    pub fn matches(&self, r: &Record, images: &ImageStore) -> bool {
-        self.0.iter().all(|(k, values)| {
+    pub fn matches(&self, r: &Record) -> bool {
+        self.by_key.iter().all(|(k, values)| {
             values.is_empty()
                 || values.iter().any(|v| match k.as_str() {
                     "status" => r.state.status.as_str() == v,
                     "name" => name_matches(&r.name, v),
                     "id" => r.id.starts_with(v.as_str()),
                     "label" => label_matches(r, v),
-                    "ancestor" => ancestor_matches(r, v, images),
+                    "ancestor" => self.ancestor_matches(r, v),
                     _ => false,
                 })
         })
@@ -82,12 +100,6 @@ fn label_matches(r: &Record, filter: &str) -> bool {
     }
 }
 
-fn ancestor_matches(r: &Record, reference: &str, images: &ImageStore) -> bool {
-    match images.get(reference) {
-        Ok(img) => img.id == r.image_id,
-        Err(_) => r.config.image == reference,
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -95,18 +107,24 @@ mod tests {
 
     #[test]
     fn both_filter_forms_and_errors() {
-        let f = Filters::parse(Some(r#"{"status":["running"],"label":["a=b"]}"#)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let images = ImageStore::open(dir.path()).unwrap();
+        let parse = |raw: &str| Filters::parse(Some(raw), &images);
+        let f = parse(r#"{"status":["running"],"label":["a=b"]}"#).unwrap();
         assert!(f.has("status") && f.has("label"));
-        let f = Filters::parse(Some(r#"{"status":{"exited":true}}"#)).unwrap();
-        assert_eq!(f.0["status"], vec!["exited"]);
-        let e = Filters::parse(Some(r#"{"foo":["x"]}"#)).unwrap_err();
+        let f = parse(r#"{"status":{"exited":true}}"#).unwrap();
+        assert_eq!(f.by_key["status"], vec!["exited"]);
+        let e = parse(r#"{"foo":["x"]}"#).unwrap_err();
         assert_eq!(e.to_string(), "Invalid filter 'foo'");
-        let e = Filters::parse(Some(r#"{"status":["bogus"]}"#)).unwrap_err();
+        let e = parse(r#"{"status":["bogus"]}"#).unwrap_err();
         assert_eq!(e.to_string(), "Invalid filter 'status=bogus'");
         assert_eq!(
-            Filters::parse(Some("bad")).unwrap_err().status(),
+            parse("bad").unwrap_err().status(),
             hyper::StatusCode::INTERNAL_SERVER_ERROR
         );
+        // An ancestor that names no image falls back to the name the container was created with.
+        let f = parse(r#"{"ancestor":["nope:1"]}"#).unwrap();
+        assert_eq!(f.ancestors, vec![("nope:1".to_string(), None)]);
     }
 
     #[test]
