@@ -14,6 +14,9 @@ pub enum ApiError {
     /// 404: no such container/image/route.
     #[error("{0}")]
     NotFound(String),
+    /// 403: an operation dockerd forbids outright (removing a predefined network).
+    #[error("{0}")]
+    Forbidden(String),
     /// 409: the object is in the wrong state, or the name is taken.
     #[error("{0}")]
     Conflict(String),
@@ -34,6 +37,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotModified => StatusCode::NOT_MODIFIED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,

@@ -165,6 +165,7 @@ mod tests {
                 user: String::new(),
                 tty: false,
                 open_stdin: false,
+                cgroups: vec![],
             },
         };
         let writer = std::thread::spawn(move || daemon.send_request(&req).map(|_| daemon));

@@ -16,6 +16,7 @@
 //!   never `wait` on child processes yourself (use
 //!   [`supervisor::Supervisor::spawn_command`] + `wait`/`watch`).
 
+pub mod cgroups;
 mod channel;
 pub mod error;
 mod init;

@@ -60,6 +60,11 @@ pub struct ProcessSpec {
     #[serde(default)]
     pub tmpfs: Vec<TmpfsMount>,
     pub network: Network,
+    /// cgroup directories the container joins before its first process
+    /// starts (see [`crate::cgroups::Cgroup::dirs`]); empty: stay in the
+    /// daemon's.
+    #[serde(default)]
+    pub cgroups: Vec<PathBuf>,
 }
 
 /// An extra process started inside a running container (`docker exec`).
@@ -73,6 +78,10 @@ pub struct ExecSpec {
     pub user: String,
     pub tty: bool,
     pub open_stdin: bool,
+    /// cgroup directories to join (the container's, so exec'd processes are
+    /// limited and accounted with it).
+    #[serde(default)]
+    pub cgroups: Vec<PathBuf>,
 }
 
 /// What the daemon sends to the re-exec'd init.

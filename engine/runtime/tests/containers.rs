@@ -438,6 +438,7 @@ fn exec_in_a_running_container() {
         user: "alice".into(),
         tty: false,
         open_stdin: false,
+        cgroups: vec![],
     };
     let e = shipshape_runtime::exec_in(main.pid, &exec).unwrap();
     assert_ne!(e.pid, main.pid);
@@ -490,6 +491,7 @@ fn exec_in_a_dead_pid_is_not_running() {
             user: String::new(),
             tty: false,
             open_stdin: false,
+            cgroups: vec![],
         },
     )
     .unwrap_err();

@@ -3,9 +3,11 @@
 
 pub mod body;
 pub mod containers;
+pub mod events;
 pub mod exec;
 pub mod filters;
 pub mod images;
+pub mod networks;
 pub mod query;
 pub mod system;
 pub mod volumes;
@@ -150,6 +152,16 @@ async fn route(
         ["containers", id, "top"] if is_get => containers::ops::top(ctx, id).await,
         ["containers", "prune"] if is_post => containers::ops::prune(ctx).await,
         ["system", "df"] if is_get => containers::ops::system_df(ctx).await,
+        ["events"] if is_get => events::events(ctx).await,
+        ["networks"] if is_get => networks::list(ctx).await,
+        ["networks", "create"] if is_post => networks::create(ctx, req).await,
+        ["networks", "prune"] if is_post => networks::prune(ctx).await,
+        ["networks", id] if is_get => networks::inspect(ctx, id).await,
+        ["networks", id] if is_delete => networks::remove(ctx, id).await,
+        ["networks", id, "connect"] if is_post => networks::connect(ctx, id, req, true).await,
+        ["networks", id, "disconnect"] if is_post => {
+            networks::connect(ctx, id, req, false).await
+        }
         ["volumes"] if is_get => volumes::list(ctx).await,
         ["volumes", "create"] if is_post => volumes::create(ctx, req).await,
         ["volumes", "prune"] if is_post => volumes::prune(ctx).await,

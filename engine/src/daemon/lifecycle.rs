@@ -125,6 +125,7 @@ pub fn create(
         state: State::default(),
         restart_count: 0,
         mount_points,
+        manually_stopped: false,
     };
     let dir = d.containers_dir().join(&id);
     let c = Container::new(dir.clone(), record);

@@ -4,12 +4,14 @@
 pub mod archive;
 pub mod commit;
 pub mod container;
+pub mod events;
 pub mod init_layer;
 pub mod exec;
 pub mod io;
 pub mod lifecycle;
 pub mod logs;
 pub mod names;
+pub mod networks;
 pub mod record;
 pub mod top;
 pub mod volumes;
@@ -54,6 +56,7 @@ pub struct Daemon {
     /// `docker exec` instances, until their container is removed.
     pub execs: exec::ExecTable,
     pub volumes: volumes::VolumeStore,
+    pub networks: networks::NetworkStore,
 }
 
 impl Daemon {
@@ -71,6 +74,7 @@ impl Daemon {
         let images = Arc::new(ImageStore::open(&root.join("image"))?);
         let supervisor = Supervisor::start()?;
         let volumes = volumes::VolumeStore::open(root.join("volumes"))?;
+        let networks = networks::NetworkStore::open(root.join("networks.json"))?;
         let daemon = Arc::new(Daemon {
             config,
             images,
@@ -79,6 +83,7 @@ impl Daemon {
             started: std::time::Instant::now(),
             execs: exec::ExecTable::default(),
             volumes,
+            networks,
         });
         daemon.reload_containers()?;
         Ok(daemon)

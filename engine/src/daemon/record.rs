@@ -50,6 +50,15 @@ pub struct HostConfig {
     pub network_mode: String,
     pub restart_policy: Option<RestartPolicy>,
     pub console_size: Option<[u32; 2]>,
+    /// Resources (see `daemon::cgroups`): bytes, counts, CFS µs; 0 = unset.
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub pids_limit: Option<i64>,
+    pub cpu_shares: i64,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    pub nano_cpus: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -160,6 +169,10 @@ pub struct Record {
     /// Binds, volumes and tmpfs mounts, resolved at create.
     #[serde(default)]
     pub mount_points: Vec<super::volumes::MountPoint>,
+    /// dockerd's HasBeenManuallyStopped: stopped or killed through the API,
+    /// so `unless-stopped` does not bring it back when the daemon starts.
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 /// Docker accepts `Cmd`/`Entrypoint` as a string or an array of strings.

@@ -489,6 +489,18 @@ impl ImageStore {
             .collect()
     }
 
+    /// Content size of a registered layer (by diff ID), as history and prune
+    /// report it; `None` if the layer is not in the store.
+    pub fn layer_size(&self, diff_id: &str) -> Option<u64> {
+        let hex = digest_hex(diff_id).ok()?;
+        self.state.read().ok()?.layer_sizes.get(hex).copied()
+    }
+
+    /// Chain IDs of a layer stack (lowest first), as `remove` reports deleted layers.
+    pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+        chain_ids(diff_ids)
+    }
+
     /// Tags `source` as `repo[:tag]` (dockerd's `TagImage`), moving the tag
     /// from any image that had it.
     pub fn tag(&self, source: &str, repo: &str, tag: Option<&str>) -> Result<(), StoreError> {

@@ -22,6 +22,8 @@ const NAMESPACES: &[(&str, CloneFlags)] = &[
 ];
 
 pub(super) fn start(chan: &Channel, pid: i32, spec: &ExecSpec) -> Result<Infallible, RuntimeError> {
+    // While /sys/fs/cgroup is still the host's (before setns(mnt)).
+    crate::cgroups::join(&spec.cgroups)?;
     let mut files = Vec::with_capacity(NAMESPACES.len());
     for (name, flag) in NAMESPACES {
         let path = format!("/proc/{pid}/ns/{name}");

@@ -11,6 +11,8 @@ use crate::error::RuntimeError;
 use crate::spec::{Network, ProcessSpec};
 
 pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
+    // Before the fork: the container's pid 1 inherits the groups.
+    crate::cgroups::join(&spec.cgroups)?;
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC

@@ -126,6 +126,7 @@ impl Container {
             mounts: vec![],
             tmpfs: vec![],
             network: Network::None,
+            cgroups: vec![],
         }
     }
 }

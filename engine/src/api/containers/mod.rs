@@ -104,39 +104,58 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let all = ctx.query.flag("all");
-    let limit = ctx.query.int("limit")?.filter(|n| *n > 0);
-    let filters = filters::Filters::parse(ctx.query.get("filters"))?;
-    let mut recs: Vec<Record> = ctx
-        .daemon
-        .all_containers()
-        .iter()
-        .map(|c| c.snapshot())
-        .collect();
-    // Newest first, as dockerd lists them.
-    recs.sort_by(|a, b| b.created.cmp(&a.created));
-    let images = &ctx.daemon.images;
+    let limit = ctx.query.int("limit")?.filter(|n| *n > 0).map(|n| n as usize);
     let d = &ctx.daemon;
-    let mut recs: Vec<Record> = recs
-        .into_iter()
-        .filter(|r| all || limit.is_some() || r.state.running() || filters.has("status"))
-        .filter(|r| filters.matches(r, images))
-        .collect();
-    if let Some(n) = limit {
-        recs.truncate(n as usize);
-    }
-    let mut out: Vec<Value> = Vec::with_capacity(recs.len());
-    for r in &recs {
-        let mut v = render::list_entry(r, ops::mounts_json(d, r));
-        if ctx.query.flag("size") {
-            if let Ok(c) = d.container(&r.id) {
-                let (rw, rootfs) = ops::sizes(d, &c).await;
-                v["SizeRw"] = json!(rw);
-                v["SizeRootFs"] = json!(rootfs);
+    let filters = filters::Filters::parse(ctx.query.get("filters"), &d.images)?;
+    let with_sizes = ctx.query.flag("size");
+    let mut containers = d.all_containers();
+    // Newest first, as dockerd lists them.
+    containers.sort_by_cached_key(|c| std::cmp::Reverse(c.record().created.clone()));
+    let wanted = |r: &Record| {
+        (all || limit.is_some() || r.state.running() || filters.has("status")) && filters.matches(r)
+    };
+    if with_sizes {
+        // Sizes walk the filesystem: the slow path, built as JSON values.
+        let mut out: Vec<Value> = Vec::new();
+        for c in &containers {
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
             }
+            let mut v = {
+                let r = c.record();
+                if !wanted(&r) {
+                    continue;
+                }
+                render::list_entry(&r, ops::mounts_json(d, &r))
+            };
+            let (rw, rootfs) = ops::sizes(d, c).await;
+            v["SizeRw"] = json!(rw);
+            v["SizeRootFs"] = json!(rootfs);
+            out.push(v);
         }
-        out.push(v);
+        return Ok(json(&out));
     }
-    Ok(json(&out))
+    // The fast path: each entry serialized under its record's lock, once.
+    let mut buf = Vec::with_capacity(64 + 700 * containers.len());
+    buf.push(b'[');
+    let mut n = 0usize;
+    for c in &containers {
+        if limit.is_some_and(|l| n >= l) {
+            break;
+        }
+        let r = c.record();
+        if !wanted(&r) {
+            continue;
+        }
+        if n > 0 {
+            buf.push(b',');
+        }
+        serde_json::to_writer(&mut buf, &render::ListEntry::new(&r, ops::mounts_json(d, &r)))
+            .map_err(ApiError::internal)?;
+        n += 1;
+    }
+    buf.extend_from_slice(b"]\n");
+    Ok(body::json_bytes(buf))
 }
 
 pub async fn start(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {

@@ -154,6 +154,71 @@ fn created_unix(r: &Record) -> i64 {
         .unwrap_or(0)
 }
 
+/// A `GET /containers/json` entry, serialized straight from the record
+/// (borrowing, no intermediate JSON tree): listing is the hottest read path.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListEntry<'a> {
+    id: &'a str,
+    names: [&'a str; 1],
+    image: &'a str,
+    #[serde(rename = "ImageID")]
+    image_id: &'a str,
+    command: String,
+    created: i64,
+    ports: [(); 0],
+    labels: LabelsOrEmpty<'a>,
+    state: &'static str,
+    status: String,
+    host_config: NetworkModeOnly,
+    network_settings: NetworksOnly,
+    mounts: Value,
+}
+
+/// Docker shows `{}` for a container without labels.
+pub struct LabelsOrEmpty<'a>(Option<&'a std::collections::BTreeMap<String, String>>);
+
+impl serde::Serialize for LabelsOrEmpty<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(m) => m.serialize(s),
+            None => std::collections::BTreeMap::<String, String>::new().serialize(s),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+pub struct NetworkModeOnly {
+    #[serde(rename = "NetworkMode")]
+    network_mode: String,
+}
+
+#[derive(serde::Serialize)]
+pub struct NetworksOnly {
+    #[serde(rename = "Networks")]
+    networks: Value,
+}
+
+impl<'a> ListEntry<'a> {
+    pub fn new(r: &'a Record, mounts: Value) -> Self {
+        ListEntry {
+            id: &r.id,
+            names: [&r.name],
+            image: &r.config.image,
+            image_id: &r.image_id,
+            command: command(r),
+            created: created_unix(r),
+            ports: [],
+            labels: LabelsOrEmpty(r.config.labels.as_ref()),
+            state: r.state.status.as_str(),
+            status: human_status(&r.state, &r.created),
+            host_config: NetworkModeOnly { network_mode: network_mode(r) },
+            network_settings: NetworksOnly { networks: networks(r) },
+            mounts,
+        }
+    }
+}
+
 pub fn list_entry(r: &Record, mounts: Value) -> Value {
     json!({
         "Id": r.id,

@@ -1,0 +1,268 @@
+//! Networks API group: list, inspect, create, remove, connect, disconnect,
+//! prune. The store is `daemon::networks` (bookkeeping only: containers still
+//! share the host's network namespace unless they are on `none`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hyper::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::containers::read_json_body;
+use super::{filters, json, json_status, no_content, Ctx, Request, Response};
+use crate::daemon::networks::{self, Network};
+use crate::daemon::{events, Container, Daemon};
+use crate::error::ApiError;
+
+/// Running containers on network `n` (only those have an endpoint in dockerd).
+fn members(d: &Daemon, n: &Network) -> Vec<Arc<Container>> {
+    d.all_containers()
+        .into_iter()
+        .filter(|c| c.is_running())
+        .filter(|c| networks::networks_of(d, c).iter().any(|x| x.id == n.id))
+        .collect()
+}
+
+async fn body_json<T: for<'de> Deserialize<'de> + Default>(req: Request) -> Result<T, ApiError> {
+    let bytes = read_json_body(req).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// `GET /networks`, with filters driver, id, label, name, scope, type.
+pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+    let f = filters::parse(
+        ctx.query.get("filters"),
+        &["dangling", "driver", "id", "label", "name", "scope", "type"],
+    )?;
+    let d = &ctx.daemon;
+    let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
+        f.get(key).is_none_or(|vals| vals.iter().any(|v| pred(v)))
+    };
+    let out: Vec<Value> = d
+        .networks
+        .list()
+        .iter()
+        .filter(|n| any("driver", &|v| v == n.driver))
+        .filter(|n| any("id", &|v| n.id.contains(v)))
+        .filter(|n| any("name", &|v| n.name.contains(v)))
+        .filter(|n| any("scope", &|v| v == "local"))
+        .filter(|n| {
+            any("type", &|v| match v {
+                "builtin" => n.predefined(),
+                "custom" => !n.predefined(),
+                _ => false,
+            })
+        })
+        .filter(|n| label_match(&f, &n.labels))
+        .filter(|n| {
+            any("dangling", &|v| {
+                let dangling = !n.predefined() && members(d, n).is_empty();
+                matches!((v, dangling), ("true" | "1", true) | ("false" | "0", false))
+            })
+        })
+        .map(|n| networks::render(n, &members(d, n)))
+        .collect();
+    Ok(json(&out))
+}
+
+fn label_match(f: &filters::Filters, labels: &BTreeMap<String, String>) -> bool {
+    f.get("label").is_none_or(|ls| {
+        ls.iter().all(|l| match l.split_once('=') {
+            Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+            None => labels.contains_key(l.as_str()),
+        })
+    })
+}
+
+/// `GET /networks/{id}`.
+pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let n = ctx.daemon.networks.get(key)?;
+    Ok(json(&networks::render(&n, &members(&ctx.daemon, &n))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct CreateRequest {
+    name: String,
+    driver: String,
+    internal: bool,
+    attachable: bool,
+    #[serde(rename = "EnableIPv6")]
+    enable_ipv6: bool,
+    #[serde(rename = "IPAM")]
+    ipam: Option<Ipam>,
+    options: Option<BTreeMap<String, String>>,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct Ipam {
+    config: Option<Vec<Value>>,
+}
+
+/// `POST /networks/create`. Only the `bridge` driver can be created.
+pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
+    let r: CreateRequest = body_json(req).await?;
+    if r.name.is_empty() {
+        return Err(ApiError::Internal("invalid name: ".into()));
+    }
+    let driver = if r.driver.is_empty() {
+        "bridge".to_string()
+    } else {
+        r.driver.clone()
+    };
+    match driver.as_str() {
+        "bridge" => {}
+        "host" | "null" => {
+            return Err(ApiError::Forbidden(format!(
+                "only one instance of \"{driver}\" network is allowed"
+            )))
+        }
+        other => return Err(ApiError::NotFound(format!("plugin \"{other}\" not found"))),
+    }
+    let existing = ctx.daemon.networks.list();
+    let ipam_config = match r.ipam.and_then(|i| i.config).filter(|c| !c.is_empty()) {
+        Some(c) => c,
+        // dockerd's default pools: the next free 172.x.0.0/16.
+        None => {
+            let used: Vec<String> = existing
+                .iter()
+                .flat_map(|n| n.ipam_config.iter())
+                .filter_map(|c| c.get("Subnet").and_then(Value::as_str).map(String::from))
+                .collect();
+            let x = (18..32)
+                .find(|x| !used.contains(&format!("172.{x}.0.0/16")))
+                .unwrap_or(18);
+            vec![json!({"Subnet": format!("172.{x}.0.0/16"), "Gateway": format!("172.{x}.0.1")})]
+        }
+    };
+    let n = Network {
+        name: r.name,
+        id: String::new(),
+        created: String::new(),
+        driver,
+        internal: r.internal,
+        attachable: r.attachable,
+        enable_ipv6: r.enable_ipv6,
+        ipam_config,
+        options: r.options.unwrap_or_default(),
+        labels: r.labels.unwrap_or_default(),
+        connected: Vec::new(),
+    };
+    let d = ctx.daemon.clone();
+    let n = tokio::task::spawn_blocking(move || d.networks.create(n))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(json_status(
+        StatusCode::CREATED,
+        &json!({"Id": n.id, "Warning": ""}),
+    ))
+}
+
+/// `DELETE /networks/{id}`.
+pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let d = ctx.daemon.clone();
+    let key = key.to_string();
+    tokio::task::spawn_blocking(move || d.networks.remove(&key, |n| !members(&d, n).is_empty()))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(no_content())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ConnectRequest {
+    container: String,
+}
+
+/// `POST /networks/{id}/connect` and `/disconnect`.
+pub async fn connect(ctx: &Ctx, key: &str, req: Request, on: bool) -> Result<Response, ApiError> {
+    let r: ConnectRequest = body_json(req).await?;
+    let d = &ctx.daemon;
+    let c = d.container(&r.container)?;
+    let n = d.networks.get(key)?;
+    let on_it = networks::networks_of(d, &c).iter().any(|x| x.id == n.id);
+    let primary = networks::primary_name(&c.record().host_config.network_mode);
+    let mode = c.record().host_config.network_mode.clone();
+    if n.name == "host" || n.name == "none" || mode == "host" || mode == "none" {
+        return Err(ApiError::BadRequest(
+            "container cannot be disconnected from host network or connected to host network"
+                .into(),
+        ));
+    }
+    if on && on_it {
+        return Err(ApiError::Forbidden(format!(
+            "endpoint with name {} already exists in network {}",
+            c.name().trim_start_matches('/'),
+            n.name
+        )));
+    }
+    if !on && !on_it {
+        return Err(ApiError::Forbidden(format!(
+            "container {} is not connected to network {}",
+            c.id, n.name
+        )));
+    }
+    if !on && primary.as_deref() == Some(n.name.as_str()) {
+        // Leaving one's own network would need a NetworkMode change, which
+        // this engine does not model; say so rather than pretend.
+        return Err(ApiError::NotImplemented(format!(
+            "disconnecting container {} from its own network {} is not supported by this engine",
+            c.id, n.name
+        )));
+    }
+    let (d2, nid, cid) = (d.clone(), n.id.clone(), c.id.clone());
+    tokio::task::spawn_blocking(move || d2.networks.set_connected(&nid, &cid, on))
+        .await
+        .map_err(ApiError::internal)??;
+    // dockerd only reports endpoints of running containers.
+    if c.is_running() {
+        let action = if on { "connect" } else { "disconnect" };
+        events::network(&n.id, &n.name, n.kind(), action, Some(&c.id));
+    }
+    Ok(super::body::status_only(StatusCode::OK))
+}
+
+/// `POST /networks/prune`: user networks no running container is on.
+pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
+    let f = filters::parse(ctx.query.get("filters"), &["label", "label!", "until"])?;
+    let d = ctx.daemon.clone();
+    let deleted = tokio::task::spawn_blocking(move || {
+        let mut deleted = Vec::new();
+        for n in d.networks.list() {
+            if n.predefined() || !label_match(&f, &n.labels) {
+                continue;
+            }
+            if let Some(nots) = f.get("label!") {
+                let hit = nots.iter().any(|l| match l.split_once('=') {
+                    Some((k, v)) => n.labels.get(k).is_some_and(|x| x == v),
+                    None => n.labels.contains_key(l.as_str()),
+                });
+                if hit {
+                    continue;
+                }
+            }
+            if d
+                .networks
+                .remove(&n.id, |n| !members(&d, n).is_empty())
+                .is_ok()
+            {
+                deleted.push(n.name);
+            }
+        }
+        deleted
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let deleted = if deleted.is_empty() {
+        Value::Null
+    } else {
+        json!(deleted)
+    };
+    Ok(json(&json!({ "NetworksDeleted": deleted })))
+}
