@@ -179,7 +179,9 @@ impl Cgroup {
                 match fs::remove_dir(d) {
                     Ok(()) => break,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline =>
+                    {
                         std::thread::sleep(Duration::from_millis(10));
                     }
                     Err(e) => {
@@ -291,12 +293,18 @@ impl Cgroup {
         if r.cpu_quota.is_some() || r.cpu_period.is_some() {
             let current = fs::read_to_string(d.join("cpu.max")).unwrap_or_default();
             let mut parts = current.split_whitespace();
-            let (cur_q, cur_p) = (parts.next().unwrap_or("max"), parts.next().unwrap_or("100000"));
+            let (cur_q, cur_p) = (
+                parts.next().unwrap_or("max"),
+                parts.next().unwrap_or("100000"),
+            );
             let q = match r.cpu_quota {
                 Some(q) => limit_or_max(q),
                 None => cur_q.to_string(),
             };
-            let p = r.cpu_period.map(|p| p.to_string()).unwrap_or(cur_p.to_string());
+            let p = r
+                .cpu_period
+                .map(|p| p.to_string())
+                .unwrap_or(cur_p.to_string());
             write(d, "cpu.max", &format!("{q} {p}"))?;
         }
         Ok(())
@@ -326,7 +334,9 @@ impl Cgroup {
             ),
         };
         let Some(d) = self.dir("freezer") else {
-            return Err(io::Error::other("the freezer cgroup controller is not available"));
+            return Err(io::Error::other(
+                "the freezer cgroup controller is not available",
+            ));
         };
         let deadline = Instant::now() + FREEZE_TIMEOUT;
         loop {
@@ -339,7 +349,15 @@ impl Cgroup {
             if Instant::now() >= deadline {
                 if frozen {
                     // Leave nothing half-frozen behind a failed pause.
-                    let _ = write(d, file, if self.version == Version::V1 { "THAWED" } else { "0" });
+                    let _ = write(
+                        d,
+                        file,
+                        if self.version == Version::V1 {
+                            "THAWED"
+                        } else {
+                            "0"
+                        },
+                    );
                 }
                 return Err(io::Error::other(format!(
                     "timed out {} the container",
@@ -359,6 +377,18 @@ impl Cgroup {
             Version::V1 => !v1_thawed(d),
             Version::V2 => read_trim(d, "cgroup.freeze").as_deref() == Some("1"),
         }
+    }
+
+    /// How many processes the kernel's OOM killer killed in the group.
+    pub fn oom_kills(&self) -> u64 {
+        let Some(d) = self.dir("memory") else {
+            return 0;
+        };
+        let file = match self.version {
+            Version::V1 => "memory.oom_control",
+            Version::V2 => "memory.events",
+        };
+        read_kv(d, file).get("oom_kill").copied().unwrap_or(0)
     }
 
     /// Reads the accounting files; missing files leave zeros.
@@ -643,7 +673,10 @@ mod tests {
         })
         .unwrap();
         let read = |p: &str| fs::read_to_string(t.path().join(p)).unwrap();
-        assert_eq!(read("memory/shipshape/abc/memory.limit_in_bytes"), "67108864");
+        assert_eq!(
+            read("memory/shipshape/abc/memory.limit_in_bytes"),
+            "67108864"
+        );
         assert_eq!(
             read("memory/shipshape/abc/memory.memsw.limit_in_bytes"),
             "134217728"

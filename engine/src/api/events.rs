@@ -20,14 +20,18 @@ fn parse_time(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
     };
     let (secs, frac) = raw.split_once('.').unwrap_or((raw, ""));
     let s: i64 = secs.parse().map_err(|_| {
-        ApiError::Internal(format!("strconv.ParseInt: parsing {secs:?}: invalid syntax"))
+        ApiError::Internal(format!(
+            "strconv.ParseInt: parsing {secs:?}: invalid syntax"
+        ))
     })?;
     let nanos: i64 = if frac.is_empty() {
         0
     } else {
         let digits: String = frac.chars().take(9).collect();
         let n: i64 = digits.parse().map_err(|_| {
-            ApiError::Internal(format!("strconv.ParseInt: parsing {frac:?}: invalid syntax"))
+            ApiError::Internal(format!(
+                "strconv.ParseInt: parsing {frac:?}: invalid syntax"
+            ))
         })?;
         n * 10i64.pow(9 - digits.len() as u32)
     };

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -54,7 +53,10 @@ fn history_items(store: &ImageStore, img: &Image) -> Result<Vec<Value>, ApiError
     let mut layer = 0usize;
     let mut out = Vec::with_capacity(entries.len());
     for h in &entries {
-        let empty = h.get("empty_layer").and_then(|v| v.as_bool()).unwrap_or(false);
+        let empty = h
+            .get("empty_layer")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
         let mut size = 0u64;
         if !empty {
             let Some(diff) = img.layers.get(layer) else {
@@ -97,7 +99,11 @@ pub fn parse_until(v: &str, now: i64) -> Result<i64, ApiError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
         return Ok(t.timestamp());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(v, fmt) {
             return Ok(t.and_utc().timestamp());
         }
@@ -124,7 +130,9 @@ fn parse_go_duration(s: &str) -> Option<Duration> {
             .filter(|&n| n > 0)?;
         let num: f64 = rest[..n].parse().ok()?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let mult = match &rest[..u] {
             "h" => 3600.0,
             "m" => 60.0,
@@ -154,7 +162,10 @@ fn prune_labels_match(img: &Image, filters: &BTreeMap<String, Vec<String>>) -> b
             Some(have) => v.is_none_or(|v| have.as_str() == Some(v)),
         }
     };
-    let pos = filters.get("label").map(|v| v.iter().all(|w| has(w))).unwrap_or(true);
+    let pos = filters
+        .get("label")
+        .map(|v| v.iter().all(|w| has(w)))
+        .unwrap_or(true);
     let neg = filters
         .get("label!")
         .map(|v| v.iter().all(|w| !has(w)))
@@ -182,9 +193,11 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
         None => None,
     };
     let daemon = ctx.daemon.clone();
-    let report = tokio::task::spawn_blocking(move || prune_blocking(&daemon, dangling_only, until, &filters))
-        .await
-        .map_err(ApiError::internal)??;
+    let report = tokio::task::spawn_blocking(move || {
+        prune_blocking(&daemon, dangling_only, until, &filters)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(json(&report))
 }
 
@@ -208,6 +221,10 @@ fn prune_blocking(
     let mut candidates = Vec::new();
     for img in all {
         let children = store.children(&img.id);
+        // An image a container uses is never pruned (not even untagged).
+        if !d.containers_using_image(&img.id).is_empty() {
+            continue;
+        }
         // "Heads" only when pruning dangling images: images with children are
         // layers of others.
         if dangling_only && !children.is_empty() {
@@ -300,16 +317,26 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
                 .into(),
         ));
     }
-    // Check everything that can be refused before reading the upload.
-    let changes = dockerfile::parse_changes(&q.all("changes"))?;
-    let mut tags = Vec::new();
-    if let Some(repo) = q.get("repo").filter(|r| !r.is_empty()) {
-        let mut r = reference::parse_normalized_named(repo)?;
-        if let Some(t) = q.get("tag").filter(|t| !t.is_empty()) {
-            r = r.with_tag(t)?;
+    // Check everything that can be refused before storing the upload.
+    let checked = (|| -> Result<_, ApiError> {
+        let changes = dockerfile::parse_changes(&q.all("changes"))?;
+        let mut tags = Vec::new();
+        if let Some(repo) = q.get("repo").filter(|r| !r.is_empty()) {
+            let mut r = reference::parse_normalized_named(repo)?;
+            if let Some(t) = q.get("tag").filter(|t| !t.is_empty()) {
+                r = r.with_tag(t)?;
+            }
+            tags.push(r.with_default_tag().familiar());
         }
-        tags.push(r.with_default_tag().familiar());
-    }
+        Ok((changes, tags))
+    })();
+    let (changes, tags) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            drain(req).await;
+            return Err(e);
+        }
+    };
     let spool = spool_body(&ctx.daemon, req).await?;
     let opts = import::ImportOptions {
         tags,
@@ -329,6 +356,17 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
     let (tx, resp) = body::channel(StatusCode::OK, "application/json");
     let _ = tx.send(json_line(&json!({ "status": id }))).await;
     Ok(resp)
+}
+
+/// Reads and discards the request body, so a refusal reaches a client that
+/// is still sending (closing early would break its pipe and hide the message).
+pub async fn drain(req: Request) {
+    let mut body = req.into_body();
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            break;
+        }
+    }
 }
 
 pub fn json_line(v: &Value) -> Bytes {
@@ -412,6 +450,18 @@ fn nameserver() -> String {
 /// registry's name does not resolve (the usual offline case) the message is
 /// dockerd's word for word, so `docker pull`/`docker run` print the same.
 pub async fn pull(image: &str, tag: &str) -> Result<Response, ApiError> {
+    Err(pull_error(image, tag).await)
+}
+
+/// The error a pull of `image[:tag]` ends with (also used by build's FROM).
+pub async fn pull_error(image: &str, tag: &str) -> ApiError {
+    match pull_message(image, tag).await {
+        Ok(msg) => ApiError::Internal(msg),
+        Err(e) => e,
+    }
+}
+
+async fn pull_message(image: &str, tag: &str) -> Result<String, ApiError> {
     let mut r = reference::parse_normalized_named(image)?;
     if !tag.is_empty() {
         r = if tag.starts_with("sha256:") {
@@ -434,8 +484,13 @@ pub async fn pull(image: &str, tag: &str) -> Result<Response, ApiError> {
     )
     .await;
     let name_only = host.split(':').next().unwrap_or(&host).to_string();
-    let msg = match lookup {
-        Ok(Ok(mut addrs)) if addrs.next().is_some() => format!(
+    let resolved = match lookup {
+        Ok(Ok(addrs)) => Ok(addrs.count() > 0),
+        Ok(Err(_)) => Ok(false),
+        Err(timeout) => Err(timeout),
+    };
+    let msg = match resolved {
+        Ok(true) => format!(
             "Get {url:?}: this engine cannot pull images from a registry (pull of {} refused)",
             r.familiar()
         ),
@@ -449,7 +504,7 @@ pub async fn pull(image: &str, tag: &str) -> Result<Response, ApiError> {
         ),
     };
     tracing::info!(image = %r.familiar(), "pull refused: {msg}");
-    Err(ApiError::Internal(msg))
+    Ok(msg)
 }
 
 #[cfg(test)]
@@ -461,18 +516,8 @@ mod tests {
         assert_eq!(parse_until("10m", 1000).unwrap(), 400);
         assert_eq!(parse_until("1h30m", 10000).unwrap(), 10000 - 5400);
         assert_eq!(parse_until("1700000000", 0).unwrap(), 1700000000);
-        assert_eq!(
-            parse_until("2024-01-01T00:00:00Z", 0).unwrap(),
-            1704067200
-        );
+        assert_eq!(parse_until("2024-01-01T00:00:00Z", 0).unwrap(), 1704067200);
         assert_eq!(parse_until("2024-01-01", 0).unwrap(), 1704067200);
         assert!(parse_until("xx", 0).is_err());
-    }
-
-    #[test]
-    fn spool_path_is_used() {
-        // Keeps `Path` in use for the helper signature above.
-        let p: &Path = Path::new("/");
-        assert!(p.is_absolute());
     }
 }

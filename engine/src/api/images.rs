@@ -321,6 +321,7 @@ pub async fn tag(ctx: &Ctx, name: &str) -> Result<Response, ApiError> {
     let repo = ctx.query.get("repo").unwrap_or("");
     let tag = ctx.query.get("tag");
     ctx.daemon.images.tag(name, repo, tag)?;
+    crate::daemon::events::image_tagged(&ctx.daemon, name, repo, tag);
     Ok(body::status_only(StatusCode::CREATED))
 }
 
@@ -342,7 +343,12 @@ pub async fn remove(ctx: &Ctx, name: &str) -> Result<Response, ApiError> {
                 })
                 .collect()
         };
-        daemon.images.remove(&name, force, noprune, &users)
+        let id = daemon.images.get(&name).map(|i| i.id).ok();
+        let items = daemon.images.remove(&name, force, noprune, &users);
+        if let (Some(id), Ok(items)) = (id, &items) {
+            crate::daemon::events::image_removed(&id, items);
+        }
+        items
     })
     .await?;
     Ok(json(&items))
@@ -425,6 +431,9 @@ pub async fn load(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
                     let _ = tx.blocking_send(stream_line(line));
                 })
             });
+        for id in result.iter().flatten() {
+            crate::daemon::events::image(id, id, "load");
+        }
         if let Err(e) = result {
             tracing::info!(error = %e, "image load failed");
             let _ = tx.blocking_send(error_line(&e.to_string()));
@@ -494,11 +503,7 @@ pub async fn commit(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
     let q = &ctx.query;
     let key = q.get("container").unwrap_or("").to_string();
     let c = ctx.daemon.container(&key)?;
-    if q.get("changes").is_some_and(|v| !v.is_empty()) {
-        return Err(ApiError::NotImplemented(
-            "commit with Dockerfile 'changes' is not supported by this engine yet".into(),
-        ));
-    }
+    let changes = crate::daemon::dockerfile::parse_changes(&q.all("changes"))?;
     let tag = q.get("repo").filter(|r| !r.is_empty()).map(|repo| {
         match q.get("tag").filter(|t| !t.is_empty()) {
             Some(t) => format!("{repo}:{t}"),
@@ -518,6 +523,7 @@ pub async fn commit(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
         comment: q.get("comment").unwrap_or("").to_string(),
         author: q.get("author").unwrap_or("").to_string(),
         config,
+        changes,
     };
     let d = ctx.daemon.clone();
     let id = tokio::task::spawn_blocking(move || crate::daemon::commit::commit(&d, &c, opts))

@@ -2,13 +2,16 @@
 //! route table. Each API group has its own module; this file only dispatches.
 
 pub mod body;
+pub mod build;
 pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod filters;
+pub mod image_ops;
 pub mod images;
 pub mod networks;
 pub mod query;
+pub mod resources;
 pub mod system;
 pub mod volumes;
 
@@ -135,6 +138,10 @@ async fn route(
         ["containers", id, "logs"] if is_get => containers::logs(ctx, id).await,
         ["containers", id, "resize"] if is_post => containers::resize(ctx, id).await,
         ["containers", id, "changes"] if is_get => containers::changes(ctx, id).await,
+        ["containers", id, "pause"] if is_post => resources::pause(ctx, id).await,
+        ["containers", id, "unpause"] if is_post => resources::unpause(ctx, id).await,
+        ["containers", id, "stats"] if is_get => resources::stats(ctx, id).await,
+        ["containers", id, "update"] if is_post => resources::update(ctx, id, req).await,
         ["containers", id] if is_delete => containers::remove(ctx, id).await,
         ["containers", id, "exec"] if is_post => exec::create(ctx, id, req).await,
         ["exec", id, "start"] if is_post => exec::start(ctx, id, req).await,
@@ -159,9 +166,7 @@ async fn route(
         ["networks", id] if is_get => networks::inspect(ctx, id).await,
         ["networks", id] if is_delete => networks::remove(ctx, id).await,
         ["networks", id, "connect"] if is_post => networks::connect(ctx, id, req, true).await,
-        ["networks", id, "disconnect"] if is_post => {
-            networks::connect(ctx, id, req, false).await
-        }
+        ["networks", id, "disconnect"] if is_post => networks::connect(ctx, id, req, false).await,
         ["volumes"] if is_get => volumes::list(ctx).await,
         ["volumes", "create"] if is_post => volumes::create(ctx, req).await,
         ["volumes", "prune"] if is_post => volumes::prune(ctx).await,
@@ -171,6 +176,12 @@ async fn route(
         ["commit"] if is_post => images::commit(ctx, req).await,
         ["images", "json"] if is_get => images::list(ctx).await,
         ["images", "load"] if is_post => images::load(ctx, req).await,
+        ["images", "create"] if is_post => image_ops::create(ctx, req).await,
+        ["images", "prune"] if is_post => image_ops::prune(ctx).await,
+        ["build"] if is_post => build::build(ctx, req).await,
+        ["images", name @ .., "history"] if is_get && !name.is_empty() => {
+            image_ops::history(ctx, &name.join("/")).await
+        }
         ["images", "get"] if is_get => images::save(ctx, ctx.query.all("names")).await,
         // Image references may contain slashes (`example.com/team/app:1`),
         // so image routes match on their ends.

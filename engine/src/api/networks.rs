@@ -49,7 +49,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
         .filter(|n| any("driver", &|v| v == n.driver))
         .filter(|n| any("id", &|v| n.id.contains(v)))
         .filter(|n| any("name", &|v| n.name.contains(v)))
-        .filter(|n| any("scope", &|v| v == "local"))
+        .filter(|_| any("scope", &|v| v == "local"))
         .filter(|n| {
             any("type", &|v| match v {
                 "builtin" => n.predefined(),
@@ -247,8 +247,7 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
                     continue;
                 }
             }
-            if d
-                .networks
+            if d.networks
                 .remove(&n.id, |n| !members(&d, n).is_empty())
                 .is_ok()
             {

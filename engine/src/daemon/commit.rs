@@ -38,6 +38,8 @@ pub struct CommitOptions {
     pub author: String,
     /// Container config fields to override in the new image (the request body).
     pub config: Option<Value>,
+    /// Dockerfile instructions (`--change`) applied to the resulting config.
+    pub changes: Vec<super::dockerfile::Instruction>,
 }
 
 /// Creates an image from the container: its image's layers plus one layer
@@ -75,6 +77,7 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
             }
         }
     }
+    super::dockerfile::apply_changes(&mut container_config, &opts.changes)?;
     if let Value::Object(m) = &mut container_config {
         m.insert("Image".into(), json!(parent.id));
     }
@@ -127,6 +130,20 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
     let image = d
         .images
         .create_image(config, layers, Some(&parent.id), &tags)?;
+    for t in &tags {
+        super::events::image(&image.id, &with_default_tag(t), "tag");
+    }
+    let a = super::events::attrs([
+        ("comment", opts.comment.clone()),
+        ("imageID", image.id.clone()),
+        (
+            "imageRef",
+            tags.first()
+                .map(|t| with_default_tag(t))
+                .unwrap_or_default(),
+        ),
+    ]);
+    super::events::container(c, "commit", a);
     Ok(image.id)
 }
 
@@ -136,4 +153,13 @@ fn command_line(path: &str, args: &[String]) -> String {
         .chain(args.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `repo` → `repo:latest`, as dockerd names a tag in its events (a colon
+/// followed by a path is a registry port, not a tag).
+pub fn with_default_tag(r: &str) -> String {
+    match r.rfind(':') {
+        Some(i) if !r[i + 1..].contains('/') => r.to_string(),
+        _ => format!("{r}:latest"),
+    }
 }

@@ -76,10 +76,20 @@ impl Container {
         self.dir.join("container.log")
     }
 
-    /// Writes the record atomically (temp file + rename + fsync).
+    /// Writes the record atomically and durably (temp file, fsync, rename,
+    /// fsync of the directory): for creation and configuration changes.
     pub fn save(&self) -> std::io::Result<()> {
         let rec = self.snapshot();
         shipshape_store::atomic::write_json(&self.dir.join(RECORD_FILE), &rec)
+    }
+
+    /// Writes the record atomically, without fsync: for run-state changes
+    /// (started, exited). After a crash these are re-derived anyway (a
+    /// container recorded as running is marked exited on restart), so a
+    /// power loss that brings back the previous state loses nothing.
+    pub fn save_state(&self) -> std::io::Result<()> {
+        let rec = self.snapshot();
+        shipshape_store::atomic::replace_json(&self.dir.join(RECORD_FILE), &rec)
     }
 
     pub fn is_running(&self) -> bool {

@@ -222,7 +222,9 @@ fn variable(rest: &[char], env: &[String]) -> Result<(String, usize), ApiError> 
     let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
     if rest.first() == Some(&'{') {
         let Some(close) = rest.iter().position(|&c| c == '}') else {
-            return Err(ApiError::BadRequest("missing '}' in variable substitution".into()));
+            return Err(ApiError::BadRequest(
+                "missing '}' in variable substitution".into(),
+            ));
         };
         let inner: String = rest[1..close].iter().collect();
         let name_len = inner.chars().take_while(|&c| is_name(c)).count();
@@ -289,7 +291,9 @@ pub fn name_values(
         };
         let key = expand(k, env)?;
         if key.is_empty() {
-            return Err(ApiError::BadRequest(format!("{upper} names can not be blank")));
+            return Err(ApiError::BadRequest(format!(
+                "{upper} names can not be blank"
+            )));
         }
         out.push((key, expand(v, env)?));
     }
@@ -335,10 +339,7 @@ pub fn env_of(cfg: &Map<String, Value>) -> Vec<String> {
 /// Sets `KEY=value` in an env list, replacing an entry with the same key.
 pub fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
     let entry = format!("{key}={value}");
-    match env
-        .iter_mut()
-        .find(|e| e.split('=').next() == Some(key))
-    {
+    match env.iter_mut().find(|e| e.split('=').next() == Some(key)) {
         Some(e) => *e = entry,
         None => env.push(entry),
     }
@@ -456,7 +457,10 @@ pub fn apply_config(
             let full = if dir.starts_with('/') {
                 clean_path(&dir)
             } else {
-                clean_path(&format!("{}/{dir}", if base.is_empty() { "/" } else { &base }))
+                clean_path(&format!(
+                    "{}/{dir}",
+                    if base.is_empty() { "/" } else { &base }
+                ))
             };
             cfg.insert("WorkingDir".into(), json!(full));
             Ok(format!("WORKDIR {full}"))
@@ -555,7 +559,11 @@ const CHANGE_COMMANDS: &[&str] = &[
 pub fn parse_changes(changes: &[String]) -> Result<Vec<Instruction>, ApiError> {
     let mut out = Vec::new();
     for c in changes.iter().filter(|c| !c.trim().is_empty()) {
-        let word = c.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        let word = c
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if !CHANGE_COMMANDS.contains(&word.as_str()) {
             return Err(ApiError::BadRequest(format!(
                 "{word} is not a valid change command"
@@ -605,7 +613,10 @@ mod tests {
         assert_eq!(expand("${C:-d}", &env).unwrap(), "d");
         assert_eq!(expand("\\$A", &env).unwrap(), "$A");
         let nv = name_values("env", "K=\"a b\" L=$A", &env).unwrap();
-        assert_eq!(nv, vec![("K".into(), "a b".into()), ("L".into(), "1".into())]);
+        assert_eq!(
+            nv,
+            vec![("K".into(), "a b".into()), ("L".into(), "1".into())]
+        );
         let legacy = name_values("env", "K a b", &env).unwrap();
         assert_eq!(legacy, vec![("K".into(), "a b".into())]);
     }

@@ -77,9 +77,7 @@ pub fn bus() -> &'static EventBus {
 }
 
 fn now_nanos() -> i64 {
-    chrono::Utc::now()
-        .timestamp_nanos_opt()
-        .unwrap_or_default()
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
 }
 
 impl EventBus {
@@ -139,10 +137,7 @@ impl EventBus {
 
 /// Shorthand for attribute maps.
 pub fn attrs<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// A container event with dockerd's attributes: the container's labels, its
@@ -207,10 +202,19 @@ pub fn matches(f: &Filters, e: &Event) -> bool {
     };
     let image_ok = !has("image") || {
         let name_attr = if e.kind == "image" { "name" } else { "image" };
-        let img = e.attributes.get(name_attr).map(String::as_str).unwrap_or("");
-        [e.actor_id.as_str(), img, strip_tag(&e.actor_id), strip_tag(img)]
-            .iter()
-            .any(|v| f["image"].iter().any(|x| x == v))
+        let img = e
+            .attributes
+            .get(name_attr)
+            .map(String::as_str)
+            .unwrap_or("");
+        [
+            e.actor_id.as_str(),
+            img,
+            strip_tag(&e.actor_id),
+            strip_tag(img),
+        ]
+        .iter()
+        .any(|v| f["image"].iter().any(|x| x == v))
     };
     let labels_ok = f.get("label").is_none_or(|ls| {
         ls.iter().all(|l| match l.split_once('=') {
@@ -236,6 +240,76 @@ fn strip_tag(r: &str) -> &str {
     }
 }
 
+/// What dockerd publishes as a container starts: `connect` for each of its
+/// networks, `mount` for each named volume, then `start`.
+pub fn container_started(d: &super::Daemon, c: &Container) {
+    super::networks::publish_attach(d, c, "connect");
+    for m in volume_points(c) {
+        let rw = if m.rw { "true" } else { "false" };
+        volume(
+            &m.name,
+            "mount",
+            attrs([
+                ("container", c.id.clone()),
+                ("destination", m.destination.clone()),
+                ("propagation", String::new()),
+                ("read/write", rw.to_string()),
+            ]),
+        );
+    }
+    container(c, "start", BTreeMap::new());
+}
+
+/// What dockerd publishes once a container's process is gone: `die` with
+/// the exit code, `disconnect` from its networks, `unmount` of its volumes.
+pub fn container_died(d: &super::Daemon, c: &Container, code: i32) {
+    container(c, "die", attrs([("exitCode", code.to_string())]));
+    super::networks::publish_attach(d, c, "disconnect");
+    for m in volume_points(c) {
+        volume(&m.name, "unmount", attrs([("container", c.id.clone())]));
+    }
+}
+
+fn volume_points(c: &Container) -> Vec<super::volumes::MountPoint> {
+    c.record()
+        .mount_points
+        .iter()
+        .filter(|m| m.kind == "volume")
+        .cloned()
+        .collect()
+}
+
+/// `kill` with the signal number, as dockerd reports every signal it sends.
+pub fn container_kill(c: &Container, signal: i32) {
+    container(c, "kill", attrs([("signal", signal.to_string())]));
+}
+
+/// `tag` after `POST /images/{name}/tag`: the image's ID, the new reference.
+pub fn image_tagged(d: &super::Daemon, source: &str, repo: &str, tag: Option<&str>) {
+    let Ok(img) = d.images.get(source) else {
+        return;
+    };
+    let tag = tag.filter(|t| !t.is_empty()).unwrap_or("latest");
+    // dockerd names references in their familiar form (`probe:1`, not
+    // `docker.io/library/probe:1`), which the CLI sends.
+    let repo = repo
+        .strip_prefix("docker.io/library/")
+        .or_else(|| repo.strip_prefix("docker.io/"))
+        .unwrap_or(repo);
+    image(&img.id, &format!("{repo}:{tag}"), "tag");
+}
+
+/// `untag` per removed reference and `delete` per deleted image, named by
+/// the image's ID as dockerd does.
+pub fn image_removed(id: &str, items: &[shipshape_store::DeleteItem]) {
+    for it in items {
+        match it {
+            shipshape_store::DeleteItem::Untagged(_) => image(id, id, "untag"),
+            shipshape_store::DeleteItem::Deleted(d) => image(d, d, "delete"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,7 +319,10 @@ mod tests {
             kind,
             action: action.into(),
             actor_id: id.into(),
-            attributes: a.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            attributes: a
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             time_nano: 1_700_000_000_123_456_789,
         }
     }
@@ -259,7 +336,12 @@ mod tests {
 
     #[test]
     fn json_shape_has_legacy_fields_for_containers() {
-        let e = ev("container", "die", "abc", &[("image", "busybox"), ("name", "x")]);
+        let e = ev(
+            "container",
+            "die",
+            "abc",
+            &[("image", "busybox"), ("name", "x")],
+        );
         let j = e.to_json();
         assert_eq!(j["status"], "die");
         assert_eq!(j["from"], "busybox");
@@ -271,15 +353,26 @@ mod tests {
 
     #[test]
     fn filters_follow_dockerd() {
-        let c = ev("container", "start", "abcdef", &[("image", "repo:1"), ("name", "web"), ("k", "v")]);
+        let c = ev(
+            "container",
+            "start",
+            "abcdef",
+            &[("image", "repo:1"), ("name", "web"), ("k", "v")],
+        );
         assert!(matches(&f(&[("container", &["abc"])]), &c));
         assert!(matches(&f(&[("container", &["web"])]), &c));
         assert!(!matches(&f(&[("container", &["zzz"])]), &c));
         assert!(matches(&f(&[("image", &["repo"])]), &c));
         assert!(!matches(&f(&[("image", &["rep"])]), &c));
-        assert!(matches(&f(&[("label", &["k=v"]), ("type", &["container"])]), &c));
+        assert!(matches(
+            &f(&[("label", &["k=v"]), ("type", &["container"])]),
+            &c
+        ));
         assert!(!matches(&f(&[("label", &["k=w"])]), &c));
-        assert!(matches(&f(&[("event", &["exec_start"])]), &ev("container", "exec_start: sh", "a", &[])));
+        assert!(matches(
+            &f(&[("event", &["exec_start"])]),
+            &ev("container", "exec_start: sh", "a", &[])
+        ));
         assert!(!matches(&f(&[("event", &["stop"])]), &c));
         assert_eq!(strip_tag("localhost:5000/a"), "localhost:5000/a");
         assert_eq!(strip_tag("localhost:5000/a:1"), "localhost:5000/a");

@@ -111,6 +111,7 @@ pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<Stri
     if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
         return Err(ApiError::BadRequest("No exec command specified".into()));
     }
+    super::cgroups::check_not_paused(c)?;
     if !c.is_running() {
         return Err(ApiError::Conflict(format!(
             "Container {} is not running",
@@ -125,7 +126,8 @@ pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<Stri
         state: watch::channel(ExecState::default()).0,
         tty: Mutex::new(None),
     });
-    d.execs.map().insert(id.clone(), exec);
+    d.execs.map().insert(id.clone(), exec.clone());
+    exec_event(&exec, "exec_create");
     Ok(id)
 }
 
@@ -139,6 +141,7 @@ pub fn check_startable(e: &Exec) -> Result<(), ApiError> {
             e.id
         )));
     }
+    super::cgroups::check_not_paused(&e.container)?;
     if !e.container.is_running() {
         return Err(ApiError::Conflict(format!(
             "Container {} is not running",
@@ -234,6 +237,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
         user,
         tty: e.config.tty,
         open_stdin: e.config.attach_stdin,
+        cgroups: super::cgroups::join_dirs(&e.container.id),
     };
     let spawned: Spawned = match shipshape_runtime::exec_in(pid, &spec) {
         Ok(s) => s,
@@ -254,6 +258,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
         s.running = true;
         s.pid = pid;
     });
+    exec_event(e, "exec_start");
     let (tx, rx) = tokio::sync::oneshot::channel::<ExitStatus>();
     d.supervisor().watch(
         pid,
@@ -270,6 +275,8 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
             s.exit_code = Some(code);
         });
         tracing::debug!(exec = %e2.id, code, "exec exited");
+        let a = super::events::attrs([("execID", e2.id.clone()), ("exitCode", code.to_string())]);
+        super::events::container(&e2.container, "exec_die", a);
     });
     let stream = |f: File| FdStream::new(f).ok();
     Ok(ExecIo {
@@ -277,4 +284,12 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
         stdout: stream(spawned.stdout),
         stderr: spawned.stderr.and_then(stream),
     })
+}
+
+/// dockerd's exec events: the action carries the command line
+/// ("exec_start: sh -c ls"), the attributes the exec ID.
+fn exec_event(e: &Exec, what: &str) {
+    let cmd = e.config.cmd.clone().unwrap_or_default().join(" ");
+    let a = super::events::attrs([("execID", e.id.clone())]);
+    super::events::container(&e.container, &format!("{what}: {cmd}"), a);
 }

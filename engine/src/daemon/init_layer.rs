@@ -21,7 +21,11 @@ const MOUNT_POINT_FILES: &[&str] = &["etc/hostname", "etc/hosts", "etc/resolv.co
 /// The lower directories of a container's root, lowest first: the image's
 /// layers, then its init layer. Every mount of the root uses exactly these,
 /// so the writable layer always sits on the same stack.
-pub fn root_layers(d: &super::Daemon, image_id: &str, dir: &Path) -> Result<Vec<PathBuf>, crate::error::ApiError> {
+pub fn root_layers(
+    d: &super::Daemon,
+    image_id: &str,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, crate::error::ApiError> {
     let mut layers = d.images.layer_dirs(image_id)?;
     layers.push(init_layer(dir)?);
     Ok(layers)
@@ -84,16 +88,28 @@ pub fn prepare(
     let files = [
         (HOSTNAME, "/etc/hostname", format!("{hostname}\n")),
         (HOSTS, "/etc/hosts", hosts_file(hostname, domainname)),
-        (RESOLV_CONF, "/etc/resolv.conf", resolv_conf(&host_resolv, own_network)),
+        (
+            RESOLV_CONF,
+            "/etc/resolv.conf",
+            resolv_conf(&host_resolv, own_network),
+        ),
     ];
     let mut mounts = Vec::new();
     for (name, dest, content) in files {
-        if user_destinations.iter().any(|d| d.trim_end_matches('/') == dest) {
+        if user_destinations
+            .iter()
+            .any(|d| d.trim_end_matches('/') == dest)
+        {
             continue;
         }
         let path = dir.join(name);
-        shipshape_store::atomic::write_file(&path, content.as_bytes())?;
-        mounts.push(BindMount { source: path, destination: dest.to_string(), readonly: false });
+        // Rewritten at every start: atomic is enough, no fsync.
+        shipshape_store::atomic::replace_file(&path, content.as_bytes())?;
+        mounts.push(BindMount {
+            source: path,
+            destination: dest.to_string(),
+            readonly: false,
+        });
     }
     Ok(mounts)
 }
@@ -116,7 +132,10 @@ mod tests {
     fn resolv_conf_drops_loopback_only_with_own_network() {
         let host = "search example\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n";
         assert_eq!(resolv_conf(host, false), host);
-        assert_eq!(resolv_conf(host, true), "search example\nnameserver 10.0.0.1\n");
+        assert_eq!(
+            resolv_conf(host, true),
+            "search example\nnameserver 10.0.0.1\n"
+        );
     }
 
     #[test]
@@ -134,7 +153,10 @@ mod tests {
         let m = prepare(d.path(), "box", "", false, &["/etc/hosts".into()]).unwrap();
         let dests: Vec<_> = m.iter().map(|b| b.destination.as_str()).collect();
         assert_eq!(dests, vec!["/etc/hostname", "/etc/resolv.conf"]);
-        assert_eq!(std::fs::read_to_string(d.path().join(HOSTNAME)).unwrap(), "box\n");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join(HOSTNAME)).unwrap(),
+            "box\n"
+        );
         assert!(hosts_file("box", "lan").contains("127.0.1.1\tbox.lan box"));
     }
 }

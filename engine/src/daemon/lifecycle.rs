@@ -76,7 +76,9 @@ pub fn create(
     for bind in host_config.binds.iter().flatten() {
         volumes::parse_bind(bind)?;
     }
+    super::cgroups::validate(&host_config)?;
     if let Some(p) = &host_config.restart_policy {
+        super::restart::validate(p)?;
         if host_config.auto_remove && !matches!(p.name.as_str(), "" | "no") {
             return Err(ApiError::BadRequest(
                 "conflicting options: cannot specify both --restart and --rm".into(),
@@ -84,6 +86,8 @@ pub fn create(
         }
     }
 
+    let (mut host_config, mut host_config_raw) = (host_config, host_config_raw);
+    super::cgroups::normalize(&mut host_config, &mut host_config_raw);
     let id = names::new_id();
     let config = merge_image_config(req.config, &image, &id);
     let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
@@ -137,7 +141,8 @@ pub fn create(
         let _ = std::fs::remove_dir_all(&dir);
         return Err(e.into());
     }
-    d.register(c);
+    d.register(c.clone());
+    super::events::container(&c, "create", Default::default());
     Ok((id, Vec::new()))
 }
 
@@ -200,12 +205,28 @@ fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
 /// `POST /containers/{id}/start`.
 pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
     let _op = c.op_lock.lock().await;
+    if c.record().state.status == Status::Restarting {
+        return Err(ApiError::NotModified);
+    }
+    if !c.is_running() {
+        super::restart::reset(c);
+    }
+    start_locked(d, c).await
+}
+
+/// A start by the restart policy (the caller holds `op_lock`).
+pub(super) async fn start_unlocked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
     start_locked(d, c).await
 }
 
 async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
     let rec = c.snapshot();
-    if rec.state.running() {
+    if rec.state.status == Status::Paused {
+        return Err(ApiError::Conflict(
+            "cannot start a paused container, try unpause instead".into(),
+        ));
+    }
+    if rec.state.running() && rec.state.status != Status::Restarting {
         return Err(ApiError::NotModified);
     }
     let layers = super::init_layer::root_layers(d, &rec.image_id, c.dir())?;
@@ -254,7 +275,23 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
         rec.host_config.network_mode == "none",
         &user_destinations,
     )?);
+    let (id2, hc2) = (c.id.clone(), rec.host_config.clone());
+    let cgroups = match tokio::task::spawn_blocking(move || super::cgroups::prepare(&id2, &hc2))
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Ok(dirs) => dirs,
+        Err(e) => {
+            let fs_dir = c.fs_dir();
+            let _ = tokio::task::spawn_blocking(move || {
+                shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)
+            })
+            .await;
+            return Err(e);
+        }
+    };
     let spec = ProcessSpec {
+        cgroups,
         rootfs,
         args: std::iter::once(rec.path.clone())
             .chain(rec.args.iter().cloned())
@@ -294,7 +331,8 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
                 r.state.error = e.to_string();
                 r.state.exit_code = code;
             }
-            let _ = c.save();
+            let _ = c.save_state();
+            super::cgroups::release(&c.id).await;
             let fs_dir = c.fs_dir();
             let _ = tokio::task::spawn_blocking(move || {
                 shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)
@@ -325,7 +363,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
             pid_start_time: process_start_time(pid).unwrap_or(0),
         };
     }
-    if let Err(e) = c.save() {
+    if let Err(e) = c.save_state() {
         tracing::warn!(id = %c.id, error = %e, "persisting started state");
     }
 
@@ -342,6 +380,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
             None
         };
     }
+    super::events::container_started(d, c);
     c.progress.send_modify(|p| p.starts += 1);
     let log = LogWriter::open(&c.log_path())?;
     let pump = tokio::spawn(io::pump(spawned.stdout, spawned.stderr, log, c.hub.clone()));
@@ -373,19 +412,23 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     let fs_dir = c.fs_dir();
     let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir))
         .await;
+    let oom_killed = super::cgroups::release(&c.id).await;
     let auto_remove = {
         let mut r = c.record();
         r.state.status = Status::Exited;
         r.state.running_exit(status.code());
+        r.state.oom_killed = oom_killed;
         r.host_config.auto_remove
     };
-    if let Err(e) = c.save() {
+    if let Err(e) = c.save_state() {
         tracing::warn!(id = %c.id, error = %e, "persisting exit");
     }
+    super::events::container_died(d, c, status.code());
     let _ = c.hub.output.send(Output::End);
     c.hub.bump();
     c.progress.send_modify(|p| p.exits += 1);
     tracing::info!(id = %c.id, code = status.code(), "container exited");
+    super::restart::on_exit(d, c);
     if auto_remove {
         let _op = c.op_lock.lock().await;
         let rec = c.snapshot();
@@ -410,6 +453,11 @@ impl State {
 /// reports containers lost in a daemon crash).
 pub fn recover_after_restart(c: &Container) {
     let fs_dir = c.fs_dir();
+    // A paused container's processes only die of SIGKILL once thawed.
+    let cg = super::cgroups::cgroup(&c.id);
+    if cg.exists() {
+        let _ = cg.thaw();
+    }
     let mut r = c.record();
     if r.state.running() {
         let pid = r.state.pid;
@@ -428,6 +476,9 @@ pub fn recover_after_restart(c: &Container) {
         drop(r);
     }
     let _ = shipshape_runtime::rootfs::unmount_rootfs(&fs_dir);
+    if cg.exists() {
+        let _ = cg.remove();
+    }
 }
 
 /// Field 22 of /proc/PID/stat: when the process started, in clock ticks.
@@ -466,6 +517,10 @@ async fn stop_locked(
     if !rec.state.running() {
         return Err(ApiError::NotModified);
     }
+    if super::restart::stopped_by_user(c) {
+        // It was waiting to restart: no process, now simply exited.
+        return Ok(());
+    }
     let exits = c.progress.borrow().exits;
     let signal = signal
         .or_else(|| {
@@ -478,17 +533,22 @@ async fn stop_locked(
     let timeout = timeout
         .or(rec.config.stop_timeout)
         .unwrap_or(DEFAULT_STOP_TIMEOUT);
+    super::events::container_kill(c, signal);
     let _ = shipshape_runtime::kill(rec.state.pid, signal);
+    super::cgroups::thaw_if_paused(c).await;
     if timeout < 0 {
         wait_exit(c, exits).await;
+        super::events::container(c, "stop", Default::default());
         return Ok(());
     }
     let graceful =
         tokio::time::timeout(Duration::from_secs(timeout as u64), wait_exit(c, exits)).await;
     if graceful.is_err() {
+        super::events::container_kill(c, SIGKILL);
         let _ = shipshape_runtime::kill(rec.state.pid, SIGKILL);
         wait_exit(c, exits).await;
     }
+    super::events::container(c, "stop", Default::default());
     Ok(())
 }
 
@@ -502,7 +562,23 @@ pub async fn kill(c: &Arc<Container>, signal: i32, key: &str) -> Result<(), ApiE
             c.id
         )));
     }
+    // dockerd: a kill with the stop signal (any signal when none is set)
+    // or SIGKILL ends restarting, and resumes a paused container so the
+    // signal is delivered.
+    let stop_signal = rec
+        .config
+        .stop_signal
+        .as_deref()
+        .and_then(shipshape_runtime::parse_signal);
+    let exit_on_next = signal == SIGKILL || stop_signal.is_none_or(|s| s == signal);
+    if exit_on_next && super::restart::stopped_by_user(c) {
+        return Ok(());
+    }
+    super::events::container_kill(c, signal);
     shipshape_runtime::kill(rec.state.pid, signal)?;
+    if exit_on_next {
+        super::cgroups::thaw_if_paused(c).await;
+    }
     if signal == SIGKILL {
         // Docker's kill with SIGKILL returns once the container is dead.
         let exits = c.progress.borrow().exits;
@@ -525,10 +601,13 @@ pub async fn restart(
         Ok(()) | Err(ApiError::NotModified) => {}
         Err(e) => return Err(e),
     }
+    super::restart::reset(c);
     // Wait for exit handling to finish (state recorded) before starting again.
     let mut rx = c.progress.subscribe();
     let _ = rx.wait_for(|_| !c.is_running()).await;
-    start_locked(d, c).await
+    start_locked(d, c).await?;
+    super::events::container(c, "restart", Default::default());
+    Ok(())
 }
 
 /// `DELETE /containers/{id}`.
@@ -536,15 +615,29 @@ pub async fn remove(d: &Arc<Daemon>, c: &Arc<Container>, force: bool) -> Result<
     let _op = c.op_lock.lock().await;
     if c.is_running() {
         if !force {
+            let what = match c.record().state.status {
+                Status::Paused => {
+                    return Err(ApiError::Conflict(format!(
+                        "You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove",
+                        c.id
+                    )))
+                }
+                Status::Restarting => "restarting",
+                _ => "running",
+            };
             return Err(ApiError::Conflict(format!(
-                "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
                 c.id
             )));
         }
-        let exits = c.progress.borrow().exits;
-        let pid = c.record().state.pid;
-        let _ = shipshape_runtime::kill(pid, SIGKILL);
-        wait_exit(c, exits).await;
+        if !super::restart::stopped_by_user(c) {
+            let exits = c.progress.borrow().exits;
+            let pid = c.record().state.pid;
+            super::events::container_kill(c, SIGKILL);
+            let _ = shipshape_runtime::kill(pid, SIGKILL);
+            super::cgroups::thaw_if_paused(c).await;
+            wait_exit(c, exits).await;
+        }
     }
     remove_locked(d, c).await
 }
@@ -566,7 +659,10 @@ async fn remove_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErr
     .await
     .map_err(ApiError::internal)??;
     d.unregister(c);
+    super::restart::forget(&c.id);
     d.execs.forget_container(&c.id);
+    d.networks.forget_container(&c.id);
+    super::events::container(c, "destroy", Default::default());
     c.progress.send_modify(|p| p.removed = true);
     Ok(())
 }

@@ -2,17 +2,23 @@
 //! supervisor. HTTP-free: `api` calls in, this drives `store` and `runtime`.
 
 pub mod archive;
+pub mod build;
+pub mod cgroups;
 pub mod commit;
 pub mod container;
+pub mod dockerfile;
 pub mod events;
-pub mod init_layer;
 pub mod exec;
+pub mod import;
+pub mod init_layer;
 pub mod io;
 pub mod lifecycle;
 pub mod logs;
 pub mod names;
 pub mod networks;
 pub mod record;
+pub mod restart;
+pub mod stats;
 pub mod top;
 pub mod volumes;
 
@@ -86,6 +92,10 @@ impl Daemon {
             networks,
         });
         daemon.reload_containers()?;
+        // Restart policies apply on daemon start too (needs the runtime).
+        if tokio::runtime::Handle::try_current().is_ok() {
+            restart::resume_on_boot(&daemon);
+        }
         Ok(daemon)
     }
 
@@ -250,6 +260,7 @@ impl Daemon {
     /// On SIGTERM: stop every running container (SIGTERM, then SIGKILL after
     /// a short grace period), so none outlives the daemon unsupervised.
     pub async fn shutdown(self: &Arc<Self>) {
+        restart::set_shutting_down();
         let running: Vec<_> = self
             .all_containers()
             .into_iter()

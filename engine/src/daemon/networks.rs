@@ -161,8 +161,8 @@ impl NetworkStore {
     /// Removes a user-defined network. `in_use` says whether a container is
     /// attached (dockerd refuses then).
     pub fn remove(&self, key: &str, in_use: impl Fn(&Network) -> bool) -> Result<(), ApiError> {
-        let mut nets = self.lock();
-        let n = find(&nets, key)?.clone();
+        // `in_use` reads this store again: look up and check without the lock.
+        let n = self.get(key)?;
         if n.predefined() {
             return Err(ApiError::Forbidden(format!(
                 "{} is a pre-defined network and cannot be removed",
@@ -175,6 +175,7 @@ impl NetworkStore {
                 n.name, n.id
             )));
         }
+        let mut nets = self.lock();
         nets.retain(|x| x.id != n.id);
         if let Err(e) = self.save(&nets) {
             nets.push(n);
@@ -248,7 +249,10 @@ pub fn networks_of(d: &Daemon, c: &Container) -> Vec<Network> {
             out.push(n.clone());
         }
     }
-    for n in nets.iter().filter(|n| n.connected.iter().any(|x| x == &c.id)) {
+    for n in nets
+        .iter()
+        .filter(|n| n.connected.iter().any(|x| x == &c.id))
+    {
         if !out.iter().any(|o| o.id == n.id) {
             out.push(n.clone());
         }

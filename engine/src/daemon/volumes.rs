@@ -107,6 +107,8 @@ impl VolumeStore {
         }
         let mut vols = self.map();
         if let Some(v) = vols.get(&name) {
+            // dockerd reports a create even when the volume already exists.
+            super::events::volume(&name, "create", Default::default());
             return Ok(v.clone());
         }
         let v = Volume {
@@ -125,7 +127,8 @@ impl VolumeStore {
             let _ = fs::remove_dir_all(&dir);
             return Err(ApiError::Internal(format!("create {name}: {e}")));
         }
-        vols.insert(name, v.clone());
+        vols.insert(name.clone(), v.clone());
+        super::events::volume(&name, "create", Default::default());
         Ok(v)
     }
 
@@ -152,6 +155,7 @@ impl VolumeStore {
         // if a crash interrupts the rest.
         let _ = fs::remove_file(dir.join(META_FILE));
         fs::remove_dir_all(&dir).map_err(|e| ApiError::Internal(format!("remove {name}: {e}")))?;
+        super::events::volume(name, "destroy", Default::default());
         Ok(size)
     }
 

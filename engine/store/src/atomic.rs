@@ -10,6 +10,18 @@ use std::path::Path;
 pub const TEMP_PREFIX: &str = ".tmp-";
 
 pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write(path, bytes, true)
+}
+
+/// Atomic but not durable: readers (and a restarted process) see the old or
+/// the new content, never a mix, but a power loss may bring the old back.
+/// For data that is derived, or re-derived on restart anyway, where an fsync
+/// (about a millisecond here) is pure cost.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write(path, bytes, false)
+}
+
+fn write(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
@@ -24,9 +36,14 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        if durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -37,6 +54,12 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
     write_file(path, &bytes)
+}
+
+/// [`replace_file`] for JSON.
+pub fn replace_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(io::Error::other)?;
+    replace_file(path, &bytes)
 }
 
 /// Removes `.tmp-*` files left in `dir` (not recursive) by a crash mid-write.

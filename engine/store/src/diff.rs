@@ -186,7 +186,7 @@ mod tests {
     fn whiteout(p: &Path) {
         let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: valid C string; makedev is pure.
-        let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o000, libc::makedev(0, 0)) };
+        let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, libc::makedev(0, 0)) };
         assert_eq!(rc, 0, "mknod needs root");
     }
 
@@ -205,7 +205,7 @@ mod tests {
         fs::write(upper.join("data/new"), "n").unwrap();
         whiteout(&upper.join("data/gone"));
 
-        let changes = overlay_changes(&upper, &[lower.clone()]).unwrap();
+        let changes = overlay_changes(&upper, std::slice::from_ref(&lower)).unwrap();
         let got: Vec<(String, ChangeKind)> =
             changes.into_iter().map(|c| (c.path, c.kind)).collect();
         assert_eq!(

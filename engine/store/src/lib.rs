@@ -20,8 +20,8 @@
 
 pub mod archive;
 pub mod atomic;
-mod error;
 pub mod diff;
+mod error;
 mod load;
 pub mod reference;
 mod save;
@@ -197,6 +197,12 @@ pub(crate) fn chain_ids(diff_ids: &[String]) -> Vec<String> {
         out.push(next);
     }
     out
+}
+
+/// An RFC3339 time as unix seconds; Go's zero time if it does not parse
+/// (as dockerd shows a missing `created`).
+pub fn parse_time_unix(s: &str) -> i64 {
+    parse_time(s).map(|t| t.timestamp()).unwrap_or(GO_ZERO_UNIX)
 }
 
 fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {

@@ -21,7 +21,9 @@ impl Conn {
     pub async fn open(target: &Target) -> BenchResult<Conn> {
         let io = match connect(target).await {
             Ok(io) => io,
-            Err(RoundtripError::Connect(e)) => return Err(format!("cannot connect to {target}: {e}")),
+            Err(RoundtripError::Connect(e)) => {
+                return Err(format!("cannot connect to {target}: {e}"))
+            }
             Err(RoundtripError::Http(m)) => return Err(m),
         };
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
@@ -44,7 +46,10 @@ impl Conn {
             .ready()
             .await
             .map_err(|e| format!("connection closed: {e}"))?;
-        let mut b = Request::builder().method(method.clone()).uri(path).header("Host", "docker");
+        let mut b = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("Host", "docker");
         let payload = match body {
             Some((bytes, ctype)) => {
                 b = b.header("Content-Type", ctype);

@@ -51,7 +51,8 @@ pub fn big_image(size: usize, seed: u64) -> Result<(Vec<u8>, String), String> {
         &fixture::config_json(&format!("sha256:{base_hex}")).map_err(|x| e(&x))?,
     )
     .map_err(|x| e(&x))?;
-    config["rootfs"]["diff_ids"] = json!([format!("sha256:{base_hex}"), format!("sha256:{big_hex}")]);
+    config["rootfs"]["diff_ids"] =
+        json!([format!("sha256:{base_hex}"), format!("sha256:{big_hex}")]);
     if let Some(h) = config["history"].as_array_mut() {
         h.push(json!({"created": "2024-01-01T00:00:00Z", "created_by": "shipshape bench: 50 MB of noise"}));
     }
@@ -70,10 +71,14 @@ pub fn big_image(size: usize, seed: u64) -> Result<(Vec<u8>, String), String> {
         (format!("{config_hex}.json"), &config),
         ("manifest.json".to_string(), &manifest),
     ] {
-        let h = header(&name, 0o644, bytes.len() as u64, tar::EntryType::Regular).map_err(|x| e(&x))?;
+        let h =
+            header(&name, 0o644, bytes.len() as u64, tar::EntryType::Regular).map_err(|x| e(&x))?;
         b.append(&h, &bytes[..]).map_err(|x| e(&x))?;
     }
-    Ok((b.into_inner().map_err(|x| e(&x))?, format!("sha256:{config_hex}")))
+    Ok((
+        b.into_inner().map_err(|x| e(&x))?,
+        format!("sha256:{config_hex}"),
+    ))
 }
 
 #[cfg(test)]

@@ -23,8 +23,12 @@ pub fn listener_pid(path: &Path) -> Option<i32> {
         return None;
     }
     for entry in fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
         for fd in fds.flatten() {
             if let Ok(link) = fs::read_link(fd.path()) {
                 let l = link.to_string_lossy();
@@ -38,7 +42,10 @@ pub fn listener_pid(path: &Path) -> Option<i32> {
 }
 
 fn comm(pid: i32) -> String {
-    fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string()
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// Resident memory of one process, in bytes.
@@ -58,7 +65,9 @@ pub fn daemon_pids(listener: i32) -> Vec<i32> {
     if comm(listener) == "dockerd" {
         if let Ok(dir) = fs::read_dir("/proc") {
             for e in dir.flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
                 let c = comm(pid);
                 if pid != listener && (c == "containerd" || c.starts_with("containerd-shim")) {
                     pids.push(pid);

@@ -140,7 +140,13 @@ impl Measure {
 
     fn show(&self) -> String {
         match self {
-            Measure::Latency(s) => format!("{} / {} / {} (n={})", ms(s.median), ms(s.p90), ms(s.p99), s.n),
+            Measure::Latency(s) => format!(
+                "{} / {} / {} (n={})",
+                ms(s.median),
+                ms(s.p90),
+                ms(s.p99),
+                s.n
+            ),
             Measure::Rate(r) => format!("{r:.0} req/s"),
             Measure::Bytes(b) => format!("{:.1} MB", *b as f64 / 1e6),
             Measure::Unsupported(why) => format!("unsupported ({why})"),
@@ -192,17 +198,28 @@ async fn run_async(opts: Options) -> Result<(), String> {
     Ok(())
 }
 
-async fn setup(name: &'static str, url: &str, run: &str, fixture: &crate::fixture::Fixture) -> BenchResult<Endpoint> {
+async fn setup(
+    name: &'static str,
+    url: &str,
+    run: &str,
+    fixture: &crate::fixture::Fixture,
+) -> BenchResult<Endpoint> {
     let target = Target::parse(url).map_err(|e| e.to_string())?;
     let mut c = Conn::open(&target).await?;
     let v = c.json(Method::GET, "/version", None, 200).await?;
     let api = v["ApiVersion"].as_str().unwrap_or("1.24");
-    let (maj, min) = api.split_once('.').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))).unwrap_or((1, 24));
+    let (maj, min) = api
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .unwrap_or((1, 24));
     let (maj, min) = std::cmp::min((maj, min), API_CAP);
     let prefix = format!("/v{maj}.{min}");
     let ident = format!(
         "{} {}, API {maj}.{min}",
-        v["Platform"]["Name"].as_str().filter(|s| !s.is_empty()).unwrap_or("Docker Engine"),
+        v["Platform"]["Name"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("Docker Engine"),
         v["Version"].as_str().unwrap_or("?")
     );
     let listener = match &target {
@@ -210,33 +227,84 @@ async fn setup(name: &'static str, url: &str, run: &str, fixture: &crate::fixtur
         Target::Tcp(_) => None,
     };
     let image_id = fixture.image_id.clone();
-    let (status, _) = c.send(Method::GET, &format!("{prefix}/images/{image_id}/json"), None).await?;
+    let (status, _) = c
+        .send(
+            Method::GET,
+            &format!("{prefix}/images/{image_id}/json"),
+            None,
+        )
+        .await?;
     let image_existed = status == 200;
     let (status, body) = c
-        .send(Method::POST, &format!("{prefix}/images/load?quiet=1"), Some((Bytes::from(fixture.tarball.clone()), "application/x-tar")))
+        .send(
+            Method::POST,
+            &format!("{prefix}/images/load?quiet=1"),
+            Some((Bytes::from(fixture.tarball.clone()), "application/x-tar")),
+        )
         .await?;
     if status != 200 || String::from_utf8_lossy(&body).contains("\"error") {
-        return Err(format!("loading the fixture image: {status} {}", String::from_utf8_lossy(&body)));
+        return Err(format!(
+            "loading the fixture image: {status} {}",
+            String::from_utf8_lossy(&body)
+        ));
     }
     let tag = format!("shipshape-bench:{run}");
-    c.json(Method::POST, &format!("{prefix}/images/{image_id}/tag?repo=shipshape-bench&tag={run}"), None, 201).await?;
+    c.json(
+        Method::POST,
+        &format!("{prefix}/images/{image_id}/tag?repo=shipshape-bench&tag={run}"),
+        None,
+        201,
+    )
+    .await?;
     let idle_rss = listener.map(memory::daemon_rss);
-    Ok(Endpoint { name, url: url.to_string(), target, prefix, ident, listener, tag, image_id, image_existed, idle_rss })
+    Ok(Endpoint {
+        name,
+        url: url.to_string(),
+        target,
+        prefix,
+        ident,
+        listener,
+        tag,
+        image_id,
+        image_existed,
+        idle_rss,
+    })
 }
 
 /// Removes this run's containers, tag, and the fixture image if the run loaded it.
 async fn cleanup(ep: &Endpoint, run: &str) -> BenchResult<()> {
     let mut c = Conn::open(&ep.target).await?;
     let filters = crate::client::enc(&json!({"label": [format!("{LABEL}={run}")]}).to_string());
-    let list = c.json(Method::GET, &ep.p(&format!("/containers/json?all=1&filters={filters}")), None, 200).await?;
+    let list = c
+        .json(
+            Method::GET,
+            &ep.p(&format!("/containers/json?all=1&filters={filters}")),
+            None,
+            200,
+        )
+        .await?;
     for item in list.as_array().into_iter().flatten() {
         if let Some(id) = item["Id"].as_str() {
-            let _ = c.send(Method::DELETE, &ep.p(&format!("/containers/{id}?force=1")), None).await;
+            let _ = c
+                .send(
+                    Method::DELETE,
+                    &ep.p(&format!("/containers/{id}?force=1")),
+                    None,
+                )
+                .await;
         }
     }
-    let _ = c.send(Method::DELETE, &ep.p(&format!("/images/{}", ep.tag)), None).await;
+    let _ = c
+        .send(Method::DELETE, &ep.p(&format!("/images/{}", ep.tag)), None)
+        .await;
     if !ep.image_existed {
-        let _ = c.send(Method::DELETE, &ep.p(&format!("/images/{}", ep.image_id)), None).await;
+        let _ = c
+            .send(
+                Method::DELETE,
+                &ep.p(&format!("/images/{}", ep.image_id)),
+                None,
+            )
+            .await;
     }
     Ok(())
 }
@@ -246,8 +314,18 @@ fn container_body(ep: &Endpoint, run: &str, cmd: &[&str]) -> Value {
 }
 
 async fn create(c: &mut Conn, ep: &Endpoint, run: &str, cmd: &[&str]) -> BenchResult<String> {
-    let v = c.json(Method::POST, &ep.p("/containers/create"), Some(container_body(ep, run, cmd)), 201).await?;
-    v["Id"].as_str().map(String::from).ok_or_else(|| "create: no Id".to_string())
+    let v = c
+        .json(
+            Method::POST,
+            &ep.p("/containers/create"),
+            Some(container_body(ep, run, cmd)),
+            201,
+        )
+        .await?;
+    v["Id"]
+        .as_str()
+        .map(String::from)
+        .ok_or_else(|| "create: no Id".to_string())
 }
 
 /// The workloads whose cost is one operation's latency.
@@ -287,13 +365,31 @@ async fn prepare(op: Op, ep: &Endpoint, run: &str) -> BenchResult<Prep> {
     match op {
         Op::Exec => {
             let id = create(&mut c, ep, run, &["/probe", "sleep", "600"]).await?;
-            c.json(Method::POST, &ep.p(&format!("/containers/{id}/start")), None, 204).await?;
+            c.json(
+                Method::POST,
+                &ep.p(&format!("/containers/{id}/start")),
+                None,
+                204,
+            )
+            .await?;
             prep.container = Some(id);
         }
         Op::Logs => {
             let id = create(&mut c, ep, run, &["/probe", "lines", "10000"]).await?;
-            c.json(Method::POST, &ep.p(&format!("/containers/{id}/start")), None, 204).await?;
-            c.json(Method::POST, &ep.p(&format!("/containers/{id}/wait")), None, 200).await?;
+            c.json(
+                Method::POST,
+                &ep.p(&format!("/containers/{id}/start")),
+                None,
+                204,
+            )
+            .await?;
+            c.json(
+                Method::POST,
+                &ep.p(&format!("/containers/{id}/wait")),
+                None,
+                200,
+            )
+            .await?;
             prep.container = Some(id);
         }
         _ => {}
@@ -302,52 +398,112 @@ async fn prepare(op: Op, ep: &Endpoint, run: &str) -> BenchResult<Prep> {
 }
 
 /// One measured operation. `Ok(None)`: the endpoint does not support it.
-async fn once(op: Op, ep: &Endpoint, run: &str, prep: &Prep, seq: u64) -> BenchResult<Result<Duration, String>> {
+async fn once(
+    op: Op,
+    ep: &Endpoint,
+    run: &str,
+    prep: &Prep,
+    seq: u64,
+) -> BenchResult<Result<Duration, String>> {
     let mut c = Conn::open(&ep.target).await?;
     let t = Instant::now();
     match op {
         Op::CreateRm => {
             let id = create(&mut c, ep, run, &["/probe", "exit", "0"]).await?;
-            c.json(Method::DELETE, &ep.p(&format!("/containers/{id}")), None, 204).await?;
+            c.json(
+                Method::DELETE,
+                &ep.p(&format!("/containers/{id}")),
+                None,
+                204,
+            )
+            .await?;
         }
         Op::Run => {
             let id = create(&mut c, ep, run, &["/probe", "exit", "0"]).await?;
-            c.json(Method::POST, &ep.p(&format!("/containers/{id}/start")), None, 204).await?;
-            c.json(Method::POST, &ep.p(&format!("/containers/{id}/wait")), None, 200).await?;
-            c.json(Method::DELETE, &ep.p(&format!("/containers/{id}")), None, 204).await?;
+            c.json(
+                Method::POST,
+                &ep.p(&format!("/containers/{id}/start")),
+                None,
+                204,
+            )
+            .await?;
+            c.json(
+                Method::POST,
+                &ep.p(&format!("/containers/{id}/wait")),
+                None,
+                200,
+            )
+            .await?;
+            c.json(
+                Method::DELETE,
+                &ep.p(&format!("/containers/{id}")),
+                None,
+                204,
+            )
+            .await?;
         }
         Op::Exec => {
             let id = prep.container.as_deref().unwrap_or_default();
-            let body = json!({"Cmd": ["/probe", "exit", "0"], "AttachStdout": true, "AttachStderr": true});
+            let body =
+                json!({"Cmd": ["/probe", "exit", "0"], "AttachStdout": true, "AttachStderr": true});
             let (status, b) = c
-                .send(Method::POST, &ep.p(&format!("/containers/{id}/exec")), Some((Bytes::from(body.to_string()), "application/json")))
+                .send(
+                    Method::POST,
+                    &ep.p(&format!("/containers/{id}/exec")),
+                    Some((Bytes::from(body.to_string()), "application/json")),
+                )
                 .await?;
-            if status == 404 && String::from_utf8_lossy(&b).contains("page not found") || status == 501 {
+            if status == 404 && String::from_utf8_lossy(&b).contains("page not found")
+                || status == 501
+            {
                 return Ok(Err(format!("{status}")));
             }
-            let v: Value = serde_json::from_slice(&b).map_err(|e| format!("exec create: {status} {e}"))?;
+            let v: Value =
+                serde_json::from_slice(&b).map_err(|e| format!("exec create: {status} {e}"))?;
             let exec = v["Id"].as_str().ok_or("exec create: no Id")?.to_string();
             // Not upgraded: dockerd streams the output and closes at exit.
             let mut s = Conn::open(&ep.target).await?;
             let start = json!({"Detach": false, "Tty": false});
-            s.send(Method::POST, &ep.p(&format!("/exec/{exec}/start")), Some((Bytes::from(start.to_string()), "application/json")))
-                .await?;
+            s.send(
+                Method::POST,
+                &ep.p(&format!("/exec/{exec}/start")),
+                Some((Bytes::from(start.to_string()), "application/json")),
+            )
+            .await?;
         }
         Op::Logs => {
             let id = prep.container.as_deref().unwrap_or_default();
-            let (status, body) = c.send(Method::GET, &ep.p(&format!("/containers/{id}/logs?stdout=1&stderr=1")), None).await?;
+            let (status, body) = c
+                .send(
+                    Method::GET,
+                    &ep.p(&format!("/containers/{id}/logs?stdout=1&stderr=1")),
+                    None,
+                )
+                .await?;
             if status != 200 || body.len() < 10_000 * 8 {
                 return Err(format!("logs: {status}, {} bytes", body.len()));
             }
         }
         Op::Load => {
             let (tar, id) = prep.big.clone().ok_or("no image")?;
-            let (status, body) = c.send(Method::POST, &ep.p("/images/load?quiet=1"), Some((tar, "application/x-tar"))).await?;
+            let (status, body) = c
+                .send(
+                    Method::POST,
+                    &ep.p("/images/load?quiet=1"),
+                    Some((tar, "application/x-tar")),
+                )
+                .await?;
             if status != 200 || String::from_utf8_lossy(&body).contains("\"error") {
                 return Err(format!("load: {status} {}", String::from_utf8_lossy(&body)));
             }
             let elapsed = t.elapsed();
-            c.json(Method::DELETE, &ep.p(&format!("/images/{id}?force=1")), None, 200).await?;
+            c.json(
+                Method::DELETE,
+                &ep.p(&format!("/images/{id}?force=1")),
+                None,
+                200,
+            )
+            .await?;
             let _ = seq;
             return Ok(Ok(elapsed));
         }
@@ -367,7 +523,10 @@ async fn once(op: Op, ep: &Endpoint, run: &str, prep: &Prep, seq: u64) -> BenchR
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("docker CLI: {e}"))?;
             if !out.status.success() {
-                return Err(format!("docker run: {}", String::from_utf8_lossy(&out.stderr).trim()));
+                return Err(format!(
+                    "docker run: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
             }
         }
     }
@@ -413,7 +572,11 @@ async fn latency_row(op: Op, eps: &[Endpoint], opts: &Options, run: &str) -> Ben
             None => s.summary().map(Measure::Latency),
         })
         .collect();
-    Ok(Row { metric: op.title().to_string(), values, lower_is_better: true })
+    Ok(Row {
+        metric: op.title().to_string(),
+        values,
+        lower_is_better: true,
+    })
 }
 
 /// Requests per second on `path` with `conns` keep-alive connections.
@@ -444,17 +607,36 @@ async fn throughput(target: &Target, path: &str, conns: usize, secs: f64) -> Ben
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
-async fn rate_row(metric: String, eps: &[Endpoint], path: &str, conns: usize, opts: &Options) -> BenchResult<Row> {
+async fn rate_row(
+    metric: String,
+    eps: &[Endpoint],
+    path: &str,
+    conns: usize,
+    opts: &Options,
+) -> BenchResult<Row> {
     // Alternate short rounds so both endpoints see the same machine load.
     let rounds = 3;
     let mut sums = vec![0.0; eps.len()];
     let _ = throughput(&eps[0].target, &eps[0].p(path), conns, 0.2).await?;
     for _ in 0..rounds {
         for (k, ep) in eps.iter().enumerate() {
-            sums[k] += throughput(&ep.target, &ep.p(path), conns, opts.duration / rounds as f64).await?;
+            sums[k] += throughput(
+                &ep.target,
+                &ep.p(path),
+                conns,
+                opts.duration / rounds as f64,
+            )
+            .await?;
         }
     }
-    Ok(Row { metric, values: sums.into_iter().map(|s| Some(Measure::Rate(s / rounds as f64))).collect(), lower_is_better: false })
+    Ok(Row {
+        metric,
+        values: sums
+            .into_iter()
+            .map(|s| Some(Measure::Rate(s / rounds as f64)))
+            .collect(),
+        lower_is_better: false,
+    })
 }
 
 /// Creates containers (never started) until `n` of this run's exist.
@@ -471,8 +653,12 @@ async fn memory_rows(eps: &[Endpoint], opts: &Options, run: &str) -> BenchResult
     let mut per = Vec::new();
     for ep in eps {
         let Some(pid) = ep.listener else {
-            idle.push(Some(Measure::Unsupported("daemon process not found".into())));
-            per.push(Some(Measure::Unsupported("daemon process not found".into())));
+            idle.push(Some(Measure::Unsupported(
+                "daemon process not found".into(),
+            )));
+            per.push(Some(Measure::Unsupported(
+                "daemon process not found".into(),
+            )));
             continue;
         };
         idle.push(ep.idle_rss.map(Measure::Bytes));
@@ -481,20 +667,41 @@ async fn memory_rows(eps: &[Endpoint], opts: &Options, run: &str) -> BenchResult
         let mut ids = Vec::new();
         for _ in 0..opts.memory_containers {
             let id = create(&mut c, ep, run, &["/probe", "sleep", "600"]).await?;
-            c.json(Method::POST, &ep.p(&format!("/containers/{id}/start")), None, 204).await?;
+            c.json(
+                Method::POST,
+                &ep.p(&format!("/containers/{id}/start")),
+                None,
+                204,
+            )
+            .await?;
             ids.push(id);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let after = memory::daemon_rss(pid);
-        per.push(Some(Measure::Bytes(after.saturating_sub(before) / opts.memory_containers.max(1) as u64)));
+        per.push(Some(Measure::Bytes(
+            after.saturating_sub(before) / opts.memory_containers.max(1) as u64,
+        )));
         for id in ids {
-            let _ = c.send(Method::DELETE, &ep.p(&format!("/containers/{id}?force=1")), None).await;
+            let _ = c
+                .send(
+                    Method::DELETE,
+                    &ep.p(&format!("/containers/{id}?force=1")),
+                    None,
+                )
+                .await;
         }
     }
     Ok(vec![
-        Row { metric: "daemon RSS, idle, before the workloads (dockerd: + containerd + shims)".into(), values: idle, lower_is_better: true },
         Row {
-            metric: format!("daemon RSS per running container ({} running)", opts.memory_containers),
+            metric: "daemon RSS, idle, before the workloads (dockerd: + containerd + shims)".into(),
+            values: idle,
+            lower_is_better: true,
+        },
+        Row {
+            metric: format!(
+                "daemon RSS per running container ({} running)",
+                opts.memory_containers
+            ),
             values: per,
             lower_is_better: true,
         },
@@ -523,7 +730,16 @@ async fn workloads(eps: &[Endpoint], opts: &Options, run: &str) -> BenchResult<V
             continue;
         }
         progress(&format!("/_ping x{conns}"));
-        rows.push(rate_row(format!("GET /_ping, {conns} connection(s)"), eps, "/_ping", conns, opts).await?);
+        rows.push(
+            rate_row(
+                format!("GET /_ping, {conns} connection(s)"),
+                eps,
+                "/_ping",
+                conns,
+                opts,
+            )
+            .await?,
+        );
     }
     let mut have = vec![0usize; eps.len()];
     for &n in &opts.list_sizes {
@@ -536,7 +752,16 @@ async fn workloads(eps: &[Endpoint], opts: &Options, run: &str) -> BenchResult<V
             have[k] = have[k].max(n);
         }
         // Other containers on the endpoint are listed too; the count is ours.
-        rows.push(rate_row(format!("GET /containers/json?all=1, {n} containers"), eps, "/containers/json?all=1", 4, opts).await?);
+        rows.push(
+            rate_row(
+                format!("GET /containers/json?all=1, {n} containers"),
+                eps,
+                "/containers/json?all=1",
+                4,
+                opts,
+            )
+            .await?,
+        );
     }
     // Remove the listed containers before measuring memory.
     for ep in eps {
@@ -552,17 +777,33 @@ async fn workloads(eps: &[Endpoint], opts: &Options, run: &str) -> BenchResult<V
 async fn cleanup_containers(ep: &Endpoint, run: &str) -> BenchResult<()> {
     let mut c = Conn::open(&ep.target).await?;
     let filters = crate::client::enc(&json!({"label": [format!("{LABEL}={run}")]}).to_string());
-    let list = c.json(Method::GET, &ep.p(&format!("/containers/json?all=1&filters={filters}")), None, 200).await?;
+    let list = c
+        .json(
+            Method::GET,
+            &ep.p(&format!("/containers/json?all=1&filters={filters}")),
+            None,
+            200,
+        )
+        .await?;
     for item in list.as_array().into_iter().flatten() {
         if let Some(id) = item["Id"].as_str() {
-            c.send(Method::DELETE, &ep.p(&format!("/containers/{id}?force=1")), None).await?;
+            c.send(
+                Method::DELETE,
+                &ep.p(&format!("/containers/{id}?force=1")),
+                None,
+            )
+            .await?;
         }
     }
     Ok(())
 }
 
 fn which_docker() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("docker")).find(|f| f.is_file()))
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("docker"))
+            .find(|f| f.is_file())
+    })
 }
 
 /// How much better A is than B on a row (>1: A better); None without both values.
@@ -588,10 +829,16 @@ fn report(eps: &[Endpoint], rows: &[Row]) {
     for r in rows {
         let mut line = format!("{:width$}", r.metric);
         for v in &r.values {
-            line.push_str(&format!("{:38}", v.as_ref().map(Measure::show).unwrap_or_else(|| "-".into())));
+            line.push_str(&format!(
+                "{:38}",
+                v.as_ref().map(Measure::show).unwrap_or_else(|| "-".into())
+            ));
         }
         if let Some(x) = advantage(r) {
-            line.push_str(&format!("{x:.1}x {}", if x >= 1.0 { "better" } else { "worse" }));
+            line.push_str(&format!(
+                "{x:.1}x {}",
+                if x >= 1.0 { "better" } else { "worse" }
+            ));
         }
         println!("{line}");
     }
@@ -613,27 +860,45 @@ fn targets(eps: &[Endpoint], rows: &[Row]) {
             let got = find(metric).and_then(advantage);
             lines.push((
                 format!("{metric}: A at least {need}x better than B"),
-                got.map(|g| format!("{g:.1}x")).unwrap_or_else(|| "not measured".into()),
+                got.map(|g| format!("{g:.1}x"))
+                    .unwrap_or_else(|| "not measured".into()),
                 got.map(|g| g >= need),
             ));
         }
     }
-    let a_bytes = |prefix: &str| match find(prefix).and_then(|r| r.values.first().cloned().flatten()) {
-        Some(Measure::Bytes(b)) => Some(b),
-        _ => None,
-    };
+    let a_bytes =
+        |prefix: &str| match find(prefix).and_then(|r| r.values.first().cloned().flatten()) {
+            Some(Measure::Bytes(b)) => Some(b),
+            _ => None,
+        };
     let idle = a_bytes("daemon RSS, idle");
-    lines.push(("A idle RSS at most 10 MB".into(), idle.map(|b| format!("{:.1} MB", b as f64 / 1e6)).unwrap_or("-".into()), idle.map(|b| b <= 10_000_000)));
+    lines.push((
+        "A idle RSS at most 10 MB".into(),
+        idle.map(|b| format!("{:.1} MB", b as f64 / 1e6))
+            .unwrap_or("-".into()),
+        idle.map(|b| b <= 10_000_000),
+    ));
     let per = a_bytes("daemon RSS per running");
-    lines.push(("A RSS per running container at most 1 MB".into(), per.map(|b| format!("{:.2} MB", b as f64 / 1e6)).unwrap_or("-".into()), per.map(|b| b <= 1_000_000)));
+    lines.push((
+        "A RSS per running container at most 1 MB".into(),
+        per.map(|b| format!("{:.2} MB", b as f64 / 1e6))
+            .unwrap_or("-".into()),
+        per.map(|b| b <= 1_000_000),
+    ));
     // Linear listing: the time per request above the empty list grows ~10x from 100 to 1000.
-    let rate = |n: usize| match find(&format!("GET /containers/json?all=1, {n} ")).and_then(|r| r.values.first().cloned().flatten()) {
+    let rate = |n: usize| match find(&format!("GET /containers/json?all=1, {n} "))
+        .and_then(|r| r.values.first().cloned().flatten())
+    {
         Some(Measure::Rate(r)) if r > 0.0 => Some(1.0 / r),
         _ => None,
     };
     if let (Some(t0), Some(t100), Some(t1000)) = (rate(0), rate(100), rate(1000)) {
         let growth = (t1000 - t0) / (t100 - t0).max(1e-9);
-        lines.push(("A listing cost grows linearly (100 -> 1000: 5x..20x)".into(), format!("{growth:.1}x"), Some((5.0..=20.0).contains(&growth))));
+        lines.push((
+            "A listing cost grows linearly (100 -> 1000: 5x..20x)".into(),
+            format!("{growth:.1}x"),
+            Some((5.0..=20.0).contains(&growth)),
+        ));
     }
     println!("{:66}{:16}verdict", "target", "this run");
     for (what, got, ok) in lines {

@@ -25,8 +25,14 @@ impl Samples {
         }
         let mut v = self.0.clone();
         v.sort();
-        let rank = |p: f64| v[(((p / 100.0) * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-        Some(Summary { median: rank(50.0), p90: rank(90.0), p99: rank(99.0), n: v.len() })
+        let rank =
+            |p: f64| v[(((p / 100.0) * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+        Some(Summary {
+            median: rank(50.0),
+            p90: rank(90.0),
+            p99: rank(99.0),
+            n: v.len(),
+        })
     }
 }
 

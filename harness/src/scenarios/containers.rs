@@ -159,7 +159,10 @@ fn attach_hijack(ctx: &Ctx) -> Outcome {
                 ))
             }
         };
-        let version = ctx.client.api_version().unwrap_or(crate::client::MAX_API_VERSION);
+        let version = ctx
+            .client
+            .api_version()
+            .unwrap_or(crate::client::MAX_API_VERSION);
         for (h, want) in &e.header_values_at(version) {
             if att.header(h) != Some(want.as_str()) {
                 let got = att.header(h).map(str::to_string);

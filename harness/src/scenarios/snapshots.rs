@@ -179,7 +179,10 @@ fn norm(v: &Value, key: &str, run: &str, ids: &mut HashMap<String, String>) -> V
 /// the endpoint serves it, so version-dependent fields (e.g. `VirtualSize`,
 /// dropped in 1.44) compare like for like.
 fn send_snap(ctx: &Ctx, mut req: Req) -> Result<crate::client::Response, Problem> {
-    let v141 = crate::client::ApiVersion { major: 1, minor: 41 };
+    let v141 = crate::client::ApiVersion {
+        major: 1,
+        minor: 41,
+    };
     let n = &ctx.negotiation;
     if n.server_min_api_version.is_none_or(|m| m <= v141) && n.server_api_version >= v141 {
         req.path = format!("/v1.41{}", req.path);
@@ -195,7 +198,10 @@ pub fn capture(ctx: &Ctx) -> Result<Vec<(String, Value)>, Problem> {
     let name = format!("shipshape-{run}-snapshot");
     let mut cfg = ctx.probe_config(&["exit", "3"])?;
     cfg["Env"] = json!(["SNAPSHOT=1"]);
-    let resp = send_snap(ctx, Req::post(format!("/containers/create?name={}", enc(&name))).json(cfg))?;
+    let resp = send_snap(
+        ctx,
+        Req::post(format!("/containers/create?name={}", enc(&name))).json(cfg),
+    )?;
     expect_status(&resp, 201, "creating the snapshot container")?;
     let result = (|| {
         let body = |r: &crate::client::Response| -> Result<Value, Problem> {
@@ -221,10 +227,13 @@ pub fn capture(ctx: &Ctx) -> Result<Vec<(String, Value)>, Problem> {
             normalise(&body(&inspect)?, &run),
         ));
         let filter = json!({"name": [name.clone()], "label": [format!("{RUN_LABEL}={run}")]});
-        let list = send_snap(ctx, Req::get(format!(
-            "/containers/json?all=1&filters={}",
-            enc(&filter.to_string())
-        )))?;
+        let list = send_snap(
+            ctx,
+            Req::get(format!(
+                "/containers/json?all=1&filters={}",
+                enc(&filter.to_string())
+            )),
+        )?;
         expect_status(&list, 200, "list")?;
         out.push((
             "container-list-entry".into(),

@@ -55,6 +55,7 @@ pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, 
     // Subscribe before answering, so output produced right after (docker run
     // starts the container once attach is answered) is not lost.
     let output = c.hub.output.subscribe();
+    crate::daemon::events::container(&c, "attach", Default::default());
     // A container that already ran and stopped has nothing more to stream.
     let finished = rec.state.status == Status::Exited && !rec.state.running();
     let content_type = stream_content_type(ctx.version, want.tty);

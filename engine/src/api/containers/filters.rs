@@ -42,7 +42,10 @@ impl Filters {
             .flatten()
             .map(|r| (r.clone(), images.get(r).ok().map(|i| i.id)))
             .collect();
-        Ok(Filters { by_key: f, ancestors })
+        Ok(Filters {
+            by_key: f,
+            ancestors,
+        })
     }
 
     fn ancestor_matches(&self, r: &Record, reference: &str) -> bool {
@@ -99,7 +102,6 @@ fn label_matches(r: &Record, filter: &str) -> bool {
         None => labels.contains_key(filter),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -86,7 +86,11 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     v["ResolvConfPath"] = json!(shown_path(dir, RESOLV_CONF));
     let log_path = c.log_path();
     let started = log_path.exists();
-    v["LogPath"] = json!(if started { log_path } else { Default::default() });
+    v["LogPath"] = json!(if started {
+        log_path
+    } else {
+        Default::default()
+    });
     if started {
         v["HostConfig"]["Runtime"] = json!("shipshape");
     }
@@ -104,7 +108,11 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let all = ctx.query.flag("all");
-    let limit = ctx.query.int("limit")?.filter(|n| *n > 0).map(|n| n as usize);
+    let limit = ctx
+        .query
+        .int("limit")?
+        .filter(|n| *n > 0)
+        .map(|n| n as usize);
     let d = &ctx.daemon;
     let filters = filters::Filters::parse(ctx.query.get("filters"), &d.images)?;
     let with_sizes = ctx.query.flag("size");
@@ -150,8 +158,11 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
         if n > 0 {
             buf.push(b',');
         }
-        serde_json::to_writer(&mut buf, &render::ListEntry::new(&r, ops::mounts_json(d, &r)))
-            .map_err(ApiError::internal)?;
+        serde_json::to_writer(
+            &mut buf,
+            &render::ListEntry::new(&r, ops::mounts_json(d, &r)),
+        )
+        .map_err(ApiError::internal)?;
         n += 1;
     }
     buf.extend_from_slice(b"]\n");

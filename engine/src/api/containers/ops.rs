@@ -147,10 +147,16 @@ pub async fn rename(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
             "Renaming a container with the same name as its current name".into(),
         ));
     }
+    let old = c.name();
     ctx.daemon.rename(&c, &new).map_err(|e| match e {
         ApiError::Conflict(m) => ApiError::Conflict(format!("Error when allocating new name: {m}")),
         other => other,
     })?;
+    crate::daemon::events::container(
+        &c,
+        "rename",
+        crate::daemon::events::attrs([("oldName", old)]),
+    );
     Ok(no_content())
 }
 
@@ -178,6 +184,7 @@ pub async fn top(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     let rows = tokio::task::spawn_blocking(move || crate::daemon::top::ps_ef(pid))
         .await
         .map_err(ApiError::internal)??;
+    crate::daemon::events::container(&c, "top", Default::default());
     Ok(json(&json!({
         "Processes": rows,
         "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],

@@ -212,8 +212,12 @@ impl<'a> ListEntry<'a> {
             labels: LabelsOrEmpty(r.config.labels.as_ref()),
             state: r.state.status.as_str(),
             status: human_status(&r.state, &r.created),
-            host_config: NetworkModeOnly { network_mode: network_mode(r) },
-            network_settings: NetworksOnly { networks: networks(r) },
+            host_config: NetworkModeOnly {
+                network_mode: network_mode(r),
+            },
+            network_settings: NetworksOnly {
+                networks: networks(r),
+            },
             mounts,
         }
     }

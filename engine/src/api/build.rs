@@ -1,0 +1,177 @@
+//! `POST /build`: the classic builder over HTTP. The body is the build
+//! context as a tar (optionally gzip). Everything that can be refused (bad
+//! tags, bad context, missing or unparsable Dockerfile) is refused with a
+//! status before the build starts; after that, progress and failures arrive
+//! in the 200 stream as dockerd's JSON messages.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hyper::StatusCode;
+use serde_json::json;
+use shipshape_store::reference;
+
+use super::{body, Ctx, Request, Response};
+use crate::daemon::build::{self, context::Context, BuildOptions, Progress};
+use crate::daemon::dockerfile::{self, Instruction};
+use crate::error::ApiError;
+
+fn json_param<T: serde::de::DeserializeOwned + Default>(
+    ctx: &Ctx,
+    key: &str,
+) -> Result<T, ApiError> {
+    match ctx.query.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(T::default()),
+        Some(v) => serde_json::from_str(v)
+            .map_err(|e| ApiError::BadRequest(format!("invalid {key} parameter: {e}"))),
+    }
+}
+
+/// Quotes a LABEL value so the word processing gives it back unchanged.
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if matches!(c, '"' | '\\' | '$') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+pub async fn build(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
+    let (opts, dockerfile_name, labels) = match options(ctx) {
+        Ok(v) => v,
+        Err(e) => {
+            super::image_ops::drain(req).await;
+            return Err(e);
+        }
+    };
+    let spool = super::image_ops::spool_body(&ctx.daemon, req).await?;
+    start(ctx, spool, opts, dockerfile_name, labels).await
+}
+
+type Options = (BuildOptions, String, BTreeMap<String, String>);
+
+/// The query parameters, checked.
+fn options(ctx: &Ctx) -> Result<Options, ApiError> {
+    let q = &ctx.query;
+    let mut tags = Vec::new();
+    for t in q.all("t") {
+        let r = reference::parse_normalized_named(&t)?;
+        if r.digest.is_some() {
+            return Err(ApiError::BadRequest(
+                "build tag cannot contain a digest".into(),
+            ));
+        }
+        tags.push(r.with_default_tag().familiar());
+    }
+    let buildargs: BTreeMap<String, Option<String>> = json_param(ctx, "buildargs")?;
+    let labels: BTreeMap<String, String> = json_param(ctx, "labels")?;
+    let opts = BuildOptions {
+        tags,
+        buildargs,
+        nocache: q.flag("nocache"),
+        // dockerd removes intermediate containers unless told not to.
+        rm: q.get("rm").is_none() || q.flag("rm"),
+        forcerm: q.flag("forcerm"),
+        quiet: q.flag("q"),
+    };
+    let dockerfile_name = q
+        .get("dockerfile")
+        .filter(|s| !s.is_empty())
+        .unwrap_or("Dockerfile")
+        .to_string();
+    if dockerfile_name.starts_with("http://") || dockerfile_name.starts_with("https://") {
+        return Err(ApiError::NotImplemented(
+            "remote Dockerfiles are not supported by this engine".into(),
+        ));
+    }
+    if q.get("remote").is_some_and(|r| !r.is_empty()) {
+        return Err(ApiError::NotImplemented(
+            "remote build contexts are not supported by this engine".into(),
+        ));
+    }
+    Ok((opts, dockerfile_name, labels))
+}
+
+async fn start(
+    ctx: &Ctx,
+    spool: tempfile::NamedTempFile,
+    opts: BuildOptions,
+    dockerfile_name: String,
+    labels: BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let tmp = ctx.daemon.tmp_dir();
+    let (context, mut instructions) =
+        tokio::task::spawn_blocking(move || -> Result<(Context, Vec<Instruction>), ApiError> {
+            let context = Context::unpack(spool.path(), &tmp)?;
+            drop(spool);
+            let text = context.dockerfile(&dockerfile_name)?;
+            let ins = dockerfile::parse(&text)?;
+            build::validate(&ins)?;
+            Ok((context, ins))
+        })
+        .await
+        .map_err(ApiError::internal)??;
+    if !labels.is_empty() {
+        // dockerd adds the `labels` parameter as a final LABEL step.
+        let pairs: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+            .collect();
+        let text = format!("LABEL {}", pairs.join(" "));
+        instructions.extend(dockerfile::parse(&text)?);
+    }
+
+    let (tx, resp) = body::channel(StatusCode::OK, "application/json");
+    let daemon = ctx.daemon.clone();
+    let context = Arc::new(context);
+    tokio::spawn(async move {
+        let out = Progress::new(tx, opts.quiet);
+        let tags = opts.tags.clone();
+        let quiet = opts.quiet;
+        match build::run(&daemon, context, instructions, opts, &out).await {
+            Ok(id) => {
+                let mut tag_err = None;
+                for t in &tags {
+                    if let Err(e) = daemon.images.tag(&id, t, None) {
+                        tag_err = Some(e);
+                        break;
+                    }
+                }
+                if quiet {
+                    out.always(json!({ "stream": format!("{id}\n") })).await;
+                } else {
+                    out.always(json!({ "aux": { "ID": id } })).await;
+                    out.stream(&format!(
+                        "Successfully built {}\n",
+                        id.trim_start_matches("sha256:")
+                            .chars()
+                            .take(12)
+                            .collect::<String>()
+                    ))
+                    .await;
+                }
+                match tag_err {
+                    Some(e) => {
+                        out.error(&build::BuildError::from(crate::error::ApiError::from(e)))
+                            .await
+                    }
+                    None => {
+                        for t in &tags {
+                            out.stream(&format!("Successfully tagged {t}\n")).await;
+                        }
+                    }
+                }
+                tracing::info!(id = %id, "build finished");
+            }
+            Err(e) => {
+                tracing::info!(error = %e.message, "build failed");
+                out.error(&e).await;
+            }
+        }
+    });
+    Ok(resp)
+}

@@ -1,0 +1,240 @@
+//! Containers' resources over HTTP: pause, unpause, stats and update.
+//! The rules live in `daemon::{cgroups, stats, restart}`; this module only
+//! speaks HTTP.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shipshape_runtime::cgroups::Resources;
+
+use crate::api::containers::read_json_body;
+use crate::api::{body, json, no_content, Ctx, Request, Response};
+use crate::daemon::record::{HostConfig, RestartPolicy};
+use crate::daemon::{cgroups, restart, stats, Container};
+use crate::error::ApiError;
+
+/// How often a stats stream reports, as dockerd's collector.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// `POST /containers/{id}/pause`.
+pub async fn pause(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    cgroups::pause(&c).await?;
+    Ok(no_content())
+}
+
+/// `POST /containers/{id}/unpause`.
+pub async fn unpause(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    cgroups::unpause(&c).await?;
+    Ok(no_content())
+}
+
+async fn sample(c: &std::sync::Arc<Container>) -> Option<stats::Sample> {
+    let c = c.clone();
+    tokio::task::spawn_blocking(move || stats::sample(&c))
+        .await
+        .ok()
+        .flatten()
+}
+
+fn line(v: &Value) -> Bytes {
+    let mut b = serde_json::to_vec(v).unwrap_or_default();
+    b.push(b'\n');
+    Bytes::from(b)
+}
+
+/// `GET /containers/{id}/stats`: `stream` (default true) sends one object
+/// per second; otherwise one object, with `precpu_stats` a second earlier
+/// unless `one-shot` is set (then precpu is empty, as dockerd's).
+pub async fn stats(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let stream = ctx.query.get("stream").is_none() || ctx.query.flag("stream");
+    let one_shot = ctx.query.flag("one-shot");
+    let (name, id) = (c.name(), c.id.clone());
+    if !stream {
+        let Some(first) = sample(&c).await else {
+            return Ok(json(&stats::not_running(&name, &id)));
+        };
+        if one_shot {
+            return Ok(json(&stats::render(&name, &id, &first, None)));
+        }
+        tokio::time::sleep(STATS_INTERVAL).await;
+        let v = match sample(&c).await {
+            Some(second) => stats::render(&name, &id, &second, Some(&first)),
+            None => stats::render(&name, &id, &first, None),
+        };
+        return Ok(json(&v));
+    }
+    let (tx, resp) = body::channel(StatusCode::OK, "application/json");
+    tokio::spawn(async move {
+        let mut prev: Option<stats::Sample> = None;
+        // Like dockerd: nothing is sent while the container is not running;
+        // the stream ends when the client goes away or the container is removed.
+        while !c.progress.borrow().removed && !tx.is_closed() {
+            let cur = sample(&c).await;
+            if let Some(cur) = &cur {
+                let v = stats::render(&c.name(), &c.id, cur, prev.as_ref());
+                if tx.send(line(&v)).await.is_err() {
+                    break;
+                }
+            }
+            prev = cur;
+            tokio::time::sleep(STATS_INTERVAL).await;
+        }
+    });
+    Ok(resp)
+}
+
+/// The body of `POST /containers/{id}/update` (Docker's UpdateConfig: the
+/// Resources plus RestartPolicy). Zero means "leave alone", as dockerd reads it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct UpdateRequest {
+    memory: i64,
+    memory_swap: i64,
+    memory_reservation: i64,
+    pids_limit: Option<i64>,
+    cpu_shares: i64,
+    cpu_quota: i64,
+    cpu_period: i64,
+    nano_cpus: i64,
+    restart_policy: Option<RestartPolicy>,
+}
+
+/// `POST /containers/{id}/update`: new limits go into the record and, while
+/// it runs, into the container's cgroup at once.
+pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiError> {
+    let c = ctx.daemon.container(key)?;
+    let bytes = read_json_body(req).await?;
+    let u: UpdateRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
+        UpdateRequest::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?
+    };
+    // dockerd checks the request on its own first (plain 400s)...
+    cgroups::validate(&HostConfig {
+        memory: u.memory,
+        memory_swap: u.memory_swap,
+        memory_reservation: u.memory_reservation,
+        cpu_quota: u.cpu_quota,
+        cpu_period: u.cpu_period,
+        nano_cpus: u.nano_cpus,
+        ..Default::default()
+    })?;
+    let policy = u.restart_policy.filter(|p| !p.name.is_empty());
+    if let Some(p) = &policy {
+        restart::validate(p)?;
+    }
+    // ...then against the container ("Cannot update container ...").
+    let cannot = |e: ApiError| match e {
+        ApiError::Conflict(m) => {
+            ApiError::Conflict(format!("Cannot update container {}: {m}", c.id))
+        }
+        ApiError::BadRequest(m) => {
+            ApiError::BadRequest(format!("Cannot update container {}: {m}", c.id))
+        }
+        other => ApiError::Internal(format!("Cannot update container {}: {other}", c.id)),
+    };
+    let _op = c.op_lock.lock().await;
+    let rec = c.snapshot();
+    let mut hc = rec.host_config.clone();
+    let mut raw = rec.host_config_raw.clone();
+    if !raw.is_object() {
+        raw = json!({});
+    }
+    let mut set = |field: &str, v: Value| {
+        if let Some(o) = raw.as_object_mut() {
+            o.insert(field.to_string(), v);
+        }
+    };
+    let mut res = Resources::default();
+    if u.memory != 0 {
+        if u.memory > hc.memory_swap && u.memory_swap == 0 {
+            return Err(cannot(ApiError::Conflict(
+                "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time".into(),
+            )));
+        }
+        hc.memory = u.memory;
+        set("Memory", json!(u.memory));
+        res.memory = Some(u.memory);
+    }
+    if u.memory_swap != 0 {
+        hc.memory_swap = u.memory_swap;
+        set("MemorySwap", json!(u.memory_swap));
+    }
+    if u.memory != 0 || u.memory_swap != 0 {
+        res.memory_swap = Some(if hc.memory_swap < 0 {
+            -1
+        } else {
+            hc.memory_swap
+        });
+    }
+    if u.memory_reservation != 0 {
+        hc.memory_reservation = u.memory_reservation;
+        set("MemoryReservation", json!(u.memory_reservation));
+        res.memory_reservation = Some(u.memory_reservation);
+    }
+    if let Some(p) = u.pids_limit {
+        hc.pids_limit = Some(p);
+        set("PidsLimit", json!(p));
+        res.pids = Some(if p > 0 { p } else { -1 });
+    }
+    if u.cpu_shares != 0 {
+        hc.cpu_shares = u.cpu_shares;
+        set("CpuShares", json!(u.cpu_shares));
+        res.cpu_shares = Some(u.cpu_shares.max(2) as u64);
+    }
+    if u.nano_cpus != 0 {
+        hc.nano_cpus = u.nano_cpus;
+        set("NanoCpus", json!(u.nano_cpus));
+        res.cpu_period = Some(100_000);
+        res.cpu_quota = Some(u.nano_cpus * 100_000 / 1_000_000_000);
+    }
+    if u.cpu_period != 0 {
+        hc.cpu_period = u.cpu_period;
+        set("CpuPeriod", json!(u.cpu_period));
+        res.cpu_period = Some(u.cpu_period as u64);
+    }
+    if u.cpu_quota != 0 {
+        hc.cpu_quota = u.cpu_quota;
+        set("CpuQuota", json!(u.cpu_quota));
+        res.cpu_quota = Some(u.cpu_quota);
+    }
+    if let Some(p) = policy {
+        if hc.auto_remove && p.name != "no" {
+            return Err(cannot(ApiError::Conflict(
+                "Restart policy cannot be updated because AutoRemove is enabled for the container"
+                    .into(),
+            )));
+        }
+        set(
+            "RestartPolicy",
+            json!({"Name": p.name, "MaximumRetryCount": p.maximum_retry_count}),
+        );
+        hc.restart_policy = Some(p);
+    }
+    // The combination must still make sense (e.g. memory above the swap).
+    cgroups::validate(&hc).map_err(cannot)?;
+
+    if c.is_running() && res != Resources::default() {
+        let cg = cgroups::cgroup(&c.id);
+        if cg.exists() {
+            tokio::task::spawn_blocking(move || cg.apply(&res))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(|e| cannot(ApiError::Internal(e.to_string())))?;
+        }
+    }
+    {
+        let mut r = c.record();
+        r.host_config = hc;
+        r.host_config_raw = raw;
+    }
+    c.save().map_err(ApiError::from)?;
+    // dockerd 1.41 answers null when there is nothing to warn about.
+    Ok(json(&json!({ "Warnings": null })))
+}
