@@ -252,6 +252,11 @@ fn same_tarball_gives_same_image_id_as_dockerd() {
         c.env("DOCKER_HOST", "unix:///var/run/docker.sock");
         c
     };
+    // The fixture tarball carries the tag shipshape-probe:latest; remember
+    // whether dockerd already had it, so that we remove only what we added.
+    let had_tag = run(dockerd().args(["image", "inspect", "shipshape-probe:latest"]))
+        .status
+        .success();
     let dockerd_out = ok(dockerd().arg("load").arg("-i").arg(&tar));
     let id_of = |out: &str| -> String {
         let r = out
@@ -270,16 +275,10 @@ fn same_tarball_gives_same_image_id_as_dockerd() {
         .args(["image", "inspect", "--format", "{{.Id}}", &a]));
     let dockerd_id = ok(dockerd().args(["image", "inspect", "--format", "{{.Id}}", &b]));
     assert_eq!(engine_id, dockerd_id);
-    // Clean up on dockerd only what this test loaded, and only if unused and
-    // untagged by anyone else (the harness may use the same image concurrently).
-    let tags = ok(dockerd().args([
-        "image",
-        "inspect",
-        "--format",
-        "{{len .RepoTags}}",
-        &dockerd_id,
-    ]));
-    if tags == "0" {
-        let _ = run(dockerd().args(["rmi", &dockerd_id]));
+    // Clean up on dockerd only what this test added: the tag, if it was not
+    // there before (rmi of a tag removes the image only when nothing else
+    // names it, so a concurrent harness run's per-run tag keeps it alive).
+    if !had_tag {
+        let _ = run(dockerd().args(["rmi", "shipshape-probe:latest"]));
     }
 }
