@@ -2,6 +2,7 @@
 //! handles of its current run (stdin, tty). Lifecycle logic is in `lifecycle.rs`.
 
 use std::fs::File;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -30,12 +31,54 @@ pub struct RunHandles {
 pub struct Container {
     pub id: String,
     dir: PathBuf,
-    record: Mutex<Record>,
+    record: Mutex<Slot>,
     pub hub: Arc<Hub>,
     pub run: Mutex<RunHandles>,
     pub progress: watch::Sender<Progress>,
     /// Serialises start/stop/kill/remove of this container.
     pub op_lock: tokio::sync::Mutex<()>,
+}
+
+/// The record and what was derived from it, under one lock.
+struct Slot {
+    record: Record,
+    derived: Option<Derived>,
+}
+
+/// Bytes the API layer renders from a record and reuses until the record
+/// changes: the fixed parts of its `GET /containers/json` entry (listing is
+/// the hottest read path; escaping the same strings on every request was
+/// most of its cost).
+#[derive(Debug, Default)]
+pub struct Derived {
+    pub list_head: Vec<u8>,
+    pub list_tail: Vec<u8>,
+}
+
+/// The locked record. Reading goes through `Deref`; any mutable access
+/// (`DerefMut`) drops the derived bytes, so they can never be stale.
+pub struct RecordGuard<'a>(MutexGuard<'a, Slot>);
+
+impl Deref for RecordGuard<'_> {
+    type Target = Record;
+    fn deref(&self) -> &Record {
+        &self.0.record
+    }
+}
+
+impl DerefMut for RecordGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Record {
+        self.0.derived = None;
+        &mut self.0.record
+    }
+}
+
+impl RecordGuard<'_> {
+    /// The derived bytes, built from the record by `build` when missing.
+    pub fn derived(&mut self, build: impl FnOnce(&Record) -> Derived) -> &Derived {
+        let slot = &mut *self.0;
+        slot.derived.get_or_insert_with(|| build(&slot.record))
+    }
 }
 
 pub const RECORD_FILE: &str = "config.v2.json";
@@ -45,7 +88,10 @@ impl Container {
         Arc::new(Container {
             id: record.id.clone(),
             dir,
-            record: Mutex::new(record),
+            record: Mutex::new(Slot {
+                record,
+                derived: None,
+            }),
             hub: Hub::new(),
             run: Mutex::new(RunHandles::default()),
             progress: watch::channel(Progress::default()).0,
@@ -55,8 +101,8 @@ impl Container {
 
     /// The record, for reading or changing. A poisoned lock (a panic while
     /// holding it) still yields the data: the record is plain data.
-    pub fn record(&self) -> MutexGuard<'_, Record> {
-        self.record.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn record(&self) -> RecordGuard<'_> {
+        RecordGuard(self.record.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub fn snapshot(&self) -> Record {

@@ -143,26 +143,29 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
         }
         return Ok(json(&out));
     }
-    // The fast path: each entry serialized under its record's lock, once.
+    // The fast path: each entry is its record's cached fixed fragments around
+    // the time-dependent state, written under the record's lock.
     let mut buf = Vec::with_capacity(64 + 700 * containers.len());
     buf.push(b'[');
     let mut n = 0usize;
+    let mut state = Vec::with_capacity(64);
     for c in &containers {
         if limit.is_some_and(|l| n >= l) {
             break;
         }
-        let r = c.record();
+        let mut r = c.record();
         if !wanted(&r) {
             continue;
         }
         if n > 0 {
             buf.push(b',');
         }
-        serde_json::to_writer(
-            &mut buf,
-            &render::ListEntry::new(&r, ops::mounts_json(d, &r)),
-        )
-        .map_err(ApiError::internal)?;
+        state.clear();
+        render::write_list_state(&mut state, &r);
+        let fixed = r.derived(|r| render::list_fixed(r, ops::mounts_json(d, r)));
+        buf.extend_from_slice(&fixed.list_head);
+        buf.extend_from_slice(&state);
+        buf.extend_from_slice(&fixed.list_tail);
         n += 1;
     }
     buf.extend_from_slice(b"]\n");

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use crate::daemon::container::Derived;
 use crate::daemon::lifecycle::human_status;
 use crate::daemon::record::{Record, Status};
 
@@ -55,32 +56,86 @@ fn host_config(r: &Record) -> Value {
     hc
 }
 
-fn network_mode(r: &Record) -> String {
+fn network_mode_str(r: &Record) -> &str {
     if r.host_config.network_mode.is_empty() {
-        "default".into()
+        "default"
     } else {
-        r.host_config.network_mode.clone()
+        &r.host_config.network_mode
     }
 }
 
-/// Which network the container is attached to, in dockerd's shape (no
-/// addresses: this engine shares the host's network or gives none).
+fn network_mode(r: &Record) -> String {
+    network_mode_str(r).to_string()
+}
+
+/// The network a container shows as attached to: dockerd's name for its
+/// NetworkMode (this engine shares the host's network for the defaults).
+fn network_name(r: &Record) -> &str {
+    match r.host_config.network_mode.as_str() {
+        "" | "default" | "bridge" | "host" => "host",
+        other => other,
+    }
+}
+
+/// An endpoint in dockerd's shape, without addresses (this engine gives a
+/// container the host's network or none). Typed rather than built as a JSON
+/// tree: the list endpoint renders one per container per request.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EndpointStub {
+    #[serde(rename = "IPAMConfig")]
+    ipam_config: (),
+    links: (),
+    aliases: (),
+    #[serde(rename = "NetworkID")]
+    network_id: &'static str,
+    #[serde(rename = "EndpointID")]
+    endpoint_id: &'static str,
+    gateway: &'static str,
+    #[serde(rename = "IPAddress")]
+    ip_address: &'static str,
+    #[serde(rename = "IPPrefixLen")]
+    ip_prefix_len: u8,
+    #[serde(rename = "IPv6Gateway")]
+    ipv6_gateway: &'static str,
+    #[serde(rename = "GlobalIPv6Address")]
+    global_ipv6_address: &'static str,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    global_ipv6_prefix_len: u8,
+    mac_address: &'static str,
+    driver_opts: (),
+}
+
+const ENDPOINT_STUB: EndpointStub = EndpointStub {
+    ipam_config: (),
+    links: (),
+    aliases: (),
+    network_id: "",
+    endpoint_id: "",
+    gateway: "",
+    ip_address: "",
+    ip_prefix_len: 0,
+    ipv6_gateway: "",
+    global_ipv6_address: "",
+    global_ipv6_prefix_len: 0,
+    mac_address: "",
+    driver_opts: (),
+};
+
+/// `{"<network>": <endpoint>}` for the container's one network.
+struct Networks<'a>(&'a str);
+
+impl serde::Serialize for Networks<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(self.0, &ENDPOINT_STUB)?;
+        m.end()
+    }
+}
+
 fn networks(r: &Record) -> Value {
-    let name = match network_mode(r).as_str() {
-        "default" | "bridge" | "host" => "host".to_string(),
-        other => other.to_string(),
-    };
-    let mut m = Map::new();
-    m.insert(
-        name,
-        json!({
-            "IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": "",
-            "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "MacAddress": "", "DriverOpts": null
-        }),
-    );
-    Value::Object(m)
+    serde_json::to_value(Networks(network_name(r))).unwrap_or(Value::Null)
 }
 
 /// `mounts` is inspect's `Mounts` array (volume paths need the daemon).
@@ -154,11 +209,12 @@ fn created_unix(r: &Record) -> i64 {
         .unwrap_or(0)
 }
 
-/// A `GET /containers/json` entry, serialized straight from the record
-/// (borrowing, no intermediate JSON tree): listing is the hottest read path.
+/// The fixed head of a `GET /containers/json` entry: the fields that change
+/// only when the record does. Serialized straight from the record (no JSON
+/// tree) and cached with it; see [`list_fixed`].
 #[derive(serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ListEntry<'a> {
+struct ListHead<'a> {
     id: &'a str,
     names: [&'a str; 1],
     image: &'a str,
@@ -168,15 +224,19 @@ pub struct ListEntry<'a> {
     created: i64,
     ports: [(); 0],
     labels: LabelsOrEmpty<'a>,
-    state: &'static str,
-    status: String,
-    host_config: NetworkModeOnly,
-    network_settings: NetworksOnly,
+}
+
+/// The fixed tail of a list entry.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListTail<'a> {
+    host_config: NetworkModeOnly<'a>,
+    network_settings: NetworksOnly<'a>,
     mounts: Value,
 }
 
 /// Docker shows `{}` for a container without labels.
-pub struct LabelsOrEmpty<'a>(Option<&'a std::collections::BTreeMap<String, String>>);
+struct LabelsOrEmpty<'a>(Option<&'a std::collections::BTreeMap<String, String>>);
 
 impl serde::Serialize for LabelsOrEmpty<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -188,39 +248,62 @@ impl serde::Serialize for LabelsOrEmpty<'_> {
 }
 
 #[derive(serde::Serialize)]
-pub struct NetworkModeOnly {
+struct NetworkModeOnly<'a> {
     #[serde(rename = "NetworkMode")]
-    network_mode: String,
+    network_mode: &'a str,
 }
 
 #[derive(serde::Serialize)]
-pub struct NetworksOnly {
+struct NetworksOnly<'a> {
     #[serde(rename = "Networks")]
-    networks: Value,
+    networks: Networks<'a>,
 }
 
-impl<'a> ListEntry<'a> {
-    pub fn new(r: &'a Record, mounts: Value) -> Self {
-        ListEntry {
-            id: &r.id,
-            names: [&r.name],
-            image: &r.config.image,
-            image_id: &r.image_id,
-            command: command(r),
-            created: created_unix(r),
-            ports: [],
-            labels: LabelsOrEmpty(r.config.labels.as_ref()),
-            state: r.state.status.as_str(),
-            status: human_status(&r.state, &r.created),
-            host_config: NetworkModeOnly {
-                network_mode: network_mode(r),
-            },
-            network_settings: NetworksOnly {
-                networks: networks(r),
-            },
-            mounts,
-        }
+/// The parts of a list entry that change only with the record, as JSON
+/// fragments: `{"Id":...,"Labels":{...},` and `"HostConfig":...}`. The entry
+/// is head + [`write_list_state`] + tail, in dockerd's field order.
+pub fn list_fixed(r: &Record, mounts: Value) -> Derived {
+    let head = ListHead {
+        id: &r.id,
+        names: [&r.name],
+        image: &r.config.image,
+        image_id: &r.image_id,
+        command: command(r),
+        created: created_unix(r),
+        ports: [],
+        labels: LabelsOrEmpty(r.config.labels.as_ref()),
+    };
+    let tail = ListTail {
+        host_config: NetworkModeOnly {
+            network_mode: network_mode_str(r),
+        },
+        network_settings: NetworksOnly {
+            networks: Networks(network_name(r)),
+        },
+        mounts,
+    };
+    // Serializing these borrowed structs cannot fail (string keys, no
+    // non-finite floats); an empty fragment would only drop fields.
+    let mut list_head = serde_json::to_vec(&head).unwrap_or_else(|_| b"{}".to_vec());
+    list_head.pop(); // the closing '}'
+    list_head.push(b',');
+    let mut list_tail = serde_json::to_vec(&tail).unwrap_or_else(|_| b"{}".to_vec());
+    list_tail.remove(0); // the opening '{'
+    Derived {
+        list_head,
+        list_tail,
     }
+}
+
+/// The time-dependent middle of a list entry: `"State":..,"Status":..,`.
+pub fn write_list_state(buf: &mut Vec<u8>, r: &Record) {
+    buf.extend_from_slice(b"\"State\":\"");
+    buf.extend_from_slice(r.state.status.as_str().as_bytes());
+    buf.extend_from_slice(b"\",\"Status\":");
+    // A human status is plain ASCII words and digits, but escape it anyway.
+    let status = human_status(&r.state, &r.created);
+    let _ = serde_json::to_writer(&mut *buf, &status);
+    buf.push(b',');
 }
 
 pub fn list_entry(r: &Record, mounts: Value) -> Value {
@@ -239,4 +322,45 @@ pub fn list_entry(r: &Record, mounts: Value) -> Value {
         "NetworkSettings": {"Networks": networks(r)},
         "Mounts": mounts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(labels: bool, network_mode: &str) -> Record {
+        let mut r: Record = serde_json::from_value(json!({
+            "id": "c0ffee", "name": "/box", "created": "2026-11-26T10:00:00.123456789Z",
+            "path": "/probe", "args": ["echo", "a \"quoted\" arg"],
+            "config": {"Image": "probe:1"}, "host_config": {}, "host_config_raw": {},
+            "image_id": "sha256:abc", "state": crate::daemon::record::State::default(), "restart_count": 0,
+        }))
+        .unwrap();
+        if labels {
+            r.config.labels = Some([("k".to_string(), "v\n".to_string())].into());
+        }
+        r.host_config.network_mode = network_mode.into();
+        r
+    }
+
+    /// The cached fragments around the state make exactly the entry the
+    /// plain JSON rendering gives, for every shape of record.
+    #[test]
+    fn list_fragments_make_the_same_entry_as_the_json_tree() {
+        for (labels, mode) in [(false, ""), (true, "none"), (true, "my-net")] {
+            let r = record(labels, mode);
+            let mounts = json!([{"Type": "volume", "Name": "v"}]);
+            let fixed = list_fixed(&r, mounts.clone());
+            let mut bytes = fixed.list_head.clone();
+            write_list_state(&mut bytes, &r);
+            bytes.extend_from_slice(&fixed.list_tail);
+            let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(
+                parsed,
+                list_entry(&r, mounts),
+                "{}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
 }
