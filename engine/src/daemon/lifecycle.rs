@@ -231,8 +231,14 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
     }
     let layers = super::init_layer::root_layers(d, &rec.image_id, c.dir())?;
     let fs_dir = c.fs_dir();
+    // A container removed when it exits has a throwaway writable layer.
+    let throwaway = rec.host_config.auto_remove;
     let rootfs = tokio::task::spawn_blocking(move || {
-        shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir)
+        if throwaway {
+            shipshape_runtime::rootfs::mount_rootfs_volatile(&layers, &fs_dir)
+        } else {
+            shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir)
+        }
     })
     .await
     .map_err(ApiError::internal)??;
