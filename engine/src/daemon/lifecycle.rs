@@ -653,17 +653,13 @@ async fn remove_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErr
         return Ok(());
     }
     c.record().state.status = Status::Removing;
-    let (fs_dir, dir) = (c.fs_dir(), c.dir().to_path_buf());
-    tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
-        shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)?;
-        // Remove the record first: once it is gone the container is gone,
-        // even if a crash interrupts the rest of the removal.
-        let _ = std::fs::remove_file(dir.join(super::container::RECORD_FILE));
-        std::fs::remove_dir_all(&dir)?;
-        Ok(())
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    // One rename takes the container off disk (atomically: after a crash it
+    // is either all there or gone); unmounting its root and deleting its
+    // files happen after the answer, in the background. The unmount of an
+    // overlay syncs its upper filesystem, and deleting a tree is many
+    // unlinks: both were most of the cost of `DELETE`.
+    let trashed = super::trash::move_in(&d.config.data_root, c.dir())?;
+    super::trash::empty_in_background(trashed);
     d.unregister(c);
     super::restart::forget(&c.id);
     d.execs.forget_container(&c.id);

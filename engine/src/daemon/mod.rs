@@ -20,6 +20,7 @@ pub mod record;
 pub mod restart;
 pub mod stats;
 pub mod top;
+pub mod trash;
 pub mod volumes;
 
 use std::collections::HashMap;
@@ -74,6 +75,8 @@ impl Daemon {
         for dir in ["containers", "image", "tmp"] {
             std::fs::create_dir_all(root.join(dir))?;
         }
+        // Removed containers whose deletion a crash interrupted.
+        trash::sweep(root);
         // Uploads interrupted by a crash are never acknowledged: drop them.
         let _ = std::fs::remove_dir_all(root.join("tmp"));
         std::fs::create_dir_all(root.join("tmp"))?;
