@@ -17,6 +17,7 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("security", "non-root-capabilities", true, non_root_caps),
         super::scenario("security", "masked-paths", true, masked_paths),
         super::scenario("security", "readonly-paths", true, readonly_paths),
+        super::scenario("security", "inspect-path-lists", true, inspect_path_lists),
         super::scenario("security", "dev-default-nodes", true, dev_nodes),
         super::scenario("security", "no-host-devices", true, no_host_devices),
     ]
@@ -309,11 +310,9 @@ fn is_ro(m: &Mount) -> bool {
     m.options.split(',').any(|o| o == "ro")
 }
 
-/// The container's inspect, for the path lists the endpoint says it applies.
-fn declared(ctx: &Ctx, id: &str, key: &str, base: &[&str]) -> Result<Vec<String>, Problem> {
-    let v = ctx.inspect(id)?;
-    let list: Vec<String> = v
-        .pointer(&format!("/HostConfig/{key}"))
+/// HostConfig.`key` of a container's inspect (empty when absent).
+fn declared(v: &Value, key: &str) -> Vec<String> {
+    v.pointer(&format!("/HostConfig/{key}"))
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -321,24 +320,43 @@ fn declared(ctx: &Ctx, id: &str, key: &str, base: &[&str]) -> Result<Vec<String>
                 .map(str::to_string)
                 .collect()
         })
-        .unwrap_or_default();
-    if let Some(missing) = base.iter().find(|p| !list.iter().any(|l| l == *p)) {
-        return Err(failure(
-            format!("HostConfig.{key} does not list {missing}: {list:?}"),
-            format!("at least Docker's defaults {base:?}"),
-        ));
-    }
-    Ok(list)
+        .unwrap_or_default()
 }
 
-/// Runs `mountinfo` plus `devstat` of each path in one container, after
-/// reading the endpoint's declared list from the same container's inspect.
-fn paths_report(ctx: &Ctx, key: &str, base: &[&str]) -> Result<(Vec<String>, String), Problem> {
-    // The list comes from the create-time inspect, so run it in two steps.
+/// dockerd reports the paths it masks and makes read-only in inspect.
+fn inspect_path_lists(ctx: &Ctx) -> Outcome {
     let id = ctx.create(ctx.probe_config(&["exit", "0"])?, None)?;
-    let list = declared(ctx, &id, key, base);
+    let v = ctx.inspect(&id);
     ctx.remove(&id);
-    let list = list?;
+    let v = v?;
+    for (key, base) in [
+        ("MaskedPaths", BASE_MASKED),
+        ("ReadonlyPaths", BASE_READONLY),
+    ] {
+        let list = declared(&v, key);
+        if let Some(missing) = base.iter().find(|p| !list.iter().any(|l| l == *p)) {
+            return Err(failure(
+                format!("HostConfig.{key} does not list {missing}: {list:?}"),
+                format!("at least Docker's defaults {base:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `mountinfo` plus `devstat` of each path in one container. The
+/// paths are Docker's defaults plus whatever else the endpoint says in
+/// inspect that it applies (newer Docker masks more).
+fn paths_report(ctx: &Ctx, key: &str, base: &[&str]) -> Result<(Vec<String>, String), Problem> {
+    let id = ctx.create(ctx.probe_config(&["exit", "0"])?, None)?;
+    let v = ctx.inspect(&id);
+    ctx.remove(&id);
+    let mut list: Vec<String> = base.iter().map(|p| p.to_string()).collect();
+    for p in declared(&v?, key) {
+        if !list.contains(&p) {
+            list.push(p);
+        }
+    }
     let mut cmds = vec![vec!["read".to_string(), "/proc/self/mountinfo".to_string()]];
     for p in &list {
         cmds.push(vec!["devstat".into(), p.clone()]);
