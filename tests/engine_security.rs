@@ -417,3 +417,70 @@ fn slow_and_silent_clients_neither_block_nor_leak() {
     );
     ping(&engine.socket);
 }
+
+#[test]
+fn unknown_socket_group_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = format!("unix://{}", dir.path().join("e.sock").display());
+    let (code, err) = refused(&["-H", &sock, "-G", "shipshape-no-such-group"]);
+    assert_eq!(code, 2, "stderr: {err}");
+    assert!(err.contains("shipshape-no-such-group"), "{err}");
+}
+
+/// The container's devices cgroup holds exactly dockerd's rules, and an
+/// exec'd process is bound by them too.
+#[test]
+fn containers_and_execs_get_dockers_device_rules() {
+    use shipshape_tests::{harness_bin, ok, Engine};
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        || !Path::new("/sys/fs/cgroup/devices").is_dir()
+    {
+        eprintln!("skipped: no cgroup v1 devices controller (v2 is not enforced yet)");
+        return;
+    }
+    let e = Engine::start();
+    let tar = e.dir.path().join("fixture.tar");
+    ok(Command::new(harness_bin())
+        .arg("fixture")
+        .arg("--output")
+        .arg(&tar));
+    ok(e.docker().arg("load").arg("-i").arg(&tar));
+    let id = ok(e
+        .docker()
+        .args(["run", "-d", "shipshape-probe", "/probe", "sleep", "60"]));
+    let list = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/devices/shipshape/{id}/devices.list"
+    ))
+    .expect("the container's devices.list");
+    // What `cat devices.list` shows for a dockerd 20.10.24 container.
+    let dockerd = "b *:* m\nc *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\n\
+                   c 5:0 rwm\nc 5:1 rwm\nc 5:2 rwm\nc 10:200 rwm\nc 136:* rwm\n";
+    let mut got: Vec<&str> = list.lines().collect();
+    let mut want: Vec<&str> = dockerd.lines().collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let out = ok(e.docker().args([
+        "exec",
+        &id,
+        "/probe",
+        "try-mknod",
+        "/dev/fuse2",
+        "c",
+        "10",
+        "229",
+        "--",
+        "try-open",
+        "/dev/fuse2",
+        "r",
+        "--",
+        "try-open",
+        "/dev/null",
+        "w",
+    ]));
+    assert_eq!(
+        out,
+        "mknod /dev/fuse2: ok\nopen /dev/fuse2 r: EPERM\nopen /dev/null w: ok"
+    );
+    ok(e.docker().args(["rm", "-f", &id]));
+}
