@@ -364,4 +364,21 @@ mod tests {
         assert!(Host::parse("bogus://x").is_err());
         assert!(Host::parse("unix://").is_err());
     }
+
+    #[tokio::test]
+    async fn unix_socket_is_0660_and_a_stale_one_is_replaced() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engine.sock");
+        // A leftover of a crash: a plain file where the socket goes.
+        std::fs::write(&path, "stale").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let gid = std::fs::metadata(dir.path()).unwrap().gid();
+        let listeners = bind(&[Host::Unix(path.clone())], Some(gid), None).unwrap();
+        assert_eq!(listeners.len(), 1);
+        let meta = std::fs::metadata(&path).unwrap();
+        assert!(std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()));
+        assert_eq!(meta.mode() & 0o7777, 0o660);
+        assert_eq!(meta.gid(), gid);
+    }
 }
