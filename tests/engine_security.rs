@@ -358,6 +358,14 @@ fn slow_and_silent_clients_neither_block_nor_leak() {
           Content-Length: 100\r\n\r\n{\"Image\":",
     )
     .expect("write");
+    // One that sends half a body and hangs up.
+    let mut gone = UnixStream::connect(&engine.socket).expect("connect");
+    gone.write_all(
+        b"POST /images/load HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n\
+          Content-Length: 10000\r\n\r\npartial",
+    )
+    .expect("write");
+    drop(gone);
     // A slowloris: headers one byte at a time, far slower than the timeout.
     let socket = engine.socket.clone();
     let drip = std::thread::spawn(move || {
@@ -416,6 +424,7 @@ fn slow_and_silent_clients_neither_block_nor_leak() {
         "the engine holds {fds} fds, {baseline} before the slow clients"
     );
     ping(&engine.socket);
+    assert!(!engine.log().contains("panicked"), "{}", engine.log());
 }
 
 #[test]
