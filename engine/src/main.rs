@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use shipshape_engine::daemon::{Config, Daemon};
-use shipshape_engine::server::{self, Host};
+use shipshape_engine::server::{self, Host, ServeOptions, TlsOptions};
 
 /// A reference Docker engine: serves the Docker Engine API and runs real containers.
 #[derive(Parser, Debug)]
 #[command(name = "shipshape-engine", version)]
 struct Args {
-    /// Where to listen: unix:///path or tcp://127.0.0.1:PORT (repeatable).
+    /// Where to listen: unix:///path or tcp://IP:PORT (repeatable); an
+    /// address other than loopback needs --tlsverify.
     #[arg(
         short = 'H',
         long = "host",
@@ -24,6 +25,60 @@ struct Args {
     /// Log filter (tracing EnvFilter syntax); RUST_LOG overrides it.
     #[arg(long = "log-level", short = 'l', default_value = "info")]
     log_level: String,
+    /// Group for the unix socket(s) [default: docker, when that group exists].
+    #[arg(short = 'G', long = "group")]
+    group: Option<String>,
+    /// Use TLS on TCP hosts; implied by --tlsverify.
+    #[arg(long = "tls")]
+    tls: bool,
+    /// Use TLS and require client certificates signed by --tlscacert.
+    #[arg(long = "tlsverify")]
+    tlsverify: bool,
+    /// Trust certs signed only by this CA [default: $DOCKER_CERT_PATH/ca.pem or ~/.docker/ca.pem].
+    #[arg(long = "tlscacert")]
+    tlscacert: Option<PathBuf>,
+    /// Path to the TLS certificate file [default: $DOCKER_CERT_PATH/cert.pem or ~/.docker/cert.pem].
+    #[arg(long = "tlscert")]
+    tlscert: Option<PathBuf>,
+    /// Path to the TLS key file [default: $DOCKER_CERT_PATH/key.pem or ~/.docker/key.pem].
+    #[arg(long = "tlskey")]
+    tlskey: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers before it is dropped.
+    #[arg(long = "header-read-timeout", default_value_t = 30.0)]
+    header_read_timeout: f64,
+}
+
+impl Args {
+    /// dockerd's rules: --tlsverify implies --tls; the files default to
+    /// $DOCKER_CERT_PATH (or ~/.docker)/{ca,cert,key}.pem.
+    fn tls_options(&self) -> Option<TlsOptions> {
+        if !(self.tls || self.tlsverify) {
+            return None;
+        }
+        let dir = std::env::var_os("DOCKER_CERT_PATH")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
+            .unwrap_or_else(|| PathBuf::from(".docker"));
+        let pick = |p: &Option<PathBuf>, name: &str| p.clone().unwrap_or_else(|| dir.join(name));
+        Some(TlsOptions {
+            verify: self.tlsverify,
+            ca: pick(&self.tlscacert, "ca.pem"),
+            cert: pick(&self.tlscert, "cert.pem"),
+            key: pick(&self.tlskey, "key.pem"),
+        })
+    }
+
+    /// The socket's group id. dockerd falls back to root when its default
+    /// group `docker` does not exist, and fails when a named one does not.
+    fn socket_group(&self) -> Result<Option<u32>, String> {
+        let name = self.group.as_deref().unwrap_or("docker");
+        match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => Ok(Some(g.gid.as_raw())),
+            Ok(None) if self.group.is_none() => Ok(None),
+            Ok(None) => Err(format!("group {name:?} not found")),
+            Err(e) => Err(format!("looking up group {name:?}: {e}")),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -47,6 +102,38 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let tls = args.tls_options();
+    if let Some(e) = hosts.iter().find_map(|h| h.check(tls.as_ref()).err()) {
+        eprintln!("shipshape-engine: {e}");
+        return ExitCode::from(2);
+    }
+    let acceptor = match tls.as_ref().map(server::tls_acceptor).transpose() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("shipshape-engine: TLS: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let group = match args.socket_group() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("shipshape-engine: -G: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !(args.header_read_timeout.is_finite() && args.header_read_timeout > 0.0) {
+        eprintln!("shipshape-engine: --header-read-timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    let serve_opts = ServeOptions {
+        header_read_timeout: std::time::Duration::from_secs_f64(args.header_read_timeout),
+    };
+    let listen = Listen {
+        hosts,
+        group,
+        tls: acceptor,
+        opts: serve_opts,
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -58,7 +145,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(hosts, args.data_root)) {
+    match rt.block_on(run(listen, args.data_root)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shipshape-engine: {e}");
@@ -67,26 +154,40 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(hosts: Vec<Host>, data_root: PathBuf) -> Result<(), String> {
+/// Where and how to serve, checked before anything is opened.
+struct Listen {
+    hosts: Vec<Host>,
+    group: Option<u32>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    opts: ServeOptions,
+}
+
+async fn run(listen: Listen, data_root: PathBuf) -> Result<(), String> {
     let daemon = Daemon::open(Config {
         data_root: data_root.clone(),
     })
     .map_err(|e| format!("opening data root {}: {e}", data_root.display()))?;
-    let listeners = server::bind(&hosts).map_err(|e| format!("listening: {e}"))?;
+    let listeners = server::bind(&listen.hosts, listen.group, listen.tls.as_ref())
+        .map_err(|e| format!("listening: {e}"))?;
     let sockets: Vec<_> = listeners
         .iter()
         .filter_map(|l| match l {
             server::Listener::Unix(_, p) => Some(p.clone()),
-            server::Listener::Tcp(_) => None,
+            server::Listener::Tcp(..) => None,
         })
         .collect();
-    tracing::info!(hosts = ?hosts, data_root = %data_root.display(), "API listening");
+    tracing::info!(
+        hosts = ?listen.hosts,
+        tls = listen.tls.is_some(),
+        data_root = %data_root.display(),
+        "API listening"
+    );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| e.to_string())?;
     tokio::select! {
-        _ = server::serve(listeners, daemon.clone()) => {}
+        _ = server::serve(listeners, daemon.clone(), listen.opts) => {}
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
     }

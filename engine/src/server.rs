@@ -1,16 +1,32 @@
-//! Listeners: unix sockets and loopback TCP, as `-H` names them. Each
-//! connection is served by hyper's HTTP/1.1 server with upgrades enabled
-//! (attach hijacks the connection).
+//! Listeners: unix sockets and TCP, as `-H` names them. Each connection is
+//! served by hyper's HTTP/1.1 server with upgrades enabled (attach hijacks
+//! the connection).
+//!
+//! Security defaults, as dockerd's:
+//! * a unix socket is mode 0660, group `docker` when that group exists;
+//! * TCP on a non-loopback address needs TLS with client certificates
+//!   (`--tlsverify`): without them anyone who can reach the port is root on
+//!   the host. Loopback TCP may go without TLS, or use `--tls` alone;
+//! * a client gets [`ServeOptions::header_read_timeout`] to send a request's
+//!   headers, and a TLS handshake [`TLS_HANDSHAKE_TIMEOUT`]: a slow or silent
+//!   client holds only its own connection task, never the listener, and is
+//!   dropped in bounded time.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
+use tokio_rustls::rustls;
+use tokio_rustls::TlsAcceptor;
 
 use crate::daemon::Daemon;
+
+/// How long a TLS client may take to complete its handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Host {
@@ -20,9 +36,12 @@ pub enum Host {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error("invalid host {0:?}: expected unix:///path or tcp://127.0.0.1:port")]
+    #[error("invalid host {0:?}: expected unix:///path or tcp://IP:PORT")]
     Invalid(String),
-    #[error("refusing to listen on {0}: only loopback addresses are allowed without TLS, which this engine does not support yet")]
+    #[error(
+        "refusing to listen on {0}: a non-loopback address needs TLS with client \
+         certificate verification (--tlsverify --tlscacert CA --tlscert CERT --tlskey KEY)"
+    )]
     NotLoopback(String),
 }
 
@@ -41,9 +60,6 @@ impl Host {
                 .trim_end_matches('/')
                 .parse()
                 .map_err(|_| HostError::Invalid(s.into()))?;
-            if !addr.ip().is_loopback() {
-                return Err(HostError::NotLoopback(s.into()));
-            }
             return Ok(Host::Tcp(addr));
         }
         if s.starts_with('/') {
@@ -51,15 +67,124 @@ impl Host {
         }
         Err(HostError::Invalid(s.into()))
     }
+
+    /// Whether this host may be served with the given TLS settings: TCP
+    /// beyond loopback only with client verification.
+    pub fn check(&self, tls: Option<&TlsOptions>) -> Result<(), HostError> {
+        match self {
+            Host::Tcp(addr) if !addr.ip().is_loopback() && !tls.is_some_and(|t| t.verify) => {
+                Err(HostError::NotLoopback(format!("tcp://{addr}")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// dockerd's `--tls`, `--tlsverify`, `--tlscacert`, `--tlscert`, `--tlskey`.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// Require and verify client certificates against `ca`.
+    pub verify: bool,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("reading {path}: {source}")]
+    Pem {
+        path: PathBuf,
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("{0}: no certificate in it")]
+    NoCertificate(PathBuf),
+    #[error("{path}: not a usable CA certificate: {source}")]
+    BadCa {
+        path: PathBuf,
+        source: rustls::Error,
+    },
+    #[error("client certificate verification: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    #[error("TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+fn read_certs(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, TlsError> {
+    use rustls_pki_types::pem::PemObject;
+    let pem = |source| TlsError::Pem {
+        path: path.to_path_buf(),
+        source,
+    };
+    let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(pem)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem)?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate(path.to_path_buf()));
+    }
+    Ok(certs)
+}
+
+/// The server side of `--tls`/`--tlsverify`: the engine's certificate, and
+/// with `verify` a client certificate signed by the CA is required.
+pub fn tls_acceptor(o: &TlsOptions) -> Result<TlsAcceptor, TlsError> {
+    use rustls_pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = read_certs(&o.cert)?;
+    let key =
+        rustls_pki_types::PrivateKeyDer::from_pem_file(&o.key).map_err(|source| TlsError::Pem {
+            path: o.key.clone(),
+            source,
+        })?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = if o.verify {
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in read_certs(&o.ca)? {
+            roots.add(ca).map_err(|source| TlsError::BadCa {
+                path: o.ca.clone(),
+                source,
+            })?;
+        }
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = builder.with_single_cert(certs, key)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Connection-level settings shared by every listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// How long a client has to send a request's complete headers (also
+    /// bounds how long an idle keep-alive connection is kept).
+    pub header_read_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Serves one connection until it closes.
-async fn serve_conn<I>(io: I, daemon: Arc<Daemon>)
+async fn serve_conn<I>(io: I, daemon: Arc<Daemon>, opts: ServeOptions)
 where
     I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let svc = service_fn(move |req| crate::api::handle(daemon.clone(), req));
     let conn = hyper::server::conn::http1::Builder::new()
+        // Without a timer hyper enforces no header timeout at all: a client
+        // that never finishes its headers would hold the connection forever.
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout)
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
     if let Err(e) = conn.await {
@@ -69,12 +194,19 @@ where
 
 pub enum Listener {
     Unix(UnixListener, PathBuf),
-    Tcp(TcpListener),
+    Tcp(TcpListener, Option<TlsAcceptor>),
 }
 
 /// Binds every host. A stale unix socket file (left by a crash) is replaced;
-/// the socket is made mode 0660, as dockerd's.
-pub fn bind(hosts: &[Host]) -> std::io::Result<Vec<Listener>> {
+/// the socket is made mode 0660, as dockerd's, and given to `group` (the
+/// docker group, normally) so its members can use it without root. TCP
+/// listeners get `tls` when it is set (unix sockets never use TLS, as with
+/// dockerd).
+pub fn bind(
+    hosts: &[Host],
+    group: Option<u32>,
+    tls: Option<&TlsAcceptor>,
+) -> std::io::Result<Vec<Listener>> {
     use std::os::unix::fs::PermissionsExt;
     let mut out = Vec::new();
     for h in hosts {
@@ -87,21 +219,26 @@ pub fn bind(hosts: &[Host]) -> std::io::Result<Vec<Listener>> {
                     std::fs::remove_file(path)?;
                 }
                 let l = UnixListener::bind(path)?;
+                if let Some(gid) = group {
+                    std::os::unix::fs::chown(path, None, Some(gid))?;
+                }
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
                 out.push(Listener::Unix(l, path.clone()));
             }
             Host::Tcp(addr) => {
                 let std_l = std::net::TcpListener::bind(addr)?;
                 std_l.set_nonblocking(true)?;
-                out.push(Listener::Tcp(TcpListener::from_std(std_l)?));
+                out.push(Listener::Tcp(TcpListener::from_std(std_l)?, tls.cloned()));
             }
         }
     }
     Ok(out)
 }
 
-/// Accepts connections on every listener until the task is dropped.
-pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>) {
+/// Accepts connections on every listener until the task is dropped. Each
+/// connection (and its TLS handshake) runs in its own task, so the accept
+/// loop never waits on a client.
+pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, opts: ServeOptions) {
     let mut tasks = Vec::new();
     for l in listeners {
         let daemon = daemon.clone();
@@ -110,14 +247,30 @@ pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>) {
                 match &l {
                     Listener::Unix(u, _) => match u.accept().await {
                         Ok((s, _)) => {
-                            tokio::spawn(serve_conn(s, daemon.clone()));
+                            tokio::spawn(serve_conn(s, daemon.clone(), opts));
                         }
                         Err(e) => accept_error(e).await,
                     },
-                    Listener::Tcp(t) => match t.accept().await {
-                        Ok((s, _)) => {
+                    Listener::Tcp(t, tls) => match t.accept().await {
+                        Ok((s, peer)) => {
                             let _ = s.set_nodelay(true);
-                            tokio::spawn(serve_conn(s, daemon.clone()));
+                            // A peer that vanished (no FIN) is noticed
+                            // eventually instead of holding its task forever.
+                            let _ = set_keepalive(&s);
+                            match tls {
+                                None => {
+                                    tokio::spawn(serve_conn(s, daemon.clone(), opts));
+                                }
+                                Some(acceptor) => {
+                                    tokio::spawn(serve_tls(
+                                        acceptor.clone(),
+                                        s,
+                                        peer,
+                                        daemon.clone(),
+                                        opts,
+                                    ));
+                                }
+                            }
                         }
                         Err(e) => accept_error(e).await,
                     },
@@ -128,6 +281,50 @@ pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>) {
     for t in tasks {
         let _ = t.await;
     }
+}
+
+async fn serve_tls(
+    acceptor: TlsAcceptor,
+    s: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    daemon: Arc<Daemon>,
+    opts: ServeOptions,
+) {
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(s)).await {
+        Ok(Ok(tls)) => serve_conn(tls, daemon, opts).await,
+        Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+    }
+}
+
+/// SO_KEEPALIVE, probing after one minute idle (Linux's default of two
+/// hours is too late for a daemon), every 10 s, 6 probes.
+fn set_keepalive(s: &tokio::net::TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = s.as_raw_fd();
+    for (level, opt, value) in [
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 60),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 10),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 6),
+    ] {
+        let v: libc::c_int = value;
+        // SAFETY: setsockopt on a socket fd we own, with a c_int value of
+        // the size we pass.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                opt,
+                &v as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Out of fds and the like: log, back off briefly, keep serving.
@@ -150,11 +347,38 @@ mod tests {
             Host::parse("tcp://127.0.0.1:2375").unwrap(),
             Host::Tcp("127.0.0.1:2375".parse().unwrap())
         );
-        assert!(matches!(
-            Host::parse("tcp://0.0.0.0:2375"),
-            Err(HostError::NotLoopback(_))
-        ));
+        let any = Host::parse("tcp://0.0.0.0:2375").unwrap();
+        assert!(matches!(any.check(None), Err(HostError::NotLoopback(_))));
+        let tls = |verify| TlsOptions {
+            verify,
+            ca: "ca.pem".into(),
+            cert: "cert.pem".into(),
+            key: "key.pem".into(),
+        };
+        // TLS without client verification still lets anyone in.
+        assert!(any.check(Some(&tls(false))).is_err());
+        assert!(any.check(Some(&tls(true))).is_ok());
+        let lo = Host::parse("tcp://127.0.0.1:2375").unwrap();
+        assert!(lo.check(None).is_ok());
+        assert!(Host::parse("unix:///x.sock").unwrap().check(None).is_ok());
         assert!(Host::parse("bogus://x").is_err());
         assert!(Host::parse("unix://").is_err());
+    }
+
+    #[tokio::test]
+    async fn unix_socket_is_0660_and_a_stale_one_is_replaced() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engine.sock");
+        // A leftover of a crash: a plain file where the socket goes.
+        std::fs::write(&path, "stale").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let gid = std::fs::metadata(dir.path()).unwrap().gid();
+        let listeners = bind(&[Host::Unix(path.clone())], Some(gid), None).unwrap();
+        assert_eq!(listeners.len(), 1);
+        let meta = std::fs::metadata(&path).unwrap();
+        assert!(std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()));
+        assert_eq!(meta.mode() & 0o7777, 0o660);
+        assert_eq!(meta.gid(), gid);
     }
 }

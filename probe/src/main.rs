@@ -25,7 +25,12 @@ extern "C" {
     fn signal(signum: i32, handler: usize) -> usize;
     fn getuid() -> u32;
     fn getgid() -> u32;
+    // glibc >= 2.33 exports mknod as a real function (static glibc too).
+    fn mknod(path: *const std::ffi::c_char, mode: u32, dev: u64) -> i32;
 }
+
+const S_IFCHR: u32 = 0o020000;
+const S_IFBLK: u32 = 0o060000;
 
 const SIGTERM: i32 = 15;
 
@@ -82,7 +87,8 @@ fn usage_error(msg: &str) -> ! {
          commands: echo ARGS..., write PATH CONTENT, append PATH CONTENT, read PATH,\n\
          delete PATH, chmod PATH OCTAL, ls DIR, stat PATH, dump DIR, sleep SECS,\n\
          exit N, env, hostname, pid, uid, cwd, trap-term CODE, stderr TEXT, cat,\n\
-         lines N, guard PATH ... end"
+         lines N, guard PATH ... end, try-open PATH r|w, try-mknod PATH b|c MAJ MIN,\n\
+         devstat PATH"
     );
     process::exit(2);
 }
@@ -248,10 +254,112 @@ fn run(cmd: &[String]) -> CmdResult {
                 return Ok(Flow::Skip);
             }
         }
+        "try-open" => {
+            // Reports how open(2) went instead of failing the chain: the
+            // security scenarios compare the errno itself (EPERM from the
+            // device cgroup, EROFS from a read-only mount...).
+            let path = arg(cmd, 1, "PATH")?;
+            let mode = arg(cmd, 2, "r|w")?;
+            let mut opts = fs::OpenOptions::new();
+            match mode {
+                "r" => opts.read(true),
+                "w" => opts.write(true),
+                other => return Err(fail(format!("try-open: bad mode {other:?}"))),
+            };
+            // O_NONBLOCK: a tty or fifo must not block the probe.
+            let res = opts.custom_flags(0o4000).open(path).map(drop);
+            println!("open {path} {mode}: {}", outcome(res));
+        }
+        "try-mknod" => {
+            let path = arg(cmd, 1, "PATH")?;
+            let kind = match arg(cmd, 2, "b|c")? {
+                "b" => S_IFBLK,
+                "c" => S_IFCHR,
+                other => return Err(fail(format!("try-mknod: bad kind {other:?}"))),
+            };
+            let num = |i: usize, what: &str| -> Result<u64, i32> {
+                let v = arg(cmd, i, what)?;
+                v.parse()
+                    .map_err(|_| fail(format!("try-mknod: bad {what} {v:?}")))
+            };
+            let (major, minor) = (num(3, "MAJ")?, num(4, "MIN")?);
+            let c_path =
+                std::ffi::CString::new(path).map_err(|_| fail("try-mknod: NUL in path".into()))?;
+            // SAFETY: a valid NUL-terminated path and plain integers.
+            let rc = unsafe { mknod(c_path.as_ptr(), kind | 0o600, makedev(major, minor)) };
+            let res = if rc == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            };
+            println!("mknod {path}: {}", outcome(res));
+        }
+        "devstat" => {
+            // `devstat PATH`: the file type and, for device nodes, major:minor
+            // (masked /proc files are binds of /dev/null, char 1:3).
+            use std::os::unix::fs::{FileTypeExt, MetadataExt};
+            let path = arg(cmd, 1, "PATH")?;
+            match fs::symlink_metadata(path) {
+                Ok(m) => {
+                    let ft = m.file_type();
+                    let (maj, min) = (major_of(m.rdev()), minor_of(m.rdev()));
+                    if ft.is_char_device() {
+                        println!("{path}: char {maj}:{min}");
+                    } else if ft.is_block_device() {
+                        println!("{path}: block {maj}:{min}");
+                    } else {
+                        println!("{path}: {}", kind_of(&m));
+                    }
+                }
+                Err(e) => println!("{path}: {}", errno_name(&e)),
+            }
+        }
         "end" => {}
         other => usage_error(&format!("unknown command {other:?}")),
     }
     Ok(Flow::Next)
+}
+
+/// glibc's gnu_dev_makedev, which is a macro-like inline we cannot call.
+fn makedev(major: u64, minor: u64) -> u64 {
+    ((major & 0xffff_f000) << 32)
+        | ((major & 0xfff) << 8)
+        | ((minor & 0xffff_ff00) << 12)
+        | (minor & 0xff)
+}
+
+fn major_of(dev: u64) -> u64 {
+    ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff)
+}
+
+fn minor_of(dev: u64) -> u64 {
+    ((dev >> 12) & 0xffff_ff00) | (dev & 0xff)
+}
+
+fn outcome(res: io::Result<()>) -> String {
+    match res {
+        Ok(()) => "ok".into(),
+        Err(e) => errno_name(&e),
+    }
+}
+
+/// The symbolic errno, so scenario output is stable across libc messages.
+fn errno_name(e: &io::Error) -> String {
+    let name = match e.raw_os_error() {
+        Some(1) => "EPERM",
+        Some(2) => "ENOENT",
+        Some(6) => "ENXIO",
+        Some(13) => "EACCES",
+        Some(16) => "EBUSY",
+        Some(17) => "EEXIST",
+        Some(19) => "ENODEV",
+        Some(21) => "EISDIR",
+        Some(22) => "EINVAL",
+        Some(30) => "EROFS",
+        Some(n) => return format!("errno {n}"),
+        None => return format!("error {e}"),
+    };
+    name.into()
 }
 
 fn write_file(path: &str, content: &str, append: bool) -> io::Result<()> {

@@ -26,7 +26,67 @@ use crate::error::RuntimeError;
 pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
 
 /// The v1 controllers a container gets a group in (when mounted).
-pub const V1_CONTROLLERS: &[&str] = &["memory", "pids", "cpu", "cpuacct", "freezer", "blkio"];
+pub const V1_CONTROLLERS: &[&str] = &[
+    "memory", "pids", "cpu", "cpuacct", "freezer", "blkio", "devices",
+];
+
+/// One device cgroup rule: node type, numbers (`None` = any) and access
+/// (`r`ead, `w`rite, `m`knod), written as v1's `c 1:3 rwm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceRule {
+    /// 'c' (char), 'b' (block) or 'a' (all).
+    pub kind: char,
+    pub major: Option<u32>,
+    pub minor: Option<u32>,
+    pub access: &'static str,
+}
+
+impl std::fmt::Display for DeviceRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let num = |n: Option<u32>| n.map_or("*".to_string(), |n| n.to_string());
+        write!(
+            f,
+            "{} {}:{} {}",
+            self.kind,
+            num(self.major),
+            num(self.minor),
+            self.access
+        )
+    }
+}
+
+const fn dev(
+    kind: char,
+    major: Option<u32>,
+    minor: Option<u32>,
+    access: &'static str,
+) -> DeviceRule {
+    DeviceRule {
+        kind,
+        major,
+        minor,
+        access,
+    }
+}
+
+/// What a Docker container may touch: any node may be created (mknod needs
+/// CAP_MKNOD too), but only these may be opened. The list is the
+/// devices.list of a dockerd 20.10 container (runc's defaults): null, zero,
+/// full, random, urandom, tty, console, ptmx, the pty slaves, and tun.
+pub const DOCKER_DEFAULT_DEVICES: &[DeviceRule] = &[
+    dev('c', None, None, "m"),
+    dev('b', None, None, "m"),
+    dev('c', Some(1), Some(3), "rwm"),
+    dev('c', Some(1), Some(5), "rwm"),
+    dev('c', Some(1), Some(7), "rwm"),
+    dev('c', Some(1), Some(8), "rwm"),
+    dev('c', Some(1), Some(9), "rwm"),
+    dev('c', Some(5), Some(0), "rwm"),
+    dev('c', Some(5), Some(1), "rwm"),
+    dev('c', Some(5), Some(2), "rwm"),
+    dev('c', Some(136), None, "rwm"),
+    dev('c', Some(10), Some(200), "rwm"),
+];
 
 /// v1 reports "no limit" as the largest page-aligned i64.
 const V1_UNLIMITED: u64 = 9_223_372_036_854_771_712;
@@ -308,6 +368,26 @@ impl Cgroup {
             write(d, "cpu.max", &format!("{q} {p}"))?;
         }
         Ok(())
+    }
+
+    /// Denies every device to the group, then allows `allow` (written one
+    /// rule per write, as the kernel parses them). Must run before any
+    /// process joins. Returns whether the rules are enforced: cgroup v2 has
+    /// no devices files (runc attaches an eBPF program instead, which this
+    /// runtime does not do yet), and a v1 host without the devices
+    /// controller has nothing to write to.
+    pub fn restrict_devices(&self, allow: &[DeviceRule]) -> io::Result<bool> {
+        if self.version == Version::V2 {
+            return Ok(false);
+        }
+        let Some(d) = self.dir("devices") else {
+            return Ok(false);
+        };
+        write(d, "devices.deny", "a")?;
+        for rule in allow {
+            write(d, "devices.allow", &rule.to_string())?;
+        }
+        Ok(true)
     }
 
     /// Freezes every process of the group and waits until the kernel says
@@ -690,6 +770,39 @@ mod tests {
         assert!(cg.is_frozen());
         cg.thaw().unwrap();
         assert!(!cg.is_frozen());
+    }
+
+    #[test]
+    fn v1_device_rules() {
+        let t = v1_tree();
+        fs::create_dir_all(t.path().join("devices")).unwrap();
+        let cg = Cgroup::new(t.path(), "shipshape/dev");
+        cg.create().unwrap();
+        assert!(cg.restrict_devices(DOCKER_DEFAULT_DEVICES).unwrap());
+        let d = t.path().join("devices/shipshape/dev");
+        // A plain file keeps only the last write: deny-all, then the last rule.
+        assert_eq!(fs::read_to_string(d.join("devices.deny")).unwrap(), "a");
+        assert_eq!(
+            fs::read_to_string(d.join("devices.allow")).unwrap(),
+            "c 10:200 rwm"
+        );
+        let rules: Vec<String> = DOCKER_DEFAULT_DEVICES
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(rules[0], "c *:* m");
+        assert!(rules.contains(&"c 136:* rwm".to_string()));
+        assert!(!rules.iter().any(|r| r.starts_with("b ") && r.contains('r')));
+    }
+
+    #[test]
+    fn v2_device_rules_are_not_enforced() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("cgroup.controllers"), "cpu memory pids").unwrap();
+        let cg = Cgroup::new(t.path(), "x");
+        cg.create().unwrap();
+        assert!(!cg.restrict_devices(DOCKER_DEFAULT_DEVICES).unwrap());
+        assert!(!t.path().join("x/devices.deny").exists());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
-use shipshape_runtime::cgroups::{Cgroup, Resources, DEFAULT_ROOT};
+use shipshape_runtime::cgroups::{Cgroup, Resources, DEFAULT_ROOT, DOCKER_DEFAULT_DEVICES};
 
 use super::container::Container;
 use super::record::{HostConfig, Status};
@@ -123,6 +123,26 @@ pub fn prepare(id: &str, hc: &HostConfig) -> Result<Vec<PathBuf>, ApiError> {
     if let Err(e) = cg.apply(&res) {
         let _ = cg.remove();
         return Err(ApiError::Internal(format!("applying resource limits: {e}")));
+    }
+    // A container must not reach the host's disks or other devices: when the
+    // rules cannot be written, it does not start.
+    match cg.restrict_devices(DOCKER_DEFAULT_DEVICES) {
+        Ok(true) => {}
+        Ok(false) => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "device access is not restricted: no v1 devices controller \
+                     (cgroup v2 needs an eBPF device program, not implemented yet)"
+                )
+            });
+        }
+        Err(e) => {
+            let _ = cg.remove();
+            return Err(ApiError::Internal(format!(
+                "restricting the container's devices: {e}"
+            )));
+        }
     }
     Ok(cg.dirs())
 }

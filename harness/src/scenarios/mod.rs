@@ -13,6 +13,7 @@ pub mod images;
 pub mod model;
 pub mod protocol;
 pub mod schema;
+pub mod security;
 pub mod seed;
 pub mod snapshots;
 pub mod spec;
@@ -401,6 +402,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(protocol::scenarios());
     v.extend(schema::scenarios());
     v.extend(snapshots::scenarios());
+    v.extend(security::scenarios());
     v.extend(hygiene::scenarios());
     v
 }

@@ -23,11 +23,15 @@ use crate::spec::ProcessSpec;
 /// forbidden, e.g. by a device cgroup or in a user namespace).
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
-/// Docker's default masked paths (hidden) and read-only paths.
+/// Docker's default masked paths (hidden) and read-only paths: exactly
+/// dockerd 20.10's lists, the oracle this engine is compared with, and what
+/// `docker inspect` reports in HostConfig.MaskedPaths/ReadonlyPaths (see
+/// api/containers/render.rs). Newer Docker releases also mask
+/// /proc/interrupts and /sys/devices/virtual/powercap; adding them here
+/// means adding them to inspect too.
 const MASKED: &[&str] = &[
     "/proc/asound",
     "/proc/acpi",
-    "/proc/interrupts",
     "/proc/kcore",
     "/proc/keys",
     "/proc/latency_stats",
@@ -36,7 +40,6 @@ const MASKED: &[&str] = &[
     "/proc/sched_debug",
     "/proc/scsi",
     "/sys/firmware",
-    "/sys/devices/virtual/powercap",
 ];
 const READONLY: &[&str] = &[
     "/proc/bus",
@@ -286,9 +289,13 @@ fn mount_dev(root: &Path, tty: bool) -> Result<(), RuntimeError> {
         ("stdin", "/proc/self/fd/0"),
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
-        ("core", "/proc/kcore"),
     ] {
         symlink(to, dev.join(link)).map_err(io_mount_err(format!("/dev/{link}")))?;
+    }
+    // As runc: /dev/core only where the kernel has /proc/kcore (the host's
+    // /proc is still the one mounted at /proc before pivot_root).
+    if Path::new("/proc/kcore").exists() {
+        symlink("/proc/kcore", dev.join("core")).map_err(io_mount_err("/dev/core"))?;
     }
     if tty {
         // /dev/console is the container's terminal, as in Docker. Best effort.
