@@ -17,6 +17,7 @@ pub mod logs;
 pub mod names;
 pub mod networks;
 pub mod record;
+pub mod recovery;
 pub mod restart;
 pub mod stats;
 pub mod top;
@@ -71,12 +72,8 @@ impl Daemon {
     /// exited, their leftover processes killed and their mounts released.
     pub fn open(config: Config) -> Result<Arc<Self>, ApiError> {
         let root = &config.data_root;
-        for dir in ["containers", "image", "tmp"] {
-            std::fs::create_dir_all(root.join(dir))?;
-        }
-        // Uploads interrupted by a crash are never acknowledged: drop them.
-        let _ = std::fs::remove_dir_all(root.join("tmp"));
-        std::fs::create_dir_all(root.join("tmp"))?;
+        // What a crash of the previous run left: processes, mounts, scratch.
+        recovery::before_open(root)?;
         let images = Arc::new(ImageStore::open(&root.join("image"))?);
         let supervisor = Supervisor::start()?;
         let volumes = volumes::VolumeStore::open(root.join("volumes"))?;
@@ -103,24 +100,11 @@ impl Daemon {
         let dir = self.containers_dir();
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            let file = path.join(container::RECORD_FILE);
-            let rec: record::Record = match std::fs::read(&file)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    // A directory without a record is a create that never
-                    // finished (it was never acknowledged): remove it.
-                    tracing::warn!(path = %path.display(), error = %e, "dropping incomplete container");
-                    let _ = shipshape_runtime::rootfs::unmount_rootfs(&path.join("fs"));
-                    let _ = std::fs::remove_dir_all(&path);
-                    continue;
-                }
+            let Some(rec) = recovery::load_container(&path) else {
+                continue;
             };
-            let _ = shipshape_store::atomic::clean_temp_files(&path);
-            let c = Container::new(path.clone(), rec);
-            lifecycle::recover_after_restart(&c);
+            let c = Container::new(path, rec);
+            recovery::settle(&c);
             self.insert(c);
         }
         Ok(())
