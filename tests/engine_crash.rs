@@ -218,17 +218,20 @@ impl Op {
     }
 }
 
-/// The workload and what it knows.
+/// One worker of the workload and what it knows. Workers run concurrently,
+/// each on its own objects: every name it makes starts with its `prefix`.
 struct Run {
+    prefix: String,
     rng: Rng,
     model: Model,
     counter: u64,
+    answered: usize,
 }
 
 impl Run {
-    fn fresh(&mut self, prefix: &str) -> String {
+    fn fresh(&mut self, kind: &str) -> String {
         self.counter += 1;
-        format!("{prefix}{}", self.counter)
+        format!("{}{kind}{}", self.prefix, self.counter)
     }
 
     fn next_op(&mut self) -> Op {
@@ -382,13 +385,39 @@ impl Run {
 }
 
 /// What the engine shows after a restart.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 struct Seen {
     /// ID -> name (without the slash)
     containers: BTreeMap<String, String>,
     /// `crash:*` tags
     tags: BTreeSet<String>,
     volumes: BTreeSet<String>,
+}
+
+impl Seen {
+    /// The objects one worker made (their names start with its prefix).
+    fn only(&self, prefix: &str) -> Seen {
+        Seen {
+            containers: self
+                .containers
+                .iter()
+                .filter(|(_, n)| n.starts_with(prefix))
+                .map(|(i, n)| (i.clone(), n.clone()))
+                .collect(),
+            tags: self
+                .tags
+                .iter()
+                .filter(|t| t.starts_with(prefix))
+                .cloned()
+                .collect(),
+            volumes: self
+                .volumes
+                .iter()
+                .filter(|v| v.starts_with(prefix))
+                .cloned()
+                .collect(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- checks
@@ -557,8 +586,10 @@ fn cgroups_left(id: &str) -> Vec<PathBuf> {
     dirs.into_iter().filter(|d| d.is_dir()).collect()
 }
 
-/// Everything checked after a restart; folds the unanswered operation in.
-fn verify(e: &Engine, run: &mut Run, pending: Option<Op>, round: usize) {
+/// Everything checked after a restart; folds each worker's unanswered
+/// operation in.
+fn verify(e: &Engine, runs: &mut [(Run, Option<Op>)], round: usize) {
+    let pending: Vec<Option<Op>> = runs.iter().map(|(_, p)| p.clone()).collect();
     let ctx = |what: String| format!("round {round} (pending {pending:?}): {what}\n{}", tail(e));
     let mut seen = Seen::default();
     for c in get_json(e, "/containers/json?all=1")
@@ -601,18 +632,46 @@ fn verify(e: &Engine, run: &mut Run, pending: Option<Op>, round: usize) {
             .insert(v["Name"].as_str().unwrap_or_default().to_string());
     }
 
-    run.settle(pending.clone(), &seen);
-    let m = &run.model;
-    let want: BTreeMap<String, String> = m
-        .containers
-        .iter()
-        .map(|(id, c)| (id.clone(), c.name.clone()))
-        .collect();
-    assert_eq!(seen.containers, want, "{}", ctx("containers differ".into()));
-    assert_eq!(seen.tags, m.tags, "{}", ctx("tags differ".into()));
-    assert_eq!(seen.volumes, m.volumes, "{}", ctx("volumes differ".into()));
+    let mut accounted = Seen::default();
+    for (run, pending) in runs.iter_mut() {
+        let mine = seen.only(&run.prefix);
+        run.settle(pending.take(), &mine);
+        let m = &run.model;
+        let want = Seen {
+            containers: m
+                .containers
+                .iter()
+                .map(|(id, c)| (id.clone(), c.name.clone()))
+                .collect(),
+            tags: m.tags.clone(),
+            volumes: m.volumes.clone(),
+        };
+        assert_eq!(
+            mine,
+            want,
+            "{}",
+            ctx(format!("worker {} differs", run.prefix))
+        );
+        accounted.containers.extend(want.containers);
+        accounted.tags.extend(want.tags);
+        accounted.volumes.extend(want.volumes);
+    }
+    assert_eq!(seen, accounted, "{}", ctx("objects no worker made".into()));
+    for v in &seen.volumes {
+        let i = get_json(e, &format!("/volumes/{v}"));
+        assert_eq!(i["Name"].as_str(), Some(v.as_str()));
+    }
 
-    for (id, c) in &m.containers {
+    let all: Vec<(String, Ctr)> = runs
+        .iter()
+        .flat_map(|(r, _)| {
+            r.model
+                .containers
+                .iter()
+                .map(|(i, c)| (i.clone(), c.clone()))
+        })
+        .collect();
+    for (id, c) in &all {
         let i = get_json(e, &format!("/containers/{id}/json"));
         assert_eq!(i["Name"].as_str(), Some(format!("/{}", c.name).as_str()));
         let status = i["State"]["Status"].as_str().unwrap_or_default();
@@ -656,6 +715,50 @@ fn verify(e: &Engine, run: &mut Run, pending: Option<Op>, round: usize) {
 }
 
 // ---------------------------------------------------------------- the test
+
+/// Runs `run`'s operations until one gets no answer (the engine was
+/// killed); returns it, why, and when.
+fn work(e: &Engine, run: &mut Run, round: usize) -> (Op, String, Instant) {
+    loop {
+        let op = run.next_op();
+        let (method, path, body) = op.request();
+        let code = match http(&e.socket, method, &path, body.as_deref()) {
+            Answer::Got(code, body) if op.expected().contains(&code) => {
+                run.answered += 1;
+                run.apply(&op, &body);
+                code
+            }
+            Answer::Got(code, body) => panic!(
+                "round {round}: {op:?} answered {code} {}\n{}",
+                String::from_utf8_lossy(&body),
+                tail(e)
+            ),
+            Answer::Lost(why) => return (op, why, Instant::now()),
+        };
+        // An echo container's run is waited for: then its line is logged.
+        let Op::Start(id) = &op else { continue };
+        if code != 204
+            || !run
+                .model
+                .containers
+                .get(id)
+                .is_some_and(|c| c.echo.is_some())
+        {
+            continue;
+        }
+        let wait = Op::Wait(id.clone());
+        let (method, path, _) = wait.request();
+        match http(&e.socket, method, &path, None) {
+            Answer::Got(200, body) => run.apply(&wait, &body),
+            Answer::Got(code, body) => panic!(
+                "round {round}: wait {id}: {code} {}\n{}",
+                String::from_utf8_lossy(&body),
+                tail(e)
+            ),
+            Answer::Lost(why) => return (wait, why, Instant::now()),
+        }
+    }
+}
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
@@ -701,90 +804,79 @@ fn acknowledged_operations_survive_sigkill_and_nothing_is_left_over() {
         .to_string();
     ok(e.docker().args(["tag", &loaded, IMAGE]));
 
-    let mut run = Run {
-        rng: Rng(seed),
-        model: Model::default(),
-        counter: 0,
-    };
+    let mut runs: Vec<(Run, Option<Op>)> = ["a", "b"]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let run = Run {
+                prefix: p.to_string(),
+                rng: Rng(seed ^ (i as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D)),
+                model: Model::default(),
+                counter: 0,
+                answered: 0,
+            };
+            (run, None)
+        })
+        .collect();
+    let mut rng = Rng(seed);
     let started = Instant::now();
-    let (mut kills, mut ops, mut lost_mid_request) = (0u64, 0u64, 0u64);
+    let (mut kills, mut lost_mid_request) = (0u64, 0u64);
     let mut round = 0;
     while kills < kills_wanted {
         round += 1;
-        // Sometimes the kill lands while the engine is still starting
-        // (recovering from the previous kill).
-        if run.rng.below(8) == 0 {
-            e.crash();
-            e.launch();
-            let pid = e.pid().expect("engine pid");
-            let _ = killer(pid, Duration::from_millis(run.rng.below(40))).join();
-            e.crash();
-            kills += 1;
-            e.spawn();
-        }
         let pid = e.pid().expect("engine pid");
-        let delay = Duration::from_millis(5 + run.rng.below(250));
-        let kill = killer(pid, delay);
-        let (pending, why, failed) = loop {
-            let op = run.next_op();
-            let (method, path, body) = op.request();
-            match http(&e.socket, method, &path, body.as_deref()) {
-                Answer::Got(code, body) if op.expected().contains(&code) => {
-                    ops += 1;
-                    run.apply(&op, &body);
-                    // An echo container's run is waited for: then its line is logged.
-                    if let (Op::Start(id), 204) = (&op, code) {
-                        if run
-                            .model
-                            .containers
-                            .get(id)
-                            .is_some_and(|c| c.echo.is_some())
-                        {
-                            let wait = Op::Wait(id.clone());
-                            let (m, p, _) = wait.request();
-                            match http(&e.socket, m, &p, None) {
-                                Answer::Got(200, b) => run.apply(&wait, &b),
-                                Answer::Got(code, b) => panic!(
-                                    "wait {id}: {code} {}\n{}",
-                                    String::from_utf8_lossy(&b),
-                                    tail(&e)
-                                ),
-                                Answer::Lost(why) => break (wait, why, Instant::now()),
-                            }
-                        }
-                    }
-                }
-                Answer::Got(code, body) => panic!(
-                    "round {round}: {op:?} answered {code} {}\n{}",
-                    String::from_utf8_lossy(&body),
-                    tail(&e)
-                ),
-                Answer::Lost(why) => break (op, why, Instant::now()),
-            }
-        };
+        let kill = killer(pid, Duration::from_millis(5 + rng.below(250)));
+        // Every worker runs until its engine is gone; what each had in flight
+        // then is its unanswered operation.
+        let lost: Vec<(Op, String, Instant)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = runs
+                .iter_mut()
+                .map(|(run, _)| {
+                    let e = &e;
+                    scope.spawn(move || work(e, run, round))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
         // Joined before the engine is reaped, so the pid cannot be reused
         // under the killer.
         let sent = kill.join().expect("killer thread");
-        assert!(
-            failed >= sent,
-            "round {round}: {pending:?} lost ({why}) before the engine was killed\n{}",
-            tail(&e)
-        );
-        if !why.starts_with("connect") {
-            lost_mid_request += 1;
+        for ((op, why, failed), (_, pending)) in lost.into_iter().zip(runs.iter_mut()) {
+            assert!(
+                failed >= sent,
+                "round {round}: {op:?} lost ({why}) before the engine was killed\n{}",
+                tail(&e)
+            );
+            if !why.starts_with("connect") {
+                lost_mid_request += 1;
+            }
+            *pending = Some(op);
         }
-        let pending = Some(pending);
         e.crash();
         kills += 1;
+        // Sometimes the next kill lands while the engine is still starting
+        // (recovering from this one).
+        if rng.below(8) == 0 {
+            e.launch();
+            let pid = e.pid().expect("engine pid");
+            let _ = killer(pid, Duration::from_millis(rng.below(40))).join();
+            e.crash();
+            kills += 1;
+        }
         e.spawn();
-        verify(&e, &mut run, pending, round);
+        verify(&e, &mut runs, round);
     }
     e.stop();
+    let count = |f: &dyn Fn(&Run) -> usize| runs.iter().map(|(r, _)| f(r)).sum::<usize>();
     eprintln!(
-        "engine_crash: {kills} kills ({lost_mid_request} mid-request), {ops} answered operations, {} containers, {} tags, {} volumes at the end, in {:.1?}",
-        run.model.containers.len(),
-        run.model.tags.len(),
-        run.model.volumes.len(),
+        "engine_crash: {kills} kills ({lost_mid_request} requests lost mid-way), {} answered operations, {} containers, {} tags, {} volumes at the end, in {:.1?}",
+        count(&|r| r.answered),
+        count(&|r| r.model.containers.len()),
+        count(&|r| r.model.tags.len()),
+        count(&|r| r.model.volumes.len()),
         started.elapsed()
     );
 }

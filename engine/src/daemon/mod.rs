@@ -89,6 +89,9 @@ impl Daemon {
             networks,
         });
         daemon.reload_containers()?;
+        daemon
+            .networks
+            .forget_missing_containers(|id| daemon.table().by_id.contains_key(id));
         // Restart policies apply on daemon start too (needs the runtime).
         if tokio::runtime::Handle::try_current().is_ok() {
             restart::resume_on_boot(&daemon);
