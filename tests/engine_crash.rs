@@ -764,6 +764,42 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
+/// When a check fails the engine's recovery may be what is broken: then
+/// this (dropped before the engine and its temp dir) kills what its
+/// containers left running and unmounts what is left mounted, so a failed
+/// run does not leave processes or mounts on a shared machine.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let ids = std::fs::read_dir(self.0.join("containers"))
+            .into_iter()
+            .flatten()
+            .flatten();
+        for id in ids {
+            for dir in cgroups_left(&id.file_name().to_string_lossy()) {
+                let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+                // Empty once the kernel has moved the dead tasks out.
+                for _ in 0..100 {
+                    if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+        for m in mounts_under(&self.0) {
+            let _ = Command::new("umount").args(["-l", &m]).status();
+        }
+    }
+}
+
 /// SIGKILLs `pid` after `delay`; returns when the signal was sent.
 fn killer(pid: u32, delay: Duration) -> std::thread::JoinHandle<Instant> {
     std::thread::spawn(move || {
@@ -803,6 +839,7 @@ fn acknowledged_operations_survive_sigkill_and_nothing_is_left_over() {
         .unwrap_or_else(|| panic!("docker load said: {out}"))
         .to_string();
     ok(e.docker().args(["tag", &loaded, IMAGE]));
+    let _cleanup = Cleanup(e.data_root.canonicalize().expect("data root"));
 
     let mut runs: Vec<(Run, Option<Op>)> = ["a", "b"]
         .iter()
