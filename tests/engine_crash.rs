@@ -737,13 +737,12 @@ fn work(e: &Engine, run: &mut Run, round: usize) -> (Op, String, Instant) {
         };
         // An echo container's run is waited for: then its line is logged.
         let Op::Start(id) = &op else { continue };
-        if code != 204
-            || !run
-                .model
-                .containers
-                .get(id)
-                .is_some_and(|c| c.echo.is_some())
-        {
+        let echoes = run
+            .model
+            .containers
+            .get(id)
+            .is_some_and(|c| c.echo.is_some());
+        if code != 204 || !echoes {
             continue;
         }
         let wait = Op::Wait(id.clone());

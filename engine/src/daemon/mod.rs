@@ -67,9 +67,10 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Opens (or creates) the data root and reloads images and containers.
-    /// Containers that were running when the daemon last died are marked
-    /// exited, their leftover processes killed and their mounts released.
+    /// Opens (or creates) the data root and reloads images and containers,
+    /// after putting right what a crash of the previous run left (see
+    /// `recovery`): containers that were running are marked exited, their
+    /// leftover processes killed and their mounts released.
     pub fn open(config: Config) -> Result<Arc<Self>, ApiError> {
         let root = &config.data_root;
         // What a crash of the previous run left: processes, mounts, scratch.

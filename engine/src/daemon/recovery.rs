@@ -9,20 +9,25 @@
 //! 1. processes of the previous run's containers (they outlive the engine):
 //!    killed through each container's cgroup, which also catches a start that
 //!    was cut before its pid was recorded; the cgroups are removed;
-//! 2. mounts under the data root (container roots, a `docker cp` mount):
-//!    unmounted, deepest first, before anything below them is deleted;
+//! 2. the engine's mounts under the data root (container roots, also those
+//!    a `docker cp` made, scratch): unmounted, deepest first, before
+//!    anything below them is deleted;
 //! 3. scratch space (`tmp/`) and `.tmp-*` files of atomic writes at the root;
 //!
 //! then the stores clean their own parts (`ImageStore::open`: half-unpacked
-//! layers, temp files, orphaned layers; `VolumeStore::open`: volumes without
-//! metadata), and per container ([`load_container`], [`settle`]):
+//! or half-deleted layers, temp files, layers no image needs, metadata
+//! without a config; `VolumeStore::open`: volumes without metadata, their
+//! temp files), and per container ([`load_container`], [`settle`]):
 //! 4. a directory without a readable record (a create that was never
 //!    acknowledged) is removed;
 //! 5. temp files in the container's directory, a torn record at the end of
 //!    its log;
 //! 6. a container recorded as running (or restarting, paused, removing) is
 //!    recorded as exited with 255, as dockerd reports containers lost in a
-//!    daemon crash.
+//!    daemon crash;
+//!
+//! and last the network store forgets connections of containers that are
+//! gone (`NetworkStore::forget_missing_containers`).
 
 use std::fs;
 use std::io;
@@ -49,8 +54,11 @@ pub fn before_open(root: &Path) -> Result<(), ApiError> {
         kill_leftover_processes(&id);
     }
     unmount_stale(root)?;
-    // Uploads and build contexts interrupted by a crash were never acknowledged.
-    fs::remove_dir_all(root.join("tmp"))?;
+    // Uploads and build contexts interrupted by a crash were never
+    // acknowledged. Failing to drop them costs space, not correctness.
+    if let Err(e) = fs::remove_dir_all(root.join("tmp")) {
+        tracing::warn!(error = %e, "emptying the scratch directory");
+    }
     fs::create_dir_all(root.join("tmp"))?;
     shipshape_store::atomic::clean_temp_files(root)?;
     Ok(())
@@ -95,14 +103,26 @@ fn kill_leftover_processes(id: &str) {
     }
 }
 
-/// Mount points strictly below `root` in a mountinfo text, deepest first
-/// (the order they can be unmounted in).
+/// The engine's own mount points under `root` in a mountinfo text (container
+/// roots and what is below them, scratch space), deepest first: the order
+/// they can be unmounted in. Anything else mounted under the data root (a
+/// disk an administrator put at `volumes/`) is not the engine's to touch.
 pub fn mounts_below(mountinfo: &str, root: &Path) -> Vec<PathBuf> {
+    let ours = |p: &Path| {
+        let Ok(rel) = p.strip_prefix(root) else {
+            return false;
+        };
+        let parts: Vec<_> = rel.iter().filter_map(|c| c.to_str()).collect();
+        matches!(
+            parts.as_slice(),
+            ["containers", _, "fs", "merged", ..] | ["tmp", _, ..] | ["image", "tmp", _, ..]
+        )
+    };
     let mut out: Vec<PathBuf> = mountinfo
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
         .map(|p| PathBuf::from(unescape(p)))
-        .filter(|p| p != root && p.starts_with(root))
+        .filter(|p| ours(p))
         .collect();
     out.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     out.dedup();
@@ -216,14 +236,17 @@ mod tests {
             90 22 0:50 / /data/containers/a/fs/merged rw - overlay overlay rw\n\
             91 22 0:51 / /data rw - tmpfs tmpfs rw\n\
             92 90 0:52 / /data/containers/a/fs/merged/proc rw - proc proc rw\n\
-            93 22 0:53 / /data2/x rw - tmpfs tmpfs rw\n\
-            94 22 0:54 / /data/with\\040space/merged rw - overlay overlay rw\n";
+            93 22 0:53 / /data2/containers/b/fs/merged rw - tmpfs tmpfs rw\n\
+            94 22 0:54 / /data/containers/with\\040space/fs/merged rw - overlay overlay rw\n\
+            95 22 0:55 / /data/volumes rw - ext4 /dev/sdb1 rw\n\
+            96 22 0:56 / /data/tmp/build-1/root rw - overlay overlay rw\n";
         assert_eq!(
             mounts_below(text, Path::new("/data")),
             vec![
                 PathBuf::from("/data/containers/a/fs/merged/proc"),
                 PathBuf::from("/data/containers/a/fs/merged"),
-                PathBuf::from("/data/with space/merged"),
+                PathBuf::from("/data/containers/with space/fs/merged"),
+                PathBuf::from("/data/tmp/build-1/root"),
             ]
         );
     }
