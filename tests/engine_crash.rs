@@ -156,7 +156,10 @@ struct Model {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create { name: String, echo: Option<u64> },
+    Create {
+        name: String,
+        echo: Option<u64>,
+    },
     Start(String),
     Wait(String),
     Stop(String),
@@ -167,6 +170,10 @@ enum Op {
     VolCreate(String),
     VolRm(String),
     Logs(String),
+    /// `docker cp` out: mounts a stopped container's root for the copy.
+    Cp(String),
+    Pause(String),
+    Unpause(String),
 }
 
 impl Op {
@@ -205,16 +212,35 @@ impl Op {
                 format!("/containers/{id}/logs?stdout=1&stderr=1"),
                 None,
             ),
+            Op::Cp(id) => ("GET", format!("/containers/{id}/archive?path=/etc"), None),
+            Op::Pause(id) => ("POST", format!("/containers/{id}/pause"), None),
+            Op::Unpause(id) => ("POST", format!("/containers/{id}/unpause"), None),
         }
     }
 
     fn expected(&self) -> &'static [u16] {
         match self {
             Op::Create { .. } | Op::Tag(_) | Op::VolCreate(_) => &[201],
-            Op::Start(_) | Op::Stop(_) => &[204, 304],
+            // 409: it is paused.
+            Op::Start(_) => &[204, 304, 409],
+            Op::Stop(_) => &[204, 304],
             Op::Rm(_) | Op::Rename(..) | Op::VolRm(_) => &[204],
-            Op::Wait(_) | Op::Rmi(_) | Op::Logs(_) => &[200],
+            Op::Wait(_) | Op::Rmi(_) | Op::Logs(_) | Op::Cp(_) => &[200],
+            // 409: not running.
+            Op::Pause(_) | Op::Unpause(_) => &[204, 409],
         }
+    }
+
+    /// Whether `code` is a right answer: an expected one, or dockerd's 500
+    /// for pausing a paused (unpausing an unpaused) container.
+    fn answered_right(&self, code: u16, body: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(body);
+        self.expected().contains(&code)
+            || match self {
+                Op::Pause(_) => code == 500 && text.contains("is already paused"),
+                Op::Unpause(_) => code == 500 && text.contains("is not paused"),
+                _ => false,
+            }
     }
 }
 
@@ -260,7 +286,15 @@ impl Run {
                 79..=84 => Op::Rmi(self.rng.pick(&tags).cloned().unwrap_or_default()),
                 85..=89 => Op::VolCreate(self.fresh("v")),
                 90..=94 => Op::VolRm(self.rng.pick(&vols).cloned().unwrap_or_default()),
-                95..=99 => Op::Logs(self.rng.pick(&ids).cloned().unwrap_or_default()),
+                95..=99 => {
+                    let id = self.rng.pick(&ids).cloned().unwrap_or_default();
+                    match self.rng.below(4) {
+                        0 => Op::Cp(id),
+                        1 => Op::Pause(id),
+                        2 => Op::Unpause(id),
+                        _ => Op::Logs(id),
+                    }
+                }
                 _ => continue,
             };
             let target_missing = match &op {
@@ -272,7 +306,10 @@ impl Run {
                 | Op::Rename(x, _)
                 | Op::Rmi(x)
                 | Op::VolRm(x)
-                | Op::Logs(x) => x.is_empty(),
+                | Op::Logs(x)
+                | Op::Cp(x)
+                | Op::Pause(x)
+                | Op::Unpause(x) => x.is_empty(),
             };
             if !target_missing {
                 return op;
@@ -329,7 +366,7 @@ impl Run {
                     check_logs(id, c, body);
                 }
             }
-            Op::Start(_) | Op::Stop(_) => {}
+            Op::Start(_) | Op::Stop(_) | Op::Cp(_) | Op::Pause(_) | Op::Unpause(_) => {}
         }
     }
 
@@ -723,7 +760,7 @@ fn work(e: &Engine, run: &mut Run, round: usize) -> (Op, String, Instant) {
         let op = run.next_op();
         let (method, path, body) = op.request();
         let code = match http(&e.socket, method, &path, body.as_deref()) {
-            Answer::Got(code, body) if op.expected().contains(&code) => {
+            Answer::Got(code, body) if op.answered_right(code, &body) => {
                 run.answered += 1;
                 run.apply(&op, &body);
                 code
