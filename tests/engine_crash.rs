@@ -602,7 +602,8 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         let path = entry.path();
-        if name.starts_with(".tmp") || name.ends_with(".tmp") {
+        // `populating` marks a volume being filled from the image.
+        if name.starts_with(".tmp") || name.ends_with(".tmp") || name == "populating" {
             out.push(path.display().to_string());
         }
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());

@@ -17,7 +17,8 @@
 //! then the stores clean their own parts (`ImageStore::open`: half-unpacked
 //! or half-deleted layers, temp files, layers no image needs, metadata
 //! without a config; `VolumeStore::open`: volumes without metadata, their
-//! temp files), and per container ([`load_container`], [`settle`]):
+//! temp files, a copy of image content into a volume that was cut), and per
+//! container ([`load_container`], [`settle`]):
 //! 4. a directory without a readable record (a create that was never
 //!    acknowledged) is removed;
 //! 5. temp files in the container's directory, a torn record at the end of
