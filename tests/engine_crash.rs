@@ -641,6 +641,9 @@ fn verify(e: &Engine, runs: &mut [(Run, Option<Op>)], round: usize) {
             .insert(id, name.trim_start_matches('/').to_string());
     }
     let images = get_json(e, "/images/json");
+    // The workload only tags: any second image is debris.
+    let count = images.as_array().map_or(0, Vec::len);
+    assert_eq!(count, 1, "{}", ctx(format!("{count} images: {images}")));
     let mut base_tagged = false;
     for img in images.as_array().cloned().unwrap_or_default() {
         let id = img["Id"].as_str().unwrap_or_default().to_string();
