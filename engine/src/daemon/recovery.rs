@@ -52,7 +52,10 @@ pub fn before_open(root: &Path) -> Result<(), ApiError> {
     let containers = root.join("containers");
     for entry in fs::read_dir(&containers)? {
         let id = entry?.file_name().to_string_lossy().into_owned();
-        kill_leftover_processes(&id);
+        // Container IDs only: the name becomes a path under /sys/fs/cgroup.
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            kill_leftover_processes(&id);
+        }
     }
     unmount_stale(root)?;
     // Uploads and build contexts interrupted by a crash were never
