@@ -35,8 +35,13 @@ pub fn bin(package: &str, name: &str) -> PathBuf {
     path
 }
 
+/// Built (or checked) once per test process: restarts must not pay for a
+/// `cargo build` each.
 pub fn engine_bin() -> PathBuf {
-    bin("shipshape-engine", "shipshape-engine")
+    static ENGINE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ENGINE
+        .get_or_init(|| bin("shipshape-engine", "shipshape-engine"))
+        .clone()
 }
 
 pub fn harness_bin() -> PathBuf {
@@ -71,7 +76,18 @@ impl Engine {
 
     /// (Re)starts the engine process on the same socket and data root.
     pub fn spawn(&mut self) {
-        let log = std::fs::File::create(self.dir.path().join("engine.log")).expect("log file");
+        self.launch();
+        wait_for_ping(&self.socket, Duration::from_secs(20));
+    }
+
+    /// Starts the engine process without waiting for it to answer (to crash
+    /// it mid-startup). Its log is appended to, so every run's stays readable.
+    pub fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("engine.log"))
+            .expect("log file");
         let child = Command::new(engine_bin())
             .arg("-H")
             .arg(format!("unix://{}", self.socket.display()))
@@ -82,7 +98,11 @@ impl Engine {
             .spawn()
             .expect("starting shipshape-engine");
         self.child = Some(child);
-        wait_for_ping(&self.socket, Duration::from_secs(20));
+    }
+
+    /// The engine's pid while it runs (not yet reaped by `crash`/`stop`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn host(&self) -> String {

@@ -37,6 +37,10 @@ pub struct Container {
     pub progress: watch::Sender<Progress>,
     /// Serialises start/stop/kill/remove of this container.
     pub op_lock: tokio::sync::Mutex<()>,
+    /// Held from snapshot to rename, so record writes land in the order
+    /// their snapshots were taken: an older snapshot (a rename's) never
+    /// overwrites a newer one (the exit recorded meanwhile).
+    save_lock: Mutex<()>,
 }
 
 /// The record and what was derived from it, under one lock.
@@ -96,6 +100,7 @@ impl Container {
             run: Mutex::new(RunHandles::default()),
             progress: watch::channel(Progress::default()).0,
             op_lock: tokio::sync::Mutex::new(()),
+            save_lock: Mutex::new(()),
         })
     }
 
@@ -125,6 +130,7 @@ impl Container {
     /// Writes the record atomically and durably (temp file, fsync, rename,
     /// fsync of the directory): for creation and configuration changes.
     pub fn save(&self) -> std::io::Result<()> {
+        let _order = self.save_lock.lock().unwrap_or_else(|p| p.into_inner());
         let rec = self.snapshot();
         shipshape_store::atomic::write_json(&self.dir.join(RECORD_FILE), &rec)
     }
@@ -134,6 +140,7 @@ impl Container {
     /// container recorded as running is marked exited on restart), so a
     /// power loss that brings back the previous state loses nothing.
     pub fn save_state(&self) -> std::io::Result<()> {
+        let _order = self.save_lock.lock().unwrap_or_else(|p| p.into_inner());
         let rec = self.snapshot();
         shipshape_store::atomic::replace_json(&self.dir.join(RECORD_FILE), &rec)
     }

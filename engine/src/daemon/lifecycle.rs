@@ -454,42 +454,9 @@ impl State {
     }
 }
 
-/// After a daemon restart: a container recorded as running has no supervisor
-/// any more. Kill what is left of it and record it as exited (255, as dockerd
-/// reports containers lost in a daemon crash).
-pub fn recover_after_restart(c: &Container) {
-    let fs_dir = c.fs_dir();
-    // A paused container's processes only die of SIGKILL once thawed.
-    let cg = super::cgroups::cgroup(&c.id);
-    if cg.exists() {
-        let _ = cg.thaw();
-    }
-    let mut r = c.record();
-    if r.state.running() {
-        let pid = r.state.pid;
-        if pid > 0
-            && r.state.pid_start_time != 0
-            && process_start_time(pid) == Some(r.state.pid_start_time)
-        {
-            let _ = shipshape_runtime::kill(pid, SIGKILL);
-        }
-        r.state.status = Status::Exited;
-        r.state.running_exit(255);
-        r.state.pid_start_time = 0;
-        drop(r);
-        let _ = c.save();
-    } else {
-        drop(r);
-    }
-    let _ = shipshape_runtime::rootfs::unmount_rootfs(&fs_dir);
-    if cg.exists() {
-        let _ = cg.remove();
-    }
-}
-
 /// Field 22 of /proc/PID/stat: when the process started, in clock ticks.
 /// Together with the pid it identifies one process across pid reuse.
-fn process_start_time(pid: i32) -> Option<u64> {
+pub(super) fn process_start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces: count fields after its ')'.
     let after = &stat[stat.rfind(')')? + 1..];

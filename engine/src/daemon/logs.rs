@@ -118,6 +118,24 @@ pub fn read_from(path: &Path, offset: u64) -> io::Result<(Vec<Entry>, u64)> {
     Ok((entries, offset + pos as u64))
 }
 
+/// Cuts a record torn by a crash off the end of the log. Readers would skip
+/// it, but the next run appends after it, and its header's length would then
+/// swallow the new records (and misframe every one after). Returns whether
+/// anything was cut.
+pub fn truncate_torn_tail(path: &Path) -> io::Result<bool> {
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let (_, whole) = read_from(path, 0)?;
+    if whole >= len {
+        return Ok(false);
+    }
+    OpenOptions::new().write(true).open(path)?.set_len(whole)?;
+    Ok(true)
+}
+
 /// `docker logs` options, already parsed.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -217,6 +235,15 @@ mod tests {
         let (entries, end) = read_from(&p, 0).unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(end, good);
+
+        // Cut on recovery, so the next run's records frame correctly.
+        assert!(truncate_torn_tail(&p).unwrap());
+        assert!(!truncate_torn_tail(&p).unwrap());
+        let mut w = LogWriter::open(&p).unwrap();
+        w.write(STDOUT, b"next\n").unwrap();
+        let (entries, _) = read_from(&p, 0).unwrap();
+        let lines: Vec<_> = entries.iter().map(|e| e.bytes.clone()).collect();
+        assert_eq!(lines, vec![b"whole\n".to_vec(), b"next\n".to_vec()]);
     }
 
     #[test]

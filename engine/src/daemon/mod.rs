@@ -17,6 +17,7 @@ pub mod logs;
 pub mod names;
 pub mod networks;
 pub mod record;
+pub mod recovery;
 pub mod restart;
 pub mod stats;
 pub mod top;
@@ -67,19 +68,17 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Opens (or creates) the data root and reloads images and containers.
-    /// Containers that were running when the daemon last died are marked
-    /// exited, their leftover processes killed and their mounts released.
+    /// Opens (or creates) the data root and reloads images and containers,
+    /// after putting right what a crash of the previous run left (see
+    /// `recovery`): containers that were running are marked exited, their
+    /// leftover processes killed and their mounts released.
     pub fn open(config: Config) -> Result<Arc<Self>, ApiError> {
         let root = &config.data_root;
-        for dir in ["containers", "image", "tmp"] {
-            std::fs::create_dir_all(root.join(dir))?;
-        }
-        // Removed containers whose deletion a crash interrupted.
+        // What a crash of the previous run left: processes, mounts, scratch.
+        recovery::before_open(root)?;
+        // Removed containers whose deletion a crash interrupted (their
+        // mounts were released just above).
         trash::sweep(root);
-        // Uploads interrupted by a crash are never acknowledged: drop them.
-        let _ = std::fs::remove_dir_all(root.join("tmp"));
-        std::fs::create_dir_all(root.join("tmp"))?;
         let images = Arc::new(ImageStore::open(&root.join("image"))?);
         let supervisor = Supervisor::start()?;
         let volumes = volumes::VolumeStore::open(root.join("volumes"))?;
@@ -95,6 +94,9 @@ impl Daemon {
             networks,
         });
         daemon.reload_containers()?;
+        daemon
+            .networks
+            .forget_missing_containers(|id| daemon.table().by_id.contains_key(id));
         // Restart policies apply on daemon start too (needs the runtime).
         if tokio::runtime::Handle::try_current().is_ok() {
             restart::resume_on_boot(&daemon);
@@ -106,24 +108,11 @@ impl Daemon {
         let dir = self.containers_dir();
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            let file = path.join(container::RECORD_FILE);
-            let rec: record::Record = match std::fs::read(&file)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    // A directory without a record is a create that never
-                    // finished (it was never acknowledged): remove it.
-                    tracing::warn!(path = %path.display(), error = %e, "dropping incomplete container");
-                    let _ = shipshape_runtime::rootfs::unmount_rootfs(&path.join("fs"));
-                    let _ = std::fs::remove_dir_all(&path);
-                    continue;
-                }
+            let Some(rec) = recovery::load_container(&path) else {
+                continue;
             };
-            let _ = shipshape_store::atomic::clean_temp_files(&path);
-            let c = Container::new(path.clone(), rec);
-            lifecycle::recover_after_restart(&c);
+            let c = Container::new(path, rec);
+            recovery::settle(&c);
             self.insert(c);
         }
         Ok(())

@@ -213,6 +213,24 @@ impl NetworkStore {
     }
 }
 
+impl NetworkStore {
+    /// At startup: forgets connections of containers that no longer exist
+    /// (a removal cut by a crash after the container went, before this
+    /// store heard of it).
+    pub fn forget_missing_containers(&self, exists: impl Fn(&str) -> bool) {
+        let mut nets = self.lock();
+        let before: usize = nets.iter().map(|n| n.connected.len()).sum();
+        for n in nets.iter_mut() {
+            n.connected.retain(|c| exists(c));
+        }
+        if nets.iter().map(|n| n.connected.len()).sum::<usize>() != before {
+            if let Err(e) = self.save(&nets) {
+                tracing::warn!(error = %e, "persisting networks");
+            }
+        }
+    }
+}
+
 fn find<'a>(nets: &'a [Network], key: &str) -> Result<&'a Network, ApiError> {
     if let Some(n) = nets.iter().find(|n| n.id == key) {
         return Ok(n);
@@ -308,4 +326,22 @@ pub fn endpoint_id(net: &str, cid: &str) -> String {
     let a = net.get(..32).unwrap_or(net);
     let b = cid.get(32..).unwrap_or(cid);
     format!("{a}{b}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_of_missing_containers_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("networks.json");
+        let store = NetworkStore::open(path.clone()).unwrap();
+        let bridge = store.get("bridge").unwrap().id;
+        store.set_connected(&bridge, "gone", true).unwrap();
+        store.set_connected(&bridge, "here", true).unwrap();
+        store.forget_missing_containers(|c| c == "here");
+        let reopened = NetworkStore::open(path).unwrap();
+        assert_eq!(reopened.get("bridge").unwrap().connected, vec!["here"]);
+    }
 }

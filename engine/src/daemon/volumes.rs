@@ -26,6 +26,10 @@ use super::{names, Daemon};
 use crate::error::ApiError;
 
 const META_FILE: &str = "volume.json";
+/// Present (next to `_data`) while image content is being copied into the
+/// volume: a crash mid-copy would otherwise leave it half-filled for good,
+/// since the copy is only made into an empty volume.
+const POPULATING: &str = "populating";
 
 /// What is persisted about a volume.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +73,15 @@ impl VolumeStore {
             match meta {
                 Some(v) => {
                     let _ = shipshape_store::atomic::clean_temp_files(&path);
+                    if path.join(POPULATING).exists() {
+                        // Emptied, so the next start of its container copies again.
+                        tracing::warn!(volume = %v.name, "emptying a volume whose copy was cut");
+                        let undone = empty_dir(&path.join("_data"))
+                            .and_then(|_| fs::remove_file(path.join(POPULATING)));
+                        if let Err(e) = undone {
+                            tracing::warn!(volume = %v.name, error = %e, "emptying the volume");
+                        }
+                    }
                     vols.insert(v.name.clone(), v);
                 }
                 None => {
@@ -171,6 +184,19 @@ impl VolumeStore {
             "Scope": "local",
         })
     }
+}
+
+/// Removes everything inside `dir`, keeping `dir` (its mode and owner).
+fn empty_dir(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let p = entry?.path();
+        if fs::symlink_metadata(&p)?.is_dir() {
+            fs::remove_dir_all(&p)?;
+        } else {
+            fs::remove_file(&p)?;
+        }
+    }
+    Ok(())
 }
 
 /// Bytes used below `p` (files and symlinks, not following links).
@@ -642,9 +668,15 @@ pub fn populate(d: &Daemon, root: &Path, points: &mut [MountPoint]) -> bool {
         if !meta.is_dir() {
             continue;
         }
+        let marker = d.volumes.dir.join(&m.name).join(POPULATING);
+        if let Err(e) = fs::write(&marker, b"") {
+            tracing::warn!(volume = %m.name, error = %e, "marking a volume being filled");
+            continue;
+        }
         if let Err(e) = copy_tree(&src, &data) {
             tracing::warn!(volume = %m.name, error = %e, "copying image content into a volume");
         }
+        let _ = fs::remove_file(&marker);
         // The volume takes the mode and owner of the directory it covers.
         let _ = fs::set_permissions(&data, fs::Permissions::from_mode(meta.mode() & 0o7777));
         let _ = std::os::unix::fs::lchown(&data, Some(meta.uid()), Some(meta.gid()));
@@ -699,6 +731,24 @@ mod tests {
         assert!(parse_bind("bad/name:/in").is_err());
         assert!(parse_bind("/a:/b:bogus").is_err());
         assert!(parse_bind("nope").is_err());
+    }
+
+    #[test]
+    fn a_copy_cut_by_a_crash_is_undone_on_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = VolumeStore::open(tmp.path().to_path_buf()).unwrap();
+        store.create(Some("half"), None, false).unwrap();
+        store.create(Some("whole"), None, false).unwrap();
+        for name in ["half", "whole"] {
+            fs::create_dir_all(store.mountpoint(name).join("etc")).unwrap();
+            fs::write(store.mountpoint(name).join("etc/a"), b"a").unwrap();
+        }
+        fs::write(tmp.path().join("half").join(POPULATING), b"").unwrap();
+        let store = VolumeStore::open(tmp.path().to_path_buf()).unwrap();
+        assert_eq!(fs::read_dir(store.mountpoint("half")).unwrap().count(), 0);
+        assert!(!tmp.path().join("half").join(POPULATING).exists());
+        assert!(store.mountpoint("whole").join("etc/a").exists());
+        assert_eq!(store.list().len(), 2);
     }
 
     #[test]

@@ -326,6 +326,9 @@ impl ImageStore {
             }
         }
 
+        // Layers any stored config names, even one ignored below: those are
+        // damage, and their layers are kept for a human to look at.
+        let mut referenced: HashSet<String> = HashSet::new();
         for entry in fs::read_dir(&content)? {
             let entry = entry?;
             let hex = entry.file_name().to_string_lossy().into_owned();
@@ -344,6 +347,11 @@ impl ImageStore {
                     continue;
                 }
             };
+            referenced.extend(
+                diff_ids
+                    .iter()
+                    .map(|d| d.trim_start_matches("sha256:").to_string()),
+            );
             if let Some(missing) = diff_ids.iter().find(|d| {
                 !state
                     .layer_sizes
@@ -381,6 +389,14 @@ impl ImageStore {
         if let Ok(b) = fs::read(root.join("retained.json")) {
             state.retained = serde_json::from_slice(&b).unwrap_or_default();
         }
+        referenced.extend(
+            state
+                .retained
+                .values()
+                .flatten()
+                .map(|d| d.trim_start_matches("sha256:").to_string()),
+        );
+        drop_orphans(&layers, &metadata, &content, &referenced, &mut state)?;
         Ok(ImageStore {
             root: root.to_path_buf(),
             state: RwLock::new(state),
@@ -1018,6 +1034,46 @@ impl ImageStore {
         let plan = self.plan_save(references)?;
         self.write_save(&plan, out)
     }
+}
+
+/// Removes what a crash can orphan: layers no image needs (a load, commit or
+/// build cut before its image was stored, or an image delete cut before its
+/// layers went; neither was acknowledged) and metadata whose image config
+/// is gone. A layer is renamed out of the way before it is deleted, so a
+/// crash mid-delete never leaves a partial layer under its real name.
+fn drop_orphans(
+    layers: &Path,
+    metadata: &Path,
+    content: &Path,
+    referenced: &HashSet<String>,
+    state: &mut State,
+) -> Result<(), StoreError> {
+    let orphans: Vec<String> = state
+        .layer_sizes
+        .keys()
+        .filter(|hex| !referenced.contains(*hex))
+        .cloned()
+        .collect();
+    for hex in orphans {
+        tracing::info!(layer = %hex, "removing a layer no image uses");
+        let doomed = layers.join(format!("{}del-{}", atomic::TEMP_PREFIX, random_suffix()));
+        fs::rename(layers.join(&hex), &doomed)?;
+        state.layer_sizes.remove(&hex);
+        if let Err(e) = fs::remove_dir_all(&doomed) {
+            tracing::warn!(path = %doomed.display(), error = %e, "could not remove layer; will retry on restart");
+        }
+    }
+    for entry in fs::read_dir(metadata)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(hex) = name.strip_suffix(".json") else {
+            continue;
+        };
+        if reference::is_full_hex_id(hex) && !content.join(hex).exists() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
 }
 
 fn ignore_not_found(e: io::Error) -> io::Result<()> {

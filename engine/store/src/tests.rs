@@ -762,6 +762,39 @@ fn state_survives_reopen_and_leftovers_are_cleaned() {
 }
 
 #[test]
+fn layers_and_metadata_no_image_needs_are_dropped_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (arch, ..) = fixture();
+    let orphan = {
+        let store = ImageStore::open(dir.path()).unwrap();
+        load_all(&store, &arch).unwrap();
+        // A commit cut after its layer was registered, before its image was stored.
+        let mut t = TarBuf::new();
+        t.add(E::File("only/here", b"x", 0o644));
+        let info = store.register_layer(Cursor::new(t.finish())).unwrap();
+        info.diff_id.trim_start_matches("sha256:").to_string()
+    };
+    let stale_meta = format!("imagedb/metadata/sha256/{}.json", "a".repeat(64));
+    fs::write(dir.path().join(&stale_meta), b"{}").unwrap();
+    assert!(dir.path().join("layers").join(&orphan).exists());
+    let store = ImageStore::open(dir.path()).unwrap();
+    assert!(!dir.path().join("layers").join(&orphan).exists());
+    assert!(!dir.path().join(&stale_meta).exists());
+    // The image's own layers stay.
+    assert_eq!(store.layer_dirs("storetest/one:1").unwrap().len(), 2);
+    assert!(store
+        .layer_dirs("storetest/one:1")
+        .unwrap()
+        .iter()
+        .all(|d| d.is_dir()));
+    let names: Vec<_> = fs::read_dir(dir.path().join("layers"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
 fn save_round_trips_with_same_ids() {
     let dir = tempfile::tempdir().unwrap();
     let store = ImageStore::open(dir.path()).unwrap();
