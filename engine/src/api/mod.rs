@@ -15,6 +15,9 @@ pub mod resources;
 pub mod system;
 pub mod volumes;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 
