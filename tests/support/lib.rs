@@ -87,6 +87,11 @@ impl Engine {
         wait_for_ping(&self.socket, Duration::from_secs(20));
     }
 
+    /// The running engine's pid (for /proc checks), if it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket.display())
     }
