@@ -58,8 +58,9 @@ fn cycle(socket: &Path, client: usize, n: usize) -> Result<(), String> {
             ..Request::new(method, target)
         };
         let req = if body.is_empty() { req } else { req.json(body) };
-        req.send(socket)
-            .map_err(|e| format!("{method} {target}: no answer (deadlock or dropped connection?): {e}"))
+        req.send(socket).map_err(|e| {
+            format!("{method} {target}: no answer (deadlock or dropped connection?): {e}")
+        })
     };
     let expect = |what: &str, r: &shipshape_tests::http::Response, want: u16| {
         if r.status >= 500 {
@@ -322,11 +323,7 @@ fn sixty_four_clients_no_5xx_no_deadlock_no_leaks() {
         .difference(&before.descendants)
         .copied()
         .collect();
-    assert!(
-        extra.is_empty(),
-        "processes leaked: {:?}",
-        describe(&extra)
-    );
+    assert!(extra.is_empty(), "processes leaked: {:?}", describe(&extra));
     assert_eq!(after.mounts, before.mounts, "mounts leaked");
 }
 

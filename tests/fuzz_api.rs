@@ -211,8 +211,25 @@ fn target_strategy() -> impl Strategy<Value = String> {
     let query = prop::collection::vec(
         (
             prop::sample::select(vec![
-                "all", "filters", "since", "until", "tail", "t", "signal", "name", "h", "w",
-                "stdout", "stderr", "follow", "force", "v", "path", "condition", "limit", "size",
+                "all",
+                "filters",
+                "since",
+                "until",
+                "tail",
+                "t",
+                "signal",
+                "name",
+                "h",
+                "w",
+                "stdout",
+                "stderr",
+                "follow",
+                "force",
+                "v",
+                "path",
+                "condition",
+                "limit",
+                "size",
             ]),
             prop_oneof![
                 "-?[0-9]{0,22}(\\.[0-9]{0,12})?",
@@ -258,8 +275,18 @@ fn body_strategy() -> impl Strategy<Value = Vec<u8>> {
             prop::collection::vec(
                 (
                     prop::sample::select(vec![
-                        "Image", "Cmd", "HostConfig", "Memory", "Name", "Detach", "Tty",
-                        "Container", "Driver", "Labels", "ConsoleSize", "RestartPolicy",
+                        "Image",
+                        "Cmd",
+                        "HostConfig",
+                        "Memory",
+                        "Name",
+                        "Detach",
+                        "Tty",
+                        "Container",
+                        "Driver",
+                        "Labels",
+                        "ConsoleSize",
+                        "RestartPolicy",
                     ])
                     .prop_map(String::from),
                     inner
@@ -282,15 +309,17 @@ fn body_strategy() -> impl Strategy<Value = Vec<u8>> {
 #[test]
 fn malformed_request_lines_get_an_answer() {
     let e = Engine::start();
-    for target in ["/_ping?all=<", "/containers/{x}/json", "/a b", "/\"x\"", "*"] {
+    for target in [
+        "/_ping?all=<",
+        "/containers/{x}/json",
+        "/a b",
+        "/\"x\"",
+        "*",
+    ] {
         let r = Request::new("GET", target)
             .send(&e.socket)
             .unwrap_or_else(|err| panic!("GET {target}: no answer: {err}"));
-        assert!(
-            (400..500).contains(&r.status),
-            "GET {target}: {}",
-            r.status
-        );
+        assert!((400..500).contains(&r.status), "GET {target}: {}", r.status);
         check_alive(&e, target);
     }
 }
@@ -321,7 +350,12 @@ fn the_engine_answers_every_request() {
         "application/x-tar",
         "",
     ]));
-    let strategy = (method_strategy(), target_strategy(), content_type, body_strategy());
+    let strategy = (
+        method_strategy(),
+        target_strategy(),
+        content_type,
+        body_strategy(),
+    );
     let result = TestRunner::new(config).run(&strategy, |(method, target, ct, body)| {
         check(&e, method, &target, ct, &body);
         Ok(())
@@ -333,5 +367,9 @@ fn the_engine_answers_every_request() {
     // After everything, the engine is still whole.
     wait_for_ping(&e.socket, Duration::from_secs(5));
     let log = e.log();
-    assert!(!log.contains("panicked"), "the engine panicked:\n{}", tail(&log));
+    assert!(
+        !log.contains("panicked"),
+        "the engine panicked:\n{}",
+        tail(&log)
+    );
 }

@@ -25,10 +25,7 @@ fn encode(frames: &[(u8, Vec<u8>)]) -> Vec<u8> {
 }
 
 fn frames_strategy() -> impl Strategy<Value = Vec<(u8, Vec<u8>)>> {
-    prop::collection::vec(
-        (0u8..=2, prop::collection::vec(any::<u8>(), 0..64)),
-        0..12,
-    )
+    prop::collection::vec((0u8..=2, prop::collection::vec(any::<u8>(), 0..64)), 0..12)
 }
 
 fn config() -> ProptestConfig {
@@ -50,7 +47,10 @@ fn check_consistent(data: &[u8]) {
     if let Ok(d) = demux(data) {
         let framed: usize = d.frames.iter().map(|(_, p)| 8 + p.len()).sum();
         assert_eq!(framed, data.len(), "frames do not cover the input exactly");
-        assert!(d.frames.iter().all(|(s, _)| *s <= 3), "stream id out of range");
+        assert!(
+            d.frames.iter().all(|(s, _)| *s <= 3),
+            "stream id out of range"
+        );
         let by = |id: u8| -> Vec<u8> {
             d.frames
                 .iter()
@@ -60,7 +60,11 @@ fn check_consistent(data: &[u8]) {
         };
         assert_eq!(d.stdout, by(1));
         assert_eq!(d.stderr, by(2));
-        assert_eq!(encode(&d.frames), data, "re-encoding differs from the input");
+        assert_eq!(
+            encode(&d.frames),
+            data,
+            "re-encoding differs from the input"
+        );
     }
 }
 

@@ -80,7 +80,9 @@ fn check_path_and_query(path: &str, query: &str) {
         }
     }
     let q = Query::parse(query);
-    for key in ["all", "filters", "since", "until", "tail", "t", "signal", "names"] {
+    for key in [
+        "all", "filters", "since", "until", "tail", "t", "signal", "names",
+    ] {
         let all = q.all(key);
         assert_eq!(q.get(key).is_some(), !all.is_empty());
         let _ = q.flag(key);
@@ -167,8 +169,13 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
         any::<f64>().prop_map(Value::from),
-        prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(i64::MAX / 2 + 1), Just(-1)]
-            .prop_map(Value::from),
+        prop_oneof![
+            Just(i64::MAX),
+            Just(i64::MIN),
+            Just(i64::MAX / 2 + 1),
+            Just(-1)
+        ]
+        .prop_map(Value::from),
         ".{0,16}".prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
@@ -185,12 +192,40 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 fn field_name() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "Image", "Cmd", "Entrypoint", "Env", "Labels", "HostConfig", "Binds", "Mounts",
-            "Tmpfs", "Memory", "MemorySwap", "MemoryReservation", "PidsLimit", "CpuShares",
-            "CpuQuota", "CpuPeriod", "NanoCpus", "RestartPolicy", "Name",
-            "MaximumRetryCount", "ConsoleSize", "AutoRemove", "Tty", "Detach",
-            "AttachStdout", "User", "WorkingDir", "Driver", "DriverOpts", "StopSignal",
-            "ExposedPorts", "NetworkingConfig", "Volumes", "Healthcheck",
+            "Image",
+            "Cmd",
+            "Entrypoint",
+            "Env",
+            "Labels",
+            "HostConfig",
+            "Binds",
+            "Mounts",
+            "Tmpfs",
+            "Memory",
+            "MemorySwap",
+            "MemoryReservation",
+            "PidsLimit",
+            "CpuShares",
+            "CpuQuota",
+            "CpuPeriod",
+            "NanoCpus",
+            "RestartPolicy",
+            "Name",
+            "MaximumRetryCount",
+            "ConsoleSize",
+            "AutoRemove",
+            "Tty",
+            "Detach",
+            "AttachStdout",
+            "User",
+            "WorkingDir",
+            "Driver",
+            "DriverOpts",
+            "StopSignal",
+            "ExposedPorts",
+            "NetworkingConfig",
+            "Volumes",
+            "Healthcheck",
         ])
         .prop_map(String::from),
         ".{0,8}",

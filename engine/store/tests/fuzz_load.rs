@@ -62,7 +62,11 @@ impl Sandbox {
             .filter_map(Result::ok)
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(outer, vec!["root".to_string()], "{what}: wrote next to the store root");
+        assert_eq!(
+            outer,
+            vec!["root".to_string()],
+            "{what}: wrote next to the store root"
+        );
         for dir in self.outer.path().ancestors().skip(1) {
             for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -377,7 +381,10 @@ fn write_corpus() {
     let file = |d: &str| Kind::File(d.as_bytes().to_vec());
     let esc = format!("../../../../../../../../../tmp/{MARKER}");
     let seeds: Vec<(&str, Vec<u8>)> = vec![
-        ("valid.tar", docker_archive(&tar_of(&[e("a", file("x"))]), &[])),
+        (
+            "valid.tar",
+            docker_archive(&tar_of(&[e("a", file("x"))]), &[]),
+        ),
         (
             "valid.tar.gz",
             gzip(&docker_archive(&tar_of(&[e("a", file("x"))]), &[])),
