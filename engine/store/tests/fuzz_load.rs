@@ -194,19 +194,22 @@ fn gzip(b: &[u8]) -> Vec<u8> {
 
 fn path_strategy() -> impl Strategy<Value = String> {
     let seg = prop_oneof![
-        Just("..".to_string()),
-        Just(".".to_string()),
-        Just("a".to_string()),
-        Just("b".to_string()),
-        Just("link".to_string()),
-        Just(MARKER.to_string()),
-        Just(format!("{MARKER}-x")),
-        Just(".wh.a".to_string()),
-        Just(".wh..wh..opq".to_string()),
-        Just(String::new()),
-        "[a-z.]{1,4}",
+        1 => Just("..".to_string()),
+        3 => Just(".".to_string()),
+        3 => Just("a".to_string()),
+        3 => Just("b".to_string()),
+        3 => Just("link".to_string()),
+        3 => Just(MARKER.to_string()),
+        3 => Just(format!("{MARKER}-x")),
+        3 => Just(".wh.a".to_string()),
+        3 => Just(".wh..wh..opq".to_string()),
+        3 => Just(String::new()),
+        3 => "[a-z.]{1,4}",
     ];
-    (any::<bool>(), prop::collection::vec(seg, 1..6)).prop_map(|(abs, s)| {
+    // Mostly relative paths: an absolute or climbing entry is refused at
+    // once, so the interesting cases (symlinks and links between entries
+    // that were accepted) need most entries to get through.
+    (prop::bool::weighted(0.15), prop::collection::vec(seg, 1..5)).prop_map(|(abs, s)| {
         let p = s.join("/");
         if abs {
             format!("/{p}")
@@ -343,7 +346,13 @@ proptest! {
 
     /// Hostile entries inside a layer of an otherwise valid archive.
     #[test]
-    fn hostile_layers_stay_inside(layer in entries_strategy(), top in entries_strategy(), gz in any::<bool>()) {
+    fn hostile_layers_stay_inside(
+        layer in entries_strategy(),
+        // Usually no extra top-level entries: a refused one stops the load
+        // before any layer is unpacked.
+        top in prop_oneof![3 => Just(Vec::new()), 1 => entries_strategy()],
+        gz in any::<bool>(),
+    ) {
         let archive = docker_archive(&tar_of(&layer), &top);
         let archive = if gz { gzip(&archive) } else { archive };
         Sandbox::new().import("hostile layer", &archive);
