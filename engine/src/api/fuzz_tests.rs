@@ -266,8 +266,9 @@ fn check_body(bytes: &[u8]) {
         }
     }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
-        // `HostConfig` is also accepted at the top level by some clients;
-        // decoding any object as one exercises every typed field.
+        // Decoding every generated object as a HostConfig too reaches its
+        // typed fields even when the generator did not nest it under
+        // "HostConfig" (most cases do not).
         check_host_config(v);
     }
     let _ = serde_json::from_slice::<crate::daemon::exec::ExecConfig>(bytes);
