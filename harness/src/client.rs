@@ -367,6 +367,9 @@ impl Req {
         self.headers.push((k.to_string(), v.to_string()));
         self
     }
+    /// A longer allowance for a request known to be slow, given at the
+    /// default pace: the client scales it with its own timeout
+    /// ([`Client::scaled`]).
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = Some(t);
         self
@@ -451,6 +454,16 @@ impl Client {
 
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The allowance for a step a scenario knows is slow (`Req::timeout`,
+    /// an attach stream's end), given at the default pace: it scales with
+    /// the client's timeout, and never drops below it. With the default
+    /// timeout nothing changes; `--timeout 1` against an endpoint that hangs
+    /// turns a 180 s image load into 3 s instead of keeping it at 180 s.
+    pub fn scaled(&self, at_default: Duration) -> Duration {
+        let factor = self.timeout.as_secs_f64() / DEFAULT_TIMEOUT.as_secs_f64();
+        at_default.mul_f64(factor).max(self.timeout)
     }
 
     /// The negotiated (or pinned) version, once set.
@@ -620,7 +633,7 @@ impl Client {
     pub fn send(&self, req: Req) -> Result<Response, ClientError> {
         let path = self.full_path(&req);
         let (request, mut exchange) = self.build_request(&req, &path, &[])?;
-        let timeout = req.timeout.unwrap_or(self.timeout);
+        let timeout = req.timeout.map_or(self.timeout, |t| self.scaled(t));
         let target = self.target.clone();
         let started = Instant::now();
         let result = self
@@ -808,9 +821,11 @@ impl Attach<'_> {
     }
 
     /// Reads until the endpoint closes the stream (the container exited) or
-    /// `timeout` passes; returns the raw bytes. The data is also recorded as
-    /// this exchange's response body.
+    /// `timeout` (at the default pace, see [`Client::scaled`]) passes;
+    /// returns the raw bytes. The data is also recorded as this exchange's
+    /// response body.
     pub fn read_to_end(&mut self, timeout: Duration) -> Result<Vec<u8>, ClientError> {
+        let timeout = self.client.scaled(timeout);
         let mut stream = self
             .stream
             .take()
@@ -958,26 +973,47 @@ fn display_headers(h: &hyper::HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// An error with its causes: hyper's own message is often just
+/// "connection error", and the cause (e.g. "Connection reset by peer") is
+/// what tells a user what the endpoint did.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cur = c.source();
+    }
+    out
+}
+
 async fn roundtrip(target: &Target, req: Request<Full<Bytes>>) -> Result<Parts, RoundtripError> {
     let io = TokioIo::new(connect(target).await?);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| RoundtripError::Http(format!("HTTP handshake failed: {e}")))?;
+        .map_err(|e| RoundtripError::Http(format!("HTTP handshake failed: {}", error_chain(&e))))?;
     tokio::spawn(async move {
         // Errors surface through send_request / the body; nothing to do here.
         let _ = conn.await;
     });
-    let res = sender
-        .send_request(req)
-        .await
-        .map_err(|e| RoundtripError::Http(format!("no valid HTTP response: {e}")))?;
+    let res = sender.send_request(req).await.map_err(|e| {
+        RoundtripError::Http(format!("no valid HTTP response: {}", error_chain(&e)))
+    })?;
     let status = res.status().as_u16();
     let headers = display_headers(res.headers());
     let body = res
         .into_body()
         .collect()
         .await
-        .map_err(|e| RoundtripError::Http(format!("reading the response body failed: {e}")))?
+        .map_err(|e| {
+            RoundtripError::Http(format!(
+                "reading the response body failed: {}",
+                error_chain(&e)
+            ))
+        })?
         .to_bytes();
     Ok((status, headers, body))
 }
@@ -989,20 +1025,19 @@ async fn upgrade_roundtrip(
     let io = TokioIo::new(connect(target).await?);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| RoundtripError::Http(format!("HTTP handshake failed: {e}")))?;
+        .map_err(|e| RoundtripError::Http(format!("HTTP handshake failed: {}", error_chain(&e))))?;
     tokio::spawn(async move {
         let _ = conn.with_upgrades().await;
     });
-    let mut res = sender
-        .send_request(req)
-        .await
-        .map_err(|e| RoundtripError::Http(format!("no valid HTTP response: {e}")))?;
+    let mut res = sender.send_request(req).await.map_err(|e| {
+        RoundtripError::Http(format!("no valid HTTP response: {}", error_chain(&e)))
+    })?;
     let status = res.status().as_u16();
     let headers = display_headers(res.headers());
     if res.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let upgraded = hyper::upgrade::on(&mut res)
-            .await
-            .map_err(|e| RoundtripError::Http(format!("upgrade failed after 101: {e}")))?;
+        let upgraded = hyper::upgrade::on(&mut res).await.map_err(|e| {
+            RoundtripError::Http(format!("upgrade failed after 101: {}", error_chain(&e)))
+        })?;
         return Ok(Upgraded::Switched(
             status,
             headers,
@@ -1013,7 +1048,12 @@ async fn upgrade_roundtrip(
         .into_body()
         .collect()
         .await
-        .map_err(|e| RoundtripError::Http(format!("reading the response body failed: {e}")))?
+        .map_err(|e| {
+            RoundtripError::Http(format!(
+                "reading the response body failed: {}",
+                error_chain(&e)
+            ))
+        })?
         .to_bytes();
     Ok(Upgraded::Refused(status, headers, body))
 }
@@ -1220,6 +1260,18 @@ mod tests {
         c.set_timeout(Duration::from_millis(300));
         let err = c.send(Req::get("/_ping")).expect_err("timeout");
         assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
+    }
+
+    #[test]
+    fn slow_step_allowances_scale_with_the_timeout() {
+        let mut c = Client::new(Target::Tcp("127.0.0.1:1".into())).expect("client");
+        let s = Duration::from_secs;
+        assert_eq!(c.scaled(s(180)), s(180), "default timeout: unchanged");
+        c.set_timeout(s(1));
+        assert_eq!(c.scaled(s(180)), s(3));
+        assert_eq!(c.scaled(s(30)), s(1), "never below the timeout itself");
+        c.set_timeout(s(120));
+        assert_eq!(c.scaled(s(180)), s(360));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests in `tests/`: find the workspace's
 //! binaries, start a `shipshape-engine` on a temp socket, run commands.
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 
 /// dockerd's `timetypes.ParseTimestamps`: "seconds[.fraction]", as the CLI
 /// sends after converting durations and dates; "" means unset.
-fn parse_time(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+pub(crate) fn parse_time(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
         return Ok(None);
     };

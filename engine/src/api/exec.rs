@@ -48,7 +48,7 @@ pub async fn create(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiE
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct StartRequest {
+pub(crate) struct StartRequest {
     detach: bool,
     #[allow(dead_code)]
     tty: bool,

@@ -15,6 +15,9 @@ pub mod resources;
 pub mod system;
 pub mod volumes;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -133,14 +136,23 @@ async fn route(
         ["containers", id, "stop"] if is_post => containers::stop(ctx, id).await,
         ["containers", id, "restart"] if is_post => containers::restart(ctx, id).await,
         ["containers", id, "kill"] if is_post => containers::kill(ctx, id).await,
-        ["containers", id, "wait"] if is_post => containers::wait(ctx, id).await,
+        ["containers", id, "wait"] if is_post => {
+            discard_body(req).await;
+            containers::wait(ctx, id).await
+        }
         ["containers", id, "attach"] if is_post => containers::attach_route(ctx, id, req).await,
-        ["containers", id, "logs"] if is_get => containers::logs(ctx, id).await,
+        ["containers", id, "logs"] if is_get => {
+            discard_body(req).await;
+            containers::logs(ctx, id).await
+        }
         ["containers", id, "resize"] if is_post => containers::resize(ctx, id).await,
         ["containers", id, "changes"] if is_get => containers::changes(ctx, id).await,
         ["containers", id, "pause"] if is_post => resources::pause(ctx, id).await,
         ["containers", id, "unpause"] if is_post => resources::unpause(ctx, id).await,
-        ["containers", id, "stats"] if is_get => resources::stats(ctx, id).await,
+        ["containers", id, "stats"] if is_get => {
+            discard_body(req).await;
+            resources::stats(ctx, id).await
+        }
         ["containers", id, "update"] if is_post => resources::update(ctx, id, req).await,
         ["containers", id] if is_delete => containers::remove(ctx, id).await,
         ["containers", id, "exec"] if is_post => exec::create(ctx, id, req).await,
@@ -159,7 +171,10 @@ async fn route(
         ["containers", id, "top"] if is_get => containers::ops::top(ctx, id).await,
         ["containers", "prune"] if is_post => containers::ops::prune(ctx).await,
         ["system", "df"] if is_get => containers::ops::system_df(ctx).await,
-        ["events"] if is_get => events::events(ctx).await,
+        ["events"] if is_get => {
+            discard_body(req).await;
+            events::events(ctx).await
+        }
         ["networks"] if is_get => networks::list(ctx).await,
         ["networks", "create"] if is_post => networks::create(ctx, req).await,
         ["networks", "prune"] if is_post => networks::prune(ctx).await,
@@ -200,6 +215,24 @@ async fn route(
         _ => return None,
     };
     Some(r)
+}
+
+/// Reads and drops a request body the handler ignores, before a response
+/// that may stay open for long (events, logs and stats streams, wait).
+/// While a body sits unread, hyper does not read the connection, so a
+/// client that hangs up goes unnoticed until the next write: for a quiet
+/// event stream that may be never, and each such request pins a connection
+/// and its task (found by tests/fuzz_api.rs). Frames are dropped as they
+/// come, so an endless body costs no memory; a client that declares a body
+/// and never sends it waits for its answer until it hangs up.
+async fn discard_body(req: Request) {
+    use http_body_util::BodyExt;
+    let mut body = req.into_body();
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            break;
+        }
+    }
 }
 
 /// Docker's error body: `{"message": "..."}` with the mapped status. 304 has no body.

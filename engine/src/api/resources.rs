@@ -93,7 +93,7 @@ pub async fn stats(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 /// Resources plus RestartPolicy). Zero means "leave alone", as dockerd reads it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct UpdateRequest {
+pub(crate) struct UpdateRequest {
     memory: i64,
     memory_swap: i64,
     memory_reservation: i64,
@@ -103,6 +103,21 @@ struct UpdateRequest {
     cpu_period: i64,
     nano_cpus: i64,
     restart_policy: Option<RestartPolicy>,
+}
+
+impl UpdateRequest {
+    /// The settings `cgroups::validate` checks, alone (the rest left unset).
+    pub(crate) fn as_host_config(&self) -> HostConfig {
+        HostConfig {
+            memory: self.memory,
+            memory_swap: self.memory_swap,
+            memory_reservation: self.memory_reservation,
+            cpu_quota: self.cpu_quota,
+            cpu_period: self.cpu_period,
+            nano_cpus: self.nano_cpus,
+            ..Default::default()
+        }
+    }
 }
 
 /// `POST /containers/{id}/update`: new limits go into the record and, while
@@ -116,15 +131,7 @@ pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiE
         serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?
     };
     // dockerd checks the request on its own first (plain 400s)...
-    cgroups::validate(&HostConfig {
-        memory: u.memory,
-        memory_swap: u.memory_swap,
-        memory_reservation: u.memory_reservation,
-        cpu_quota: u.cpu_quota,
-        cpu_period: u.cpu_period,
-        nano_cpus: u.nano_cpus,
-        ..Default::default()
-    })?;
+    cgroups::validate(&u.as_host_config())?;
     let policy = u.restart_policy.filter(|p| !p.name.is_empty());
     if let Some(p) = &policy {
         restart::validate(p)?;

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct CreateRequest {
+pub(crate) struct CreateRequest {
     name: String,
     driver: String,
     driver_opts: Option<BTreeMap<String, String>>,

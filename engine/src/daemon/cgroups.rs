@@ -74,7 +74,9 @@ pub fn validate(hc: &HostConfig) -> Result<(), ApiError> {
 /// allows as much swap again (MemorySwap = 2 x Memory), and inspect shows it.
 pub fn normalize(hc: &mut HostConfig, raw: &mut Value) {
     if hc.memory > 0 && hc.memory_swap == 0 {
-        hc.memory_swap = hc.memory * 2;
+        // Saturating: a client may send any int64, and a huge limit must
+        // stay huge rather than overflow (a panic, or a negative limit).
+        hc.memory_swap = hc.memory.saturating_mul(2);
         if let Some(o) = raw.as_object_mut() {
             o.insert("MemorySwap".into(), Value::from(hc.memory_swap));
         }
@@ -87,7 +89,7 @@ pub fn resources(hc: &HostConfig) -> Resources {
     let mut r = Resources {
         memory: pos(hc.memory),
         memory_swap: pos(hc.memory).map(|m| match hc.memory_swap {
-            0 => 2 * m,
+            0 => m.saturating_mul(2),
             s if s < 0 => -1,
             s => s,
         }),

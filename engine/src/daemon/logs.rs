@@ -176,7 +176,9 @@ pub fn parse_unix_time(s: &str) -> Option<i64> {
         let n: i64 = digits.parse().ok()?;
         nanos = n * 10i64.pow(9 - digits.len() as u32);
     }
-    Some(secs * 1_000_000_000 + nanos)
+    // Saturating: `since`/`until` come from the client, and a date past
+    // 2262 must not overflow (it means "far in the future" all the same).
+    Some(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
 }
 
 /// RFC 3339 with nanoseconds, as Docker prints timestamps.
