@@ -119,7 +119,9 @@ pub fn mounts_below(mountinfo: &str, root: &Path) -> Vec<PathBuf> {
         let parts: Vec<_> = rel.iter().filter_map(|c| c.to_str()).collect();
         matches!(
             parts.as_slice(),
-            ["containers" | "trash", _, "fs", "merged", ..] | ["tmp", _, ..] | ["image", "tmp", _, ..]
+            ["containers" | "trash", _, "fs", "merged", ..]
+                | ["tmp", _, ..]
+                | ["image", "tmp", _, ..]
         )
     };
     let mut out: Vec<PathBuf> = mountinfo
