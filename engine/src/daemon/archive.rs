@@ -551,9 +551,10 @@ fn extract(r: impl Read, dest: &Path, copy_uid_gid: bool) -> Result<(), ApiError
         overlay_whiteouts: false,
         preserve_owner: copy_uid_gid,
     };
-    shipshape_store::archive::unpack(r, dest, opts)
+    // Already chrooted into the container's root: symlinks resolve inside it.
+    shipshape_store::archive::unpack_at(r, dest, opts)
         .map(|_| ())
-        .map_err(|e| ApiError::Internal(format!("Error processing tar file(exit status 1): {e}")))
+        .map_err(ApiError::from)
 }
 
 /// dockerd's noOverwriteDirNonDir: an entry may not replace a directory

@@ -32,7 +32,8 @@ impl Context {
                 preserve_owner: false,
             },
         )
-        .map_err(|e| ApiError::BadRequest(format!("invalid build context: {e}")))?;
+        // dockerd's status and wording: 500 "Error processing tar file(...)".
+        .map_err(ApiError::from)?;
         Ok(Context { dir })
     }
 
