@@ -440,3 +440,28 @@ fn build_tag_uppercase(ctx: &Ctx) -> Outcome {
         ctx.send(Req::post("/build?t=Shipshape-UPPER").raw(t.finish(), "application/x-tar"))?;
     expectation("hostile/build-tag-uppercase")?.check(&resp, &[])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::tar_writer::{Kind, RawTar};
+
+    #[test]
+    fn the_tar_crate_reads_what_we_write() {
+        let mut t = RawTar::new();
+        t.entry("../up", Kind::File(b"x"))
+            .entry("/abs", Kind::Symlink("/etc"))
+            .entry("h", Kind::Hardlink("/etc/passwd"))
+            .entry("null", Kind::Char(1, 3));
+        let bytes = t.finish();
+        let mut a = tar::Archive::new(bytes.as_slice());
+        let names: Vec<String> = a
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                String::from_utf8_lossy(&e.path_bytes()).into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["../up", "/abs", "h", "null"]);
+    }
+}
