@@ -572,3 +572,51 @@ fn the_hostile_harness_scenarios_pass_against_the_engine() {
     );
     assert!(stdout(&o).contains(" 0 failed"), "{}", stdout(&o));
 }
+
+#[test]
+fn cp_into_volumes_keeps_read_only_volumes_read_only() {
+    let e = Engine::start();
+    let img = load_fixture(&e);
+    let id = ok(e.docker().args([
+        "run",
+        "-d",
+        "-v",
+        "hostile-ro:/ro:ro",
+        "-v",
+        "hostile-rw:/rw",
+        &img,
+        "/probe",
+        "sleep",
+        "120",
+    ]));
+    let payload = e.dir.path().join("payload");
+    fs::write(&payload, "payload").expect("payload");
+    let src = payload.to_str().unwrap_or("/nonexistent");
+    let mountpoint = |v: &str| {
+        PathBuf::from(ok(e.docker().args([
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Mountpoint}}",
+            v,
+        ])))
+    };
+    // Running and stopped: the volumes are mounted for the copy, the
+    // read-only one read-only.
+    for round in ["running", "stopped"] {
+        ok(e.docker().args(["cp", src, &format!("{id}:/rw/{round}")]));
+        let o = run(e.docker().args(["cp", src, &format!("{id}:/ro/{round}")]));
+        assert!(
+            !o.status.success(),
+            "{round}: wrote into a read-only volume"
+        );
+        assert_eq!(
+            fs::read_to_string(mountpoint("hostile-rw").join(round)).unwrap_or_default(),
+            "payload",
+            "{round}: the copy did not land in the volume"
+        );
+        assert!(!mountpoint("hostile-ro").join(round).exists(), "{round}");
+        ok(e.docker().args(["stop", "-t", "0", &id]));
+    }
+    ok(e.docker().args(["rm", "-f", &id]));
+}

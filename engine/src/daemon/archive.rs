@@ -31,6 +31,8 @@ use shipshape_store::archive::UnpackOptions;
 use tokio::sync::mpsc;
 
 use super::{Container, Daemon};
+
+mod mounts;
 use crate::error::ApiError;
 
 /// `X-Docker-Container-Path-Stat`, dockerd's `ContainerPathStat`.
@@ -138,37 +140,24 @@ fn enter_root(root: &Path, mounts: &[BindMount]) -> Result<(), ApiError> {
     .map_err(|e| sys("make mounts private", e))?;
     let mut sorted: Vec<&BindMount> = mounts.iter().collect();
     sorted.sort_by_key(|m| Path::new(&m.destination).components().count());
+    let root_dir = fs::File::open(root)?;
     for m in sorted {
-        // The destination is resolved inside the root; a missing one is
-        // skipped (the container creates it when it starts).
-        let Ok(target) = shipshape_store::archive::resolve_in_scope(root, &m.destination) else {
+        // The destination is resolved inside the root by the kernel and
+        // pinned by a file descriptor, which the mount then goes through:
+        // a container swapping it for a symlink meanwhile cannot redirect
+        // the mount. A missing one is skipped (the container creates it
+        // when it starts).
+        let Ok(target) = mounts::open_in_root(&root_dir, &m.destination) else {
             continue;
         };
-        let (Ok(src_meta), Ok(dst_meta)) = (fs::metadata(&m.source), fs::symlink_metadata(&target))
-        else {
+        let (Ok(src_meta), Ok(dst_meta)) = (fs::metadata(&m.source), target.metadata()) else {
             continue;
         };
-        if src_meta.is_dir() != dst_meta.is_dir() || dst_meta.file_type().is_symlink() {
+        if src_meta.is_dir() != dst_meta.is_dir() {
             continue;
         }
-        if let Err(e) = mount(
-            Some(&m.source),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        ) {
+        if let Err(e) = mounts::attach(&m.source, &target, m.readonly) {
             tracing::warn!(source = %m.source.display(), dest = %m.destination, error = %e, "mounting a volume for a copy");
-            continue;
-        }
-        if m.readonly {
-            let _ = mount(
-                None::<&str>,
-                &target,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None::<&str>,
-            );
         }
     }
     nix::unistd::chroot(root).map_err(|e| sys("chroot", e))?;
