@@ -54,9 +54,21 @@ pub fn scenarios() -> Vec<Scenario> {
         scenario("hostile", "import-hardlink-outside", false, import_hardlink),
         scenario(
             "hostile",
+            "import-pax-header-too-long",
+            false,
+            import_pax_too_long,
+        ),
+        scenario(
+            "hostile",
             "build-context-hardlink-outside",
             false,
             build_hardlink,
+        ),
+        scenario(
+            "hostile",
+            "build-context-huge-header",
+            false,
+            build_huge_header,
         ),
         scenario("hostile", "archive-put-dotdot", true, put_dotdot),
         scenario("hostile", "archive-put-symlink-outside", true, put_symlink),
@@ -271,6 +283,42 @@ fn import_hardlink(ctx: &Ctx) -> Outcome {
     let (reference, resp) = import(ctx, t.finish())?;
     let result = expectation("hostile/import-hardlink-outside")?.check(&resp, &[]);
     remove_image(ctx, &reference);
+    result
+}
+
+fn import_pax_too_long(ctx: &Ctx) -> Outcome {
+    // A PAX header whose one record (a path) is over Go's 1 MiB limit.
+    let path = format!("d/{}", "a".repeat(1 << 20));
+    let body = format!("path={path}\n");
+    // A record's length counts its own digits too.
+    let mut len = body.len() + 1;
+    while format!("{len} {body}").len() != len {
+        len += 1;
+    }
+    let record = format!("{len} {body}");
+    let mut t = RawTar::new();
+    t.special(b'x', record.len() as u64, record.as_bytes())
+        .entry("x", Kind::File(b"x"));
+    let (reference, resp) = import(ctx, t.finish())?;
+    let result = expectation("hostile/import-pax-header-too-long")?.check(&resp, &[]);
+    remove_image(ctx, &reference);
+    result
+}
+
+fn build_huge_header(ctx: &Ctx) -> Outcome {
+    // The Dockerfile, then a GNU long name declaring 1 GiB, cut short.
+    let tag = format!("{}:latest", ctx.unique_name("hostile-build"));
+    ctx.record_created_image(tag.clone());
+    let mut t = RawTar::new();
+    t.entry("Dockerfile", Kind::File(b"FROM scratch\nCOPY . /\n"))
+        .special(b'L', 1 << 30, &[b'a'; 4096]);
+    let resp = ctx.send(
+        Req::post(format!("/build?t={}&rm=1", enc(&tag)))
+            .raw(t.truncated(), "application/x-tar")
+            .timeout(Duration::from_secs(120)),
+    )?;
+    let result = expectation("hostile/build-context-huge-header")?.check(&resp, &[]);
+    remove_image(ctx, &tag);
     result
 }
 
