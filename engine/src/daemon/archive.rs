@@ -524,68 +524,18 @@ pub async fn put(
                 "container rootfs is marked read-only".into(),
             ));
         }
-        let mut tar = shipshape_store::archive::decompress(body)?;
-        if opts.no_overwrite_dir_non_dir {
-            let checked = check_dir_non_dir(&mut tar, &dest)?;
-            extract(checked.as_slice(), &dest, opts.copy_uid_gid)
-        } else {
-            extract(tar, &dest, opts.copy_uid_gid)
-        }
+        let tar = shipshape_store::archive::decompress(body)?;
+        let unpack = UnpackOptions {
+            overlay_whiteouts: false,
+            preserve_owner: opts.copy_uid_gid,
+            no_overwrite_dir_non_dir: opts.no_overwrite_dir_non_dir,
+        };
+        // Already chrooted into the container's root: symlinks resolve inside it.
+        shipshape_store::archive::unpack_at(tar, &dest, unpack)
+            .map(|_| ())
+            .map_err(ApiError::from)
     })
     .await
-}
-
-fn extract(r: impl Read, dest: &Path, copy_uid_gid: bool) -> Result<(), ApiError> {
-    let opts = UnpackOptions {
-        overlay_whiteouts: false,
-        preserve_owner: copy_uid_gid,
-    };
-    // Already chrooted into the container's root: symlinks resolve inside it.
-    shipshape_store::archive::unpack_at(r, dest, opts)
-        .map(|_| ())
-        .map_err(ApiError::from)
-}
-
-/// dockerd's noOverwriteDirNonDir: an entry may not replace a directory
-/// with a non-directory or the reverse. The archive is buffered (in a temp
-/// file inside the container's /tmp would be visible; memory is used, cp
-/// archives are what the client sends) and checked first, so nothing is
-/// written when it would fail.
-fn check_dir_non_dir(r: &mut dyn Read, dest: &Path) -> Result<Vec<u8>, ApiError> {
-    let mut all = Vec::new();
-    r.read_to_end(&mut all).map_err(|e| {
-        ApiError::Internal(format!("Error processing tar file(exit status 1): {e}"))
-    })?;
-    let mut archive = tar::Archive::new(all.as_slice());
-    let entries = archive.entries().map_err(|e| {
-        ApiError::Internal(format!("Error processing tar file(exit status 1): {e}"))
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|e| {
-            ApiError::Internal(format!("Error processing tar file(exit status 1): {e}"))
-        })?;
-        let Ok(p) = entry.path() else { continue };
-        let full = dest.join(p.as_ref());
-        let Ok(existing) = fs::symlink_metadata(&full) else {
-            continue;
-        };
-        let entry_is_dir = entry.header().entry_type().is_dir();
-        if existing.is_dir() && !entry_is_dir {
-            return Err(ApiError::Internal(format!(
-                "Error processing tar file(exit status 1): cannot overwrite directory {:?} with non-directory {:?}",
-                full.display().to_string(),
-                dest.display().to_string()
-            )));
-        }
-        if !existing.is_dir() && entry_is_dir {
-            return Err(ApiError::Internal(format!(
-                "Error processing tar file(exit status 1): cannot overwrite non-directory {:?} with directory {:?}",
-                full.display().to_string(),
-                dest.display().to_string()
-            )));
-        }
-    }
-    Ok(all)
 }
 
 /// Standard base64 with padding (the stat header), without a dependency.

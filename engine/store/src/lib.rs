@@ -817,6 +817,7 @@ impl ImageStore {
                     UnpackOptions {
                         overlay_whiteouts: true,
                         preserve_owner: true,
+                        no_overwrite_dir_non_dir: false,
                     },
                 )?;
                 let (diff_id, _) = hashed.finish()?;

@@ -67,6 +67,7 @@ pub(crate) fn load(
         UnpackOptions {
             overlay_whiteouts: false,
             preserve_owner: false,
+            no_overwrite_dir_non_dir: false,
         },
     )?;
 

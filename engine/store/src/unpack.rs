@@ -53,6 +53,10 @@ pub struct UnpackOptions {
     pub overlay_whiteouts: bool,
     /// Apply uid/gid and xattrs from the tar (layers); off for the outer archive.
     pub preserve_owner: bool,
+    /// dockerd's `noOverwriteDirNonDir` (`docker cp` sets it): an entry may
+    /// not replace a directory with a non-directory or the reverse. Checked
+    /// entry by entry as dockerd does, so the archive is never buffered.
+    pub no_overwrite_dir_non_dir: bool,
 }
 
 /// Unpacks the tar stream `r` into `root` (an existing directory), chrooted
@@ -302,6 +306,19 @@ impl<'a> Unpacker<'a> {
             return Ok(());
         }
         if let Ok(m) = fs::symlink_metadata(&path) {
+            if self.opts.no_overwrite_dir_non_dir && m.is_dir() != kind.is_dir() {
+                return Err(if m.is_dir() {
+                    format!(
+                        "cannot overwrite directory {path:?} with non-directory {:?}",
+                        self.dest
+                    )
+                } else {
+                    format!(
+                        "cannot overwrite non-directory {path:?} with directory {:?}",
+                        self.dest
+                    )
+                });
+            }
             if !(m.is_dir() && kind.is_dir()) {
                 let removed = if m.is_dir() {
                     fs::remove_dir_all(&path)

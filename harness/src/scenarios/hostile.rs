@@ -78,6 +78,12 @@ pub fn scenarios() -> Vec<Scenario> {
             true,
             put_hardlink,
         ),
+        scenario(
+            "hostile",
+            "archive-put-no-overwrite-dir",
+            true,
+            put_no_overwrite_dir,
+        ),
         scenario("hostile", "create-truncated-json", false, create_truncated),
         scenario("hostile", "create-wrong-type", false, create_wrong_type),
         scenario("hostile", "create-empty-body", false, create_empty_body),
@@ -368,6 +374,31 @@ fn put_hardlink(ctx: &Ctx) -> Outcome {
     let mut t = RawTar::new();
     t.entry("passwd", Kind::Hardlink("/etc/passwd"));
     put(ctx, "hostile/archive-put-hardlink-outside", t.finish())
+}
+
+/// `docker cp`'s noOverwriteDirNonDir: a file may not replace a directory.
+fn put_no_overwrite_dir(ctx: &Ctx) -> Outcome {
+    let id = ctx.create(ctx.probe_config(&["exit", "0"])?, None)?;
+    let send = |entry: &str, kind: Kind| {
+        let mut t = RawTar::new();
+        t.entry(entry, kind);
+        ctx.send(
+            Req::new(
+                hyper::Method::PUT,
+                format!(
+                    "/containers/{}/archive?path=/tmp&noOverwriteDirNonDir=true",
+                    enc(&id)
+                ),
+            )
+            .raw(t.finish(), "application/x-tar"),
+        )
+    };
+    let result = send("d/", Kind::Dir)
+        .and_then(|r| expect_status(&r, 200, "putting a directory"))
+        .and_then(|()| send("d", Kind::File(b"x")))
+        .and_then(|r| expectation("hostile/archive-put-no-overwrite-dir")?.check(&r, &[]));
+    ctx.remove(&id);
+    result
 }
 
 /// Sends a create with a raw body; removes whatever it created.
