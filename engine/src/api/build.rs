@@ -59,9 +59,11 @@ fn options(ctx: &Ctx) -> Result<Options, ApiError> {
     let q = &ctx.query;
     let mut tags = Vec::new();
     for t in q.all("t") {
-        let r = reference::parse_normalized_named(&t)?;
+        // dockerd answers 500 to a bad tag here (not the 400 elsewhere).
+        let r =
+            reference::parse_normalized_named(&t).map_err(|e| ApiError::Internal(e.to_string()))?;
         if r.digest.is_some() {
-            return Err(ApiError::BadRequest(
+            return Err(ApiError::Internal(
                 "build tag cannot contain a digest".into(),
             ));
         }

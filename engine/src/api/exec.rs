@@ -37,11 +37,8 @@ const MAX_START_BODY: usize = 64 << 10;
 pub async fn create(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiError> {
     let c = ctx.daemon.container(key)?;
     let bytes = read_json_body(req).await?;
-    let config: ExecConfig = if bytes.iter().all(u8::is_ascii_whitespace) {
-        ExecConfig::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?
-    };
+    let config: ExecConfig = crate::api::json_body::decode_or_default(&bytes)
+        .map_err(crate::api::json_body::JsonBodyError::bad_request)?;
     let id = exec::create(&ctx.daemon, &c, config)?;
     Ok(json_status(StatusCode::CREATED, &json!({ "Id": id })))
 }
@@ -60,11 +57,8 @@ pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, Ap
     let e = ctx.daemon.execs.get(id)?;
     let on_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
     let bytes = read_start_body(&mut req).await?;
-    let sr: StartRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
-        StartRequest::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?
-    };
+    let sr: StartRequest = crate::api::json_body::decode_or_default(&bytes)
+        .map_err(crate::api::json_body::JsonBodyError::bad_request)?;
 
     if sr.detach {
         exec::check_startable(&e)?;

@@ -17,11 +17,16 @@ pub fn parse(raw: Option<&str>, allowed_keys: &[&str]) -> Result<Filters, ApiErr
         return Ok(out);
     };
     let v: Value = serde_json::from_str(raw).map_err(ApiError::internal)?;
-    let Value::Object(obj) = v else {
-        return Err(ApiError::Internal(
-            "json: cannot unmarshal non-object into Go value of type map[string]map[string]bool"
-                .into(),
-        ));
+    let obj = match v {
+        Value::Object(obj) => obj,
+        // Go decodes `null` into a nil map: no filters.
+        Value::Null => return Ok(out),
+        other => {
+            return Err(ApiError::Internal(format!(
+                "json: cannot unmarshal {} into Go value of type map[string]map[string]bool",
+                go_kind(&other)
+            )))
+        }
     };
     for (k, v) in obj {
         if !allowed_keys.contains(&k.as_str()) {
@@ -37,15 +42,28 @@ pub fn parse(raw: Option<&str>, allowed_keys: &[&str]) -> Result<Filters, ApiErr
                 .filter(|(_, on)| on.as_bool().unwrap_or(false))
                 .map(|(s, _)| s)
                 .collect(),
-            _ => {
-                return Err(ApiError::Internal(
-                    "json: cannot unmarshal value into Go value of type map[string]bool".into(),
-                ))
+            other => {
+                return Err(ApiError::Internal(format!(
+                    "json: cannot unmarshal {} into Go value of type map[string]bool",
+                    go_kind(&other)
+                )))
             }
         };
         out.insert(k, values);
     }
     Ok(out)
+}
+
+/// How Go's encoding/json names a JSON value's kind in its errors.
+fn go_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod filters;
 pub mod image_ops;
 pub mod images;
+pub mod json_body;
 pub mod networks;
 pub mod query;
 pub mod resources;

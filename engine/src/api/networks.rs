@@ -26,10 +26,8 @@ fn members(d: &Daemon, n: &Network) -> Vec<Arc<Container>> {
 
 async fn body_json<T: for<'de> Deserialize<'de> + Default>(req: Request) -> Result<T, ApiError> {
     let bytes = read_json_body(req).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))
+    super::json_body::decode_or_default(&bytes)
+        .map_err(super::json_body::JsonBodyError::bad_request)
 }
 
 /// `GET /networks`, with filters driver, id, label, name, scope, type.

@@ -125,11 +125,9 @@ impl UpdateRequest {
 pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiError> {
     let c = ctx.daemon.container(key)?;
     let bytes = read_json_body(req).await?;
-    let u: UpdateRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
-        UpdateRequest::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?
-    };
+    // dockerd 20.10 answers 500 to a body it cannot decode.
+    let u: UpdateRequest = crate::api::json_body::decode_or_default(&bytes)
+        .map_err(crate::api::json_body::JsonBodyError::internal)?;
     // dockerd checks the request on its own first (plain 400s)...
     cgroups::validate(&u.as_host_config())?;
     let policy = u.restart_policy.filter(|p| !p.name.is_empty());

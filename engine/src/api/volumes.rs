@@ -24,11 +24,8 @@ pub(crate) struct CreateRequest {
 /// `POST /volumes/create`.
 pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
     let bytes = read_json_body(req).await?;
-    let r: CreateRequest = if bytes.iter().all(u8::is_ascii_whitespace) {
-        CreateRequest::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?
-    };
+    let r: CreateRequest = super::json_body::decode_or_default(&bytes)
+        .map_err(super::json_body::JsonBodyError::bad_request)?;
     let shown = if r.name.is_empty() {
         ""
     } else {

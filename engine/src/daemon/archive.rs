@@ -31,6 +31,8 @@ use shipshape_store::archive::UnpackOptions;
 use tokio::sync::mpsc;
 
 use super::{Container, Daemon};
+
+mod mounts;
 use crate::error::ApiError;
 
 /// `X-Docker-Container-Path-Stat`, dockerd's `ContainerPathStat`.
@@ -138,37 +140,24 @@ fn enter_root(root: &Path, mounts: &[BindMount]) -> Result<(), ApiError> {
     .map_err(|e| sys("make mounts private", e))?;
     let mut sorted: Vec<&BindMount> = mounts.iter().collect();
     sorted.sort_by_key(|m| Path::new(&m.destination).components().count());
+    let root_dir = fs::File::open(root)?;
     for m in sorted {
-        // The destination is resolved inside the root; a missing one is
-        // skipped (the container creates it when it starts).
-        let Ok(target) = shipshape_store::archive::resolve_in_scope(root, &m.destination) else {
+        // The destination is resolved inside the root by the kernel and
+        // pinned by a file descriptor, which the mount then goes through:
+        // a container swapping it for a symlink meanwhile cannot redirect
+        // the mount. A missing one is skipped (the container creates it
+        // when it starts).
+        let Ok(target) = mounts::open_in_root(&root_dir, &m.destination) else {
             continue;
         };
-        let (Ok(src_meta), Ok(dst_meta)) = (fs::metadata(&m.source), fs::symlink_metadata(&target))
-        else {
+        let (Ok(src_meta), Ok(dst_meta)) = (fs::metadata(&m.source), target.metadata()) else {
             continue;
         };
-        if src_meta.is_dir() != dst_meta.is_dir() || dst_meta.file_type().is_symlink() {
+        if src_meta.is_dir() != dst_meta.is_dir() {
             continue;
         }
-        if let Err(e) = mount(
-            Some(&m.source),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        ) {
+        if let Err(e) = mounts::attach(&m.source, &target, m.readonly) {
             tracing::warn!(source = %m.source.display(), dest = %m.destination, error = %e, "mounting a volume for a copy");
-            continue;
-        }
-        if m.readonly {
-            let _ = mount(
-                None::<&str>,
-                &target,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None::<&str>,
-            );
         }
     }
     nix::unistd::chroot(root).map_err(|e| sys("chroot", e))?;
@@ -535,67 +524,18 @@ pub async fn put(
                 "container rootfs is marked read-only".into(),
             ));
         }
-        let mut tar = shipshape_store::archive::decompress(body)?;
-        if opts.no_overwrite_dir_non_dir {
-            let checked = check_dir_non_dir(&mut tar, &dest)?;
-            extract(checked.as_slice(), &dest, opts.copy_uid_gid)
-        } else {
-            extract(tar, &dest, opts.copy_uid_gid)
-        }
+        let tar = shipshape_store::archive::decompress(body)?;
+        let unpack = UnpackOptions {
+            overlay_whiteouts: false,
+            preserve_owner: opts.copy_uid_gid,
+            no_overwrite_dir_non_dir: opts.no_overwrite_dir_non_dir,
+        };
+        // Already chrooted into the container's root: symlinks resolve inside it.
+        shipshape_store::archive::unpack_at(tar, &dest, unpack)
+            .map(|_| ())
+            .map_err(ApiError::from)
     })
     .await
-}
-
-fn extract(r: impl Read, dest: &Path, copy_uid_gid: bool) -> Result<(), ApiError> {
-    let opts = UnpackOptions {
-        overlay_whiteouts: false,
-        preserve_owner: copy_uid_gid,
-    };
-    shipshape_store::archive::unpack(r, dest, opts)
-        .map(|_| ())
-        .map_err(|e| ApiError::Internal(format!("Error processing tar file(exit status 1): {e}")))
-}
-
-/// dockerd's noOverwriteDirNonDir: an entry may not replace a directory
-/// with a non-directory or the reverse. The archive is buffered (in a temp
-/// file inside the container's /tmp would be visible; memory is used, cp
-/// archives are what the client sends) and checked first, so nothing is
-/// written when it would fail.
-fn check_dir_non_dir(r: &mut dyn Read, dest: &Path) -> Result<Vec<u8>, ApiError> {
-    let mut all = Vec::new();
-    r.read_to_end(&mut all).map_err(|e| {
-        ApiError::Internal(format!("Error processing tar file(exit status 1): {e}"))
-    })?;
-    let mut archive = tar::Archive::new(all.as_slice());
-    let entries = archive.entries().map_err(|e| {
-        ApiError::Internal(format!("Error processing tar file(exit status 1): {e}"))
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|e| {
-            ApiError::Internal(format!("Error processing tar file(exit status 1): {e}"))
-        })?;
-        let Ok(p) = entry.path() else { continue };
-        let full = dest.join(p.as_ref());
-        let Ok(existing) = fs::symlink_metadata(&full) else {
-            continue;
-        };
-        let entry_is_dir = entry.header().entry_type().is_dir();
-        if existing.is_dir() && !entry_is_dir {
-            return Err(ApiError::Internal(format!(
-                "Error processing tar file(exit status 1): cannot overwrite directory {:?} with non-directory {:?}",
-                full.display().to_string(),
-                dest.display().to_string()
-            )));
-        }
-        if !existing.is_dir() && entry_is_dir {
-            return Err(ApiError::Internal(format!(
-                "Error processing tar file(exit status 1): cannot overwrite non-directory {:?} with directory {:?}",
-                full.display().to_string(),
-                dest.display().to_string()
-            )));
-        }
-    }
-    Ok(all)
 }
 
 /// Standard base64 with padding (the stat header), without a dependency.

@@ -61,15 +61,22 @@ pub fn create(
         },
     };
     if req.config.image.is_empty() {
-        return Err(ApiError::BadRequest(
-            "Config cannot be empty in order to create a container".into(),
-        ));
+        let no_command = req.config.cmd.as_ref().is_none_or(Vec::is_empty)
+            && req.config.entrypoint.as_ref().is_none_or(Vec::is_empty);
+        // dockerd's answer with neither image nor command; with a command
+        // it creates an imageless container, which we refuse.
+        return Err(ApiError::BadRequest(if no_command {
+            "No command specified".into()
+        } else {
+            "Config cannot be empty in order to create a container".into()
+        }));
     }
     let image = d.images.get(&req.config.image)?;
     let host_config_raw = req.host_config.clone().unwrap_or(serde_json::Value::Null);
     let host_config: HostConfig = match &req.host_config {
         Some(v) => serde_json::from_value(v.clone())
-            .map_err(|e| ApiError::BadRequest(format!("invalid HostConfig: {e}")))?,
+            // A decode error: dockerd 20.10 answers 500 for those.
+            .map_err(|e| ApiError::Internal(format!("invalid HostConfig: {e}")))?,
         None => HostConfig::default(),
     };
     // Mount specs are checked now; volumes are created once the name is ours.

@@ -22,9 +22,11 @@ pub mod archive;
 pub mod atomic;
 pub mod diff;
 mod error;
+mod gopath;
 mod load;
 pub mod reference;
 mod save;
+mod unpack;
 
 pub use error::{ErrorKind, StoreError};
 pub use save::SavePlan;
@@ -798,7 +800,7 @@ impl ImageStore {
 
     /// Registers a layer from a tar stream (gzip or plain): unpacks it once
     /// into its content-addressed directory. Idempotent.
-    pub fn register_layer(&self, tar: impl Read) -> Result<LayerInfo, StoreError> {
+    pub fn register_layer(&self, tar: impl Read + Send) -> Result<LayerInfo, StoreError> {
         self.register_layer_checked(tar, None, None)
     }
 
@@ -806,7 +808,7 @@ impl ImageStore {
     /// optionally the digest of the raw (possibly compressed) bytes.
     pub(crate) fn register_layer_checked(
         &self,
-        raw: impl Read,
+        raw: impl Read + Send,
         expected_diff: Option<(&str, usize)>,
         expected_blob: Option<&str>,
     ) -> Result<LayerInfo, StoreError> {
@@ -831,6 +833,7 @@ impl ImageStore {
                     UnpackOptions {
                         overlay_whiteouts: true,
                         preserve_owner: true,
+                        no_overwrite_dir_non_dir: false,
                     },
                 )?;
                 let (diff_id, _) = hashed.finish()?;
@@ -1013,7 +1016,7 @@ impl ImageStore {
     /// Returns the IDs of the loaded images; everything is durable on return.
     pub fn load(
         &self,
-        input: impl Read,
+        input: impl Read + Send,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Vec<String>, StoreError> {
         load::load(self, input, progress)

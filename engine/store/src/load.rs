@@ -50,7 +50,7 @@ struct Pending {
 
 pub(crate) fn load(
     store: &ImageStore,
-    input: impl Read,
+    input: impl Read + Send,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>, StoreError> {
     let dir = store
@@ -59,27 +59,17 @@ pub(crate) fn load(
     fs::create_dir_all(&dir)?;
     let scratch = Scratch(dir.clone());
     let reader = archive::decompress(input)?;
+    // Chrooted into the scratch dir like dockerd: entries are confined to
+    // it and failures carry dockerd's "Error processing tar file" wording.
     archive::unpack(
         reader,
         &dir,
         UnpackOptions {
             overlay_whiteouts: false,
             preserve_owner: false,
+            no_overwrite_dir_non_dir: false,
         },
-    )
-    .map_err(|e| match e {
-        // dockerd's wording for an archive it cannot even unpack; a short
-        // read is Go's "unexpected EOF".
-        StoreError::InvalidInput(m) => StoreError::InvalidInput(format!(
-            "Error processing tar file(exit status 1): {}",
-            if m.contains("failed to read entire block") {
-                "unexpected EOF".to_string()
-            } else {
-                m
-            }
-        )),
-        e => e,
-    })?;
+    )?;
 
     let pending = if dir.join("manifest.json").is_file() {
         docker_archive(&dir)?

@@ -8,6 +8,7 @@
 
 pub mod containers;
 pub mod errors;
+pub mod hostile;
 pub mod hygiene;
 pub mod images;
 pub mod model;
@@ -397,6 +398,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(images::scenarios());
     v.extend(errors::scenarios());
     v.extend(containers::scenarios());
+    v.extend(hostile::scenarios());
     v.extend(seed::scenarios());
     v.extend(model::scenarios());
     v.extend(protocol::scenarios());

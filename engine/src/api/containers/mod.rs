@@ -9,6 +9,7 @@ use hyper::header::{CONNECTION, CONTENT_TYPE, UPGRADE};
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
+use super::json_body::{self, JsonBodyError};
 use super::{body, json, json_status, no_content, Ctx, Request, Response};
 use crate::api::ApiVersion;
 use crate::daemon::lifecycle::{self, WaitCondition};
@@ -21,8 +22,10 @@ mod filters;
 pub mod ops;
 mod render;
 
-/// Largest create body we accept; Docker's configs are a few KiB.
-const MAX_JSON_BODY: usize = 4 << 20;
+/// Largest JSON body we accept. Docker's configs are a few KiB, but dockerd
+/// has no limit at all and takes a 50 MB create (huge labels), so the bound
+/// is generous: it only keeps one request from taking unbounded memory.
+const MAX_JSON_BODY: usize = 64 << 20;
 
 /// Reads a JSON body as dockerd does: the Content-Type must be JSON when a
 /// body is present; an empty body is "{}".
@@ -32,7 +35,16 @@ pub async fn read_json_body(req: Request) -> Result<Bytes, ApiError> {
     let bytes = limited
         .collect()
         .await
-        .map_err(|e| ApiError::BadRequest(format!("reading request body: {e}")))?
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                ApiError::BadRequest(format!(
+                    "request body too large: this engine accepts at most {} MiB of JSON",
+                    MAX_JSON_BODY >> 20
+                ))
+            } else {
+                ApiError::BadRequest(format!("reading request body: {e}"))
+            }
+        })?
         .to_bytes();
     Ok(bytes)
 }
@@ -54,13 +66,15 @@ pub(crate) fn check_json_content_type(h: &HeaderMap) -> Result<(), ApiError> {
 
 pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
     let bytes = read_json_body(req).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // dockerd 20.10 answers 500 to a body it cannot decode.
+    let value: Value = json_body::decode(&bytes).map_err(JsonBodyError::internal)?;
+    if !has_config(&value) {
         return Err(ApiError::BadRequest(
             "Config cannot be empty in order to create a container".into(),
         ));
     }
     let parsed: CreateRequest =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        serde_json::from_value(value).map_err(|e| ApiError::Internal(e.to_string()))?;
     let name = ctx.query.get("name").map(String::from);
     let daemon = ctx.daemon.clone();
     let (id, warnings) =
@@ -71,6 +85,20 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
         StatusCode::CREATED,
         &json!({ "Id": id, "Warnings": warnings }),
     ))
+}
+
+/// Whether a create body sets any field of the container config proper:
+/// dockerd decodes `{}` or `{"HostConfig":...}` alone (and `null`) to no
+/// config at all, and refuses it as empty.
+fn has_config(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Object(m) => m
+            .keys()
+            .any(|k| k != "HostConfig" && k != "NetworkingConfig"),
+        // Not an object: let the typed decode say what is wrong.
+        _ => true,
+    }
 }
 
 pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {

@@ -95,8 +95,7 @@ pub async fn archive_put(ctx: &Ctx, key: &str, req: Request) -> Result<Response,
         copy_uid_gid: ctx.query.flag("copyUIDGID"),
     };
     // The body flows to the extracting thread through a small channel, so a
-    // large archive is never held in memory (except for the checks of
-    // noOverwriteDirNonDir, see `archive::put`).
+    // large archive is never held in memory.
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let mut incoming = req.into_body();
     let feeder = tokio::spawn(async move {

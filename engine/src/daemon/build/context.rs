@@ -30,9 +30,11 @@ impl Context {
             UnpackOptions {
                 overlay_whiteouts: false,
                 preserve_owner: false,
+                no_overwrite_dir_non_dir: false,
             },
         )
-        .map_err(|e| ApiError::BadRequest(format!("invalid build context: {e}")))?;
+        // dockerd's status and wording: 500 "Error processing tar file(...)".
+        .map_err(ApiError::from)?;
         Ok(Context { dir })
     }
 
@@ -186,6 +188,7 @@ pub fn copy_layer(
                     UnpackOptions {
                         overlay_whiteouts: false,
                         preserve_owner: false,
+                        no_overwrite_dir_non_dir: false,
                     },
                 )
                 .map_err(|e| ApiError::BadRequest(format!("ADD {base}: {e}")))?;
