@@ -1,27 +1,11 @@
 //! `DOCKER_BUILDKIT=0 docker build` (the classic builder) against
 //! `shipshape-engine`, driven by the real docker CLI. Needs root.
 
-use std::process::Command;
-
-use shipshape_tests::{harness_bin, ok, run, stderr, stdout, Engine};
+use shipshape_tests::{ok, run, stderr, stdout, Engine};
 
 /// Loads the harness's fixture image as `probe:e2e`.
 fn load_fixture(e: &Engine) {
-    let tar = e.dir.path().join("fixture.tar");
-    ok(Command::new(harness_bin())
-        .arg("fixture")
-        .arg("--output")
-        .arg(&tar));
-    let out = ok(e.docker().arg("load").arg("-i").arg(&tar));
-    let loaded = out
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Loaded image: ")
-                .or_else(|| l.strip_prefix("Loaded image ID: "))
-        })
-        .unwrap_or_else(|| panic!("docker load said: {out}"))
-        .to_string();
-    ok(e.docker().args(["tag", &loaded, "probe:e2e"]));
+    e.load_probe("probe:e2e");
 }
 
 fn build(e: &Engine, ctx: &std::path::Path, tag: &str) -> std::process::Output {

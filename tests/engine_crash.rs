@@ -17,7 +17,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use shipshape_tests::{harness_bin, ok, Engine};
+use shipshape_tests::Engine;
 
 const IMAGE: &str = "probe:crash";
 /// Above this many containers the workload mostly removes.
@@ -864,21 +864,7 @@ fn acknowledged_operations_survive_sigkill_and_nothing_is_left_over() {
     );
 
     let mut e = Engine::start();
-    let tar = e.dir.path().join("fixture.tar");
-    ok(Command::new(harness_bin())
-        .arg("fixture")
-        .arg("--output")
-        .arg(&tar));
-    let out = ok(e.docker().arg("load").arg("-i").arg(&tar));
-    let loaded = out
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Loaded image: ")
-                .or_else(|| l.strip_prefix("Loaded image ID: "))
-        })
-        .unwrap_or_else(|| panic!("docker load said: {out}"))
-        .to_string();
-    ok(e.docker().args(["tag", &loaded, IMAGE]));
+    e.load_probe(IMAGE);
     let _cleanup = Cleanup(e.data_root.canonicalize().expect("data root"));
 
     let mut runs: Vec<(Run, Option<Op>)> = ["a", "b"]

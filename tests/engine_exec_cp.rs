@@ -4,24 +4,10 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use shipshape_tests::{harness_bin, ok, run, stderr, stdout, Engine};
+use shipshape_tests::{ok, run, stderr, stdout, Engine};
 
 fn load_fixture(e: &Engine) -> String {
-    let tar = e.dir.path().join("fixture.tar");
-    ok(Command::new(harness_bin())
-        .arg("fixture")
-        .arg("--output")
-        .arg(&tar));
-    let out = ok(e.docker().arg("load").arg("-i").arg(&tar));
-    let loaded = out
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Loaded image: ")
-                .or_else(|| l.strip_prefix("Loaded image ID: "))
-        })
-        .unwrap_or_else(|| panic!("docker load said: {out}"))
-        .to_string();
-    ok(e.docker().args(["tag", &loaded, "probe:e2e"]));
+    e.load_probe("probe:e2e");
     "probe:e2e".into()
 }
 

@@ -2,26 +2,10 @@
 //! `create`, `inspect`, `connect`, `rm`, `prune`. Bookkeeping only: the
 //! engine sets up no bridge (see specs/engine/endpoints.json).
 
-use std::process::Command;
-
-use shipshape_tests::{harness_bin, ok, run, stderr, Engine};
+use shipshape_tests::{ok, run, stderr, Engine};
 
 fn load_fixture(e: &Engine) -> String {
-    let tar = e.dir.path().join("fixture.tar");
-    ok(Command::new(harness_bin())
-        .arg("fixture")
-        .arg("--output")
-        .arg(&tar));
-    let out = ok(e.docker().arg("load").arg("-i").arg(&tar));
-    let loaded = out
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Loaded image: ")
-                .or_else(|| l.strip_prefix("Loaded image ID: "))
-        })
-        .unwrap_or_else(|| panic!("docker load said: {out}"))
-        .to_string();
-    ok(e.docker().args(["tag", &loaded, "probe:e2e"]));
+    e.load_probe("probe:e2e");
     "probe:e2e".into()
 }
 

@@ -107,6 +107,26 @@ impl Engine {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Loads the harness's probe image into this engine with the real docker
+    /// CLI (`shipshape fixture` then `docker load`) and tags it `tag`.
+    pub fn load_probe(&self, tag: &str) {
+        let tar = self.dir.path().join("fixture.tar");
+        ok(Command::new(harness_bin())
+            .arg("fixture")
+            .arg("--output")
+            .arg(&tar));
+        let out = ok(self.docker().arg("load").arg("-i").arg(&tar));
+        let loaded = out
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Loaded image: ")
+                    .or_else(|| l.strip_prefix("Loaded image ID: "))
+            })
+            .unwrap_or_else(|| panic!("docker load said: {out}"))
+            .to_string();
+        ok(self.docker().args(["tag", &loaded, tag]));
+    }
+
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket.display())
     }
