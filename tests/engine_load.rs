@@ -13,7 +13,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shipshape_tests::http::Request;
-use shipshape_tests::{harness_bin, ok, Engine};
+use shipshape_tests::{fd_targets, harness_bin, ok, Engine};
 
 const CLIENTS: usize = 64;
 /// How long clients start new cycles; the cycles in flight then finish.
@@ -325,20 +325,6 @@ fn sixty_four_clients_no_5xx_no_deadlock_no_leaks() {
         .collect();
     assert!(extra.is_empty(), "processes leaked: {:?}", describe(&extra));
     assert_eq!(after.mounts, before.mounts, "mounts leaked");
-}
-
-fn fd_targets(pid: u32) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| {
-            let t = std::fs::read_link(e.path()).unwrap_or_default();
-            format!("{} -> {}", e.file_name().to_string_lossy(), t.display())
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 fn tail(s: &str) -> String {

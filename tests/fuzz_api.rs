@@ -21,7 +21,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestRunner};
 use shipshape_tests::http::Request;
-use shipshape_tests::{wait_for_ping, Engine};
+use shipshape_tests::{fd_targets, wait_for_ping, Engine};
 
 /// Generous: an answer, not its speed, is what is checked.
 const ANSWER_WITHIN: Duration = Duration::from_secs(20);
@@ -98,20 +98,6 @@ fn fd_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
         .unwrap_or(0)
-}
-
-fn fd_targets(pid: u32) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| {
-            let t = std::fs::read_link(e.path()).unwrap_or_default();
-            format!("{} -> {}", e.file_name().to_string_lossy(), t.display())
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 fn tail(s: &str) -> String {

@@ -229,3 +229,19 @@ pub fn ok(cmd: &mut Command) -> String {
     );
     stdout(&o).trim().to_string()
 }
+
+/// What a process's open file descriptors point at, sorted (`/proc/PID/fd`):
+/// for leak checks that say what leaked.
+pub fn fd_targets(pid: u32) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let t = std::fs::read_link(e.path()).unwrap_or_default();
+            format!("{} -> {}", e.file_name().to_string_lossy(), t.display())
+        })
+        .collect();
+    v.sort();
+    v
+}
