@@ -328,6 +328,25 @@ async fn create(c: &mut Conn, ep: &Endpoint, run: &str, cmd: &[&str]) -> BenchRe
         .ok_or_else(|| "create: no Id".to_string())
 }
 
+/// `METHOD /containers/{id}<suffix>` without a body, expecting status `want`.
+async fn on_container(
+    c: &mut Conn,
+    ep: &Endpoint,
+    method: Method,
+    id: &str,
+    suffix: &str,
+    want: u16,
+) -> BenchResult<()> {
+    c.json(
+        method,
+        &ep.p(&format!("/containers/{id}{suffix}")),
+        None,
+        want,
+    )
+    .await
+    .map(|_| ())
+}
+
 /// The workloads whose cost is one operation's latency.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -365,31 +384,13 @@ async fn prepare(op: Op, ep: &Endpoint, run: &str) -> BenchResult<Prep> {
     match op {
         Op::Exec => {
             let id = create(&mut c, ep, run, &["/probe", "sleep", "600"]).await?;
-            c.json(
-                Method::POST,
-                &ep.p(&format!("/containers/{id}/start")),
-                None,
-                204,
-            )
-            .await?;
+            on_container(&mut c, ep, Method::POST, &id, "/start", 204).await?;
             prep.container = Some(id);
         }
         Op::Logs => {
             let id = create(&mut c, ep, run, &["/probe", "lines", "10000"]).await?;
-            c.json(
-                Method::POST,
-                &ep.p(&format!("/containers/{id}/start")),
-                None,
-                204,
-            )
-            .await?;
-            c.json(
-                Method::POST,
-                &ep.p(&format!("/containers/{id}/wait")),
-                None,
-                200,
-            )
-            .await?;
+            on_container(&mut c, ep, Method::POST, &id, "/start", 204).await?;
+            on_container(&mut c, ep, Method::POST, &id, "/wait", 200).await?;
             prep.container = Some(id);
         }
         _ => {}
@@ -410,37 +411,13 @@ async fn once(
     match op {
         Op::CreateRm => {
             let id = create(&mut c, ep, run, &["/probe", "exit", "0"]).await?;
-            c.json(
-                Method::DELETE,
-                &ep.p(&format!("/containers/{id}")),
-                None,
-                204,
-            )
-            .await?;
+            on_container(&mut c, ep, Method::DELETE, &id, "", 204).await?;
         }
         Op::Run => {
             let id = create(&mut c, ep, run, &["/probe", "exit", "0"]).await?;
-            c.json(
-                Method::POST,
-                &ep.p(&format!("/containers/{id}/start")),
-                None,
-                204,
-            )
-            .await?;
-            c.json(
-                Method::POST,
-                &ep.p(&format!("/containers/{id}/wait")),
-                None,
-                200,
-            )
-            .await?;
-            c.json(
-                Method::DELETE,
-                &ep.p(&format!("/containers/{id}")),
-                None,
-                204,
-            )
-            .await?;
+            on_container(&mut c, ep, Method::POST, &id, "/start", 204).await?;
+            on_container(&mut c, ep, Method::POST, &id, "/wait", 200).await?;
+            on_container(&mut c, ep, Method::DELETE, &id, "", 204).await?;
         }
         Op::Exec => {
             let id = prep.container.as_deref().unwrap_or_default();
@@ -667,13 +644,7 @@ async fn memory_rows(eps: &[Endpoint], opts: &Options, run: &str) -> BenchResult
         let mut ids = Vec::new();
         for _ in 0..opts.memory_containers {
             let id = create(&mut c, ep, run, &["/probe", "sleep", "600"]).await?;
-            c.json(
-                Method::POST,
-                &ep.p(&format!("/containers/{id}/start")),
-                None,
-                204,
-            )
-            .await?;
+            on_container(&mut c, ep, Method::POST, &id, "/start", 204).await?;
             ids.push(id);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
