@@ -440,7 +440,7 @@ fn unknown_socket_group_is_refused() {
 /// exec'd process is bound by them too.
 #[test]
 fn containers_and_execs_get_dockers_device_rules() {
-    use shipshape_tests::{harness_bin, ok, Engine};
+    use shipshape_tests::{ok, Engine};
     if Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
         || !Path::new("/sys/fs/cgroup/devices").is_dir()
     {
@@ -448,12 +448,7 @@ fn containers_and_execs_get_dockers_device_rules() {
         return;
     }
     let e = Engine::start();
-    let tar = e.dir.path().join("fixture.tar");
-    ok(Command::new(harness_bin())
-        .arg("fixture")
-        .arg("--output")
-        .arg(&tar));
-    ok(e.docker().arg("load").arg("-i").arg(&tar));
+    e.load_probe("shipshape-probe");
     let id = ok(e
         .docker()
         .args(["run", "-d", "shipshape-probe", "/probe", "sleep", "60"]));
