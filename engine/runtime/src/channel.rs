@@ -9,10 +9,15 @@
 //! therefore means "execve succeeded".
 //!
 //! Daemon -> init: the JSON request, in chunks, then `shutdown(SHUT_WR)` (EOF).
+//! The first chunk carries the container's stdio (three fds, `SCM_RIGHTS`):
+//! the init may have been started before the container was asked for (see
+//! `process::warm`), so its own 0, 1 and 2 are /dev/null until then.
 //! Init -> daemon: one JSON [`InitMessage`] per packet.
 
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 
 use serde::{Deserialize, Serialize};
 
@@ -103,10 +108,33 @@ impl Channel {
         }
     }
 
-    /// Daemon side: send the request and signal its end.
-    pub(crate) fn send_request(&self, req: &InitRequest) -> io::Result<()> {
+    /// The first packet, with `fds` attached.
+    fn send_packet_with_fds(&self, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
+        let iov = [IoSlice::new(data)];
+        let cmsg = [ControlMessage::ScmRights(fds)];
+        loop {
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                &cmsg,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Daemon side: send the request with the container's stdio (what
+    /// becomes its fds 0, 1 and 2) and signal its end.
+    pub(crate) fn send_request(&self, req: &InitRequest, stdio: [RawFd; 3]) -> io::Result<()> {
         let data = serde_json::to_vec(req).map_err(io::Error::other)?;
-        for chunk in data.chunks(CHUNK) {
+        let mut chunks = data.chunks(CHUNK);
+        // serde_json never produces an empty document.
+        self.send_packet_with_fds(chunks.next().unwrap_or_default(), &stdio)?;
+        for chunk in chunks {
             self.send_packet(chunk)?;
         }
         // SAFETY: plain shutdown of a socket we own.
@@ -116,15 +144,55 @@ impl Channel {
         Ok(())
     }
 
-    /// Init side: read the whole request (until the daemon's shutdown).
-    pub(crate) fn recv_request(&self) -> Result<InitRequest, RuntimeError> {
-        let mut data = Vec::new();
+    /// The first packet and the fds attached to it (received CLOEXEC).
+    /// `Ok(None)` on EOF.
+    fn recv_packet_with_fds(&self, buf: &mut [u8]) -> io::Result<Option<(usize, Vec<OwnedFd>)>> {
+        let mut space = nix::cmsg_space!([RawFd; 3]);
+        loop {
+            let mut iov = [IoSliceMut::new(buf)];
+            let msg = match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(m) => m,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let mut fds = Vec::new();
+            for cmsg in msg.cmsgs()? {
+                if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                    // SAFETY: the kernel just installed these fds in this
+                    // process for us; nothing else refers to them.
+                    fds.extend(
+                        raw.into_iter()
+                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                    );
+                }
+            }
+            return Ok((msg.bytes > 0).then_some((msg.bytes, fds)));
+        }
+    }
+
+    /// Init side: read the whole request (until the daemon's shutdown) and
+    /// the container's stdio. `Ok(None)`: the daemon closed the channel
+    /// without asking for anything (a warm init it no longer needs).
+    pub(crate) fn recv_request(&self) -> Result<Option<(InitRequest, [OwnedFd; 3])>, RuntimeError> {
         let mut buf = vec![0u8; CHUNK];
+        let Some((n, fds)) = self.recv_packet_with_fds(&mut buf)? else {
+            return Ok(None);
+        };
+        let stdio: [OwnedFd; 3] = fds
+            .try_into()
+            .map_err(|_| RuntimeError::Other("init request without its three stdio fds".into()))?;
+        let mut data = buf[..n].to_vec();
         while let Some(n) = self.recv_packet(&mut buf)? {
             data.extend_from_slice(&buf[..n]);
         }
-        serde_json::from_slice(&data)
-            .map_err(|e| RuntimeError::Other(format!("invalid init request: {e}")))
+        let req = serde_json::from_slice(&data)
+            .map_err(|e| RuntimeError::Other(format!("invalid init request: {e}")))?;
+        Ok(Some((req, stdio)))
     }
 
     pub(crate) fn send_message(&self, msg: &InitMessage) -> io::Result<()> {
@@ -168,9 +236,17 @@ mod tests {
                 cgroups: vec![],
             },
         };
-        let writer = std::thread::spawn(move || daemon.send_request(&req).map(|_| daemon));
-        let got = child.recv_request().unwrap();
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let fd = null.as_raw_fd();
+        let writer = std::thread::spawn(move || daemon.send_request(&req, [fd; 3]).map(|_| daemon));
+        let (got, stdio) = child.recv_request().unwrap().expect("a request");
         let daemon = writer.join().unwrap().unwrap();
+        // Three new fds, each a /dev/null.
+        for f in &stdio {
+            assert_ne!(f.as_raw_fd(), fd);
+            let target = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).unwrap();
+            assert_eq!(target, std::path::Path::new("/dev/null"));
+        }
         match got {
             InitRequest::Exec { pid, spec } => {
                 assert_eq!(pid, 42);
@@ -185,5 +261,12 @@ mod tests {
             Some(InitMessage::Pid(7))
         ));
         assert!(daemon.recv_message().unwrap().is_none());
+    }
+
+    #[test]
+    fn closed_without_request_is_none() {
+        let (daemon, child) = Channel::pair().unwrap();
+        drop(daemon);
+        assert!(Channel::from_fd(child).recv_request().unwrap().is_none());
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Modules follow a container's life (after youki's libcontainer):
 //! * [`rootfs`] — overlay (or copied) root, mounted in the daemon's namespace;
-//! * `process` — daemon side of [`spawn`]/[`exec_in`]: stdio, re-exec, report;
+//! * `process` — daemon side of [`spawn`]/[`exec_in`]: stdio, the init process
+//!   (fresh, or warm: [`keep_warm_init`]), report;
 //! * `init` — the re-exec'd single-threaded init: namespaces, mounts,
 //!   pivot_root, user, execve ([`init_main`]);
 //! * [`supervisor`] — the one reaper thread for all containers;
@@ -30,8 +31,10 @@ mod tty;
 
 pub use error::RuntimeError;
 pub use init::init_main;
-pub use process::{exec_in, init_program, set_init_program, spawn, Spawned};
-pub use rootfs::{mount_rootfs, rootfs_kind, unmount_rootfs, RootfsKind};
+pub use process::{exec_in, init_program, keep_warm_init, set_init_program, spawn, Spawned};
+pub use rootfs::{
+    detach_rootfs, mount_rootfs, rootfs_kind, unmount_rootfs, DetachedRoot, RootfsKind,
+};
 pub use signal::{kill, parse_signal};
 pub use spec::{BindMount, ExecSpec, Network, ProcessSpec, TmpfsMount};
 pub use supervisor::{ExitStatus, Supervisor};

@@ -82,7 +82,8 @@ where
         drop(op);
         None
     } else {
-        let layers = super::init_layer::root_layers(&d, &rec.image_id, c.dir())?;
+        c.root_released().await;
+        let layers = super::init_layer::root_layers(&d, &rec.image_id)?;
         let dir = fs_dir.clone();
         tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::mount_rootfs(&layers, &dir))
             .await

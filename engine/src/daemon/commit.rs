@@ -26,7 +26,7 @@ pub fn changes(d: &Daemon, c: &Container) -> Result<Vec<Change>, ApiError> {
         return Err(copy_root_unsupported());
     }
     let image_id = c.record().image_id.clone();
-    let lowers = super::init_layer::root_layers(d, &image_id, c.dir())?;
+    let lowers = super::init_layer::root_layers(d, &image_id)?;
     Ok(diff::overlay_changes(&fs_dir.join("upper"), &lowers)?)
 }
 

@@ -41,6 +41,10 @@ pub struct Container {
     /// their snapshots were taken: an older snapshot (a rename's) never
     /// overwrites a newer one (the exit recorded meanwhile).
     save_lock: Mutex<()>,
+    /// The end of the last run's unmount, in the background (see
+    /// `shipshape_runtime::DetachedRoot`); the root is not mounted again
+    /// before it is done.
+    root_release: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// The record and what was derived from it, under one lock.
@@ -101,7 +105,28 @@ impl Container {
             progress: watch::channel(Progress::default()).0,
             op_lock: tokio::sync::Mutex::new(()),
             save_lock: Mutex::new(()),
+            root_release: Mutex::new(None),
         })
+    }
+
+    /// Finishes the unmount of a detached root on a blocking thread, after
+    /// the caller has moved on.
+    pub fn release_root_later(&self, root: shipshape_runtime::DetachedRoot) {
+        let job = tokio::task::spawn_blocking(move || drop(root));
+        let mut slot = self.root_release.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(job);
+    }
+
+    /// Waits until the last run's root is completely unmounted.
+    pub async fn root_released(&self) {
+        let job = self
+            .root_release
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(job) = job {
+            let _ = job.await;
+        }
     }
 
     /// The record, for reading or changing. A poisoned lock (a panic while

@@ -1,10 +1,10 @@
 //! What the engine adds under every container's root, kept out of the
 //! container's own layer as dockerd keeps it (its "-init" layer):
-//! - the init layer: a read-only directory stacked between the image's
-//!   layers and the container's writable layer, holding the mount points the
-//!   runtime needs (/proc, /sys, /dev, /etc/hostname, ...). Without it,
-//!   creating those mount points would copy /etc up into the container's
-//!   layer and `docker diff` would show it;
+//! - the init layer: a read-only directory (one, shared by all containers)
+//!   stacked between the image's layers and the container's writable layer,
+//!   holding the mount points the runtime needs (/proc, /sys, /dev,
+//!   /etc/hostname, ...). Without it, creating those mount points would copy
+//!   /etc up into the container's layer and `docker diff` would show it;
 //! - /etc/hostname, /etc/hosts and /etc/resolv.conf: files in the container's
 //!   directory, bind-mounted over those mount points at start.
 
@@ -13,28 +13,29 @@ use std::path::{Path, PathBuf};
 use shipshape_runtime::BindMount;
 
 pub const HOSTNAME: &str = "hostname";
-/// The init layer's directory, inside the container's directory.
-const INIT_LAYER: &str = "init";
+/// The init layer's directory, in the data root: its content never depends
+/// on the container, so all containers stack the same one (read-only, as
+/// every lower directory of an overlay).
+const INIT_LAYER: &str = "init-layer";
 const MOUNT_POINT_DIRS: &[&str] = &["proc", "sys", "dev", "etc"];
 const MOUNT_POINT_FILES: &[&str] = &["etc/hostname", "etc/hosts", "etc/resolv.conf"];
 
 /// The lower directories of a container's root, lowest first: the image's
-/// layers, then its init layer. Every mount of the root uses exactly these,
+/// layers, then the init layer. Every mount of the root uses exactly these,
 /// so the writable layer always sits on the same stack.
 pub fn root_layers(
     d: &super::Daemon,
     image_id: &str,
-    dir: &Path,
 ) -> Result<Vec<PathBuf>, crate::error::ApiError> {
     let mut layers = d.images.layer_dirs(image_id)?;
-    layers.push(init_layer(dir)?);
+    layers.push(d.config.data_root.join(INIT_LAYER));
     Ok(layers)
 }
 
-/// Creates (once) and returns the container's init layer: the top-most lower
-/// directory of its root.
-pub fn init_layer(dir: &Path) -> std::io::Result<PathBuf> {
-    let layer = dir.join(INIT_LAYER);
+/// Creates the init layer in `data_root` if it is missing or incomplete (at
+/// daemon start: idempotent, so an interrupted creation is completed).
+pub fn ensure(data_root: &Path) -> std::io::Result<PathBuf> {
+    let layer = data_root.join(INIT_LAYER);
     for d in MOUNT_POINT_DIRS {
         std::fs::create_dir_all(layer.join(d))?;
     }
@@ -141,10 +142,12 @@ mod tests {
     #[test]
     fn init_layer_holds_the_mount_points() {
         let d = tempfile::tempdir().unwrap();
-        let l = init_layer(d.path()).unwrap();
+        let l = ensure(d.path()).unwrap();
         assert!(l.join("proc").is_dir() && l.join("etc/hosts").is_file());
-        // Idempotent.
-        assert_eq!(init_layer(d.path()).unwrap(), l);
+        // Idempotent, and completes a layer a crash left half made.
+        std::fs::remove_file(l.join("etc/hosts")).unwrap();
+        assert_eq!(ensure(d.path()).unwrap(), l);
+        assert!(l.join("etc/hosts").is_file());
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! what happens when its process exits. Docker's rules and messages live here.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use shipshape_runtime::supervisor::ExitStatus;
-use shipshape_runtime::{Network, ProcessSpec};
+use shipshape_runtime::{BindMount, Network, ProcessSpec};
 use shipshape_store::Image;
 
 use super::container::{Container, Progress};
@@ -236,19 +237,28 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
     if rec.state.running() && rec.state.status != Status::Restarting {
         return Err(ApiError::NotModified);
     }
-    let layers = super::init_layer::root_layers(d, &rec.image_id, c.dir())?;
-    let fs_dir = c.fs_dir();
-    // A container removed when it exits has a throwaway writable layer.
-    let throwaway = rec.host_config.auto_remove;
-    let rootfs = tokio::task::spawn_blocking(move || {
-        if throwaway {
-            shipshape_runtime::rootfs::mount_rootfs_volatile(&layers, &fs_dir)
-        } else {
-            shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir)
+    c.root_released().await;
+    // The cgroups are made while the root is mounted: neither needs the
+    // other, and each is a good part of a start.
+    let (id2, hc2) = (c.id.clone(), rec.host_config.clone());
+    let cgroups = tokio::task::spawn_blocking(move || super::cgroups::prepare(&id2, &hc2));
+    let (d2, c2, rec2) = (d.clone(), c.clone(), rec.clone());
+    let root = tokio::task::spawn_blocking(move || prepare_root(&d2, &c2, &rec2))
+        .await
+        .map_err(ApiError::internal)
+        .and_then(|r| r);
+    let cgroups = cgroups.await.map_err(ApiError::internal).and_then(|r| r);
+    let ((rootfs, mounts), cgroups) = match (root, cgroups) {
+        (Ok(root), Ok(cgroups)) => (root, cgroups),
+        (Err(e), cgroups) => {
+            undo_prepare(c, cgroups.is_ok()).await;
+            return Err(e);
         }
-    })
-    .await
-    .map_err(ApiError::internal)??;
+        (Ok(_), Err(e)) => {
+            undo_prepare(c, false).await;
+            return Err(e);
+        }
+    };
 
     let cfg = &rec.config;
     let mut env = cfg.env.clone().unwrap_or_default();
@@ -259,50 +269,6 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
     if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
-    // Image content goes into fresh volumes before the container sees them.
-    let (d2, root2, mut points) = (d.clone(), rootfs.clone(), rec.mount_points.clone());
-    let (points, changed) = tokio::task::spawn_blocking(move || {
-        let changed = volumes::populate(&d2, &root2, &mut points);
-        (points, changed)
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    if changed {
-        c.record().mount_points = points;
-        if let Err(e) = c.save() {
-            tracing::warn!(id = %c.id, error = %e, "persisting volume copy state");
-        }
-    }
-    let mut mounts = volumes::host_mounts(d, &rec)?;
-    for m in &mounts {
-        // Docker creates a missing bind source directory.
-        if !m.source.exists() {
-            std::fs::create_dir_all(&m.source)?;
-        }
-    }
-    let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
-    mounts.extend(super::init_layer::prepare(
-        c.dir(),
-        &cfg.hostname,
-        &cfg.domainname,
-        rec.host_config.network_mode == "none",
-        &user_destinations,
-    )?);
-    let (id2, hc2) = (c.id.clone(), rec.host_config.clone());
-    let cgroups = match tokio::task::spawn_blocking(move || super::cgroups::prepare(&id2, &hc2))
-        .await
-        .map_err(ApiError::internal)?
-    {
-        Ok(dirs) => dirs,
-        Err(e) => {
-            let fs_dir = c.fs_dir();
-            let _ = tokio::task::spawn_blocking(move || {
-                shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)
-            })
-            .await;
-            return Err(e);
-        }
-    };
     let spec = ProcessSpec {
         cgroups,
         rootfs,
@@ -345,12 +311,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
                 r.state.exit_code = code;
             }
             let _ = c.save_state();
-            super::cgroups::release(&c.id).await;
-            let fs_dir = c.fs_dir();
-            let _ = tokio::task::spawn_blocking(move || {
-                shipshape_runtime::rootfs::unmount_rootfs(&fs_dir)
-            })
-            .await;
+            undo_prepare(c, true).await;
             // dockerd removes an AutoRemove container whose start failed
             // (`docker run --rm` waits for that removal).
             if rec.host_config.auto_remove {
@@ -416,16 +377,76 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
     Ok(())
 }
 
+/// A start that failed before its process ran: release what `prepare_root`
+/// and the cgroups' preparation made.
+async fn undo_prepare(c: &Container, release_cgroups: bool) {
+    if release_cgroups {
+        super::cgroups::release(&c.id).await;
+    }
+    let fs_dir = c.fs_dir();
+    let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir))
+        .await;
+}
+
+/// The container's root and what is mounted into it: the image's layers
+/// under a writable one, fresh volumes filled from the image, bind sources
+/// (Docker creates a missing one), and its /etc/hostname, hosts and
+/// resolv.conf. Blocking.
+fn prepare_root(
+    d: &Arc<Daemon>,
+    c: &Container,
+    rec: &Record,
+) -> Result<(PathBuf, Vec<BindMount>), ApiError> {
+    let layers = super::init_layer::root_layers(d, &rec.image_id)?;
+    let fs_dir = c.fs_dir();
+    // A container removed when it exits has a throwaway writable layer.
+    let rootfs = if rec.host_config.auto_remove {
+        shipshape_runtime::rootfs::mount_rootfs_volatile(&layers, &fs_dir)?
+    } else {
+        shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir)?
+    };
+    // Image content goes into fresh volumes before the container sees them.
+    let mut points = rec.mount_points.clone();
+    if volumes::populate(d, &rootfs, &mut points) {
+        c.record().mount_points = points;
+        if let Err(e) = c.save() {
+            tracing::warn!(id = %c.id, error = %e, "persisting volume copy state");
+        }
+    }
+    let mut mounts = volumes::host_mounts(d, rec)?;
+    for m in &mounts {
+        if !m.source.exists() {
+            std::fs::create_dir_all(&m.source)?;
+        }
+    }
+    let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
+    let cfg = &rec.config;
+    mounts.extend(super::init_layer::prepare(
+        c.dir(),
+        &cfg.hostname,
+        &cfg.domainname,
+        rec.host_config.network_mode == "none",
+        &user_destinations,
+    )?);
+    Ok((rootfs, mounts))
+}
+
 /// Records the exit, wakes waiters and attached clients, releases the rootfs,
 /// and honours AutoRemove.
 async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     // Release the rootfs before the exit becomes visible: once it is, a new
     // start may mount it again, and must not have it unmounted under it.
     *c.run_handles() = Default::default();
+    // The root leaves the mount table now; the rest of its unmount (syncing
+    // the writable layer) finishes in the background. The cgroups go meanwhile.
     let fs_dir = c.fs_dir();
-    let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir))
-        .await;
+    let detached = tokio::task::spawn_blocking(move || shipshape_runtime::detach_rootfs(&fs_dir));
     let oom_killed = super::cgroups::release(&c.id).await;
+    match detached.await {
+        Ok(Ok(root)) => c.release_root_later(root),
+        Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmounting the container's root"),
+        Err(e) => tracing::warn!(id = %c.id, error = %e, "unmounting the container's root"),
+    }
     let auto_remove = {
         let mut r = c.record();
         r.state.status = Status::Exited;

@@ -58,11 +58,37 @@ pub fn rss(pid: i32) -> Option<u64> {
     })
 }
 
+fn parent(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid ...": comm may hold spaces and parens.
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// The daemon and its helper processes: for dockerd, containerd and every
-/// containerd shim; for anything else, the listener alone.
+/// containerd shim; for anything else, the listener and its children that
+/// run the listener's own program (the reference engine's warm init, or an
+/// init in the middle of starting a container; a container's processes run
+/// the container's programs and are not counted, as dockerd's are not).
 pub fn daemon_pids(listener: i32) -> Vec<i32> {
     let mut pids = vec![listener];
-    if comm(listener) == "dockerd" {
+    if comm(listener) != "dockerd" {
+        let exe = |pid: i32| fs::read_link(format!("/proc/{pid}/exe")).ok();
+        let Some(own) = exe(listener) else {
+            return pids;
+        };
+        for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            if pid != listener && parent(pid) == Some(listener) && exe(pid).as_ref() == Some(&own) {
+                pids.push(pid);
+            }
+        }
+    } else {
         if let Ok(dir) = fs::read_dir("/proc") {
             for e in dir.flatten() {
                 let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
@@ -86,6 +112,36 @@ pub fn daemon_rss(listener: i32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_children_running_the_daemons_program() {
+        let me = std::process::id() as i32;
+        // A forked child runs this very program: a helper. `sleep` is not.
+        // SAFETY: the child only calls async-signal-safe functions and is
+        // killed below.
+        let helper = unsafe { libc::fork() };
+        if helper == 0 {
+            loop {
+                // SAFETY: pause is async-signal-safe.
+                unsafe { libc::pause() };
+            }
+        }
+        assert!(helper > 0);
+        let mut other = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pids = daemon_pids(me);
+        // SAFETY: kill and waitpid on our own child.
+        unsafe {
+            libc::kill(helper, libc::SIGKILL);
+            libc::waitpid(helper, std::ptr::null_mut(), 0);
+        }
+        let _ = other.kill();
+        let _ = other.wait();
+        assert!(pids.contains(&me) && pids.contains(&helper), "{pids:?}");
+        assert!(!pids.contains(&(other.id() as i32)), "{pids:?}");
+    }
 
     #[test]
     fn finds_our_own_listener_and_rss() {

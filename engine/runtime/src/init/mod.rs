@@ -6,7 +6,9 @@
 //!
 //! ```text
 //! daemon (child subreaper, multi-threaded)
-//!   └─ init "intermediate" (this program, fd 3 = channel, 0/1/2 = container stdio)
+//!   └─ init "intermediate" (this program, fd 3 = channel; it may have been
+//!      started ahead of need, see `process::warm`, and blocks reading the
+//!      request, which brings the container's stdio to install as 0/1/2)
 //!        unshare(...); fork()
 //!        ├─ parent: reports the child's host pid, _exit(0)   -> reaped by the daemon
 //!        └─ child: pid 1 of the new pid ns; mounts, pivot_root, setuid, execve
@@ -26,7 +28,7 @@ mod run;
 pub(crate) mod user;
 
 use std::convert::Infallible;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::channel::{Channel, InitMessage};
@@ -80,10 +82,28 @@ pub(crate) fn fail(chan: &Channel, err: RuntimeError) -> ! {
 }
 
 fn run_request(chan: &Channel) -> Result<Infallible, RuntimeError> {
-    match chan.recv_request()? {
+    let Some((req, stdio)) = chan.recv_request()? else {
+        // A warm init the daemon retired (or a daemon that died): nothing to do.
+        // SAFETY: terminating the process.
+        unsafe { libc::_exit(0) }
+    };
+    install_stdio(stdio)?;
+    match req {
         InitRequest::Run(spec) => run::start(chan, &spec),
         InitRequest::Exec { pid, spec } => exec::start(chan, pid, &spec),
     }
+}
+
+/// The container's stdio, received with the request, becomes fds 0, 1, 2.
+/// They arrived as fds >= 4 (0..=3 are open), so no dup2 clobbers another.
+fn install_stdio(stdio: [OwnedFd; 3]) -> Result<(), RuntimeError> {
+    for (target, fd) in stdio.iter().enumerate() {
+        // SAFETY: dup2 onto 0..=2, which this process owns; it clears CLOEXEC.
+        if unsafe { libc::dup2(fd.as_raw_fd(), target as i32) } < 0 {
+            return Err(RuntimeError::Io(std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
 }
 
 /// Only 0, 1, 2 and the channel may survive into the container; the channel is

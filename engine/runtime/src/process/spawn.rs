@@ -1,26 +1,25 @@
-//! `spawn` / `exec_in`: re-exec the init program and wait for its verdict.
+//! `spawn` / `exec_in`: hand the request to an init process and wait for its
+//! verdict.
 //!
 //! The daemon is multi-threaded, and namespaces (unshare/setns of pid and mnt)
-//! need a single-threaded process, so all the work happens in a fresh
-//! `<init program> __shipshape-init` process (see `crate::init`). This side only
-//! prepares stdio, sends the request over the channel and reads back the pid and
-//! either an error or EOF (= execve succeeded).
+//! need a single-threaded process, so all the work happens in a separate
+//! `<init program> __shipshape-init` process (see `crate::init`), fresh or
+//! kept warm (`super::warm`). This side only prepares stdio, sends it with the
+//! request over the channel and reads back the pid and either an error or
+//! EOF (= execve succeeded).
 
 use std::fs::File;
-use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::RwLock;
 
 use crate::channel::{Channel, InitMessage};
 use crate::error::RuntimeError;
 use crate::path::is_clean_absolute;
-use crate::process::stdio::{high_fd, Plumbing};
+use crate::process::stdio::Plumbing;
+use crate::process::warm::{self, Init};
 use crate::spec::{ExecSpec, InitRequest, ProcessSpec};
 use crate::supervisor;
-use crate::INIT_ARG;
 
 /// A started process and the daemon's ends of its stdio.
 #[derive(Debug)]
@@ -112,6 +111,24 @@ pub fn exec_in(pid: i32, spec: &ExecSpec) -> Result<Spawned, RuntimeError> {
     )
 }
 
+/// Send `req` and the container's stdio to the warm init, or to a fresh one
+/// if there is none (or it died while it waited). The send's own result is
+/// kept: a failed send shows up as an init that reports nothing.
+fn hand_over(
+    req: &InitRequest,
+    stdio: [RawFd; 3],
+) -> Result<(Channel, std::io::Result<()>), RuntimeError> {
+    if let Some(init) = warm::take() {
+        match init.chan.send_request(req, stdio) {
+            Ok(()) => return Ok((init.chan, Ok(()))),
+            Err(e) => tracing::debug!(pid = init.pid, error = %e, "the warm init is gone"),
+        }
+    }
+    let init = Init::start()?;
+    let sent = init.chan.send_request(req, stdio);
+    Ok((init.chan, sent))
+}
+
 fn launch(req: InitRequest, tty: bool, open_stdin: bool) -> Result<Spawned, RuntimeError> {
     if !supervisor::is_started() {
         return Err(RuntimeError::Other(
@@ -120,48 +137,11 @@ fn launch(req: InitRequest, tty: bool, open_stdin: bool) -> Result<Spawned, Runt
     }
     let program = init_program();
     let plumbing = Plumbing::new(tty, open_stdin)?;
-    let (chan, child_sock) = Channel::pair()?;
-    let child_sock: OwnedFd = high_fd(child_sock)?;
-    let sock_raw = child_sock.as_raw_fd();
-
-    let [c0, c1, c2] = plumbing.child;
-    let mut cmd = Command::new(&program);
-    cmd.arg(INIT_ARG)
-        .env_clear()
-        .stdin(Stdio::from(c0))
-        .stdout(Stdio::from(c1))
-        .stderr(Stdio::from(c2));
-    // SAFETY: runs between fork and exec; dup2 is async-signal-safe. dup2 clears
-    // CLOEXEC on the new fd 3, and sock_raw >= 10 so it cannot be one of 0..=3.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::dup2(sock_raw, 3) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = {
-        // Keep the reaper from reaping this child while std may still waitpid it.
-        let _gate = supervisor::spawn_gate();
-        cmd.spawn()
-    }
-    .map_err(|e| {
-        RuntimeError::Io(io::Error::new(
-            e.kind(),
-            format!("start init {}: {e}", program.display()),
-        ))
-    })?;
-    supervisor::child_added();
-    let intermediate = child.id() as i32;
-    // Never `wait` on it: the supervisor reaps it. Close our copies of the
-    // child's ends so EOF on the channel/stdio means what it should.
-    drop(child);
-    drop(cmd);
-    drop(child_sock);
-    supervisor::discard(intermediate);
-
-    let send_result = chan.send_request(&req);
+    let stdio = plumbing.child.each_ref().map(|fd| fd.as_raw_fd());
+    let (chan, send_result) = hand_over(&req, stdio)?;
+    // The init holds its own copies now; ours must go, so that EOF on the
+    // container's output means the container closed it.
+    drop(plumbing.child);
     let mut pid = None;
     let mut error = None;
     loop {
@@ -193,7 +173,7 @@ fn launch(req: InitRequest, tty: bool, open_stdin: bool) -> Result<Spawned, Runt
         };
         return Err(RuntimeError::Other(why));
     };
-    tracing::debug!(pid, intermediate, "container process started");
+    tracing::debug!(pid, "container process started");
     Ok(Spawned {
         pid,
         stdin: plumbing.stdin,

@@ -6,9 +6,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::fcntl::OFlag;
 
-/// Duplicate `fd` to a number >= 10, CLOEXEC. Child-side fds are moved there so
-/// the dup2 onto 0/1/2/3 in the forked child can never clobber one of them (a
-/// daemon started with fd 0 closed would otherwise hand out fd 0 to a pipe).
+/// Duplicate `fd` to a number >= 10, CLOEXEC. The init's channel is moved
+/// there so the dup2 onto 3 in the forked child can never clobber it (a
+/// daemon started with fd 0 closed would otherwise hand out low numbers).
 pub(crate) fn high_fd(fd: OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC on a valid fd returns a new fd we own.
     let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
@@ -21,7 +21,7 @@ pub(crate) fn high_fd(fd: OwnedFd) -> io::Result<OwnedFd> {
 
 /// Both ends of the container's stdio.
 pub(crate) struct Plumbing {
-    /// To become the init's 0, 1, 2.
+    /// To become the container's 0, 1, 2 (sent to the init with its request).
     pub(crate) child: [OwnedFd; 3],
     pub(crate) stdin: Option<File>,
     pub(crate) stdout: File,
@@ -37,11 +37,7 @@ impl Plumbing {
     pub(crate) fn new(tty: bool, open_stdin: bool) -> io::Result<Plumbing> {
         if tty {
             let (master, slave) = crate::tty::open_pty()?;
-            let child = [
-                high_fd(slave.try_clone()?)?,
-                high_fd(slave.try_clone()?)?,
-                high_fd(slave)?,
-            ];
+            let child = [slave.try_clone()?, slave.try_clone()?, slave];
             let stdin = if open_stdin {
                 Some(master.try_clone()?)
             } else {
@@ -64,11 +60,7 @@ impl Plumbing {
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         Ok(Plumbing {
-            child: [
-                high_fd(child_in)?,
-                high_fd(OwnedFd::from(out_w))?,
-                high_fd(OwnedFd::from(err_w))?,
-            ],
+            child: [child_in, OwnedFd::from(out_w), OwnedFd::from(err_w)],
             stdin,
             stdout: out_r,
             stderr: Some(err_r),

@@ -263,6 +263,46 @@ pub fn unmount_rootfs(container_dir: &Path) -> Result<(), RuntimeError> {
     unmount_rootfs_with(&Kernel, container_dir)
 }
 
+/// A container's root taken out of the mount table whose unmount is not
+/// finished: it holds the last reference to the mount, and the kernel
+/// completes the unmount when this is dropped. For an overlay that is when
+/// the writable layer is synced to disk (a journal commit, about a
+/// millisecond), which is why [`detach_rootfs`] exists: a caller drops this
+/// off its critical path. Mount the same root again only after dropping it
+/// (overlayfs refuses, or warns about, an upper dir still in use).
+#[must_use = "dropping it finishes the unmount; drop it where its cost does not matter"]
+pub struct DetachedRoot(Option<std::os::fd::OwnedFd>);
+
+impl std::fmt::Debug for DetachedRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("DetachedRoot")
+            .field(&self.0.is_some())
+            .finish()
+    }
+}
+
+/// Like [`unmount_rootfs`], but leaves the end of the unmount to the drop of
+/// the returned [`DetachedRoot`]. Nothing mounted (or a copied root) -> an
+/// empty one.
+pub fn detach_rootfs(container_dir: &Path) -> Result<DetachedRoot, RuntimeError> {
+    let merged = container_dir.join("merged");
+    if !Kernel
+        .is_mounted(&merged)
+        .map_err(|e| io_err("check mount", &merged, e))?
+    {
+        return Ok(DetachedRoot(None));
+    }
+    // Opened through the mount point, the fd refers to the mounted root and
+    // keeps the mount alive after it leaves the table.
+    let held = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&merged)
+        .map_err(|e| io_err("open", &merged, e))?;
+    unmount_rootfs_with(&Kernel, container_dir)?;
+    Ok(DetachedRoot(Some(held.into())))
+}
+
 pub(crate) fn unmount_rootfs_with(sys: &dyn RootfsSys, dir: &Path) -> Result<(), RuntimeError> {
     let merged = dir.join("merged");
     // Loop: the same dir may have been mounted more than once (stacked mounts).

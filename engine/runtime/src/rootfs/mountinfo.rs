@@ -33,6 +33,41 @@ pub(crate) fn mount_points(text: &str) -> Vec<PathBuf> {
 
 /// Whether `path` is currently a mount point in this mount namespace.
 pub(crate) fn is_mount_point(path: &Path) -> io::Result<bool> {
+    match mount_root_attr(path) {
+        Ok(Some(is_root)) => Ok(is_root),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        // Kernels before 5.8 do not report it: read the mount table.
+        Ok(None) | Err(_) => listed_in_mountinfo(path),
+    }
+}
+
+/// statx's STATX_ATTR_MOUNT_ROOT for `path` (not following a final
+/// symlink): one syscall, where the mount table grows with every running
+/// container. `None` when the kernel does not report the attribute.
+fn mount_root_attr(path: &Path) -> io::Result<Option<bool>> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: statx fills the zeroed struct; c_path is NUL-terminated.
+    let stx = unsafe {
+        let mut stx: libc::statx = std::mem::zeroed();
+        if libc::statx(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_TYPE,
+            &mut stx,
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        stx
+    };
+    let attr = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    Ok((stx.stx_attributes_mask & attr != 0).then_some(stx.stx_attributes & attr != 0))
+}
+
+fn listed_in_mountinfo(path: &Path) -> io::Result<bool> {
     let canonical = match std::fs::canonicalize(path) {
         Ok(p) => p,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -45,6 +80,27 @@ pub(crate) fn is_mount_point(path: &Path) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_roots_are_told_apart() {
+        // "/" and /proc are mount points everywhere; a directory made just now is not.
+        assert!(is_mount_point(Path::new("/")).unwrap());
+        assert!(is_mount_point(Path::new("/proc")).unwrap());
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(!is_mount_point(&sub).unwrap());
+        assert!(!is_mount_point(&d.path().join("missing")).unwrap());
+        // Both ways agree.
+        for p in [Path::new("/proc"), sub.as_path()] {
+            assert_eq!(
+                mount_root_attr(p)
+                    .unwrap()
+                    .unwrap_or_else(|| listed_in_mountinfo(p).unwrap()),
+                listed_in_mountinfo(p).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn parses_escaped_mount_points() {
