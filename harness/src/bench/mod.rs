@@ -2,12 +2,17 @@
 //! two endpoints in the same run, alternating A B A B after a warm-up, with
 //! median/p90/p99 per endpoint and the B/A ratio; then the engine's targets.
 //!
+//! Latencies go through `conn` (hyper's client, one keep-alive connection);
+//! throughputs through `load`, a lean generator whose own CPU cost stays small
+//! next to the endpoint's (both share the machine's cores).
+//!
 //! Everything created carries the label `io.shipshape.bench=<run>` or a
 //! per-run tag and is removed at the end; images that existed before are only
 //! untagged. A B that cannot be reached is skipped, and the report says so.
 
 mod conn;
 mod image;
+mod load;
 mod memory;
 mod stats;
 
@@ -556,7 +561,8 @@ async fn latency_row(op: Op, eps: &[Endpoint], opts: &Options, run: &str) -> Ben
     })
 }
 
-/// Requests per second on `path` with `conns` keep-alive connections.
+/// Requests per second on `path` with `conns` keep-alive connections, each
+/// sending its next request when the answer is in.
 async fn throughput(target: &Target, path: &str, conns: usize, secs: f64) -> BenchResult<f64> {
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let mut tasks = Vec::new();
@@ -564,10 +570,10 @@ async fn throughput(target: &Target, path: &str, conns: usize, secs: f64) -> Ben
         let target = target.clone();
         let path = path.to_string();
         tasks.push(tokio::spawn(async move {
-            let mut c = Conn::open(&target).await?;
+            let mut c = load::Getter::open(&target, &path).await?;
             let mut n = 0u64;
             while Instant::now() < deadline {
-                let (status, _) = c.send(Method::GET, &path, None).await?;
+                let status = c.get().await.map_err(|e| format!("GET {path}: {e}"))?;
                 if status != 200 {
                     return Err(format!("GET {path}: {status}"));
                 }
