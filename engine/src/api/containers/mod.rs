@@ -405,14 +405,14 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
                     chunk.push(b' ');
                 }
                 chunk.extend_from_slice(&e.bytes);
-                if chunk.len() >= LOG_CHUNK || entries.peek().is_none() {
-                    if tx
+                let full = chunk.len() >= LOG_CHUNK || entries.peek().is_none();
+                if full
+                    && tx
                         .send(Bytes::from(std::mem::take(&mut chunk)))
                         .await
                         .is_err()
-                    {
-                        return;
-                    }
+                {
+                    return;
                 }
             }
             if !follow || !running {
