@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 
-use super::containers::attach::{copy_stdin, hijack, send_chunk, split_hijacked};
+use super::containers::attach::{copy_stdin, hijack, linger, send_chunk, split_hijacked};
 use super::containers::{
     check_json_content_type, read_json_body, stream_content_type, wants_upgrade,
 };
@@ -115,6 +115,7 @@ where
     let (mut rd, tx, writer) = split_hijacked(io);
     run_streams(&d, &e, tx, Some(&mut rd), console).await;
     let _ = writer.await;
+    linger(&mut rd).await;
 }
 
 /// Starts the exec and streams it: the client's bytes to its stdin (when

@@ -86,6 +86,18 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 
 /// Wraps `r` in a gzip decoder if it starts with the gzip magic; refuses the
 /// other compressions dockerd knows (we ship no decoder for them) with a clear message.
+/// Whether `head` (the first bytes of a file) starts like a compressed
+/// stream: gzip, or one of the formats `decompress` refuses.
+pub fn is_compressed(head: &[u8]) -> bool {
+    const MAGICS: [&[u8]; 4] = [
+        &[0x1f, 0x8b],
+        &[0x28, 0xb5, 0x2f, 0xfd],
+        b"BZh",
+        &[0xfd, b'7', b'z', b'X', b'Z', 0x00],
+    ];
+    MAGICS.iter().any(|m| head.starts_with(m))
+}
+
 pub fn decompress<'a, R: Read + Send + 'a>(r: R) -> Result<Box<dyn Read + Send + 'a>, StoreError> {
     let mut br = BufReader::with_capacity(64 * 1024, r);
     let head = br.fill_buf()?.to_vec();

@@ -812,12 +812,7 @@ impl ImageStore {
         expected_diff: Option<(&str, usize)>,
         expected_blob: Option<&str>,
     ) -> Result<LayerInfo, StoreError> {
-        let layers_dir = self.root.join("layers");
-        let tmp = layers_dir.join(format!("{}{}", atomic::TEMP_PREFIX, random_suffix()));
-        let result = (|| {
-            fs::create_dir(&tmp)?;
-            let diff_dir = tmp.join("diff");
-            fs::create_dir(&diff_dir)?;
+        self.register_with(expected_diff, expected_blob, |tmp, diff_dir| {
             let mut blob = HashReader::new(raw);
             let (diff_id, size) = {
                 let decompressed = archive::decompress(&mut blob)?;
@@ -827,19 +822,68 @@ impl ImageStore {
                     out: io::BufWriter::new(tar_copy),
                 };
                 let mut hashed = HashReader::new(tee);
-                let size = archive::unpack(
-                    &mut hashed,
-                    &diff_dir,
-                    UnpackOptions {
-                        overlay_whiteouts: true,
-                        preserve_owner: true,
-                        no_overwrite_dir_non_dir: false,
-                    },
-                )?;
+                let size = archive::unpack(&mut hashed, diff_dir, LAYER_UNPACK)?;
                 let (diff_id, _) = hashed.finish()?;
                 (diff_id, size)
             };
             let (blob_digest, _) = blob.finish()?;
+            Ok((diff_id, blob_digest, size))
+        })
+    }
+
+    /// Like [`Self::register_layer_checked`], for a layer that is a file on
+    /// the store's filesystem (a loaded archive's, unpacked in the store's
+    /// scratch): an uncompressed one is linked in as the stored tar instead
+    /// of copied, and hashed once (its blob digest is its diff ID). That
+    /// halves what a load writes and syncs.
+    pub(crate) fn register_layer_file(
+        &self,
+        file: File,
+        expected_diff: Option<(&str, usize)>,
+        expected_blob: Option<&str>,
+    ) -> Result<LayerInfo, StoreError> {
+        let mut head = [0u8; 6];
+        let n = std::os::unix::fs::FileExt::read_at(&file, &mut head, 0)?;
+        if archive::is_compressed(&head[..n]) {
+            return self.register_layer_checked(file, expected_diff, expected_blob);
+        }
+        self.register_with(expected_diff, expected_blob, |tmp, diff_dir| {
+            let stored = tmp.join("layer.tar");
+            if link_open_file(&file, &stored).is_ok() {
+                // The archive's mode for it is no concern of the store.
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&stored, fs::Permissions::from_mode(0o644))?;
+            } else {
+                // Another filesystem, or no /proc: copy it.
+                io::copy(&mut &file, &mut File::create(&stored)?)?;
+            }
+            let mut hashed = HashReader::new(io::BufReader::with_capacity(
+                256 * 1024,
+                File::open(&stored)?,
+            ));
+            let size = archive::unpack(&mut hashed, diff_dir, LAYER_UNPACK)?;
+            let (digest, _) = hashed.finish()?;
+            Ok((digest.clone(), digest, size))
+        })
+    }
+
+    /// The steps every layer registration shares: `fill` writes
+    /// `<tmp>/layer.tar` and unpacks into `<tmp>/diff`, returning (diff ID,
+    /// blob digest, size); the digests are checked, and the directory is
+    /// synced and renamed into place.
+    fn register_with(
+        &self,
+        expected_diff: Option<(&str, usize)>,
+        expected_blob: Option<&str>,
+        fill: impl FnOnce(&Path, &Path) -> Result<(String, String, u64), StoreError>,
+    ) -> Result<LayerInfo, StoreError> {
+        let layers_dir = self.root.join("layers");
+        let tmp = layers_dir.join(format!("{}{}", atomic::TEMP_PREFIX, random_suffix()));
+        let result = (|| {
+            fs::create_dir(&tmp)?;
+            let diff_dir = tmp.join("diff");
+            fs::create_dir(&diff_dir)?;
+            let (diff_id, blob_digest, size) = fill(&tmp, &diff_dir)?;
             if let Some(want) = expected_blob {
                 if want != blob_digest {
                     return Err(StoreError::InvalidInput(format!(
@@ -1093,6 +1137,37 @@ fn check_tag_name(r: &Reference) -> Result<(), StoreError> {
         return Err(StoreError::InvalidInput(
             "refusing to create an ambiguous tag using digest algorithm as name".into(),
         ));
+    }
+    Ok(())
+}
+
+/// How layers are unpacked into the store.
+const LAYER_UNPACK: UnpackOptions = UnpackOptions {
+    overlay_whiteouts: true,
+    preserve_owner: true,
+    no_overwrite_dir_non_dir: false,
+};
+
+/// Gives the open `file` a second name, `to` (same filesystem), through
+/// /proc/self/fd: the file is linked as it was opened, whatever happened to
+/// its path since.
+fn link_open_file(file: &File, to: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let from = archive::cpath(Path::new(&format!("/proc/self/fd/{}", file.as_raw_fd())))?;
+    let to = archive::cpath(to)?;
+    // SAFETY: both are NUL-terminated paths; AT_SYMLINK_FOLLOW resolves the
+    // magic link to the open file.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }

@@ -125,7 +125,7 @@ fn commit_one(
             continue;
         }
         let f = archive::open_in_scope(dir, path)?;
-        store.register_layer_checked(f, Some((diff_id, i)), blob_digest.as_deref())?;
+        store.register_layer_file(f, Some((diff_id, i)), blob_digest.as_deref())?;
     }
     let parent = p
         .parent

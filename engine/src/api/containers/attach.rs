@@ -85,21 +85,56 @@ async fn session<S>(
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut rd, tx, writer) = split_hijacked(io);
-    let stdin_task = if want.stdin && c.record().config.open_stdin {
+    let (rd, tx, writer) = split_hijacked(io);
+    let (stdin_task, rd) = if want.stdin && c.record().config.open_stdin {
         let c = c.clone();
-        Some(tokio::spawn(
-            async move { forward_stdin(&mut rd, &c).await },
-        ))
+        let task = tokio::spawn(async move {
+            let mut rd = rd;
+            forward_stdin(&mut rd, &c).await;
+            rd
+        });
+        (Some(task), None)
     } else {
-        None
+        (None, Some(rd))
     };
     let _ = write_output(&tx, &c, want, output, finished).await;
     drop(tx);
     let _ = writer.await;
-    if let Some(t) = stdin_task {
-        t.abort();
+    let rd = match stdin_task {
+        None => rd,
+        // It ends at the client's EOF, or at the container's closed stdin.
+        Some(mut t) => match tokio::time::timeout(LINGER, &mut t).await {
+            Ok(Ok(rd)) => Some(rd),
+            _ => {
+                t.abort();
+                None
+            }
+        },
+    };
+    if let Some(mut rd) = rd {
+        linger(&mut rd).await;
     }
+}
+
+/// How long a finished session still reads what its client sends.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Once the output has ended (and the write side is shut down), reads and
+/// drops what the client still sends until it closes, for at most
+/// [`LINGER`]. Closing a unix socket with unread bytes in it makes the
+/// client's next read fail with "connection reset by peer", though it was
+/// sent everything it was owed (`docker exec -it` hit it with a process
+/// faster than its terminal's last keystrokes).
+pub(crate) async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Ok(n) = rd.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Client bytes to the container's stdin. Attach usually comes before start

@@ -99,20 +99,44 @@ pub async fn archive_put(ctx: &Ctx, key: &str, req: Request) -> Result<Response,
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let mut incoming = req.into_body();
     let feeder = tokio::spawn(async move {
+        let mut forwarding = true;
+        let mut discarded = 0usize;
         while let Some(frame) = incoming.frame().await {
             let Ok(frame) = frame else { break };
-            if let Ok(data) = frame.into_data() {
-                if tx.send(data).await.is_err() {
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if forwarding {
+                // The extraction is over (done, or failed).
+                forwarding = tx.send(data).await.is_ok();
+            } else {
+                discarded += data.len();
+                if discarded > PUT_DISCARD_MAX {
                     break;
                 }
             }
         }
     });
     let res = archive::put(&ctx.daemon, &c, opts, ChannelReader::new(rx)).await;
-    feeder.abort();
+    // What the extraction left unread (the tar's last zero blocks, the final
+    // chunk) is read and dropped before the answer, as Go's server does:
+    // closing on a client still sending would fail its write ("broken
+    // pipe") instead of showing it the answer.
+    let mut feeder = feeder;
+    if tokio::time::timeout(PUT_DISCARD_WITHIN, &mut feeder)
+        .await
+        .is_err()
+    {
+        feeder.abort();
+    }
     res?;
     Ok(body::status_only(StatusCode::OK))
 }
+
+/// How much of an archive PUT's body is read and dropped after the
+/// extraction ended, and for how long, before the connection is given up.
+const PUT_DISCARD_MAX: usize = 1024 * 1024;
+const PUT_DISCARD_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `GET /containers/{id}/export`.
 pub async fn export(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
