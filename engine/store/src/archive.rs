@@ -84,42 +84,41 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// Wraps `r` in a gzip decoder if it starts with the gzip magic; refuses the
-/// other compressions dockerd knows (we ship no decoder for them) with a clear message.
+/// The compressions dockerd knows, by their first bytes.
+const COMPRESSIONS: [(&[u8], &str); 4] = [
+    (&[0x1f, 0x8b], "gzip"),
+    (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+    (b"BZh", "bzip2"),
+    (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz"),
+];
+
+/// The compression `head` (the first bytes of a stream) starts with, if any.
+fn compression(head: &[u8]) -> Option<&'static str> {
+    COMPRESSIONS
+        .iter()
+        .find(|(magic, _)| head.starts_with(magic))
+        .map(|&(_, name)| name)
+}
+
 /// Whether `head` (the first bytes of a file) starts like a compressed
 /// stream: gzip, or one of the formats `decompress` refuses.
 pub fn is_compressed(head: &[u8]) -> bool {
-    const MAGICS: [&[u8]; 4] = [
-        &[0x1f, 0x8b],
-        &[0x28, 0xb5, 0x2f, 0xfd],
-        b"BZh",
-        &[0xfd, b'7', b'z', b'X', b'Z', 0x00],
-    ];
-    MAGICS.iter().any(|m| head.starts_with(m))
+    compression(head).is_some()
 }
 
+/// Wraps `r` in a gzip decoder if it starts with the gzip magic; refuses the
+/// other compressions dockerd knows (we ship no decoder for them) with a clear message.
 pub fn decompress<'a, R: Read + Send + 'a>(r: R) -> Result<Box<dyn Read + Send + 'a>, StoreError> {
     let mut br = BufReader::with_capacity(64 * 1024, r);
     let head = br.fill_buf()?.to_vec();
-    if head.starts_with(&[0x1f, 0x8b]) {
+    match compression(&head) {
+        None => Ok(Box::new(br)),
         // MultiGzDecoder: some tools write concatenated gzip members.
-        return Ok(Box::new(flate2::read::MultiGzDecoder::new(br)));
-    }
-    let unsupported = |name: &str| {
-        Err(StoreError::InvalidInput(format!(
+        Some("gzip") => Ok(Box::new(flate2::read::MultiGzDecoder::new(br))),
+        Some(name) => Err(StoreError::InvalidInput(format!(
             "unsupported compression format {name}: only gzip and uncompressed archives can be loaded"
-        )))
-    };
-    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return unsupported("zstd");
+        ))),
     }
-    if head.starts_with(b"BZh") {
-        return unsupported("bzip2");
-    }
-    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        return unsupported("xz");
-    }
-    Ok(Box::new(br))
 }
 
 pub(crate) fn cpath(p: &Path) -> io::Result<CString> {
