@@ -79,6 +79,12 @@ pub fn clean_temp_files(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// A random suffix for temp names that must not collide across processes
+/// or restarts (temp directories, renamed-away layers).
+pub(crate) fn random_suffix() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,8 +13,24 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::archive::{self, UnpackOptions};
+use crate::atomic::random_suffix;
+use crate::image::parse_config;
 use crate::reference::{self, Reference};
-use crate::{digest_hex, random_suffix, ImageStore, StoreError};
+use crate::resolve::digest_hex;
+use crate::{ImageStore, StoreError};
+
+impl ImageStore {
+    /// Loads a docker-archive or OCI-layout tarball (optionally gzip'd).
+    /// `progress` receives dockerd's stream lines ("Loaded image: x:1").
+    /// Returns the IDs of the loaded images; everything is durable on return.
+    pub fn load(
+        &self,
+        input: impl Read + Send,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>, StoreError> {
+        load(self, input, progress)
+    }
+}
 
 #[derive(Deserialize)]
 struct ManifestItem {
@@ -109,7 +125,7 @@ fn commit_one(
     p: &Pending,
     progress: &mut dyn FnMut(&str),
 ) -> Result<String, StoreError> {
-    let (_, diff_ids, _) = crate::parse_config(&p.config_bytes)?;
+    let (_, diff_ids, _) = parse_config(&p.config_bytes)?;
     if diff_ids.len() != p.layers.len() {
         return Err(StoreError::InvalidInput(format!(
             "invalid manifest, layers length mismatch: expected {}, got {}",
@@ -172,7 +188,7 @@ fn docker_archive(dir: &Path) -> Result<Vec<Pending>, StoreError> {
     let mut out = Vec::new();
     for m in manifest {
         let config_bytes = read_in_scope(dir, &m.config)?;
-        let (config, _, _) = crate::parse_config(&config_bytes)?;
+        let (config, _, _) = parse_config(&config_bytes)?;
         check_os(&config)?;
         let mut tags = Vec::new();
         for t in m.repo_tags.unwrap_or_default() {
@@ -325,7 +341,7 @@ fn oci_layout(dir: &Path) -> Result<Vec<Pending>, StoreError> {
                 StoreError::InvalidInput(format!("invalid OCI manifest {}: {e}", md.digest))
             })?;
         let config_bytes = read_blob(dir, &manifest.config.digest)?;
-        let (config, _, _) = crate::parse_config(&config_bytes)?;
+        let (config, _, _) = parse_config(&config_bytes)?;
         check_os(&config)?;
         let layers = manifest
             .layers

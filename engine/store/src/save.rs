@@ -8,8 +8,11 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::layer::chain_ids;
 use crate::reference::{self, AnyReference};
-use crate::{chain_ids, digest_hex, resolve, ImageStore, StoreError};
+use crate::resolve::{digest_hex, resolve, search_prefix};
+use crate::store::lock_poisoned;
+use crate::{ImageStore, StoreError};
 
 /// What to write: image IDs in first-mention order, each with the tags to record.
 #[derive(Debug, Clone, Default)]
@@ -34,11 +37,29 @@ impl SavePlan {
     }
 }
 
+impl ImageStore {
+    /// Resolves `references` for `save` (errors here come before any output).
+    pub fn plan_save(&self, references: &[String]) -> Result<SavePlan, StoreError> {
+        plan(self, references)
+    }
+
+    /// Writes a planned docker-archive to `out`.
+    pub fn write_save(&self, plan: &SavePlan, out: impl io::Write) -> Result<(), StoreError> {
+        write(self, plan, out)
+    }
+
+    /// Writes a docker-archive with `references` that `docker load` accepts.
+    pub fn save(&self, references: &[String], out: impl io::Write) -> Result<(), StoreError> {
+        let plan = self.plan_save(references)?;
+        self.write_save(&plan, out)
+    }
+}
+
 pub(crate) fn plan(store: &ImageStore, names: &[String]) -> Result<SavePlan, StoreError> {
-    let s = store.state.read().map_err(|_| crate::lock_poisoned())?;
+    let s = store.state.read().map_err(|_| lock_poisoned())?;
     let mut plan = SavePlan::default();
     let search = |name: &str| -> Result<String, StoreError> {
-        crate::search_prefix(&s, name)
+        search_prefix(&s, name)
             .ok_or_else(|| StoreError::NotFound(format!("No such image: {name}")))
     };
     for name in names {

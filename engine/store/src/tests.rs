@@ -4,7 +4,12 @@
 use std::io::{Cursor, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 
-use super::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::gotime::GO_ZERO_TIME;
+use crate::layer::chain_ids;
+use crate::*;
 
 /// Builds tar streams with raw entry names (the `tar` crate refuses `..`
 /// and absolute names, which is exactly what we need to test).

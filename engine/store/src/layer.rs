@@ -1,0 +1,255 @@
+//! Layer registration: a layer tar is unpacked once into its
+//! content-addressed directory (`layers/<diffhex>/`), next to a verbatim copy
+//! of the tar, and appears under its final name only by an atomic rename once
+//! complete and synced. Also chain IDs, which name layer stacks.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::archive::{HashReader, UnpackOptions};
+use crate::atomic::random_suffix;
+use crate::resolve::digest_hex;
+use crate::store::lock_poisoned;
+use crate::{archive, atomic, ImageStore, StoreError};
+
+/// Where a new image's layer comes from (`create_image`).
+pub enum LayerSource {
+    /// A layer already in the store, by diff ID (`sha256:<hex>`).
+    Existing(String),
+    /// An uncompressed or gzip'd layer tar, registered on the way.
+    Tar(Box<dyn Read + Send>),
+}
+
+/// A registered layer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LayerInfo {
+    pub diff_id: String,
+    pub size: u64,
+}
+
+pub(crate) fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let next = match out.last() {
+            None => d.clone(),
+            Some(prev) => archive::sha256_digest(format!("{prev} {d}").as_bytes()),
+        };
+        out.push(next);
+    }
+    out
+}
+
+/// Flushes everything written to the filesystem holding `path` (one syscall
+/// instead of an fsync per unpacked file).
+fn sync_fs(path: &Path) -> io::Result<()> {
+    let f = File::open(path)?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: f is an open descriptor for the duration of the call.
+    let rc = unsafe { libc::syncfs(f.as_raw_fd()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl ImageStore {
+    /// report it; `None` if the layer is not in the store.
+    pub fn layer_size(&self, diff_id: &str) -> Option<u64> {
+        let hex = digest_hex(diff_id).ok()?;
+        self.state.read().ok()?.layer_sizes.get(hex).copied()
+    }
+
+    /// Chain IDs of a layer stack (lowest first), as `remove` reports deleted layers.
+    pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+        chain_ids(diff_ids)
+    }
+
+    /// Registers a layer from a tar stream (gzip or plain): unpacks it once
+    /// into its content-addressed directory. Idempotent.
+    pub fn register_layer(&self, tar: impl Read + Send) -> Result<LayerInfo, StoreError> {
+        self.register_layer_checked(tar, None, None)
+    }
+
+    /// Registers a layer, checking its diff ID (uncompressed sha256) and
+    /// optionally the digest of the raw (possibly compressed) bytes.
+    pub(crate) fn register_layer_checked(
+        &self,
+        raw: impl Read + Send,
+        expected_diff: Option<(&str, usize)>,
+        expected_blob: Option<&str>,
+    ) -> Result<LayerInfo, StoreError> {
+        self.register_with(expected_diff, expected_blob, |tmp, diff_dir| {
+            let mut blob = HashReader::new(raw);
+            let (diff_id, size) = {
+                let decompressed = archive::decompress(&mut blob)?;
+                let tar_copy = File::create(tmp.join("layer.tar"))?;
+                let tee = TeeReader {
+                    inner: decompressed,
+                    out: io::BufWriter::new(tar_copy),
+                };
+                let mut hashed = HashReader::new(tee);
+                let size = archive::unpack(&mut hashed, diff_dir, LAYER_UNPACK)?;
+                let (diff_id, _) = hashed.finish()?;
+                (diff_id, size)
+            };
+            let (blob_digest, _) = blob.finish()?;
+            Ok((diff_id, blob_digest, size))
+        })
+    }
+
+    /// Like [`Self::register_layer_checked`], for a layer that is a file on
+    /// the store's filesystem (a loaded archive's, unpacked in the store's
+    /// scratch): an uncompressed one is linked in as the stored tar instead
+    /// of copied, and hashed once (its blob digest is its diff ID). That
+    /// halves what a load writes and syncs.
+    pub(crate) fn register_layer_file(
+        &self,
+        file: File,
+        expected_diff: Option<(&str, usize)>,
+        expected_blob: Option<&str>,
+    ) -> Result<LayerInfo, StoreError> {
+        let mut head = [0u8; 6];
+        let n = std::os::unix::fs::FileExt::read_at(&file, &mut head, 0)?;
+        if archive::is_compressed(&head[..n]) {
+            return self.register_layer_checked(file, expected_diff, expected_blob);
+        }
+        self.register_with(expected_diff, expected_blob, |tmp, diff_dir| {
+            let stored = tmp.join("layer.tar");
+            if link_open_file(&file, &stored).is_ok() {
+                // The archive's mode for it is no concern of the store.
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&stored, fs::Permissions::from_mode(0o644))?;
+            } else {
+                // Another filesystem, or no /proc: copy it.
+                io::copy(&mut &file, &mut File::create(&stored)?)?;
+            }
+            let mut hashed = HashReader::new(io::BufReader::with_capacity(
+                256 * 1024,
+                File::open(&stored)?,
+            ));
+            let size = archive::unpack(&mut hashed, diff_dir, LAYER_UNPACK)?;
+            let (digest, _) = hashed.finish()?;
+            Ok((digest.clone(), digest, size))
+        })
+    }
+
+    /// The steps every layer registration shares: `fill` writes
+    /// `<tmp>/layer.tar` and unpacks into `<tmp>/diff`, returning (diff ID,
+    /// blob digest, size); the digests are checked, and the directory is
+    /// synced and renamed into place.
+    fn register_with(
+        &self,
+        expected_diff: Option<(&str, usize)>,
+        expected_blob: Option<&str>,
+        fill: impl FnOnce(&Path, &Path) -> Result<(String, String, u64), StoreError>,
+    ) -> Result<LayerInfo, StoreError> {
+        let layers_dir = self.root.join("layers");
+        let tmp = layers_dir.join(format!("{}{}", atomic::TEMP_PREFIX, random_suffix()));
+        let result = (|| {
+            fs::create_dir(&tmp)?;
+            let diff_dir = tmp.join("diff");
+            fs::create_dir(&diff_dir)?;
+            let (diff_id, blob_digest, size) = fill(&tmp, &diff_dir)?;
+            if let Some(want) = expected_blob {
+                if want != blob_digest {
+                    return Err(StoreError::InvalidInput(format!(
+                        "invalid layer blob: expected digest {want:?}, got {blob_digest:?}"
+                    )));
+                }
+            }
+            if let Some((want, i)) = expected_diff {
+                if want != diff_id {
+                    return Err(StoreError::InvalidInput(format!(
+                        "invalid diffID for layer {i}: expected {want:?}, got {diff_id:?}"
+                    )));
+                }
+            }
+            let info = LayerInfo { diff_id, size };
+            atomic::write_json(&tmp.join("meta.json"), &info)?;
+            Ok(info)
+        })();
+        let info = match result {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+        };
+        let hex = digest_hex(&info.diff_id)?.to_string();
+        let final_path = self.layer_path(&hex);
+        if self.layer_exists(&hex) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Ok(info);
+        }
+        sync_fs(&tmp)?;
+        match fs::rename(&tmp, &final_path) {
+            Ok(()) => {
+                File::open(&layers_dir)?.sync_all()?;
+            }
+            // Another load finished the same layer first: keep theirs.
+            Err(_) if final_path.join("meta.json").exists() => {
+                let _ = fs::remove_dir_all(&tmp);
+            }
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(StoreError::io(final_path.display(), e));
+            }
+        }
+        self.state
+            .write()
+            .map_err(|_| lock_poisoned())?
+            .layer_sizes
+            .insert(hex, info.size);
+        Ok(info)
+    }
+}
+
+/// How layers are unpacked into the store.
+const LAYER_UNPACK: UnpackOptions = UnpackOptions {
+    overlay_whiteouts: true,
+    preserve_owner: true,
+    no_overwrite_dir_non_dir: false,
+};
+
+/// Gives the open `file` a second name, `to` (same filesystem), through
+/// /proc/self/fd: the file is linked as it was opened, whatever happened to
+/// its path since.
+fn link_open_file(file: &File, to: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let from = archive::cpath(Path::new(&format!("/proc/self/fd/{}", file.as_raw_fd())))?;
+    let to = archive::cpath(to)?;
+    // SAFETY: both are NUL-terminated paths; AT_SYMLINK_FOLLOW resolves the
+    // magic link to the open file.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+struct TeeReader<R, W: io::Write> {
+    inner: R,
+    out: W,
+}
+
+impl<R: Read, W: io::Write> Read for TeeReader<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        if n == 0 {
+            self.out.flush()?;
+        }
+        Ok(n)
+    }
+}
