@@ -7,6 +7,8 @@
 //!   (fresh, or warm: [`keep_warm_init`]), report;
 //! * `init` — the re-exec'd single-threaded init: namespaces, mounts,
 //!   pivot_root, user, execve ([`init_main`]);
+//! * [`cgroups`] — one group per container: limits, devices, freezer, stats;
+//!   `cgroups/v1.rs` and `cgroups/v2.rs` behind one [`cgroups::Cgroup`];
 //! * [`supervisor`] — the one reaper thread for all containers;
 //! * `signal`, `tty` — [`kill`], [`parse_signal`], [`resize_tty`].
 //!

@@ -1,0 +1,252 @@
+//! cgroup v2 (the unified hierarchy, detected by `<root>/cgroup.controllers`):
+//! a container's group is the one directory `<root>/<rel>`, whose
+//! controllers must be enabled in every ancestor. Limits are v2's files
+//! (`memory.max`, `cpu.max`, ...), pause is `cgroup.freeze`. Device rules
+//! are not enforced here yet: v2 has no devices files, and runc attaches an
+//! eBPF program instead.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{
+    limit_or_max, read_kv, read_trim, read_u64, write, Backend, BlkioEntry, DeviceRule, Freezer,
+    Resources, Stats, Version,
+};
+
+static FREEZER: Freezer = Freezer {
+    file: "cgroup.freeze",
+    frozen: "1",
+    thawed: "0",
+    is_frozen: frozen,
+    is_thawed: thawed,
+};
+
+/// A group in the unified hierarchy.
+#[derive(Debug, Clone)]
+pub(super) struct V2 {
+    dir: PathBuf,
+}
+
+impl V2 {
+    pub(super) fn new(root: &Path, rel: &str) -> V2 {
+        V2 {
+            dir: root.join(rel),
+        }
+    }
+}
+
+impl Backend for V2 {
+    fn version(&self) -> Version {
+        Version::V2
+    }
+
+    fn dirs(&self) -> Vec<&Path> {
+        vec![self.dir.as_path()]
+    }
+
+    /// Every controller's files are in the one directory.
+    fn dir(&self, _controller: &str) -> Option<&Path> {
+        Some(&self.dir)
+    }
+
+    /// Also enables the controllers for the group in its parents, best
+    /// effort.
+    fn create(&self) -> io::Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        enable_controllers(&self.dir);
+        Ok(())
+    }
+
+    fn apply(&self, r: &Resources) -> io::Result<()> {
+        let d = self.dir.as_path();
+        if let Some(v) = r.memory_reservation {
+            write(d, "memory.low", &limit_or_max(v))?;
+        }
+        if let Some(m) = r.memory {
+            write(d, "memory.max", &limit_or_max(m))?;
+        }
+        if let Some(s) = r.memory_swap {
+            // v2 limits swap alone; Docker's value is memory plus swap.
+            let swap = match (s, r.memory) {
+                (s, Some(m)) if s > 0 && m > 0 => (s - m).max(0),
+                (s, _) => s,
+            };
+            if d.join("memory.swap.max").exists() {
+                write(d, "memory.swap.max", &limit_or_max(swap))?;
+            }
+        }
+        if let Some(p) = r.pids {
+            write(d, "pids.max", &limit_or_max(p))?;
+        }
+        if let Some(s) = r.cpu_shares {
+            // runc's conversion of shares [2, 262144] to weight [1, 10000].
+            let w = 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142;
+            write(d, "cpu.weight", &w.to_string())?;
+        }
+        if r.cpu_quota.is_some() || r.cpu_period.is_some() {
+            let current = fs::read_to_string(d.join("cpu.max")).unwrap_or_default();
+            let mut parts = current.split_whitespace();
+            let (cur_q, cur_p) = (
+                parts.next().unwrap_or("max"),
+                parts.next().unwrap_or("100000"),
+            );
+            let q = match r.cpu_quota {
+                Some(q) => limit_or_max(q),
+                None => cur_q.to_string(),
+            };
+            let p = r
+                .cpu_period
+                .map(|p| p.to_string())
+                .unwrap_or(cur_p.to_string());
+            write(d, "cpu.max", &format!("{q} {p}"))?;
+        }
+        Ok(())
+    }
+
+    /// Not enforced: this is where an eBPF device program would be
+    /// attached (as runc does). The caller warns.
+    fn restrict_devices(&self, _allow: &[DeviceRule]) -> io::Result<bool> {
+        Ok(false)
+    }
+
+    fn freezer(&self) -> &'static Freezer {
+        &FREEZER
+    }
+
+    fn is_frozen(&self) -> bool {
+        read_trim(&self.dir, "cgroup.freeze").as_deref() == Some("1")
+    }
+
+    fn oom_kills(&self) -> u64 {
+        read_kv(&self.dir, "memory.events")
+            .get("oom_kill")
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn stats(&self) -> Stats {
+        let mut s = Stats::default();
+        let d = self.dir.as_path();
+        let cpu = read_kv(d, "cpu.stat");
+        s.cpu_total = cpu.get("usage_usec").copied().unwrap_or(0) * 1000;
+        s.cpu_user = cpu.get("user_usec").copied().unwrap_or(0) * 1000;
+        s.cpu_kernel = cpu.get("system_usec").copied().unwrap_or(0) * 1000;
+        s.throttle_periods = cpu.get("nr_periods").copied().unwrap_or(0);
+        s.throttled_periods = cpu.get("nr_throttled").copied().unwrap_or(0);
+        s.throttled_time = cpu.get("throttled_usec").copied().unwrap_or(0) * 1000;
+        s.memory_usage = read_u64(d, "memory.current").unwrap_or(0);
+        s.memory_max_usage = read_u64(d, "memory.peak");
+        s.memory_limit = read_u64(d, "memory.max");
+        s.memory_stat = read_kv(d, "memory.stat");
+        s.pids_current = read_u64(d, "pids.current");
+        s.pids_limit = read_u64(d, "pids.max");
+        for line in read_trim(d, "io.stat").unwrap_or_default().lines() {
+            let mut it = line.split_whitespace();
+            let Some((major, minor)) = it.next().and_then(|dev| dev.split_once(':')) else {
+                continue;
+            };
+            let (Ok(major), Ok(minor)) = (major.parse(), minor.parse()) else {
+                continue;
+            };
+            for kv in it {
+                let Some((k, v)) = kv.split_once('=') else {
+                    continue;
+                };
+                let Ok(value) = v.parse() else { continue };
+                let (list, op) = match k {
+                    "rbytes" => (&mut s.blkio_service_bytes, "read"),
+                    "wbytes" => (&mut s.blkio_service_bytes, "write"),
+                    "rios" => (&mut s.blkio_serviced, "read"),
+                    "wios" => (&mut s.blkio_serviced, "write"),
+                    _ => continue,
+                };
+                list.push(BlkioEntry {
+                    major,
+                    minor,
+                    op: op.into(),
+                    value,
+                });
+            }
+        }
+        s
+    }
+}
+
+fn events_frozen(d: &Path) -> Option<bool> {
+    let ev = read_trim(d, "cgroup.events")?;
+    ev.lines()
+        .find_map(|l| l.strip_prefix("frozen "))
+        .map(|v| v.trim() == "1")
+}
+
+fn frozen(d: &Path) -> bool {
+    // Without cgroup.events (a test tree) the write is all there is.
+    events_frozen(d).unwrap_or(true)
+}
+
+fn thawed(d: &Path) -> bool {
+    !events_frozen(d).unwrap_or(false)
+}
+
+/// On v2 a controller only works in a group when every ancestor lists it in
+/// `cgroup.subtree_control`. Enables what each ancestor offers; errors are
+/// ignored (a controller may be unavailable: limits then fail visibly).
+fn enable_controllers(dir: &Path) {
+    let mut ancestors: Vec<&Path> = dir.ancestors().skip(1).collect();
+    ancestors.reverse();
+    for a in ancestors {
+        let Ok(avail) = fs::read_to_string(a.join("cgroup.controllers")) else {
+            continue;
+        };
+        for c in avail.split_whitespace() {
+            if matches!(c, "memory" | "pids" | "cpu" | "io") {
+                let _ = fs::write(a.join("cgroup.subtree_control"), format!("+{c}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use crate::cgroups::*;
+
+    #[test]
+    fn v2_device_rules_are_not_enforced() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("cgroup.controllers"), "cpu memory pids").unwrap();
+        let cg = Cgroup::new(t.path(), "x");
+        cg.create().unwrap();
+        assert!(!cg.restrict_devices(DOCKER_DEFAULT_DEVICES).unwrap());
+        assert!(!t.path().join("x/devices.deny").exists());
+    }
+
+    #[test]
+    fn v2_layout_and_limits() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("cgroup.controllers"), "cpu memory pids").unwrap();
+        let cg = Cgroup::new(t.path(), "shipshape/x");
+        assert_eq!(cg.version(), Version::V2);
+        cg.create().unwrap();
+        let d = t.path().join("shipshape/x");
+        fs::write(d.join("memory.swap.max"), "").unwrap();
+        cg.apply(&Resources {
+            memory: Some(100),
+            memory_swap: Some(300),
+            pids: Some(10),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            ..Default::default()
+        })
+        .unwrap();
+        let read = |p: &str| fs::read_to_string(d.join(p)).unwrap();
+        assert_eq!(read("memory.max"), "100");
+        assert_eq!(read("memory.swap.max"), "200");
+        assert_eq!(read("pids.max"), "10");
+        assert_eq!(read("cpu.max"), "50000 100000");
+        cg.freeze().unwrap();
+        assert_eq!(read("cgroup.freeze"), "1");
+    }
+}
