@@ -15,7 +15,7 @@
 //! freeze loop, joining, host-wide counters and the file helpers.
 //!
 //! Joining happens in the re-exec'd init (see `crate::init`): it moves itself
-//! into every directory in [`Cgroup::dirs`] (see [`join`]) before it
+//! into every directory in [`Cgroup::dirs`] (see `join`) before it
 //! forks the container's pid 1, so every process of the container, including
 //! `docker exec`'d ones, is accounted and limited from its first instruction.
 
@@ -252,7 +252,7 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// The group `rel` (e.g. "shipshape/<id>") under the hierarchies at `root`.
+    /// The group `rel` (e.g. `shipshape/<id>`) under the hierarchies at `root`.
     pub fn new(root: &Path, rel: &str) -> Cgroup {
         let rel = rel.trim_start_matches('/');
         let backend = match detect(root) {

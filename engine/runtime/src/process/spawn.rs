@@ -38,7 +38,7 @@ pub struct Spawned {
 static INIT_PROGRAM: RwLock<Option<PathBuf>> = RwLock::new(None);
 
 /// Use `path` as the init program (it must call [`crate::init_main`] when its
-/// first argument is [`INIT_ARG`]). Default: `/proc/self/exe`.
+/// first argument is [`INIT_ARG`](crate::INIT_ARG)). Default: `/proc/self/exe`.
 pub fn set_init_program(path: impl Into<PathBuf>) {
     let mut slot = INIT_PROGRAM.write().unwrap_or_else(|p| p.into_inner());
     *slot = Some(path.into());
