@@ -12,8 +12,8 @@ use serde_json::json;
 use shipshape_store::reference;
 
 use super::{body, Ctx, Request, Response};
-use crate::daemon::build::{self, context::Context, BuildOptions, Progress};
-use crate::daemon::dockerfile::{self, Instruction};
+use crate::daemon::images::build::{self, context::Context, BuildOptions, Progress};
+use crate::daemon::images::dockerfile::{self, Instruction};
 use crate::error::ApiError;
 
 fn json_param<T: serde::de::DeserializeOwned + Default>(

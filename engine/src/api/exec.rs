@@ -18,9 +18,9 @@ use super::containers::{
     check_json_content_type, read_json_body, stream_content_type, wants_upgrade,
 };
 use super::{body, json, json_status, Ctx, Request, Response};
-use crate::daemon::exec::{self, Exec, ExecConfig, ExecIo};
-use crate::daemon::io::FdStream;
-use crate::daemon::logs::{STDERR, STDOUT};
+use crate::daemon::containers::exec::{self, Exec, ExecConfig, ExecIo};
+use crate::daemon::containers::io::FdStream;
+use crate::daemon::containers::logs::{STDERR, STDOUT};
 use crate::daemon::Daemon;
 use crate::error::ApiError;
 use http_body_util::BodyExt;

@@ -17,8 +17,10 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
 use super::{filters, split_version, Query};
-use crate::daemon::record::{CreateRequest, HostConfig};
-use crate::daemon::{cgroups, dockerfile, logs, restart, volumes};
+use crate::daemon::containers::record::{CreateRequest, HostConfig};
+use crate::daemon::{
+    containers::cgroups, containers::logs, containers::restart, images::dockerfile, volumes,
+};
 use crate::error::ApiError;
 
 /// Cases per property: small by default (CI runs every property on each
@@ -271,7 +273,7 @@ fn check_body(bytes: &[u8]) {
         // "HostConfig" (most cases do not).
         check_host_config(v);
     }
-    let _ = serde_json::from_slice::<crate::daemon::exec::ExecConfig>(bytes);
+    let _ = serde_json::from_slice::<crate::daemon::containers::exec::ExecConfig>(bytes);
     let _ = serde_json::from_slice::<super::exec::StartRequest>(bytes);
     let _ = serde_json::from_slice::<super::volumes::CreateRequest>(bytes);
     if let Ok(u) = serde_json::from_slice::<super::resources::UpdateRequest>(bytes) {

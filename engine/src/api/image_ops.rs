@@ -14,7 +14,7 @@ use shipshape_store::{reference, DeleteItem, Image, ImageStore, ImageUserView, S
 use tokio::sync::mpsc;
 
 use super::{body, json, Ctx, Request, Response};
-use crate::daemon::{dockerfile, import, Daemon};
+use crate::daemon::{images::dockerfile, images::import, Daemon};
 use crate::error::ApiError;
 
 // ---------------------------------------------------------------- history

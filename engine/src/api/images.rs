@@ -503,7 +503,7 @@ pub async fn commit(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
     let q = &ctx.query;
     let key = q.get("container").unwrap_or("").to_string();
     let c = ctx.daemon.container(&key)?;
-    let changes = crate::daemon::dockerfile::parse_changes(&q.all("changes"))?;
+    let changes = crate::daemon::images::dockerfile::parse_changes(&q.all("changes"))?;
     let tag = q.get("repo").filter(|r| !r.is_empty()).map(|repo| {
         match q.get("tag").filter(|t| !t.is_empty()) {
             Some(t) => format!("{repo}:{t}"),
@@ -518,7 +518,7 @@ pub async fn commit(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
             serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         (!v.is_null()).then_some(v)
     };
-    let opts = crate::daemon::commit::CommitOptions {
+    let opts = crate::daemon::images::commit::CommitOptions {
         tag,
         comment: q.get("comment").unwrap_or("").to_string(),
         author: q.get("author").unwrap_or("").to_string(),
@@ -526,9 +526,10 @@ pub async fn commit(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
         changes,
     };
     let d = ctx.daemon.clone();
-    let id = tokio::task::spawn_blocking(move || crate::daemon::commit::commit(&d, &c, opts))
-        .await
-        .map_err(ApiError::internal)??;
+    let id =
+        tokio::task::spawn_blocking(move || crate::daemon::images::commit::commit(&d, &c, opts))
+            .await
+            .map_err(ApiError::internal)??;
     Ok(super::json_status(
         StatusCode::CREATED,
         &json!({ "Id": id }),

@@ -12,8 +12,8 @@ use shipshape_runtime::cgroups::Resources;
 
 use crate::api::containers::read_json_body;
 use crate::api::{body, json, no_content, Ctx, Request, Response};
-use crate::daemon::record::{HostConfig, RestartPolicy};
-use crate::daemon::{cgroups, restart, stats, Container};
+use crate::daemon::containers::record::{HostConfig, RestartPolicy};
+use crate::daemon::{containers::cgroups, containers::restart, containers::stats, Container};
 use crate::error::ApiError;
 
 /// How often a stats stream reports, as dockerd's collector.

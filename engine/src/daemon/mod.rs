@@ -2,26 +2,10 @@
 //! supervisor. HTTP-free: `api` calls in, this drives `store` and `runtime`.
 
 pub mod archive;
-pub mod build;
-pub mod cgroups;
-pub mod commit;
-pub mod container;
-pub mod dockerfile;
+pub mod containers;
 pub mod events;
-pub mod exec;
-pub mod import;
-pub mod init_layer;
-pub mod io;
-pub mod lifecycle;
-pub mod logs;
-pub mod names;
+pub mod images;
 pub mod networks;
-pub mod record;
-pub mod recovery;
-pub mod restart;
-pub mod stats;
-pub mod top;
-pub mod trash;
 pub mod volumes;
 
 use std::collections::HashMap;
@@ -31,7 +15,9 @@ use std::sync::{Arc, RwLock};
 use shipshape_runtime::supervisor::Supervisor;
 use shipshape_store::ImageStore;
 
-pub use container::Container;
+pub use containers::container::Container;
+
+use containers::{exec, init_layer, lifecycle, recovery, restart, trash};
 
 use crate::error::ApiError;
 

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{events, names, Container, Daemon};
+use crate::daemon::{containers::names, events, Container, Daemon};
 use crate::error::ApiError;
 
 pub const PREDEFINED: [&str; 3] = ["none", "host", "bridge"];
@@ -59,7 +59,7 @@ pub struct NetworkStore {
 }
 
 fn now() -> String {
-    super::lifecycle::now_rfc3339()
+    crate::daemon::containers::lifecycle::now_rfc3339()
 }
 
 impl NetworkStore {

@@ -17,9 +17,9 @@ use tokio::task::JoinHandle;
 
 use super::{frame, stream_content_type, wants_upgrade};
 use crate::api::{body, Ctx, Request, Response};
-use crate::daemon::io::{FdStream, Output};
-use crate::daemon::logs::{self, STDERR, STDOUT};
-use crate::daemon::record::Status;
+use crate::daemon::containers::io::{FdStream, Output};
+use crate::daemon::containers::logs::{self, STDERR, STDOUT};
+use crate::daemon::containers::record::Status;
 use crate::daemon::Container;
 use crate::error::ApiError;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 
 use shipshape_store::ImageStore;
 
-use crate::daemon::record::Record;
+use crate::daemon::containers::record::Record;
 use crate::error::ApiError;
 
 const KEYS: &[&str] = &["status", "name", "label", "id", "ancestor"];

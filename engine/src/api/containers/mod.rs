@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use super::json_body::{self, JsonBodyError};
 use super::{body, json, json_status, no_content, Ctx, Request, Response};
 use crate::api::ApiVersion;
-use crate::daemon::lifecycle::{self, WaitCondition};
-use crate::daemon::logs::{self, Filter};
-use crate::daemon::record::{CreateRequest, Record};
+use crate::daemon::containers::lifecycle::{self, WaitCondition};
+use crate::daemon::containers::logs::{self, Filter};
+use crate::daemon::containers::record::{CreateRequest, Record};
 use crate::error::ApiError;
 
 pub mod attach;
@@ -108,7 +108,7 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     let mut v = render::inspect(&rec, &c.log_path(), &c.fs_dir(), ops::mounts_json(d, &rec));
     // dockerd fills these paths (and the runtime) at the first start.
     let dir = c.dir();
-    use crate::daemon::init_layer::{shown_path, HOSTNAME, HOSTS, RESOLV_CONF};
+    use crate::daemon::containers::init_layer::{shown_path, HOSTNAME, HOSTS, RESOLV_CONF};
     v["HostnamePath"] = json!(shown_path(dir, HOSTNAME));
     v["HostsPath"] = json!(shown_path(dir, HOSTS));
     v["ResolvConfPath"] = json!(shown_path(dir, RESOLV_CONF));
@@ -297,7 +297,7 @@ pub async fn resize(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 pub async fn changes(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     let c = ctx.daemon.container(key)?;
     let d = ctx.daemon.clone();
-    let list = tokio::task::spawn_blocking(move || crate::daemon::commit::changes(&d, &c))
+    let list = tokio::task::spawn_blocking(move || crate::daemon::images::commit::changes(&d, &c))
         .await
         .map_err(ApiError::internal)??;
     if list.is_empty() {

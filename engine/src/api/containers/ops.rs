@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 
 use crate::api::{body, filters, json, no_content, Ctx, Request, Response};
 use crate::daemon::archive::{self, ChannelReader, PutOptions};
-use crate::daemon::record::Record;
-use crate::daemon::{names, volumes, Container, Daemon};
+use crate::daemon::containers::record::Record;
+use crate::daemon::{containers::names, volumes, Container, Daemon};
 use crate::error::ApiError;
 
 const STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
@@ -204,7 +204,7 @@ pub async fn top(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
         )));
     }
     let pid = rec.state.pid;
-    let rows = tokio::task::spawn_blocking(move || crate::daemon::top::ps_ef(pid))
+    let rows = tokio::task::spawn_blocking(move || crate::daemon::containers::top::ps_ef(pid))
         .await
         .map_err(ApiError::internal)??;
     crate::daemon::events::container(&c, "top", Default::default());
@@ -316,7 +316,7 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
             continue;
         }
         let (rw, _) = sizes(d, &c).await;
-        match crate::daemon::lifecycle::remove(d, &c, false).await {
+        match crate::daemon::containers::lifecycle::remove(d, &c, false).await {
             Ok(()) => {
                 space += rw;
                 deleted.push(c.id.clone());

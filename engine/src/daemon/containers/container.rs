@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use super::io::{FdStream, Hub};
-use super::record::Record;
+use crate::daemon::containers::io::{FdStream, Hub};
+use crate::daemon::containers::record::Record;
 
 /// What `wait` watches: how many runs have ended, and whether the container is gone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

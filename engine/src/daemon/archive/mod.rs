@@ -30,7 +30,7 @@ use shipshape_runtime::BindMount;
 use shipshape_store::archive::UnpackOptions;
 use tokio::sync::mpsc;
 
-use super::{Container, Daemon};
+use crate::daemon::{Container, Daemon};
 
 mod mounts;
 use crate::error::ApiError;
@@ -72,7 +72,7 @@ where
     let op = c.op_lock.lock().await;
     let rec = c.snapshot();
     let mounts = if with_mounts {
-        super::volumes::host_mounts(&d, &rec)?
+        crate::daemon::volumes::host_mounts(&d, &rec)?
     } else {
         Vec::new()
     };
@@ -83,7 +83,7 @@ where
         None
     } else {
         c.root_released().await;
-        let layers = super::init_layer::root_layers(&d, &rec.image_id)?;
+        let layers = crate::daemon::containers::init_layer::root_layers(&d, &rec.image_id)?;
         let dir = fs_dir.clone();
         tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::mount_rootfs(&layers, &dir))
             .await

@@ -8,8 +8,8 @@ use shipshape_runtime::RootfsKind;
 use shipshape_store::diff::{self, Change};
 use shipshape_store::LayerSource;
 
-use super::lifecycle::now_rfc3339;
-use super::{Container, Daemon};
+use crate::daemon::containers::lifecycle::now_rfc3339;
+use crate::daemon::{Container, Daemon};
 use crate::error::ApiError;
 
 fn copy_root_unsupported() -> ApiError {
@@ -26,7 +26,7 @@ pub fn changes(d: &Daemon, c: &Container) -> Result<Vec<Change>, ApiError> {
         return Err(copy_root_unsupported());
     }
     let image_id = c.record().image_id.clone();
-    let lowers = super::init_layer::root_layers(d, &image_id)?;
+    let lowers = crate::daemon::containers::init_layer::root_layers(d, &image_id)?;
     Ok(diff::overlay_changes(&fs_dir.join("upper"), &lowers)?)
 }
 
@@ -39,7 +39,7 @@ pub struct CommitOptions {
     /// Container config fields to override in the new image (the request body).
     pub config: Option<Value>,
     /// Dockerfile instructions (`--change`) applied to the resulting config.
-    pub changes: Vec<super::dockerfile::Instruction>,
+    pub changes: Vec<crate::daemon::images::dockerfile::Instruction>,
 }
 
 /// Creates an image from the container: its image's layers plus one layer
@@ -77,7 +77,7 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
             }
         }
     }
-    super::dockerfile::apply_changes(&mut container_config, &opts.changes)?;
+    crate::daemon::images::dockerfile::apply_changes(&mut container_config, &opts.changes)?;
     if let Value::Object(m) = &mut container_config {
         m.insert("Image".into(), json!(parent.id));
     }
@@ -131,9 +131,9 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         .images
         .create_image(config, layers, Some(&parent.id), &tags)?;
     for t in &tags {
-        super::events::image(&image.id, &with_default_tag(t), "tag");
+        crate::daemon::events::image(&image.id, &with_default_tag(t), "tag");
     }
-    let a = super::events::attrs([
+    let a = crate::daemon::events::attrs([
         ("comment", opts.comment.clone()),
         ("imageID", image.id.clone()),
         (
@@ -143,7 +143,7 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
                 .unwrap_or_default(),
         ),
     ]);
-    super::events::container(c, "commit", a);
+    crate::daemon::events::container(c, "commit", a);
     Ok(image.id)
 }
 

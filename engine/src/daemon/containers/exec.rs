@@ -12,10 +12,10 @@ use shipshape_runtime::supervisor::ExitStatus;
 use shipshape_runtime::{ExecSpec, Spawned};
 use tokio::sync::watch;
 
-use super::container::Container;
-use super::io::FdStream;
-use super::names;
-use super::Daemon;
+use crate::daemon::containers::container::Container;
+use crate::daemon::containers::io::FdStream;
+use crate::daemon::containers::names;
+use crate::daemon::Daemon;
 use crate::error::ApiError;
 
 /// The body of `POST /containers/{id}/exec`. Unknown fields are ignored, as dockerd does.
@@ -111,7 +111,7 @@ pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<Stri
     if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
         return Err(ApiError::BadRequest("No exec command specified".into()));
     }
-    super::cgroups::check_not_paused(c)?;
+    crate::daemon::containers::cgroups::check_not_paused(c)?;
     if !c.is_running() {
         return Err(ApiError::Conflict(format!(
             "Container {} is not running",
@@ -141,7 +141,7 @@ pub fn check_startable(e: &Exec) -> Result<(), ApiError> {
             e.id
         )));
     }
-    super::cgroups::check_not_paused(&e.container)?;
+    crate::daemon::containers::cgroups::check_not_paused(&e.container)?;
     if !e.container.is_running() {
         return Err(ApiError::Conflict(format!(
             "Container {} is not running",
@@ -161,7 +161,7 @@ fn exec_env(c: &Container, e: &ExecConfig) -> Vec<String> {
         env.retain(|x| x.split('=').next() != Some(key));
         env.push(kv.to_string());
     };
-    set(super::lifecycle::DEFAULT_PATH);
+    set(crate::daemon::containers::lifecycle::DEFAULT_PATH);
     set(&format!("HOSTNAME={}", rec.config.hostname));
     if e.tty {
         set("TERM=xterm");
@@ -237,7 +237,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
         user,
         tty: e.config.tty,
         open_stdin: e.config.attach_stdin,
-        cgroups: super::cgroups::join_dirs(&e.container.id),
+        cgroups: crate::daemon::containers::cgroups::join_dirs(&e.container.id),
     };
     let spawned: Spawned = match shipshape_runtime::exec_in(pid, &spec) {
         Ok(s) => s,
@@ -275,8 +275,11 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
             s.exit_code = Some(code);
         });
         tracing::debug!(exec = %e2.id, code, "exec exited");
-        let a = super::events::attrs([("execID", e2.id.clone()), ("exitCode", code.to_string())]);
-        super::events::container(&e2.container, "exec_die", a);
+        let a = crate::daemon::events::attrs([
+            ("execID", e2.id.clone()),
+            ("exitCode", code.to_string()),
+        ]);
+        crate::daemon::events::container(&e2.container, "exec_die", a);
     });
     let stream = |f: File| FdStream::new(f).ok();
     Ok(ExecIo {
@@ -290,6 +293,6 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
 /// ("exec_start: sh -c ls"), the attributes the exec ID.
 fn exec_event(e: &Exec, what: &str) {
     let cmd = e.config.cmd.clone().unwrap_or_default().join(" ");
-    let a = super::events::attrs([("execID", e.id.clone())]);
-    super::events::container(&e.container, &format!("{what}: {cmd}"), a);
+    let a = crate::daemon::events::attrs([("execID", e.id.clone())]);
+    crate::daemon::events::container(&e.container, &format!("{what}: {cmd}"), a);
 }

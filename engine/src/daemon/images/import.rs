@@ -7,9 +7,9 @@ use std::path::Path;
 use serde_json::{json, Value};
 use shipshape_store::LayerSource;
 
-use super::dockerfile::{self, Instruction};
-use super::lifecycle::now_rfc3339;
-use super::Daemon;
+use crate::daemon::containers::lifecycle::now_rfc3339;
+use crate::daemon::images::dockerfile::{self, Instruction};
+use crate::daemon::Daemon;
 use crate::error::ApiError;
 
 /// The architecture name Docker uses for this machine.

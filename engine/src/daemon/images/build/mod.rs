@@ -18,11 +18,11 @@ use serde_json::{json, Map, Value};
 use shipshape_store::{Image, LayerSource};
 use tokio::sync::mpsc;
 
-use super::dockerfile::{self, Instruction};
-use super::import::{go_arch, zero_config};
-use super::lifecycle::{self, now_rfc3339, DEFAULT_PATH};
-use super::record::{Config, CreateRequest};
-use super::Daemon;
+use crate::daemon::containers::lifecycle::{self, now_rfc3339, DEFAULT_PATH};
+use crate::daemon::containers::record::{Config, CreateRequest};
+use crate::daemon::images::dockerfile::{self, Instruction};
+use crate::daemon::images::import::{go_arch, zero_config};
+use crate::daemon::Daemon;
 use crate::error::ApiError;
 use context::Context;
 
@@ -540,7 +540,7 @@ async fn config_step(
         return Ok(());
     }
     // dockerd runs a no-op container for these steps; only its ID shows.
-    let cid = super::names::new_id();
+    let cid = crate::daemon::containers::names::new_id();
     out.stream(&format!(" ---> Running in {}\n", &cid[..12]))
         .await;
     let entry = json!({
@@ -744,7 +744,7 @@ async fn run_step(
 /// Starts the container, streams its output, and returns its exit code.
 async fn run_container(
     d: &Arc<Daemon>,
-    c: &Arc<super::Container>,
+    c: &Arc<crate::daemon::Container>,
     out: &Progress,
 ) -> Result<i32, BuildError> {
     lifecycle::start(d, c).await?;
@@ -769,7 +769,10 @@ async fn run_container(
 /// Streams new log records since `offset`; returns the new offset.
 async fn forward_logs(log: &std::path::Path, offset: u64, out: &Progress) -> u64 {
     let path = log.to_path_buf();
-    let read = tokio::task::spawn_blocking(move || super::logs::read_from(&path, offset)).await;
+    let read = tokio::task::spawn_blocking(move || {
+        crate::daemon::containers::logs::read_from(&path, offset)
+    })
+    .await;
     match read {
         Ok(Ok((entries, next))) => {
             for e in entries {
@@ -785,7 +788,7 @@ async fn forward_logs(log: &std::path::Path, offset: u64, out: &Progress) -> u64
 async fn commit_run(
     d: &Arc<Daemon>,
     st: &Stage,
-    c: &Arc<super::Container>,
+    c: &Arc<crate::daemon::Container>,
     cc: Value,
     argv: &[String],
     args: &[String],

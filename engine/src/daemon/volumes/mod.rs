@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shipshape_runtime::{BindMount, TmpfsMount};
 
-use super::record::Record;
-use super::{names, Daemon};
+use crate::daemon::containers::record::Record;
+use crate::daemon::{containers::names, Daemon};
 use crate::error::ApiError;
 
 const META_FILE: &str = "volume.json";
@@ -121,7 +121,7 @@ impl VolumeStore {
         let mut vols = self.map();
         if let Some(v) = vols.get(&name) {
             // dockerd reports a create even when the volume already exists.
-            super::events::volume(&name, "create", Default::default());
+            crate::daemon::events::volume(&name, "create", Default::default());
             return Ok(v.clone());
         }
         let v = Volume {
@@ -141,7 +141,7 @@ impl VolumeStore {
             return Err(ApiError::Internal(format!("create {name}: {e}")));
         }
         vols.insert(name.clone(), v.clone());
-        super::events::volume(&name, "create", Default::default());
+        crate::daemon::events::volume(&name, "create", Default::default());
         Ok(v)
     }
 
@@ -168,7 +168,7 @@ impl VolumeStore {
         // if a crash interrupts the rest.
         let _ = fs::remove_file(dir.join(META_FILE));
         fs::remove_dir_all(&dir).map_err(|e| ApiError::Internal(format!("remove {name}: {e}")))?;
-        super::events::volume(name, "destroy", Default::default());
+        crate::daemon::events::volume(name, "destroy", Default::default());
         Ok(size)
     }
 

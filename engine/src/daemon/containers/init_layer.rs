@@ -24,7 +24,7 @@ const MOUNT_POINT_FILES: &[&str] = &["etc/hostname", "etc/hosts", "etc/resolv.co
 /// layers, then the init layer. Every mount of the root uses exactly these,
 /// so the writable layer always sits on the same stack.
 pub fn root_layers(
-    d: &super::Daemon,
+    d: &crate::daemon::Daemon,
     image_id: &str,
 ) -> Result<Vec<PathBuf>, crate::error::ApiError> {
     let mut layers = d.images.layer_dirs(image_id)?;

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use shipshape_runtime::cgroups::{Cgroup, Resources, DEFAULT_ROOT, DOCKER_DEFAULT_DEVICES};
 
-use super::container::Container;
-use super::record::{HostConfig, Status};
+use crate::daemon::containers::container::Container;
+use crate::daemon::containers::record::{HostConfig, Status};
 use crate::error::ApiError;
 
 /// Parent group of all containers' groups (per hierarchy).
@@ -236,7 +236,7 @@ pub async fn pause(c: &Arc<Container>) -> Result<(), ApiError> {
         tracing::warn!(id = %c.id, error = %e, "persisting paused state");
     }
     c.hub.bump();
-    super::events::container(c, "pause", Default::default());
+    crate::daemon::events::container(c, "pause", Default::default());
     Ok(())
 }
 
@@ -253,7 +253,7 @@ pub async fn unpause(c: &Arc<Container>) -> Result<(), ApiError> {
     let cg = cgroup(&c.id);
     blocking(move || cg.thaw()).await?;
     set_running_if_paused(c);
-    super::events::container(c, "unpause", Default::default());
+    crate::daemon::events::container(c, "unpause", Default::default());
     Ok(())
 }
 
