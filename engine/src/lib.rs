@@ -12,5 +12,7 @@
 
 pub mod api;
 pub mod daemon;
-pub mod error;
+pub mod errdefs;
+pub mod filters;
 pub mod server;
+pub mod version;

@@ -16,12 +16,11 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
-use super::{filters, split_version, Query};
+use super::{split_version, Query};
 use crate::daemon::containers::record::{CreateRequest, HostConfig};
-use crate::daemon::{
-    containers::cgroups, containers::logs, containers::restart, images::dockerfile, volumes,
-};
-use crate::error::ApiError;
+use crate::daemon::{containers::cgroups, containers::restart, images::dockerfile, volumes};
+use crate::errdefs::EngineError;
+use crate::filters;
 
 /// Cases per property: small by default (CI runs every property on each
 /// `cargo test`), raised locally for a longer hunt.
@@ -62,8 +61,8 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 
 /// Every error the parsers return must map to a client or server status
 /// with a message, as `error_response` renders it.
-fn sane_error(e: &ApiError) {
-    let s = e.status();
+fn sane_error(e: &EngineError) {
+    let s = super::error::status(e);
     assert!(
         s.is_client_error() || s.is_server_error(),
         "error {e} maps to {s}"
@@ -77,7 +76,11 @@ fn check_path_and_query(path: &str, query: &str) {
     match split_version(path) {
         Ok((_, rest)) => assert!(path.ends_with(rest), "{rest:?} is not a suffix of {path:?}"),
         Err(e) => {
-            assert_eq!(e.status(), hyper::StatusCode::BAD_REQUEST, "{path:?}");
+            assert_eq!(
+                super::error::status(&e),
+                hyper::StatusCode::BAD_REQUEST,
+                "{path:?}"
+            );
             sane_error(&e);
         }
     }
@@ -93,8 +96,10 @@ fn check_path_and_query(path: &str, query: &str) {
         }
         if let Some(v) = q.get(key) {
             // `logs` and `events` read these as timestamps.
-            let _ = logs::parse_unix_time(v);
-            if let Err(e) = super::events::parse_time(Some(v)) {
+            if let Err(e) = crate::filters::time::parse_timestamp(v) {
+                sane_error(&e);
+            }
+            if let Err(e) = crate::filters::time::until_filter(v, 0) {
                 sane_error(&e);
             }
         }

@@ -17,8 +17,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::api::filters::Filters;
 use crate::daemon::Container;
+use crate::filters::Filters;
 
 /// How many past events `since` can reach.
 pub const RING_CAPACITY: usize = 4096;

@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use crate::daemon::{Container, Daemon};
 
 mod mounts;
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 /// `X-Docker-Container-Path-Stat`, dockerd's `ContainerPathStat`.
 #[derive(Debug, Clone, Serialize)]
@@ -64,10 +64,10 @@ pub async fn with_root<T, F>(
     c: Arc<Container>,
     with_mounts: bool,
     f: F,
-) -> Result<T, ApiError>
+) -> Result<T, EngineError>
 where
     T: Send + 'static,
-    F: FnOnce(&[BindMount]) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&[BindMount]) -> Result<T, EngineError> + Send + 'static,
 {
     let op = c.op_lock.lock().await;
     let rec = c.snapshot();
@@ -87,12 +87,12 @@ where
         let dir = fs_dir.clone();
         tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::mount_rootfs(&layers, &dir))
             .await
-            .map_err(ApiError::internal)??;
+            .map_err(EngineError::system)??;
         Some(op)
     };
     let res = tokio::task::spawn_blocking(move || in_root(root, mounts, f))
         .await
-        .unwrap_or_else(|e| Err(ApiError::internal(e)));
+        .unwrap_or_else(|e| Err(EngineError::system(e)));
     if op.is_some() {
         let dir = fs_dir.clone();
         let unmounted =
@@ -108,10 +108,10 @@ where
 
 /// Runs `f` on a fresh thread (its fs context is changed for good, so never
 /// a pooled one) chrooted into `root` with `mounts` overlaid. Blocking.
-fn in_root<T, F>(root: PathBuf, mounts: Vec<BindMount>, f: F) -> Result<T, ApiError>
+fn in_root<T, F>(root: PathBuf, mounts: Vec<BindMount>, f: F) -> Result<T, EngineError>
 where
     T: Send + 'static,
-    F: FnOnce(&[BindMount]) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&[BindMount]) -> Result<T, EngineError> + Send + 'static,
 {
     let handle = std::thread::Builder::new()
         .name("container-fs".into())
@@ -119,16 +119,16 @@ where
             enter_root(&root, &mounts)?;
             f(&mounts)
         })
-        .map_err(ApiError::internal)?;
+        .map_err(EngineError::system)?;
     handle.join().unwrap_or_else(|_| {
-        Err(ApiError::Internal(
+        Err(EngineError::System(
             "container filesystem operation panicked".into(),
         ))
     })
 }
 
-fn enter_root(root: &Path, mounts: &[BindMount]) -> Result<(), ApiError> {
-    let sys = |what: &str, e: nix::Error| ApiError::Internal(format!("{what}: {e}"));
+fn enter_root(root: &Path, mounts: &[BindMount]) -> Result<(), EngineError> {
+    let sys = |what: &str, e: nix::Error| EngineError::System(format!("{what}: {e}"));
     unshare(CloneFlags::CLONE_FS | CloneFlags::CLONE_NEWNS).map_err(|e| sys("unshare", e))?;
     // Nothing mounted here may reach the daemon's namespace.
     mount(
@@ -185,8 +185,8 @@ fn base_name(abs: &str) -> String {
     trimmed.rsplit('/').next().unwrap_or("/").to_string()
 }
 
-fn not_found(path: &str, key: &str) -> ApiError {
-    ApiError::NotFound(format!("Could not find the file {path} in container {key}"))
+fn not_found(path: &str, key: &str) -> EngineError {
+    EngineError::NotFound(format!("Could not find the file {path} in container {key}"))
 }
 
 /// Go's `os.FileMode` for a Unix mode.
@@ -233,24 +233,24 @@ fn go_time(secs: i64, nanos: i64) -> String {
     s
 }
 
-fn lstat_err(path: &str, e: io::Error, key: &str) -> ApiError {
+fn lstat_err(path: &str, e: io::Error, key: &str) -> EngineError {
     match e.raw_os_error() {
         Some(libc::ENOENT) => not_found(path, key),
-        Some(libc::ENOTDIR) => ApiError::Internal(format!("lstat {path}: not a directory")),
-        _ => ApiError::Internal(format!("lstat {path}: {e}")),
+        Some(libc::ENOTDIR) => EngineError::System(format!("lstat {path}: not a directory")),
+        _ => EngineError::System(format!("lstat {path}: {e}")),
     }
 }
 
 /// Stats `path` inside the (chrooted) container root, dockerd's way: the
 /// last component is not followed unless the path ends in "/" or "/.".
 /// Runs inside `in_root`.
-fn stat_inside(path: &str, key: &str) -> Result<(PathStat, fs::Metadata), ApiError> {
+fn stat_inside(path: &str, key: &str) -> Result<(PathStat, fs::Metadata), EngineError> {
     let abs = absolute(path);
     let meta = fs::symlink_metadata(&abs).map_err(|e| lstat_err(path, e, key))?;
     let link_target = if meta.file_type().is_symlink() {
         // In the chroot "/" is the container's root: resolve in that scope.
         let resolved = shipshape_store::archive::resolve_in_scope(Path::new("/"), &abs)
-            .map_err(ApiError::from)?;
+            .map_err(EngineError::from)?;
         resolved.display().to_string()
     } else {
         String::new()
@@ -271,7 +271,7 @@ pub async fn stat(
     c: &Arc<Container>,
     path: &str,
     key: &str,
-) -> Result<PathStat, ApiError> {
+) -> Result<PathStat, EngineError> {
     let (path, key) = (path.to_string(), key.to_string());
     with_root(d.clone(), c.clone(), true, move |_| {
         stat_inside(&path, &key).map(|(s, _)| s)
@@ -348,7 +348,7 @@ pub async fn get(
     path: &str,
     key: &str,
     tx: mpsc::Sender<Bytes>,
-) -> Result<PathStat, ApiError> {
+) -> Result<PathStat, EngineError> {
     let (path, key) = (path.to_string(), key.to_string());
     let (stat_tx, stat_rx) = tokio::sync::oneshot::channel();
     let op = with_root(d.clone(), c.clone(), true, move |_| {
@@ -373,7 +373,7 @@ pub async fn get(
             meta.file_type().is_symlink() && !follow,
             &mut w,
         )?;
-        w.flush().map_err(ApiError::from)
+        w.flush().map_err(EngineError::from)
     });
     let task = tokio::spawn(op);
     match stat_rx.await {
@@ -388,8 +388,8 @@ pub async fn get(
         // The operation failed before it could stat (e.g. mounting the root).
         Err(_) => match task.await {
             Ok(Err(e)) => Err(e),
-            Ok(Ok(())) => Err(ApiError::Internal("archive operation failed".into())),
-            Err(e) => Err(ApiError::internal(e)),
+            Ok(Ok(())) => Err(EngineError::System("archive operation failed".into())),
+            Err(e) => Err(EngineError::system(e)),
         },
     }
 }
@@ -414,7 +414,7 @@ pub fn export(d: &Arc<Daemon>, c: &Arc<Container>, tx: mpsc::Sender<Bytes>) {
         }
         b.finish()?;
         drop(b);
-        w.flush().map_err(ApiError::from)
+        w.flush().map_err(EngineError::from)
     });
     tokio::spawn(async move {
         if let Err(e) = op.await {
@@ -502,16 +502,16 @@ pub async fn put(
     c: &Arc<Container>,
     opts: PutOptions,
     body: ChannelReader,
-) -> Result<(), ApiError> {
+) -> Result<(), EngineError> {
     let readonly_root = c.record().host_config.readonly_rootfs;
     with_root(d.clone(), c.clone(), true, move |mounts| {
         let abs = absolute(&opts.path);
         let meta = fs::metadata(&abs).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOENT) => not_found(&opts.path, &opts.key),
-            _ => ApiError::Internal(format!("stat {}: {e}", opts.path)),
+            _ => EngineError::System(format!("stat {}: {e}", opts.path)),
         })?;
         if !meta.is_dir() {
-            return Err(ApiError::Internal(
+            return Err(EngineError::System(
                 "extraction point is not a directory".into(),
             ));
         }
@@ -521,7 +521,7 @@ pub async fn put(
             .iter()
             .any(|m| !m.readonly && dest.starts_with(&m.destination));
         if readonly_root && !on_rw_mount {
-            return Err(ApiError::Internal(
+            return Err(EngineError::System(
                 "container rootfs is marked read-only".into(),
             ));
         }
@@ -534,7 +534,7 @@ pub async fn put(
         // Already chrooted into the container's root: symlinks resolve inside it.
         shipshape_store::archive::unpack_at(tar, &dest, unpack)
             .map(|_| ())
-            .map_err(ApiError::from)
+            .map_err(EngineError::from)
     })
     .await
 }

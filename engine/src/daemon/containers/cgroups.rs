@@ -14,7 +14,7 @@ use shipshape_runtime::cgroups::{Cgroup, Resources, DEFAULT_ROOT, DOCKER_DEFAULT
 
 use crate::daemon::containers::container::Container;
 use crate::daemon::containers::record::{HostConfig, Status};
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 /// Parent group of all containers' groups (per hierarchy).
 const PARENT: &str = "shipshape";
@@ -28,8 +28,8 @@ pub fn cgroup(id: &str) -> Cgroup {
 
 /// dockerd's checks of resource settings (create and update), with its
 /// messages; all are 400s.
-pub fn validate(hc: &HostConfig) -> Result<(), ApiError> {
-    let bad = |m: &str| Err(ApiError::BadRequest(m.to_string()));
+pub fn validate(hc: &HostConfig) -> Result<(), EngineError> {
+    let bad = |m: &str| Err(EngineError::InvalidParameter(m.to_string()));
     if hc.memory != 0 && hc.memory < MIN_MEMORY {
         return bad("Minimum memory limit allowed is 6MB");
     }
@@ -57,7 +57,7 @@ pub fn validate(hc: &HostConfig) -> Result<(), ApiError> {
     }
     let cpus = shipshape_runtime::cgroups::online_cpus() as i64;
     if hc.nano_cpus < 0 || hc.nano_cpus > cpus * 1_000_000_000 {
-        return Err(ApiError::BadRequest(format!(
+        return Err(EngineError::InvalidParameter(format!(
             "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )));
     }
@@ -110,7 +110,7 @@ pub fn resources(hc: &HostConfig) -> Resources {
 /// Creates the container's group with its limits; returns the directories
 /// its init joins. Blocking (sysfs writes). Without cgroup support a
 /// container that asks for no limit still runs (unlimited, unaccounted).
-pub fn prepare(id: &str, hc: &HostConfig) -> Result<Vec<PathBuf>, ApiError> {
+pub fn prepare(id: &str, hc: &HostConfig) -> Result<Vec<PathBuf>, EngineError> {
     let cg = cgroup(id);
     let res = resources(hc);
     if let Err(e) = cg.create() {
@@ -118,13 +118,15 @@ pub fn prepare(id: &str, hc: &HostConfig) -> Result<Vec<PathBuf>, ApiError> {
             tracing::warn!(id, error = %e, "no cgroup for the container; running without");
             return Ok(Vec::new());
         }
-        return Err(ApiError::Internal(format!(
+        return Err(EngineError::System(format!(
             "creating the container's cgroup: {e}"
         )));
     }
     if let Err(e) = cg.apply(&res) {
         let _ = cg.remove();
-        return Err(ApiError::Internal(format!("applying resource limits: {e}")));
+        return Err(EngineError::System(format!(
+            "applying resource limits: {e}"
+        )));
     }
     // A container must not reach the host's disks or other devices: when the
     // rules cannot be written, it does not start.
@@ -141,7 +143,7 @@ pub fn prepare(id: &str, hc: &HostConfig) -> Result<Vec<PathBuf>, ApiError> {
         }
         Err(e) => {
             let _ = cg.remove();
-            return Err(ApiError::Internal(format!(
+            return Err(EngineError::System(format!(
                 "restricting the container's devices: {e}"
             )));
         }
@@ -170,11 +172,11 @@ pub async fn release(id: &str) -> bool {
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T, ApiError> {
+) -> Result<T, EngineError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+        .map_err(EngineError::system)?
+        .map_err(EngineError::system)
 }
 
 /// What an exec'd process joins: the container's group, when it has one.
@@ -188,9 +190,9 @@ pub fn join_dirs(id: &str) -> Vec<PathBuf> {
 }
 
 /// dockerd refuses exec into a paused container (409).
-pub fn check_not_paused(c: &Container) -> Result<(), ApiError> {
+pub fn check_not_paused(c: &Container) -> Result<(), EngineError> {
     if c.record().state.status == Status::Paused {
-        return Err(ApiError::Conflict(format!(
+        return Err(EngineError::Conflict(format!(
             "Container {} is paused, unpause the container before exec",
             c.id
         )));
@@ -199,24 +201,24 @@ pub fn check_not_paused(c: &Container) -> Result<(), ApiError> {
 }
 
 /// `POST /containers/{id}/pause`: freezes every process of the container.
-pub async fn pause(c: &Arc<Container>) -> Result<(), ApiError> {
+pub async fn pause(c: &Arc<Container>) -> Result<(), EngineError> {
     let _op = c.op_lock.lock().await;
     match c.record().state.status {
         Status::Running => {}
         Status::Paused => {
-            return Err(ApiError::Conflict(format!(
+            return Err(EngineError::Conflict(format!(
                 "Container {} is already paused",
                 c.id
             )))
         }
         Status::Restarting => {
-            return Err(ApiError::Conflict(format!(
+            return Err(EngineError::Conflict(format!(
                 "Container {} is restarting, wait until the container is running",
                 c.id
             )))
         }
         _ => {
-            return Err(ApiError::Conflict(format!(
+            return Err(EngineError::Conflict(format!(
                 "Container {} is not running",
                 c.id
             )))
@@ -242,10 +244,10 @@ pub async fn pause(c: &Arc<Container>) -> Result<(), ApiError> {
 
 /// `POST /containers/{id}/unpause`. dockerd answers 500 when the container
 /// is not paused.
-pub async fn unpause(c: &Arc<Container>) -> Result<(), ApiError> {
+pub async fn unpause(c: &Arc<Container>) -> Result<(), EngineError> {
     let _op = c.op_lock.lock().await;
     if c.record().state.status != Status::Paused {
-        return Err(ApiError::Internal(format!(
+        return Err(EngineError::System(format!(
             "Container {} is not paused",
             c.id
         )));

@@ -16,7 +16,7 @@ use crate::daemon::containers::container::Container;
 use crate::daemon::containers::io::FdStream;
 use crate::daemon::containers::names;
 use crate::daemon::Daemon;
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 /// The body of `POST /containers/{id}/exec`. Unknown fields are ignored, as dockerd does.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -84,11 +84,11 @@ impl ExecTable {
         self.by_id.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, id: &str) -> Result<Arc<Exec>, ApiError> {
+    pub fn get(&self, id: &str) -> Result<Arc<Exec>, EngineError> {
         self.map()
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::NotFound(format!("No such exec instance: {id}")))
+            .ok_or_else(|| EngineError::NotFound(format!("No such exec instance: {id}")))
     }
 
     /// Exec IDs of a container that have not finished, as inspect's `ExecIDs`.
@@ -107,13 +107,15 @@ impl ExecTable {
 }
 
 /// `POST /containers/{id}/exec`.
-pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<String, ApiError> {
+pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<String, EngineError> {
     if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
-        return Err(ApiError::BadRequest("No exec command specified".into()));
+        return Err(EngineError::InvalidParameter(
+            "No exec command specified".into(),
+        ));
     }
     crate::daemon::containers::cgroups::check_not_paused(c)?;
     if !c.is_running() {
-        return Err(ApiError::Conflict(format!(
+        return Err(EngineError::Conflict(format!(
             "Container {} is not running",
             c.id
         )));
@@ -133,17 +135,17 @@ pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<Stri
 
 /// Why a start was refused before anything ran; the API writes the message
 /// into the stream as dockerd does.
-pub fn check_startable(e: &Exec) -> Result<(), ApiError> {
+pub fn check_startable(e: &Exec) -> Result<(), EngineError> {
     let st = e.snapshot();
     if st.started {
-        return Err(ApiError::Conflict(format!(
+        return Err(EngineError::Conflict(format!(
             "Exec command {} has already run",
             e.id
         )));
     }
     crate::daemon::containers::cgroups::check_not_paused(&e.container)?;
     if !e.container.is_running() {
-        return Err(ApiError::Conflict(format!(
+        return Err(EngineError::Conflict(format!(
             "Container {} is not running",
             e.container.id
         )));
@@ -178,7 +180,7 @@ fn exec_env(c: &Container, e: &ExecConfig) -> Vec<String> {
 /// Starts the process (blocking: call from a blocking task). Marks the exec
 /// started either way; a failure records exit code 126, as dockerd does.
 /// The supervisor reports the exit; `state` follows it.
-pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
+pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
     // Claim the instance: a second start must see "already run".
     let mut claimed = false;
     e.state.send_if_modified(|s| {
@@ -190,7 +192,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
         true
     });
     if !claimed {
-        return Err(ApiError::Conflict(format!(
+        return Err(EngineError::Conflict(format!(
             "Exec command {} has already run",
             e.id
         )));
@@ -217,7 +219,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
             cwd,
         )
     };
-    let fail = |err: ApiError| {
+    let fail = |err: EngineError| {
         e.state.send_modify(|s| {
             s.running = false;
             s.exit_code = Some(126);
@@ -225,7 +227,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
         Err(err)
     };
     if pid <= 0 {
-        return fail(ApiError::Conflict(format!(
+        return fail(EngineError::Conflict(format!(
             "Container {} is not running",
             e.container.id
         )));
@@ -247,7 +249,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, ApiError> {
                 "OCI runtime exec failed: exec failed: unable to start container process: {err}: unknown"
             );
             tracing::debug!(exec = %e.id, error = %err, "exec failed to start");
-            return fail(ApiError::BadRequest(msg));
+            return fail(EngineError::InvalidParameter(msg));
         }
     };
     let pid = spawned.pid;

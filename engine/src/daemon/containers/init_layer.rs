@@ -26,7 +26,7 @@ const MOUNT_POINT_FILES: &[&str] = &["etc/hostname", "etc/hosts", "etc/resolv.co
 pub fn root_layers(
     d: &crate::daemon::Daemon,
     image_id: &str,
-) -> Result<Vec<PathBuf>, crate::error::ApiError> {
+) -> Result<Vec<PathBuf>, crate::errdefs::EngineError> {
     let mut layers = d.images.layer_dirs(image_id)?;
     layers.push(d.config.data_root.join(INIT_LAYER));
     Ok(layers)

@@ -19,7 +19,7 @@ use crate::daemon::containers::record::{
 };
 use crate::daemon::volumes;
 use crate::daemon::Daemon;
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 pub const SIGKILL: i32 = 9;
 pub const SIGTERM: i32 = 15;
@@ -42,11 +42,11 @@ pub fn create(
     d: &Daemon,
     name: Option<&str>,
     req: CreateRequest,
-) -> Result<(String, Vec<String>), ApiError> {
+) -> Result<(String, Vec<String>), EngineError> {
     let name = match name {
         Some(n) if !n.is_empty() => {
             if !names::is_valid_name(n) {
-                return Err(ApiError::BadRequest(format!(
+                return Err(EngineError::InvalidParameter(format!(
                     "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                 )));
             }
@@ -68,7 +68,7 @@ pub fn create(
             && req.config.entrypoint.as_ref().is_none_or(Vec::is_empty);
         // dockerd's answer with neither image nor command; with a command
         // it creates an imageless container, which we refuse.
-        return Err(ApiError::BadRequest(if no_command {
+        return Err(EngineError::InvalidParameter(if no_command {
             "No command specified".into()
         } else {
             "Config cannot be empty in order to create a container".into()
@@ -79,7 +79,7 @@ pub fn create(
     let host_config: HostConfig = match &req.host_config {
         Some(v) => serde_json::from_value(v.clone())
             // A decode error: dockerd 20.10 answers 500 for those.
-            .map_err(|e| ApiError::Internal(format!("invalid HostConfig: {e}")))?,
+            .map_err(|e| EngineError::System(format!("invalid HostConfig: {e}")))?,
         None => HostConfig::default(),
     };
     // Mount specs are checked now; volumes are created once the name is ours.
@@ -90,7 +90,7 @@ pub fn create(
     if let Some(p) = &host_config.restart_policy {
         crate::daemon::containers::restart::validate(p)?;
         if host_config.auto_remove && !matches!(p.name.as_str(), "" | "no") {
-            return Err(ApiError::BadRequest(
+            return Err(EngineError::InvalidParameter(
                 "conflicting options: cannot specify both --restart and --rm".into(),
             ));
         }
@@ -103,7 +103,7 @@ pub fn create(
     let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
     argv.extend(config.cmd.clone().unwrap_or_default());
     if argv.is_empty() {
-        return Err(ApiError::BadRequest("No command specified".into()));
+        return Err(EngineError::InvalidParameter("No command specified".into()));
     }
 
     d.reserve_name(&name, &id)?;
@@ -213,10 +213,10 @@ fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
 }
 
 /// `POST /containers/{id}/start`.
-pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
+pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineError> {
     let _op = c.op_lock.lock().await;
     if c.record().state.status == Status::Restarting {
-        return Err(ApiError::NotModified);
+        return Err(EngineError::NotModified);
     }
     if !c.is_running() {
         crate::daemon::containers::restart::reset(c);
@@ -225,19 +225,19 @@ pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> 
 }
 
 /// A start by the restart policy (the caller holds `op_lock`).
-pub(super) async fn start_unlocked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
+pub(super) async fn start_unlocked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineError> {
     start_locked(d, c).await
 }
 
-async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
+async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineError> {
     let rec = c.snapshot();
     if rec.state.status == Status::Paused {
-        return Err(ApiError::Conflict(
+        return Err(EngineError::Conflict(
             "cannot start a paused container, try unpause instead".into(),
         ));
     }
     if rec.state.running() && rec.state.status != Status::Restarting {
-        return Err(ApiError::NotModified);
+        return Err(EngineError::NotModified);
     }
     c.root_released().await;
     // The cgroups are made while the root is mounted: neither needs the
@@ -249,9 +249,9 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
     let (d2, c2, rec2) = (d.clone(), c.clone(), rec.clone());
     let root = tokio::task::spawn_blocking(move || prepare_root(&d2, &c2, &rec2))
         .await
-        .map_err(ApiError::internal)
+        .map_err(EngineError::system)
         .and_then(|r| r);
-    let cgroups = cgroups.await.map_err(ApiError::internal).and_then(|r| r);
+    let cgroups = cgroups.await.map_err(EngineError::system).and_then(|r| r);
     let ((rootfs, mounts), cgroups) = match (root, cgroups) {
         (Ok(root), Ok(cgroups)) => (root, cgroups),
         (Err(e), cgroups) => {
@@ -300,7 +300,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiErro
     };
     let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(EngineError::system)?
     {
         Ok(s) => s,
         Err(e) => {
@@ -400,7 +400,7 @@ fn prepare_root(
     d: &Arc<Daemon>,
     c: &Container,
     rec: &Record,
-) -> Result<(PathBuf, Vec<BindMount>), ApiError> {
+) -> Result<(PathBuf, Vec<BindMount>), EngineError> {
     let layers = crate::daemon::containers::init_layer::root_layers(d, &rec.image_id)?;
     let fs_dir = c.fs_dir();
     // A container removed when it exits has a throwaway writable layer.
@@ -507,7 +507,7 @@ pub async fn stop(
     c: &Arc<Container>,
     signal: Option<i32>,
     timeout: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), EngineError> {
     let _op = c.op_lock.lock().await;
     stop_locked(d, c, signal, timeout).await
 }
@@ -517,10 +517,10 @@ async fn stop_locked(
     c: &Arc<Container>,
     signal: Option<i32>,
     timeout: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), EngineError> {
     let rec = c.snapshot();
     if !rec.state.running() {
-        return Err(ApiError::NotModified);
+        return Err(EngineError::NotModified);
     }
     if crate::daemon::containers::restart::stopped_by_user(c) {
         // It was waiting to restart: no process, now simply exited.
@@ -559,10 +559,10 @@ async fn stop_locked(
 
 /// `POST /containers/{id}/kill`. `key` is how the client named the container
 /// (dockerd echoes it in the error).
-pub async fn kill(c: &Arc<Container>, signal: i32, key: &str) -> Result<(), ApiError> {
+pub async fn kill(c: &Arc<Container>, signal: i32, key: &str) -> Result<(), EngineError> {
     let rec = c.snapshot();
     if !rec.state.running() {
-        return Err(ApiError::Conflict(format!(
+        return Err(EngineError::Conflict(format!(
             "Cannot kill container: {key}: Container {} is not running",
             c.id
         )));
@@ -600,10 +600,10 @@ pub async fn restart(
     c: &Arc<Container>,
     signal: Option<i32>,
     timeout: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), EngineError> {
     let _op = c.op_lock.lock().await;
     match stop_locked(d, c, signal, timeout).await {
-        Ok(()) | Err(ApiError::NotModified) => {}
+        Ok(()) | Err(EngineError::NotModified) => {}
         Err(e) => return Err(e),
     }
     crate::daemon::containers::restart::reset(c);
@@ -616,13 +616,13 @@ pub async fn restart(
 }
 
 /// `DELETE /containers/{id}`.
-pub async fn remove(d: &Arc<Daemon>, c: &Arc<Container>, force: bool) -> Result<(), ApiError> {
+pub async fn remove(d: &Arc<Daemon>, c: &Arc<Container>, force: bool) -> Result<(), EngineError> {
     let _op = c.op_lock.lock().await;
     if c.is_running() {
         if !force {
             let what = match c.record().state.status {
                 Status::Paused => {
-                    return Err(ApiError::Conflict(format!(
+                    return Err(EngineError::Conflict(format!(
                         "You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove",
                         c.id
                     )))
@@ -630,7 +630,7 @@ pub async fn remove(d: &Arc<Daemon>, c: &Arc<Container>, force: bool) -> Result<
                 Status::Restarting => "restarting",
                 _ => "running",
             };
-            return Err(ApiError::Conflict(format!(
+            return Err(EngineError::Conflict(format!(
                 "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
                 c.id
             )));
@@ -647,7 +647,7 @@ pub async fn remove(d: &Arc<Daemon>, c: &Arc<Container>, force: bool) -> Result<
     remove_locked(d, c).await
 }
 
-async fn remove_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ApiError> {
+async fn remove_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineError> {
     if c.progress.borrow().removed {
         return Ok(());
     }
@@ -677,12 +677,12 @@ pub enum WaitCondition {
 }
 
 impl WaitCondition {
-    pub fn parse(s: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(s: Option<&str>) -> Result<Self, EngineError> {
         match s.unwrap_or("") {
             "" | "not-running" => Ok(WaitCondition::NotRunning),
             "next-exit" => Ok(WaitCondition::NextExit),
             "removed" => Ok(WaitCondition::Removed),
-            other => Err(ApiError::BadRequest(format!(
+            other => Err(EngineError::InvalidParameter(format!(
                 "invalid condition: \"{other}\""
             ))),
         }

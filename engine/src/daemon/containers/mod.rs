@@ -7,6 +7,7 @@
 pub mod cgroups;
 pub mod container;
 pub mod exec;
+pub mod filters;
 pub mod init_layer;
 pub mod io;
 pub mod lifecycle;

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use crate::daemon::containers::container::{Container, RECORD_FILE};
 use crate::daemon::containers::record::{Record, Status};
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 /// How long to wait for a leftover container's processes to die.
 const KILL_WAIT: Duration = Duration::from_secs(5);
@@ -45,7 +45,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 const ROOTFS_KIND_TEMP: &str = "rootfs-kind.tmp";
 
 /// Steps 1 to 3: everything that must happen before the stores open.
-pub fn before_open(root: &Path) -> Result<(), ApiError> {
+pub fn before_open(root: &Path) -> Result<(), EngineError> {
     for dir in ["containers", "image", "tmp"] {
         fs::create_dir_all(root.join(dir))?;
     }

@@ -19,7 +19,7 @@ use crate::daemon::containers::container::Container;
 use crate::daemon::containers::lifecycle;
 use crate::daemon::containers::record::{Record, RestartPolicy, Status};
 use crate::daemon::Daemon;
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 const FIRST_DELAY: Duration = Duration::from_millis(100);
 const MAX_DELAY: Duration = Duration::from_secs(60);
@@ -51,17 +51,19 @@ pub fn set_shutting_down() {
 }
 
 /// dockerd's checks of a restart policy (create and update), all 400s.
-pub fn validate(p: &RestartPolicy) -> Result<(), ApiError> {
+pub fn validate(p: &RestartPolicy) -> Result<(), EngineError> {
     match p.name.as_str() {
-        "" | "no" | "always" | "unless-stopped" if p.maximum_retry_count != 0 => Err(
-            ApiError::BadRequest("maximum retry count can only be used with 'on-failure'".into()),
-        ),
+        "" | "no" | "always" | "unless-stopped" if p.maximum_retry_count != 0 => {
+            Err(EngineError::InvalidParameter(
+                "maximum retry count can only be used with 'on-failure'".into(),
+            ))
+        }
         "" | "no" | "always" | "unless-stopped" => Ok(()),
-        "on-failure" if p.maximum_retry_count < 0 => Err(ApiError::BadRequest(
+        "on-failure" if p.maximum_retry_count < 0 => Err(EngineError::InvalidParameter(
             "maximum retry count cannot be negative".into(),
         )),
         "on-failure" => Ok(()),
-        other => Err(ApiError::BadRequest(format!(
+        other => Err(EngineError::InvalidParameter(format!(
             "invalid restart policy '{other}'"
         ))),
     }

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 /// Clock ticks per second, for /proc times.
 fn ticks() -> u64 {
@@ -41,9 +41,9 @@ fn user_name(uid: u32) -> String {
 
 /// `ps -ef` rows (UID PID PPID C STIME TTY TIME CMD) for every process in
 /// the pid namespace of `init_pid`. Blocking.
-pub fn ps_ef(init_pid: i32) -> Result<Vec<Vec<String>>, ApiError> {
+pub fn ps_ef(init_pid: i32) -> Result<Vec<Vec<String>>, EngineError> {
     let ns = fs::read_link(format!("/proc/{init_pid}/ns/pid"))
-        .map_err(|e| ApiError::Internal(format!("reading the container's pid namespace: {e}")))?;
+        .map_err(|e| EngineError::System(format!("reading the container's pid namespace: {e}")))?;
     let (hz, btime) = (ticks(), boot_time());
     let now = chrono::Utc::now().timestamp() as u64;
     let uptime = fs::read_to_string("/proc/uptime")

@@ -10,17 +10,17 @@ use shipshape_store::LayerSource;
 
 use crate::daemon::containers::lifecycle::now_rfc3339;
 use crate::daemon::{Container, Daemon};
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
-fn copy_root_unsupported() -> ApiError {
-    ApiError::NotImplemented(
+fn copy_root_unsupported() -> EngineError {
+    EngineError::NotImplemented(
         "this container has a copied root (overlayfs was unavailable); diff and commit need overlayfs"
             .into(),
     )
 }
 
 /// `GET /containers/{id}/changes`, sorted by path.
-pub fn changes(d: &Daemon, c: &Container) -> Result<Vec<Change>, ApiError> {
+pub fn changes(d: &Daemon, c: &Container) -> Result<Vec<Change>, EngineError> {
     let fs_dir = c.fs_dir();
     if shipshape_runtime::rootfs_kind(&fs_dir) == RootfsKind::Copy {
         return Err(copy_root_unsupported());
@@ -45,7 +45,7 @@ pub struct CommitOptions {
 /// Creates an image from the container: its image's layers plus one layer
 /// with the container's changes, and the container's config (overridden by
 /// `opts.config`). Blocking: call from a blocking task.
-pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<String, ApiError> {
+pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<String, EngineError> {
     let fs_dir = c.fs_dir();
     if shipshape_runtime::rootfs_kind(&fs_dir) == RootfsKind::Copy {
         return Err(copy_root_unsupported());
@@ -68,7 +68,7 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         .next()
         .is_none();
 
-    let mut container_config = serde_json::to_value(&rec.config).map_err(ApiError::internal)?;
+    let mut container_config = serde_json::to_value(&rec.config).map_err(EngineError::system)?;
     if let (Some(Value::Object(over)), Value::Object(base)) = (&opts.config, &mut container_config)
     {
         for (k, v) in over {
@@ -102,14 +102,17 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
     }
     let mut config = parent.config.clone();
     let Value::Object(cfg) = &mut config else {
-        return Err(ApiError::Internal("image config is not an object".into()));
+        return Err(EngineError::System("image config is not an object".into()));
     };
     cfg.insert("config".into(), container_config.clone());
     cfg.insert("container".into(), json!(rec.id));
     cfg.insert("container_config".into(), container_config);
     cfg.insert("created".into(), json!(now));
     cfg.insert("history".into(), history);
-    cfg.insert("docker_version".into(), json!(crate::api::ENGINE_VERSION));
+    cfg.insert(
+        "docker_version".into(),
+        json!(crate::version::ENGINE_VERSION),
+    );
     if !opts.author.is_empty() {
         cfg.insert("author".into(), json!(opts.author));
     }

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 /// One instruction as written, continuation lines joined.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ const KNOWN: &[&str] = &[
 /// Splits Dockerfile text into instructions with dockerd's rules: `#` lines
 /// are comments (also inside a continuation), a trailing `\` joins the next
 /// line, blank lines are skipped.
-pub fn parse(text: &str) -> Result<Vec<Instruction>, ApiError> {
+pub fn parse(text: &str) -> Result<Vec<Instruction>, EngineError> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut start = 0usize;
@@ -83,7 +83,7 @@ pub fn parse(text: &str) -> Result<Vec<Instruction>, ApiError> {
     Ok(out)
 }
 
-fn instruction(text: &str, line: usize) -> Result<Instruction, ApiError> {
+fn instruction(text: &str, line: usize) -> Result<Instruction, EngineError> {
     let text = text.trim();
     let (word, rest) = match text.find(char::is_whitespace) {
         Some(i) => (&text[..i], text[i..].trim_start()),
@@ -91,7 +91,7 @@ fn instruction(text: &str, line: usize) -> Result<Instruction, ApiError> {
     };
     let cmd = word.to_ascii_lowercase();
     if !KNOWN.contains(&cmd.as_str()) {
-        return Err(ApiError::BadRequest(format!(
+        return Err(EngineError::InvalidParameter(format!(
             "dockerfile parse error line {line}: unknown instruction: {}",
             word.to_ascii_uppercase()
         )));
@@ -173,7 +173,7 @@ fn lookup<'a>(env: &'a [String], name: &str) -> Option<&'a str> {
 /// Docker's word processing: removes quotes, applies backslash escapes and
 /// substitutes `$VAR`, `${VAR}`, `${VAR:-default}` and `${VAR:+alt}` from
 /// `env` (`KEY=value` entries). Single quotes keep everything literal.
-pub fn expand(word: &str, env: &[String]) -> Result<String, ApiError> {
+pub fn expand(word: &str, env: &[String]) -> Result<String, EngineError> {
     let chars: Vec<char> = word.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -218,11 +218,11 @@ pub fn expand(word: &str, env: &[String]) -> Result<String, ApiError> {
 }
 
 /// Parses the variable after a `$`: returns its value and how many chars it used.
-fn variable(rest: &[char], env: &[String]) -> Result<(String, usize), ApiError> {
+fn variable(rest: &[char], env: &[String]) -> Result<(String, usize), EngineError> {
     let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
     if rest.first() == Some(&'{') {
         let Some(close) = rest.iter().position(|&c| c == '}') else {
-            return Err(ApiError::BadRequest(
+            return Err(EngineError::InvalidParameter(
                 "missing '}' in variable substitution".into(),
             ));
         };
@@ -244,7 +244,7 @@ fn variable(rest: &[char], env: &[String]) -> Result<(String, usize), ApiError> 
         } else if modifier.is_empty() {
             val.unwrap_or("").to_string()
         } else {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "unsupported modifier ({modifier}) in substitution"
             )));
         };
@@ -263,11 +263,11 @@ pub fn name_values(
     cmd: &str,
     args: &str,
     env: &[String],
-) -> Result<Vec<(String, String)>, ApiError> {
+) -> Result<Vec<(String, String)>, EngineError> {
     let upper = cmd.to_ascii_uppercase();
     let words = split_words(args);
     if words.is_empty() {
-        return Err(ApiError::BadRequest(format!(
+        return Err(EngineError::InvalidParameter(format!(
             "{upper} requires at least one argument"
         )));
     }
@@ -276,7 +276,7 @@ pub fn name_values(
         let key = expand(&words[0], env)?;
         let rest = args.trim_start()[words[0].len()..].trim();
         if rest.is_empty() {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "{upper} must have two arguments"
             )));
         }
@@ -285,13 +285,13 @@ pub fn name_values(
     let mut out = Vec::new();
     for w in &words {
         let Some((k, v)) = w.split_once('=') else {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "Syntax error - can't find = in {w:?}. Must be of the form: name=value"
             )));
         };
         let key = expand(k, env)?;
         if key.is_empty() {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "{upper} names can not be blank"
             )));
         }
@@ -309,7 +309,7 @@ pub fn command(args: &str) -> Vec<String> {
 }
 
 /// A list argument (VOLUME, COPY): JSON form or whitespace-separated words.
-pub fn list(args: &str, env: &[String]) -> Result<Vec<String>, ApiError> {
+pub fn list(args: &str, env: &[String]) -> Result<Vec<String>, EngineError> {
     match json_form(args) {
         Some(v) => v.iter().map(|w| expand_json_word(w, env)).collect(),
         None => split_words(args).iter().map(|w| expand(w, env)).collect(),
@@ -317,7 +317,7 @@ pub fn list(args: &str, env: &[String]) -> Result<Vec<String>, ApiError> {
 }
 
 /// Substitution inside a JSON-form word: variables only, no quote removal.
-fn expand_json_word(w: &str, env: &[String]) -> Result<String, ApiError> {
+fn expand_json_word(w: &str, env: &[String]) -> Result<String, EngineError> {
     // Escaping the quotes makes `expand` keep them, so only `$` is processed.
     let escaped: String = w
         .chars()
@@ -347,15 +347,17 @@ pub fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
 
 /// Docker's EXPOSE port specs (`80`, `80/udp`, `8000-8002/tcp`) as
 /// `ExposedPorts` keys.
-pub fn port_keys(spec: &str) -> Result<Vec<String>, ApiError> {
+pub fn port_keys(spec: &str) -> Result<Vec<String>, EngineError> {
     let (ports, proto) = match spec.split_once('/') {
         Some((p, proto)) => (p, proto.to_ascii_lowercase()),
         None => (spec, "tcp".to_string()),
     };
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(ApiError::BadRequest(format!("invalid proto: {proto}")));
+        return Err(EngineError::InvalidParameter(format!(
+            "invalid proto: {proto}"
+        )));
     }
-    let bad = || ApiError::BadRequest(format!("invalid containerPort: {ports}"));
+    let bad = || EngineError::InvalidParameter(format!("invalid containerPort: {ports}"));
     let (lo, hi) = match ports.split_once('-') {
         Some((a, b)) => (
             a.parse::<u16>().map_err(|_| bad())?,
@@ -394,11 +396,11 @@ pub fn apply_config(
     cfg: &mut Map<String, Value>,
     ins: &Instruction,
     env: &[String],
-) -> Result<String, ApiError> {
+) -> Result<String, EngineError> {
     let upper = ins.cmd.to_ascii_uppercase();
     let need_args = || {
         if ins.args.is_empty() {
-            Err(ApiError::BadRequest(format!(
+            Err(EngineError::InvalidParameter(format!(
                 "{upper} requires at least one argument"
             )))
         } else {
@@ -492,7 +494,7 @@ pub fn apply_config(
         "volume" => {
             let vols = list(&ins.args, env)?;
             if vols.is_empty() || vols.iter().any(|v| v.trim().is_empty()) {
-                return Err(ApiError::BadRequest(
+                return Err(EngineError::InvalidParameter(
                     "VOLUME specified can not be an empty string".into(),
                 ));
             }
@@ -525,7 +527,7 @@ pub fn apply_config(
             Ok(format!(" ONBUILD {}", ins.args))
         }
         "maintainer" => Ok(format!(" MAINTAINER {}", ins.args)),
-        other => Err(ApiError::BadRequest(format!(
+        other => Err(EngineError::InvalidParameter(format!(
             "{other} is not a valid change command"
         ))),
     }
@@ -556,7 +558,7 @@ const CHANGE_COMMANDS: &[&str] = &[
 
 /// Parses `changes` (one instruction per entry) for import/commit; errors are
 /// dockerd's 400s.
-pub fn parse_changes(changes: &[String]) -> Result<Vec<Instruction>, ApiError> {
+pub fn parse_changes(changes: &[String]) -> Result<Vec<Instruction>, EngineError> {
     let mut out = Vec::new();
     for c in changes.iter().filter(|c| !c.trim().is_empty()) {
         let word = c
@@ -565,7 +567,7 @@ pub fn parse_changes(changes: &[String]) -> Result<Vec<Instruction>, ApiError> {
             .unwrap_or("")
             .to_ascii_lowercase();
         if !CHANGE_COMMANDS.contains(&word.as_str()) {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "{word} is not a valid change command"
             )));
         }
@@ -575,7 +577,7 @@ pub fn parse_changes(changes: &[String]) -> Result<Vec<Instruction>, ApiError> {
 }
 
 /// Applies parsed changes to a container config object (created if null).
-pub fn apply_changes(cfg: &mut Value, changes: &[Instruction]) -> Result<(), ApiError> {
+pub fn apply_changes(cfg: &mut Value, changes: &[Instruction]) -> Result<(), EngineError> {
     if !cfg.is_object() {
         *cfg = json!({});
     }

@@ -5,12 +5,12 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use shipshape_store::LayerSource;
+use shipshape_store::{reference, LayerSource};
 
 use crate::daemon::containers::lifecycle::now_rfc3339;
 use crate::daemon::images::dockerfile::{self, Instruction};
 use crate::daemon::Daemon;
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 /// The architecture name Docker uses for this machine.
 pub fn go_arch() -> &'static str {
@@ -33,6 +33,16 @@ pub fn zero_config() -> Value {
     })
 }
 
+/// The tag an import of `repo` (and `tag`) gets: normalized, `latest` by
+/// default, in its familiar form; a bad reference is refused.
+pub fn tag_for(repo: &str, tag: Option<&str>) -> Result<String, EngineError> {
+    let mut r = reference::parse_normalized_named(repo)?;
+    if let Some(t) = tag.filter(|t| !t.is_empty()) {
+        r = r.with_tag(t)?;
+    }
+    Ok(r.with_default_tag().familiar())
+}
+
 /// What `POST /images/create?fromSrc=-` asks for.
 pub struct ImportOptions {
     pub tags: Vec<String>,
@@ -41,7 +51,7 @@ pub struct ImportOptions {
 }
 
 /// Imports the tar (plain or gzip) at `tar`. Blocking: call from a blocking task.
-pub fn import(d: &Daemon, tar: &Path, opts: ImportOptions) -> Result<String, ApiError> {
+pub fn import(d: &Daemon, tar: &Path, opts: ImportOptions) -> Result<String, EngineError> {
     let mut config = zero_config();
     dockerfile::apply_changes(&mut config, &opts.changes)?;
     let now = now_rfc3339();
@@ -54,7 +64,7 @@ pub fn import(d: &Daemon, tar: &Path, opts: ImportOptions) -> Result<String, Api
         "config": config,
         "container_config": zero_config(),
         "created": now,
-        "docker_version": crate::api::ENGINE_VERSION,
+        "docker_version": crate::version::ENGINE_VERSION,
         "history": [entry],
         "os": "linux",
     });

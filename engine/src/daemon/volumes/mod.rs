@@ -23,7 +23,7 @@ use shipshape_runtime::{BindMount, TmpfsMount};
 
 use crate::daemon::containers::record::Record;
 use crate::daemon::{containers::names, Daemon};
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 const META_FILE: &str = "volume.json";
 /// Present (next to `_data`) while image content is being copied into the
@@ -54,8 +54,8 @@ pub fn valid_name(n: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-fn invalid_name(n: &str) -> ApiError {
-    ApiError::BadRequest(format!(
+fn invalid_name(n: &str) -> EngineError {
+    EngineError::InvalidParameter(format!(
         "create {n}: \"{n}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
     ))
 }
@@ -110,7 +110,7 @@ impl VolumeStore {
         name: Option<&str>,
         labels: Option<BTreeMap<String, String>>,
         anonymous: bool,
-    ) -> Result<Volume, ApiError> {
+    ) -> Result<Volume, EngineError> {
         let name = match name {
             Some(n) if !n.is_empty() => n.to_string(),
             _ => names::new_id(),
@@ -138,18 +138,18 @@ impl VolumeStore {
             .and_then(|_| shipshape_store::atomic::write_json(&dir.join(META_FILE), &v));
         if let Err(e) = made {
             let _ = fs::remove_dir_all(&dir);
-            return Err(ApiError::Internal(format!("create {name}: {e}")));
+            return Err(EngineError::System(format!("create {name}: {e}")));
         }
         vols.insert(name.clone(), v.clone());
         crate::daemon::events::volume(&name, "create", Default::default());
         Ok(v)
     }
 
-    pub fn get(&self, name: &str) -> Result<Volume, ApiError> {
+    pub fn get(&self, name: &str) -> Result<Volume, EngineError> {
         self.map()
             .get(name)
             .cloned()
-            .ok_or_else(|| ApiError::NotFound(format!("get {name}: no such volume")))
+            .ok_or_else(|| EngineError::NotFound(format!("get {name}: no such volume")))
     }
 
     pub fn list(&self) -> Vec<Volume> {
@@ -157,17 +157,17 @@ impl VolumeStore {
     }
 
     /// Deletes the volume and its data. The caller checked it is unused.
-    fn delete(&self, name: &str) -> Result<u64, ApiError> {
+    fn delete(&self, name: &str) -> Result<u64, EngineError> {
         let mut vols = self.map();
         if vols.remove(name).is_none() {
-            return Err(ApiError::NotFound(format!("get {name}: no such volume")));
+            return Err(EngineError::NotFound(format!("get {name}: no such volume")));
         }
         let dir = self.dir.join(name);
         let size = dir_size(&dir.join("_data"));
         // The metadata goes first: once it is gone the volume is gone, even
         // if a crash interrupts the rest.
         let _ = fs::remove_file(dir.join(META_FILE));
-        fs::remove_dir_all(&dir).map_err(|e| ApiError::Internal(format!("remove {name}: {e}")))?;
+        fs::remove_dir_all(&dir).map_err(|e| EngineError::System(format!("remove {name}: {e}")))?;
         crate::daemon::events::volume(name, "destroy", Default::default());
         Ok(size)
     }
@@ -230,13 +230,13 @@ pub fn users(d: &Daemon, name: &str) -> Vec<String> {
 }
 
 /// `DELETE /volumes/{name}`. `force` only forgives a missing volume.
-pub fn remove(d: &Daemon, name: &str, force: bool) -> Result<(), ApiError> {
+pub fn remove(d: &Daemon, name: &str, force: bool) -> Result<(), EngineError> {
     if let Err(e) = d.volumes.get(name) {
         return if force { Ok(()) } else { Err(e) };
     }
     let users = users(d, name);
     if !users.is_empty() {
-        return Err(ApiError::Conflict(format!(
+        return Err(EngineError::Conflict(format!(
             "remove {name}: volume is in use - [{}]",
             users.join(", ")
         )));
@@ -323,13 +323,13 @@ impl MountPoint {
     }
 }
 
-fn bad_spec(spec: &str, why: &str) -> ApiError {
-    ApiError::BadRequest(format!("invalid volume specification: '{spec}'{why}"))
+fn bad_spec(spec: &str, why: &str) -> EngineError {
+    EngineError::InvalidParameter(format!("invalid volume specification: '{spec}'{why}"))
 }
 
 /// `-v` / `Binds`: `src:dst[:mode]`, where `src` is an absolute host path
 /// (bind) or a volume name.
-pub fn parse_bind(spec: &str) -> Result<MountPoint, ApiError> {
+pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dst, mode) = match parts.as_slice() {
         [s, d] => (*s, *d, ""),
@@ -369,7 +369,9 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, ApiError> {
                 | "delegated"
         )
     }) {
-        return Err(ApiError::BadRequest(format!("invalid mode: {mode}")));
+        return Err(EngineError::InvalidParameter(format!(
+            "invalid mode: {mode}"
+        )));
     }
     if kind == "volume" && !valid_name(src) {
         return Err(invalid_name(src));
@@ -438,12 +440,12 @@ struct TmpfsOptions {
     mode: u32,
 }
 
-fn parse_mount(v: &Value) -> Result<(MountPoint, Option<BTreeMap<String, String>>), ApiError> {
+fn parse_mount(v: &Value) -> Result<(MountPoint, Option<BTreeMap<String, String>>), EngineError> {
     let m: MountRequest = serde_json::from_value(v.clone())
-        .map_err(|e| ApiError::BadRequest(format!("invalid mount config: {e}")))?;
+        .map_err(|e| EngineError::InvalidParameter(format!("invalid mount config: {e}")))?;
     let kind = m.kind.as_str();
     let bad = |why: String| {
-        ApiError::BadRequest(format!("invalid mount config for type \"{kind}\": {why}"))
+        EngineError::InvalidParameter(format!("invalid mount config for type \"{kind}\": {why}"))
     };
     if m.target.is_empty() {
         return Err(bad("field Target must not be empty".into()));
@@ -504,12 +506,12 @@ fn parse_mount(v: &Value) -> Result<(MountPoint, Option<BTreeMap<String, String>
             mp.options = opts.join(",");
         }
         "" => {
-            return Err(ApiError::BadRequest(
+            return Err(EngineError::InvalidParameter(
                 "invalid mount config: mount type unknown".into(),
             ))
         }
         other => {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "invalid mount config for type \"{other}\": mount type unknown"
             )))
         }
@@ -519,9 +521,9 @@ fn parse_mount(v: &Value) -> Result<(MountPoint, Option<BTreeMap<String, String>
 
 /// `HostConfig.Tmpfs`: `{"/run": "rw,noexec,size=64m"}`; Docker's default
 /// options for `--tmpfs` add noexec, nosuid and nodev.
-fn parse_tmpfs(dest: &str, opts: &str) -> Result<MountPoint, ApiError> {
+fn parse_tmpfs(dest: &str, opts: &str) -> Result<MountPoint, EngineError> {
     if !dest.starts_with('/') {
-        return Err(ApiError::BadRequest(format!(
+        return Err(EngineError::InvalidParameter(format!(
             "invalid mount path: '{dest}' mount path must be absolute"
         )));
     }
@@ -547,7 +549,7 @@ pub fn resolve_mounts(
     mounts: &[Value],
     tmpfs: &BTreeMap<String, String>,
     image_volumes: &[String],
-) -> Result<Vec<MountPoint>, ApiError> {
+) -> Result<Vec<MountPoint>, EngineError> {
     let mut out: Vec<MountPoint> = Vec::new();
     let mut labels: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     for b in binds {
@@ -566,7 +568,7 @@ pub fn resolve_mounts(
     let mut seen = std::collections::HashSet::new();
     for m in &out {
         if !seen.insert(m.destination.clone()) {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "Duplicate mount point: {}",
                 m.destination
             )));
@@ -596,7 +598,7 @@ pub fn resolve_mounts(
 }
 
 /// Host-side binds for a container's bind and volume mounts (tmpfs apart).
-pub fn host_mounts(d: &Daemon, rec: &Record) -> Result<Vec<BindMount>, ApiError> {
+pub fn host_mounts(d: &Daemon, rec: &Record) -> Result<Vec<BindMount>, EngineError> {
     // A record written before mount points existed has only its Binds.
     let legacy: Vec<MountPoint>;
     let points = if rec.mount_points.is_empty() {

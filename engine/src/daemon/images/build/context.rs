@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use shipshape_store::archive::{self, UnpackOptions};
 
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 /// An unpacked build context; removed when dropped.
 pub struct Context {
@@ -19,7 +19,7 @@ pub struct Context {
 impl Context {
     /// Unpacks a (plain or gzip'd) context tar. Entries that would land
     /// outside the context are refused by the store's unpacker.
-    pub fn unpack(tar: &Path, tmp: &Path) -> Result<Context, ApiError> {
+    pub fn unpack(tar: &Path, tmp: &Path) -> Result<Context, EngineError> {
         fs::create_dir_all(tmp)?;
         let dir = tempfile::Builder::new().prefix("build-").tempdir_in(tmp)?;
         let f = File::open(tar)?;
@@ -34,7 +34,7 @@ impl Context {
             },
         )
         // dockerd's status and wording: 500 "Error processing tar file(...)".
-        .map_err(ApiError::from)?;
+        .map_err(EngineError::from)?;
         Ok(Context { dir })
     }
 
@@ -43,9 +43,9 @@ impl Context {
     }
 
     /// Reads the Dockerfile named by the `dockerfile` parameter.
-    pub fn dockerfile(&self, name: &str) -> Result<String, ApiError> {
+    pub fn dockerfile(&self, name: &str) -> Result<String, EngineError> {
         let missing =
-            || ApiError::BadRequest(format!("Cannot locate specified Dockerfile: {name}"));
+            || EngineError::InvalidParameter(format!("Cannot locate specified Dockerfile: {name}"));
         let p = archive::resolve_in_scope(self.root(), name).map_err(|_| missing())?;
         match fs::read(&p) {
             Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
@@ -55,9 +55,9 @@ impl Context {
 
     /// The context paths a COPY/ADD source names (wildcards in its last
     /// component are expanded), each confined to the context.
-    fn sources(&self, cmd: &str, src: &str) -> Result<Vec<(PathBuf, String)>, ApiError> {
+    fn sources(&self, cmd: &str, src: &str) -> Result<Vec<(PathBuf, String)>, EngineError> {
         let not_found = || {
-            ApiError::BadRequest(format!(
+            EngineError::InvalidParameter(format!(
                 "{} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist",
                 cmd.to_ascii_uppercase()
             ))
@@ -142,12 +142,12 @@ pub fn copy_layer(
     srcs: &[String],
     dest: &str,
     tmp: &Path,
-) -> Result<CopyLayer, ApiError> {
+) -> Result<CopyLayer, EngineError> {
     let add = cmd == "add";
     let mut sources = Vec::new();
     for s in srcs {
         if add && (s.starts_with("http://") || s.starts_with("https://")) {
-            return Err(ApiError::NotImplemented(
+            return Err(EngineError::NotImplemented(
                 "ADD from a URL is not supported by this engine".into(),
             ));
         }
@@ -155,7 +155,7 @@ pub fn copy_layer(
     }
     let dest_is_dir = dest.ends_with('/') || sources.len() > 1;
     if sources.len() > 1 && !dest.ends_with('/') {
-        return Err(ApiError::BadRequest(format!(
+        return Err(EngineError::InvalidParameter(format!(
             "When using {} with more than one source file, the destination must be a directory and end with a /",
             cmd.to_ascii_uppercase()
         )));
@@ -191,7 +191,7 @@ pub fn copy_layer(
                         no_overwrite_dir_non_dir: false,
                     },
                 )
-                .map_err(|e| ApiError::BadRequest(format!("ADD {base}: {e}")))?;
+                .map_err(|e| EngineError::InvalidParameter(format!("ADD {base}: {e}")))?;
                 if !dest_rel.is_empty() {
                     let m = fs::symlink_metadata(scratch.path())?;
                     append_dir_entry(&mut b, &dest_rel, &m)?;
@@ -204,7 +204,7 @@ pub fn copy_layer(
                     dest_rel.clone()
                 };
                 if target.is_empty() {
-                    return Err(ApiError::BadRequest(format!(
+                    return Err(EngineError::InvalidParameter(format!(
                         "cannot copy {base} to the root directory as a file"
                     )));
                 }

@@ -23,8 +23,21 @@ use crate::daemon::containers::record::{Config, CreateRequest};
 use crate::daemon::images::dockerfile::{self, Instruction};
 use crate::daemon::images::import::{go_arch, zero_config};
 use crate::daemon::Daemon;
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 use context::Context;
+
+/// A build's `-t` value, normalized as the image will be tagged. dockerd
+/// answers 500 to a bad tag here (not the 400 elsewhere).
+pub fn tag_for(t: &str) -> Result<String, EngineError> {
+    let r = shipshape_store::reference::parse_normalized_named(t)
+        .map_err(|e| EngineError::System(e.to_string()))?;
+    if r.digest.is_some() {
+        return Err(EngineError::System(
+            "build tag cannot contain a digest".into(),
+        ));
+    }
+    Ok(r.with_default_tag().familiar())
+}
 
 /// What `POST /build` asks for.
 #[derive(Debug, Default, Clone)]
@@ -46,8 +59,8 @@ pub struct BuildError {
     pub code: Option<i32>,
 }
 
-impl From<ApiError> for BuildError {
-    fn from(e: ApiError) -> Self {
+impl From<EngineError> for BuildError {
+    fn from(e: EngineError) -> Self {
         BuildError {
             message: e.to_string(),
             code: None,
@@ -57,13 +70,13 @@ impl From<ApiError> for BuildError {
 
 impl From<std::io::Error> for BuildError {
     fn from(e: std::io::Error) -> Self {
-        ApiError::from(e).into()
+        EngineError::from(e).into()
     }
 }
 
 impl From<shipshape_store::StoreError> for BuildError {
     fn from(e: shipshape_store::StoreError) -> Self {
-        ApiError::from(e).into()
+        EngineError::from(e).into()
     }
 }
 
@@ -160,15 +173,15 @@ impl Stage {
 }
 
 /// Checks a parsed Dockerfile before the build answers 200 (dockerd's 400s).
-pub fn validate(ins: &[Instruction]) -> Result<(), ApiError> {
+pub fn validate(ins: &[Instruction]) -> Result<(), EngineError> {
     if ins.is_empty() {
-        return Err(ApiError::BadRequest(
+        return Err(EngineError::InvalidParameter(
             "the Dockerfile (Dockerfile) cannot be empty".into(),
         ));
     }
     match ins.iter().find(|i| i.cmd != "arg") {
         Some(i) if i.cmd == "from" => Ok(()),
-        _ => Err(ApiError::BadRequest(
+        _ => Err(EngineError::InvalidParameter(
             "Please provide a source image with `from` prior to commit".into(),
         )),
     }
@@ -213,7 +226,7 @@ pub async fn run(
                 meta_args.push((k, v));
                 continue;
             }
-            return Err(ApiError::BadRequest(
+            return Err(EngineError::InvalidParameter(
                 "Please provide a source image with `from` prior to commit".into(),
             )
             .into());
@@ -222,7 +235,7 @@ pub async fn run(
             "run" => run_step(d, st, ins, &opts, out).await?,
             "copy" | "add" => copy_step(d, &ctx, st, ins, &opts, out).await?,
             "healthcheck" => {
-                return Err(ApiError::NotImplemented(
+                return Err(EngineError::NotImplemented(
                     "HEALTHCHECK is not supported by this engine".into(),
                 )
                 .into())
@@ -234,13 +247,13 @@ pub async fn run(
         }
     }
     let Some(st) = stage else {
-        return Err(ApiError::BadRequest(
+        return Err(EngineError::InvalidParameter(
             "No image was generated. Is your Dockerfile empty?".into(),
         )
         .into());
     };
     let Some(img) = st.image else {
-        return Err(ApiError::BadRequest(
+        return Err(EngineError::InvalidParameter(
             "No image was generated. Is your Dockerfile empty?".into(),
         )
         .into());
@@ -273,9 +286,10 @@ async fn from(
         .collect();
     let words = dockerfile::split_words(&ins.args);
     let Some(first) = words.first() else {
-        return Err(
-            ApiError::BadRequest("FROM requires either one or three arguments".into()).into(),
-        );
+        return Err(EngineError::InvalidParameter(
+            "FROM requires either one or three arguments".into(),
+        )
+        .into());
     };
     let name = dockerfile::expand(first, &env)?;
     let mut stage = Stage {
@@ -295,7 +309,9 @@ async fn from(
             // dockerd pulls a missing base image; without a registry that
             // fails with the pull's error.
             Err(_) => {
-                return Err(crate::api::image_ops::pull_error(&name, "").await.into());
+                return Err(crate::daemon::images::pull::pull_error(&name, "")
+                    .await
+                    .into());
             }
         };
         stage.config = match img.config.get("config") {
@@ -329,7 +345,9 @@ fn arg_value(
 ) -> Result<(String, Option<String>), BuildError> {
     let words = dockerfile::split_words(&ins.args);
     if words.len() != 1 {
-        return Err(ApiError::BadRequest("ARG requires exactly one argument".into()).into());
+        return Err(
+            EngineError::InvalidParameter("ARG requires exactly one argument".into()).into(),
+        );
     }
     let (name, default) = match words[0].split_once('=') {
         Some((k, v)) => (k.to_string(), Some(dockerfile::expand(v, env)?)),
@@ -367,7 +385,7 @@ fn config_change(
         }
         "shell" => {
             let Some(shell) = dockerfile::json_form(&ins.args).filter(|s| !s.is_empty()) else {
-                return Err(ApiError::BadRequest(
+                return Err(EngineError::InvalidParameter(
                     "SHELL requires the arguments to be in JSON form".into(),
                 )
                 .into());
@@ -438,7 +456,7 @@ fn image_config(
         "container": container_id,
         "container_config": container_config,
         "created": created,
-        "docker_version": crate::api::ENGINE_VERSION,
+        "docker_version": crate::version::ENGINE_VERSION,
         "history": history,
         "os": "linux",
     });
@@ -492,7 +510,7 @@ async fn commit(
 ) -> Result<Image, BuildError> {
     let d2 = d.clone();
     let parent = st.image.clone();
-    let img = tokio::task::spawn_blocking(move || -> Result<Image, ApiError> {
+    let img = tokio::task::spawn_blocking(move || -> Result<Image, EngineError> {
         let mut layers: Vec<LayerSource> = parent
             .as_ref()
             .map(|p| {
@@ -512,7 +530,7 @@ async fn commit(
             .create_image(config, layers, parent.as_ref().map(|p| p.id.as_str()), &[])?)
     })
     .await
-    .map_err(ApiError::internal)??;
+    .map_err(EngineError::system)??;
     Ok(img)
 }
 
@@ -567,7 +585,7 @@ async fn copy_step(
     out: &Progress,
 ) -> Result<(), BuildError> {
     if let Some((_, from)) = ins.flags.iter().find(|(k, _)| k == "from") {
-        return Err(ApiError::NotImplemented(format!(
+        return Err(EngineError::NotImplemented(format!(
             "{} --from={from} is not supported by this engine",
             ins.cmd.to_ascii_uppercase()
         ))
@@ -576,9 +594,10 @@ async fn copy_step(
     let upper = ins.cmd.to_ascii_uppercase();
     let words = dockerfile::list(&ins.args, &st.sub_env())?;
     if words.len() < 2 {
-        return Err(
-            ApiError::BadRequest(format!("{upper} requires at least two arguments")).into(),
-        );
+        return Err(EngineError::InvalidParameter(format!(
+            "{upper} requires at least two arguments"
+        ))
+        .into());
     }
     let (srcs, dest) = words.split_at(words.len() - 1);
     let mut dest = dest[0].clone();
@@ -606,7 +625,7 @@ async fn copy_step(
     let layer =
         tokio::task::spawn_blocking(move || context::copy_layer(&ctx2, &cmd, &srcs2, &dest2, &tmp))
             .await
-            .map_err(ApiError::internal)??;
+            .map_err(EngineError::system)??;
     let text = format!("{upper} {} in {dest} ", layer.source_id);
     let cc = step_container_config(
         st,
@@ -639,7 +658,9 @@ async fn run_step(
     out: &Progress,
 ) -> Result<(), BuildError> {
     if ins.args.is_empty() {
-        return Err(ApiError::BadRequest("RUN requires at least one argument".into()).into());
+        return Err(
+            EngineError::InvalidParameter("RUN requires at least one argument".into()).into(),
+        );
     }
     let argv = match dockerfile::json_form(&ins.args) {
         Some(v) => v,
@@ -665,7 +686,7 @@ async fn run_step(
         return Ok(());
     }
     let Some(image) = st.image.clone() else {
-        return Err(ApiError::BadRequest(
+        return Err(EngineError::InvalidParameter(
             "RUN needs a filesystem: FROM scratch has no files to run (COPY some first)".into(),
         )
         .into());
@@ -703,7 +724,7 @@ async fn run_step(
     let d2 = d.clone();
     let (cid, _) = tokio::task::spawn_blocking(move || lifecycle::create(&d2, None, req))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(EngineError::system)??;
     let c = d.container(&cid)?;
     out.stream(&format!(" ---> Running in {}\n", &cid[..12]))
         .await;
@@ -795,7 +816,7 @@ async fn commit_run(
 ) -> Result<Image, BuildError> {
     let fs_dir = c.fs_dir();
     if shipshape_runtime::rootfs_kind(&fs_dir) == shipshape_runtime::RootfsKind::Copy {
-        return Err(ApiError::NotImplemented(
+        return Err(EngineError::NotImplemented(
             "RUN needs overlayfs to commit its changes (this container has a copied root)".into(),
         )
         .into());
@@ -803,7 +824,7 @@ async fn commit_run(
     let tmp = d.tmp_dir();
     let upper = fs_dir.join("upper");
     let layer =
-        tokio::task::spawn_blocking(move || -> Result<tempfile::NamedTempFile, ApiError> {
+        tokio::task::spawn_blocking(move || -> Result<tempfile::NamedTempFile, EngineError> {
             let f = tempfile::NamedTempFile::new_in(tmp)?;
             let mut w = std::io::BufWriter::new(f.as_file());
             shipshape_store::diff::pack_overlay_upper(&upper, &mut w)?;
@@ -812,7 +833,7 @@ async fn commit_run(
             Ok(f)
         })
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(EngineError::system)??;
     let mut created_by = String::new();
     if !args.is_empty() {
         created_by = format!("|{} {} ", args.len(), args.join(" "));

@@ -1,5 +1,13 @@
-//! Response bodies: fixed JSON, empty, and streamed (a channel the handler
-//! keeps writing to, for logs, wait, load progress and save).
+//! Bodies, both ways, in one place. Here: response bodies (fixed JSON,
+//! empty, and streamed: a channel the handler keeps writing to, for logs,
+//! wait, load progress and save). [`request`]: reading request bodies (JSON
+//! with dockerd's content-type rule, draining, spooling uploads to disk,
+//! connection upgrades); [`json`]: decoding JSON bodies as Go does;
+//! [`stream`]: the framing of attach/logs streams and JSON-lines progress.
+
+pub mod json;
+pub mod request;
+pub mod stream;
 
 use std::io;
 use std::pin::Pin;

@@ -1,10 +1,11 @@
-//! `GET /containers/json?filters=...`: Docker's filter JSON, in both its
-//! forms (`{"k":["v"]}` and the legacy `{"k":{"v":true}}`).
+//! Which containers a listing keeps (`GET /containers/json?filters=...`):
+//! the keys it takes and how each matches a container's record. The JSON
+//! grammar itself is `crate::filters`.
 
 use shipshape_store::ImageStore;
 
-use crate::daemon::containers::record::Record;
-use crate::error::ApiError;
+use super::record::Record;
+use crate::errdefs::EngineError;
 
 const KEYS: &[&str] = &["status", "name", "label", "id", "ancestor"];
 const STATUSES: &[&str] = &[
@@ -19,20 +20,20 @@ const STATUSES: &[&str] = &[
 
 #[derive(Debug, Default)]
 pub struct Filters {
-    by_key: crate::api::filters::Filters,
+    by_key: crate::filters::Filters,
     /// `ancestor` values resolved to image IDs once, up front: matching then
     /// needs no image-store lock while a container's record is locked.
     ancestors: Vec<(String, Option<String>)>,
 }
 
 impl Filters {
-    pub fn parse(raw: Option<&str>, images: &ImageStore) -> Result<Self, ApiError> {
-        let f = crate::api::filters::parse(raw, KEYS)?;
+    pub fn parse(raw: Option<&str>, images: &ImageStore) -> Result<Self, EngineError> {
+        let f = crate::filters::parse(raw, KEYS)?;
         if let Some(bad) = f
             .get("status")
             .and_then(|v| v.iter().find(|s| !STATUSES.contains(&s.as_str())))
         {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "Invalid filter 'status={bad}'"
             )));
         }
@@ -67,7 +68,7 @@ impl Filters {
                     "status" => r.state.status.as_str() == v,
                     "name" => name_matches(&r.name, v),
                     "id" => r.id.starts_with(v.as_str()),
-                    "label" => label_matches(r, v),
+                    "label" => crate::filters::label_matches(&r.config.labels.as_ref(), v),
                     "ancestor" => self.ancestor_matches(r, v),
                     _ => false,
                 })
@@ -95,14 +96,6 @@ fn name_matches(name: &str, pattern: &str) -> bool {
     }
 }
 
-fn label_matches(r: &Record, filter: &str) -> bool {
-    let labels = super::labels_of(r);
-    match filter.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(filter),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,10 +113,7 @@ mod tests {
         assert_eq!(e.to_string(), "Invalid filter 'foo'");
         let e = parse(r#"{"status":["bogus"]}"#).unwrap_err();
         assert_eq!(e.to_string(), "Invalid filter 'status=bogus'");
-        assert_eq!(
-            parse("bad").unwrap_err().status(),
-            hyper::StatusCode::INTERNAL_SERVER_ERROR
-        );
+        assert!(matches!(parse("bad").unwrap_err(), EngineError::System(_)));
         // An ancestor that names no image falls back to the name the container was created with.
         let f = parse(r#"{"ancestor":["nope:1"]}"#).unwrap();
         assert_eq!(f.ancestors, vec![("nope:1".to_string(), None)]);

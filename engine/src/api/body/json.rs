@@ -12,7 +12,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 /// Why a body could not be decoded, worded for the client.
 #[derive(Debug, thiserror::Error)]
@@ -28,12 +28,12 @@ pub enum JsonBodyError {
 }
 
 impl JsonBodyError {
-    pub fn bad_request(self) -> ApiError {
-        ApiError::BadRequest(self.to_string())
+    pub fn bad_request(self) -> EngineError {
+        EngineError::InvalidParameter(self.to_string())
     }
 
-    pub fn internal(self) -> ApiError {
-        ApiError::Internal(self.to_string())
+    pub fn internal(self) -> EngineError {
+        EngineError::System(self.to_string())
     }
 }
 
