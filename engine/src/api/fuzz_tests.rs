@@ -290,7 +290,7 @@ fn check_host_config(v: serde_json::Value) {
     let mut raw = v.clone();
     if let Ok(hc) = serde_json::from_value::<HostConfig>(v) {
         for bind in hc.binds.iter().flatten() {
-            if let Err(e) = volumes::parse_bind(bind) {
+            if let Err(e) = volumes::mounts::parse_bind(bind) {
                 sane_error(&e);
             }
         }

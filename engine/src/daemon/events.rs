@@ -270,7 +270,7 @@ pub fn container_died(d: &crate::daemon::Daemon, c: &Container, code: i32) {
     }
 }
 
-fn volume_points(c: &Container) -> Vec<crate::daemon::volumes::MountPoint> {
+fn volume_points(c: &Container) -> Vec<crate::daemon::volumes::mounts::MountPoint> {
     c.record()
         .mount_points
         .iter()

@@ -72,7 +72,7 @@ where
     let op = c.op_lock.lock().await;
     let rec = c.snapshot();
     let mounts = if with_mounts {
-        crate::daemon::volumes::host_mounts(&d, &rec)?
+        crate::daemon::volumes::mounts::host_mounts(&d, &rec)?
     } else {
         Vec::new()
     };

@@ -84,7 +84,7 @@ pub fn create(
     };
     // Mount specs are checked now; volumes are created once the name is ours.
     for bind in host_config.binds.iter().flatten() {
-        volumes::parse_bind(bind)?;
+        volumes::mounts::parse_bind(bind)?;
     }
     crate::daemon::containers::cgroups::validate(&host_config)?;
     if let Some(p) = &host_config.restart_policy {
@@ -113,7 +113,7 @@ pub fn create(
         .and_then(|v| v.as_object())
         .map(|o| o.keys().cloned().collect())
         .unwrap_or_default();
-    let mount_points = match volumes::resolve_mounts(
+    let mount_points = match volumes::mounts::resolve_mounts(
         d,
         host_config.binds.as_deref().unwrap_or_default(),
         host_config.mounts.as_deref().unwrap_or_default(),
@@ -291,7 +291,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         open_stdin: cfg.open_stdin,
         readonly_rootfs: rec.host_config.readonly_rootfs,
         mounts,
-        tmpfs: volumes::tmpfs_mounts(&rec),
+        tmpfs: volumes::mounts::tmpfs_mounts(&rec),
         network: if rec.host_config.network_mode == "none" {
             Network::None
         } else {
@@ -411,13 +411,13 @@ fn prepare_root(
     };
     // Image content goes into fresh volumes before the container sees them.
     let mut points = rec.mount_points.clone();
-    if volumes::populate(d, &rootfs, &mut points) {
+    if volumes::mounts::populate(d, &rootfs, &mut points) {
         c.record().mount_points = points;
         if let Err(e) = c.save() {
             tracing::warn!(id = %c.id, error = %e, "persisting volume copy state");
         }
     }
-    let mut mounts = volumes::host_mounts(d, rec)?;
+    let mut mounts = volumes::mounts::host_mounts(d, rec)?;
     for m in &mounts {
         if !m.source.exists() {
             std::fs::create_dir_all(&m.source)?;

@@ -168,7 +168,7 @@ pub struct Record {
     pub restart_count: i64,
     /// Binds, volumes and tmpfs mounts, resolved at create.
     #[serde(default)]
-    pub mount_points: Vec<crate::daemon::volumes::MountPoint>,
+    pub mount_points: Vec<crate::daemon::volumes::mounts::MountPoint>,
     /// dockerd's HasBeenManuallyStopped: stopped or killed through the API,
     /// so `unless-stopped` does not bring it back when the daemon starts.
     #[serde(default)]
