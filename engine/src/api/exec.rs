@@ -223,7 +223,7 @@ async fn drain(io: ExecIo, tx: Option<mpsc::Sender<Bytes>>, out: bool, err: bool
 fn resize_initial(e: &Exec, console: Option<[u32; 2]>) {
     if let (Some([h, w]), Some(tty)) = (console, e.tty().as_ref()) {
         if h > 0 && w > 0 {
-            let _ = shipshape_runtime::resize_tty(tty, h.min(65535) as u16, w.min(65535) as u16);
+            let _ = crate::daemon::containers::io::resize_tty(tty, h.into(), w.into());
         }
     }
 }
@@ -275,7 +275,7 @@ pub async fn resize(ctx: &Ctx, id: &str) -> Result<Response, EngineError> {
         ));
     }
     if let Some(tty) = e.tty().as_ref() {
-        shipshape_runtime::resize_tty(tty, h.clamp(0, 65535) as u16, w.clamp(0, 65535) as u16)?;
+        crate::daemon::containers::io::resize_tty(tty, h, w)?;
     }
     Ok(body::status_only(StatusCode::OK))
 }

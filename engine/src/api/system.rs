@@ -100,7 +100,7 @@ pub async fn info(ctx: &Ctx) -> Result<Response, EngineError> {
             _ => stopped += 1,
         }
     }
-    let images = d.images.list().len();
+    let images = d.image_count();
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();

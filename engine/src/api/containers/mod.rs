@@ -9,7 +9,6 @@ use super::body::json::{self as json_body, JsonBodyError};
 use super::body::request::read_json_body;
 use super::body::stream::stream_content_type;
 use super::{body, json, json_status, no_content, Ctx, Request, Response};
-use crate::daemon::containers::filters::Filters as ContainerFilters;
 use crate::daemon::containers::lifecycle::{self, WaitCondition};
 use crate::daemon::containers::logs::{self, Filter};
 use crate::daemon::containers::record::{CreateRequest, Record};
@@ -83,7 +82,7 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
         v["ExecIDs"] = json!(execs);
     }
     if ctx.query.flag("size") {
-        let (rw, rootfs) = ops::sizes(d, &c).await;
+        let (rw, rootfs) = crate::daemon::containers::container::sizes(d, &c).await;
         v["SizeRw"] = json!(rw);
         v["SizeRootFs"] = json!(rootfs);
     }
@@ -98,7 +97,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
         .filter(|n| *n > 0)
         .map(|n| n as usize);
     let d = &ctx.daemon;
-    let filters = ContainerFilters::parse(ctx.query.get("filters"), &d.images)?;
+    let filters = d.container_filters(ctx.query.get("filters"))?;
     let with_sizes = ctx.query.flag("size");
     let mut containers = d.all_containers();
     // Newest first, as dockerd lists them.
@@ -120,7 +119,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
                 }
                 render::list_entry(&r, ops::mounts_json(d, &r))
             };
-            let (rw, rootfs) = ops::sizes(d, c).await;
+            let (rw, rootfs) = crate::daemon::containers::container::sizes(d, c).await;
             v["SizeRw"] = json!(rw);
             v["SizeRootFs"] = json!(rootfs);
             out.push(v);
@@ -165,9 +164,7 @@ pub async fn start(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 fn signal_param(ctx: &Ctx) -> Result<Option<i32>, EngineError> {
     match ctx.query.get("signal") {
         None | Some("") => Ok(None),
-        Some(s) => shipshape_runtime::parse_signal(s)
-            .map(Some)
-            .ok_or_else(|| EngineError::InvalidParameter(format!("Invalid signal: {s}"))),
+        Some(s) => lifecycle::parse_signal(s).map(Some),
     }
 }
 
@@ -244,7 +241,7 @@ pub async fn resize(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     }
     let run = c.run_handles();
     if let Some(tty) = &run.tty {
-        shipshape_runtime::resize_tty(tty, h.clamp(0, 65535) as u16, w.clamp(0, 65535) as u16)?;
+        crate::daemon::containers::io::resize_tty(tty, h, w)?;
     }
     Ok(json(&json!({})))
 }

@@ -1,7 +1,5 @@
 //! The rest of the containers group: archive (`docker cp`), export, rename,
-//! top, prune, sizes, and `GET /system/df`.
-
-use std::sync::Arc;
+//! top, prune, and `GET /system/df`.
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -12,7 +10,7 @@ use serde_json::{json, Value};
 use crate::api::{body, json, no_content, Ctx, Request, Response};
 use crate::daemon::archive::{self, ChannelReader, PutOptions};
 use crate::daemon::containers::record::Record;
-use crate::daemon::{containers::names, volumes, Container, Daemon};
+use crate::daemon::{containers::names, volumes, Daemon};
 use crate::errdefs::EngineError;
 use crate::filters::{self, time::until_filter};
 
@@ -27,27 +25,6 @@ pub fn mounts_json(d: &Daemon, r: &Record) -> Value {
             .map(|m| m.render(d))
             .collect(),
     )
-}
-
-/// (SizeRw, SizeRootFs): the container's writable layer, and that plus its image.
-pub async fn sizes(d: &Arc<Daemon>, c: &Arc<Container>) -> (u64, u64) {
-    let image = d
-        .images
-        .get(&c.record().image_id)
-        .map(|i| i.size)
-        .unwrap_or(0);
-    let fs_dir = c.fs_dir();
-    let rw = tokio::task::spawn_blocking(move || {
-        if shipshape_runtime::rootfs_kind(&fs_dir) == shipshape_runtime::RootfsKind::Copy {
-            // A copied root holds the image too.
-            volumes::dir_size(&fs_dir.join("merged")).saturating_sub(image)
-        } else {
-            volumes::dir_size(&fs_dir.join("upper"))
-        }
-    })
-    .await
-    .unwrap_or(0);
-    (rw, rw + image)
 }
 
 fn path_param(ctx: &Ctx) -> Result<String, EngineError> {
@@ -240,7 +217,7 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
         if !filters::label_filters_match(&f, &rec.config.labels.as_ref()) {
             continue;
         }
-        let (rw, _) = sizes(d, &c).await;
+        let (rw, _) = crate::daemon::containers::container::sizes(d, &c).await;
         match crate::daemon::containers::lifecycle::remove(d, &c, false).await {
             Ok(()) => {
                 space += rw;
@@ -263,12 +240,12 @@ pub async fn system_df(ctx: &Ctx) -> Result<Response, EngineError> {
     for c in &containers {
         let rec = c.snapshot();
         let mut v = super::render::list_entry(&rec, mounts_json(d, &rec));
-        let (rw, rootfs) = sizes(d, c).await;
+        let (rw, rootfs) = crate::daemon::containers::container::sizes(d, c).await;
         v["SizeRw"] = json!(rw);
         v["SizeRootFs"] = json!(rootfs);
         cjson.push(v);
     }
-    let images = d.images.list();
+    let images = d.all_images();
     let mut layers_size = 0u64;
     let mut ijson = Vec::new();
     for img in &images {

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::daemon::containers::io::{FdStream, Hub};
 use crate::daemon::containers::record::Record;
+use crate::daemon::Daemon;
 
 /// What `wait` watches: how many runs have ended, and whether the container is gone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -181,4 +182,25 @@ impl Container {
     pub fn run_handles(&self) -> MutexGuard<'_, RunHandles> {
         self.run.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// (SizeRw, SizeRootFs): the container's writable layer, and that plus its image.
+pub async fn sizes(d: &Daemon, c: &Arc<Container>) -> (u64, u64) {
+    let image = d
+        .images
+        .get(&c.record().image_id)
+        .map(|i| i.size)
+        .unwrap_or(0);
+    let fs_dir = c.fs_dir();
+    let rw = tokio::task::spawn_blocking(move || {
+        if shipshape_runtime::rootfs_kind(&fs_dir) == shipshape_runtime::RootfsKind::Copy {
+            // A copied root holds the image too.
+            crate::daemon::volumes::dir_size(&fs_dir.join("merged")).saturating_sub(image)
+        } else {
+            crate::daemon::volumes::dir_size(&fs_dir.join("upper"))
+        }
+    })
+    .await
+    .unwrap_or(0);
+    (rw, rw + image)
 }

@@ -26,6 +26,13 @@ pub struct Filters {
     ancestors: Vec<(String, Option<String>)>,
 }
 
+impl crate::daemon::Daemon {
+    /// The `filters` of a container listing, checked.
+    pub fn container_filters(&self, raw: Option<&str>) -> Result<Filters, EngineError> {
+        Filters::parse(raw, &self.images)
+    }
+}
+
 impl Filters {
     pub fn parse(raw: Option<&str>, images: &ImageStore) -> Result<Self, EngineError> {
         let f = crate::filters::parse(raw, KEYS)?;

@@ -183,3 +183,10 @@ pub async fn pump(stdout: File, stderr: Option<File>, log: LogWriter, hub: Arc<H
     }
     hub.bump();
 }
+
+/// Sets a terminal's size (`docker resize`, exec's console size), clamped
+/// to what a tty holds.
+pub fn resize_tty(tty: &File, h: i64, w: i64) -> Result<(), crate::errdefs::EngineError> {
+    let (h, w) = (h.clamp(0, 65535) as u16, w.clamp(0, 65535) as u16);
+    Ok(shipshape_runtime::resize_tty(tty, h, w)?)
+}

@@ -21,6 +21,13 @@ use crate::daemon::volumes;
 use crate::daemon::Daemon;
 use crate::errdefs::EngineError;
 
+/// A signal as the API names it (`SIGKILL`, `KILL`, `9`), with dockerd's
+/// message for one it does not know.
+pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
+    shipshape_runtime::parse_signal(s)
+        .ok_or_else(|| EngineError::InvalidParameter(format!("Invalid signal: {s}")))
+}
+
 pub const SIGKILL: i32 = 9;
 pub const SIGTERM: i32 = 15;
 /// Docker's default stop timeout, in seconds.

@@ -53,6 +53,11 @@ impl Daemon {
         self.images.layer_dirs(id).unwrap_or_default()
     }
 
+    /// Every image in the store.
+    pub fn all_images(&self) -> Vec<Image> {
+        self.images.list()
+    }
+
     /// How many images the store holds.
     pub fn image_count(&self) -> usize {
         self.images.list().len()
