@@ -8,13 +8,18 @@
 //!
 //! Each property replays the seed inputs in `fuzz/corpus/<target>/` first,
 //! then runs generated cases (`SHIPSHAPE_FUZZ_CASES`, default small so
-//! `cargo test` stays quick); failures are kept in
-//! `proptest-regressions/fuzz-engine-*.txt` and replayed on every run.
+//! `cargo test` stays quick). The regressions in the tracked
+//! `proptest-regressions/fuzz-engine-*.txt` are replayed on every run; a
+//! new failure is written under the target dir
+//! (`<target>/<profile>/proptest-failures/`, or `$SHIPSHAPE_FUZZ_FAILURES`),
+//! never into the tracked files, so a test run leaves the tree clean. To
+//! add a regression to the corpus, copy its `cc <seed> # ...` line from
+//! there into the tracked file, with the fix.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
+use proptest::test_runner::{FailurePersistence, FileFailurePersistence, PersistedSeed};
 
 use super::{split_version, Query};
 use crate::daemon::containers::record::{CreateRequest, HostConfig};
@@ -34,9 +39,99 @@ fn cases(default: u32) -> u32 {
 fn config(regressions: &'static str) -> ProptestConfig {
     ProptestConfig {
         cases: cases(512),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
+        failure_persistence: Some(Box::new(Regressions::new(regressions))),
         ..ProptestConfig::default()
     }
+}
+
+/// Replays the tracked regressions file and the untracked one; saves new
+/// failures to the untracked one only.
+#[derive(Debug, Clone, PartialEq)]
+struct Regressions {
+    tracked: FileFailurePersistence,
+    local: FileFailurePersistence,
+}
+
+impl Regressions {
+    fn new(tracked: &'static str) -> Self {
+        let name = Path::new(tracked)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "fuzz-engine.txt".into());
+        let dir = std::env::var_os("SHIPSHAPE_FUZZ_FAILURES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                // The test binary is `<target>/<profile>/deps/<name>`.
+                let exe = std::env::current_exe().unwrap_or_default();
+                let profile = exe.ancestors().nth(2).unwrap_or(Path::new("."));
+                profile.join("proptest-failures")
+            });
+        let local: &'static str = Box::leak(
+            dir.join(name)
+                .to_string_lossy()
+                .into_owned()
+                .into_boxed_str(),
+        );
+        Regressions {
+            tracked: FileFailurePersistence::Direct(tracked),
+            local: FileFailurePersistence::Direct(local),
+        }
+    }
+}
+
+impl FailurePersistence for Regressions {
+    fn load_persisted_failures2(&self, source_file: Option<&'static str>) -> Vec<PersistedSeed> {
+        let mut seeds = self.tracked.load_persisted_failures2(source_file);
+        seeds.extend(self.local.load_persisted_failures2(source_file));
+        seeds
+    }
+
+    fn save_persisted_failure2(
+        &mut self,
+        source_file: Option<&'static str>,
+        seed: PersistedSeed,
+        shrunken_value: &dyn std::fmt::Debug,
+    ) {
+        self.local
+            .save_persisted_failure2(source_file, seed, shrunken_value);
+    }
+
+    fn box_clone(&self) -> Box<dyn FailurePersistence> {
+        Box::new(self.clone())
+    }
+
+    fn eq(&self, other: &dyn FailurePersistence) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<Self>()
+            .is_some_and(|o| o == self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[test]
+fn new_failures_stay_out_of_the_tracked_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let leak = |p: PathBuf| -> &'static str {
+        Box::leak(p.to_string_lossy().into_owned().into_boxed_str())
+    };
+    let tracked = dir.path().join("tracked.txt");
+    let line = "cc 28543089579dcab3fbfe81556ad3ca66a6f41c28f594bcf0163d981b2c1d5e47 # x\n";
+    std::fs::write(&tracked, line).expect("write");
+    let local = dir.path().join("target/local.txt");
+    let mut r = Regressions {
+        tracked: FileFailurePersistence::Direct(leak(tracked.clone())),
+        local: FileFailurePersistence::Direct(leak(local.clone())),
+    };
+    let seeds = r.load_persisted_failures2(None);
+    assert_eq!(seeds.len(), 1);
+    r.save_persisted_failure2(None, seeds[0].clone(), &"y");
+    assert_eq!(std::fs::read_to_string(&tracked).expect("read"), line);
+    assert!(local.exists());
+    assert_eq!(r.load_persisted_failures2(None).len(), 2);
 }
 
 /// The seed inputs of one target, in name order. A missing or empty corpus
