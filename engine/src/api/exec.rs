@@ -1,6 +1,6 @@
 //! Exec API group: `POST /containers/{id}/exec`, `POST /exec/{id}/start`
 //! (hijacked like attach), `GET /exec/{id}/json`, `POST /exec/{id}/resize`.
-//! The exec rules are in `daemon::exec`; the stream plumbing is shared with
+//! The exec rules are in `daemon::containers::exec`; the stream plumbing is shared with
 //! attach (`containers::attach`).
 
 use std::sync::Arc;

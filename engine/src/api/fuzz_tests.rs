@@ -155,7 +155,7 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Every error the parsers return must map to a client or server status
-/// with a message, as `error_response` renders it.
+/// with a message, as `api::error::response` renders it.
 fn sane_error(e: &EngineError) {
     let s = super::error::status(e);
     assert!(

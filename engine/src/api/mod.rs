@@ -1,5 +1,9 @@
-//! The Engine API over HTTP: version prefixes, Docker's common headers, and the
-//! route table. Each API group has its own module; this file only dispatches.
+//! The Engine API over HTTP, and nothing else: version prefixes, Docker's
+//! common headers and the route table here; one module per API group, each
+//! parsing its requests, calling the daemon and rendering the answer. The
+//! rules live in `daemon`; handlers reach the store and runtime only through
+//! it. [`body`] holds the body helpers (both ways), [`error`] the one
+//! mapping from an error category to a status code.
 
 pub mod body;
 pub mod build;

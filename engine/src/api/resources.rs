@@ -1,5 +1,5 @@
 //! Containers' resources over HTTP: pause, unpause, stats and update.
-//! The rules live in `daemon::{cgroups, stats, restart}`; this module only
+//! The rules live in `daemon::containers::{cgroups, stats, restart}`; this module only
 //! speaks HTTP.
 
 use std::time::Duration;

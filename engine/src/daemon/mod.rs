@@ -1,5 +1,12 @@
-//! The engine's state: the image store, the container table and the
-//! supervisor. HTTP-free: `api` calls in, this drives `store` and `runtime`.
+//! The engine's state and rules: the image store, the container table, the
+//! supervisor, volumes and networks. HTTP-free: `api` calls in, this drives
+//! `store` and `runtime` (the only layer that does), and answers with
+//! `errdefs::EngineError` categories, never statuses. It never imports `api`.
+//!
+//! Grouped by concept: [`containers`] (lifecycle, exec, logs, ...),
+//! [`images`] (list, prune, history, pull, commit, import, build),
+//! [`volumes`] (the store, and container mounts), [`networks`], [`events`],
+//! [`archive`] (`docker cp`, export).
 
 pub mod archive;
 pub mod containers;

@@ -1,5 +1,5 @@
 //! Containers API group: HTTP in, Docker's JSON out. The lifecycle rules are
-//! in `daemon::lifecycle`; this file parses requests and renders answers.
+//! in `daemon::containers`; this file parses requests and renders answers.
 
 use bytes::Bytes;
 use hyper::StatusCode;

@@ -50,7 +50,7 @@ pub struct HostConfig {
     pub network_mode: String,
     pub restart_policy: Option<RestartPolicy>,
     pub console_size: Option<[u32; 2]>,
-    /// Resources (see `daemon::cgroups`): bytes, counts, CFS µs; 0 = unset.
+    /// Resources (see `daemon::containers::cgroups`): bytes, counts, CFS µs; 0 = unset.
     pub memory: i64,
     pub memory_swap: i64,
     pub memory_reservation: i64,
