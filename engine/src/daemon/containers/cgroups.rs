@@ -12,8 +12,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use shipshape_runtime::cgroups::{Cgroup, Resources, DEFAULT_ROOT, DOCKER_DEFAULT_DEVICES};
 
-use crate::daemon::containers::container::Container;
-use crate::daemon::containers::record::{HostConfig, Status};
+use super::container::Container;
+use super::record::{HostConfig, Status};
 use crate::errdefs::EngineError;
 
 /// Parent group of all containers' groups (per hierarchy).

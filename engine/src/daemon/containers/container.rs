@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use crate::daemon::containers::io::{FdStream, Hub};
-use crate::daemon::containers::record::Record;
+use super::io::{FdStream, Hub};
+use super::record::Record;
 use crate::daemon::Daemon;
 
 /// What `wait` watches: how many runs have ended, and whether the container is gone.

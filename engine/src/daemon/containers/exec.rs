@@ -12,9 +12,9 @@ use shipshape_runtime::supervisor::ExitStatus;
 use shipshape_runtime::{ExecSpec, Spawned};
 use tokio::sync::watch;
 
-use crate::daemon::containers::container::Container;
-use crate::daemon::containers::io::FdStream;
-use crate::daemon::containers::names;
+use super::container::Container;
+use super::io::FdStream;
+use super::names;
 use crate::daemon::Daemon;
 use crate::errdefs::EngineError;
 
@@ -113,7 +113,7 @@ pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<Stri
             "No exec command specified".into(),
         ));
     }
-    crate::daemon::containers::cgroups::check_not_paused(c)?;
+    super::cgroups::check_not_paused(c)?;
     if !c.is_running() {
         return Err(EngineError::Conflict(format!(
             "Container {} is not running",
@@ -143,7 +143,7 @@ pub fn check_startable(e: &Exec) -> Result<(), EngineError> {
             e.id
         )));
     }
-    crate::daemon::containers::cgroups::check_not_paused(&e.container)?;
+    super::cgroups::check_not_paused(&e.container)?;
     if !e.container.is_running() {
         return Err(EngineError::Conflict(format!(
             "Container {} is not running",
@@ -163,7 +163,7 @@ fn exec_env(c: &Container, e: &ExecConfig) -> Vec<String> {
         env.retain(|x| x.split('=').next() != Some(key));
         env.push(kv.to_string());
     };
-    set(crate::daemon::containers::lifecycle::DEFAULT_PATH);
+    set(super::lifecycle::DEFAULT_PATH);
     set(&format!("HOSTNAME={}", rec.config.hostname));
     if e.tty {
         set("TERM=xterm");
@@ -239,7 +239,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
         user,
         tty: e.config.tty,
         open_stdin: e.config.attach_stdin,
-        cgroups: crate::daemon::containers::cgroups::join_dirs(&e.container.id),
+        cgroups: super::cgroups::join_dirs(&e.container.id),
     };
     let spawned: Spawned = match shipshape_runtime::exec_in(pid, &spec) {
         Ok(s) => s,

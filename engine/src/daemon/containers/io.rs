@@ -15,7 +15,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::sync::{broadcast, watch};
 
-use crate::daemon::containers::logs::{LogWriter, STDERR, STDOUT};
+use super::logs::{LogWriter, STDERR, STDOUT};
 
 /// What attached clients receive.
 #[derive(Debug, Clone)]

@@ -10,13 +10,11 @@ use shipshape_runtime::supervisor::ExitStatus;
 use shipshape_runtime::{BindMount, Network, ProcessSpec};
 use shipshape_store::Image;
 
-use crate::daemon::containers::container::{Container, Progress};
-use crate::daemon::containers::io::{self, FdStream, Output};
-use crate::daemon::containers::logs::LogWriter;
-use crate::daemon::containers::names;
-use crate::daemon::containers::record::{
-    Config, CreateRequest, HostConfig, Record, State, Status, ZERO_TIME,
-};
+use super::container::{Container, Progress};
+use super::io::{self, FdStream, Output};
+use super::logs::LogWriter;
+use super::names;
+use super::record::{Config, CreateRequest, HostConfig, Record, State, Status, ZERO_TIME};
 use crate::daemon::volumes;
 use crate::daemon::Daemon;
 use crate::errdefs::EngineError;
@@ -93,9 +91,9 @@ pub fn create(
     for bind in host_config.binds.iter().flatten() {
         volumes::mounts::parse_bind(bind)?;
     }
-    crate::daemon::containers::cgroups::validate(&host_config)?;
+    super::cgroups::validate(&host_config)?;
     if let Some(p) = &host_config.restart_policy {
-        crate::daemon::containers::restart::validate(p)?;
+        super::restart::validate(p)?;
         if host_config.auto_remove && !matches!(p.name.as_str(), "" | "no") {
             return Err(EngineError::InvalidParameter(
                 "conflicting options: cannot specify both --restart and --rm".into(),
@@ -104,7 +102,7 @@ pub fn create(
     }
 
     let (mut host_config, mut host_config_raw) = (host_config, host_config_raw);
-    crate::daemon::containers::cgroups::normalize(&mut host_config, &mut host_config_raw);
+    super::cgroups::normalize(&mut host_config, &mut host_config_raw);
     let id = names::new_id();
     let config = merge_image_config(req.config, &image, &id);
     let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
@@ -226,7 +224,7 @@ pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineErro
         return Err(EngineError::NotModified);
     }
     if !c.is_running() {
-        crate::daemon::containers::restart::reset(c);
+        super::restart::reset(c);
     }
     start_locked(d, c).await
 }
@@ -250,9 +248,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     // The cgroups are made while the root is mounted: neither needs the
     // other, and each is a good part of a start.
     let (id2, hc2) = (c.id.clone(), rec.host_config.clone());
-    let cgroups = tokio::task::spawn_blocking(move || {
-        crate::daemon::containers::cgroups::prepare(&id2, &hc2)
-    });
+    let cgroups = tokio::task::spawn_blocking(move || super::cgroups::prepare(&id2, &hc2));
     let (d2, c2, rec2) = (d.clone(), c.clone(), rec.clone());
     let root = tokio::task::spawn_blocking(move || prepare_root(&d2, &c2, &rec2))
         .await
@@ -392,7 +388,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
 /// and the cgroups' preparation made.
 async fn undo_prepare(c: &Container, release_cgroups: bool) {
     if release_cgroups {
-        crate::daemon::containers::cgroups::release(&c.id).await;
+        super::cgroups::release(&c.id).await;
     }
     let fs_dir = c.fs_dir();
     let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir))
@@ -408,7 +404,7 @@ fn prepare_root(
     c: &Container,
     rec: &Record,
 ) -> Result<(PathBuf, Vec<BindMount>), EngineError> {
-    let layers = crate::daemon::containers::init_layer::root_layers(d, &rec.image_id)?;
+    let layers = super::init_layer::root_layers(d, &rec.image_id)?;
     let fs_dir = c.fs_dir();
     // A container removed when it exits has a throwaway writable layer.
     let rootfs = if rec.host_config.auto_remove {
@@ -432,7 +428,7 @@ fn prepare_root(
     }
     let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
     let cfg = &rec.config;
-    mounts.extend(crate::daemon::containers::init_layer::prepare(
+    mounts.extend(super::init_layer::prepare(
         c.dir(),
         &cfg.hostname,
         &cfg.domainname,
@@ -452,7 +448,7 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     // the writable layer) finishes in the background. The cgroups go meanwhile.
     let fs_dir = c.fs_dir();
     let detached = tokio::task::spawn_blocking(move || shipshape_runtime::detach_rootfs(&fs_dir));
-    let oom_killed = crate::daemon::containers::cgroups::release(&c.id).await;
+    let oom_killed = super::cgroups::release(&c.id).await;
     match detached.await {
         Ok(Ok(root)) => c.release_root_later(root),
         Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmounting the container's root"),
@@ -473,7 +469,7 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     c.hub.bump();
     c.progress.send_modify(|p| p.exits += 1);
     tracing::info!(id = %c.id, code = status.code(), "container exited");
-    crate::daemon::containers::restart::on_exit(d, c);
+    super::restart::on_exit(d, c);
     if auto_remove {
         let _op = c.op_lock.lock().await;
         let rec = c.snapshot();
@@ -529,7 +525,7 @@ async fn stop_locked(
     if !rec.state.running() {
         return Err(EngineError::NotModified);
     }
-    if crate::daemon::containers::restart::stopped_by_user(c) {
+    if super::restart::stopped_by_user(c) {
         // It was waiting to restart: no process, now simply exited.
         return Ok(());
     }
@@ -547,7 +543,7 @@ async fn stop_locked(
         .unwrap_or(DEFAULT_STOP_TIMEOUT);
     crate::daemon::events::container_kill(c, signal);
     let _ = shipshape_runtime::kill(rec.state.pid, signal);
-    crate::daemon::containers::cgroups::thaw_if_paused(c).await;
+    super::cgroups::thaw_if_paused(c).await;
     if timeout < 0 {
         wait_exit(c, exits).await;
         crate::daemon::events::container(c, "stop", Default::default());
@@ -583,13 +579,13 @@ pub async fn kill(c: &Arc<Container>, signal: i32, key: &str) -> Result<(), Engi
         .as_deref()
         .and_then(shipshape_runtime::parse_signal);
     let exit_on_next = signal == SIGKILL || stop_signal.is_none_or(|s| s == signal);
-    if exit_on_next && crate::daemon::containers::restart::stopped_by_user(c) {
+    if exit_on_next && super::restart::stopped_by_user(c) {
         return Ok(());
     }
     crate::daemon::events::container_kill(c, signal);
     shipshape_runtime::kill(rec.state.pid, signal)?;
     if exit_on_next {
-        crate::daemon::containers::cgroups::thaw_if_paused(c).await;
+        super::cgroups::thaw_if_paused(c).await;
     }
     if signal == SIGKILL {
         // Docker's kill with SIGKILL returns once the container is dead.
@@ -613,7 +609,7 @@ pub async fn restart(
         Ok(()) | Err(EngineError::NotModified) => {}
         Err(e) => return Err(e),
     }
-    crate::daemon::containers::restart::reset(c);
+    super::restart::reset(c);
     // Wait for exit handling to finish (state recorded) before starting again.
     let mut rx = c.progress.subscribe();
     let _ = rx.wait_for(|_| !c.is_running()).await;
@@ -642,12 +638,12 @@ pub async fn remove(d: &Arc<Daemon>, c: &Arc<Container>, force: bool) -> Result<
                 c.id
             )));
         }
-        if !crate::daemon::containers::restart::stopped_by_user(c) {
+        if !super::restart::stopped_by_user(c) {
             let exits = c.progress.borrow().exits;
             let pid = c.record().state.pid;
             crate::daemon::events::container_kill(c, SIGKILL);
             let _ = shipshape_runtime::kill(pid, SIGKILL);
-            crate::daemon::containers::cgroups::thaw_if_paused(c).await;
+            super::cgroups::thaw_if_paused(c).await;
             wait_exit(c, exits).await;
         }
     }
@@ -664,10 +660,10 @@ async fn remove_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), Engine
     // files happen after the answer, in the background. The unmount of an
     // overlay syncs its upper filesystem, and deleting a tree is many
     // unlinks: both were most of the cost of `DELETE`.
-    let trashed = crate::daemon::containers::trash::move_in(&d.config.data_root, c.dir())?;
-    crate::daemon::containers::trash::empty_in_background(trashed);
+    let trashed = super::trash::move_in(&d.config.data_root, c.dir())?;
+    super::trash::empty_in_background(trashed);
     d.unregister(c);
-    crate::daemon::containers::restart::forget(&c.id);
+    super::restart::forget(&c.id);
     d.execs.forget_container(&c.id);
     d.networks.forget_container(&c.id);
     crate::daemon::events::container(c, "destroy", Default::default());

@@ -35,8 +35,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::daemon::containers::container::{Container, RECORD_FILE};
-use crate::daemon::containers::record::{Record, Status};
+use super::container::{Container, RECORD_FILE};
+use super::record::{Record, Status};
 use crate::errdefs::EngineError;
 
 /// How long to wait for a leftover container's processes to die.
@@ -78,7 +78,7 @@ pub fn before_open(root: &Path) -> Result<(), EngineError> {
 /// have found them empty, and would then run on unseen. Now its join fails
 /// and it gives up before starting anything.
 fn kill_leftover_processes(id: &str) {
-    let cg = crate::daemon::containers::cgroups::cgroup(id);
+    let cg = super::cgroups::cgroup(id);
     if !cg.exists() {
         return;
     }
@@ -99,7 +99,7 @@ fn kill_leftover_processes(id: &str) {
             let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
             for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
                 tracing::info!(id, pid, "killing a process left by the previous run");
-                let _ = shipshape_runtime::kill(pid, crate::daemon::containers::lifecycle::SIGKILL);
+                let _ = shipshape_runtime::kill(pid, super::lifecycle::SIGKILL);
             }
             // The kernel takes a moment to move dead tasks out.
             std::thread::sleep(Duration::from_millis(5));
@@ -202,7 +202,7 @@ pub fn load_container(dir: &Path) -> Option<Record> {
 pub fn settle(c: &Container) {
     let _ = shipshape_store::atomic::clean_temp_files(c.dir());
     let _ = fs::remove_file(c.fs_dir().join(ROOTFS_KIND_TEMP));
-    match crate::daemon::containers::logs::truncate_torn_tail(&c.log_path()) {
+    match super::logs::truncate_torn_tail(&c.log_path()) {
         Ok(true) => tracing::info!(id = %c.id, "cut a torn record off the log"),
         Ok(false) => {}
         Err(e) => tracing::warn!(id = %c.id, error = %e, "checking the log"),
@@ -217,15 +217,14 @@ pub fn settle(c: &Container) {
     let pid = r.state.pid;
     if pid > 0
         && r.state.pid_start_time != 0
-        && crate::daemon::containers::lifecycle::process_start_time(pid)
-            == Some(r.state.pid_start_time)
+        && super::lifecycle::process_start_time(pid) == Some(r.state.pid_start_time)
     {
-        let _ = shipshape_runtime::kill(pid, crate::daemon::containers::lifecycle::SIGKILL);
+        let _ = shipshape_runtime::kill(pid, super::lifecycle::SIGKILL);
     }
     r.state.status = Status::Exited;
     r.state.pid = 0;
     r.state.exit_code = 255;
-    r.state.finished_at = crate::daemon::containers::lifecycle::now_rfc3339();
+    r.state.finished_at = super::lifecycle::now_rfc3339();
     r.state.pid_start_time = 0;
     drop(r);
     if let Err(e) = c.save() {

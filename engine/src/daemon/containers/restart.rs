@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::daemon::containers::container::Container;
-use crate::daemon::containers::lifecycle;
-use crate::daemon::containers::record::{Record, RestartPolicy, Status};
+use super::container::Container;
+use super::lifecycle;
+use super::record::{Record, RestartPolicy, Status};
 use crate::daemon::Daemon;
 use crate::errdefs::EngineError;
 
@@ -203,9 +203,9 @@ pub fn resume_on_boot(d: &Arc<Daemon>) {
     for c in d.all_containers() {
         let wants = {
             let r = c.record();
-            !r.state.running()
-                && r.state.started_at != crate::daemon::containers::record::ZERO_TIME
-                && { policy_wants(&r, r.state.exit_code) }
+            !r.state.running() && r.state.started_at != super::record::ZERO_TIME && {
+                policy_wants(&r, r.state.exit_code)
+            }
         };
         if !wants {
             continue;

@@ -8,8 +8,8 @@ use std::time::Instant;
 use serde_json::{json, Map, Value};
 use shipshape_runtime::cgroups::{self, BlkioEntry, Stats};
 
-use crate::daemon::containers::container::Container;
-use crate::daemon::containers::record::{Status, ZERO_TIME};
+use super::container::Container;
+use super::record::{Status, ZERO_TIME};
 
 /// One reading of a running container's counters.
 #[derive(Debug, Clone)]
@@ -27,12 +27,12 @@ pub fn sample(c: &Container) -> Option<Sample> {
     if !matches!(c.record().state.status, Status::Running | Status::Paused) {
         return None;
     }
-    let cg = crate::daemon::containers::cgroups::cgroup(&c.id);
+    let cg = super::cgroups::cgroup(&c.id);
     if !cg.exists() {
         return None;
     }
     Some(Sample {
-        read: crate::daemon::containers::lifecycle::now_rfc3339(),
+        read: super::lifecycle::now_rfc3339(),
         at: Instant::now(),
         stats: cg.stats(),
         system_cpu: cgroups::system_cpu_usage(),

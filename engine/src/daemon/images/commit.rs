@@ -39,7 +39,7 @@ pub struct CommitOptions {
     /// Container config fields to override in the new image (the request body).
     pub config: Option<Value>,
     /// Dockerfile instructions (`--change`) applied to the resulting config.
-    pub changes: Vec<crate::daemon::images::dockerfile::Instruction>,
+    pub changes: Vec<super::dockerfile::Instruction>,
 }
 
 /// Creates an image from the container: its image's layers plus one layer
@@ -77,7 +77,7 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
             }
         }
     }
-    crate::daemon::images::dockerfile::apply_changes(&mut container_config, &opts.changes)?;
+    super::dockerfile::apply_changes(&mut container_config, &opts.changes)?;
     if let Value::Object(m) = &mut container_config {
         m.insert("Image".into(), json!(parent.id));
     }

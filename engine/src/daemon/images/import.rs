@@ -7,8 +7,8 @@ use std::path::Path;
 use serde_json::{json, Value};
 use shipshape_store::{reference, LayerSource};
 
+use super::dockerfile::{self, Instruction};
 use crate::daemon::containers::lifecycle::now_rfc3339;
-use crate::daemon::images::dockerfile::{self, Instruction};
 use crate::daemon::Daemon;
 use crate::errdefs::EngineError;
 
