@@ -9,21 +9,21 @@ use std::sync::Arc;
 
 use hyper::StatusCode;
 use serde_json::json;
-use shipshape_store::reference;
 
+use super::body::request::{drain, spool};
 use super::{body, Ctx, Request, Response};
-use crate::daemon::build::{self, context::Context, BuildOptions, Progress};
-use crate::daemon::dockerfile::{self, Instruction};
-use crate::error::ApiError;
+use crate::daemon::images::build::{self, context::Context, BuildOptions, Progress};
+use crate::daemon::images::dockerfile::{self, Instruction};
+use crate::errdefs::EngineError;
 
 fn json_param<T: serde::de::DeserializeOwned + Default>(
     ctx: &Ctx,
     key: &str,
-) -> Result<T, ApiError> {
+) -> Result<T, EngineError> {
     match ctx.query.get(key).filter(|v| !v.is_empty()) {
         None => Ok(T::default()),
         Some(v) => serde_json::from_str(v)
-            .map_err(|e| ApiError::BadRequest(format!("invalid {key} parameter: {e}"))),
+            .map_err(|e| EngineError::InvalidParameter(format!("invalid {key} parameter: {e}"))),
     }
 }
 
@@ -40,34 +40,26 @@ fn quote(s: &str) -> String {
     out
 }
 
-pub async fn build(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn build(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let (opts, dockerfile_name, labels) = match options(ctx) {
         Ok(v) => v,
         Err(e) => {
-            super::image_ops::drain(req).await;
+            drain(req).await;
             return Err(e);
         }
     };
-    let spool = super::image_ops::spool_body(&ctx.daemon, req).await?;
+    let spool = spool(ctx.daemon.tmp_dir(), req).await?;
     start(ctx, spool, opts, dockerfile_name, labels).await
 }
 
 type Options = (BuildOptions, String, BTreeMap<String, String>);
 
 /// The query parameters, checked.
-fn options(ctx: &Ctx) -> Result<Options, ApiError> {
+fn options(ctx: &Ctx) -> Result<Options, EngineError> {
     let q = &ctx.query;
     let mut tags = Vec::new();
     for t in q.all("t") {
-        // dockerd answers 500 to a bad tag here (not the 400 elsewhere).
-        let r =
-            reference::parse_normalized_named(&t).map_err(|e| ApiError::Internal(e.to_string()))?;
-        if r.digest.is_some() {
-            return Err(ApiError::Internal(
-                "build tag cannot contain a digest".into(),
-            ));
-        }
-        tags.push(r.with_default_tag().familiar());
+        tags.push(build::tag_for(&t)?);
     }
     let buildargs: BTreeMap<String, Option<String>> = json_param(ctx, "buildargs")?;
     let labels: BTreeMap<String, String> = json_param(ctx, "labels")?;
@@ -86,12 +78,12 @@ fn options(ctx: &Ctx) -> Result<Options, ApiError> {
         .unwrap_or("Dockerfile")
         .to_string();
     if dockerfile_name.starts_with("http://") || dockerfile_name.starts_with("https://") {
-        return Err(ApiError::NotImplemented(
+        return Err(EngineError::NotImplemented(
             "remote Dockerfiles are not supported by this engine".into(),
         ));
     }
     if q.get("remote").is_some_and(|r| !r.is_empty()) {
-        return Err(ApiError::NotImplemented(
+        return Err(EngineError::NotImplemented(
             "remote build contexts are not supported by this engine".into(),
         ));
     }
@@ -104,19 +96,20 @@ async fn start(
     opts: BuildOptions,
     dockerfile_name: String,
     labels: BTreeMap<String, String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, EngineError> {
     let tmp = ctx.daemon.tmp_dir();
-    let (context, mut instructions) =
-        tokio::task::spawn_blocking(move || -> Result<(Context, Vec<Instruction>), ApiError> {
+    let (context, mut instructions) = tokio::task::spawn_blocking(
+        move || -> Result<(Context, Vec<Instruction>), EngineError> {
             let context = Context::unpack(spool.path(), &tmp)?;
             drop(spool);
             let text = context.dockerfile(&dockerfile_name)?;
             let ins = dockerfile::parse(&text)?;
             build::validate(&ins)?;
             Ok((context, ins))
-        })
-        .await
-        .map_err(ApiError::internal)??;
+        },
+    )
+    .await
+    .map_err(EngineError::system)??;
     if !labels.is_empty() {
         // dockerd adds the `labels` parameter as a final LABEL step.
         let pairs: Vec<String> = labels
@@ -138,7 +131,7 @@ async fn start(
             Ok(id) => {
                 let mut tag_err = None;
                 for t in &tags {
-                    if let Err(e) = daemon.images.tag(&id, t, None) {
+                    if let Err(e) = daemon.tag_built_image(&id, t) {
                         tag_err = Some(e);
                         break;
                     }
@@ -157,10 +150,7 @@ async fn start(
                     .await;
                 }
                 match tag_err {
-                    Some(e) => {
-                        out.error(&build::BuildError::from(crate::error::ApiError::from(e)))
-                            .await
-                    }
+                    Some(e) => out.error(&build::BuildError::from(e)).await,
                     None => {
                         for t in &tags {
                             out.stream(&format!("Successfully tagged {t}\n")).await;

@@ -8,35 +8,10 @@ use bytes::Bytes;
 use hyper::StatusCode;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{body, filters, Ctx, Response};
+use super::{body, Ctx, Response};
 use crate::daemon::events::{self, Event};
-use crate::error::ApiError;
-
-/// dockerd's `timetypes.ParseTimestamps`: "seconds[.fraction]", as the CLI
-/// sends after converting durations and dates; "" means unset.
-pub(crate) fn parse_time(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-        return Ok(None);
-    };
-    let (secs, frac) = raw.split_once('.').unwrap_or((raw, ""));
-    let s: i64 = secs.parse().map_err(|_| {
-        ApiError::Internal(format!(
-            "strconv.ParseInt: parsing {secs:?}: invalid syntax"
-        ))
-    })?;
-    let nanos: i64 = if frac.is_empty() {
-        0
-    } else {
-        let digits: String = frac.chars().take(9).collect();
-        let n: i64 = digits.parse().map_err(|_| {
-            ApiError::Internal(format!(
-                "strconv.ParseInt: parsing {frac:?}: invalid syntax"
-            ))
-        })?;
-        n * 10i64.pow(9 - digits.len() as u32)
-    };
-    Ok(Some(s.saturating_mul(1_000_000_000).saturating_add(nanos)))
-}
+use crate::errdefs::EngineError;
+use crate::filters::{self, time::parse_timestamp};
 
 fn line(e: &Event) -> Bytes {
     let mut v = serde_json::to_vec(&e.to_json()).unwrap_or_default();
@@ -44,14 +19,14 @@ fn line(e: &Event) -> Bytes {
     Bytes::from(v)
 }
 
-pub async fn events(ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn events(ctx: &Ctx) -> Result<Response, EngineError> {
     let since_raw = ctx.query.get("since").unwrap_or("");
     let until_raw = ctx.query.get("until").unwrap_or("");
-    let since = parse_time(Some(since_raw))?;
-    let until = parse_time(Some(until_raw))?;
+    let since = parse_timestamp(since_raw)?;
+    let until = parse_timestamp(until_raw)?;
     if let (Some(u), s) = (until, since) {
         if u < s.unwrap_or(0) {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "`since` time ({since_raw}) cannot be after `until` time ({until_raw})"
             )));
         }
@@ -100,26 +75,4 @@ pub async fn events(ctx: &Ctx) -> Result<Response, ApiError> {
         }
     });
     Ok(resp)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_as_dockerd() {
-        assert_eq!(parse_time(None).unwrap(), None);
-        assert_eq!(parse_time(Some("")).unwrap(), None);
-        assert_eq!(parse_time(Some("5")).unwrap(), Some(5_000_000_000));
-        assert_eq!(parse_time(Some("5.5")).unwrap(), Some(5_500_000_000));
-        assert_eq!(
-            parse_time(Some("1.000000001")).unwrap(),
-            Some(1_000_000_001)
-        );
-        let e = parse_time(Some("abc")).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "strconv.ParseInt: parsing \"abc\": invalid syntax"
-        );
-    }
 }

@@ -1,6 +1,6 @@
 //! Exec API group: `POST /containers/{id}/exec`, `POST /exec/{id}/start`
 //! (hijacked like attach), `GET /exec/{id}/json`, `POST /exec/{id}/resize`.
-//! The exec rules are in `daemon::exec`; the stream plumbing is shared with
+//! The exec rules are in `daemon::containers::exec`; the stream plumbing is shared with
 //! attach (`containers::attach`).
 
 use std::sync::Arc;
@@ -13,16 +13,15 @@ use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 
+use super::body::request::{check_json_content_type, read_json_body, wants_upgrade};
+use super::body::stream::stream_content_type;
 use super::containers::attach::{copy_stdin, hijack, linger, send_chunk, split_hijacked};
-use super::containers::{
-    check_json_content_type, read_json_body, stream_content_type, wants_upgrade,
-};
 use super::{body, json, json_status, Ctx, Request, Response};
-use crate::daemon::exec::{self, Exec, ExecConfig, ExecIo};
-use crate::daemon::io::FdStream;
-use crate::daemon::logs::{STDERR, STDOUT};
+use crate::daemon::containers::exec::{self, Exec, ExecConfig, ExecIo};
+use crate::daemon::containers::io::FdStream;
+use crate::daemon::containers::logs::{STDERR, STDOUT};
 use crate::daemon::Daemon;
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 use http_body_util::BodyExt;
 
 /// How long the output may keep flowing after the process exited (a
@@ -34,11 +33,11 @@ const RESIZE_WAIT: Duration = Duration::from_secs(10);
 const MAX_START_BODY: usize = 64 << 10;
 
 /// `POST /containers/{id}/exec`.
-pub async fn create(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiError> {
+pub async fn create(ctx: &Ctx, key: &str, req: Request) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let bytes = read_json_body(req).await?;
-    let config: ExecConfig = crate::api::json_body::decode_or_default(&bytes)
-        .map_err(crate::api::json_body::JsonBodyError::bad_request)?;
+    let config: ExecConfig = super::body::json::decode_or_default(&bytes)
+        .map_err(super::body::json::JsonBodyError::bad_request)?;
     let id = exec::create(&ctx.daemon, &c, config)?;
     Ok(json_status(StatusCode::CREATED, &json!({ "Id": id })))
 }
@@ -53,19 +52,19 @@ pub(crate) struct StartRequest {
 }
 
 /// `POST /exec/{id}/start`.
-pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, ApiError> {
+pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, EngineError> {
     let e = ctx.daemon.execs.get(id)?;
     let on_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
     let bytes = read_start_body(&mut req).await?;
-    let sr: StartRequest = crate::api::json_body::decode_or_default(&bytes)
-        .map_err(crate::api::json_body::JsonBodyError::bad_request)?;
+    let sr: StartRequest = super::body::json::decode_or_default(&bytes)
+        .map_err(super::body::json::JsonBodyError::bad_request)?;
 
     if sr.detach {
         exec::check_startable(&e)?;
         let (d, e2) = (ctx.daemon.clone(), e.clone());
         let io = tokio::task::spawn_blocking(move || exec::start(&d, &e2))
             .await
-            .map_err(ApiError::internal)??;
+            .map_err(EngineError::system)??;
         resize_initial(&e, sr.console_size);
         // Nobody reads a detached exec's output: drain it so the process
         // never blocks on a full pipe.
@@ -98,13 +97,13 @@ pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, Ap
 
 /// Reads the start body without giving up the request (its upgrade is
 /// taken first, the body must be consumed before the connection is hijacked).
-async fn read_start_body(req: &mut Request) -> Result<Bytes, ApiError> {
+async fn read_start_body(req: &mut Request) -> Result<Bytes, EngineError> {
     check_json_content_type(req.headers())?;
     let limited = http_body_util::Limited::new(req.body_mut(), MAX_START_BODY);
     Ok(limited
         .collect()
         .await
-        .map_err(|e| ApiError::BadRequest(format!("reading request body: {e}")))?
+        .map_err(|e| EngineError::InvalidParameter(format!("reading request body: {e}")))?
         .to_bytes())
 }
 
@@ -136,7 +135,7 @@ async fn run_streams<R>(
             let (d, e2) = (d.clone(), e.clone());
             tokio::task::spawn_blocking(move || exec::start(&d, &e2))
                 .await
-                .unwrap_or_else(|j| Err(ApiError::internal(j)))
+                .unwrap_or_else(|j| Err(EngineError::system(j)))
         }
         Err(err) => Err(err),
     };
@@ -144,7 +143,7 @@ async fn run_streams<R>(
         Ok(io) => io,
         Err(err) => {
             let msg = match &err {
-                ApiError::Conflict(m) if m.starts_with("Exec command") => format!("Error: {m}"),
+                EngineError::Conflict(m) if m.starts_with("Exec command") => format!("Error: {m}"),
                 other => other.to_string(),
             };
             let _ = send_chunk(&tx, tty, STDOUT, format!("{msg}\r\n").as_bytes()).await;
@@ -224,13 +223,13 @@ async fn drain(io: ExecIo, tx: Option<mpsc::Sender<Bytes>>, out: bool, err: bool
 fn resize_initial(e: &Exec, console: Option<[u32; 2]>) {
     if let (Some([h, w]), Some(tty)) = (console, e.tty().as_ref()) {
         if h > 0 && w > 0 {
-            let _ = shipshape_runtime::resize_tty(tty, h.min(65535) as u16, w.min(65535) as u16);
+            let _ = crate::daemon::containers::io::resize_tty(tty, h.into(), w.into());
         }
     }
 }
 
 /// `GET /exec/{id}/json`.
-pub async fn inspect(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+pub async fn inspect(ctx: &Ctx, id: &str) -> Result<Response, EngineError> {
     let e = ctx.daemon.execs.get(id)?;
     let st = e.snapshot();
     let cmd = e.config.cmd.clone().unwrap_or_default();
@@ -260,7 +259,7 @@ pub async fn inspect(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
 
 /// `POST /exec/{id}/resize`. The docker CLI resizes right after starting,
 /// so wait (as dockerd does) for the process to exist.
-pub async fn resize(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+pub async fn resize(ctx: &Ctx, id: &str) -> Result<Response, EngineError> {
     let e = ctx.daemon.execs.get(id)?;
     let h = ctx.query.int("h")?.unwrap_or(0);
     let w = ctx.query.int("w")?.unwrap_or(0);
@@ -271,12 +270,12 @@ pub async fn resize(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     )
     .await;
     if !matches!(ready, Ok(Ok(_))) {
-        return Err(ApiError::Internal(
+        return Err(EngineError::System(
             "timeout waiting for exec session ready".into(),
         ));
     }
     if let Some(tty) = e.tty().as_ref() {
-        shipshape_runtime::resize_tty(tty, h.clamp(0, 65535) as u16, w.clamp(0, 65535) as u16)?;
+        crate::daemon::containers::io::resize_tty(tty, h, w)?;
     }
     Ok(body::status_only(StatusCode::OK))
 }

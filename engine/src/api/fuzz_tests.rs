@@ -8,18 +8,24 @@
 //!
 //! Each property replays the seed inputs in `fuzz/corpus/<target>/` first,
 //! then runs generated cases (`SHIPSHAPE_FUZZ_CASES`, default small so
-//! `cargo test` stays quick); failures are kept in
-//! `proptest-regressions/fuzz-engine-*.txt` and replayed on every run.
+//! `cargo test` stays quick). The regressions in the tracked
+//! `proptest-regressions/fuzz-engine-*.txt` are replayed on every run; a
+//! new failure is written under the target dir
+//! (`<target>/<profile>/proptest-failures/`, or `$SHIPSHAPE_FUZZ_FAILURES`),
+//! never into the tracked files, so a test run leaves the tree clean. To
+//! add a regression to the corpus, copy its `cc <seed> # ...` line from
+//! there into the tracked file, with the fix.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
+use proptest::test_runner::{FailurePersistence, FileFailurePersistence, PersistedSeed};
 
-use super::{filters, split_version, Query};
-use crate::daemon::record::{CreateRequest, HostConfig};
-use crate::daemon::{cgroups, dockerfile, logs, restart, volumes};
-use crate::error::ApiError;
+use super::{split_version, Query};
+use crate::daemon::containers::record::{CreateRequest, HostConfig};
+use crate::daemon::{containers::cgroups, containers::restart, images::dockerfile, volumes};
+use crate::errdefs::EngineError;
+use crate::filters;
 
 /// Cases per property: small by default (CI runs every property on each
 /// `cargo test`), raised locally for a longer hunt.
@@ -33,9 +39,99 @@ fn cases(default: u32) -> u32 {
 fn config(regressions: &'static str) -> ProptestConfig {
     ProptestConfig {
         cases: cases(512),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
+        failure_persistence: Some(Box::new(Regressions::new(regressions))),
         ..ProptestConfig::default()
     }
+}
+
+/// Replays the tracked regressions file and the untracked one; saves new
+/// failures to the untracked one only.
+#[derive(Debug, Clone, PartialEq)]
+struct Regressions {
+    tracked: FileFailurePersistence,
+    local: FileFailurePersistence,
+}
+
+impl Regressions {
+    fn new(tracked: &'static str) -> Self {
+        let name = Path::new(tracked)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "fuzz-engine.txt".into());
+        let dir = std::env::var_os("SHIPSHAPE_FUZZ_FAILURES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                // The test binary is `<target>/<profile>/deps/<name>`.
+                let exe = std::env::current_exe().unwrap_or_default();
+                let profile = exe.ancestors().nth(2).unwrap_or(Path::new("."));
+                profile.join("proptest-failures")
+            });
+        let local: &'static str = Box::leak(
+            dir.join(name)
+                .to_string_lossy()
+                .into_owned()
+                .into_boxed_str(),
+        );
+        Regressions {
+            tracked: FileFailurePersistence::Direct(tracked),
+            local: FileFailurePersistence::Direct(local),
+        }
+    }
+}
+
+impl FailurePersistence for Regressions {
+    fn load_persisted_failures2(&self, source_file: Option<&'static str>) -> Vec<PersistedSeed> {
+        let mut seeds = self.tracked.load_persisted_failures2(source_file);
+        seeds.extend(self.local.load_persisted_failures2(source_file));
+        seeds
+    }
+
+    fn save_persisted_failure2(
+        &mut self,
+        source_file: Option<&'static str>,
+        seed: PersistedSeed,
+        shrunken_value: &dyn std::fmt::Debug,
+    ) {
+        self.local
+            .save_persisted_failure2(source_file, seed, shrunken_value);
+    }
+
+    fn box_clone(&self) -> Box<dyn FailurePersistence> {
+        Box::new(self.clone())
+    }
+
+    fn eq(&self, other: &dyn FailurePersistence) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<Self>()
+            .is_some_and(|o| o == self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[test]
+fn new_failures_stay_out_of_the_tracked_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let leak = |p: PathBuf| -> &'static str {
+        Box::leak(p.to_string_lossy().into_owned().into_boxed_str())
+    };
+    let tracked = dir.path().join("tracked.txt");
+    let line = "cc 28543089579dcab3fbfe81556ad3ca66a6f41c28f594bcf0163d981b2c1d5e47 # x\n";
+    std::fs::write(&tracked, line).expect("write");
+    let local = dir.path().join("target/local.txt");
+    let mut r = Regressions {
+        tracked: FileFailurePersistence::Direct(leak(tracked.clone())),
+        local: FileFailurePersistence::Direct(leak(local.clone())),
+    };
+    let seeds = r.load_persisted_failures2(None);
+    assert_eq!(seeds.len(), 1);
+    r.save_persisted_failure2(None, seeds[0].clone(), &"y");
+    assert_eq!(std::fs::read_to_string(&tracked).expect("read"), line);
+    assert!(local.exists());
+    assert_eq!(r.load_persisted_failures2(None).len(), 2);
 }
 
 /// The seed inputs of one target, in name order. A missing or empty corpus
@@ -59,9 +155,9 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Every error the parsers return must map to a client or server status
-/// with a message, as `error_response` renders it.
-fn sane_error(e: &ApiError) {
-    let s = e.status();
+/// with a message, as `api::error::response` renders it.
+fn sane_error(e: &EngineError) {
+    let s = super::error::status(e);
     assert!(
         s.is_client_error() || s.is_server_error(),
         "error {e} maps to {s}"
@@ -75,7 +171,11 @@ fn check_path_and_query(path: &str, query: &str) {
     match split_version(path) {
         Ok((_, rest)) => assert!(path.ends_with(rest), "{rest:?} is not a suffix of {path:?}"),
         Err(e) => {
-            assert_eq!(e.status(), hyper::StatusCode::BAD_REQUEST, "{path:?}");
+            assert_eq!(
+                super::error::status(&e),
+                hyper::StatusCode::BAD_REQUEST,
+                "{path:?}"
+            );
             sane_error(&e);
         }
     }
@@ -91,8 +191,10 @@ fn check_path_and_query(path: &str, query: &str) {
         }
         if let Some(v) = q.get(key) {
             // `logs` and `events` read these as timestamps.
-            let _ = logs::parse_unix_time(v);
-            if let Err(e) = super::events::parse_time(Some(v)) {
+            if let Err(e) = crate::filters::time::parse_timestamp(v) {
+                sane_error(&e);
+            }
+            if let Err(e) = crate::filters::time::until_filter(v, 0) {
                 sane_error(&e);
             }
         }
@@ -271,7 +373,7 @@ fn check_body(bytes: &[u8]) {
         // "HostConfig" (most cases do not).
         check_host_config(v);
     }
-    let _ = serde_json::from_slice::<crate::daemon::exec::ExecConfig>(bytes);
+    let _ = serde_json::from_slice::<crate::daemon::containers::exec::ExecConfig>(bytes);
     let _ = serde_json::from_slice::<super::exec::StartRequest>(bytes);
     let _ = serde_json::from_slice::<super::volumes::CreateRequest>(bytes);
     if let Ok(u) = serde_json::from_slice::<super::resources::UpdateRequest>(bytes) {
@@ -283,7 +385,7 @@ fn check_host_config(v: serde_json::Value) {
     let mut raw = v.clone();
     if let Ok(hc) = serde_json::from_value::<HostConfig>(v) {
         for bind in hc.binds.iter().flatten() {
-            if let Err(e) = volumes::parse_bind(bind) {
+            if let Err(e) = volumes::mounts::parse_bind(bind) {
                 sane_error(&e);
             }
         }

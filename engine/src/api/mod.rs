@@ -1,15 +1,17 @@
-//! The Engine API over HTTP: version prefixes, Docker's common headers, and the
-//! route table. Each API group has its own module; this file only dispatches.
+//! The Engine API over HTTP, and nothing else: version prefixes, Docker's
+//! common headers and the route table here; one module per API group, each
+//! parsing its requests, calling the daemon and rendering the answer. The
+//! rules live in `daemon`; handlers reach the store and runtime only through
+//! it. [`body`] holds the body helpers (both ways), [`error`] the one
+//! mapping from an error category to a status code.
 
 pub mod body;
 pub mod build;
 pub mod containers;
+pub mod error;
 pub mod events;
 pub mod exec;
-pub mod filters;
-pub mod image_ops;
 pub mod images;
-pub mod json_body;
 pub mod networks;
 pub mod query;
 pub mod resources;
@@ -29,27 +31,8 @@ pub use body::{empty, json, json_status, no_content, Body, Request, Response};
 pub use query::Query;
 
 use crate::daemon::Daemon;
-use crate::error::ApiError;
-
-/// API versions this engine serves, as (major, minor).
-pub const MIN_API_VERSION: ApiVersion = ApiVersion(1, 24);
-pub const MAX_API_VERSION: ApiVersion = ApiVersion(1, 50);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ApiVersion(pub u32, pub u32);
-
-impl ApiVersion {
-    pub fn parse(s: &str) -> Option<Self> {
-        let (maj, min) = s.split_once('.')?;
-        Some(ApiVersion(maj.parse().ok()?, min.parse().ok()?))
-    }
-}
-
-impl std::fmt::Display for ApiVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.0, self.1)
-    }
-}
+use crate::errdefs::EngineError;
+use crate::version::{ApiVersion, MAX_API_VERSION, MAX_API_VERSION_STR, MIN_API_VERSION};
 
 /// What every handler gets: the daemon, the version the client asked for, and
 /// the parsed query string.
@@ -64,7 +47,7 @@ pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infal
     let path = req.uri().path().to_string();
     let (version, rest) = match split_version(&path) {
         Ok(v) => v,
-        Err(e) => return Ok(with_docker_headers(error_response(&e))),
+        Err(e) => return Ok(with_docker_headers(error::response(&e))),
     };
     let ctx = Ctx {
         daemon,
@@ -76,20 +59,20 @@ pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infal
     let resp = match route(&ctx, req, &method, rest).await {
         Some(Ok(resp)) => with_docker_headers(resp),
         Some(Err(e)) => {
-            if e.status().is_server_error() {
+            if error::status(&e).is_server_error() {
                 tracing::warn!(%method, path = %path, error = %e, "request failed");
             }
-            with_docker_headers(error_response(&e))
+            with_docker_headers(error::response(&e))
         }
         // dockerd answers an unknown route without its usual headers.
-        None => error_response(&ApiError::NotFound("page not found".into())),
+        None => error::response(&EngineError::NotFound("page not found".into())),
     };
     Ok(resp)
 }
 
 /// Splits `/v1.41/containers/json` into (Some(1.41), "/containers/json") and
 /// checks the version against what we serve, with dockerd's messages.
-fn split_version(path: &str) -> Result<(Option<ApiVersion>, &str), ApiError> {
+fn split_version(path: &str) -> Result<(Option<ApiVersion>, &str), EngineError> {
     let Some(after) = path.strip_prefix("/v") else {
         return Ok((None, path));
     };
@@ -102,12 +85,12 @@ fn split_version(path: &str) -> Result<(Option<ApiVersion>, &str), ApiError> {
         return Ok((None, path));
     };
     if v > MAX_API_VERSION {
-        return Err(ApiError::BadRequest(format!(
+        return Err(EngineError::InvalidParameter(format!(
             "client version {ver} is too new. Maximum supported API version is {MAX_API_VERSION}"
         )));
     }
     if v < MIN_API_VERSION {
-        return Err(ApiError::BadRequest(format!(
+        return Err(EngineError::InvalidParameter(format!(
             "client version {ver} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
         )));
     }
@@ -120,7 +103,7 @@ async fn route(
     req: Request,
     method: &Method,
     path: &str,
-) -> Option<Result<Response, ApiError>> {
+) -> Option<Result<Response, EngineError>> {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let is_get = method == Method::GET || method == Method::HEAD;
     let is_post = method == Method::POST;
@@ -138,12 +121,12 @@ async fn route(
         ["containers", id, "restart"] if is_post => containers::restart(ctx, id).await,
         ["containers", id, "kill"] if is_post => containers::kill(ctx, id).await,
         ["containers", id, "wait"] if is_post => {
-            discard_body(req).await;
+            body::request::drain(req).await;
             containers::wait(ctx, id).await
         }
         ["containers", id, "attach"] if is_post => containers::attach_route(ctx, id, req).await,
         ["containers", id, "logs"] if is_get => {
-            discard_body(req).await;
+            body::request::drain(req).await;
             containers::logs(ctx, id).await
         }
         ["containers", id, "resize"] if is_post => containers::resize(ctx, id).await,
@@ -151,7 +134,7 @@ async fn route(
         ["containers", id, "pause"] if is_post => resources::pause(ctx, id).await,
         ["containers", id, "unpause"] if is_post => resources::unpause(ctx, id).await,
         ["containers", id, "stats"] if is_get => {
-            discard_body(req).await;
+            body::request::drain(req).await;
             resources::stats(ctx, id).await
         }
         ["containers", id, "update"] if is_post => resources::update(ctx, id, req).await,
@@ -173,7 +156,7 @@ async fn route(
         ["containers", "prune"] if is_post => containers::ops::prune(ctx).await,
         ["system", "df"] if is_get => containers::ops::system_df(ctx).await,
         ["events"] if is_get => {
-            discard_body(req).await;
+            body::request::drain(req).await;
             events::events(ctx).await
         }
         ["networks"] if is_get => networks::list(ctx).await,
@@ -192,11 +175,11 @@ async fn route(
         ["commit"] if is_post => images::commit(ctx, req).await,
         ["images", "json"] if is_get => images::list(ctx).await,
         ["images", "load"] if is_post => images::load(ctx, req).await,
-        ["images", "create"] if is_post => image_ops::create(ctx, req).await,
-        ["images", "prune"] if is_post => image_ops::prune(ctx).await,
+        ["images", "create"] if is_post => images::create(ctx, req).await,
+        ["images", "prune"] if is_post => images::prune(ctx).await,
         ["build"] if is_post => build::build(ctx, req).await,
         ["images", name @ .., "history"] if is_get && !name.is_empty() => {
-            image_ops::history(ctx, &name.join("/")).await
+            images::history(ctx, &name.join("/")).await
         }
         ["images", "get"] if is_get => images::save(ctx, ctx.query.all("names")).await,
         // Image references may contain slashes (`example.com/team/app:1`),
@@ -218,32 +201,6 @@ async fn route(
     Some(r)
 }
 
-/// Reads and drops a request body the handler ignores, before a response
-/// that may stay open for long (events, logs and stats streams, wait).
-/// While a body sits unread, hyper does not read the connection, so a
-/// client that hangs up goes unnoticed until the next write: for a quiet
-/// event stream that may be never, and each such request pins a connection
-/// and its task (found by tests/fuzz_api.rs). Frames are dropped as they
-/// come, so an endless body costs no memory; a client that declares a body
-/// and never sends it waits for its answer until it hangs up.
-async fn discard_body(req: Request) {
-    use http_body_util::BodyExt;
-    let mut body = req.into_body();
-    while let Some(frame) = body.frame().await {
-        if frame.is_err() {
-            break;
-        }
-    }
-}
-
-/// Docker's error body: `{"message": "..."}` with the mapped status. 304 has no body.
-pub fn error_response(e: &ApiError) -> Response {
-    if matches!(e, ApiError::NotModified) {
-        return body::status_only(StatusCode::NOT_MODIFIED);
-    }
-    json_status(e.status(), &serde_json::json!({ "message": e.to_string() }))
-}
-
 fn with_docker_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert("Api-Version", HeaderValue::from_static(MAX_API_VERSION_STR));
@@ -256,8 +213,6 @@ fn with_docker_headers(mut resp: Response) -> Response {
     resp
 }
 
-pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
-const MAX_API_VERSION_STR: &str = "1.50";
 const SERVER_HEADER: &str = concat!("shipshape-engine/", env!("CARGO_PKG_VERSION"), " (linux)");
 
 #[cfg(test)]
@@ -280,10 +235,5 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("too old"));
-    }
-
-    #[test]
-    fn max_version_string_matches_constant() {
-        assert_eq!(MAX_API_VERSION_STR, MAX_API_VERSION.to_string());
     }
 }

@@ -9,11 +9,12 @@ use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::containers::read_json_body;
-use super::{filters, json, json_status, no_content, Ctx, Request, Response};
+use super::body::request::read_json_body;
+use super::{json, json_status, no_content, Ctx, Request, Response};
 use crate::daemon::networks::{self, Network};
 use crate::daemon::{events, Container, Daemon};
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
+use crate::filters;
 
 /// Running containers on network `n` (only those have an endpoint in dockerd).
 fn members(d: &Daemon, n: &Network) -> Vec<Arc<Container>> {
@@ -24,14 +25,14 @@ fn members(d: &Daemon, n: &Network) -> Vec<Arc<Container>> {
         .collect()
 }
 
-async fn body_json<T: for<'de> Deserialize<'de> + Default>(req: Request) -> Result<T, ApiError> {
+async fn body_json<T: for<'de> Deserialize<'de> + Default>(req: Request) -> Result<T, EngineError> {
     let bytes = read_json_body(req).await?;
-    super::json_body::decode_or_default(&bytes)
-        .map_err(super::json_body::JsonBodyError::bad_request)
+    super::body::json::decode_or_default(&bytes)
+        .map_err(super::body::json::JsonBodyError::bad_request)
 }
 
 /// `GET /networks`, with filters driver, id, label, name, scope, type.
-pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
     let f = filters::parse(
         ctx.query.get("filters"),
         &["dangling", "driver", "id", "label", "name", "scope", "type"],
@@ -55,7 +56,10 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
                 _ => false,
             })
         })
-        .filter(|n| label_match(&f, &n.labels))
+        .filter(|n| {
+            f.get("label")
+                .is_none_or(|ls| filters::labels_match(&n.labels, ls))
+        })
         .filter(|n| {
             any("dangling", &|v| {
                 let dangling = !n.predefined() && members(d, n).is_empty();
@@ -67,17 +71,8 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     Ok(json(&out))
 }
 
-fn label_match(f: &filters::Filters, labels: &BTreeMap<String, String>) -> bool {
-    f.get("label").is_none_or(|ls| {
-        ls.iter().all(|l| match l.split_once('=') {
-            Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-            None => labels.contains_key(l.as_str()),
-        })
-    })
-}
-
 /// `GET /networks/{id}`.
-pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let n = ctx.daemon.networks.get(key)?;
     Ok(json(&networks::render(&n, &members(&ctx.daemon, &n))))
 }
@@ -104,10 +99,10 @@ struct Ipam {
 }
 
 /// `POST /networks/create`. Only the `bridge` driver can be created.
-pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let r: CreateRequest = body_json(req).await?;
     if r.name.is_empty() {
-        return Err(ApiError::Internal("invalid name: ".into()));
+        return Err(EngineError::System("invalid name: ".into()));
     }
     let driver = if r.driver.is_empty() {
         "bridge".to_string()
@@ -117,11 +112,15 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
     match driver.as_str() {
         "bridge" => {}
         "host" | "null" => {
-            return Err(ApiError::Forbidden(format!(
+            return Err(EngineError::Forbidden(format!(
                 "only one instance of \"{driver}\" network is allowed"
             )))
         }
-        other => return Err(ApiError::NotFound(format!("plugin \"{other}\" not found"))),
+        other => {
+            return Err(EngineError::NotFound(format!(
+                "plugin \"{other}\" not found"
+            )))
+        }
     }
     let existing = ctx.daemon.networks.list();
     let ipam_config = match r.ipam.and_then(|i| i.config).filter(|c| !c.is_empty()) {
@@ -155,7 +154,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
     let d = ctx.daemon.clone();
     let n = tokio::task::spawn_blocking(move || d.networks.create(n))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(EngineError::system)??;
     Ok(json_status(
         StatusCode::CREATED,
         &json!({"Id": n.id, "Warning": ""}),
@@ -163,12 +162,12 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
 }
 
 /// `DELETE /networks/{id}`.
-pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let d = ctx.daemon.clone();
     let key = key.to_string();
     tokio::task::spawn_blocking(move || d.networks.remove(&key, |n| !members(&d, n).is_empty()))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(EngineError::system)??;
     Ok(no_content())
 }
 
@@ -179,7 +178,12 @@ struct ConnectRequest {
 }
 
 /// `POST /networks/{id}/connect` and `/disconnect`.
-pub async fn connect(ctx: &Ctx, key: &str, req: Request, on: bool) -> Result<Response, ApiError> {
+pub async fn connect(
+    ctx: &Ctx,
+    key: &str,
+    req: Request,
+    on: bool,
+) -> Result<Response, EngineError> {
     let r: ConnectRequest = body_json(req).await?;
     let d = &ctx.daemon;
     let c = d.container(&r.container)?;
@@ -188,20 +192,20 @@ pub async fn connect(ctx: &Ctx, key: &str, req: Request, on: bool) -> Result<Res
     let primary = networks::primary_name(&c.record().host_config.network_mode);
     let mode = c.record().host_config.network_mode.clone();
     if n.name == "host" || n.name == "none" || mode == "host" || mode == "none" {
-        return Err(ApiError::BadRequest(
+        return Err(EngineError::InvalidParameter(
             "container cannot be disconnected from host network or connected to host network"
                 .into(),
         ));
     }
     if on && on_it {
-        return Err(ApiError::Forbidden(format!(
+        return Err(EngineError::Forbidden(format!(
             "endpoint with name {} already exists in network {}",
             c.name().trim_start_matches('/'),
             n.name
         )));
     }
     if !on && !on_it {
-        return Err(ApiError::Forbidden(format!(
+        return Err(EngineError::Forbidden(format!(
             "container {} is not connected to network {}",
             c.id, n.name
         )));
@@ -209,7 +213,7 @@ pub async fn connect(ctx: &Ctx, key: &str, req: Request, on: bool) -> Result<Res
     if !on && primary.as_deref() == Some(n.name.as_str()) {
         // Leaving one's own network would need a NetworkMode change, which
         // this engine does not model; say so rather than pretend.
-        return Err(ApiError::NotImplemented(format!(
+        return Err(EngineError::NotImplemented(format!(
             "disconnecting container {} from its own network {} is not supported by this engine",
             c.id, n.name
         )));
@@ -217,7 +221,7 @@ pub async fn connect(ctx: &Ctx, key: &str, req: Request, on: bool) -> Result<Res
     let (d2, nid, cid) = (d.clone(), n.id.clone(), c.id.clone());
     tokio::task::spawn_blocking(move || d2.networks.set_connected(&nid, &cid, on))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(EngineError::system)??;
     // dockerd only reports endpoints of running containers.
     if c.is_running() {
         let action = if on { "connect" } else { "disconnect" };
@@ -227,23 +231,14 @@ pub async fn connect(ctx: &Ctx, key: &str, req: Request, on: bool) -> Result<Res
 }
 
 /// `POST /networks/prune`: user networks no running container is on.
-pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
     let f = filters::parse(ctx.query.get("filters"), &["label", "label!", "until"])?;
     let d = ctx.daemon.clone();
     let deleted = tokio::task::spawn_blocking(move || {
         let mut deleted = Vec::new();
         for n in d.networks.list() {
-            if n.predefined() || !label_match(&f, &n.labels) {
+            if n.predefined() || !filters::label_filters_match(&f, &n.labels) {
                 continue;
-            }
-            if let Some(nots) = f.get("label!") {
-                let hit = nots.iter().any(|l| match l.split_once('=') {
-                    Some((k, v)) => n.labels.get(k).is_some_and(|x| x == v),
-                    None => n.labels.contains_key(l.as_str()),
-                });
-                if hit {
-                    continue;
-                }
             }
             if d.networks
                 .remove(&n.id, |n| !members(&d, n).is_empty())
@@ -255,7 +250,7 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
         deleted
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(EngineError::system)?;
     let deleted = if deleted.is_empty() {
         Value::Null
     } else {

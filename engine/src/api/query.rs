@@ -1,7 +1,7 @@
 //! Query strings as Docker reads them: repeated keys, and booleans where
 //! "1", "true" and "True" are true (Go's strconv.ParseBool plus Docker's habits).
 
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 
 #[derive(Debug, Default, Clone)]
 pub struct Query {
@@ -44,13 +44,12 @@ impl Query {
     }
 
     /// An integer parameter; a malformed value is Docker's 400.
-    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+    pub fn int(&self, key: &str) -> Result<Option<i64>, EngineError> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::BadRequest(format!("invalid value for {key}: {v:?}"))),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                EngineError::InvalidParameter(format!("invalid value for {key}: {v:?}"))
+            }),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Containers' resources over HTTP: pause, unpause, stats and update.
-//! The rules live in `daemon::{cgroups, stats, restart}`; this module only
+//! The rules live in `daemon::containers::{cgroups, stats, restart}`; this module only
 //! speaks HTTP.
 
 use std::time::Duration;
@@ -10,24 +10,24 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shipshape_runtime::cgroups::Resources;
 
-use crate::api::containers::read_json_body;
+use crate::api::body::request::read_json_body;
 use crate::api::{body, json, no_content, Ctx, Request, Response};
-use crate::daemon::record::{HostConfig, RestartPolicy};
-use crate::daemon::{cgroups, restart, stats, Container};
-use crate::error::ApiError;
+use crate::daemon::containers::record::{HostConfig, RestartPolicy};
+use crate::daemon::{containers::cgroups, containers::restart, containers::stats, Container};
+use crate::errdefs::EngineError;
 
 /// How often a stats stream reports, as dockerd's collector.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// `POST /containers/{id}/pause`.
-pub async fn pause(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn pause(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     cgroups::pause(&c).await?;
     Ok(no_content())
 }
 
 /// `POST /containers/{id}/unpause`.
-pub async fn unpause(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn unpause(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     cgroups::unpause(&c).await?;
     Ok(no_content())
@@ -50,7 +50,7 @@ fn line(v: &Value) -> Bytes {
 /// `GET /containers/{id}/stats`: `stream` (default true) sends one object
 /// per second; otherwise one object, with `precpu_stats` a second earlier
 /// unless `one-shot` is set (then precpu is empty, as dockerd's).
-pub async fn stats(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn stats(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let stream = ctx.query.get("stream").is_none() || ctx.query.flag("stream");
     let one_shot = ctx.query.flag("one-shot");
@@ -122,12 +122,12 @@ impl UpdateRequest {
 
 /// `POST /containers/{id}/update`: new limits go into the record and, while
 /// it runs, into the container's cgroup at once.
-pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiError> {
+pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let bytes = read_json_body(req).await?;
     // dockerd 20.10 answers 500 to a body it cannot decode.
-    let u: UpdateRequest = crate::api::json_body::decode_or_default(&bytes)
-        .map_err(crate::api::json_body::JsonBodyError::internal)?;
+    let u: UpdateRequest = crate::api::body::json::decode_or_default(&bytes)
+        .map_err(crate::api::body::json::JsonBodyError::internal)?;
     // dockerd checks the request on its own first (plain 400s)...
     cgroups::validate(&u.as_host_config())?;
     let policy = u.restart_policy.filter(|p| !p.name.is_empty());
@@ -135,14 +135,14 @@ pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiE
         restart::validate(p)?;
     }
     // ...then against the container ("Cannot update container ...").
-    let cannot = |e: ApiError| match e {
-        ApiError::Conflict(m) => {
-            ApiError::Conflict(format!("Cannot update container {}: {m}", c.id))
+    let cannot = |e: EngineError| match e {
+        EngineError::Conflict(m) => {
+            EngineError::Conflict(format!("Cannot update container {}: {m}", c.id))
         }
-        ApiError::BadRequest(m) => {
-            ApiError::BadRequest(format!("Cannot update container {}: {m}", c.id))
+        EngineError::InvalidParameter(m) => {
+            EngineError::InvalidParameter(format!("Cannot update container {}: {m}", c.id))
         }
-        other => ApiError::Internal(format!("Cannot update container {}: {other}", c.id)),
+        other => EngineError::System(format!("Cannot update container {}: {other}", c.id)),
     };
     let _op = c.op_lock.lock().await;
     let rec = c.snapshot();
@@ -159,7 +159,7 @@ pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiE
     let mut res = Resources::default();
     if u.memory != 0 {
         if u.memory > hc.memory_swap && u.memory_swap == 0 {
-            return Err(cannot(ApiError::Conflict(
+            return Err(cannot(EngineError::Conflict(
                 "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time".into(),
             )));
         }
@@ -211,7 +211,7 @@ pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiE
     }
     if let Some(p) = policy {
         if hc.auto_remove && p.name != "no" {
-            return Err(cannot(ApiError::Conflict(
+            return Err(cannot(EngineError::Conflict(
                 "Restart policy cannot be updated because AutoRemove is enabled for the container"
                     .into(),
             )));
@@ -230,8 +230,8 @@ pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiE
         if cg.exists() {
             tokio::task::spawn_blocking(move || cg.apply(&res))
                 .await
-                .map_err(ApiError::internal)?
-                .map_err(|e| cannot(ApiError::Internal(e.to_string())))?;
+                .map_err(EngineError::system)?
+                .map_err(|e| cannot(EngineError::System(e.to_string())))?;
         }
     }
     {
@@ -239,7 +239,7 @@ pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiE
         r.host_config = hc;
         r.host_config_raw = raw;
     }
-    c.save().map_err(ApiError::from)?;
+    c.save().map_err(EngineError::from)?;
     // dockerd 1.41 answers null when there is nothing to warn about.
     Ok(json(&json!({ "Warnings": null })))
 }

@@ -4,11 +4,12 @@ use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use hyper::Method;
 use serde_json::json;
 
-use super::{body, json, Ctx, Response, ENGINE_VERSION, MAX_API_VERSION, MIN_API_VERSION};
-use crate::error::ApiError;
+use super::{body, json, Ctx, Response};
+use crate::errdefs::EngineError;
+use crate::version::{ENGINE_VERSION, MAX_API_VERSION, MIN_API_VERSION};
 
 /// `GET|HEAD /_ping`: "OK" (empty for HEAD), text/plain, never cached.
-pub fn ping(_ctx: &Ctx, method: &Method) -> Result<Response, ApiError> {
+pub fn ping(_ctx: &Ctx, method: &Method) -> Result<Response, EngineError> {
     let b = if method == Method::HEAD {
         body::empty()
     } else {
@@ -37,7 +38,7 @@ fn kernel_version() -> String {
         .unwrap_or_default()
 }
 
-pub fn version(_ctx: &Ctx) -> Result<Response, ApiError> {
+pub fn version(_ctx: &Ctx) -> Result<Response, EngineError> {
     let kernel = kernel_version();
     let (api, min) = (MAX_API_VERSION.to_string(), MIN_API_VERSION.to_string());
     Ok(json(&json!({
@@ -88,7 +89,7 @@ fn mem_total() -> u64 {
         .unwrap_or(0)
 }
 
-pub async fn info(ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn info(ctx: &Ctx) -> Result<Response, EngineError> {
     let d = &ctx.daemon;
     let containers = d.all_containers();
     let (mut running, mut paused, mut stopped) = (0, 0, 0);
@@ -99,7 +100,7 @@ pub async fn info(ctx: &Ctx) -> Result<Response, ApiError> {
             _ => stopped += 1,
         }
     }
-    let images = d.images.list().len();
+    let images = d.image_count();
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();

@@ -7,10 +7,12 @@ use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::containers::read_json_body;
-use super::{filters, json, json_status, no_content, ApiVersion, Ctx, Request, Response};
-use crate::daemon::volumes::{self, Volume};
-use crate::error::ApiError;
+use super::body::request::read_json_body;
+use super::{json, json_status, no_content, Ctx, Request, Response};
+use crate::daemon::volumes;
+use crate::errdefs::EngineError;
+use crate::filters;
+use crate::version::ApiVersion;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -22,30 +24,30 @@ pub(crate) struct CreateRequest {
 }
 
 /// `POST /volumes/create`.
-pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let bytes = read_json_body(req).await?;
-    let r: CreateRequest = super::json_body::decode_or_default(&bytes)
-        .map_err(super::json_body::JsonBodyError::bad_request)?;
+    let r: CreateRequest = super::body::json::decode_or_default(&bytes)
+        .map_err(super::body::json::JsonBodyError::bad_request)?;
     let shown = if r.name.is_empty() {
         ""
     } else {
         r.name.as_str()
     };
     if !matches!(r.driver.as_str(), "" | "local") {
-        return Err(ApiError::NotFound(format!(
+        return Err(EngineError::NotFound(format!(
             "create {shown}: error looking up volume plugin {0}: plugin \"{0}\" not found",
             r.driver
         )));
     }
     if r.driver_opts.as_ref().is_some_and(|o| !o.is_empty()) {
-        return Err(ApiError::NotImplemented(format!(
+        return Err(EngineError::NotImplemented(format!(
             "create {shown}: local volume options (DriverOpts) are not supported by this engine"
         )));
     }
     let d = ctx.daemon.clone();
     let v = tokio::task::spawn_blocking(move || d.volumes.create(Some(&r.name), r.labels, false))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(EngineError::system)??;
     Ok(json_status(
         StatusCode::CREATED,
         &ctx.daemon.volumes.render(&v),
@@ -53,7 +55,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
 }
 
 /// `GET /volumes`, with filters dangling, name, label, driver.
-pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
     let f = filters::parse(
         ctx.query.get("filters"),
         &["dangling", "name", "label", "driver"],
@@ -67,7 +69,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
         Some("true" | "1") => Some(true),
         Some("false" | "0") => Some(false),
         Some(other) => {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "Invalid filter 'dangling=[{other}]'"
             )))
         }
@@ -86,28 +88,23 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
             f.get("driver")
                 .is_none_or(|ds| ds.iter().any(|x| x == "local"))
         })
-        .filter(|v| f.get("label").is_none_or(|ls| label_match(v, ls)))
+        .filter(|v| {
+            f.get("label")
+                .is_none_or(|ls| filters::labels_match(&v.labels.as_ref(), ls))
+        })
         .map(|v| d.volumes.render(&v))
         .collect();
     Ok(json(&json!({ "Volumes": out, "Warnings": null })))
 }
 
-fn label_match(v: &Volume, wanted: &[String]) -> bool {
-    let labels = v.labels.clone().unwrap_or_default();
-    wanted.iter().all(|w| match w.split_once('=') {
-        Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
-        None => labels.contains_key(w.as_str()),
-    })
-}
-
 /// `GET /volumes/{name}`.
-pub async fn inspect(ctx: &Ctx, name: &str) -> Result<Response, ApiError> {
+pub async fn inspect(ctx: &Ctx, name: &str) -> Result<Response, EngineError> {
     let v = ctx.daemon.volumes.get(name)?;
     Ok(json(&ctx.daemon.volumes.render(&v)))
 }
 
 /// `DELETE /volumes/{name}`.
-pub async fn remove(ctx: &Ctx, name: &str) -> Result<Response, ApiError> {
+pub async fn remove(ctx: &Ctx, name: &str) -> Result<Response, EngineError> {
     let (d, name, force) = (
         ctx.daemon.clone(),
         name.to_string(),
@@ -115,40 +112,31 @@ pub async fn remove(ctx: &Ctx, name: &str) -> Result<Response, ApiError> {
     );
     tokio::task::spawn_blocking(move || volumes::remove(&d, &name, force))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(EngineError::system)??;
     Ok(no_content())
 }
 
 /// `POST /volumes/prune`. From API 1.42 only anonymous volumes go, unless
 /// the `all` filter says otherwise (as dockerd).
-pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
     let f = filters::parse(ctx.query.get("filters"), &["label", "label!", "all"])?;
     let all = match f.get("all").and_then(|v| v.first()).map(String::as_str) {
         Some("true" | "1") => true,
         Some("false" | "0") | None => ctx.version < ApiVersion(1, 42),
         Some(other) => {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::InvalidParameter(format!(
                 "invalid filter 'all={other}'"
             )))
         }
     };
-    let (d, labels, not_labels) = (
-        ctx.daemon.clone(),
-        f.get("label").cloned().unwrap_or_default(),
-        f.get("label!").cloned().unwrap_or_default(),
-    );
+    let d = ctx.daemon.clone();
     let (names, space) = tokio::task::spawn_blocking(move || {
         volumes::prune(&d, |v| {
-            (all || v.anonymous)
-                && label_match(v, &labels)
-                && (not_labels.is_empty()
-                    || !not_labels
-                        .iter()
-                        .any(|l| label_match(v, std::slice::from_ref(l))))
+            (all || v.anonymous) && filters::label_filters_match(&f, &v.labels.as_ref())
         })
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(EngineError::system)?;
     Ok(json(&json!({
         "VolumesDeleted": if names.is_empty() { Value::Null } else { json!(names) },
         "SpaceReclaimed": space,

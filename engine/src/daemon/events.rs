@@ -17,8 +17,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use super::Container;
-use crate::api::filters::Filters;
+use crate::daemon::Container;
+use crate::filters::Filters;
 
 /// How many past events `since` can reach.
 pub const RING_CAPACITY: usize = 4096;
@@ -242,8 +242,8 @@ fn strip_tag(r: &str) -> &str {
 
 /// What dockerd publishes as a container starts: `connect` for each of its
 /// networks, `mount` for each named volume, then `start`.
-pub fn container_started(d: &super::Daemon, c: &Container) {
-    super::networks::publish_attach(d, c, "connect");
+pub fn container_started(d: &crate::daemon::Daemon, c: &Container) {
+    crate::daemon::networks::publish_attach(d, c, "connect");
     for m in volume_points(c) {
         let rw = if m.rw { "true" } else { "false" };
         volume(
@@ -262,15 +262,15 @@ pub fn container_started(d: &super::Daemon, c: &Container) {
 
 /// What dockerd publishes once a container's process is gone: `die` with
 /// the exit code, `disconnect` from its networks, `unmount` of its volumes.
-pub fn container_died(d: &super::Daemon, c: &Container, code: i32) {
+pub fn container_died(d: &crate::daemon::Daemon, c: &Container, code: i32) {
     container(c, "die", attrs([("exitCode", code.to_string())]));
-    super::networks::publish_attach(d, c, "disconnect");
+    crate::daemon::networks::publish_attach(d, c, "disconnect");
     for m in volume_points(c) {
         volume(&m.name, "unmount", attrs([("container", c.id.clone())]));
     }
 }
 
-fn volume_points(c: &Container) -> Vec<super::volumes::MountPoint> {
+fn volume_points(c: &Container) -> Vec<crate::daemon::volumes::mounts::MountPoint> {
     c.record()
         .mount_points
         .iter()
@@ -285,7 +285,7 @@ pub fn container_kill(c: &Container, signal: i32) {
 }
 
 /// `tag` after `POST /images/{name}/tag`: the image's ID, the new reference.
-pub fn image_tagged(d: &super::Daemon, source: &str, repo: &str, tag: Option<&str>) {
+pub fn image_tagged(d: &crate::daemon::Daemon, source: &str, repo: &str, tag: Option<&str>) {
     let Ok(img) = d.images.get(source) else {
         return;
     };

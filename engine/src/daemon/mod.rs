@@ -1,27 +1,18 @@
-//! The engine's state: the image store, the container table and the
-//! supervisor. HTTP-free: `api` calls in, this drives `store` and `runtime`.
+//! The engine's state and rules: the image store, the container table, the
+//! supervisor, volumes and networks. HTTP-free: `api` calls in, this drives
+//! `store` and `runtime` (the only layer that does), and answers with
+//! `errdefs::EngineError` categories, never statuses. It never imports `api`.
+//!
+//! Grouped by concept: [`containers`] (lifecycle, exec, logs, ...),
+//! [`images`] (list, prune, history, pull, commit, import, build),
+//! [`volumes`] (the store, and container mounts), [`networks`], [`events`],
+//! [`archive`] (`docker cp`, export).
 
 pub mod archive;
-pub mod build;
-pub mod cgroups;
-pub mod commit;
-pub mod container;
-pub mod dockerfile;
+pub mod containers;
 pub mod events;
-pub mod exec;
-pub mod import;
-pub mod init_layer;
-pub mod io;
-pub mod lifecycle;
-pub mod logs;
-pub mod names;
+pub mod images;
 pub mod networks;
-pub mod record;
-pub mod recovery;
-pub mod restart;
-pub mod stats;
-pub mod top;
-pub mod trash;
 pub mod volumes;
 
 use std::collections::HashMap;
@@ -31,9 +22,11 @@ use std::sync::{Arc, RwLock};
 use shipshape_runtime::supervisor::Supervisor;
 use shipshape_store::ImageStore;
 
-pub use container::Container;
+pub use containers::container::Container;
 
-use crate::error::ApiError;
+use containers::{exec, init_layer, lifecycle, recovery, restart, trash};
+
+use crate::errdefs::EngineError;
 
 /// Daemon settings, from the command line.
 #[derive(Debug, Clone)]
@@ -75,7 +68,7 @@ impl Daemon {
     /// after putting right what a crash of the previous run left (see
     /// `recovery`): containers that were running are marked exited, their
     /// leftover processes killed and their mounts released.
-    pub fn open(config: Config) -> Result<Arc<Self>, ApiError> {
+    pub fn open(config: Config) -> Result<Arc<Self>, EngineError> {
         let root = &config.data_root;
         // What a crash of the previous run left: processes, mounts, scratch.
         recovery::before_open(root)?;
@@ -111,7 +104,7 @@ impl Daemon {
         Ok(daemon)
     }
 
-    fn reload_containers(&self) -> Result<(), ApiError> {
+    fn reload_containers(&self) -> Result<(), EngineError> {
         let dir = self.containers_dir();
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
@@ -164,10 +157,10 @@ impl Daemon {
 
     /// Reserves `name` ("/x") for a container about to be created.
     /// Fails with dockerd's conflict message when the name is taken.
-    pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), ApiError> {
+    pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), EngineError> {
         let mut t = self.table_mut();
         if let Some(owner) = t.names.get(name) {
-            return Err(ApiError::Conflict(format!(
+            return Err(EngineError::Conflict(format!(
                 "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
         }
@@ -177,7 +170,7 @@ impl Daemon {
 
     /// Gives `c` the name `new` ("/x"), with dockerd's conflict message when
     /// it is taken; the record is saved with the new name.
-    pub fn rename(&self, c: &Container, new: &str) -> Result<(), ApiError> {
+    pub fn rename(&self, c: &Container, new: &str) -> Result<(), EngineError> {
         self.reserve_name(new, &c.id)?;
         let old = std::mem::replace(&mut c.record().name, new.to_string());
         if let Err(e) = c.save() {
@@ -210,7 +203,7 @@ impl Daemon {
     }
 
     /// Finds a container as dockerd does: full ID, then name, then unique ID prefix.
-    pub fn container(&self, key: &str) -> Result<Arc<Container>, ApiError> {
+    pub fn container(&self, key: &str) -> Result<Arc<Container>, EngineError> {
         let t = self.table();
         if let Some(c) = t.by_id.get(key) {
             return Ok(c.clone());
@@ -227,14 +220,14 @@ impl Daemon {
             let mut found = t.by_id.values().filter(|c| c.id.starts_with(key));
             if let Some(first) = found.next() {
                 if found.next().is_some() {
-                    return Err(ApiError::NotFound(format!(
+                    return Err(EngineError::NotFound(format!(
                         "Multiple IDs found with provided prefix: {key}"
                     )));
                 }
                 return Ok(first.clone());
             }
         }
-        Err(ApiError::NotFound(format!("No such container: {key}")))
+        Err(EngineError::NotFound(format!("No such container: {key}")))
     }
 
     pub fn all_containers(&self) -> Vec<Arc<Container>> {

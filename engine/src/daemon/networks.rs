@@ -13,8 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{events, names, Container, Daemon};
-use crate::error::ApiError;
+use crate::daemon::{containers::names, events, Container, Daemon};
+use crate::errdefs::EngineError;
 
 pub const PREDEFINED: [&str; 3] = ["none", "host", "bridge"];
 
@@ -59,7 +59,7 @@ pub struct NetworkStore {
 }
 
 fn now() -> String {
-    super::lifecycle::now_rfc3339()
+    crate::daemon::containers::lifecycle::now_rfc3339()
 }
 
 impl NetworkStore {
@@ -129,20 +129,20 @@ impl NetworkStore {
     }
 
     /// dockerd's lookup: full ID, then exact name, then unique ID prefix.
-    pub fn get(&self, key: &str) -> Result<Network, ApiError> {
+    pub fn get(&self, key: &str) -> Result<Network, EngineError> {
         find(&self.lock(), key).cloned()
     }
 
-    pub fn create(&self, mut n: Network) -> Result<Network, ApiError> {
+    pub fn create(&self, mut n: Network) -> Result<Network, EngineError> {
         let mut nets = self.lock();
         if PREDEFINED.contains(&n.name.as_str()) {
-            return Err(ApiError::Forbidden(format!(
+            return Err(EngineError::Forbidden(format!(
                 "operation is not permitted on predefined {} network ",
                 n.name
             )));
         }
         if nets.iter().any(|x| x.name == n.name) {
-            return Err(ApiError::Conflict(format!(
+            return Err(EngineError::Conflict(format!(
                 "network with name {} already exists",
                 n.name
             )));
@@ -160,17 +160,17 @@ impl NetworkStore {
 
     /// Removes a user-defined network. `in_use` says whether a container is
     /// attached (dockerd refuses then).
-    pub fn remove(&self, key: &str, in_use: impl Fn(&Network) -> bool) -> Result<(), ApiError> {
+    pub fn remove(&self, key: &str, in_use: impl Fn(&Network) -> bool) -> Result<(), EngineError> {
         // `in_use` reads this store again: look up and check without the lock.
         let n = self.get(key)?;
         if n.predefined() {
-            return Err(ApiError::Forbidden(format!(
+            return Err(EngineError::Forbidden(format!(
                 "{} is a pre-defined network and cannot be removed",
                 n.name
             )));
         }
         if in_use(&n) {
-            return Err(ApiError::Forbidden(format!(
+            return Err(EngineError::Forbidden(format!(
                 "error while removing network: network {} id {} has active endpoints",
                 n.name, n.id
             )));
@@ -186,10 +186,10 @@ impl NetworkStore {
     }
 
     /// Records (or forgets) an explicit connection of `cid` to network `id`.
-    pub fn set_connected(&self, id: &str, cid: &str, on: bool) -> Result<(), ApiError> {
+    pub fn set_connected(&self, id: &str, cid: &str, on: bool) -> Result<(), EngineError> {
         let mut nets = self.lock();
         let Some(n) = nets.iter_mut().find(|n| n.id == id) else {
-            return Err(ApiError::NotFound(format!("network {id} not found")));
+            return Err(EngineError::NotFound(format!("network {id} not found")));
         };
         n.connected.retain(|c| c != cid);
         if on {
@@ -231,7 +231,7 @@ impl NetworkStore {
     }
 }
 
-fn find<'a>(nets: &'a [Network], key: &str) -> Result<&'a Network, ApiError> {
+fn find<'a>(nets: &'a [Network], key: &str) -> Result<&'a Network, EngineError> {
     if let Some(n) = nets.iter().find(|n| n.id == key) {
         return Ok(n);
     }
@@ -244,7 +244,7 @@ fn find<'a>(nets: &'a [Network], key: &str) -> Result<&'a Network, ApiError> {
             return Ok(n);
         }
     }
-    Err(ApiError::NotFound(format!("network {key} not found")))
+    Err(EngineError::NotFound(format!("network {key} not found")))
 }
 
 /// The name of the network a container's `NetworkMode` puts it on

@@ -15,13 +15,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
-use super::{frame, stream_content_type, wants_upgrade};
+use crate::api::body::request::wants_upgrade;
+use crate::api::body::stream::{frame, stream_content_type};
 use crate::api::{body, Ctx, Request, Response};
-use crate::daemon::io::{FdStream, Output};
-use crate::daemon::logs::{self, STDERR, STDOUT};
-use crate::daemon::record::Status;
+use crate::daemon::containers::io::{FdStream, Output};
+use crate::daemon::containers::logs::{self, STDERR, STDOUT};
+use crate::daemon::containers::record::Status;
 use crate::daemon::Container;
-use crate::error::ApiError;
+use crate::errdefs::EngineError;
 use std::sync::Arc;
 
 #[derive(Clone, Copy)]
@@ -40,7 +41,7 @@ impl Want {
     }
 }
 
-pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, ApiError> {
+pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let q = &ctx.query;
     let rec = c.snapshot();

@@ -1,86 +1,41 @@
 //! Containers API group: HTTP in, Docker's JSON out. The lifecycle rules are
-//! in `daemon::lifecycle`; this file parses requests and renders answers.
-
-use std::collections::BTreeMap;
+//! in `daemon::containers`; this file parses requests and renders answers.
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::header::{CONNECTION, CONTENT_TYPE, UPGRADE};
-use hyper::{HeaderMap, StatusCode};
+use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use super::json_body::{self, JsonBodyError};
+use super::body::json::{self as json_body, JsonBodyError};
+use super::body::request::read_json_body;
+use super::body::stream::stream_content_type;
 use super::{body, json, json_status, no_content, Ctx, Request, Response};
-use crate::api::ApiVersion;
-use crate::daemon::lifecycle::{self, WaitCondition};
-use crate::daemon::logs::{self, Filter};
-use crate::daemon::record::{CreateRequest, Record};
-use crate::error::ApiError;
+use crate::daemon::containers::lifecycle::{self, WaitCondition};
+use crate::daemon::containers::logs::{self, Filter};
+use crate::daemon::containers::record::{CreateRequest, Record};
+use crate::errdefs::EngineError;
+use crate::version::ApiVersion;
 
 pub mod attach;
-mod filters;
 pub mod ops;
 mod render;
 
-/// Largest JSON body we accept. Docker's configs are a few KiB, but dockerd
-/// has no limit at all and takes a 50 MB create (huge labels), so the bound
-/// is generous: it only keeps one request from taking unbounded memory.
-const MAX_JSON_BODY: usize = 64 << 20;
-
-/// Reads a JSON body as dockerd does: the Content-Type must be JSON when a
-/// body is present; an empty body is "{}".
-pub async fn read_json_body(req: Request) -> Result<Bytes, ApiError> {
-    check_json_content_type(req.headers())?;
-    let limited = http_body_util::Limited::new(req.into_body(), MAX_JSON_BODY);
-    let bytes = limited
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                ApiError::BadRequest(format!(
-                    "request body too large: this engine accepts at most {} MiB of JSON",
-                    MAX_JSON_BODY >> 20
-                ))
-            } else {
-                ApiError::BadRequest(format!("reading request body: {e}"))
-            }
-        })?
-        .to_bytes();
-    Ok(bytes)
-}
-
-pub(crate) fn check_json_content_type(h: &HeaderMap) -> Result<(), ApiError> {
-    let Some(ct) = h.get(CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let ct = ct.to_str().unwrap_or("");
-    let media = ct.split(';').next().unwrap_or("").trim();
-    if media.eq_ignore_ascii_case("application/json") || media.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::BadRequest(format!(
-            "Content-Type specified ({ct}) must be 'application/json'"
-        )))
-    }
-}
-
-pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let bytes = read_json_body(req).await?;
     // dockerd 20.10 answers 500 to a body it cannot decode.
     let value: Value = json_body::decode(&bytes).map_err(JsonBodyError::internal)?;
     if !has_config(&value) {
-        return Err(ApiError::BadRequest(
+        return Err(EngineError::InvalidParameter(
             "Config cannot be empty in order to create a container".into(),
         ));
     }
     let parsed: CreateRequest =
-        serde_json::from_value(value).map_err(|e| ApiError::Internal(e.to_string()))?;
+        serde_json::from_value(value).map_err(|e| EngineError::System(e.to_string()))?;
     let name = ctx.query.get("name").map(String::from);
     let daemon = ctx.daemon.clone();
     let (id, warnings) =
         tokio::task::spawn_blocking(move || lifecycle::create(&daemon, name.as_deref(), parsed))
             .await
-            .map_err(ApiError::internal)??;
+            .map_err(EngineError::system)??;
     Ok(json_status(
         StatusCode::CREATED,
         &json!({ "Id": id, "Warnings": warnings }),
@@ -101,14 +56,14 @@ fn has_config(v: &Value) -> bool {
     }
 }
 
-pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let rec = c.snapshot();
     let d = &ctx.daemon;
     let mut v = render::inspect(&rec, &c.log_path(), &c.fs_dir(), ops::mounts_json(d, &rec));
     // dockerd fills these paths (and the runtime) at the first start.
     let dir = c.dir();
-    use crate::daemon::init_layer::{shown_path, HOSTNAME, HOSTS, RESOLV_CONF};
+    use crate::daemon::containers::init_layer::{shown_path, HOSTNAME, HOSTS, RESOLV_CONF};
     v["HostnamePath"] = json!(shown_path(dir, HOSTNAME));
     v["HostsPath"] = json!(shown_path(dir, HOSTS));
     v["ResolvConfPath"] = json!(shown_path(dir, RESOLV_CONF));
@@ -127,14 +82,14 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
         v["ExecIDs"] = json!(execs);
     }
     if ctx.query.flag("size") {
-        let (rw, rootfs) = ops::sizes(d, &c).await;
+        let (rw, rootfs) = crate::daemon::containers::container::sizes(d, &c).await;
         v["SizeRw"] = json!(rw);
         v["SizeRootFs"] = json!(rootfs);
     }
     Ok(json(&v))
 }
 
-pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
     let all = ctx.query.flag("all");
     let limit = ctx
         .query
@@ -142,7 +97,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
         .filter(|n| *n > 0)
         .map(|n| n as usize);
     let d = &ctx.daemon;
-    let filters = filters::Filters::parse(ctx.query.get("filters"), &d.images)?;
+    let filters = d.container_filters(ctx.query.get("filters"))?;
     let with_sizes = ctx.query.flag("size");
     let mut containers = d.all_containers();
     // Newest first, as dockerd lists them.
@@ -164,7 +119,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
                 }
                 render::list_entry(&r, ops::mounts_json(d, &r))
             };
-            let (rw, rootfs) = ops::sizes(d, c).await;
+            let (rw, rootfs) = crate::daemon::containers::container::sizes(d, c).await;
             v["SizeRw"] = json!(rw);
             v["SizeRootFs"] = json!(rootfs);
             out.push(v);
@@ -200,50 +155,48 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     Ok(body::json_bytes(buf))
 }
 
-pub async fn start(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn start(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     lifecycle::start(&ctx.daemon, &c).await?;
     Ok(no_content())
 }
 
-fn signal_param(ctx: &Ctx) -> Result<Option<i32>, ApiError> {
+fn signal_param(ctx: &Ctx) -> Result<Option<i32>, EngineError> {
     match ctx.query.get("signal") {
         None | Some("") => Ok(None),
-        Some(s) => shipshape_runtime::parse_signal(s)
-            .map(Some)
-            .ok_or_else(|| ApiError::BadRequest(format!("Invalid signal: {s}"))),
+        Some(s) => lifecycle::parse_signal(s).map(Some),
     }
 }
 
-fn timeout_param(ctx: &Ctx) -> Result<Option<i64>, ApiError> {
+fn timeout_param(ctx: &Ctx) -> Result<Option<i64>, EngineError> {
     ctx.query.int("t")
 }
 
-pub async fn stop(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn stop(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let (signal, t) = (signal_param(ctx)?, timeout_param(ctx)?);
     lifecycle::stop(&ctx.daemon, &c, signal, t).await?;
     Ok(no_content())
 }
 
-pub async fn restart(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn restart(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let (signal, t) = (signal_param(ctx)?, timeout_param(ctx)?);
     lifecycle::restart(&ctx.daemon, &c, signal, t).await?;
     Ok(no_content())
 }
 
-pub async fn kill(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn kill(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let signal = signal_param(ctx)?.unwrap_or(lifecycle::SIGKILL);
     lifecycle::kill(&c, signal, key).await?;
     Ok(no_content())
 }
 
-pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     if ctx.query.flag("link") {
-        return Err(ApiError::NotImplemented(
+        return Err(EngineError::NotImplemented(
             "links are not supported by this engine".into(),
         ));
     }
@@ -253,7 +206,7 @@ pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
         let d = ctx.daemon.clone();
         tokio::task::spawn_blocking(move || crate::daemon::volumes::remove_anonymous(&d, &rec))
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(EngineError::system)?;
     }
     Ok(no_content())
 }
@@ -261,7 +214,7 @@ pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 /// `POST /containers/{id}/wait`. The status line and headers go out at once;
 /// the body follows when the condition holds (the docker CLI relies on this
 /// to know the wait is registered before it starts the container).
-pub async fn wait(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn wait(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let cond = WaitCondition::parse(ctx.query.get("condition"))?;
     let (tx, resp) = body::channel(StatusCode::OK, "application/json");
@@ -276,30 +229,30 @@ pub async fn wait(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     Ok(resp)
 }
 
-pub async fn resize(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn resize(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let h = ctx.query.int("h")?.unwrap_or(0);
     let w = ctx.query.int("w")?.unwrap_or(0);
     if !c.is_running() {
-        return Err(ApiError::Conflict(format!(
+        return Err(EngineError::Conflict(format!(
             "Container {} is not running",
             c.id
         )));
     }
     let run = c.run_handles();
     if let Some(tty) = &run.tty {
-        shipshape_runtime::resize_tty(tty, h.clamp(0, 65535) as u16, w.clamp(0, 65535) as u16)?;
+        crate::daemon::containers::io::resize_tty(tty, h, w)?;
     }
     Ok(json(&json!({})))
 }
 
 /// `GET /containers/{id}/changes`: `null` when nothing changed, as dockerd.
-pub async fn changes(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn changes(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let d = ctx.daemon.clone();
-    let list = tokio::task::spawn_blocking(move || crate::daemon::commit::changes(&d, &c))
+    let list = tokio::task::spawn_blocking(move || crate::daemon::images::commit::changes(&d, &c))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(EngineError::system)??;
     if list.is_empty() {
         return Ok(json(&Value::Null));
     }
@@ -310,37 +263,17 @@ pub async fn changes(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     Ok(json(&out))
 }
 
-/// Multiplexed-stream frame: [stream, 0, 0, 0, len (BE u32)] + payload.
-pub fn frame(stream: u8, payload: &[u8]) -> Bytes {
-    let mut b = Vec::with_capacity(8 + payload.len());
-    b.extend_from_slice(&[stream, 0, 0, 0]);
-    b.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    b.extend_from_slice(payload);
-    Bytes::from(b)
-}
-
-/// Content type of attach/logs streams: API 1.42 introduced the
-/// multiplexed-stream type; older versions always say raw-stream.
-pub fn stream_content_type(version: ApiVersion, tty: bool) -> &'static str {
-    if !tty && version >= ApiVersion(1, 42) {
-        "application/vnd.docker.multiplexed-stream"
-    } else {
-        "application/vnd.docker.raw-stream"
-    }
-}
-
 /// Bytes of log frames gathered before they are sent as one HTTP chunk.
 const LOG_CHUNK: usize = 64 * 1024;
 
-pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let q = &ctx.query;
-    let time = |k: &str| -> Result<Option<i64>, ApiError> {
+    let time = |k: &str| -> Result<Option<i64>, EngineError> {
         match q.get(k) {
             None | Some("") | Some("0") => Ok(None),
-            Some(v) => logs::parse_unix_time(v)
-                .map(Some)
-                .ok_or_else(|| ApiError::BadRequest(format!("invalid value for {k}: {v}"))),
+            // dockerd's answer to a bad value: 500 with Go's strconv error.
+            Some(v) => crate::filters::time::parse_timestamp(v),
         }
     };
     let filter = Filter {
@@ -350,14 +283,13 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
         until_ns: time("until")?,
         tail: match q.get("tail") {
             None | Some("") | Some("all") => None,
-            Some(n) => Some(
-                n.parse::<usize>()
-                    .map_err(|_| ApiError::BadRequest(format!("invalid value for tail: {n}")))?,
-            ),
+            Some(n) => Some(n.parse::<usize>().map_err(|_| {
+                EngineError::InvalidParameter(format!("invalid value for tail: {n}"))
+            })?),
         },
     };
     if !filter.stdout && !filter.stderr {
-        return Err(ApiError::BadRequest(
+        return Err(EngineError::InvalidParameter(
             "Bad parameters: you must choose at least one stream".into(),
         ));
     }
@@ -367,7 +299,7 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     let (tx, mut resp) = body::channel(StatusCode::OK, stream_content_type(ctx.version, tty));
     if ctx.version < ApiVersion(1, 42) {
         // dockerd before API 1.42 sent logs without a Content-Type.
-        resp.headers_mut().remove(CONTENT_TYPE);
+        resp.headers_mut().remove(hyper::header::CONTENT_TYPE);
     }
     let path = c.log_path();
     tokio::spawn(async move {
@@ -434,22 +366,6 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 }
 
 /// `POST /containers/{id}/attach`.
-pub async fn attach_route(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiError> {
+pub async fn attach_route(ctx: &Ctx, key: &str, req: Request) -> Result<Response, EngineError> {
     attach::attach(ctx, key, req).await
-}
-
-pub(crate) fn wants_upgrade(h: &HeaderMap) -> bool {
-    let has = |name, needle: &str| {
-        h.get_all(name).iter().any(|v| {
-            v.to_str()
-                .unwrap_or("")
-                .to_ascii_lowercase()
-                .contains(needle)
-        })
-    };
-    has(CONNECTION, "upgrade") && has(UPGRADE, "tcp")
-}
-
-pub(crate) fn labels_of(r: &Record) -> BTreeMap<String, String> {
-    r.config.labels.clone().unwrap_or_default()
 }

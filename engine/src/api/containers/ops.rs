@@ -1,8 +1,5 @@
 //! The rest of the containers group: archive (`docker cp`), export, rename,
-//! top, prune, sizes, and `GET /system/df`.
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
+//! top, prune, and `GET /system/df`.
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -10,11 +7,12 @@ use hyper::header::HeaderValue;
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use crate::api::{body, filters, json, no_content, Ctx, Request, Response};
+use crate::api::{body, json, no_content, Ctx, Request, Response};
 use crate::daemon::archive::{self, ChannelReader, PutOptions};
-use crate::daemon::record::Record;
-use crate::daemon::{names, volumes, Container, Daemon};
-use crate::error::ApiError;
+use crate::daemon::containers::record::Record;
+use crate::daemon::{containers::names, volumes, Daemon};
+use crate::errdefs::EngineError;
+use crate::filters::{self, time::until_filter};
 
 const STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
 
@@ -29,32 +27,11 @@ pub fn mounts_json(d: &Daemon, r: &Record) -> Value {
     )
 }
 
-/// (SizeRw, SizeRootFs): the container's writable layer, and that plus its image.
-pub async fn sizes(d: &Arc<Daemon>, c: &Arc<Container>) -> (u64, u64) {
-    let image = d
-        .images
-        .get(&c.record().image_id)
-        .map(|i| i.size)
-        .unwrap_or(0);
-    let fs_dir = c.fs_dir();
-    let rw = tokio::task::spawn_blocking(move || {
-        if shipshape_runtime::rootfs_kind(&fs_dir) == shipshape_runtime::RootfsKind::Copy {
-            // A copied root holds the image too.
-            volumes::dir_size(&fs_dir.join("merged")).saturating_sub(image)
-        } else {
-            volumes::dir_size(&fs_dir.join("upper"))
-        }
-    })
-    .await
-    .unwrap_or(0);
-    (rw, rw + image)
-}
-
-fn path_param(ctx: &Ctx) -> Result<String, ApiError> {
+fn path_param(ctx: &Ctx) -> Result<String, EngineError> {
     match ctx.query.get("path") {
         Some(p) if !p.is_empty() => Ok(p.to_string()),
         // dockerd's message, missing space included.
-        _ => Err(ApiError::BadRequest(
+        _ => Err(EngineError::InvalidParameter(
             "bad parameter: pathcannot be empty".into(),
         )),
     }
@@ -68,7 +45,7 @@ fn with_stat(mut resp: Response, stat: &archive::PathStat) -> Response {
 }
 
 /// `HEAD /containers/{id}/archive`.
-pub async fn archive_head(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn archive_head(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let path = path_param(ctx)?;
     let stat = archive::stat(&ctx.daemon, &c, &path, key).await?;
@@ -76,7 +53,7 @@ pub async fn archive_head(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 }
 
 /// `GET /containers/{id}/archive`.
-pub async fn archive_get(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn archive_get(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let path = path_param(ctx)?;
     let (tx, resp) = body::channel(StatusCode::OK, "application/x-tar");
@@ -85,7 +62,7 @@ pub async fn archive_get(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 }
 
 /// `PUT /containers/{id}/archive`.
-pub async fn archive_put(ctx: &Ctx, key: &str, req: Request) -> Result<Response, ApiError> {
+pub async fn archive_put(ctx: &Ctx, key: &str, req: Request) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let path = path_param(ctx)?;
     let opts = PutOptions {
@@ -139,7 +116,7 @@ const PUT_DISCARD_MAX: usize = 1024 * 1024;
 const PUT_DISCARD_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `GET /containers/{id}/export`.
-pub async fn export(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn export(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let (tx, resp) = body::channel(StatusCode::OK, "application/x-tar");
     archive::export(&ctx.daemon, &c, tx);
@@ -147,11 +124,11 @@ pub async fn export(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 }
 
 /// `POST /containers/{id}/rename`.
-pub async fn rename(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn rename(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let new = ctx.query.get("name").unwrap_or("");
     if new.is_empty() {
-        return Err(ApiError::BadRequest(
+        return Err(EngineError::InvalidParameter(
             "Neither old nor new names may be empty".into(),
         ));
     }
@@ -161,18 +138,20 @@ pub async fn rename(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
         format!("/{new}")
     };
     if !names::is_valid_name(new.trim_start_matches('/')) {
-        return Err(ApiError::BadRequest(format!(
+        return Err(EngineError::InvalidParameter(format!(
             "Error when allocating new name: Invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )));
     }
     if c.name() == new {
-        return Err(ApiError::BadRequest(
+        return Err(EngineError::InvalidParameter(
             "Renaming a container with the same name as its current name".into(),
         ));
     }
     let old = c.name();
     ctx.daemon.rename(&c, &new).map_err(|e| match e {
-        ApiError::Conflict(m) => ApiError::Conflict(format!("Error when allocating new name: {m}")),
+        EngineError::Conflict(m) => {
+            EngineError::Conflict(format!("Error when allocating new name: {m}"))
+        }
         other => other,
     })?;
     crate::daemon::events::container(
@@ -185,11 +164,11 @@ pub async fn rename(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
 
 /// `GET /containers/{id}/top`: `ps -ef` columns for the container's
 /// processes (every process in its pid namespace), read from /proc.
-pub async fn top(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+pub async fn top(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let rec = c.snapshot();
     if !rec.state.running() {
-        return Err(ApiError::Conflict(format!(
+        return Err(EngineError::Conflict(format!(
             "Container {} is not running",
             c.id
         )));
@@ -199,14 +178,14 @@ pub async fn top(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
         .get("ps_args")
         .filter(|a| !a.is_empty() && *a != "-ef")
     {
-        return Err(ApiError::NotImplemented(format!(
+        return Err(EngineError::NotImplemented(format!(
             "ps_args other than -ef are not supported by this engine: {args}"
         )));
     }
     let pid = rec.state.pid;
-    let rows = tokio::task::spawn_blocking(move || crate::daemon::top::ps_ef(pid))
+    let rows = tokio::task::spawn_blocking(move || crate::daemon::containers::top::ps_ef(pid))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(EngineError::system)??;
     crate::daemon::events::container(&c, "top", Default::default());
     Ok(json(&json!({
         "Processes": rows,
@@ -214,79 +193,11 @@ pub async fn top(ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
     })))
 }
 
-/// `until` filter values: a unix timestamp (with fraction), an RFC 3339
-/// time, or a Go duration ago ("10m", "1h30m").
-fn parse_until(v: &str) -> Result<i64, ApiError> {
-    let bad = || {
-        ApiError::Internal(format!(
-            "failed to parse value as time or duration: \"{v}\""
-        ))
-    };
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
-        return Ok(t.timestamp());
-    }
-    if let Some(secs) = v.split('.').next().and_then(|s| s.parse::<i64>().ok()) {
-        if v.split('.')
-            .nth(1)
-            .is_none_or(|f| f.chars().all(|c| c.is_ascii_digit()))
-        {
-            return Ok(secs);
-        }
-    }
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut rest = v;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let ch = rest.chars().next().unwrap_or('x');
-        if ch.is_ascii_digit() || ch == '.' {
-            num.push(ch);
-            rest = &rest[1..];
-            continue;
-        }
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        let mult = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += n * mult;
-        num.clear();
-        rest = &rest[unit_len..];
-    }
-    if !num.is_empty() {
-        return Err(bad());
-    }
-    Ok(chrono::Utc::now().timestamp() - total as i64)
-}
-
-/// Label filters (`key`, `key=value`) as dockerd applies them; `negate`
-/// for `label!`.
-fn labels_match(labels: &BTreeMap<String, String>, wanted: &[String], negate: bool) -> bool {
-    wanted.iter().all(|w| {
-        let hit = match w.split_once('=') {
-            Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-            None => labels.contains_key(w.as_str()),
-        };
-        hit != negate
-    })
-}
-
 /// `POST /containers/prune`: stopped containers matching `until`/`label`.
-pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
     let f = filters::parse(ctx.query.get("filters"), &["until", "label", "label!"])?;
     let until = match f.get("until").and_then(|v| v.first()) {
-        Some(v) => Some(parse_until(v)?),
+        Some(v) => Some(until_filter(v, filters::time::now_ns())?.div_euclid(1_000_000_000)),
         None => None,
     };
     let d = &ctx.daemon;
@@ -303,20 +214,11 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
         if until.is_some_and(|u| created >= u) {
             continue;
         }
-        let labels = rec.config.labels.clone().unwrap_or_default();
-        if !labels_match(
-            &labels,
-            f.get("label").map(Vec::as_slice).unwrap_or_default(),
-            false,
-        ) || !labels_match(
-            &labels,
-            f.get("label!").map(Vec::as_slice).unwrap_or_default(),
-            true,
-        ) {
+        if !filters::label_filters_match(&f, &rec.config.labels.as_ref()) {
             continue;
         }
-        let (rw, _) = sizes(d, &c).await;
-        match crate::daemon::lifecycle::remove(d, &c, false).await {
+        let (rw, _) = crate::daemon::containers::container::sizes(d, &c).await;
+        match crate::daemon::containers::lifecycle::remove(d, &c, false).await {
             Ok(()) => {
                 space += rw;
                 deleted.push(c.id.clone());
@@ -331,19 +233,19 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 /// `GET /system/df`.
-pub async fn system_df(ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn system_df(ctx: &Ctx) -> Result<Response, EngineError> {
     let d = &ctx.daemon;
     let containers = d.all_containers();
     let mut cjson = Vec::new();
     for c in &containers {
         let rec = c.snapshot();
         let mut v = super::render::list_entry(&rec, mounts_json(d, &rec));
-        let (rw, rootfs) = sizes(d, c).await;
+        let (rw, rootfs) = crate::daemon::containers::container::sizes(d, c).await;
         v["SizeRw"] = json!(rw);
         v["SizeRootFs"] = json!(rootfs);
         cjson.push(v);
     }
-    let images = d.images.list();
+    let images = d.all_images();
     let mut layers_size = 0u64;
     let mut ijson = Vec::new();
     for img in &images {

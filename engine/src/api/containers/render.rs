@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::daemon::container::Derived;
-use crate::daemon::lifecycle::human_status;
-use crate::daemon::record::{Record, Status};
+use crate::daemon::containers::container::Derived;
+use crate::daemon::containers::lifecycle::human_status;
+use crate::daemon::containers::record::{Record, Status};
 
 /// HostConfig as dockerd shows it: its defaults, overlaid with what the client sent.
 fn host_config(r: &Record) -> Value {
@@ -333,7 +333,7 @@ mod tests {
             "id": "c0ffee", "name": "/box", "created": "2026-11-26T10:00:00.123456789Z",
             "path": "/probe", "args": ["echo", "a \"quoted\" arg"],
             "config": {"Image": "probe:1"}, "host_config": {}, "host_config_raw": {},
-            "image_id": "sha256:abc", "state": crate::daemon::record::State::default(), "restart_count": 0,
+            "image_id": "sha256:abc", "state": crate::daemon::containers::record::State::default(), "restart_count": 0,
         }))
         .unwrap();
         if labels {

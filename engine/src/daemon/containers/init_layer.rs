@@ -1,0 +1,165 @@
+//! What the engine adds under every container's root, kept out of the
+//! container's own layer as dockerd keeps it (its "-init" layer):
+//! - the init layer: a read-only directory (one, shared by all containers)
+//!   stacked between the image's layers and the container's writable layer,
+//!   holding the mount points the runtime needs (/proc, /sys, /dev,
+//!   /etc/hostname, ...). Without it, creating those mount points would copy
+//!   /etc up into the container's layer and `docker diff` would show it;
+//! - /etc/hostname, /etc/hosts and /etc/resolv.conf: files in the container's
+//!   directory, bind-mounted over those mount points at start.
+
+use std::path::{Path, PathBuf};
+
+use shipshape_runtime::BindMount;
+
+pub const HOSTNAME: &str = "hostname";
+/// The init layer's directory, in the data root: its content never depends
+/// on the container, so all containers stack the same one (read-only, as
+/// every lower directory of an overlay).
+const INIT_LAYER: &str = "init-layer";
+const MOUNT_POINT_DIRS: &[&str] = &["proc", "sys", "dev", "etc"];
+const MOUNT_POINT_FILES: &[&str] = &["etc/hostname", "etc/hosts", "etc/resolv.conf"];
+
+/// The lower directories of a container's root, lowest first: the image's
+/// layers, then the init layer. Every mount of the root uses exactly these,
+/// so the writable layer always sits on the same stack.
+pub fn root_layers(
+    d: &crate::daemon::Daemon,
+    image_id: &str,
+) -> Result<Vec<PathBuf>, crate::errdefs::EngineError> {
+    let mut layers = d.images.layer_dirs(image_id)?;
+    layers.push(d.config.data_root.join(INIT_LAYER));
+    Ok(layers)
+}
+
+/// Creates the init layer in `data_root` if it is missing or incomplete (at
+/// daemon start: idempotent, so an interrupted creation is completed).
+pub fn ensure(data_root: &Path) -> std::io::Result<PathBuf> {
+    let layer = data_root.join(INIT_LAYER);
+    for d in MOUNT_POINT_DIRS {
+        std::fs::create_dir_all(layer.join(d))?;
+    }
+    for f in MOUNT_POINT_FILES {
+        let p = layer.join(f);
+        if !p.exists() {
+            std::fs::File::create(p)?;
+        }
+    }
+    Ok(layer)
+}
+
+pub const HOSTS: &str = "hosts";
+pub const RESOLV_CONF: &str = "resolv.conf";
+
+/// Docker's standard entries, plus the container's own name so it resolves.
+fn hosts_file(hostname: &str, domainname: &str) -> String {
+    let fqdn = if domainname.is_empty() {
+        hostname.to_string()
+    } else {
+        format!("{hostname}.{domainname} {hostname}")
+    };
+    format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{fqdn}\n"
+    )
+}
+
+/// The host's resolv.conf. With its own (empty) network namespace a
+/// container cannot reach the host's loopback resolvers, so those go, as
+/// Docker drops them for non-host networks.
+fn resolv_conf(host: &str, own_network: bool) -> String {
+    host.lines()
+        .filter(|l| {
+            let ns = l.trim_start().strip_prefix("nameserver").map(str::trim);
+            !(own_network && ns.is_some_and(|a| a.starts_with("127.") || a == "::1"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Writes the files into `dir` (atomically) and returns their bind mounts,
+/// leaving out any path the user already binds.
+pub fn prepare(
+    dir: &Path,
+    hostname: &str,
+    domainname: &str,
+    own_network: bool,
+    user_destinations: &[String],
+) -> std::io::Result<Vec<BindMount>> {
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let files = [
+        (HOSTNAME, "/etc/hostname", format!("{hostname}\n")),
+        (HOSTS, "/etc/hosts", hosts_file(hostname, domainname)),
+        (
+            RESOLV_CONF,
+            "/etc/resolv.conf",
+            resolv_conf(&host_resolv, own_network),
+        ),
+    ];
+    let mut mounts = Vec::new();
+    for (name, dest, content) in files {
+        if user_destinations
+            .iter()
+            .any(|d| d.trim_end_matches('/') == dest)
+        {
+            continue;
+        }
+        let path = dir.join(name);
+        // Rewritten at every start: atomic is enough, no fsync.
+        shipshape_store::atomic::replace_file(&path, content.as_bytes())?;
+        mounts.push(BindMount {
+            source: path,
+            destination: dest.to_string(),
+            readonly: false,
+        });
+    }
+    Ok(mounts)
+}
+
+/// A file's path for inspect once it exists (after the first start), else "".
+pub fn shown_path(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    if p.exists() {
+        p
+    } else {
+        PathBuf::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_drops_loopback_only_with_own_network() {
+        let host = "search example\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n";
+        assert_eq!(resolv_conf(host, false), host);
+        assert_eq!(
+            resolv_conf(host, true),
+            "search example\nnameserver 10.0.0.1\n"
+        );
+    }
+
+    #[test]
+    fn init_layer_holds_the_mount_points() {
+        let d = tempfile::tempdir().unwrap();
+        let l = ensure(d.path()).unwrap();
+        assert!(l.join("proc").is_dir() && l.join("etc/hosts").is_file());
+        // Idempotent, and completes a layer a crash left half made.
+        std::fs::remove_file(l.join("etc/hosts")).unwrap();
+        assert_eq!(ensure(d.path()).unwrap(), l);
+        assert!(l.join("etc/hosts").is_file());
+    }
+
+    #[test]
+    fn files_are_written_and_user_binds_win() {
+        let d = tempfile::tempdir().unwrap();
+        let m = prepare(d.path(), "box", "", false, &["/etc/hosts".into()]).unwrap();
+        let dests: Vec<_> = m.iter().map(|b| b.destination.as_str()).collect();
+        assert_eq!(dests, vec!["/etc/hostname", "/etc/resolv.conf"]);
+        assert_eq!(
+            std::fs::read_to_string(d.path().join(HOSTNAME)).unwrap(),
+            "box\n"
+        );
+        assert!(hosts_file("box", "lan").contains("127.0.1.1\tbox.lan box"));
+    }
+}

@@ -1,0 +1,799 @@
+//! A container's life: create, start, stop, kill, restart, remove, wait, and
+//! what happens when its process exits. Docker's rules and messages live here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shipshape_runtime::supervisor::ExitStatus;
+use shipshape_runtime::{BindMount, Network, ProcessSpec};
+use shipshape_store::Image;
+
+use super::container::{Container, Progress};
+use super::io::{self, FdStream, Output};
+use super::logs::LogWriter;
+use super::names;
+use super::record::{Config, CreateRequest, HostConfig, Record, State, Status, ZERO_TIME};
+use crate::daemon::volumes;
+use crate::daemon::Daemon;
+use crate::errdefs::EngineError;
+
+/// A signal as the API names it (`SIGKILL`, `KILL`, `9`), with dockerd's
+/// message for one it does not know.
+pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
+    shipshape_runtime::parse_signal(s)
+        .ok_or_else(|| EngineError::InvalidParameter(format!("Invalid signal: {s}")))
+}
+
+pub const SIGKILL: i32 = 9;
+pub const SIGTERM: i32 = 15;
+/// Docker's default stop timeout, in seconds.
+const DEFAULT_STOP_TIMEOUT: i64 = 10;
+/// How long exit handling waits for the output pipes to drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_PATH: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.9fZ")
+        .to_string()
+}
+
+/// `POST /containers/create`. Blocking (store lookups and an fsync'd write):
+/// call it from a blocking task.
+pub fn create(
+    d: &Daemon,
+    name: Option<&str>,
+    req: CreateRequest,
+) -> Result<(String, Vec<String>), EngineError> {
+    let name = match name {
+        Some(n) if !n.is_empty() => {
+            if !names::is_valid_name(n) {
+                return Err(EngineError::InvalidParameter(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )));
+            }
+            if n.starts_with('/') {
+                n.to_string()
+            } else {
+                format!("/{n}")
+            }
+        }
+        _ => loop {
+            let n = format!("/{}", names::random_name());
+            if d.container(&n).is_err() {
+                break n;
+            }
+        },
+    };
+    if req.config.image.is_empty() {
+        let no_command = req.config.cmd.as_ref().is_none_or(Vec::is_empty)
+            && req.config.entrypoint.as_ref().is_none_or(Vec::is_empty);
+        // dockerd's answer with neither image nor command; with a command
+        // it creates an imageless container, which we refuse.
+        return Err(EngineError::InvalidParameter(if no_command {
+            "No command specified".into()
+        } else {
+            "Config cannot be empty in order to create a container".into()
+        }));
+    }
+    let image = d.images.get(&req.config.image)?;
+    let host_config_raw = req.host_config.clone().unwrap_or(serde_json::Value::Null);
+    let host_config: HostConfig = match &req.host_config {
+        Some(v) => serde_json::from_value(v.clone())
+            // A decode error: dockerd 20.10 answers 500 for those.
+            .map_err(|e| EngineError::System(format!("invalid HostConfig: {e}")))?,
+        None => HostConfig::default(),
+    };
+    // Mount specs are checked now; volumes are created once the name is ours.
+    for bind in host_config.binds.iter().flatten() {
+        volumes::mounts::parse_bind(bind)?;
+    }
+    super::cgroups::validate(&host_config)?;
+    if let Some(p) = &host_config.restart_policy {
+        super::restart::validate(p)?;
+        if host_config.auto_remove && !matches!(p.name.as_str(), "" | "no") {
+            return Err(EngineError::InvalidParameter(
+                "conflicting options: cannot specify both --restart and --rm".into(),
+            ));
+        }
+    }
+
+    let (mut host_config, mut host_config_raw) = (host_config, host_config_raw);
+    super::cgroups::normalize(&mut host_config, &mut host_config_raw);
+    let id = names::new_id();
+    let config = merge_image_config(req.config, &image, &id);
+    let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
+    argv.extend(config.cmd.clone().unwrap_or_default());
+    if argv.is_empty() {
+        return Err(EngineError::InvalidParameter("No command specified".into()));
+    }
+
+    d.reserve_name(&name, &id)?;
+    let image_volumes: Vec<String> = config
+        .volumes
+        .as_ref()
+        .and_then(|v| v.as_object())
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let mount_points = match volumes::mounts::resolve_mounts(
+        d,
+        host_config.binds.as_deref().unwrap_or_default(),
+        host_config.mounts.as_deref().unwrap_or_default(),
+        &host_config.tmpfs.clone().unwrap_or_default(),
+        &image_volumes,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            d.release_name(&name);
+            return Err(e);
+        }
+    };
+    let record = Record {
+        id: id.clone(),
+        name: name.clone(),
+        created: now_rfc3339(),
+        path: argv[0].clone(),
+        args: argv[1..].to_vec(),
+        config,
+        host_config,
+        host_config_raw,
+        image_id: image.id.clone(),
+        state: State::default(),
+        restart_count: 0,
+        mount_points,
+        manually_stopped: false,
+    };
+    let dir = d.containers_dir().join(&id);
+    let c = Container::new(dir.clone(), record);
+    // The record is written last: a crash before that leaves a directory
+    // without a record, which the next start removes (never acknowledged).
+    let persisted = std::fs::create_dir_all(&dir).and_then(|_| c.save());
+    if let Err(e) = persisted {
+        d.release_name(&name);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e.into());
+    }
+    d.register(c.clone());
+    crate::daemon::events::container(&c, "create", Default::default());
+    Ok((id, Vec::new()))
+}
+
+/// The image's config supplies what the request leaves out, as Docker does.
+fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
+    let ic = image.config.get("config").cloned().unwrap_or_default();
+    let strings = |key: &str| -> Option<Vec<String>> {
+        ic.get(key)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    };
+    let string = |key: &str| {
+        ic.get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    if c.entrypoint.is_none() {
+        c.entrypoint = strings("Entrypoint");
+        if c.cmd.is_none() {
+            c.cmd = strings("Cmd");
+        }
+    }
+    // As dockerd merges: the request's entries first, then the image's
+    // entries whose keys the request did not set.
+    let key = |e: &str| e.split('=').next().unwrap_or("").to_string();
+    let mut env: Vec<String> = c.env.take().unwrap_or_default();
+    for e in strings("Env").unwrap_or_default() {
+        if !env.iter().any(|x| key(x) == key(&e)) {
+            env.push(e);
+        }
+    }
+    c.env = Some(env);
+    if c.working_dir.is_empty() {
+        c.working_dir = string("WorkingDir");
+    }
+    if c.user.is_empty() {
+        c.user = string("User");
+    }
+    if c.stop_signal.is_none() {
+        c.stop_signal = ic
+            .get("StopSignal")
+            .and_then(|v| v.as_str())
+            .map(String::from);
+    }
+    let mut labels: BTreeMap<String, String> = ic
+        .get("Labels")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    labels.extend(c.labels.take().unwrap_or_default());
+    c.labels = Some(labels);
+    if c.hostname.is_empty() {
+        c.hostname = id[..12].to_string();
+    }
+    if c.volumes.is_none() {
+        c.volumes = ic.get("Volumes").filter(|v| !v.is_null()).cloned();
+    }
+    c
+}
+
+/// `POST /containers/{id}/start`.
+pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineError> {
+    let _op = c.op_lock.lock().await;
+    if c.record().state.status == Status::Restarting {
+        return Err(EngineError::NotModified);
+    }
+    if !c.is_running() {
+        super::restart::reset(c);
+    }
+    start_locked(d, c).await
+}
+
+/// A start by the restart policy (the caller holds `op_lock`).
+pub(super) async fn start_unlocked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineError> {
+    start_locked(d, c).await
+}
+
+async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineError> {
+    let rec = c.snapshot();
+    if rec.state.status == Status::Paused {
+        return Err(EngineError::Conflict(
+            "cannot start a paused container, try unpause instead".into(),
+        ));
+    }
+    if rec.state.running() && rec.state.status != Status::Restarting {
+        return Err(EngineError::NotModified);
+    }
+    c.root_released().await;
+    // The cgroups are made while the root is mounted: neither needs the
+    // other, and each is a good part of a start.
+    let (id2, hc2) = (c.id.clone(), rec.host_config.clone());
+    let cgroups = tokio::task::spawn_blocking(move || super::cgroups::prepare(&id2, &hc2));
+    let (d2, c2, rec2) = (d.clone(), c.clone(), rec.clone());
+    let root = tokio::task::spawn_blocking(move || prepare_root(&d2, &c2, &rec2))
+        .await
+        .map_err(EngineError::system)
+        .and_then(|r| r);
+    let cgroups = cgroups.await.map_err(EngineError::system).and_then(|r| r);
+    let ((rootfs, mounts), cgroups) = match (root, cgroups) {
+        (Ok(root), Ok(cgroups)) => (root, cgroups),
+        (Err(e), cgroups) => {
+            undo_prepare(c, cgroups.is_ok()).await;
+            return Err(e);
+        }
+        (Ok(_), Err(e)) => {
+            undo_prepare(c, false).await;
+            return Err(e);
+        }
+    };
+
+    let cfg = &rec.config;
+    let mut env = cfg.env.clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, DEFAULT_PATH.to_string());
+    }
+    env.insert(0, format!("HOSTNAME={}", cfg.hostname));
+    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    let spec = ProcessSpec {
+        cgroups,
+        rootfs,
+        args: std::iter::once(rec.path.clone())
+            .chain(rec.args.iter().cloned())
+            .collect(),
+        env,
+        cwd: if cfg.working_dir.is_empty() {
+            "/".into()
+        } else {
+            cfg.working_dir.clone()
+        },
+        user: cfg.user.clone(),
+        hostname: cfg.hostname.clone(),
+        tty: cfg.tty,
+        open_stdin: cfg.open_stdin,
+        readonly_rootfs: rec.host_config.readonly_rootfs,
+        mounts,
+        tmpfs: volumes::mounts::tmpfs_mounts(&rec),
+        network: if rec.host_config.network_mode == "none" {
+            Network::None
+        } else {
+            Network::Host
+        },
+    };
+    let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
+        .await
+        .map_err(EngineError::system)?
+    {
+        Ok(s) => s,
+        Err(e) => {
+            // Docker keeps the container "created", with the error and 127/126.
+            let code = match &e {
+                shipshape_runtime::RuntimeError::ExecPermission { .. } => 126,
+                _ => 127,
+            };
+            {
+                let mut r = c.record();
+                r.state.error = e.to_string();
+                r.state.exit_code = code;
+            }
+            let _ = c.save_state();
+            undo_prepare(c, true).await;
+            // dockerd removes an AutoRemove container whose start failed
+            // (`docker run --rm` waits for that removal).
+            if rec.host_config.auto_remove {
+                if let Err(re) = remove_locked(d, c).await {
+                    tracing::warn!(id = %c.id, error = %re, "auto-remove after failed start");
+                }
+            }
+            return Err(e.into());
+        }
+    };
+
+    let pid = spawned.pid;
+    {
+        let mut r = c.record();
+        r.state = State {
+            status: Status::Running,
+            pid,
+            exit_code: 0,
+            error: String::new(),
+            started_at: now_rfc3339(),
+            finished_at: r.state.finished_at.clone(),
+            oom_killed: false,
+            pid_start_time: process_start_time(pid).unwrap_or(0),
+        };
+    }
+    if let Err(e) = c.save_state() {
+        tracing::warn!(id = %c.id, error = %e, "persisting started state");
+    }
+
+    // stdio: with a tty, stdout is the pty master and stdin (if open) a dup of it.
+    {
+        let mut run = c.run_handles();
+        run.stdin = spawned
+            .stdin
+            .and_then(|f| FdStream::new(f).ok())
+            .map(|s| Arc::new(tokio::sync::Mutex::new(Some(s))));
+        run.tty = if cfg.tty {
+            spawned.stdout.try_clone().ok()
+        } else {
+            None
+        };
+    }
+    crate::daemon::events::container_started(d, c);
+    c.progress.send_modify(|p| p.starts += 1);
+    let log = LogWriter::open(&c.log_path())?;
+    let pump = tokio::spawn(io::pump(spawned.stdout, spawned.stderr, log, c.hub.clone()));
+
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    d.supervisor().watch(
+        pid,
+        Box::new(move |status| {
+            let _ = tx.send(status);
+        }),
+    );
+    let (d2, c2) = (d.clone(), c.clone());
+    tokio::spawn(async move {
+        let status = rx.await.unwrap_or(ExitStatus::Signaled(SIGKILL));
+        if tokio::time::timeout(DRAIN_TIMEOUT, pump).await.is_err() {
+            tracing::warn!(id = %c2.id, "container output did not drain in time");
+        }
+        on_exit(&d2, &c2, status).await;
+    });
+    Ok(())
+}
+
+/// A start that failed before its process ran: release what `prepare_root`
+/// and the cgroups' preparation made.
+async fn undo_prepare(c: &Container, release_cgroups: bool) {
+    if release_cgroups {
+        super::cgroups::release(&c.id).await;
+    }
+    let fs_dir = c.fs_dir();
+    let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir))
+        .await;
+}
+
+/// The container's root and what is mounted into it: the image's layers
+/// under a writable one, fresh volumes filled from the image, bind sources
+/// (Docker creates a missing one), and its /etc/hostname, hosts and
+/// resolv.conf. Blocking.
+fn prepare_root(
+    d: &Arc<Daemon>,
+    c: &Container,
+    rec: &Record,
+) -> Result<(PathBuf, Vec<BindMount>), EngineError> {
+    let layers = super::init_layer::root_layers(d, &rec.image_id)?;
+    let fs_dir = c.fs_dir();
+    // A container removed when it exits has a throwaway writable layer.
+    let rootfs = if rec.host_config.auto_remove {
+        shipshape_runtime::rootfs::mount_rootfs_volatile(&layers, &fs_dir)?
+    } else {
+        shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir)?
+    };
+    // Image content goes into fresh volumes before the container sees them.
+    let mut points = rec.mount_points.clone();
+    if volumes::mounts::populate(d, &rootfs, &mut points) {
+        c.record().mount_points = points;
+        if let Err(e) = c.save() {
+            tracing::warn!(id = %c.id, error = %e, "persisting volume copy state");
+        }
+    }
+    let mut mounts = volumes::mounts::host_mounts(d, rec)?;
+    for m in &mounts {
+        if !m.source.exists() {
+            std::fs::create_dir_all(&m.source)?;
+        }
+    }
+    let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
+    let cfg = &rec.config;
+    mounts.extend(super::init_layer::prepare(
+        c.dir(),
+        &cfg.hostname,
+        &cfg.domainname,
+        rec.host_config.network_mode == "none",
+        &user_destinations,
+    )?);
+    Ok((rootfs, mounts))
+}
+
+/// Records the exit, wakes waiters and attached clients, releases the rootfs,
+/// and honours AutoRemove.
+async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
+    // Release the rootfs before the exit becomes visible: once it is, a new
+    // start may mount it again, and must not have it unmounted under it.
+    *c.run_handles() = Default::default();
+    // The root leaves the mount table now; the rest of its unmount (syncing
+    // the writable layer) finishes in the background. The cgroups go meanwhile.
+    let fs_dir = c.fs_dir();
+    let detached = tokio::task::spawn_blocking(move || shipshape_runtime::detach_rootfs(&fs_dir));
+    let oom_killed = super::cgroups::release(&c.id).await;
+    match detached.await {
+        Ok(Ok(root)) => c.release_root_later(root),
+        Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmounting the container's root"),
+        Err(e) => tracing::warn!(id = %c.id, error = %e, "unmounting the container's root"),
+    }
+    let auto_remove = {
+        let mut r = c.record();
+        r.state.status = Status::Exited;
+        r.state.running_exit(status.code());
+        r.state.oom_killed = oom_killed;
+        r.host_config.auto_remove
+    };
+    if let Err(e) = c.save_state() {
+        tracing::warn!(id = %c.id, error = %e, "persisting exit");
+    }
+    crate::daemon::events::container_died(d, c, status.code());
+    let _ = c.hub.output.send(Output::End);
+    c.hub.bump();
+    c.progress.send_modify(|p| p.exits += 1);
+    tracing::info!(id = %c.id, code = status.code(), "container exited");
+    super::restart::on_exit(d, c);
+    if auto_remove {
+        let _op = c.op_lock.lock().await;
+        let rec = c.snapshot();
+        match remove_locked(d, c).await {
+            // `docker run --rm` takes the container's anonymous volumes along.
+            Ok(()) => volumes::remove_anonymous(d, &rec),
+            Err(e) => tracing::warn!(id = %c.id, error = %e, "auto-remove"),
+        }
+    }
+}
+
+impl State {
+    fn running_exit(&mut self, code: i32) {
+        self.pid = 0;
+        self.exit_code = code;
+        self.finished_at = now_rfc3339();
+    }
+}
+
+/// Field 22 of /proc/PID/stat: when the process started, in clock ticks.
+/// Together with the pid it identifies one process across pid reuse.
+pub(super) fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces: count fields after its ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Waits until the container's current run has ended.
+async fn wait_exit(c: &Container, seen_exits: u64) {
+    let mut rx = c.progress.subscribe();
+    let _ = rx.wait_for(|p| p.exits > seen_exits || p.removed).await;
+}
+
+/// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout.
+pub async fn stop(
+    d: &Arc<Daemon>,
+    c: &Arc<Container>,
+    signal: Option<i32>,
+    timeout: Option<i64>,
+) -> Result<(), EngineError> {
+    let _op = c.op_lock.lock().await;
+    stop_locked(d, c, signal, timeout).await
+}
+
+async fn stop_locked(
+    _d: &Arc<Daemon>,
+    c: &Arc<Container>,
+    signal: Option<i32>,
+    timeout: Option<i64>,
+) -> Result<(), EngineError> {
+    let rec = c.snapshot();
+    if !rec.state.running() {
+        return Err(EngineError::NotModified);
+    }
+    if super::restart::stopped_by_user(c) {
+        // It was waiting to restart: no process, now simply exited.
+        return Ok(());
+    }
+    let exits = c.progress.borrow().exits;
+    let signal = signal
+        .or_else(|| {
+            rec.config
+                .stop_signal
+                .as_deref()
+                .and_then(shipshape_runtime::parse_signal)
+        })
+        .unwrap_or(SIGTERM);
+    let timeout = timeout
+        .or(rec.config.stop_timeout)
+        .unwrap_or(DEFAULT_STOP_TIMEOUT);
+    crate::daemon::events::container_kill(c, signal);
+    let _ = shipshape_runtime::kill(rec.state.pid, signal);
+    super::cgroups::thaw_if_paused(c).await;
+    if timeout < 0 {
+        wait_exit(c, exits).await;
+        crate::daemon::events::container(c, "stop", Default::default());
+        return Ok(());
+    }
+    let graceful =
+        tokio::time::timeout(Duration::from_secs(timeout as u64), wait_exit(c, exits)).await;
+    if graceful.is_err() {
+        crate::daemon::events::container_kill(c, SIGKILL);
+        let _ = shipshape_runtime::kill(rec.state.pid, SIGKILL);
+        wait_exit(c, exits).await;
+    }
+    crate::daemon::events::container(c, "stop", Default::default());
+    Ok(())
+}
+
+/// `POST /containers/{id}/kill`. `key` is how the client named the container
+/// (dockerd echoes it in the error).
+pub async fn kill(c: &Arc<Container>, signal: i32, key: &str) -> Result<(), EngineError> {
+    let rec = c.snapshot();
+    if !rec.state.running() {
+        return Err(EngineError::Conflict(format!(
+            "Cannot kill container: {key}: Container {} is not running",
+            c.id
+        )));
+    }
+    // dockerd: a kill with the stop signal (any signal when none is set)
+    // or SIGKILL ends restarting, and resumes a paused container so the
+    // signal is delivered.
+    let stop_signal = rec
+        .config
+        .stop_signal
+        .as_deref()
+        .and_then(shipshape_runtime::parse_signal);
+    let exit_on_next = signal == SIGKILL || stop_signal.is_none_or(|s| s == signal);
+    if exit_on_next && super::restart::stopped_by_user(c) {
+        return Ok(());
+    }
+    crate::daemon::events::container_kill(c, signal);
+    shipshape_runtime::kill(rec.state.pid, signal)?;
+    if exit_on_next {
+        super::cgroups::thaw_if_paused(c).await;
+    }
+    if signal == SIGKILL {
+        // Docker's kill with SIGKILL returns once the container is dead.
+        let exits = c.progress.borrow().exits;
+        if c.is_running() {
+            wait_exit(c, exits).await;
+        }
+    }
+    Ok(())
+}
+
+/// `POST /containers/{id}/restart`: stop if running, then start.
+pub async fn restart(
+    d: &Arc<Daemon>,
+    c: &Arc<Container>,
+    signal: Option<i32>,
+    timeout: Option<i64>,
+) -> Result<(), EngineError> {
+    let _op = c.op_lock.lock().await;
+    match stop_locked(d, c, signal, timeout).await {
+        Ok(()) | Err(EngineError::NotModified) => {}
+        Err(e) => return Err(e),
+    }
+    super::restart::reset(c);
+    // Wait for exit handling to finish (state recorded) before starting again.
+    let mut rx = c.progress.subscribe();
+    let _ = rx.wait_for(|_| !c.is_running()).await;
+    start_locked(d, c).await?;
+    crate::daemon::events::container(c, "restart", Default::default());
+    Ok(())
+}
+
+/// `DELETE /containers/{id}`.
+pub async fn remove(d: &Arc<Daemon>, c: &Arc<Container>, force: bool) -> Result<(), EngineError> {
+    let _op = c.op_lock.lock().await;
+    if c.is_running() {
+        if !force {
+            let what = match c.record().state.status {
+                Status::Paused => {
+                    return Err(EngineError::Conflict(format!(
+                        "You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove",
+                        c.id
+                    )))
+                }
+                Status::Restarting => "restarting",
+                _ => "running",
+            };
+            return Err(EngineError::Conflict(format!(
+                "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
+                c.id
+            )));
+        }
+        if !super::restart::stopped_by_user(c) {
+            let exits = c.progress.borrow().exits;
+            let pid = c.record().state.pid;
+            crate::daemon::events::container_kill(c, SIGKILL);
+            let _ = shipshape_runtime::kill(pid, SIGKILL);
+            super::cgroups::thaw_if_paused(c).await;
+            wait_exit(c, exits).await;
+        }
+    }
+    remove_locked(d, c).await
+}
+
+async fn remove_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineError> {
+    if c.progress.borrow().removed {
+        return Ok(());
+    }
+    c.record().state.status = Status::Removing;
+    // One rename takes the container off disk (atomically: after a crash it
+    // is either all there or gone); unmounting its root and deleting its
+    // files happen after the answer, in the background. The unmount of an
+    // overlay syncs its upper filesystem, and deleting a tree is many
+    // unlinks: both were most of the cost of `DELETE`.
+    let trashed = super::trash::move_in(&d.config.data_root, c.dir())?;
+    super::trash::empty_in_background(trashed);
+    d.unregister(c);
+    super::restart::forget(&c.id);
+    d.execs.forget_container(&c.id);
+    d.networks.forget_container(&c.id);
+    crate::daemon::events::container(c, "destroy", Default::default());
+    c.progress.send_modify(|p| p.removed = true);
+    Ok(())
+}
+
+/// Docker's wait conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: Option<&str>) -> Result<Self, EngineError> {
+        match s.unwrap_or("") {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(EngineError::InvalidParameter(format!(
+                "invalid condition: \"{other}\""
+            ))),
+        }
+    }
+}
+
+/// Returns a future that resolves when the condition holds, with the exit
+/// code to report. The starting point is taken now, not when the future is
+/// first polled, so an exit right after the call is not missed.
+pub fn wait(
+    c: Arc<Container>,
+    cond: WaitCondition,
+) -> impl std::future::Future<Output = i32> + Send + 'static {
+    let mut rx = c.progress.subscribe();
+    let start: Progress = *rx.borrow_and_update();
+    let running_now = c.is_running();
+    async move {
+        match cond {
+            WaitCondition::NotRunning if !running_now => {}
+            WaitCondition::NotRunning | WaitCondition::NextExit => {
+                let _ = rx.wait_for(|p| p.exits > start.exits || p.removed).await;
+            }
+            WaitCondition::Removed => {
+                let _ = rx.wait_for(|p| p.removed).await;
+            }
+        }
+        c.record().state.exit_code
+    }
+}
+
+/// Docker's human "Status" for `docker ps`: "Up 5 seconds", "Exited (0) 2 minutes ago".
+pub fn human_status(state: &State, created: &str) -> String {
+    let since = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| {
+                (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                    .to_std()
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    };
+    match state.status {
+        Status::Running => format!("Up {}", human_duration(since(&state.started_at))),
+        Status::Paused => format!("Up {} (Paused)", human_duration(since(&state.started_at))),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            state.exit_code,
+            human_duration(since(&state.finished_at))
+        ),
+        Status::Exited if state.finished_at != ZERO_TIME => {
+            format!(
+                "Exited ({}) {} ago",
+                state.exit_code,
+                human_duration(since(&state.finished_at))
+            )
+        }
+        Status::Exited | Status::Created => {
+            let _ = created;
+            "Created".into()
+        }
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+/// Docker's units.HumanDuration.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        2..=59 => format!("{s} seconds"),
+        60..=119 => "About a minute".into(),
+        120..=3599 => format!("{} minutes", s / 60),
+        3600..=7199 => "About an hour".into(),
+        7200..=172_799 => format!("{} hours", s / 3600),
+        172_800..=1_209_599 => format!("{} days", s / 86_400),
+        1_209_600..=5_183_999 => format!("{} weeks", s / 604_800),
+        5_184_000..=63_071_999 => format!("{} months", s / 2_592_000),
+        _ => format!("{} years", s / 31_536_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
+        assert_eq!(human_duration(Duration::from_secs(5)), "5 seconds");
+        assert_eq!(human_duration(Duration::from_secs(90)), "About a minute");
+        assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");
+    }
+
+    #[test]
+    fn wait_conditions() {
+        assert_eq!(
+            WaitCondition::parse(None).unwrap(),
+            WaitCondition::NotRunning
+        );
+        assert_eq!(
+            WaitCondition::parse(Some("removed")).unwrap(),
+            WaitCondition::Removed
+        );
+        assert!(WaitCondition::parse(Some("bogus")).is_err());
+    }
+}

@@ -1,0 +1,210 @@
+//! A container's persisted record: Docker's `Config` and `HostConfig` as the
+//! client sent them (merged with the image's defaults), plus its `State`.
+//! Field names are Docker's, so inspect can render them directly.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Docker's container `Config`. Unknown input fields are ignored, as dockerd does.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Config {
+    pub hostname: String,
+    pub domainname: String,
+    pub user: String,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<serde_json::Value>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub env: Option<Vec<String>>,
+    #[serde(deserialize_with = "str_slice")]
+    pub cmd: Option<Vec<String>>,
+    pub image: String,
+    pub volumes: Option<serde_json::Value>,
+    pub working_dir: String,
+    #[serde(deserialize_with = "str_slice")]
+    pub entrypoint: Option<Vec<String>>,
+    pub on_build: Option<Vec<String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+}
+
+/// The parts of `HostConfig` the engine acts on. The whole object the client
+/// sent is kept as JSON too (`Record::host_config_raw`) so inspect can echo it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    pub binds: Option<Vec<String>>,
+    pub mounts: Option<Vec<serde_json::Value>>,
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    pub auto_remove: bool,
+    pub readonly_rootfs: bool,
+    pub network_mode: String,
+    pub restart_policy: Option<RestartPolicy>,
+    pub console_size: Option<[u32; 2]>,
+    /// Resources (see `daemon::containers::cgroups`): bytes, counts, CFS µs; 0 = unset.
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub pids_limit: Option<i64>,
+    pub cpu_shares: i64,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    pub nano_cpus: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    pub name: String,
+    pub maximum_retry_count: i64,
+}
+
+/// The body of `POST /containers/create`: Config fields at the top level,
+/// plus HostConfig and NetworkingConfig.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateRequest {
+    #[serde(flatten)]
+    pub config: Config,
+    pub host_config: Option<serde_json::Value>,
+    pub networking_config: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// Docker's zero time, shown for "never started/finished".
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct State {
+    pub status: Status,
+    pub pid: i32,
+    pub exit_code: i32,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    /// The process's start time (clock ticks since boot, /proc/PID/stat
+    /// field 22), so after a daemon crash a reused pid is never mistaken for
+    /// the container's.
+    #[serde(default)]
+    pub pid_start_time: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+            oom_killed: false,
+            pid_start_time: 0,
+        }
+    }
+}
+
+impl State {
+    pub fn running(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Running | Status::Paused | Status::Restarting
+        )
+    }
+}
+
+/// Everything persisted about one container (`config.v2.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    /// With Docker's leading slash: "/name".
+    pub name: String,
+    /// RFC 3339 with nanoseconds, UTC.
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub config: Config,
+    pub host_config: HostConfig,
+    pub host_config_raw: serde_json::Value,
+    pub image_id: String,
+    pub state: State,
+    pub restart_count: i64,
+    /// Binds, volumes and tmpfs mounts, resolved at create.
+    #[serde(default)]
+    pub mount_points: Vec<crate::daemon::volumes::mounts::MountPoint>,
+    /// dockerd's HasBeenManuallyStopped: stopped or killed through the API,
+    /// so `unless-stopped` does not bring it back when the daemon starts.
+    #[serde(default)]
+    pub manually_stopped: bool,
+}
+
+/// Docker accepts `Cmd`/`Entrypoint` as a string or an array of strings.
+fn str_slice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => None,
+        Some(OneOrMany::One(s)) => Some(vec![s]),
+        Some(OneOrMany::Many(v)) => Some(v),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_request_accepts_string_or_array_cmd() {
+        let r: CreateRequest =
+            serde_json::from_str(r#"{"Image":"x","Cmd":"echo hi","Entrypoint":["/a","b"]}"#)
+                .unwrap();
+        assert_eq!(r.config.cmd, Some(vec!["echo hi".to_string()]));
+        assert_eq!(r.config.entrypoint, Some(vec!["/a".into(), "b".into()]));
+        let r: CreateRequest =
+            serde_json::from_str(r#"{"Image":"x","Cmd":null,"HostConfig":{"AutoRemove":true}}"#)
+                .unwrap();
+        assert_eq!(r.config.cmd, None);
+        assert!(r.host_config.is_some());
+    }
+}
