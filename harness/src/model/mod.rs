@@ -19,7 +19,7 @@
 
 pub mod sut;
 
-use crate::scenarios::seed::{baseline, FileState, Tree};
+use crate::filetree::{baseline, FileState, Tree};
 use proptest::prelude::*;
 use proptest::strategy::Union;
 use proptest_state_machine::ReferenceStateMachine;

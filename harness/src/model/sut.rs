@@ -5,8 +5,8 @@
 
 use super::{precondition, sequences, step, FileWrite, Op, Place, Prediction, State, Support};
 use crate::client::{demux, enc, Req, Response, Target};
-use crate::scenarios::seed::{parse_dump, seed_bytes, show, Tree};
-use crate::scenarios::{fail, Ctx, Outcome, Problem, COMMIT_REPO, RUN_LABEL};
+use crate::filetree::{parse_dump, show, Tree};
+use crate::ground::{fail, seed_bytes, Ctx, Outcome, Problem, COMMIT_REPO, RUN_LABEL};
 use crate::{fixture, schema};
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
@@ -1072,7 +1072,7 @@ pub fn run(ctx: &Ctx, opts: &ModelOptions) -> Outcome {
                     None,
                 ),
             };
-            Err(Problem::Fail(crate::scenarios::Failure {
+            Err(Problem::Fail(crate::ground::Failure {
                 reason: format!("{reason} [after {} sequences incl. shrinking]", case.get()),
                 exchange,
                 expected: Some(

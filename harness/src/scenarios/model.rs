@@ -3,7 +3,8 @@
 //! (harness/src/model). `--cases` sequences per run; operations the
 //! endpoint does not route are not generated and named on the PASS line.
 
-use super::{scenario, Ctx, Outcome, Scenario};
+use super::{scenario, Scenario};
+use crate::ground::{Ctx, Outcome};
 use crate::model::sut::{self, ModelOptions};
 
 pub fn scenarios() -> Vec<Scenario> {
