@@ -22,6 +22,7 @@ pub mod filetree;
 pub mod fixture;
 pub mod ground;
 pub mod model;
+pub mod regressions;
 pub mod report;
 pub mod runner;
 pub mod scenarios;

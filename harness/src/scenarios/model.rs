@@ -5,12 +5,12 @@
 
 use super::{scenario, Scenario};
 use crate::ground::{Ctx, Outcome};
-use crate::model::sut::{self, ModelOptions};
+use crate::model::lifecycle::{self, ModelOptions};
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![scenario("model", "lifecycle", true, lifecycle)]
 }
 
 fn lifecycle(ctx: &Ctx) -> Outcome {
-    sut::run(ctx, &ModelOptions::for_ctx(ctx))
+    lifecycle::run(ctx, &ModelOptions::for_ctx(ctx))
 }

@@ -11,7 +11,7 @@ use crate::fixture;
 use crate::ground::spec::expectation;
 use crate::ground::COMMIT_REPO;
 use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
-use crate::model::sut::route_missing;
+use crate::model::route_missing;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

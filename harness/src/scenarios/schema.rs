@@ -11,7 +11,7 @@
 use super::{scenario, Scenario};
 use crate::client::{enc, Req, Response, MAX_API_VERSION};
 use crate::ground::{expect_status, fail_at, json_body, Ctx, Outcome, Problem};
-use crate::model::sut::route_missing;
+use crate::model::route_missing;
 use crate::schema;
 use serde_json::{json, Value};
 
