@@ -22,6 +22,8 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// What one run executes: the filters (see `crate::scenarios::select`),
+/// the property cases and seed, and the run id every object is labelled with.
 pub struct RunOptions {
     pub filters: Vec<String>,
     pub cases: u32,
