@@ -695,34 +695,4 @@ mod tests {
         assert_ne!(seed_bytes(1, "a"), seed_bytes(1, "b"));
         assert_eq!(seed_bytes(7, "a"), seed_bytes(7, "a"));
     }
-
-    /// With the default seed and case count, every property's cases include
-    /// every kind of operation (so a default run exercises all of them).
-    #[test]
-    fn default_cases_cover_every_operation_kind() {
-        for s in scenarios() {
-            let name = s.full_name();
-            let rng = TestRng::from_seed(
-                RngAlgorithm::ChaCha,
-                &seed_bytes(crate::runner::defaults::DEFAULT_SEED, &name),
-            );
-            let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-            let mut kinds = BTreeSet::new();
-            for _ in 0..crate::runner::defaults::DEFAULT_CASES {
-                let specs = ops_strategy()
-                    .new_tree(&mut runner)
-                    .expect("tree")
-                    .current();
-                for op in plan(&specs).ops {
-                    kinds.insert(match op {
-                        Op::Write(..) => "write",
-                        Op::Append(..) => "append",
-                        Op::Delete(..) => "delete",
-                        Op::Chmod(..) => "chmod",
-                    });
-                }
-            }
-            assert_eq!(kinds.len(), 4, "{name}: only {kinds:?}");
-        }
-    }
 }
