@@ -25,6 +25,7 @@
 //! twice or has an empty reason/link is an error (exit 2) before anything
 //! runs.
 
+pub use crate::report::verdict::{Fired, Known, Rule, Verdict};
 use crate::report::{Report, Status};
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
@@ -58,88 +59,15 @@ pub struct Baseline {
     expiry: Vec<NaiveDate>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Rule {
-    NotInBaseline,
-    Expired,
-    NowPasses,
-}
-
-impl Rule {
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::NotInBaseline => "not-in-baseline",
-            Rule::Expired => "expired",
-            Rule::NowPasses => "now-passes",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Fired {
-    pub rule: Rule,
-    pub scenario: String,
-    pub message: String,
-}
-
-/// A known divergence that showed up as expected.
-#[derive(Debug, Clone, Serialize)]
-pub struct Known {
-    pub scenario: String,
-    pub reason: String,
-    pub link: String,
-    pub expires: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
-    pub file: String,
-    pub endpoint: String,
-    pub fired: Vec<Fired>,
-    pub known: Vec<Known>,
-}
-
-impl Verdict {
-    pub fn passed(&self) -> bool {
-        self.fired.is_empty()
-    }
-
-    /// Console lines: one per fired rule, then the verdict.
-    pub fn lines(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        for f in &self.fired {
-            v.push(format!(
-                "baseline: rule {} fired: {}",
-                f.rule.name(),
-                f.message
-            ));
-        }
-        v.push(if self.passed() {
-            format!(
-                "baseline {}: OK ({} known divergences matched, no rule fired)",
-                self.file,
-                self.known.len()
-            )
-        } else {
-            format!(
-                "baseline {}: FAILED ({} rule(s) fired; {} known divergences matched)",
-                self.file,
-                self.fired.len(),
-                self.known.len()
-            )
-        });
-        v
-    }
-}
-
 impl Baseline {
-    pub fn load(path: &Path) -> Result<Self> {
+    /// Reads and validates the file; `names` are the scenarios that exist
+    /// (the caller's registry: the baseline does not know the scenarios).
+    pub fn load(path: &Path, names: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading baseline {}", path.display()))?;
         let file: BaselineFile = serde_json::from_str(&text)
             .with_context(|| format!("baseline {} is not valid", path.display()))?;
-        Self::from_file(path, file, &crate::scenarios::all_names())
+        Self::from_file(path, file, names)
     }
 
     /// Validates `file` against the known scenario names.

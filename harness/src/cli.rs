@@ -2,19 +2,13 @@
 
 use crate::client::{ApiVersion, Client, DEFAULT_TIMEOUT};
 use crate::engine::ReferenceEngine;
-use crate::{fixture, scenarios};
+use crate::runner::defaults::{DEFAULT_CASES, DEFAULT_SEED};
+use crate::{fixture, runner, scenarios};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-
-/// Property cases per seed property by default: enough to exercise mixed
-/// operation lists while keeping a full run against dockerd near a minute.
-pub const DEFAULT_CASES: u32 = 8;
-
-/// Fixed default seed, so two runs without --seed check the same inputs.
-pub const DEFAULT_SEED: u64 = 1;
 
 /// Tag written into the manifest by `shipshape fixture`.
 pub const FIXTURE_FILE_TAG: &str = "shipshape-probe:latest";
@@ -73,7 +67,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs())]
     pub timeout: u64,
     #[command(flatten)]
-    pub reports: crate::report::ReportArgs,
+    pub reports: runner::ReportArgs,
 }
 
 pub fn main() -> ExitCode {
@@ -163,7 +157,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         "run {run_id}: seed {}, {} cases per property",
         args.seed, args.cases
     );
-    let opts = scenarios::RunOptions {
+    let opts = runner::RunOptions {
         filters: args.filter,
         cases: args.cases,
         seed: args.seed,
@@ -172,10 +166,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     // Plain lines on stdout; a progress bar on stderr only on a terminal.
     let progress =
         crate::report::console::Progress::new(scenarios::select(&opts.filters).len(), "");
-    let report = scenarios::run(&client, &n, &opts, |r| progress.result(r));
+    let report = runner::run(&client, &n, &opts, |r| progress.result(r));
     progress.finish();
     if let Some(e) = engine.as_mut() {
         e.stop();
     }
-    crate::report::finish(&report, &args.reports, baseline.as_ref())
+    runner::finish(&report, &args.reports, baseline.as_ref())
 }

@@ -1,14 +1,25 @@
 //! Shipshape's conformance harness: checks that an Engine API endpoint
 //! behaves as Docker does.
 //!
+//! Layers, bottom up (each module uses only those listed before it):
+//!
 //! * [`client`]: raw HTTP/1.1 client (unix/tcp), version negotiation,
 //!   transcript, hijacked attach and stream demultiplexing.
 //! * [`fixture`]: the registry-free fixture image (static probe binary).
-//! * [`scenarios`]: the checks, grouped by area; expectations come from
-//!   specs/harness/expectations.json.
+//! * [`schema`]: JSON answers checked against the Engine API schemas.
+//! * [`regressions`]: proptest seeds replayed from the tracked corpus,
+//!   new failures saved outside it.
+//! * [`filetree`]: the fixture's /data as the probe dumps it.
+//! * [`ground`]: what a scenario body uses: context, problems, helpers
+//!   and the expectations of specs/harness/expectations.json.
+//! * [`model`]: the reference model of Docker's state (`model/lifecycle`).
+//! * [`scenarios`]: the checks, grouped by area, and their registry.
 //! * [`report`]: results and their writers (console, JUnit, JSON, HTML).
 //! * [`baseline`]: known divergences of an endpoint, for CI gating.
+//! * [`runner`]: runs the selected scenarios and finishes a run (reports,
+//!   baseline, exit status).
 //! * [`diff`]: `shipshape diff`, two endpoints compared exchange by exchange.
+//! * [`bench`]: `shipshape bench`, latencies, throughput and memory.
 //! * [`engine`]: starts the reference engine when no endpoint is given.
 //! * [`cli`]: the `shipshape` command.
 
@@ -18,8 +29,12 @@ pub mod cli;
 pub mod client;
 pub mod diff;
 pub mod engine;
+pub mod filetree;
 pub mod fixture;
+pub mod ground;
 pub mod model;
+pub mod regressions;
 pub mod report;
+pub mod runner;
 pub mod scenarios;
 pub mod schema;

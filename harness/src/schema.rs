@@ -105,10 +105,7 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
     }
     if let Some(t) = ty {
         if !type_ok(t, v) {
-            errors.push(format!(
-                "{at}: {} where the schema wants {t}",
-                crate::scenarios::spec::json_type(v)
-            ));
+            errors.push(format!("{at}: {} where the schema wants {t}", json_type(v)));
             return;
         }
     }
@@ -268,6 +265,19 @@ fn matches_tokens(toks: &[Tok], s: &[u8]) -> bool {
             with.extend_from_slice(rest);
             matches_tokens(&with, s) || matches_tokens(rest, s)
         }
+    }
+}
+
+/// The JSON Schema type name of a value (`integer` for whole numbers).
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 

@@ -3,14 +3,17 @@
 //! independent encoder of Docker's framing produced, and refuses (rather
 //! than misreads) a stream cut or damaged in its headers.
 //!
-//! Seeds in `fuzz/corpus/demux/` are replayed first; failures are kept in
-//! `proptest-regressions/fuzz-harness-demux.txt`.
+//! Seeds in `fuzz/corpus/demux/` are replayed first, then the proptest
+//! seeds in `proptest-regressions/fuzz-harness-demux.txt` (tracked, never
+//! written by a run). A new failure is saved under the target directory
+//! (`CARGO_TARGET_TMPDIR`); to keep it, copy its `cc ...` line into the
+//! tracked file.
 
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use shipshape_harness::client::demux;
+use shipshape_harness::regressions::CorpusPersistence;
 
 /// Docker's framing, written from its description (stdcopy): a header of
 /// `[stream, 0, 0, 0, size as u32 big-endian]`, then `size` bytes.
@@ -34,10 +37,16 @@ fn config() -> ProptestConfig {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(1024),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../proptest-regressions/fuzz-harness-demux.txt"
-        )))),
+        failure_persistence: Some(Box::new(CorpusPersistence {
+            corpus: Some(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../proptest-regressions/fuzz-harness-demux.txt"
+            )),
+            new: Some(concat!(
+                env!("CARGO_TARGET_TMPDIR"),
+                "/proptest-regressions/fuzz-harness-demux.txt"
+            )),
+        })),
         ..ProptestConfig::default()
     }
 }

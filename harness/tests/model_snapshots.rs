@@ -7,7 +7,8 @@
 //! Needs dockerd at unix:///var/run/docker.sock (CI starts it).
 
 use shipshape_harness::client::Client;
-use shipshape_harness::scenarios::{self, hygiene, snapshots, Ctx};
+use shipshape_harness::ground::Ctx;
+use shipshape_harness::scenarios::{self, hygiene, snapshots};
 
 #[test]
 fn dockerd_matches_committed_snapshots() {

@@ -21,7 +21,9 @@ pub mod shape;
 
 use crate::client::{ApiVersion, Client, Exchange, Negotiation, DEFAULT_TIMEOUT};
 use crate::report::{ExchangeRecord, Report};
-use crate::scenarios::{self, Recording, RunOptions};
+use crate::runner::defaults::{DEFAULT_CASES, DEFAULT_SEED};
+use crate::runner::{self, Recording, RunOptions};
+use crate::scenarios;
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use clap::Args;
@@ -45,10 +47,10 @@ pub struct DiffArgs {
     #[arg(long, value_name = "TEXT")]
     pub filter: Vec<String>,
     /// Cases per property (the same on both sides).
-    #[arg(long, default_value_t = crate::cli::DEFAULT_CASES)]
+    #[arg(long, default_value_t = DEFAULT_CASES)]
     pub cases: u32,
     /// Seed for the property generators (the same on both sides).
-    #[arg(long, default_value_t = crate::cli::DEFAULT_SEED)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Timeout for one request, in seconds.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs())]
@@ -616,7 +618,7 @@ fn connect(url: &str, timeout: u64, pinned: Option<ApiVersion>) -> Result<(Clien
 }
 
 fn record(client: &Client, n: &Negotiation, opts: &RunOptions, label: &'static str) -> Side {
-    let Recording { report, bodies } = scenarios::run_recorded(client, n, opts, |r| {
+    let Recording { report, bodies } = runner::run_recorded(client, n, opts, |r| {
         println!("{label} {}", r.line());
     });
     Side {

@@ -5,8 +5,8 @@
 //! that comes from), the request, the response and the commands to replay
 //! it. `shipshape diff` reuses [`page`] and the helpers.
 
+use super::Verdict;
 use super::{Report, ScenarioResult, Status};
-use crate::baseline::Verdict;
 use std::fmt::Write as _;
 
 /// Escapes text for HTML element content and attribute values.

@@ -3,8 +3,8 @@
 //! Failures carry their exchanges, the expectation with its source, and the
 //! replay commands; the baseline verdict is included when one was used.
 
+use super::Verdict;
 use super::{Report, Status};
-use crate::baseline::Verdict;
 use serde_json::{json, Value};
 
 pub const SCHEMA: &str = "shipshape-report/1";

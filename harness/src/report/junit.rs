@@ -9,8 +9,8 @@
 //! exit status); skip → `<skipped>`; unsupported → `<skipped
 //! type="unsupported">`.
 
+use super::Verdict;
 use super::{Report, Status};
-use crate::baseline::Verdict;
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 pub fn build(report: &Report, verdict: Option<&Verdict>) -> quick_junit::Report {

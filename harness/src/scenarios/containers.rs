@@ -1,9 +1,10 @@
 //! Container lifecycle basics that the error paths and properties rely on.
 
-use super::spec::expectation;
-use super::{expect_status, fail, fail_at, json_body, scenario, Ctx, Outcome, Scenario, RUN_LABEL};
+use super::{scenario, Scenario};
 use crate::client::{demux, enc, Req};
 use crate::fixture;
+use crate::ground::spec::expectation;
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, RUN_LABEL};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -154,7 +155,7 @@ fn attach_hijack(ctx: &Ctx) -> Outcome {
             Err(resp) => {
                 return Err(e.fail(
                     Some(&resp),
-                    format!("expected 101, got {}", super::describe(&resp)),
+                    format!("expected 101, got {}", crate::ground::describe(&resp)),
                     &[],
                 ))
             }
@@ -166,7 +167,7 @@ fn attach_hijack(ctx: &Ctx) -> Outcome {
         for (h, want) in &e.header_values_at(version) {
             if att.header(h) != Some(want.as_str()) {
                 let got = att.header(h).map(str::to_string);
-                return Err(super::Problem::Fail(super::Failure {
+                return Err(crate::ground::Problem::Fail(crate::ground::Failure {
                     reason: format!("header {h}: expected {want:?}, got {got:?}"),
                     exchange: Some(att.exchange),
                     expected: Some(e.summary(&[])),
@@ -209,7 +210,7 @@ fn attach_stdin(ctx: &Ctx) -> Outcome {
             Err(resp) => {
                 return Err(fail_at(
                     &resp,
-                    format!("expected 101, got {}", super::describe(&resp)),
+                    format!("expected 101, got {}", crate::ground::describe(&resp)),
                 ))
             }
         };

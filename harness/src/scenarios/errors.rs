@@ -1,8 +1,9 @@
 //! Error paths: each checks the status and Docker's `{"message": ...}`.
 
-use super::spec::expectation;
-use super::{expect_status, scenario, Ctx, Outcome, Scenario};
+use super::{scenario, Scenario};
 use crate::client::{enc, Req};
+use crate::ground::spec::expectation;
+use crate::ground::{expect_status, Ctx, Outcome};
 use serde_json::json;
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -234,7 +235,7 @@ fn remove_running(ctx: &Ctx) -> Outcome {
         // Still there and still running: the refused removal changed nothing.
         let state = ctx.inspect(id)?;
         if state.pointer("/State/Running") != Some(&json!(true)) {
-            return Err(super::fail(
+            return Err(crate::ground::fail(
                 "the container is no longer running after a refused removal",
             ));
         }

@@ -3,8 +3,9 @@
 //! Only objects carrying this run's label or tags are touched: dockerd may be
 //! shared with other users and other concurrent runs.
 
-use super::{fail, fail_at, json_body, scenario, Ctx, Outcome, Problem, Scenario, RUN_LABEL};
+use super::{scenario, Scenario};
 use crate::client::{enc, Req};
+use crate::ground::{fail, fail_at, json_body, Ctx, Outcome, Problem, RUN_LABEL};
 use serde_json::{json, Value};
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -21,7 +22,7 @@ fn our_containers(ctx: &Ctx) -> Result<Vec<String>, Problem> {
         "/containers/json?all=1&filters={}",
         label_filter(ctx)
     )))?;
-    super::expect_status(&resp, 200, "listing this run's containers")?;
+    crate::ground::expect_status(&resp, 200, "listing this run's containers")?;
     ids(&json_body(&resp, "container list")?).map_err(|m| fail_at(&resp, m))
 }
 
@@ -31,7 +32,7 @@ fn our_labelled_images(ctx: &Ctx) -> Result<Vec<String>, Problem> {
         "/images/json?filters={}",
         label_filter(ctx)
     )))?;
-    super::expect_status(&resp, 200, "listing this run's images")?;
+    crate::ground::expect_status(&resp, 200, "listing this run's images")?;
     ids(&json_body(&resp, "image list")?).map_err(|m| fail_at(&resp, m))
 }
 

@@ -1,12 +1,12 @@
 //! Loading, tagging, inspecting and listing the fixture image.
 
-use super::spec::expectation;
-use super::{
-    expect_status, fail, fail_at, json_body, scenario, Ctx, ImageRef, Outcome, Scenario,
-    FIXTURE_REPO,
-};
+use super::{scenario, Scenario};
 use crate::client::{enc, Req};
 use crate::fixture;
+use crate::ground::spec::expectation;
+use crate::ground::{
+    expect_status, fail, fail_at, json_body, Ctx, ImageRef, Outcome, FIXTURE_REPO,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -46,7 +46,7 @@ fn load_fixture(ctx: &Ctx) -> Outcome {
         if text.contains("\"errorDetail\"") || text.contains("\"error\"") {
             return Err(e.fail(Some(&resp), "the load stream reports an error", &vars));
         }
-        let want = super::spec::render("Loaded image ID: {id}", &vars);
+        let want = crate::ground::spec::render("Loaded image ID: {id}", &vars);
         if !text.contains(&want) {
             let problem = e.fail(
                 Some(&resp),

@@ -3,13 +3,14 @@
 //! (harness/src/model). `--cases` sequences per run; operations the
 //! endpoint does not route are not generated and named on the PASS line.
 
-use super::{scenario, Ctx, Outcome, Scenario};
-use crate::model::sut::{self, ModelOptions};
+use super::{scenario, Scenario};
+use crate::ground::{Ctx, Outcome};
+use crate::model::lifecycle::{self, ModelOptions};
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![scenario("model", "lifecycle", true, lifecycle)]
 }
 
 fn lifecycle(ctx: &Ctx) -> Outcome {
-    sut::run(ctx, &ModelOptions::for_ctx(ctx))
+    lifecycle::run(ctx, &ModelOptions::for_ctx(ctx))
 }

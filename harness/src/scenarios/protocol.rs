@@ -5,12 +5,13 @@
 //! container's life and an image's. Expectations: specs/harness/
 //! expectations.json, `protocol/*`.
 
-use super::spec::expectation;
-use super::COMMIT_REPO;
-use super::{expect_status, fail, fail_at, json_body, scenario, Ctx, Outcome, Problem, Scenario};
+use super::{scenario, Scenario};
 use crate::client::{demux, enc, Req, Response, Target, MAX_API_VERSION};
 use crate::fixture;
-use crate::model::sut::route_missing;
+use crate::ground::spec::expectation;
+use crate::ground::COMMIT_REPO;
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
+use crate::model::route_missing;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -220,13 +221,13 @@ fn hijack_stdin(ctx: &Ctx) -> Outcome {
         Err(resp) => {
             return Err(e.fail(
                 Some(&resp),
-                format!("expected 101, got {}", super::describe(&resp)),
+                format!("expected 101, got {}", crate::ground::describe(&resp)),
                 &[],
             ))
         }
     };
     let fail_att = |reason: String| {
-        Problem::Fail(super::Failure {
+        Problem::Fail(crate::ground::Failure {
             reason,
             exchange: Some(att.exchange),
             expected: Some(e.summary(&[])),
@@ -548,7 +549,7 @@ fn load_progress(ctx: &Ctx) -> Outcome {
             ("progressDetail", "object"),
         ] {
             if let Some(v) = m.get(k) {
-                if super::spec::json_type(v) != want {
+                if crate::schema::json_type(v) != want {
                     return Err(e.fail(Some(&resp), format!("{k} is not a {want} in {m}"), &[]));
                 }
             }
@@ -601,7 +602,7 @@ fn events_container_life(ctx: &Ctx) -> Outcome {
         Err(resp) => {
             return Err(fail_at(
                 &resp,
-                format!("attach answered {}", super::describe(&resp)),
+                format!("attach answered {}", crate::ground::describe(&resp)),
             ))
         }
     };

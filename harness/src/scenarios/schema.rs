@@ -8,9 +8,10 @@
 //!   JSON response recorded so far whose route has a schema (the model's
 //!   responses are also validated step by step as they arrive).
 
-use super::{expect_status, fail_at, json_body, scenario, Ctx, Outcome, Problem, Scenario};
+use super::{scenario, Scenario};
 use crate::client::{enc, Req, Response, MAX_API_VERSION};
-use crate::model::sut::route_missing;
+use crate::ground::{expect_status, fail_at, json_body, Ctx, Outcome, Problem};
+use crate::model::route_missing;
 use crate::schema;
 use serde_json::{json, Value};
 
@@ -78,7 +79,10 @@ fn responses(ctx: &Ctx) -> Outcome {
         ctx,
         &format!(
             "/containers/json?all=1&filters={}",
-            enc(&json!({"label": [format!("{}={}", super::RUN_LABEL, ctx.run_id)]}).to_string())
+            enc(
+                &json!({"label": [format!("{}={}", crate::ground::RUN_LABEL, ctx.run_id)]})
+                    .to_string()
+            )
         ),
         "ContainerList",
     )?;
@@ -201,7 +205,7 @@ fn transcript(ctx: &Ctx) -> Outcome {
         };
         // Error bodies of routes an endpoint lacks are not Docker's.
         let Ok(v) = serde_json::from_slice::<Value>(&ex.response_body) else {
-            return Err(Problem::Fail(super::Failure {
+            return Err(Problem::Fail(crate::ground::Failure {
                 reason: format!(
                     "{} {}: a JSON Content-Type with a body that is not JSON",
                     ex.method, ex.path
@@ -211,7 +215,7 @@ fn transcript(ctx: &Ctx) -> Outcome {
             }));
         };
         if let Err(e) = schema::validate(def, &v, version) {
-            return Err(Problem::Fail(super::Failure {
+            return Err(Problem::Fail(crate::ground::Failure {
                 reason: format!("{} {} ({status}): {def}: {e}", ex.method, ex.path),
                 exchange: Some(ex.id),
                 ..Default::default()

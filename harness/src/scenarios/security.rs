@@ -6,8 +6,9 @@
 //! running the probe image, and is the same list moby's defaults spell out
 //! (oci/defaults.go, oci/caps/defaults.go, runc's default device rules).
 
-use super::{fail, Ctx, Failure, Outcome, Problem, Scenario};
+use super::Scenario;
 use crate::client::Target;
+use crate::ground::{fail, Ctx, Failure, Outcome, Problem};
 use serde_json::{json, Value};
 
 pub fn scenarios() -> Vec<Scenario> {

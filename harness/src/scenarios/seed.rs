@@ -15,19 +15,19 @@
 //! operation list comes from a small model ([`plan`]).
 
 use super::containers::parse_changes;
-use super::spec::expectation;
-use super::{
-    expect_status, fail, fail_at, json_body, scenario, Ctx, Outcome, Problem, Scenario, COMMIT_REPO,
-};
+use super::{scenario, Scenario};
 use crate::client::{enc, Req};
+use crate::filetree::{baseline, parse_dump, show, FileState, Tree};
 use crate::fixture::{DATA_DIR, SEED_FILES};
+use crate::ground::seed_bytes;
+use crate::ground::spec::expectation;
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem, COMMIT_REPO};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -84,34 +84,6 @@ impl Op {
             Op::Chmod(n, m) => vec!["chmod".into(), p(n), format!("{m:o}")],
         }
     }
-}
-
-/// A file as the probe's `dump` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileState {
-    /// `f` file, `d` directory, `l` anything else.
-    pub kind: char,
-    pub mode: u32,
-    pub content: Vec<u8>,
-}
-
-pub type Tree = BTreeMap<String, FileState>;
-
-/// /data as the fixture image holds it.
-pub fn baseline() -> Tree {
-    SEED_FILES
-        .iter()
-        .map(|(n, m, c)| {
-            (
-                n.to_string(),
-                FileState {
-                    kind: 'f',
-                    mode: *m,
-                    content: c.as_bytes().to_vec(),
-                },
-            )
-        })
-        .collect()
 }
 
 /// Operations to run and the state they must produce.
@@ -260,70 +232,6 @@ pub fn ops_strategy() -> impl Strategy<Value = Vec<OpSpec>> {
         2 => (any::<Index>(), prop::sample::select(MODES)).prop_map(|(i, m)| OpSpec::Chmod(i, m)),
     ];
     prop::collection::vec(op, 1..6)
-}
-
-/// 32 seed bytes for one property: sha256 of the run seed and its name.
-pub fn seed_bytes(seed: u64, property: &str) -> [u8; 32] {
-    Sha256::digest(format!("shipshape-seed:{seed}:{property}").as_bytes()).into()
-}
-
-/// Parses the `nth` (0-based) `dump` block in probe output.
-pub fn parse_dump(out: &str, nth: usize) -> Result<Tree, String> {
-    let mut blocks = 0;
-    let mut lines = out.lines();
-    while let Some(l) = lines.next() {
-        if !l.starts_with("== dump ") {
-            continue;
-        }
-        if blocks < nth {
-            blocks += 1;
-            continue;
-        }
-        let mut tree = Tree::new();
-        for l in lines.by_ref() {
-            if l == "== end" {
-                return Ok(tree);
-            }
-            let parts: Vec<&str> = l.splitn(5, ' ').collect();
-            let kind = parts.first().and_then(|k| k.chars().next()).unwrap_or('?');
-            let name = parts.get(1).ok_or_else(|| format!("bad dump line {l:?}"))?;
-            let mode = parts
-                .get(2)
-                .and_then(|m| u32::from_str_radix(m, 8).ok())
-                .ok_or_else(|| format!("bad mode in dump line {l:?}"))?;
-            let content = match kind {
-                'f' => hex::decode(parts.get(4).copied().unwrap_or(""))
-                    .map_err(|_| format!("bad content in dump line {l:?}"))?,
-                _ => Vec::new(),
-            };
-            tree.insert(
-                name.to_string(),
-                FileState {
-                    kind,
-                    mode,
-                    content,
-                },
-            );
-        }
-        return Err("dump block without its end line".into());
-    }
-    Err(format!("no dump block #{} in the output {out:?}", nth + 1))
-}
-
-/// Compact rendering of a tree for messages.
-pub fn show(tree: &Tree) -> String {
-    let items: Vec<String> = tree
-        .iter()
-        .map(|(n, f)| {
-            format!(
-                "{n}({}{:o} {:?})",
-                if f.kind == 'f' { "" } else { "dir " },
-                f.mode,
-                String::from_utf8_lossy(&f.content)
-            )
-        })
-        .collect();
-    format!("{{{}}}", items.join(", "))
 }
 
 fn compare(what: &str, got: &Tree, want: &Tree) -> Outcome {
@@ -786,35 +694,5 @@ mod tests {
     fn seeds_differ_per_property() {
         assert_ne!(seed_bytes(1, "a"), seed_bytes(1, "b"));
         assert_eq!(seed_bytes(7, "a"), seed_bytes(7, "a"));
-    }
-
-    /// With the default seed and case count, every property's cases include
-    /// every kind of operation (so a default run exercises all of them).
-    #[test]
-    fn default_cases_cover_every_operation_kind() {
-        for s in scenarios() {
-            let name = s.full_name();
-            let rng = TestRng::from_seed(
-                RngAlgorithm::ChaCha,
-                &seed_bytes(crate::cli::DEFAULT_SEED, &name),
-            );
-            let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-            let mut kinds = BTreeSet::new();
-            for _ in 0..crate::cli::DEFAULT_CASES {
-                let specs = ops_strategy()
-                    .new_tree(&mut runner)
-                    .expect("tree")
-                    .current();
-                for op in plan(&specs).ops {
-                    kinds.insert(match op {
-                        Op::Write(..) => "write",
-                        Op::Append(..) => "append",
-                        Op::Delete(..) => "delete",
-                        Op::Chmod(..) => "chmod",
-                    });
-                }
-            }
-            assert_eq!(kinds.len(), 4, "{name}: only {kinds:?}");
-        }
     }
 }

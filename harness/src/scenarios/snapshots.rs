@@ -14,8 +14,9 @@
 //! first paths), since the engine's gaps are tracked as issues, not as
 //! failures of this scenario.
 
-use super::{expect_status, fail, scenario, Ctx, Outcome, Problem, Scenario, RUN_LABEL};
+use super::{scenario, Scenario};
 use crate::client::{enc, Req};
+use crate::ground::{expect_status, fail, Ctx, Outcome, Problem, RUN_LABEL};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -205,7 +206,7 @@ pub fn capture(ctx: &Ctx) -> Result<Vec<(String, Value)>, Problem> {
     expect_status(&resp, 201, "creating the snapshot container")?;
     let result = (|| {
         let body = |r: &crate::client::Response| -> Result<Value, Problem> {
-            r.json().map_err(|e| super::fail_at(r, e))
+            r.json().map_err(|e| crate::ground::fail_at(r, e))
         };
         // One normalisation context for a container's documents, so the
         // same ID gets the same name in each.

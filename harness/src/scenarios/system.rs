@@ -1,8 +1,9 @@
 //! System endpoints: /_ping, /version, /info and API version prefixes.
 
-use super::spec::expectation;
-use super::{scenario, Ctx, Outcome, Problem, Scenario};
+use super::{scenario, Scenario};
 use crate::client::{ApiVersion, Req};
+use crate::ground::spec::expectation;
+use crate::ground::{Ctx, Outcome, Problem};
 use serde_json::Value;
 
 pub fn scenarios() -> Vec<Scenario> {

@@ -18,9 +18,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::spec::{expectation, render};
-use super::{expect_status, fail_at, json_body, scenario, Ctx, Outcome, Scenario};
+use super::{scenario, Scenario};
 use crate::client::{enc, Req, Response};
+use crate::ground::spec::{expectation, render};
+use crate::ground::{expect_status, fail_at, json_body, Ctx, Outcome};
 use tar_writer::{docker_archive, Kind, RawTar};
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -132,7 +133,7 @@ fn check_stream(spec: &str, resp: &Response, vars: &[(&str, &str)]) -> Outcome {
             format!(
                 "expected status {}, got {}",
                 e.status,
-                super::describe(resp)
+                crate::ground::describe(resp)
             ),
             vars,
         ));
@@ -167,7 +168,7 @@ fn check_status_and_message(spec: &str, resp: &Response) -> Outcome {
     }
 }
 
-fn load(ctx: &Ctx, archive: Vec<u8>) -> Result<Response, super::Problem> {
+fn load(ctx: &Ctx, archive: Vec<u8>) -> Result<Response, crate::ground::Problem> {
     ctx.send(
         Req::post("/images/load?quiet=1")
             .raw(archive, "application/x-tar")
@@ -181,7 +182,7 @@ fn remove_image(ctx: &Ctx, reference: &str) {
 }
 
 /// Loads a one-layer image made of `layer` under a fresh tag.
-fn load_layer(ctx: &Ctx, layer: &[u8]) -> Result<(String, Response), super::Problem> {
+fn load_layer(ctx: &Ctx, layer: &[u8]) -> Result<(String, Response), crate::ground::Problem> {
     let tag = format!("{}:latest", ctx.unique_name("hostile"));
     ctx.record_created_image(tag.clone());
     let resp = load(ctx, docker_archive(layer, &sha256(layer), &tag))?;
@@ -258,7 +259,7 @@ fn load_header_too_long(ctx: &Ctx) -> Outcome {
     check_stream("hostile/load-header-too-long", &resp, &[])
 }
 
-fn import(ctx: &Ctx, tar: Vec<u8>) -> Result<(String, Response), super::Problem> {
+fn import(ctx: &Ctx, tar: Vec<u8>) -> Result<(String, Response), crate::ground::Problem> {
     let repo = ctx.unique_name("hostile-import");
     let reference = format!("{repo}:latest");
     ctx.record_created_image(reference.clone());
@@ -402,7 +403,11 @@ fn put_no_overwrite_dir(ctx: &Ctx) -> Outcome {
 }
 
 /// Sends a create with a raw body; removes whatever it created.
-fn create_raw(ctx: &Ctx, body: Vec<u8>, name: Option<&str>) -> Result<Response, super::Problem> {
+fn create_raw(
+    ctx: &Ctx,
+    body: Vec<u8>,
+    name: Option<&str>,
+) -> Result<Response, crate::ground::Problem> {
     let path = match name {
         Some(n) => format!("/containers/create?name={}", enc(n)),
         None => "/containers/create".into(),
@@ -446,7 +451,7 @@ fn create_null_body(ctx: &Ctx) -> Outcome {
 
 fn create_trailing(ctx: &Ctx) -> Outcome {
     let mut body = serde_json::to_vec(&ctx.probe_config(&["exit", "0"])?)
-        .map_err(|e| super::fail(format!("encoding: {e}")))?;
+        .map_err(|e| crate::ground::fail(format!("encoding: {e}")))?;
     body.extend_from_slice(b" trailing garbage {");
     let resp = create_raw(ctx, body, None)?;
     expectation("hostile/create-trailing-data")?.check(&resp, &[])
@@ -456,7 +461,8 @@ fn create_oversized(ctx: &Ctx) -> Outcome {
     // 8 MiB of label: far beyond any real config, but dockerd takes it.
     let mut config = ctx.probe_config(&["exit", "0"])?;
     config["Labels"]["io.shipshape.big"] = json!("x".repeat(8 << 20));
-    let body = serde_json::to_vec(&config).map_err(|e| super::fail(format!("encoding: {e}")))?;
+    let body =
+        serde_json::to_vec(&config).map_err(|e| crate::ground::fail(format!("encoding: {e}")))?;
     let resp = create_raw(ctx, body, None)?;
     expectation("hostile/create-oversized-json")?.check(&resp, &[])?;
     json_body(&resp, "create response").map(|_| ())
@@ -464,7 +470,7 @@ fn create_oversized(ctx: &Ctx) -> Outcome {
 
 fn create_name_dotdot(ctx: &Ctx) -> Outcome {
     let body = serde_json::to_vec(&ctx.probe_config(&["exit", "0"])?)
-        .map_err(|e| super::fail(format!("encoding: {e}")))?;
+        .map_err(|e| crate::ground::fail(format!("encoding: {e}")))?;
     let name = "../etc";
     let resp = create_raw(ctx, body, Some(name))?;
     expectation("hostile/create-name-dotdot")?.check(&resp, &[("name", name)])
@@ -472,7 +478,7 @@ fn create_name_dotdot(ctx: &Ctx) -> Outcome {
 
 fn ref_uppercase(ctx: &Ctx) -> Outcome {
     let body = serde_json::to_vec(&json!({"Image": "Shipshape-UPPER:tag", "Labels": ctx.labels()}))
-        .map_err(|e| super::fail(format!("encoding: {e}")))?;
+        .map_err(|e| crate::ground::fail(format!("encoding: {e}")))?;
     let resp = create_raw(ctx, body, None)?;
     expectation("hostile/image-ref-uppercase")?.check(&resp, &[])
 }
