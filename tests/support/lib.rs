@@ -1,5 +1,8 @@
-//! Shared helpers for the end-to-end tests in `tests/`: find the workspace's
-//! binaries, start a `shipshape-engine` on a temp socket, run commands.
+//! Shared helpers for the end-to-end tests in `tests/` (the `e2e` and
+//! `stress` binaries): find the workspace's binaries, start a
+//! `shipshape-engine` on a temp socket, load the probe image, run commands,
+//! read what a process holds from /proc. `http` is a raw HTTP client for
+//! tests that must see or send exactly the bytes.
 
 pub mod http;
 
@@ -49,6 +52,10 @@ pub fn engine_bin() -> PathBuf {
 pub fn harness_bin() -> PathBuf {
     bin("shipshape-harness", "shipshape")
 }
+
+/// The tag [`Engine::load_fixture`] gives the probe image (each engine has
+/// its own store, so every test can use the same one).
+pub const PROBE: &str = "probe:e2e";
 
 /// A `shipshape-engine` on a temp unix socket with a temp data root; killed on drop.
 pub struct Engine {
@@ -125,6 +132,12 @@ impl Engine {
             .unwrap_or_else(|| panic!("docker load said: {out}"))
             .to_string();
         ok(self.docker().args(["tag", &loaded, tag]));
+    }
+
+    /// Loads the probe image as [`PROBE`]; returns the reference to use.
+    pub fn load_fixture(&self) -> String {
+        self.load_probe(PROBE);
+        PROBE.to_string()
     }
 
     pub fn host(&self) -> String {
@@ -228,6 +241,19 @@ pub fn ok(cmd: &mut Command) -> String {
         stderr(&o)
     );
     stdout(&o).trim().to_string()
+}
+
+/// The last `lines` lines of `text` (an engine log in a failure message).
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// How many file descriptors a process has open (0 once it is gone).
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// What a process's open file descriptors point at, sorted (`/proc/PID/fd`):
