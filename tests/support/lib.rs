@@ -8,6 +8,7 @@ pub mod http;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The directory cargo puts binaries in for this test build (target/debug or
@@ -41,16 +42,20 @@ pub fn bin(package: &str, name: &str) -> PathBuf {
 }
 
 /// Built (or checked) once per test process: restarts must not pay for a
-/// `cargo build` each.
+/// `cargo build` each, nor does each of the many tests of one binary.
 pub fn engine_bin() -> PathBuf {
-    static ENGINE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    static ENGINE: OnceLock<PathBuf> = OnceLock::new();
     ENGINE
         .get_or_init(|| bin("shipshape-engine", "shipshape-engine"))
         .clone()
 }
 
+/// The `shipshape` harness binary, built (or checked) once per test process.
 pub fn harness_bin() -> PathBuf {
-    bin("shipshape-harness", "shipshape")
+    static HARNESS: OnceLock<PathBuf> = OnceLock::new();
+    HARNESS
+        .get_or_init(|| bin("shipshape-harness", "shipshape"))
+        .clone()
 }
 
 /// The tag [`Engine::load_fixture`] gives the probe image (each engine has
