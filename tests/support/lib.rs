@@ -1,10 +1,14 @@
-//! Shared helpers for the end-to-end tests in `tests/`: find the workspace's
-//! binaries, start a `shipshape-engine` on a temp socket, run commands.
+//! Shared helpers for the end-to-end tests in `tests/` (the `e2e` and
+//! `stress` binaries): find the workspace's binaries, start a
+//! `shipshape-engine` on a temp socket, load the probe image, run commands,
+//! read what a process holds from /proc. `http` is a raw HTTP client for
+//! tests that must see or send exactly the bytes.
 
 pub mod http;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The directory cargo puts binaries in for this test build (target/debug or
@@ -38,17 +42,25 @@ pub fn bin(package: &str, name: &str) -> PathBuf {
 }
 
 /// Built (or checked) once per test process: restarts must not pay for a
-/// `cargo build` each.
+/// `cargo build` each, nor does each of the many tests of one binary.
 pub fn engine_bin() -> PathBuf {
-    static ENGINE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    static ENGINE: OnceLock<PathBuf> = OnceLock::new();
     ENGINE
         .get_or_init(|| bin("shipshape-engine", "shipshape-engine"))
         .clone()
 }
 
+/// The `shipshape` harness binary, built (or checked) once per test process.
 pub fn harness_bin() -> PathBuf {
-    bin("shipshape-harness", "shipshape")
+    static HARNESS: OnceLock<PathBuf> = OnceLock::new();
+    HARNESS
+        .get_or_init(|| bin("shipshape-harness", "shipshape"))
+        .clone()
 }
+
+/// The tag [`Engine::load_fixture`] gives the probe image (each engine has
+/// its own store, so every test can use the same one).
+pub const PROBE: &str = "probe:e2e";
 
 /// A `shipshape-engine` on a temp unix socket with a temp data root; killed on drop.
 pub struct Engine {
@@ -125,6 +137,12 @@ impl Engine {
             .unwrap_or_else(|| panic!("docker load said: {out}"))
             .to_string();
         ok(self.docker().args(["tag", &loaded, tag]));
+    }
+
+    /// Loads the probe image as [`PROBE`]; returns the reference to use.
+    pub fn load_fixture(&self) -> String {
+        self.load_probe(PROBE);
+        PROBE.to_string()
     }
 
     pub fn host(&self) -> String {
@@ -228,6 +246,19 @@ pub fn ok(cmd: &mut Command) -> String {
         stderr(&o)
     );
     stdout(&o).trim().to_string()
+}
+
+/// The last `lines` lines of `text` (an engine log in a failure message).
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// How many file descriptors a process has open (0 once it is gone).
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// What a process's open file descriptors point at, sorted (`/proc/PID/fd`):

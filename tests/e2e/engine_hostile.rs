@@ -8,7 +8,7 @@
 //! message, as dockerd gives them) are the harness's `hostile/` scenarios,
 //! run here too. Needs root, curl and the docker CLI.
 
-#[path = "../harness/src/scenarios/hostile/tar_writer.rs"]
+#[path = "../../harness/src/scenarios/hostile/tar_writer.rs"]
 mod tar_writer;
 
 use std::fs;
@@ -100,11 +100,6 @@ fn sha256_of(data: &[u8], scratch: &Path) -> String {
     )
 }
 
-fn load_fixture(e: &Engine) -> String {
-    e.load_probe("probe:e2e");
-    "probe:e2e".into()
-}
-
 /// The hostile tars, each aimed at the canary. Names are relative to
 /// whatever root they are extracted into.
 fn hostile_tars(canary: &Canary) -> Vec<(&'static str, Vec<u8>)> {
@@ -193,7 +188,7 @@ fn alive(e: &Engine) {
 #[test]
 fn hostile_tars_stay_inside_for_load_import_build_and_cp() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let canary = Canary::new();
     let id = ok(e.docker().args(["create", &img, "/probe", "sleep", "60"]));
     for (case, tar) in hostile_tars(&canary) {
@@ -302,7 +297,7 @@ fn plant_links(e: &Engine, id: &str, canary: &Canary) {
 #[test]
 fn cp_through_container_symlinks_stays_in_the_container() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let canary = Canary::new();
     let id = ok(e
         .docker()
@@ -416,7 +411,7 @@ fn cp_through_container_symlinks_stays_in_the_container() {
 #[test]
 fn cp_while_the_container_swaps_a_directory_for_a_symlink() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let canary = Canary::new();
     let id = ok(e
         .docker()
@@ -516,7 +511,7 @@ fn cp_while_the_container_swaps_a_directory_for_a_symlink() {
 #[test]
 fn oversized_json_is_taken_like_dockerd_up_to_a_bound() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     // dockerd creates a container from a 50 MB body (a huge label).
     let big = format!(
         r#"{{"Image":"{img}","Cmd":["/probe","exit","0"],"Labels":{{"big":"{}"}}}}"#,
@@ -562,7 +557,7 @@ fn the_hostile_harness_scenarios_pass_against_the_engine() {
 #[test]
 fn cp_into_volumes_keeps_read_only_volumes_read_only() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let id = ok(e.docker().args([
         "run",
         "-d",

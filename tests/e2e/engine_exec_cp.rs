@@ -6,15 +6,10 @@ use std::process::{Command, Stdio};
 
 use shipshape_tests::{ok, run, stderr, stdout, Engine};
 
-fn load_fixture(e: &Engine) -> String {
-    e.load_probe("probe:e2e");
-    "probe:e2e".into()
-}
-
 #[test]
 fn exec_runs_in_the_container_with_exit_codes_stdin_and_tty() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     ok(e.docker()
         .args(["run", "-d", "--name", "box", &img, "/probe", "sleep", "120"]));
 
@@ -103,7 +98,7 @@ fn exec_runs_in_the_container_with_exit_codes_stdin_and_tty() {
 #[test]
 fn cp_both_ways_never_touches_the_host_through_symlinks() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let work = e.dir.path().join("cp");
     std::fs::create_dir_all(work.join("src/sub")).unwrap();
     std::fs::write(work.join("src/sub/a.txt"), "a-content").unwrap();
@@ -249,7 +244,7 @@ fn cp_both_ways_never_touches_the_host_through_symlinks() {
 #[test]
 fn export_rename_prune_and_df() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     ok(e.docker().args([
         "create", "--name", "first", "--label", "keep=no", &img, "/probe", "exit", "0",
     ]));

@@ -6,17 +6,10 @@ use std::process::{Command, Stdio};
 
 use shipshape_tests::{harness_bin, ok, run, stderr, stdout, Engine};
 
-/// Writes the harness's fixture tarball and loads it into the engine with
-/// `docker load`; returns the image reference to use.
-fn load_fixture(e: &Engine) -> String {
-    e.load_probe("probe:e2e");
-    "probe:e2e".into()
-}
-
 #[test]
 fn image_commands_load_list_inspect_tag_rmi_save() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let images = ok(e
         .docker()
         .args(["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]));
@@ -54,7 +47,7 @@ fn image_commands_load_list_inspect_tag_rmi_save() {
 #[test]
 fn run_rm_prints_output_and_returns_exit_code() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let out = ok(e
         .docker()
         .args(["run", "--rm", &img, "/probe", "echo", "hello", "world"]));
@@ -78,7 +71,7 @@ fn run_rm_prints_output_and_returns_exit_code() {
 #[test]
 fn detached_container_ps_logs_stop_wait_rm() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let id = ok(e.docker().args([
         "run", "-d", "--name", "worker", &img, "/probe", "echo", "to-out", "--", "stderr",
         "to-err", "--", "sleep", "60",
@@ -115,7 +108,7 @@ fn detached_container_ps_logs_stop_wait_rm() {
 #[test]
 fn run_interactive_with_piped_stdin() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let mut child = e
         .docker()
         .args(["run", "-i", "--rm", &img, "/probe", "cat"])
@@ -138,7 +131,7 @@ fn run_interactive_with_piped_stdin() {
 #[test]
 fn run_with_a_tty() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     // `script` gives the docker CLI a real terminal, as a user's shell would.
     let docker_host = e.host();
     let o = run(Command::new("script").args([
@@ -163,7 +156,7 @@ fn run_with_a_tty() {
 #[test]
 fn run_flags_env_workdir_user_hostname_readonly_bind() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let env = ok(e
         .docker()
         .args(["run", "--rm", "-e", "FOO=bar", &img, "/probe", "env"]));

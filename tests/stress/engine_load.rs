@@ -13,7 +13,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shipshape_tests::http::Request;
-use shipshape_tests::{fd_targets, harness_bin, ok, Engine};
+use shipshape_tests::{fd_targets, harness_bin, ok, tail, Engine};
 
 const CLIENTS: usize = 64;
 /// How long clients start new cycles; the cycles in flight then finish.
@@ -210,6 +210,7 @@ fn describe(pids: &BTreeSet<u32>) -> Vec<String> {
 
 #[test]
 fn sixty_four_clients_no_5xx_no_deadlock_no_leaks() {
+    let _alone = crate::alone();
     let e = Engine::start();
     let pid = e.pid().expect("engine pid");
     load_fixture(&e);
@@ -306,7 +307,7 @@ fn sixty_four_clients_no_5xx_no_deadlock_no_leaks() {
     assert!(
         stuck.is_empty(),
         "clients {stuck:?} never finished: deadlock\nengine log tail:\n{}",
-        tail(&e.log())
+        tail(&e.log(), 30)
     );
     let failures = failures.lock().map(|f| f.clone()).unwrap_or_default();
     let done = cycles.load(Ordering::Relaxed);
@@ -315,7 +316,7 @@ fn sixty_four_clients_no_5xx_no_deadlock_no_leaks() {
         "{} failed operations ({done} cycles passed), first ones:\n{}\nengine log tail:\n{}",
         failures.len(),
         failures[..failures.len().min(10)].join("\n"),
-        tail(&e.log())
+        tail(&e.log(), 30)
     );
     // Every client got through at least one cycle: the load was real.
     assert!(done >= CLIENTS, "only {done} cycles for {CLIENTS} clients");
@@ -353,9 +354,4 @@ fn sixty_four_clients_no_5xx_no_deadlock_no_leaks() {
     assert!(extra.is_empty(), "processes leaked: {:?}", describe(&extra));
     assert!(after.warm_inits <= 1, "{} warm inits", after.warm_inits);
     assert_eq!(after.mounts, before.mounts, "mounts leaked");
-}
-
-fn tail(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
 }

@@ -8,11 +8,6 @@ use std::time::{Duration, Instant};
 
 use shipshape_tests::{ok, run, stderr, Engine};
 
-fn load_fixture(e: &Engine) -> String {
-    e.load_probe("probe:cg");
-    "probe:cg".into()
-}
-
 fn v2() -> bool {
     std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
@@ -65,7 +60,7 @@ fn proc_state(pid: &str) -> String {
 #[test]
 fn run_memory_and_pids_limits_land_in_the_cgroup_and_update_changes_them() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let id = ok(e.docker().args([
         "run",
         "-d",
@@ -135,7 +130,7 @@ fn run_memory_and_pids_limits_land_in_the_cgroup_and_update_changes_them() {
 #[test]
 fn pause_freezes_and_unpause_thaws() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let id = ok(e
         .docker()
         .args(["run", "-d", &img, "/probe", "sleep", "300"]))
@@ -198,7 +193,7 @@ fn pause_freezes_and_unpause_thaws() {
 #[test]
 fn on_failure_restarts_up_to_the_limit() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let out = run(e.docker().args([
         "run",
         "--name",
@@ -253,7 +248,7 @@ fn on_failure_restarts_up_to_the_limit() {
 #[test]
 fn stats_of_a_stopped_container_and_one_shot_json() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let id = ok(e.docker().args(["create", &img, "/probe", "sleep", "300"]))
         .trim()
         .to_string();

@@ -3,15 +3,10 @@
 
 use shipshape_tests::{ok, run, stderr, Engine};
 
-fn load_fixture(e: &Engine) -> String {
-    e.load_probe("probe:e2e");
-    "probe:e2e".into()
-}
-
 #[test]
 fn named_volume_outlives_its_container() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     assert_eq!(
         ok(e.docker()
             .args(["volume", "create", "--label", "team=a", "keep"])),
@@ -104,7 +99,7 @@ fn named_volume_outlives_its_container() {
 #[test]
 fn anonymous_volumes_mount_and_tmpfs() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     // An anonymous volume: kept by plain rm, removed by rm -v.
     ok(e.docker().args([
         "run",

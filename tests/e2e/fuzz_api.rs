@@ -12,16 +12,20 @@
 //! Replays `fuzz/corpus/requests/` (files of `METHOD TARGET`, a blank line,
 //! then the body) and every `fuzz/corpus/json-bodies/` file against each
 //! route that takes a body, then generated requests
-//! (`SHIPSHAPE_FUZZ_CASES`, small by default). Failures are kept in
-//! `proptest-regressions/fuzz-api.txt`.
+//! (`SHIPSHAPE_FUZZ_CASES`, small by default). The seeds in
+//! `proptest-regressions/fuzz-api.txt` are replayed first; a new failure's
+//! seed is written under the target dir (see [`Regressions`]), never into
+//! the tracked file.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{FileFailurePersistence, TestRunner};
+use proptest::test_runner::{
+    FailurePersistence, FileFailurePersistence, PersistedSeed, TestRunner,
+};
 use shipshape_tests::http::Request;
-use shipshape_tests::{fd_targets, wait_for_ping, Engine};
+use shipshape_tests::{fd_count, fd_targets, tail, wait_for_ping, Engine};
 
 /// Generous: an answer, not its speed, is what is checked.
 const ANSWER_WITHIN: Duration = Duration::from_secs(20);
@@ -58,7 +62,7 @@ fn check(e: &Engine, method: &str, target: &str, content_type: Option<&str>, bod
     .unwrap_or_else(|err| {
         panic!(
             "{what}: no answer: {err}\nengine log tail:\n{}",
-            tail(&e.log())
+            tail(&e.log(), 20)
         )
     });
     assert!(
@@ -94,15 +98,60 @@ fn check_alive(e: &Engine, after: &str) {
     );
 }
 
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+/// Where the fuzz's failing seeds come from and go: a run replays the
+/// tracked file's seeds and any it found itself earlier, but writes a new
+/// one only to an untracked file, so a test run never edits the tree.
+/// Keeping a seed means copying its line into the tracked file (see
+/// `proptest-regressions/README.md`).
+#[derive(Debug, Clone, PartialEq)]
+struct Regressions {
+    tracked: FileFailurePersistence,
+    found: FileFailurePersistence,
 }
 
-fn tail(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
+impl Default for Regressions {
+    fn default() -> Self {
+        Regressions {
+            tracked: FileFailurePersistence::Direct(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/proptest-regressions/fuzz-api.txt"
+            )),
+            found: FileFailurePersistence::Direct(concat!(
+                env!("CARGO_TARGET_TMPDIR"),
+                "/proptest-regressions/fuzz-api.txt"
+            )),
+        }
+    }
+}
+
+impl FailurePersistence for Regressions {
+    fn load_persisted_failures2(&self, source_file: Option<&'static str>) -> Vec<PersistedSeed> {
+        let mut seeds = self.tracked.load_persisted_failures2(source_file);
+        seeds.extend(self.found.load_persisted_failures2(source_file));
+        seeds
+    }
+
+    fn save_persisted_failure2(
+        &mut self,
+        source_file: Option<&'static str>,
+        seed: PersistedSeed,
+        shrunken_value: &dyn std::fmt::Debug,
+    ) {
+        self.found
+            .save_persisted_failure2(source_file, seed, shrunken_value);
+    }
+
+    fn box_clone(&self) -> Box<dyn FailurePersistence> {
+        Box::new(self.clone())
+    }
+
+    fn eq(&self, other: &dyn FailurePersistence) -> bool {
+        other.as_any().downcast_ref::<Self>() == Some(self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 /// hyper refuses a request target with bytes RFC 3986 does not allow
@@ -387,10 +436,7 @@ fn the_engine_answers_every_request() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(512),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/proptest-regressions/fuzz-api.txt"
-        )))),
+        failure_persistence: Some(Box::new(Regressions::default())),
         ..ProptestConfig::default()
     };
     let content_type = prop::option::of(prop::sample::select(vec![
@@ -411,7 +457,7 @@ fn the_engine_answers_every_request() {
         Ok(())
     });
     if let Err(err) = result {
-        panic!("{err}\nengine log tail:\n{}", tail(&e.log()));
+        panic!("{err}\nengine log tail:\n{}", tail(&e.log(), 20));
     }
 
     // After everything, the engine is still whole.
@@ -420,7 +466,7 @@ fn the_engine_answers_every_request() {
     assert!(
         !log.contains("panicked"),
         "the engine panicked:\n{}",
-        tail(&log)
+        tail(&log, 20)
     );
     // Abandoned streams (the client reads only the headers of a success)
     // must not pin connections: the engine's fds come back to where they

@@ -4,10 +4,6 @@
 
 use shipshape_tests::{ok, run, stderr, Engine};
 
-fn load_fixture(e: &Engine) {
-    e.load_probe("probe:e2e");
-}
-
 /// A filesystem tarball holding the probe binary (taken out of the fixture
 /// image with `docker export`) and one data file.
 fn rootfs_tar(e: &Engine) -> std::path::PathBuf {
@@ -21,7 +17,7 @@ fn rootfs_tar(e: &Engine) -> std::path::PathBuf {
 #[test]
 fn import_with_changes_history_and_run() {
     let e = Engine::start();
-    load_fixture(&e);
+    e.load_fixture();
     let tar = rootfs_tar(&e);
     let id = ok(e
         .docker()
@@ -98,7 +94,7 @@ fn import_with_changes_history_and_run() {
 #[test]
 fn image_prune_removes_dangling_only() {
     let e = Engine::start();
-    load_fixture(&e);
+    e.load_fixture();
     let tar = rootfs_tar(&e);
     // Importing twice under one tag leaves the first image dangling.
     let first = ok(e.docker().arg("import").arg(&tar).arg("prune:me"));

@@ -3,11 +3,6 @@
 
 use shipshape_tests::{ok, run, stderr, stdout, Engine};
 
-/// Loads the harness's fixture image as `probe:e2e`.
-fn load_fixture(e: &Engine) {
-    e.load_probe("probe:e2e");
-}
-
 fn build(e: &Engine, ctx: &std::path::Path, tag: &str) -> std::process::Output {
     run(e
         .docker()
@@ -19,7 +14,7 @@ fn build(e: &Engine, ctx: &std::path::Path, tag: &str) -> std::process::Output {
 #[test]
 fn classic_build_copy_run_env_cmd_then_run() {
     let e = Engine::start();
-    load_fixture(&e);
+    e.load_fixture();
     let ctx = e.dir.path().join("ctx");
     std::fs::create_dir_all(ctx.join("sub")).unwrap();
     std::fs::write(ctx.join("hello.txt"), "hello from the context\n").unwrap();
@@ -117,7 +112,7 @@ fn classic_build_copy_run_env_cmd_then_run() {
 #[test]
 fn classic_build_errors_are_reported() {
     let e = Engine::start();
-    load_fixture(&e);
+    e.load_fixture();
     let ctx = e.dir.path().join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
 

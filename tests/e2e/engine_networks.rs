@@ -4,11 +4,6 @@
 
 use shipshape_tests::{ok, run, stderr, Engine};
 
-fn load_fixture(e: &Engine) -> String {
-    e.load_probe("probe:e2e");
-    "probe:e2e".into()
-}
-
 #[test]
 fn network_create_inspect_connect_rm() {
     let e = Engine::start();
@@ -49,7 +44,7 @@ fn network_create_inspect_connect_rm() {
 
     // A running container connected to the network is listed in it, and
     // keeps it from being removed.
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     ok(e.docker()
         .args(["run", "-d", "--name", "netc", &img, "/probe", "sleep", "60"]));
     ok(e.docker().args(["network", "connect", "appnet", "netc"]));

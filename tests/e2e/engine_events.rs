@@ -5,11 +5,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use shipshape_tests::{ok, Engine};
 
-fn load_fixture(e: &Engine) -> String {
-    e.load_probe("probe:e2e");
-    "probe:e2e".into()
-}
-
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -20,7 +15,7 @@ fn now() -> u64 {
 #[test]
 fn events_show_a_container_life() {
     let e = Engine::start();
-    let img = load_fixture(&e);
+    let img = e.load_fixture();
     let since = now().saturating_sub(1);
     let id = ok(e.docker().args([
         "create", "--name", "evc", "--label", "team=a", &img, "/probe", "exit", "3",
