@@ -4,7 +4,7 @@
 //! HostConfig before it touches the system (validation, defaults, cgroup
 //! limits), plus the Dockerfile/`changes` parser and the `since`/`until`
 //! timestamps. The HTTP layer around these is fuzzed end to end in
-//! `tests/fuzz_api.rs`.
+//! `tests/e2e/fuzz_api.rs`.
 //!
 //! Each property replays the seed inputs in `fuzz/corpus/<target>/` first,
 //! then runs generated cases (`SHIPSHAPE_FUZZ_CASES`, default small so

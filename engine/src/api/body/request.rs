@@ -76,7 +76,7 @@ pub fn wants_upgrade(h: &HeaderMap) -> bool {
 /// not read the connection while a body sits unread, so a client that hangs
 /// up would go unnoticed until the next write: for a quiet event stream
 /// that may be never, and each such request pins a connection and its task
-/// (found by tests/fuzz_api.rs). Frames are dropped as they come, so an
+/// (found by tests/e2e/fuzz_api.rs). Frames are dropped as they come, so an
 /// endless body costs no memory; a client that declares a body and never
 /// sends it waits for its answer until it hangs up.
 pub async fn drain(req: Request) {
