@@ -52,6 +52,12 @@ pub struct BenchArgs {
     /// `--only /_ping --only memory`.
     #[arg(long, value_name = "TEXT")]
     pub only: Vec<String>,
+    /// Exit 1 when a headline figure of A against B falls below its floor,
+    /// which sits far below its target so that only a real regression crosses
+    /// it on a noisy machine (CI): `docker run --rm` 5x, the API cycle 15x,
+    /// A's idle RSS 15 MB.
+    #[arg(long)]
+    pub floor: bool,
 }
 
 pub fn main(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -66,9 +72,9 @@ pub fn main(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         list_sizes: args.list_sizes,
         memory_containers: args.memory_containers.max(1),
         only: args.only,
+        floor: args.floor,
     })
-    .map_err(anyhow::Error::msg)?;
-    Ok(std::process::ExitCode::SUCCESS)
+    .map_err(anyhow::Error::msg)
 }
 
 /// Options of `shipshape bench`.
@@ -85,6 +91,8 @@ pub struct Options {
     pub memory_containers: usize,
     /// Workload title filters; empty runs everything.
     pub only: Vec<String>,
+    /// Check the CI floors (see [`floors`]) and fail below them.
+    pub floor: bool,
 }
 
 impl Options {
@@ -163,8 +171,9 @@ fn unique_run_id() -> String {
     format!("{:08x}", rand::random::<u32>())
 }
 
-/// Runs the benchmark and prints the report. Errors are one line.
-pub fn run(opts: Options) -> Result<(), String> {
+/// Runs the benchmark and prints the report: failure when `--floor` was
+/// asked and a floor was crossed. Errors are one line.
+pub fn run(opts: Options) -> Result<std::process::ExitCode, String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -173,7 +182,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     rt.block_on(run_async(opts))
 }
 
-async fn run_async(opts: Options) -> Result<(), String> {
+async fn run_async(opts: Options) -> Result<std::process::ExitCode, String> {
     let run = unique_run_id();
     let fixture = crate::fixture::build(&[]).map_err(|e| e.to_string())?;
     let mut eps = Vec::new();
@@ -200,7 +209,10 @@ async fn run_async(opts: Options) -> Result<(), String> {
     }
     let rows = result?;
     report(&eps, &rows);
-    Ok(())
+    if opts.floor && !floors(&eps, &rows) {
+        return Ok(std::process::ExitCode::FAILURE);
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 async fn setup(
@@ -886,4 +898,47 @@ fn targets(eps: &[Endpoint], rows: &[Row]) {
         };
         println!("{what:66}{got:16}{verdict}");
     }
+}
+
+/// The CI floors: far below the targets, so that machine noise never crosses
+/// them and a real regression does. Prints each figure; true when all hold
+/// (a figure that was not measured fails: the floor run must measure it).
+fn floors(eps: &[Endpoint], rows: &[Row]) -> bool {
+    let find = |prefix: &str| rows.iter().find(|r| r.metric.starts_with(prefix));
+    // (what, figure, unit, held)
+    let mut checks: Vec<(String, Option<f64>, &str, bool)> = Vec::new();
+    for (metric, floor) in [
+        ("docker run --rm", 5.0),
+        ("create / start / wait / rm", 15.0),
+    ] {
+        let got = if eps.len() > 1 {
+            find(metric).and_then(advantage)
+        } else {
+            None
+        };
+        checks.push((
+            format!("{metric}: A at least {floor}x better than B"),
+            got,
+            "x",
+            got.is_some_and(|g| g >= floor),
+        ));
+    }
+    let idle = match find("daemon RSS, idle").and_then(|r| r.values.first().cloned().flatten()) {
+        Some(Measure::Bytes(b)) => Some(b as f64 / 1e6),
+        _ => None,
+    };
+    checks.push((
+        "A idle RSS at most 15 MB".into(),
+        idle,
+        " MB",
+        idle.is_some_and(|mb| mb <= 15.0),
+    ));
+    println!("\n{:66}{:16}verdict", "CI floor", "this run");
+    let mut ok = true;
+    for (what, got, unit, held) in checks {
+        ok &= held;
+        let got = got.map_or_else(|| "not measured".into(), |g| format!("{g:.1}{unit}"));
+        println!("{what:66}{got:16}{}", if held { "held" } else { "CROSSED" });
+    }
+    ok
 }
