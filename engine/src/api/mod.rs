@@ -13,8 +13,11 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod networks;
+pub mod plugins;
 pub mod query;
 pub mod resources;
+pub mod session;
+pub mod swarm;
 pub mod system;
 pub mod volumes;
 
@@ -196,7 +199,9 @@ async fn route(
         ["images", name @ ..] if is_delete && !name.is_empty() => {
             images::remove(ctx, &name.join("/")).await
         }
-        _ => return None,
+        ["session"] if is_post => session::session(req).await,
+        ["plugins", ..] => return plugins::route(ctx, req, method, &segs).await,
+        _ => return swarm::route(ctx, req, method, &segs).await,
     };
     Some(r)
 }

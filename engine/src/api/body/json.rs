@@ -60,6 +60,18 @@ pub fn decode_or_default<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<
     }
 }
 
+/// Decodes a body that must be present, as dockerd's `httputils.ReadJSON`
+/// (networks, volumes, exec, swarm, plugins): no body at all is 400 "got
+/// EOF while reading request body", anything malformed a 400 too.
+pub fn decode_required<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, EngineError> {
+    match decode(bytes) {
+        Err(JsonBodyError::Empty) => Err(EngineError::InvalidParameter(
+            "got EOF while reading request body".into(),
+        )),
+        other => other.map_err(JsonBodyError::bad_request),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
