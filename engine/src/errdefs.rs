@@ -24,6 +24,10 @@ pub enum EngineError {
     /// container). Docker says so without a message.
     #[error("not modified")]
     NotModified,
+    /// The service is not available in the daemon's current state (swarm
+    /// routes on a node outside a swarm).
+    #[error("{0}")]
+    Unavailable(String),
     /// Something we deliberately do not implement (listed in specs/).
     #[error("{0}")]
     NotImplemented(String),

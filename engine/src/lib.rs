@@ -13,12 +13,14 @@
 //!
 //! Below both `api` and `daemon`, shared by them: [`errdefs`] (the engine's
 //! error, by category as moby's errdefs), [`filters`] (Docker's filter
-//! grammar: `filters=` JSON, labels, `since`/`until` timestamps) and
+//! grammar: `filters=` JSON, labels, `since`/`until` timestamps), [`gojson`]
+//! (JSON decoding errors in Go's words) and
 //! [`version`] (the engine and API versions).
 
 pub mod api;
 pub mod daemon;
 pub mod errdefs;
 pub mod filters;
+pub mod gojson;
 pub mod server;
 pub mod version;

@@ -5,8 +5,10 @@
 /// The engine's own version, as `/version` reports it and image configs record it.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// API versions this engine serves, as (major, minor).
-pub const MIN_API_VERSION: ApiVersion = ApiVersion(1, 24);
+/// API versions this engine serves, as (major, minor): from dockerd
+/// 20.10's oldest (1.12), with the behaviours that change with the version
+/// kept where a handler checks `Ctx::version`.
+pub const MIN_API_VERSION: ApiVersion = ApiVersion(1, 12);
 pub const MAX_API_VERSION: ApiVersion = ApiVersion(1, 50);
 /// `MAX_API_VERSION` as text, for a static header value.
 pub const MAX_API_VERSION_STR: &str = "1.50";

@@ -16,17 +16,6 @@ use crate::daemon::images::build::{self, context::Context, BuildOptions, Progres
 use crate::daemon::images::dockerfile::{self, Instruction};
 use crate::errdefs::EngineError;
 
-fn json_param<T: serde::de::DeserializeOwned + Default>(
-    ctx: &Ctx,
-    key: &str,
-) -> Result<T, EngineError> {
-    match ctx.query.get(key).filter(|v| !v.is_empty()) {
-        None => Ok(T::default()),
-        Some(v) => serde_json::from_str(v)
-            .map_err(|e| EngineError::InvalidParameter(format!("invalid {key} parameter: {e}"))),
-    }
-}
-
 /// Quotes a LABEL value so the word processing gives it back unchanged.
 fn quote(s: &str) -> String {
     let mut out = String::from("\"");
@@ -61,8 +50,16 @@ fn options(ctx: &Ctx) -> Result<Options, EngineError> {
     for t in q.all("t") {
         tags.push(build::tag_for(&t)?);
     }
-    let buildargs: BTreeMap<String, Option<String>> = json_param(ctx, "buildargs")?;
-    let labels: BTreeMap<String, String> = json_param(ctx, "labels")?;
+    // dockerd's words and statuses for each (cachefrom is read, and then
+    // unused: the classic builder here keeps no external cache).
+    let buildargs: BTreeMap<String, Option<String>> = q
+        .json("buildargs")
+        .map_err(|m| EngineError::InvalidParameter(format!("error reading build args: {m}")))?;
+    let labels: BTreeMap<String, String> = q
+        .json("labels")
+        .map_err(|m| EngineError::InvalidParameter(format!("error reading labels: {m}")))?;
+    q.json::<Vec<String>>("cachefrom")
+        .map_err(EngineError::System)?;
     let opts = BuildOptions {
         tags,
         buildargs,

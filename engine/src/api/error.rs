@@ -14,6 +14,7 @@ pub fn status(e: &EngineError) -> StatusCode {
         EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
         EngineError::Conflict(_) => StatusCode::CONFLICT,
         EngineError::NotModified => StatusCode::NOT_MODIFIED,
+        EngineError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         EngineError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         EngineError::System(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

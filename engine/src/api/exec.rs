@@ -34,10 +34,10 @@ const MAX_START_BODY: usize = 64 << 10;
 
 /// `POST /containers/{id}/exec`.
 pub async fn create(ctx: &Ctx, key: &str, req: Request) -> Result<Response, EngineError> {
-    let c = ctx.daemon.container(key)?;
+    // dockerd decodes the (required) body before it looks the container up.
     let bytes = read_json_body(req).await?;
-    let config: ExecConfig = super::body::json::decode_or_default(&bytes)
-        .map_err(super::body::json::JsonBodyError::bad_request)?;
+    let config: ExecConfig = super::body::json::decode_required(&bytes)?;
+    let c = ctx.daemon.container(key)?;
     let id = exec::create(&ctx.daemon, &c, config)?;
     Ok(json_status(StatusCode::CREATED, &json!({ "Id": id })))
 }
@@ -53,11 +53,11 @@ pub(crate) struct StartRequest {
 
 /// `POST /exec/{id}/start`.
 pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, EngineError> {
-    let e = ctx.daemon.execs.get(id)?;
     let on_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    // dockerd decodes the (required) body before it looks the exec up.
     let bytes = read_start_body(&mut req).await?;
-    let sr: StartRequest = super::body::json::decode_or_default(&bytes)
-        .map_err(super::body::json::JsonBodyError::bad_request)?;
+    let sr: StartRequest = super::body::json::decode_required(&bytes)?;
+    let e = ctx.daemon.execs.get(id)?;
 
     if sr.detach {
         exec::check_startable(&e)?;

@@ -13,8 +13,11 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod networks;
+pub mod plugins;
 pub mod query;
 pub mod resources;
+pub mod session;
+pub mod swarm;
 pub mod system;
 pub mod volumes;
 
@@ -45,6 +48,9 @@ pub struct Ctx {
 /// hyper's service entry point. Never fails: every error becomes a response.
 pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infallible> {
     let path = req.uri().path().to_string();
+    if let Some(resp) = redirect_unclean(&path, req.uri().query()) {
+        return Ok(resp);
+    }
     let (version, rest) = match split_version(&path) {
         Ok(v) => v,
         Err(e) => return Ok(with_docker_headers(error::response(&e))),
@@ -68,6 +74,45 @@ pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infal
         None => error::response(&EngineError::NotFound("page not found".into())),
     };
     Ok(resp)
+}
+
+/// dockerd's router (gorilla/mux) answers a path that is not clean (`//`,
+/// `.` or `..` segments) with `301` to its clean form, query kept, and
+/// without Docker's headers or a body, whatever the route.
+fn redirect_unclean(path: &str, query: Option<&str>) -> Option<Response> {
+    let clean = clean_path(path);
+    if clean == path {
+        return None;
+    }
+    let location = match query {
+        Some(q) => format!("{clean}?{q}"),
+        None => clean,
+    };
+    let mut resp = hyper::Response::new(empty());
+    *resp.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    let value = HeaderValue::from_str(&location).ok()?;
+    resp.headers_mut().insert(hyper::header::LOCATION, value);
+    Some(resp)
+}
+
+/// Go's `path.Clean` as mux applies it: rooted, `.` and `..` resolved,
+/// repeated slashes folded, and a trailing slash kept.
+fn clean_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    let mut clean = format!("/{}", parts.join("/"));
+    if path.ends_with('/') && clean != "/" {
+        clean.push('/');
+    }
+    clean
 }
 
 /// Splits `/v1.41/containers/json` into (Some(1.41), "/containers/json") and
@@ -159,17 +204,20 @@ async fn route(
             body::request::drain(req).await;
             events::events(ctx).await
         }
-        ["networks"] if is_get => networks::list(ctx).await,
+        // dockerd's router has `/networks/` for the list too.
+        ["networks"] | ["networks", ""] if is_get => networks::list(ctx).await,
         ["networks", "create"] if is_post => networks::create(ctx, req).await,
         ["networks", "prune"] if is_post => networks::prune(ctx).await,
-        ["networks", id] if is_get => networks::inspect(ctx, id).await,
+        // dockerd's inspect routes are `/networks/{id:.*}` and
+        // `/volumes/{name:.*}`: the rest of the path, slashes included.
+        ["networks", id @ ..] if is_get => networks::inspect(ctx, &id.join("/")).await,
         ["networks", id] if is_delete => networks::remove(ctx, id).await,
         ["networks", id, "connect"] if is_post => networks::connect(ctx, id, req, true).await,
         ["networks", id, "disconnect"] if is_post => networks::connect(ctx, id, req, false).await,
         ["volumes"] if is_get => volumes::list(ctx).await,
         ["volumes", "create"] if is_post => volumes::create(ctx, req).await,
         ["volumes", "prune"] if is_post => volumes::prune(ctx).await,
-        ["volumes", name] if is_get => volumes::inspect(ctx, name).await,
+        ["volumes", name @ ..] if is_get => volumes::inspect(ctx, &name.join("/")).await,
         ["volumes", name] if is_delete => volumes::remove(ctx, name).await,
 
         ["commit"] if is_post => images::commit(ctx, req).await,
@@ -196,7 +244,9 @@ async fn route(
         ["images", name @ ..] if is_delete && !name.is_empty() => {
             images::remove(ctx, &name.join("/")).await
         }
-        _ => return None,
+        ["session"] if is_post => session::session(req).await,
+        ["plugins", ..] => return plugins::route(ctx, req, method, &segs).await,
+        _ => return swarm::route(ctx, req, method, &segs).await,
     };
     Some(r)
 }
@@ -218,6 +268,26 @@ const SERVER_HEADER: &str = concat!("shipshape-engine/", env!("CARGO_PKG_VERSION
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unclean_paths_are_cleaned_as_go_does() {
+        for (path, clean) in [
+            ("/v1.41/version", "/v1.41/version"),
+            ("/v1.41//version", "/v1.41/version"),
+            ("//v1.41/info", "/v1.41/info"),
+            ("/v1.41/x/../version", "/v1.41/version"),
+            ("/v1.41/./_ping", "/v1.41/_ping"),
+            ("/v1.41/networks/", "/v1.41/networks/"),
+            ("/../..", "/"),
+            ("/", "/"),
+        ] {
+            assert_eq!(clean_path(path), clean, "{path}");
+        }
+        assert!(redirect_unclean("/v1.41/networks/", None).is_none());
+        let r = redirect_unclean("/v1.41//containers/json", Some("all=1")).unwrap();
+        assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(r.headers()["location"], "/v1.41/containers/json?all=1");
+    }
 
     #[test]
     fn version_prefix_is_split_and_checked() {

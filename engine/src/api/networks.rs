@@ -25,10 +25,10 @@ fn members(d: &Daemon, n: &Network) -> Vec<Arc<Container>> {
         .collect()
 }
 
-async fn body_json<T: for<'de> Deserialize<'de> + Default>(req: Request) -> Result<T, EngineError> {
+/// A required JSON body (none is dockerd's 400 "got EOF while reading request body").
+async fn body_json<T: for<'de> Deserialize<'de>>(req: Request) -> Result<T, EngineError> {
     let bytes = read_json_body(req).await?;
-    super::body::json::decode_or_default(&bytes)
-        .map_err(super::body::json::JsonBodyError::bad_request)
+    super::body::json::decode_required(&bytes)
 }
 
 /// `GET /networks`, with filters driver, id, label, name, scope, type.

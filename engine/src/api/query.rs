@@ -43,6 +43,13 @@ impl Query {
         }
     }
 
+    /// A JSON-valued parameter, read as `crate::gojson::from_param` reads
+    /// them all (`null` is empty); the error is Go's decoder's message,
+    /// which each caller words and categorises as dockerd does.
+    pub fn json<T: serde::de::DeserializeOwned + Default>(&self, key: &str) -> Result<T, String> {
+        crate::gojson::from_param(self.get(key))
+    }
+
     /// An integer parameter; a malformed value is Docker's 400.
     pub fn int(&self, key: &str) -> Result<Option<i64>, EngineError> {
         match self.get(key) {

@@ -123,11 +123,12 @@ impl UpdateRequest {
 /// `POST /containers/{id}/update`: new limits go into the record and, while
 /// it runs, into the container's cgroup at once.
 pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, EngineError> {
-    let c = ctx.daemon.container(key)?;
     let bytes = read_json_body(req).await?;
-    // dockerd 20.10 answers 500 to a body it cannot decode.
+    // dockerd 20.10 decodes the body before it looks the container up, and
+    // answers 500 to one it cannot decode.
     let u: UpdateRequest = crate::api::body::json::decode_or_default(&bytes)
         .map_err(crate::api::body::json::JsonBodyError::internal)?;
+    let c = ctx.daemon.container(key)?;
     // dockerd checks the request on its own first (plain 400s)...
     cgroups::validate(&u.as_host_config())?;
     let policy = u.restart_policy.filter(|p| !p.name.is_empty());

@@ -5,8 +5,9 @@ use hyper::Method;
 use serde_json::json;
 
 use super::{body, json, Ctx, Response};
+use crate::daemon::containers::cgroups;
 use crate::errdefs::EngineError;
-use crate::version::{ENGINE_VERSION, MAX_API_VERSION, MIN_API_VERSION};
+use crate::version::{ApiVersion, ENGINE_VERSION, MAX_API_VERSION, MIN_API_VERSION};
 
 /// `GET|HEAD /_ping`: "OK" (empty for HEAD), text/plain, never cached.
 pub fn ping(_ctx: &Ctx, method: &Method) -> Result<Response, EngineError> {
@@ -64,6 +65,12 @@ pub fn version(_ctx: &Ctx) -> Result<Response, EngineError> {
     })))
 }
 
+/// Whether a host sysctl (a path under /proc/sys) is set to 1, as dockerd
+/// reports forwarding and bridge netfilter.
+fn sysctl_on(name: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/{name}")).is_ok_and(|v| v.trim() == "1")
+}
+
 fn os_release_name() -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
@@ -104,12 +111,8 @@ pub async fn info(ctx: &Ctx) -> Result<Response, EngineError> {
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        "2"
-    } else {
-        "1"
-    };
-    Ok(json(&json!({
+    let (cgroup_version, can) = cgroups::host_support();
+    let mut info = json!({
         "ID": format!("shipshape-{hostname}"),
         "Containers": containers.len(),
         "ContainersRunning": running,
@@ -119,16 +122,21 @@ pub async fn info(ctx: &Ctx) -> Result<Response, EngineError> {
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "extfs"]],
         "Plugins": {"Volume": [], "Network": ["host", "null"], "Authorization": null, "Log": ["local"]},
-        "MemoryLimit": false, "SwapLimit": false, "KernelMemory": false, "KernelMemoryTCP": false,
-        "CpuCfsPeriod": false, "CpuCfsQuota": false, "CPUShares": false, "CPUSet": false,
-        "PidsLimit": false, "IPv4Forwarding": false, "BridgeNfIptables": false,
-        "BridgeNfIp6tables": false, "Debug": false,
+        "MemoryLimit": can.memory_limit, "SwapLimit": can.swap_limit,
+        "KernelMemory": can.kernel_memory, "KernelMemoryTCP": can.kernel_memory_tcp,
+        "CpuCfsPeriod": can.cpu_cfs_period, "CpuCfsQuota": can.cpu_cfs_quota,
+        "CPUShares": can.cpu_shares, "CPUSet": can.cpuset, "PidsLimit": can.pids_limit,
+        "IPv4Forwarding": sysctl_on("net/ipv4/ip_forward"),
+        "BridgeNfIptables": sysctl_on("net/bridge/bridge-nf-call-iptables"),
+        "BridgeNfIp6tables": sysctl_on("net/bridge/bridge-nf-call-ip6tables"),
+        "Debug": false,
         "NFd": std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
-        "OomKillDisable": false,
+        "OomKillDisable": can.oom_kill_disable,
         "NGoroutines": 0,
         "SystemTime": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string(),
         "LoggingDriver": "local",
-        "CgroupDriver": "none",
+        // The engine writes its groups itself, as dockerd's cgroupfs driver.
+        "CgroupDriver": "cgroupfs",
         "CgroupVersion": cgroup_version,
         "NEventsListener": 0,
         "KernelVersion": kernel_version(),
@@ -159,5 +167,10 @@ pub async fn info(ctx: &Ctx) -> Result<Response, EngineError> {
         "InitCommit": {"ID": "", "Expected": ""},
         "SecurityOptions": [],
         "Warnings": null,
-    })))
+    });
+    if ctx.version < ApiVersion(1, 25) {
+        // Execution drivers are gone; dockerd still names the field before 1.25.
+        info["ExecutionDriver"] = json!("<not supported>");
+    }
+    Ok(json(&info))
 }

@@ -26,8 +26,8 @@ pub(crate) struct CreateRequest {
 /// `POST /volumes/create`.
 pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let bytes = read_json_body(req).await?;
-    let r: CreateRequest = super::body::json::decode_or_default(&bytes)
-        .map_err(super::body::json::JsonBodyError::bad_request)?;
+    // Required: none is dockerd's 400 "got EOF while reading request body".
+    let r: CreateRequest = super::body::json::decode_required(&bytes)?;
     let shown = if r.name.is_empty() {
         ""
     } else {

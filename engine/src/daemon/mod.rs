@@ -6,13 +6,16 @@
 //! Grouped by concept: [`containers`] (lifecycle, exec, logs, ...),
 //! [`images`] (list, prune, history, pull, commit, import, build),
 //! [`volumes`] (the store, and container mounts), [`networks`], [`events`],
-//! [`archive`] (`docker cp`, export).
+//! [`archive`] (`docker cp`, export), [`plugins`] and [`swarm`] (neither
+//! exists here: they answer as dockerd does without them).
 
 pub mod archive;
 pub mod containers;
 pub mod events;
 pub mod images;
 pub mod networks;
+pub mod plugins;
+pub mod swarm;
 pub mod volumes;
 
 use std::collections::HashMap;

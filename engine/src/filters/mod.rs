@@ -17,10 +17,7 @@ pub type Filters = BTreeMap<String, Vec<String>>;
 
 pub fn parse(raw: Option<&str>, allowed_keys: &[&str]) -> Result<Filters, EngineError> {
     let mut out = Filters::new();
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-        return Ok(out);
-    };
-    let v: Value = serde_json::from_str(raw).map_err(EngineError::system)?;
+    let v: Value = crate::gojson::from_param(raw).map_err(EngineError::System)?;
     let obj = match v {
         Value::Object(obj) => obj,
         // Go decodes `null` into a nil map: no filters.
@@ -28,7 +25,7 @@ pub fn parse(raw: Option<&str>, allowed_keys: &[&str]) -> Result<Filters, Engine
         other => {
             return Err(EngineError::System(format!(
                 "json: cannot unmarshal {} into Go value of type map[string]map[string]bool",
-                go_kind(&other)
+                crate::gojson::kind(&other)
             )))
         }
     };
@@ -51,7 +48,7 @@ pub fn parse(raw: Option<&str>, allowed_keys: &[&str]) -> Result<Filters, Engine
             other => {
                 return Err(EngineError::System(format!(
                     "json: cannot unmarshal {} into Go value of type map[string]bool",
-                    go_kind(&other)
+                    crate::gojson::kind(&other)
                 )))
             }
         };
@@ -104,18 +101,6 @@ pub fn label_filters_match(f: &Filters, labels: &impl Labels) -> bool {
     f.get("label").is_none_or(|w| labels_match(labels, w))
         && f.get("label!")
             .is_none_or(|w| !w.iter().any(|l| label_matches(labels, l)))
-}
-
-/// How Go's encoding/json names a JSON value's kind in its errors.
-fn go_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 #[cfg(test)]

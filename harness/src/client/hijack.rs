@@ -30,13 +30,27 @@ impl Client {
         if stdin {
             q.push_str("&stdin=1");
         }
-        let req = Req::post(format!("/containers/{}/attach?{q}", enc(id)));
+        self.upgrade(
+            Req::post(format!("/containers/{}/attach?{q}", enc(id))),
+            "tcp",
+        )
+    }
+
+    /// Sends `req` asking to switch to `protocol` (`Connection: Upgrade`,
+    /// `Upgrade: <protocol>`). On `101` the returned [`Attach`] holds the
+    /// raw connection; any other answer comes back as `Err(Ok(response))`.
+    pub fn upgrade(
+        &self,
+        req: Req,
+        protocol: &str,
+    ) -> Result<Result<Attach<'_>, Response>, ClientError> {
         let path = self.full_path(&req);
         let (request, mut exchange) = self.build_request(
             &req,
             &path,
-            &[("Connection", "Upgrade"), ("Upgrade", "tcp")],
+            &[("Connection", "Upgrade"), ("Upgrade", protocol)],
         )?;
+        let method = req.method.to_string();
         let timeout = self.timeout;
         let target = self.target.clone();
         let started = Instant::now();
@@ -50,7 +64,7 @@ impl Client {
                 self.transcript.push(exchange);
                 return Err(ClientError::Timeout {
                     target: target.to_string(),
-                    method: "POST".into(),
+                    method,
                     path,
                     timeout,
                 });
@@ -68,7 +82,7 @@ impl Client {
                 self.transcript.push(exchange);
                 return Err(ClientError::Http {
                     target: target.to_string(),
-                    method: "POST".into(),
+                    method,
                     path,
                     message: m,
                 });
@@ -176,6 +190,41 @@ impl Attach<'_> {
             Ok(Err(e)) => Err(ClientError::Protocol(format!("attach: read failed: {e}"))),
             Ok(Ok(_)) => Ok(buf),
         }
+    }
+}
+
+impl Attach<'_> {
+    /// Reads for `wait` (not scaled: the caller asks how the stream behaves
+    /// over that time) or until the endpoint closes the stream, whichever
+    /// comes first; returns the bytes and whether the stream was closed.
+    /// The stream stays usable when it was not closed.
+    pub fn read_for(&mut self, wait: Duration) -> Result<(Vec<u8>, bool), ClientError> {
+        let stream = self
+            .stream
+            .as_mut()
+            .ok_or_else(|| ClientError::Protocol("stream already closed".into()))?;
+        let mut buf = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        let closed = self.client.rt.block_on(async {
+            let mut chunk = [0u8; 4096];
+            loop {
+                match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+                    Err(_) => return Ok(false),
+                    Ok(Ok(0)) => return Ok(true),
+                    Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                    Ok(Err(e)) => return Err(e),
+                }
+            }
+        });
+        self.client
+            .transcript
+            .set_response_body(self.exchange, &buf);
+        let closed = closed
+            .map_err(|e| ClientError::Protocol(format!("upgraded stream: read failed: {e}")))?;
+        if closed {
+            self.stream = None;
+        }
+        Ok((buf, closed))
     }
 }
 

@@ -8,6 +8,7 @@
 //! `crate::ground`; the list of scenarios and the filters in [`registry`];
 //! running them in `crate::runner`.
 
+pub mod api;
 pub mod containers;
 pub mod errors;
 pub mod hostile;

@@ -428,6 +428,61 @@ fn thread_count() -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// What the host's cgroups can enforce, as `/info` reports it (dockerd's
+/// `sysinfo`): each flag is whether the control file or controller that
+/// enforces that limit is there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostSupport {
+    pub memory_limit: bool,
+    pub swap_limit: bool,
+    pub kernel_memory: bool,
+    pub kernel_memory_tcp: bool,
+    pub oom_kill_disable: bool,
+    pub cpu_cfs_period: bool,
+    pub cpu_cfs_quota: bool,
+    pub cpu_shares: bool,
+    pub cpuset: bool,
+    pub pids_limit: bool,
+}
+
+/// Reads [`HostSupport`] under `root`. v1: the files of each hierarchy's
+/// root group; v2: the controllers the root makes available (kernel memory
+/// and disabling the OOM killer do not exist there).
+pub fn host_support(root: &Path) -> HostSupport {
+    match detect(root) {
+        Version::V1 => {
+            let has = |controller: &str, file: &str| root.join(controller).join(file).exists();
+            HostSupport {
+                memory_limit: has("memory", "memory.limit_in_bytes"),
+                swap_limit: has("memory", "memory.memsw.limit_in_bytes"),
+                kernel_memory: has("memory", "memory.kmem.limit_in_bytes"),
+                kernel_memory_tcp: has("memory", "memory.kmem.tcp.limit_in_bytes"),
+                oom_kill_disable: has("memory", "memory.oom_control"),
+                cpu_cfs_period: has("cpu", "cpu.cfs_period_us"),
+                cpu_cfs_quota: has("cpu", "cpu.cfs_quota_us"),
+                cpu_shares: has("cpu", "cpu.shares"),
+                cpuset: has("cpuset", "cpuset.cpus"),
+                pids_limit: root.join("pids").is_dir(),
+            }
+        }
+        Version::V2 => {
+            let controllers =
+                fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+            let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+            HostSupport {
+                memory_limit: has("memory"),
+                swap_limit: has("memory"),
+                cpu_cfs_period: has("cpu"),
+                cpu_cfs_quota: has("cpu"),
+                cpu_shares: has("cpu"),
+                cpuset: has("cpuset"),
+                pids_limit: has("pids"),
+                ..HostSupport::default()
+            }
+        }
+    }
+}
+
 /// Host-wide CPU time in nanoseconds (the first line of /proc/stat: user
 /// through steal), Docker's `system_cpu_usage`.
 pub fn system_cpu_usage() -> u64 {
@@ -502,4 +557,26 @@ fn read_kv(dir: &Path, file: &str) -> BTreeMap<String, u64> {
             Some((k.to_string(), v.trim().parse().ok()?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_support_follows_the_files_and_controllers_present() {
+        let v1 = tempfile::tempdir().unwrap();
+        fs::create_dir_all(v1.path().join("memory")).unwrap();
+        fs::write(v1.path().join("memory/memory.limit_in_bytes"), "").unwrap();
+        fs::create_dir_all(v1.path().join("pids")).unwrap();
+        let s = host_support(v1.path());
+        assert!(s.memory_limit && s.pids_limit);
+        assert!(!s.swap_limit && !s.cpu_shares && !s.cpuset);
+
+        let v2 = tempfile::tempdir().unwrap();
+        fs::write(v2.path().join("cgroup.controllers"), "cpu pids\n").unwrap();
+        let s = host_support(v2.path());
+        assert!(s.cpu_shares && s.cpu_cfs_quota && s.pids_limit);
+        assert!(!s.memory_limit && !s.oom_kill_disable && !s.kernel_memory);
+    }
 }

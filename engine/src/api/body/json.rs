@@ -4,8 +4,8 @@
 //! - only the first JSON value counts: trailing bytes are ignored, not an
 //!   error (`{"Image":"x"} junk` creates a container on dockerd);
 //! - an empty body is Go's `EOF`, a value cut short is `unexpected EOF`;
-//! - other syntax and type errors keep serde's precise text (line, column,
-//!   what was expected), which is as clear as Go's.
+//! - other syntax and type errors are worded as Go's decoder words them
+//!   (`crate::gojson`), which clients and scripts match on.
 //!
 //! The status is the caller's: dockerd answers 500 for some endpoints
 //! (container create and update) and 400 for others (exec, networks, volumes).
@@ -46,7 +46,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonBodyError> {
     match values.next() {
         Some(Ok(v)) => Ok(v),
         Some(Err(e)) if e.is_eof() => Err(JsonBodyError::Truncated),
-        Some(Err(e)) => Err(JsonBodyError::Invalid(e.to_string())),
+        Some(Err(e)) => Err(JsonBodyError::Invalid(crate::gojson::describe(&e, bytes))),
         None => Err(JsonBodyError::Empty),
     }
 }
@@ -57,6 +57,18 @@ pub fn decode_or_default<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<
     match decode(bytes) {
         Err(JsonBodyError::Empty) => Ok(T::default()),
         other => other,
+    }
+}
+
+/// Decodes a body that must be present, as dockerd's `httputils.ReadJSON`
+/// (networks, volumes, exec, swarm, plugins): no body at all is 400 "got
+/// EOF while reading request body", anything malformed a 400 too.
+pub fn decode_required<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, EngineError> {
+    match decode(bytes) {
+        Err(JsonBodyError::Empty) => Err(EngineError::InvalidParameter(
+            "got EOF while reading request body".into(),
+        )),
+        other => other.map_err(JsonBodyError::bad_request),
     }
 }
 
@@ -81,7 +93,7 @@ mod tests {
         ));
         assert_eq!(
             decode::<Value>(b"{]").unwrap_err().to_string(),
-            "key must be a string at line 1 column 2"
+            "invalid character ']' looking for beginning of object key string"
         );
         let v: Value = decode_or_default(b"").unwrap();
         assert!(v.is_null());

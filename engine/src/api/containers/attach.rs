@@ -236,6 +236,23 @@ where
     F: FnOnce(TokioIo<Upgraded>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let mut resp = switch_protocols(on_upgrade, "tcp", session);
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// Answers `101 Switching Protocols` to `protocol` and runs `session` on
+/// the raw connection once hyper hands it over (attach, exec, /session).
+pub(crate) fn switch_protocols<F, Fut>(
+    on_upgrade: OnUpgrade,
+    protocol: &'static str,
+    session: F,
+) -> Response
+where
+    F: FnOnce(TokioIo<Upgraded>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => session(TokioIo::new(upgraded)).await,
@@ -245,9 +262,8 @@ where
     let mut resp = hyper::Response::new(body::empty());
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(UPGRADE, HeaderValue::from_static("tcp"));
+    h.insert(UPGRADE, HeaderValue::from_static(protocol));
     resp
 }
 

@@ -28,8 +28,8 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
             "Config cannot be empty in order to create a container".into(),
         ));
     }
-    let parsed: CreateRequest =
-        serde_json::from_value(value).map_err(|e| EngineError::System(e.to_string()))?;
+    let parsed: CreateRequest = serde_json::from_value(value)
+        .map_err(|e| EngineError::System(crate::gojson::describe_data(&e)))?;
     let name = ctx.query.get("name").map(String::from);
     let daemon = ctx.daemon.clone();
     let (id, warnings) =
@@ -189,8 +189,12 @@ pub async fn restart(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 pub async fn kill(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let signal = signal_param(ctx)?.unwrap_or(lifecycle::SIGKILL);
-    lifecycle::kill(&c, signal, key).await?;
-    Ok(no_content())
+    match lifecycle::kill(&c, signal, key).await {
+        // Before API 1.20 dockerd took a kill of a container that is not
+        // running as done, not as a conflict.
+        Err(EngineError::Conflict(_)) if ctx.version < ApiVersion(1, 20) => Ok(no_content()),
+        r => r.map(|_| no_content()),
+    }
 }
 
 pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {

@@ -72,6 +72,13 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
 pub async fn commit(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let q = &ctx.query;
     let key = q.get("container").unwrap_or("").to_string();
+    // dockerd decodes the config before it looks the container up, and
+    // answers 500 to one it cannot decode; no body is no config.
+    let body = read_json_body(req).await?;
+    let config = match crate::api::body::json::decode_or_default::<serde_json::Value>(&body) {
+        Ok(v) => (!v.is_null()).then_some(v),
+        Err(e) => return Err(e.internal()),
+    };
     let c = ctx.daemon.container(&key)?;
     let changes = dockerfile::parse_changes(&q.all("changes"))?;
     let tag = q.get("repo").filter(|r| !r.is_empty()).map(|repo| {
@@ -80,14 +87,6 @@ pub async fn commit(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
             None => repo.to_string(),
         }
     });
-    let body = read_json_body(req).await?;
-    let config = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        let v: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| EngineError::InvalidParameter(e.to_string()))?;
-        (!v.is_null()).then_some(v)
-    };
     let opts = commit::CommitOptions {
         tag,
         comment: q.get("comment").unwrap_or("").to_string(),

@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
-use shipshape_runtime::cgroups::{Cgroup, Resources, DEFAULT_ROOT, DOCKER_DEFAULT_DEVICES};
+pub use shipshape_runtime::cgroups::HostSupport;
+use shipshape_runtime::cgroups::{
+    host_support as cgroups_host_support, Cgroup, Resources, Version, DEFAULT_ROOT,
+    DOCKER_DEFAULT_DEVICES,
+};
 
 use super::container::Container;
 use super::record::{HostConfig, Status};
@@ -20,6 +24,17 @@ use crate::errdefs::EngineError;
 const PARENT: &str = "shipshape";
 /// dockerd's lower bound for memory limits and reservations.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// The host's cgroup version ("1" or "2", as `/info` says it) and what its
+/// cgroups can enforce.
+pub fn host_support() -> (&'static str, HostSupport) {
+    let root = Path::new(DEFAULT_ROOT);
+    let version = match shipshape_runtime::cgroups::detect(root) {
+        Version::V1 => "1",
+        Version::V2 => "2",
+    };
+    (version, cgroups_host_support(root))
+}
 
 /// The container's group (it exists only while the container runs).
 pub fn cgroup(id: &str) -> Cgroup {

@@ -148,7 +148,7 @@ impl VolumeStore {
         self.map()
             .get(name)
             .cloned()
-            .ok_or_else(|| EngineError::NotFound(format!("get {name}: no such volume")))
+            .ok_or_else(|| no_such_volume(name))
     }
 
     pub fn list(&self) -> Vec<Volume> {
@@ -159,7 +159,7 @@ impl VolumeStore {
     fn delete(&self, name: &str) -> Result<u64, EngineError> {
         let mut vols = self.map();
         if vols.remove(name).is_none() {
-            return Err(EngineError::NotFound(format!("get {name}: no such volume")));
+            return Err(no_such_volume(name));
         }
         let dir = self.dir.join(name);
         let size = dir_size(&dir.join("_data"));
@@ -273,6 +273,17 @@ pub fn prune(d: &Daemon, keep: impl Fn(&Volume) -> bool) -> (Vec<String>, u64) {
         }
     }
     (names, space)
+}
+
+/// moby's `OpErr` for a missing volume: "get NAME: no such volume", and
+/// "get: no such volume" without a name (`GET /volumes/`).
+fn no_such_volume(name: &str) -> EngineError {
+    let op = if name.is_empty() {
+        "get".to_string()
+    } else {
+        format!("get {name}")
+    };
+    EngineError::NotFound(format!("{op}: no such volume"))
 }
 
 #[cfg(test)]

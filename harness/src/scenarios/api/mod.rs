@@ -1,0 +1,86 @@
+//! The API's surface beyond containers and images: routes a client meets
+//! in its setup (plugins, swarm, the BuildKit session), version prefixes,
+//! routing leniency and how malformed input is worded. What dockerd
+//! answers is in specs/harness/expectations.json (`api/...`).
+
+mod build;
+mod info;
+mod json;
+mod plugins;
+mod routing;
+mod session;
+mod swarm;
+mod versions;
+
+use super::{scenario, Scenario, ScenarioFn};
+use crate::client::Req;
+use crate::ground::spec::expectation;
+use crate::ground::{Ctx, Outcome};
+
+/// Name, whether it needs the fixture image, body.
+const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
+    ("plugins-list-empty", false, plugins::list_empty),
+    ("plugins-list-bad-filter", false, plugins::list_bad_filter),
+    ("plugins-unknown", false, plugins::unknown),
+    ("plugins-bad-reference", false, plugins::bad_reference),
+    ("swarm-inactive", false, swarm::inactive),
+    ("swarm-leave-inactive", false, swarm::leave_inactive),
+    ("swarm-empty-body", false, swarm::empty_body),
+    ("session-upgrade", false, session::upgrade),
+    ("session-no-upgrade", false, session::no_upgrade),
+    ("session-wrong-protocol", false, session::wrong_protocol),
+    ("json-syntax-wording", false, json::syntax_wording),
+    ("json-type-wording", false, json::type_wording),
+    ("json-empty-body", false, json::empty_body),
+    (
+        "json-before-lookup-update-commit",
+        false,
+        json::before_lookup_500,
+    ),
+    ("json-before-lookup-exec", false, json::before_lookup_400),
+    ("build-null-query-params", false, build::null_query_params),
+    ("build-bad-query-json", false, build::bad_query_json),
+    ("list-trailing-slash", false, routing::list_trailing_slash),
+    ("volume-empty-name", false, routing::volume_empty_name),
+    (
+        "network-trailing-slash",
+        false,
+        routing::network_trailing_slash,
+    ),
+    (
+        "unclean-path-redirect",
+        false,
+        routing::unclean_path_redirect,
+    ),
+    ("old-versions-served", false, versions::old_versions_served),
+    (
+        "old-info-execution-driver",
+        false,
+        versions::old_info_execution_driver,
+    ),
+    (
+        "kill-stopped-before-1.20",
+        true,
+        versions::kill_stopped_before_1_20,
+    ),
+    ("info-cgroup-flags", false, info::cgroup_flags),
+];
+
+pub fn scenarios() -> Vec<Scenario> {
+    SCENARIOS
+        .iter()
+        .map(|&(name, needs_image, run)| scenario("api", name, needs_image, run))
+        .collect()
+}
+
+/// Sends each request and checks it against the one expectation `spec`
+/// (the routes that share dockerd's answer), stopping at the first miss.
+fn each_answers(ctx: &Ctx, spec: &str, reqs: Vec<Req>, vars: &[(&str, &str)]) -> Outcome {
+    let e = expectation(spec)?;
+    for req in reqs {
+        let what = format!("{} {}", req.method, req.path);
+        let resp = ctx.send(req)?;
+        e.check(&resp, vars).map_err(|p| p.note(what))?;
+    }
+    Ok(())
+}
