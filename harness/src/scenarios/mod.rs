@@ -9,6 +9,7 @@
 //! running them in `crate::runner`.
 
 pub mod containers;
+pub mod containers_api;
 pub mod errors;
 pub mod hostile;
 pub mod hygiene;
