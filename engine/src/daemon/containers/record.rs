@@ -175,6 +175,18 @@ pub struct Record {
     pub manually_stopped: bool,
 }
 
+impl Record {
+    /// The network a container shows as attached to (and a `network` list
+    /// filter matches): dockerd's name for its NetworkMode; this engine
+    /// shares the host's network for the defaults.
+    pub fn network_name(&self) -> &str {
+        match self.host_config.network_mode.as_str() {
+            "" | "default" | "bridge" | "host" => "host",
+            other => other,
+        }
+    }
+}
+
 /// Docker accepts `Cmd`/`Entrypoint` as a string or an array of strings.
 fn str_slice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     #[derive(Deserialize)]
