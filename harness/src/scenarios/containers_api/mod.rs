@@ -4,6 +4,7 @@
 //! note that they are dockerd's answers.
 
 mod list_filters;
+mod volumes;
 
 use super::Scenario;
 use crate::client::{enc, Req, Response};
@@ -14,14 +15,16 @@ use std::collections::BTreeSet;
 pub fn scenarios() -> Vec<Scenario> {
     let mut v = Vec::new();
     v.extend(list_filters::scenarios());
+    v.extend(volumes::scenarios());
     v
 }
 
 /// Containers a scenario made, removed (with their anonymous volumes) when
-/// it ends however it ends.
+/// it ends however it ends, then the volumes it made.
 pub(crate) struct Made<'c, 'a> {
     ctx: &'c Ctx<'a>,
     pub ids: Vec<String>,
+    pub volumes: Vec<String>,
 }
 
 impl<'c, 'a> Made<'c, 'a> {
@@ -29,6 +32,7 @@ impl<'c, 'a> Made<'c, 'a> {
         Made {
             ctx,
             ids: Vec::new(),
+            volumes: Vec::new(),
         }
     }
 
@@ -47,6 +51,12 @@ impl Drop for Made<'_, '_> {
                 .ctx
                 .client
                 .send(Req::delete(format!("/containers/{}?force=1&v=1", enc(&id))));
+        }
+        for v in self.volumes.drain(..) {
+            let _ = self
+                .ctx
+                .client
+                .send(Req::delete(format!("/volumes/{}?force=1", enc(&v))));
         }
     }
 }
