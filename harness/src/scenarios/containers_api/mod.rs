@@ -3,6 +3,7 @@
 //! Expected statuses and messages are written next to each check, with the
 //! note that they are dockerd's answers.
 
+mod create_checks;
 mod list_filters;
 mod volumes;
 
@@ -15,6 +16,7 @@ use std::collections::BTreeSet;
 pub fn scenarios() -> Vec<Scenario> {
     let mut v = Vec::new();
     v.extend(list_filters::scenarios());
+    v.extend(create_checks::scenarios());
     v.extend(volumes::scenarios());
     v
 }
