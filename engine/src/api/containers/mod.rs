@@ -29,8 +29,9 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
             "Config cannot be empty in order to create a container".into(),
         ));
     }
-    let parsed: CreateRequest =
+    let mut parsed: CreateRequest =
         serde_json::from_value(value).map_err(|e| EngineError::System(e.to_string()))?;
+    parsed.platform = ctx.query.get("platform").map(String::from);
     let name = ctx.query.get("name").map(String::from);
     let daemon = ctx.daemon.clone();
     let (id, warnings) =
