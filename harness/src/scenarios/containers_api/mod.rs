@@ -5,6 +5,7 @@
 
 mod create_checks;
 mod list_filters;
+mod top;
 mod volumes;
 
 use super::Scenario;
@@ -18,6 +19,7 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(list_filters::scenarios());
     v.extend(create_checks::scenarios());
     v.extend(volumes::scenarios());
+    v.extend(top::scenarios());
     v
 }
 
