@@ -117,9 +117,15 @@ pub async fn remove(ctx: &Ctx, name: &str) -> Result<Response, EngineError> {
 }
 
 /// `POST /volumes/prune`. From API 1.42 only anonymous volumes go, unless
-/// the `all` filter says otherwise (as dockerd).
+/// the `all` filter says otherwise (as dockerd); before 1.42 there is no
+/// `all` filter (dockerd 20.10.24: 400 "Invalid filter 'all'").
 pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
-    let f = filters::parse(ctx.query.get("filters"), &["label", "label!", "all"])?;
+    let keys: &[&str] = if ctx.version < ApiVersion(1, 42) {
+        &["label", "label!"]
+    } else {
+        &["label", "label!", "all"]
+    };
+    let f = filters::parse(ctx.query.get("filters"), keys)?;
     let all = match f.get("all").and_then(|v| v.first()).map(String::as_str) {
         Some("true" | "1") => true,
         Some("false" | "0") | None => ctx.version < ApiVersion(1, 42),
@@ -138,7 +144,8 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
     .await
     .map_err(EngineError::system)?;
     Ok(json(&json!({
-        "VolumesDeleted": if names.is_empty() { Value::Null } else { json!(names) },
+        // A list even when empty: dockerd 20.10.24 answers [], not null.
+        "VolumesDeleted": names,
         "SpaceReclaimed": space,
     })))
 }

@@ -103,6 +103,30 @@ pub fn label_filters_match(f: &Filters, labels: &impl Labels) -> bool {
             .is_none_or(|w| !w.iter().any(|l| label_matches(labels, l)))
 }
 
+/// A filter value parsed as Go's `strconv.<func>` would, failing with its
+/// message (`strconv.Atoi: parsing "x": invalid syntax`), which dockerd
+/// passes on as the answer to a bad filter value.
+pub fn go_parse<T>(func: &str, s: &str) -> Result<T, String>
+where
+    T: std::str::FromStr<Err = std::num::ParseIntError>,
+{
+    // Go takes no leading '+' on unsigned numbers; Rust would.
+    let signed_unsigned = func == "ParseUint" && s.starts_with('+');
+    match s.parse::<T>() {
+        Ok(v) if !signed_unsigned => Ok(v),
+        Ok(_) => Err(format!("strconv.{func}: parsing {s:?}: invalid syntax")),
+        Err(e) => {
+            let why = match e.kind() {
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                    "value out of range"
+                }
+                _ => "invalid syntax",
+            };
+            Err(format!("strconv.{func}: parsing {s:?}: {why}"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,15 +42,7 @@ pub fn parse_timestamp(raw: &str) -> Result<Option<i64>, EngineError> {
 
 /// Go's `strconv.ParseInt(s, 10, 64)`, with its error messages.
 fn parse_int(s: &str) -> Result<i64, EngineError> {
-    s.parse::<i64>().map_err(|e| {
-        let why = match e.kind() {
-            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
-                "value out of range"
-            }
-            _ => "invalid syntax",
-        };
-        EngineError::System(format!("strconv.ParseInt: parsing {s:?}: {why}"))
-    })
+    super::go_parse::<i64>("ParseInt", s).map_err(EngineError::System)
 }
 
 /// An `until` filter value, as nanoseconds since the epoch (`now_ns` is

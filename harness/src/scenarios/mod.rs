@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod containers;
+pub mod containers_api;
 pub mod errors;
 pub mod hostile;
 pub mod hygiene;

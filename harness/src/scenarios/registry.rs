@@ -2,8 +2,8 @@
 //! run's filters select (with the setup and cleanup checks they imply).
 
 use super::{
-    api, containers, errors, hostile, hygiene, images, model, protocol, schema, security, seed,
-    snapshots, system,
+    api, containers, containers_api, errors, hostile, hygiene, images, model, protocol, schema,
+    security, seed, snapshots, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -45,6 +45,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(images::scenarios());
     v.extend(errors::scenarios());
     v.extend(containers::scenarios());
+    v.extend(containers_api::scenarios());
     v.extend(hostile::scenarios());
     v.extend(seed::scenarios());
     v.extend(model::scenarios());

@@ -9,6 +9,7 @@ use super::body::json::{self as json_body, JsonBodyError};
 use super::body::request::read_json_body;
 use super::body::stream::stream_content_type;
 use super::{body, json, json_status, no_content, Ctx, Request, Response};
+use crate::daemon::containers::filters::Step;
 use crate::daemon::containers::lifecycle::{self, WaitCondition};
 use crate::daemon::containers::logs::{self, Filter};
 use crate::daemon::containers::record::{CreateRequest, Record};
@@ -28,8 +29,9 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
             "Config cannot be empty in order to create a container".into(),
         ));
     }
-    let parsed: CreateRequest = serde_json::from_value(value)
+    let mut parsed: CreateRequest = serde_json::from_value(value)
         .map_err(|e| EngineError::System(crate::gojson::describe_data(&e)))?;
+    parsed.platform = ctx.query.get("platform").map(String::from);
     let name = ctx.query.get("name").map(String::from);
     let daemon = ctx.daemon.clone();
     let (id, warnings) =
@@ -103,14 +105,21 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
     // Newest first, as dockerd lists them.
     containers.sort_by_cached_key(|c| std::cmp::Reverse(c.record().created.clone()));
     let wanted = |r: &Record| {
-        (all || limit.is_some() || r.state.running() || filters.has("status")) && filters.matches(r)
+        (all || limit.is_some() || r.state.running() || filters.implies_all()) && filters.matches(r)
     };
+    // `before` and `since` depend on where a container sits in the walk.
+    let mut walk = filters.walk();
     if with_sizes {
         // Sizes walk the filesystem: the slow path, built as JSON values.
         let mut out: Vec<Value> = Vec::new();
         for c in &containers {
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
+            }
+            match walk.step(&c.id) {
+                Step::Skip => continue,
+                Step::Stop => break,
+                Step::Consider => {}
             }
             let mut v = {
                 let r = c.record();
@@ -135,6 +144,11 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
     for c in &containers {
         if limit.is_some_and(|l| n >= l) {
             break;
+        }
+        match walk.step(&c.id) {
+            Step::Skip => continue,
+            Step::Stop => break,
+            Step::Consider => {}
         }
         let mut r = c.record();
         if !wanted(&r) {

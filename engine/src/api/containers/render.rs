@@ -68,15 +68,6 @@ fn network_mode(r: &Record) -> String {
     network_mode_str(r).to_string()
 }
 
-/// The network a container shows as attached to: dockerd's name for its
-/// NetworkMode (this engine shares the host's network for the defaults).
-fn network_name(r: &Record) -> &str {
-    match r.host_config.network_mode.as_str() {
-        "" | "default" | "bridge" | "host" => "host",
-        other => other,
-    }
-}
-
 /// An endpoint in dockerd's shape, without addresses (this engine gives a
 /// container the host's network or none). Typed rather than built as a JSON
 /// tree: the list endpoint renders one per container per request.
@@ -135,7 +126,7 @@ impl serde::Serialize for Networks<'_> {
 }
 
 fn networks(r: &Record) -> Value {
-    serde_json::to_value(Networks(network_name(r))).unwrap_or(Value::Null)
+    serde_json::to_value(Networks(r.network_name())).unwrap_or(Value::Null)
 }
 
 /// `mounts` is inspect's `Mounts` array (volume paths need the daemon).
@@ -278,7 +269,7 @@ pub fn list_fixed(r: &Record, mounts: Value) -> Derived {
             network_mode: network_mode_str(r),
         },
         network_settings: NetworksOnly {
-            networks: Networks(network_name(r)),
+            networks: Networks(r.network_name()),
         },
         mounts,
     };

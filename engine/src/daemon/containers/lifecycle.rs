@@ -80,6 +80,11 @@ pub fn create(
         }));
     }
     let image = d.images.get(&req.config.image)?;
+    super::validate::platform(
+        &image,
+        &req.config.image,
+        req.platform.as_deref().unwrap_or(""),
+    )?;
     let host_config_raw = req.host_config.clone().unwrap_or(serde_json::Value::Null);
     let host_config: HostConfig = match &req.host_config {
         Some(v) => serde_json::from_value(v.clone())
@@ -87,6 +92,7 @@ pub fn create(
             .map_err(|e| EngineError::System(format!("invalid HostConfig: {e}")))?,
         None => HostConfig::default(),
     };
+    super::validate::check(d, &req.config, &host_config_raw)?;
     // Mount specs are checked now; volumes are created once the name is ours.
     for bind in host_config.binds.iter().flatten() {
         volumes::mounts::parse_bind(bind)?;

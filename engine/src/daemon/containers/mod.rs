@@ -19,3 +19,4 @@ pub mod restart;
 pub mod stats;
 pub mod top;
 pub mod trash;
+pub mod validate;

@@ -35,6 +35,9 @@ pub struct Config {
     pub stop_signal: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// Kept and shown; no healthcheck runs (checked at create only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<serde_json::Value>,
 }
 
 /// The parts of `HostConfig` the engine acts on. The whole object the client
@@ -77,6 +80,9 @@ pub struct CreateRequest {
     pub config: Config,
     pub host_config: Option<serde_json::Value>,
     pub networking_config: Option<serde_json::Value>,
+    /// The `platform` query parameter, not part of the body.
+    #[serde(skip)]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +179,18 @@ pub struct Record {
     /// so `unless-stopped` does not bring it back when the daemon starts.
     #[serde(default)]
     pub manually_stopped: bool,
+}
+
+impl Record {
+    /// The network a container shows as attached to (and a `network` list
+    /// filter matches): dockerd's name for its NetworkMode; this engine
+    /// shares the host's network for the defaults.
+    pub fn network_name(&self) -> &str {
+        match self.host_config.network_mode.as_str() {
+            "" | "default" | "bridge" | "host" => "host",
+            other => other,
+        }
+    }
 }
 
 /// Docker accepts `Cmd`/`Entrypoint` as a string or an array of strings.

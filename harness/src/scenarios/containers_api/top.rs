@@ -1,0 +1,69 @@
+//! `GET /containers/{id}/top?ps_args=...`: dockerd 20.10.24 runs the host's
+//! `ps` with the given options and keeps the rows whose PID column names one
+//! of the container's processes. Its answers (read from dockerd, same host
+//! and ps as the engine's): `-o pid,args` gives Titles ["PID","COMMAND"];
+//! options without a PID column are 500 "Couldn't find PID field in ps
+//! output"; a failing ps is 500 "ps: " and the first line of its stderr.
+
+use super::{expect_error, Made};
+use crate::client::{enc, Req};
+use crate::ground::{expect_status, fail_at, json_body, Ctx, Outcome};
+use crate::scenarios::{scenario, Scenario};
+use serde_json::{json, Value};
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![scenario("containers-api", "top-ps-args", true, top_ps_args)]
+}
+
+fn top(ctx: &Ctx, id: &str, args: &str) -> Result<crate::client::Response, crate::ground::Problem> {
+    ctx.send(Req::get(format!(
+        "/containers/{}/top?ps_args={}",
+        enc(id),
+        enc(args)
+    )))
+}
+
+fn top_ps_args(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let id = made.create(ctx.probe_config(&["sleep", "300"])?, None)?;
+    ctx.start(&id)?;
+    let pid = ctx.inspect(&id)?["State"]["Pid"]
+        .as_i64()
+        .unwrap_or(0)
+        .to_string();
+    let cases: [(&str, Value); 2] = [
+        (
+            "-o pid,args",
+            json!({"Titles": ["PID", "COMMAND"], "Processes": [[pid, "/probe sleep 300"]]}),
+        ),
+        (
+            "-o pid,comm -o user",
+            json!({"Titles": ["PID", "COMMAND", "USER"], "Processes": [[pid, "probe", "root"]]}),
+        ),
+    ];
+    for (args, want) in cases {
+        let resp = top(ctx, &id, args)?;
+        expect_status(&resp, 200, &format!("top with ps_args {args:?}"))?;
+        let got = json_body(&resp, "top")?;
+        if got != want {
+            return Err(fail_at(
+                &resp,
+                format!("ps_args {args:?}: got {got}, dockerd answers {want}"),
+            ));
+        }
+    }
+    let resp = top(ctx, &id, "-o args")?;
+    expect_error(
+        &resp,
+        500,
+        "Couldn't find PID field in ps output",
+        "ps_args without a PID column",
+    )?;
+    let resp = top(ctx, &id, "--bogus")?;
+    expect_error(
+        &resp,
+        500,
+        "ps: error: unknown gnu long option",
+        "ps_args ps refuses",
+    )
+}

@@ -1,0 +1,221 @@
+//! Volumes as containers use them: the lifecycle's shapes (inspect,
+//! `/system/df`), removal while in use, anonymous volumes going with
+//! `DELETE /containers/{id}?v=1`, and prune (empty and not, `label`,
+//! `label!`, `SpaceReclaimed`). Prune is sent at API 1.41, whose semantics
+//! (every unused volume, no `all` filter) are dockerd 20.10.24's, and always
+//! with a label only this scenario's volumes carry: other clients' volumes
+//! on the same daemon are never touched. Every expected answer below was
+//! read from dockerd 20.10.24.
+
+use super::{expect_error, Made};
+use crate::client::{enc, Req};
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
+use crate::scenarios::{scenario, Scenario};
+use serde_json::{json, Value};
+
+const AREA: &str = "containers-api";
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        scenario(AREA, "volume-prune-empty", false, prune_empty),
+        scenario(AREA, "volume-prune-labels", true, prune_labels),
+        scenario(AREA, "volume-lifecycle-shapes", true, lifecycle_shapes),
+    ]
+}
+
+const MARK: &str = "io.shipshape.a2-volume";
+
+fn prune(ctx: &Ctx, filters: Value) -> Result<crate::client::Response, Problem> {
+    ctx.send(
+        Req::post(format!(
+            "/v1.41/volumes/prune?filters={}",
+            enc(&filters.to_string())
+        ))
+        .unversioned(),
+    )
+}
+
+fn create_volume(ctx: &Ctx, made: &mut Made, labels: Value) -> Result<(String, Value), Problem> {
+    let name = ctx.unique_name("vol");
+    let resp =
+        ctx.send(Req::post("/volumes/create").json(json!({"Name": name, "Labels": labels})))?;
+    expect_status(&resp, 201, "creating a volume")?;
+    made.volumes.push(name.clone());
+    Ok((name, json_body(&resp, "volume create")?))
+}
+
+/// dockerd answers an empty list, not null: {"VolumesDeleted":[],"SpaceReclaimed":0}.
+fn prune_empty(ctx: &Ctx) -> Outcome {
+    let resp = prune(
+        ctx,
+        json!({"label": [format!("{MARK}={}", ctx.unique_name("none"))]}),
+    )?;
+    expect_status(&resp, 200, "pruning nothing")?;
+    let v = json_body(&resp, "prune")?;
+    if v != json!({"VolumesDeleted": [], "SpaceReclaimed": 0}) {
+        return Err(fail_at(
+            &resp,
+            format!("prune of nothing answered {v}; dockerd answers {{\"VolumesDeleted\":[],\"SpaceReclaimed\":0}}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `label` and `label!` pick what goes; the answer names it and counts the
+/// bytes of its files; 1.41 knows no `all` filter.
+fn prune_labels(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let mark = ctx.unique_name("mark");
+    let labels = |keep: bool| {
+        let mut l = json!({ MARK: mark, crate::ground::RUN_LABEL: ctx.run_id });
+        if keep {
+            l["keep"] = json!("1");
+        }
+        l
+    };
+    let (gone, _) = create_volume(ctx, &mut made, labels(false))?;
+    let (kept, _) = create_volume(ctx, &mut made, labels(true))?;
+    // Three bytes in the volume that goes.
+    let mut cfg = ctx.probe_config(&["write", "/mnt/a2v/f", "abc"])?;
+    cfg["HostConfig"] = json!({"Binds": [format!("{gone}:/mnt/a2v")]});
+    let id = made.create(cfg, None)?;
+    ctx.start(&id)?;
+    if ctx.wait(&id)? != 0 {
+        return Err(fail("the probe could not write into the volume"));
+    }
+    let resp = ctx.send(Req::delete(format!("/containers/{}", enc(&id))))?;
+    expect_status(&resp, 204, "removing the writer")?;
+    made.ids.clear();
+    let resp = prune(
+        ctx,
+        json!({"label": [format!("{MARK}={mark}")], "label!": ["keep"]}),
+    )?;
+    expect_status(&resp, 200, "pruning by label")?;
+    let v = json_body(&resp, "prune")?;
+    let want = json!({"VolumesDeleted": [gone], "SpaceReclaimed": 3});
+    if v != want {
+        return Err(fail_at(
+            &resp,
+            format!("prune answered {v}; dockerd answers {want}"),
+        ));
+    }
+    let resp = ctx.send(Req::get(format!("/volumes/{}", enc(&kept))))?;
+    expect_status(&resp, 200, "the volume label! kept")?;
+    let resp = prune(
+        ctx,
+        json!({"all": ["true"], "label": [format!("{MARK}={mark}")]}),
+    )?;
+    expect_error(
+        &resp,
+        400,
+        "Invalid filter 'all'",
+        "prune with all at API 1.41",
+    )
+}
+
+/// Inspect and /system/df shapes, 409 on removal in use, and `v=1`
+/// removing the anonymous volume but not the named one.
+fn lifecycle_shapes(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let (name, created) = create_volume(ctx, &mut made, json!({ MARK: "shape" }))?;
+    let resp = ctx.send(Req::get(format!("/volumes/{}", enc(&name))))?;
+    expect_status(&resp, 200, "inspecting the volume")?;
+    let v = json_body(&resp, "volume inspect")?;
+    if v != created {
+        return Err(fail_at(
+            &resp,
+            format!("inspect {v} differs from create's answer {created}"),
+        ));
+    }
+    let mut keys: Vec<&str> = v
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    let want_keys = [
+        "CreatedAt",
+        "Driver",
+        "Labels",
+        "Mountpoint",
+        "Name",
+        "Options",
+        "Scope",
+    ];
+    let mountpoint = v["Mountpoint"].as_str().unwrap_or("");
+    if keys != want_keys
+        || v["Driver"] != "local"
+        || v["Scope"] != "local"
+        || v["Options"] != Value::Null
+        || v["Labels"] != json!({ MARK: "shape" })
+        || !mountpoint.ends_with(&format!("/volumes/{name}/_data"))
+    {
+        return Err(fail_at(
+            &resp,
+            format!("volume {v}; dockerd: keys {want_keys:?}, Driver and Scope \"local\", Options null, the labels given, Mountpoint <root>/volumes/<name>/_data"),
+        ));
+    }
+    let mut cfg = ctx.probe_config(&["exit", "0"])?;
+    cfg["Volumes"] = json!({"/anon": {}});
+    cfg["HostConfig"] = json!({"Binds": [format!("{name}:/mnt/a2v")]});
+    let id = made.create(cfg, None)?;
+    let resp = ctx.send(Req::delete(format!("/volumes/{}", enc(&name))))?;
+    expect_error(
+        &resp,
+        409,
+        &format!("remove {name}: volume is in use - [{id}]"),
+        "removing a volume in use",
+    )?;
+    let resp = ctx.send(Req::delete(format!("/volumes/{}?force=1", enc(&name))))?;
+    expect_error(
+        &resp,
+        409,
+        &format!("remove {name}: volume is in use - [{id}]"),
+        "force-removing a volume in use",
+    )?;
+    let ins = ctx.inspect(&id)?;
+    let anon = ins["Mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["Destination"] == "/anon")
+        .and_then(|m| m["Name"].as_str())
+        .map(str::to_string)
+        .ok_or_else(|| fail("inspect lists no volume mount at /anon"))?;
+    made.volumes.push(anon.clone());
+    // /system/df: each volume with UsageData {RefCount, Size}.
+    let resp = ctx.send(Req::get("/system/df"))?;
+    expect_status(&resp, 200, "system df")?;
+    let df = json_body(&resp, "system df")?;
+    for (vol, size) in [(&name, 0), (&anon, 0)] {
+        let entry = df["Volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["Name"] == json!(vol));
+        let want = json!({"RefCount": 1, "Size": size});
+        match entry {
+            Some(e) if e["UsageData"] == want && e["Scope"] == "local" => {}
+            other => {
+                return Err(fail_at(
+                    &resp,
+                    format!("/system/df lists {vol} as {other:?}; dockerd: Scope \"local\", UsageData {want}"),
+                ))
+            }
+        }
+    }
+    let resp = ctx.send(Req::delete(format!("/containers/{}?v=1", enc(&id))))?;
+    expect_status(&resp, 204, "removing the container with v=1")?;
+    made.ids.clear();
+    let resp = ctx.send(Req::get(format!("/volumes/{}", enc(&anon))))?;
+    expect_error(
+        &resp,
+        404,
+        &format!("get {anon}: no such volume"),
+        "the anonymous volume after rm -v",
+    )?;
+    let resp = ctx.send(Req::get(format!("/volumes/{}", enc(&name))))?;
+    expect_status(&resp, 200, "the named volume survives rm -v")?;
+    let resp = ctx.send(Req::delete(format!("/volumes/{}", enc(&name))))?;
+    expect_status(&resp, 204, "removing the volume once unused")?;
+    Ok(())
+}
