@@ -30,7 +30,12 @@ impl Client {
         if stdin {
             q.push_str("&stdin=1");
         }
-        let req = Req::post(format!("/containers/{}/attach?{q}", enc(id)));
+        self.hijack(Req::post(format!("/containers/{}/attach?{q}", enc(id))))
+    }
+
+    /// Any request sent with `Connection: Upgrade` / `Upgrade: tcp` (attach
+    /// with other streams, exec start), read as [`Client::attach`] does.
+    pub fn hijack(&self, req: Req) -> Result<Result<Attach<'_>, Response>, ClientError> {
         let path = self.full_path(&req);
         let (request, mut exchange) = self.build_request(
             &req,

@@ -20,6 +20,7 @@ pub mod schema;
 pub mod security;
 pub mod seed;
 pub mod snapshots;
+pub mod streams;
 pub mod system;
 
 pub use registry::{

@@ -3,7 +3,7 @@
 
 use super::{
     containers, errors, hostile, hygiene, images, model, protocol, schema, security, seed,
-    snapshots, system,
+    snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -52,6 +52,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(schema::scenarios());
     v.extend(snapshots::scenarios());
     v.extend(security::scenarios());
+    v.extend(streams::scenarios());
     v.extend(hygiene::scenarios());
     v
 }
