@@ -46,7 +46,8 @@ pub async fn create(ctx: &Ctx, key: &str, req: Request) -> Result<Response, Engi
 #[serde(rename_all = "PascalCase", default)]
 pub(crate) struct StartRequest {
     detach: bool,
-    #[allow(dead_code)]
+    /// Frames the output (raw when true, multiplexed when false), whatever
+    /// the create request said: dockerd goes by the start request.
     tty: bool,
     console_size: Option<[u32; 2]>,
 }
@@ -68,29 +69,21 @@ pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, En
         resize_initial(&e, sr.console_size);
         // Nobody reads a detached exec's output: drain it so the process
         // never blocks on a full pipe.
-        tokio::spawn(drain(io, None, false, false));
+        tokio::spawn(drain(io, None, false, false, false));
         return Ok(body::status_only(StatusCode::OK));
     }
 
-    let tty = e.config.tty;
-    let content_type = stream_content_type(ctx.version, tty);
+    let content_type = stream_content_type(ctx.version, sr.tty);
     let daemon = ctx.daemon.clone();
     if let Some(on_upgrade) = on_upgrade {
         return Ok(hijack(on_upgrade, content_type, move |io| {
-            session(io, daemon, e, sr.console_size)
+            session(io, daemon, e, sr)
         }));
     }
     // Without an upgrade there is no stdin, but the output still streams.
     let (tx, resp) = body::channel(StatusCode::OK, content_type);
     tokio::spawn(async move {
-        run_streams(
-            &daemon,
-            &e,
-            tx,
-            None::<&mut tokio::io::Empty>,
-            sr.console_size,
-        )
-        .await;
+        run_streams(&daemon, &e, tx, None::<&mut tokio::io::Empty>, &sr).await;
     });
     Ok(resp)
 }
@@ -107,12 +100,12 @@ async fn read_start_body(req: &mut Request) -> Result<Bytes, EngineError> {
         .to_bytes())
 }
 
-async fn session<S>(io: S, d: Arc<Daemon>, e: Arc<Exec>, console: Option<[u32; 2]>)
+async fn session<S>(io: S, d: Arc<Daemon>, e: Arc<Exec>, sr: StartRequest)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut rd, tx, writer) = split_hijacked(io);
-    run_streams(&d, &e, tx, Some(&mut rd), console).await;
+    run_streams(&d, &e, tx, Some(&mut rd), &sr).await;
     let _ = writer.await;
     linger(&mut rd).await;
 }
@@ -125,11 +118,11 @@ async fn run_streams<R>(
     e: &Arc<Exec>,
     tx: mpsc::Sender<Bytes>,
     rd: Option<&mut R>,
-    console: Option<[u32; 2]>,
+    sr: &StartRequest,
 ) where
     R: AsyncRead + Unpin + Send,
 {
-    let tty = e.config.tty;
+    let raw = sr.tty;
     let started = match exec::check_startable(e) {
         Ok(()) => {
             let (d, e2) = (d.clone(), e.clone());
@@ -146,11 +139,11 @@ async fn run_streams<R>(
                 EngineError::Conflict(m) if m.starts_with("Exec command") => format!("Error: {m}"),
                 other => other.to_string(),
             };
-            let _ = send_chunk(&tx, tty, STDOUT, format!("{msg}\r\n").as_bytes()).await;
+            let _ = send_chunk(&tx, raw, STDOUT, format!("{msg}\r\n").as_bytes()).await;
             return;
         }
     };
-    resize_initial(e, console);
+    resize_initial(e, sr.console_size);
     let stdin = io.stdin.is_some() && e.config.attach_stdin;
     let mut io = io;
     let stdin_pipe = io
@@ -159,11 +152,13 @@ async fn run_streams<R>(
         .map(|s| Arc::new(tokio::sync::Mutex::new(Some(s))));
     // `tx` is kept until the exit is recorded: the client reads the exit
     // code (exec inspect) as soon as the stream ends.
+    // A raw stream has no place for stderr: dockerd drops it.
     let output = tokio::spawn(drain(
         io,
         Some(tx.clone()),
         e.config.attach_stdout,
-        e.config.attach_stderr,
+        e.config.attach_stderr && !raw,
+        raw,
     ));
     let stdin_task = async {
         if let (true, Some(rd), Some(pipe)) = (stdin, rd, stdin_pipe.clone()) {
@@ -193,9 +188,8 @@ async fn run_streams<R>(
 }
 
 /// Copies the exec's stdout/stderr to `tx` (the attached ones), discarding
-/// the rest, until both reach EOF.
-async fn drain(io: ExecIo, tx: Option<mpsc::Sender<Bytes>>, out: bool, err: bool) {
-    let tty = io.stderr.is_none();
+/// the rest, until both reach EOF; `raw` unframed, else multiplexed.
+async fn drain(io: ExecIo, tx: Option<mpsc::Sender<Bytes>>, out: bool, err: bool, raw: bool) {
     let pump = |s: Option<FdStream>, stream: u8, keep: bool, tx: Option<mpsc::Sender<Bytes>>| async move {
         let Some(mut s) = s else { return };
         let mut buf = vec![0u8; 32 * 1024];
@@ -205,7 +199,7 @@ async fn drain(io: ExecIo, tx: Option<mpsc::Sender<Bytes>>, out: bool, err: bool
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     if let Some(t) = &tx {
-                        if send_chunk(t, tty, stream, &buf[..n]).await.is_err() {
+                        if send_chunk(t, raw, stream, &buf[..n]).await.is_err() {
                             // The client left: keep draining, stop sending.
                             tx = None;
                         }
