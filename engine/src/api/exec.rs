@@ -135,11 +135,7 @@ async fn run_streams<R>(
     let io = match started {
         Ok(io) => io,
         Err(err) => {
-            let msg = match &err {
-                EngineError::Conflict(m) if m.starts_with("Exec command") => format!("Error: {m}"),
-                other => other.to_string(),
-            };
-            let _ = send_chunk(&tx, raw, STDOUT, format!("{msg}\r\n").as_bytes()).await;
+            let _ = send_chunk(&tx, raw, STDOUT, format!("{err}\r\n").as_bytes()).await;
             return;
         }
     };
@@ -263,10 +259,18 @@ pub async fn resize(ctx: &Ctx, id: &str) -> Result<Response, EngineError> {
         state.wait_for(|s| s.running || s.exit_code.is_some()),
     )
     .await;
-    if !matches!(ready, Ok(Ok(_))) {
-        return Err(EngineError::System(
-            "timeout waiting for exec session ready".into(),
-        ));
+    match ready {
+        Ok(Ok(st)) if st.exit_code.is_some() => {
+            // dockerd passes the resize to containerd, which no longer
+            // knows the ended process: 404 in containerd's words.
+            return Err(EngineError::NotFound("no such exec".into()));
+        }
+        Ok(Ok(_)) => {}
+        _ => {
+            return Err(EngineError::System(
+                "timeout waiting for exec session ready".into(),
+            ))
+        }
     }
     if let Some(tty) = e.tty().as_ref() {
         crate::daemon::containers::io::resize_tty(tty, h, w)?;
