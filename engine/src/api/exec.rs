@@ -11,12 +11,13 @@ use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::body::request::{check_json_content_type, read_json_body, wants_upgrade};
 use super::body::stream::stream_content_type;
 use super::containers::attach::{copy_stdin, hijack, linger, send_chunk, split_hijacked};
 use super::{body, json, json_status, Ctx, Request, Response};
+use crate::daemon::containers::detach::Escape;
 use crate::daemon::containers::exec::{self, Exec, ExecConfig, ExecIo};
 use crate::daemon::containers::io::FdStream;
 use crate::daemon::containers::logs::{STDERR, STDOUT};
@@ -69,7 +70,14 @@ pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, En
         resize_initial(&e, sr.console_size);
         // Nobody reads a detached exec's output: drain it so the process
         // never blocks on a full pipe.
-        tokio::spawn(drain(io, None, false, false, false));
+        tokio::spawn(drain(
+            io,
+            None,
+            false,
+            false,
+            false,
+            watch::channel(false).1,
+        ));
         return Ok(body::status_only(StatusCode::OK));
     }
 
@@ -149,25 +157,42 @@ async fn run_streams<R>(
     // `tx` is kept until the exit is recorded: the client reads the exit
     // code (exec inspect) as soon as the stream ends.
     // A raw stream has no place for stderr: dockerd drops it.
+    let (stop, stopped) = watch::channel(false);
     let output = tokio::spawn(drain(
         io,
         Some(tx.clone()),
         e.config.attach_stdout,
         e.config.attach_stderr && !raw,
         raw,
+        stopped,
     ));
+    // dockerd watches for the detach keys on a TTY exec's stdin only.
+    let escape = e
+        .config
+        .tty
+        .then(|| Escape::new(e.detach_keys.clone().unwrap_or_default()));
     let stdin_task = async {
         if let (true, Some(rd), Some(pipe)) = (stdin, rd, stdin_pipe.clone()) {
-            copy_stdin(rd, &pipe).await;
+            if copy_stdin(rd, &pipe, escape).await {
+                return;
+            }
             // The client's EOF is the process's EOF.
             pipe.lock().await.take();
         }
         std::future::pending::<()>().await
     };
     let mut state = e.state.subscribe();
-    tokio::select! {
-        _ = state.wait_for(|s| s.exit_code.is_some()) => {}
-        _ = stdin_task => {}
+    let detached = tokio::select! {
+        _ = state.wait_for(|s| s.exit_code.is_some()) => false,
+        _ = stdin_task => true,
+    };
+    if detached {
+        // The stream ends with dockerd's words (its escape error, wrapped
+        // twice); the process runs on, its output drained unread.
+        let _ = stop.send(true);
+        let msg = "exec attach failed: error on attach stdin: read escape sequence\r\n";
+        let _ = send_chunk(&tx, raw, STDOUT, msg.as_bytes()).await;
+        return;
     }
     if let Some(p) = stdin_pipe {
         p.lock().await.take();
@@ -184,29 +209,49 @@ async fn run_streams<R>(
 }
 
 /// Copies the exec's stdout/stderr to `tx` (the attached ones), discarding
-/// the rest, until both reach EOF; `raw` unframed, else multiplexed.
-async fn drain(io: ExecIo, tx: Option<mpsc::Sender<Bytes>>, out: bool, err: bool, raw: bool) {
-    let pump = |s: Option<FdStream>, stream: u8, keep: bool, tx: Option<mpsc::Sender<Bytes>>| async move {
-        let Some(mut s) = s else { return };
-        let mut buf = vec![0u8; 32 * 1024];
-        let mut tx = if keep { tx } else { None };
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if let Some(t) = &tx {
-                        if send_chunk(t, raw, stream, &buf[..n]).await.is_err() {
-                            // The client left: keep draining, stop sending.
-                            tx = None;
+/// the rest, until both reach EOF; `raw` unframed, else multiplexed. Once
+/// `stop` changes (the client detached) nothing more is sent: the senders
+/// go, so the client's stream can end while the process runs on.
+async fn drain(
+    io: ExecIo,
+    tx: Option<mpsc::Sender<Bytes>>,
+    out: bool,
+    err: bool,
+    raw: bool,
+    stop: watch::Receiver<bool>,
+) {
+    let pump = |s: Option<FdStream>, stream: u8, keep: bool, tx: Option<mpsc::Sender<Bytes>>| {
+        let mut stop = stop.clone();
+        async move {
+            let Some(mut s) = s else { return };
+            let mut buf = vec![0u8; 32 * 1024];
+            let mut tx = if keep { tx } else { None };
+            loop {
+                let read = tokio::select! {
+                    r = s.read(&mut buf) => r,
+                    _ = stop.changed(), if tx.is_some() => {
+                        tx = None;
+                        continue;
+                    }
+                };
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if let Some(t) = &tx {
+                            if send_chunk(t, raw, stream, &buf[..n]).await.is_err() {
+                                // The client left: keep draining, stop sending.
+                                tx = None;
+                            }
                         }
                     }
                 }
             }
         }
     };
+    // Only the pumps hold senders, so that they can let go of them.
     tokio::join!(
         pump(io.stdout, STDOUT, out, tx.clone()),
-        pump(io.stderr, STDERR, err, tx.clone()),
+        pump(io.stderr, STDERR, err, tx),
     );
 }
 
@@ -242,7 +287,8 @@ pub async fn inspect(ctx: &Ctx, id: &str) -> Result<Response, EngineError> {
         "OpenStdout": e.config.attach_stdout,
         "CanRemove": false,
         "ContainerID": e.container.id,
-        "DetachKeys": e.config.detach_keys,
+        // The key bytes, which Go's JSON writes in base64.
+        "DetachKeys": e.detach_keys.as_deref().map(crate::daemon::archive::base64).unwrap_or_default(),
         "Pid": st.pid,
     })))
 }

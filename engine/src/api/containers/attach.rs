@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::api::body::request::wants_upgrade;
 use crate::api::body::stream::{frame, stream_content_type};
 use crate::api::{body, Ctx, Request, Response};
+use crate::daemon::containers::detach::{self, Escape};
 use crate::daemon::containers::io::{FdStream, Output};
 use crate::daemon::containers::logs::{self, STDERR, STDOUT};
 use crate::daemon::containers::record::Status;
@@ -42,8 +43,13 @@ impl Want {
 }
 
 pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, EngineError> {
-    let c = ctx.daemon.container(key)?;
     let q = &ctx.query;
+    // Checked first, as dockerd does, and answered in its hijacked style.
+    let keys = match detach::for_attach(q.get("detachKeys").unwrap_or("")) {
+        Ok(k) => k,
+        Err(e) => return Ok(refusal(&e)),
+    };
+    let c = ctx.daemon.container(key)?;
     let rec = c.snapshot();
     let want = Want {
         stdin: q.flag("stdin"),
@@ -65,7 +71,7 @@ pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, 
         return Ok(hijack(
             hyper::upgrade::on(&mut req),
             content_type,
-            move |io| session(io, c, want, output, finished),
+            move |io| session(io, c, want, output, finished, keys),
         ));
     }
 
@@ -83,22 +89,33 @@ async fn session<S>(
     want: Want,
     output: broadcast::Receiver<Output>,
     finished: bool,
+    keys: Vec<u8>,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (rd, tx, writer) = split_hijacked(io);
+    let detached = Arc::new(tokio::sync::Notify::new());
     let (stdin_task, rd) = if want.stdin && c.record().config.open_stdin {
-        let c = c.clone();
+        let (c, detached) = (c.clone(), detached.clone());
+        // dockerd watches for the detach keys on a TTY's stdin only.
+        let escape = want.tty.then(|| Escape::new(keys));
         let task = tokio::spawn(async move {
             let mut rd = rd;
-            forward_stdin(&mut rd, &c).await;
+            if forward_stdin(&mut rd, &c, escape).await {
+                detached.notify_one();
+            }
             rd
         });
         (Some(task), None)
     } else {
         (None, Some(rd))
     };
-    let _ = write_output(&tx, &c, want, output, finished).await;
+    // A detach ends the client's stream at once, without more output; the
+    // container keeps running.
+    tokio::select! {
+        _ = write_output(&tx, &c, want, output, finished) => {}
+        _ = detached.notified() => {}
+    }
     drop(tx);
     let _ = writer.await;
     let rd = match stdin_task {
@@ -141,8 +158,12 @@ pub(crate) async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
 /// Client bytes to the container's stdin. Attach usually comes before start
 /// (docker run), so first wait for the run that owns a stdin pipe. At the
 /// client's EOF (half-close), close the container's stdin if it asked for
-/// StdinOnce.
-async fn forward_stdin<R: AsyncRead + Unpin>(rd: &mut R, c: &Container) {
+/// StdinOnce. True when the client typed the detach keys.
+async fn forward_stdin<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    c: &Container,
+    escape: Option<Escape>,
+) -> bool {
     let mut progress = c.progress.subscribe();
     let stdin = loop {
         if let Some(s) = c.run_handles().stdin.clone() {
@@ -150,16 +171,20 @@ async fn forward_stdin<R: AsyncRead + Unpin>(rd: &mut R, c: &Container) {
         }
         let p = *progress.borrow_and_update();
         if p.removed || (p.starts > 0 && !c.is_running()) {
-            return;
+            return false;
         }
         if progress.changed().await.is_err() {
-            return;
+            return false;
         }
     };
-    copy_stdin(rd, &stdin).await;
+    if copy_stdin(rd, &stdin, escape).await {
+        // A detached client leaves the stdin open for the next one.
+        return true;
+    }
     if c.record().config.stdin_once {
         stdin.lock().await.take();
     }
+    false
 }
 
 async fn write_output(
@@ -272,21 +297,52 @@ where
 }
 
 /// Copies client bytes into a process's stdin until the client's EOF
-/// (half-close), an error, or the stdin being closed by someone else.
+/// (half-close), an error, the stdin being closed by someone else, or the
+/// detach keys (when `escape` watches for them: then true).
 pub(crate) async fn copy_stdin<R: AsyncRead + Unpin>(
     rd: &mut R,
     stdin: &tokio::sync::Mutex<Option<FdStream>>,
-) {
+    mut escape: Option<Escape>,
+) -> bool {
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         let n = match rd.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
+            Ok(0) | Err(_) => return false,
             Ok(n) => n,
         };
+        let filtered;
+        let data = match escape.as_mut() {
+            None => &buf[..n],
+            Some(e) => match e.filter(&buf[..n]) {
+                None => return true,
+                Some(d) => {
+                    filtered = d;
+                    &filtered[..]
+                }
+            },
+        };
+        if data.is_empty() {
+            continue;
+        }
         let mut guard = stdin.lock().await;
-        let Some(w) = guard.as_mut() else { break };
-        if w.write_all(&buf[..n]).await.is_err() {
-            break;
+        let Some(w) = guard.as_mut() else {
+            return false;
+        };
+        if w.write_all(data).await.is_err() {
+            return false;
         }
     }
+}
+
+/// An attach refused before its stream starts, the way dockerd writes it
+/// on the hijacked connection: the category's status, a raw-stream
+/// Content-Type and the message with CRLF as the body.
+fn refusal(e: &EngineError) -> Response {
+    let mut resp = hyper::Response::new(body::full(format!("{e}\r\n")));
+    *resp.status_mut() = crate::api::error::status(e);
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.docker.raw-stream"),
+    );
+    resp
 }

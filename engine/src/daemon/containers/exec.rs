@@ -48,6 +48,8 @@ pub struct Exec {
     pub id: String,
     pub container: Arc<Container>,
     pub config: ExecConfig,
+    /// The `DetachKeys` of the create request, parsed (None: not given).
+    pub detach_keys: Option<Vec<u8>>,
     /// Watched by the HTTP session (to end the stream) and by resize (to
     /// wait for the process to exist).
     pub state: watch::Sender<ExecState>,
@@ -120,11 +122,14 @@ pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<Stri
             c.id
         )));
     }
+    // After the container checks, as dockerd.
+    let detach_keys = super::detach::for_exec(&config.detach_keys)?;
     let id = names::new_id();
     let exec = Arc::new(Exec {
         id: id.clone(),
         container: c.clone(),
         config,
+        detach_keys,
         state: watch::channel(ExecState::default()).0,
         tty: Mutex::new(None),
     });
