@@ -184,6 +184,37 @@ impl Attach<'_> {
     }
 }
 
+impl Attach<'_> {
+    /// Reads what arrives within `window` (as given, not scaled) and leaves
+    /// the stream open: the bytes, and whether the endpoint ended the
+    /// stream meanwhile. For checking that a stream stays open.
+    pub fn read_for(&mut self, window: Duration) -> Result<(Vec<u8>, bool), ClientError> {
+        let stream = self
+            .stream
+            .as_mut()
+            .ok_or_else(|| ClientError::Protocol("attach stream already read".into()))?;
+        let mut buf = Vec::new();
+        let ended = self.client.rt.block_on(async {
+            let deadline = tokio::time::Instant::now() + window;
+            let mut chunk = [0u8; 4096];
+            loop {
+                match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+                    Err(_) => return Ok(false),
+                    Ok(Ok(0)) => return Ok(true),
+                    Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                    Ok(Err(e)) => return Err(e),
+                }
+            }
+        });
+        let ended =
+            ended.map_err(|e| ClientError::Protocol(format!("attach: read failed: {e}")))?;
+        if ended {
+            self.stream = None;
+        }
+        Ok((buf, ended))
+    }
+}
+
 enum Upgraded {
     Switched(u16, Vec<(String, String)>, Box<dyn Duplex>),
     Refused(u16, Vec<(String, String)>, Bytes),

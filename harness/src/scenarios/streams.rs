@@ -1,7 +1,8 @@
 //! Streams (issue 14): what attach and exec start carry, and how.
 //!
 //! * attach replaying the logs (`logs=1`, with or without `stream`), per
-//!   chosen stream, multiplexed without a TTY and raw with one;
+//!   chosen stream, multiplexed without a TTY and raw with one; attach to
+//!   a stopped container waiting for its next start;
 //! * detach keys read from the client's stdin (attach's `detachKeys=`, exec
 //!   create's `DetachKeys`) and their invalid-spec messages;
 //! * exec output with a TTY, and its framing (the start request's `Tty`
@@ -22,6 +23,12 @@ use std::time::Duration;
 pub fn scenarios() -> Vec<Scenario> {
     vec![
         scenario("streams", "attach-logs-replay", true, attach_logs_replay),
+        scenario(
+            "streams",
+            "attach-before-restart",
+            true,
+            attach_before_restart,
+        ),
         scenario("streams", "attach-detach-keys", true, attach_detach_keys),
         scenario("streams", "exec-detach-keys", true, exec_detach_keys),
         scenario("streams", "exec-tty-output", true, exec_tty_output),
@@ -155,6 +162,41 @@ fn attach_logs_replay(ctx: &Ctx) -> Outcome {
         })?;
     }
     Ok(())
+}
+
+/// Attach (`stream=1`) to a container that already exited, then start it
+/// again, as `docker start -a` does. dockerd 20.10.24 keeps the stream
+/// open while the container is stopped (nothing arrives in 2 s), then
+/// sends the new run's output (`[1] "hello out\n"`) and ends the stream
+/// when that run exits.
+fn attach_before_restart(ctx: &Ctx) -> Outcome {
+    let cfg = ctx.probe_config(&["echo", "hello out"])?;
+    with_container(ctx, cfg, true, |id| {
+        ctx.wait(id)?;
+        let path = format!("/containers/{}/attach?stream=1&stdout=1&stderr=1", enc(id));
+        let mut att = upgraded(ctx, Req::post(path), "attach")?;
+        let (early, ended) = att.read_for(Duration::from_secs(2))?;
+        if ended {
+            return Err(fail(format!(
+                "attach to the exited container ended its stream at once ({:?}); dockerd \
+                 keeps it open for the next start",
+                text(&early)
+            )));
+        }
+        ctx.start(id)?;
+        let raw = att.read_to_end(Duration::from_secs(15))?;
+        let mut all = early;
+        all.extend(raw);
+        let d = demux(&all).map_err(|m| fail(format!("attach stream: {m}")))?;
+        if d.stdout_text() != "hello out\n" || !d.stderr.is_empty() {
+            return Err(fail(format!(
+                "after the restart: stdout {:?} / stderr {:?}, expected \"hello out\\n\" / \"\"",
+                d.stdout_text(),
+                d.stderr_text()
+            )));
+        }
+        Ok(())
+    })
 }
 
 /// A `cat` container with a TTY and an open stdin.
