@@ -21,7 +21,6 @@ use crate::api::{body, Ctx, Request, Response};
 use crate::daemon::containers::detach::{self, Escape};
 use crate::daemon::containers::io::{FdStream, Output};
 use crate::daemon::containers::logs::{self, STDERR, STDOUT};
-use crate::daemon::containers::record::Status;
 use crate::daemon::Container;
 use crate::errdefs::EngineError;
 use std::sync::Arc;
@@ -63,22 +62,20 @@ pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, 
     // starts the container once attach is answered) is not lost.
     let output = c.hub.output.subscribe();
     crate::daemon::events::container(&c, "attach", Default::default());
-    // A container that already ran and stopped has nothing more to stream.
-    let finished = rec.state.status == Status::Exited && !rec.state.running();
     let content_type = stream_content_type(ctx.version, want.tty);
 
     if wants_upgrade(req.headers()) {
         return Ok(hijack(
             hyper::upgrade::on(&mut req),
             content_type,
-            move |io| session(io, c, want, output, finished, keys),
+            move |io| session(io, c, want, output, keys),
         ));
     }
 
     // Without an upgrade we cannot read stdin, but output can still stream.
     let (tx, resp) = body::channel(StatusCode::OK, content_type);
     tokio::spawn(async move {
-        let _ = write_output(&tx, &c, want, output, finished).await;
+        let _ = write_output(&tx, &c, want, output).await;
     });
     Ok(resp)
 }
@@ -88,7 +85,6 @@ async fn session<S>(
     c: Arc<Container>,
     want: Want,
     output: broadcast::Receiver<Output>,
-    finished: bool,
     keys: Vec<u8>,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -113,7 +109,7 @@ async fn session<S>(
     // A detach ends the client's stream at once, without more output; the
     // container keeps running.
     tokio::select! {
-        _ = write_output(&tx, &c, want, output, finished) => {}
+        _ = write_output(&tx, &c, want, output) => {}
         _ = detached.notified() => {}
     }
     drop(tx);
@@ -192,7 +188,6 @@ async fn write_output(
     c: &Container,
     want: Want,
     mut output: broadcast::Receiver<Output>,
-    finished: bool,
 ) -> std::io::Result<()> {
     if want.logs {
         let path = c.log_path();
@@ -204,11 +199,19 @@ async fn write_output(
             write_chunk(w, want, e.stream, &e.bytes).await?;
         }
     }
-    if !want.stream || finished {
+    if !want.stream {
         return Ok(());
     }
+    // A stopped container's stream stays open for its next run (`docker
+    // start -a` attaches first), as dockerd; it ends when that run does, or
+    // when the container is removed (where dockerd would leave it open).
+    let mut progress = c.progress.subscribe();
     loop {
-        match output.recv().await {
+        let next = tokio::select! {
+            next = output.recv() => next,
+            _ = progress.wait_for(|p| p.removed) => break,
+        };
+        match next {
             Ok(Output::Data { stream, bytes }) => {
                 if want.stream_wanted(stream) {
                     write_chunk(w, want, stream, &bytes).await?;
