@@ -11,12 +11,13 @@ use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::body::request::{check_json_content_type, read_json_body, wants_upgrade};
 use super::body::stream::stream_content_type;
 use super::containers::attach::{copy_stdin, hijack, linger, send_chunk, split_hijacked};
 use super::{body, json, json_status, Ctx, Request, Response};
+use crate::daemon::containers::detach::Escape;
 use crate::daemon::containers::exec::{self, Exec, ExecConfig, ExecIo};
 use crate::daemon::containers::io::FdStream;
 use crate::daemon::containers::logs::{STDERR, STDOUT};
@@ -46,7 +47,8 @@ pub async fn create(ctx: &Ctx, key: &str, req: Request) -> Result<Response, Engi
 #[serde(rename_all = "PascalCase", default)]
 pub(crate) struct StartRequest {
     detach: bool,
-    #[allow(dead_code)]
+    /// Frames the output (raw when true, multiplexed when false), whatever
+    /// the create request said: dockerd goes by the start request.
     tty: bool,
     console_size: Option<[u32; 2]>,
 }
@@ -68,29 +70,28 @@ pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, En
         resize_initial(&e, sr.console_size);
         // Nobody reads a detached exec's output: drain it so the process
         // never blocks on a full pipe.
-        tokio::spawn(drain(io, None, false, false));
+        tokio::spawn(drain(
+            io,
+            None,
+            false,
+            false,
+            false,
+            watch::channel(false).1,
+        ));
         return Ok(body::status_only(StatusCode::OK));
     }
 
-    let tty = e.config.tty;
-    let content_type = stream_content_type(ctx.version, tty);
+    let content_type = stream_content_type(ctx.version, sr.tty);
     let daemon = ctx.daemon.clone();
     if let Some(on_upgrade) = on_upgrade {
         return Ok(hijack(on_upgrade, content_type, move |io| {
-            session(io, daemon, e, sr.console_size)
+            session(io, daemon, e, sr)
         }));
     }
     // Without an upgrade there is no stdin, but the output still streams.
     let (tx, resp) = body::channel(StatusCode::OK, content_type);
     tokio::spawn(async move {
-        run_streams(
-            &daemon,
-            &e,
-            tx,
-            None::<&mut tokio::io::Empty>,
-            sr.console_size,
-        )
-        .await;
+        run_streams(&daemon, &e, tx, None::<&mut tokio::io::Empty>, &sr).await;
     });
     Ok(resp)
 }
@@ -107,12 +108,12 @@ async fn read_start_body(req: &mut Request) -> Result<Bytes, EngineError> {
         .to_bytes())
 }
 
-async fn session<S>(io: S, d: Arc<Daemon>, e: Arc<Exec>, console: Option<[u32; 2]>)
+async fn session<S>(io: S, d: Arc<Daemon>, e: Arc<Exec>, sr: StartRequest)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut rd, tx, writer) = split_hijacked(io);
-    run_streams(&d, &e, tx, Some(&mut rd), console).await;
+    run_streams(&d, &e, tx, Some(&mut rd), &sr).await;
     let _ = writer.await;
     linger(&mut rd).await;
 }
@@ -125,11 +126,11 @@ async fn run_streams<R>(
     e: &Arc<Exec>,
     tx: mpsc::Sender<Bytes>,
     rd: Option<&mut R>,
-    console: Option<[u32; 2]>,
+    sr: &StartRequest,
 ) where
     R: AsyncRead + Unpin + Send,
 {
-    let tty = e.config.tty;
+    let raw = sr.tty;
     let started = match exec::check_startable(e) {
         Ok(()) => {
             let (d, e2) = (d.clone(), e.clone());
@@ -142,15 +143,11 @@ async fn run_streams<R>(
     let io = match started {
         Ok(io) => io,
         Err(err) => {
-            let msg = match &err {
-                EngineError::Conflict(m) if m.starts_with("Exec command") => format!("Error: {m}"),
-                other => other.to_string(),
-            };
-            let _ = send_chunk(&tx, tty, STDOUT, format!("{msg}\r\n").as_bytes()).await;
+            let _ = send_chunk(&tx, raw, STDOUT, format!("{err}\r\n").as_bytes()).await;
             return;
         }
     };
-    resize_initial(e, console);
+    resize_initial(e, sr.console_size);
     let stdin = io.stdin.is_some() && e.config.attach_stdin;
     let mut io = io;
     let stdin_pipe = io
@@ -159,24 +156,43 @@ async fn run_streams<R>(
         .map(|s| Arc::new(tokio::sync::Mutex::new(Some(s))));
     // `tx` is kept until the exit is recorded: the client reads the exit
     // code (exec inspect) as soon as the stream ends.
+    // A raw stream has no place for stderr: dockerd drops it.
+    let (stop, stopped) = watch::channel(false);
     let output = tokio::spawn(drain(
         io,
         Some(tx.clone()),
         e.config.attach_stdout,
-        e.config.attach_stderr,
+        e.config.attach_stderr && !raw,
+        raw,
+        stopped,
     ));
+    // dockerd watches for the detach keys on a TTY exec's stdin only.
+    let escape = e
+        .config
+        .tty
+        .then(|| Escape::new(e.detach_keys.clone().unwrap_or_default()));
     let stdin_task = async {
         if let (true, Some(rd), Some(pipe)) = (stdin, rd, stdin_pipe.clone()) {
-            copy_stdin(rd, &pipe).await;
+            if copy_stdin(rd, &pipe, escape).await {
+                return;
+            }
             // The client's EOF is the process's EOF.
             pipe.lock().await.take();
         }
         std::future::pending::<()>().await
     };
     let mut state = e.state.subscribe();
-    tokio::select! {
-        _ = state.wait_for(|s| s.exit_code.is_some()) => {}
-        _ = stdin_task => {}
+    let detached = tokio::select! {
+        _ = state.wait_for(|s| s.exit_code.is_some()) => false,
+        _ = stdin_task => true,
+    };
+    if detached {
+        // The stream ends with dockerd's words (its escape error, wrapped
+        // twice); the process runs on, its output drained unread.
+        let _ = stop.send(true);
+        let msg = "exec attach failed: error on attach stdin: read escape sequence\r\n";
+        let _ = send_chunk(&tx, raw, STDOUT, msg.as_bytes()).await;
+        return;
     }
     if let Some(p) = stdin_pipe {
         p.lock().await.take();
@@ -193,30 +209,49 @@ async fn run_streams<R>(
 }
 
 /// Copies the exec's stdout/stderr to `tx` (the attached ones), discarding
-/// the rest, until both reach EOF.
-async fn drain(io: ExecIo, tx: Option<mpsc::Sender<Bytes>>, out: bool, err: bool) {
-    let tty = io.stderr.is_none();
-    let pump = |s: Option<FdStream>, stream: u8, keep: bool, tx: Option<mpsc::Sender<Bytes>>| async move {
-        let Some(mut s) = s else { return };
-        let mut buf = vec![0u8; 32 * 1024];
-        let mut tx = if keep { tx } else { None };
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if let Some(t) = &tx {
-                        if send_chunk(t, tty, stream, &buf[..n]).await.is_err() {
-                            // The client left: keep draining, stop sending.
-                            tx = None;
+/// the rest, until both reach EOF; `raw` unframed, else multiplexed. Once
+/// `stop` changes (the client detached) nothing more is sent: the senders
+/// go, so the client's stream can end while the process runs on.
+async fn drain(
+    io: ExecIo,
+    tx: Option<mpsc::Sender<Bytes>>,
+    out: bool,
+    err: bool,
+    raw: bool,
+    stop: watch::Receiver<bool>,
+) {
+    let pump = |s: Option<FdStream>, stream: u8, keep: bool, tx: Option<mpsc::Sender<Bytes>>| {
+        let mut stop = stop.clone();
+        async move {
+            let Some(mut s) = s else { return };
+            let mut buf = vec![0u8; 32 * 1024];
+            let mut tx = if keep { tx } else { None };
+            loop {
+                let read = tokio::select! {
+                    r = s.read(&mut buf) => r,
+                    _ = stop.changed(), if tx.is_some() => {
+                        tx = None;
+                        continue;
+                    }
+                };
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if let Some(t) = &tx {
+                            if send_chunk(t, raw, stream, &buf[..n]).await.is_err() {
+                                // The client left: keep draining, stop sending.
+                                tx = None;
+                            }
                         }
                     }
                 }
             }
         }
     };
+    // Only the pumps hold senders, so that they can let go of them.
     tokio::join!(
         pump(io.stdout, STDOUT, out, tx.clone()),
-        pump(io.stderr, STDERR, err, tx.clone()),
+        pump(io.stderr, STDERR, err, tx),
     );
 }
 
@@ -252,7 +287,8 @@ pub async fn inspect(ctx: &Ctx, id: &str) -> Result<Response, EngineError> {
         "OpenStdout": e.config.attach_stdout,
         "CanRemove": false,
         "ContainerID": e.container.id,
-        "DetachKeys": e.config.detach_keys,
+        // The key bytes, which Go's JSON writes in base64.
+        "DetachKeys": e.detach_keys.as_deref().map(crate::daemon::archive::base64).unwrap_or_default(),
         "Pid": st.pid,
     })))
 }
@@ -269,10 +305,18 @@ pub async fn resize(ctx: &Ctx, id: &str) -> Result<Response, EngineError> {
         state.wait_for(|s| s.running || s.exit_code.is_some()),
     )
     .await;
-    if !matches!(ready, Ok(Ok(_))) {
-        return Err(EngineError::System(
-            "timeout waiting for exec session ready".into(),
-        ));
+    match ready {
+        Ok(Ok(st)) if st.exit_code.is_some() => {
+            // dockerd passes the resize to containerd, which no longer
+            // knows the ended process: 404 in containerd's words.
+            return Err(EngineError::NotFound("no such exec".into()));
+        }
+        Ok(Ok(_)) => {}
+        _ => {
+            return Err(EngineError::System(
+                "timeout waiting for exec session ready".into(),
+            ))
+        }
     }
     if let Some(tty) = e.tty().as_ref() {
         crate::daemon::containers::io::resize_tty(tty, h, w)?;

@@ -36,6 +36,12 @@ impl Client {
         )
     }
 
+    /// Any request sent with `Connection: Upgrade` / `Upgrade: tcp` (attach
+    /// with other streams, exec start), read as [`Client::attach`] does.
+    pub fn hijack(&self, req: Req) -> Result<Result<Attach<'_>, Response>, ClientError> {
+        self.upgrade(req, "tcp")
+    }
+
     /// Sends `req` asking to switch to `protocol` (`Connection: Upgrade`,
     /// `Upgrade: <protocol>`). On `101` the returned [`Attach`] holds the
     /// raw connection; any other answer comes back as `Err(Ok(response))`.

@@ -22,6 +22,7 @@ pub mod schema;
 pub mod security;
 pub mod seed;
 pub mod snapshots;
+pub mod streams;
 pub mod system;
 
 pub use registry::{

@@ -3,7 +3,7 @@
 
 use super::{
     api, containers, containers_api, errors, hostile, hygiene, images, model, protocol, schema,
-    security, seed, snapshots, system,
+    security, seed, snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -54,6 +54,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(snapshots::scenarios());
     v.extend(security::scenarios());
     v.extend(api::scenarios());
+    v.extend(streams::scenarios());
     v.extend(hygiene::scenarios());
     v
 }

@@ -18,9 +18,9 @@ use tokio::task::JoinHandle;
 use crate::api::body::request::wants_upgrade;
 use crate::api::body::stream::{frame, stream_content_type};
 use crate::api::{body, Ctx, Request, Response};
+use crate::daemon::containers::detach::{self, Escape};
 use crate::daemon::containers::io::{FdStream, Output};
 use crate::daemon::containers::logs::{self, STDERR, STDOUT};
-use crate::daemon::containers::record::Status;
 use crate::daemon::Container;
 use crate::errdefs::EngineError;
 use std::sync::Arc;
@@ -42,8 +42,13 @@ impl Want {
 }
 
 pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, EngineError> {
-    let c = ctx.daemon.container(key)?;
     let q = &ctx.query;
+    // Checked first, as dockerd does, and answered in its hijacked style.
+    let keys = match detach::for_attach(q.get("detachKeys").unwrap_or("")) {
+        Ok(k) => k,
+        Err(e) => return Ok(refusal(&e)),
+    };
+    let c = ctx.daemon.container(key)?;
     let rec = c.snapshot();
     let want = Want {
         stdin: q.flag("stdin"),
@@ -57,22 +62,20 @@ pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, 
     // starts the container once attach is answered) is not lost.
     let output = c.hub.output.subscribe();
     crate::daemon::events::container(&c, "attach", Default::default());
-    // A container that already ran and stopped has nothing more to stream.
-    let finished = rec.state.status == Status::Exited && !rec.state.running();
     let content_type = stream_content_type(ctx.version, want.tty);
 
     if wants_upgrade(req.headers()) {
         return Ok(hijack(
             hyper::upgrade::on(&mut req),
             content_type,
-            move |io| session(io, c, want, output, finished),
+            move |io| session(io, c, want, output, keys),
         ));
     }
 
     // Without an upgrade we cannot read stdin, but output can still stream.
     let (tx, resp) = body::channel(StatusCode::OK, content_type);
     tokio::spawn(async move {
-        let _ = write_output(&tx, &c, want, output, finished).await;
+        let _ = write_output(&tx, &c, want, output).await;
     });
     Ok(resp)
 }
@@ -82,23 +85,33 @@ async fn session<S>(
     c: Arc<Container>,
     want: Want,
     output: broadcast::Receiver<Output>,
-    finished: bool,
+    keys: Vec<u8>,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (rd, tx, writer) = split_hijacked(io);
+    let detached = Arc::new(tokio::sync::Notify::new());
     let (stdin_task, rd) = if want.stdin && c.record().config.open_stdin {
-        let c = c.clone();
+        let (c, detached) = (c.clone(), detached.clone());
+        // dockerd watches for the detach keys on a TTY's stdin only.
+        let escape = want.tty.then(|| Escape::new(keys));
         let task = tokio::spawn(async move {
             let mut rd = rd;
-            forward_stdin(&mut rd, &c).await;
+            if forward_stdin(&mut rd, &c, escape).await {
+                detached.notify_one();
+            }
             rd
         });
         (Some(task), None)
     } else {
         (None, Some(rd))
     };
-    let _ = write_output(&tx, &c, want, output, finished).await;
+    // A detach ends the client's stream at once, without more output; the
+    // container keeps running.
+    tokio::select! {
+        _ = write_output(&tx, &c, want, output) => {}
+        _ = detached.notified() => {}
+    }
     drop(tx);
     let _ = writer.await;
     let rd = match stdin_task {
@@ -141,8 +154,12 @@ pub(crate) async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
 /// Client bytes to the container's stdin. Attach usually comes before start
 /// (docker run), so first wait for the run that owns a stdin pipe. At the
 /// client's EOF (half-close), close the container's stdin if it asked for
-/// StdinOnce.
-async fn forward_stdin<R: AsyncRead + Unpin>(rd: &mut R, c: &Container) {
+/// StdinOnce. True when the client typed the detach keys.
+async fn forward_stdin<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    c: &Container,
+    escape: Option<Escape>,
+) -> bool {
     let mut progress = c.progress.subscribe();
     let stdin = loop {
         if let Some(s) = c.run_handles().stdin.clone() {
@@ -150,16 +167,20 @@ async fn forward_stdin<R: AsyncRead + Unpin>(rd: &mut R, c: &Container) {
         }
         let p = *progress.borrow_and_update();
         if p.removed || (p.starts > 0 && !c.is_running()) {
-            return;
+            return false;
         }
         if progress.changed().await.is_err() {
-            return;
+            return false;
         }
     };
-    copy_stdin(rd, &stdin).await;
+    if copy_stdin(rd, &stdin, escape).await {
+        // A detached client leaves the stdin open for the next one.
+        return true;
+    }
     if c.record().config.stdin_once {
         stdin.lock().await.take();
     }
+    false
 }
 
 async fn write_output(
@@ -167,7 +188,6 @@ async fn write_output(
     c: &Container,
     want: Want,
     mut output: broadcast::Receiver<Output>,
-    finished: bool,
 ) -> std::io::Result<()> {
     if want.logs {
         let path = c.log_path();
@@ -179,11 +199,19 @@ async fn write_output(
             write_chunk(w, want, e.stream, &e.bytes).await?;
         }
     }
-    if !want.stream || finished {
+    if !want.stream {
         return Ok(());
     }
+    // A stopped container's stream stays open for its next run (`docker
+    // start -a` attaches first), as dockerd; it ends when that run does, or
+    // when the container is removed (where dockerd would leave it open).
+    let mut progress = c.progress.subscribe();
     loop {
-        match output.recv().await {
+        let next = tokio::select! {
+            next = output.recv() => next,
+            _ = progress.wait_for(|p| p.removed) => break,
+        };
+        match next {
             Ok(Output::Data { stream, bytes }) => {
                 if want.stream_wanted(stream) {
                     write_chunk(w, want, stream, &bytes).await?;
@@ -288,21 +316,52 @@ where
 }
 
 /// Copies client bytes into a process's stdin until the client's EOF
-/// (half-close), an error, or the stdin being closed by someone else.
+/// (half-close), an error, the stdin being closed by someone else, or the
+/// detach keys (when `escape` watches for them: then true).
 pub(crate) async fn copy_stdin<R: AsyncRead + Unpin>(
     rd: &mut R,
     stdin: &tokio::sync::Mutex<Option<FdStream>>,
-) {
+    mut escape: Option<Escape>,
+) -> bool {
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         let n = match rd.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
+            Ok(0) | Err(_) => return false,
             Ok(n) => n,
         };
+        let filtered;
+        let data = match escape.as_mut() {
+            None => &buf[..n],
+            Some(e) => match e.filter(&buf[..n]) {
+                None => return true,
+                Some(d) => {
+                    filtered = d;
+                    &filtered[..]
+                }
+            },
+        };
+        if data.is_empty() {
+            continue;
+        }
         let mut guard = stdin.lock().await;
-        let Some(w) = guard.as_mut() else { break };
-        if w.write_all(&buf[..n]).await.is_err() {
-            break;
+        let Some(w) = guard.as_mut() else {
+            return false;
+        };
+        if w.write_all(data).await.is_err() {
+            return false;
         }
     }
+}
+
+/// An attach refused before its stream starts, the way dockerd writes it
+/// on the hijacked connection: the category's status, a raw-stream
+/// Content-Type and the message with CRLF as the body.
+fn refusal(e: &EngineError) -> Response {
+    let mut resp = hyper::Response::new(body::full(format!("{e}\r\n")));
+    *resp.status_mut() = crate::api::error::status(e);
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.docker.raw-stream"),
+    );
+    resp
 }

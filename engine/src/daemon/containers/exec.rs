@@ -48,6 +48,8 @@ pub struct Exec {
     pub id: String,
     pub container: Arc<Container>,
     pub config: ExecConfig,
+    /// The `DetachKeys` of the create request, parsed (None: not given).
+    pub detach_keys: Option<Vec<u8>>,
     /// Watched by the HTTP session (to end the stream) and by resize (to
     /// wait for the process to exist).
     pub state: watch::Sender<ExecState>,
@@ -120,11 +122,14 @@ pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<Stri
             c.id
         )));
     }
+    // After the container checks, as dockerd.
+    let detach_keys = super::detach::for_exec(&config.detach_keys)?;
     let id = names::new_id();
     let exec = Arc::new(Exec {
         id: id.clone(),
         container: c.clone(),
         config,
+        detach_keys,
         state: watch::channel(ExecState::default()).0,
         tty: Mutex::new(None),
     });
@@ -133,15 +138,18 @@ pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<Stri
     Ok(id)
 }
 
+/// A second start: dockerd's words, "Error: " included (in the 409 body of
+/// a detached start as in the stream of an attached one).
+fn already_run(e: &Exec) -> EngineError {
+    EngineError::Conflict(format!("Error: Exec command {} has already run", e.id))
+}
+
 /// Why a start was refused before anything ran; the API writes the message
 /// into the stream as dockerd does.
 pub fn check_startable(e: &Exec) -> Result<(), EngineError> {
     let st = e.snapshot();
     if st.started {
-        return Err(EngineError::Conflict(format!(
-            "Exec command {} has already run",
-            e.id
-        )));
+        return Err(already_run(e));
     }
     super::cgroups::check_not_paused(&e.container)?;
     if !e.container.is_running() {
@@ -192,10 +200,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
         true
     });
     if !claimed {
-        return Err(EngineError::Conflict(format!(
-            "Exec command {} has already run",
-            e.id
-        )));
+        return Err(already_run(e));
     }
     let (pid, user, cwd) = {
         let rec = e.container.record();

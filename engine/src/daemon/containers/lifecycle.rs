@@ -470,6 +470,10 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     if let Err(e) = c.save_state() {
         tracing::warn!(id = %c.id, error = %e, "persisting exit");
     }
+    // dockerd unregisters a container's exec instances when it stops: from
+    // then on they are "No such exec instance" (a stream still being read
+    // keeps its own handle).
+    d.execs.forget_container(&c.id);
     crate::daemon::events::container_died(d, c, status.code());
     let _ = c.hub.output.send(Output::End);
     c.hub.bump();
