@@ -2,7 +2,7 @@
 //! run's filters select (with the setup and cleanup checks they imply).
 
 use super::{
-    containers, errors, hostile, hygiene, images, model, protocol, schema, security, seed,
+    containers, errors, hostile, hygiene, images, model, protocol, runtime, schema, security, seed,
     snapshots, system,
 };
 use crate::ground::{Ctx, Outcome};
@@ -52,6 +52,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(schema::scenarios());
     v.extend(snapshots::scenarios());
     v.extend(security::scenarios());
+    v.extend(runtime::scenarios());
     v.extend(hygiene::scenarios());
     v
 }
