@@ -1,6 +1,7 @@
 //! What the daemon asks the runtime to run. Plain data, serialized (serde_json)
 //! to the re-exec'd init over its socket.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,12 @@ pub struct ProcessSpec {
     /// "", "uid", "uid:gid", "name", "name:group" (resolved in the container).
     pub user: String,
     pub hostname: String,
+    /// The NIS domain name (`Domainname`); empty: left unset.
+    #[serde(default)]
+    pub domainname: String,
+    /// Written under /proc/sys inside the container (see `init::sysctl`).
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
     pub tty: bool,
     pub open_stdin: bool,
     pub readonly_rootfs: bool,

@@ -25,6 +25,7 @@ mod mounts;
 mod network;
 mod process;
 mod run;
+pub(crate) mod sysctl;
 pub(crate) mod user;
 
 use std::convert::Infallible;

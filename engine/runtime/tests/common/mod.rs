@@ -120,6 +120,8 @@ impl Container {
             cwd: "/".into(),
             user: String::new(),
             hostname: "testbox".into(),
+            domainname: String::new(),
+            sysctls: Default::default(),
             tty: false,
             open_stdin: false,
             readonly_rootfs: false,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shipshape_runtime::supervisor::ExitStatus;
-use shipshape_runtime::{BindMount, Network, ProcessSpec};
+use shipshape_runtime::BindMount;
 use shipshape_store::Image;
 
 use super::container::{Container, Progress};
@@ -268,39 +268,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     };
 
     let cfg = &rec.config;
-    let mut env = cfg.env.clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, DEFAULT_PATH.to_string());
-    }
-    env.insert(0, format!("HOSTNAME={}", cfg.hostname));
-    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-        env.push("TERM=xterm".into());
-    }
-    let spec = ProcessSpec {
-        cgroups,
-        rootfs,
-        args: std::iter::once(rec.path.clone())
-            .chain(rec.args.iter().cloned())
-            .collect(),
-        env,
-        cwd: if cfg.working_dir.is_empty() {
-            "/".into()
-        } else {
-            cfg.working_dir.clone()
-        },
-        user: cfg.user.clone(),
-        hostname: cfg.hostname.clone(),
-        tty: cfg.tty,
-        open_stdin: cfg.open_stdin,
-        readonly_rootfs: rec.host_config.readonly_rootfs,
-        mounts,
-        tmpfs: volumes::mounts::tmpfs_mounts(&rec),
-        network: if rec.host_config.network_mode == "none" {
-            Network::None
-        } else {
-            Network::Host
-        },
-    };
+    let spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups);
     let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await
         .map_err(EngineError::system)?
