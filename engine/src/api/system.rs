@@ -101,9 +101,7 @@ pub async fn info(ctx: &Ctx) -> Result<Response, EngineError> {
         }
     }
     let images = d.image_count();
-    let hostname = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let hostname = crate::daemon::host_name();
     let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         "2"
     } else {

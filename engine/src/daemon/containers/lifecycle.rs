@@ -104,7 +104,15 @@ pub fn create(
     let (mut host_config, mut host_config_raw) = (host_config, host_config_raw);
     super::cgroups::normalize(&mut host_config, &mut host_config_raw);
     let id = names::new_id();
-    let config = merge_image_config(req.config, &image, &id);
+    let mut config = merge_image_config(req.config, &image);
+    if config.hostname.is_empty() {
+        // dockerd: a host-network container takes the host's name.
+        config.hostname = if host_config.network_mode == "host" {
+            crate::daemon::host_name()
+        } else {
+            id[..12].to_string()
+        };
+    }
     let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
     argv.extend(config.cmd.clone().unwrap_or_default());
     if argv.is_empty() {
@@ -162,7 +170,7 @@ pub fn create(
 }
 
 /// The image's config supplies what the request leaves out, as Docker does.
-fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
+fn merge_image_config(mut c: Config, image: &Image) -> Config {
     let ic = image.config.get("config").cloned().unwrap_or_default();
     let strings = |key: &str| -> Option<Vec<String>> {
         ic.get(key)
@@ -208,9 +216,6 @@ fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
         .unwrap_or_default();
     labels.extend(c.labels.take().unwrap_or_default());
     c.labels = Some(labels);
-    if c.hostname.is_empty() {
-        c.hostname = id[..12].to_string();
-    }
     if c.volumes.is_none() {
         c.volumes = ic.get("Volumes").filter(|v| !v.is_null()).cloned();
     }
@@ -400,7 +405,7 @@ fn prepare_root(
         c.dir(),
         &cfg.hostname,
         &cfg.domainname,
-        rec.host_config.network_mode == "none",
+        &rec.host_config.network_mode,
         &user_destinations,
     )?);
     Ok((rootfs, mounts))
