@@ -264,11 +264,11 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         (Ok(root), Ok(cgroups)) => (root, cgroups),
         (Err(e), cgroups) => {
             undo_prepare(c, cgroups.is_ok()).await;
-            return Err(e);
+            return Err(failed_start(d, c, e).await);
         }
         (Ok(_), Err(e)) => {
             undo_prepare(c, false).await;
-            return Err(e);
+            return Err(failed_start(d, c, e).await);
         }
     };
 
@@ -292,14 +292,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
             }
             let _ = c.save_state();
             undo_prepare(c, true).await;
-            // dockerd removes an AutoRemove container whose start failed
-            // (`docker run --rm` waits for that removal).
-            if rec.host_config.auto_remove {
-                if let Err(re) = remove_locked(d, c).await {
-                    tracing::warn!(id = %c.id, error = %re, "auto-remove after failed start");
-                }
-            }
-            return Err(e.into());
+            return Err(failed_start(d, c, e.into()).await);
         }
     };
 
@@ -357,6 +350,17 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     Ok(())
 }
 
+/// dockerd removes an AutoRemove container whose start failed, whatever
+/// step failed (`docker run --rm` waits for that removal); returns `e`.
+async fn failed_start(d: &Arc<Daemon>, c: &Arc<Container>, e: EngineError) -> EngineError {
+    if c.record().host_config.auto_remove {
+        if let Err(re) = remove_locked(d, c).await {
+            tracing::warn!(id = %c.id, error = %re, "auto-remove after failed start");
+        }
+    }
+    e
+}
+
 /// A start that failed before its process ran: release what `prepare_root`
 /// and the cgroups' preparation made.
 async fn undo_prepare(c: &Container, release_cgroups: bool) {
@@ -394,11 +398,7 @@ fn prepare_root(
         }
     }
     let mut mounts = volumes::mounts::host_mounts(d, rec)?;
-    for m in &mounts {
-        if !m.source.exists() {
-            std::fs::create_dir_all(&m.source)?;
-        }
-    }
+    volumes::mounts::create_bind_sources(&mounts)?;
     let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
     let cfg = &rec.config;
     mounts.extend(super::init_layer::prepare(

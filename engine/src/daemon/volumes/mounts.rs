@@ -372,6 +372,27 @@ pub fn host_mounts(d: &Daemon, rec: &Record) -> Result<Vec<BindMount>, EngineErr
         .collect())
 }
 
+/// Creates the missing bind sources, as dockerd does at start (MkdirAll),
+/// with its words when that fails.
+pub fn create_bind_sources(mounts: &[BindMount]) -> Result<(), EngineError> {
+    for m in mounts.iter().filter(|m| !m.source.exists()) {
+        std::fs::create_dir_all(&m.source).map_err(|e| {
+            // Go's MkdirAll names the directory it could not make: the
+            // outermost missing one.
+            let mut failed = m.source.as_path();
+            while let Some(parent) = failed.parent().filter(|p| !p.exists()) {
+                failed = parent;
+            }
+            EngineError::System(format!(
+                "error while creating mount source path '{}': {}",
+                m.source.display(),
+                shipshape_store::path_error("mkdir", &failed.display().to_string(), &e)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
 pub fn tmpfs_mounts(rec: &Record) -> Vec<TmpfsMount> {
     rec.mount_points
         .iter()
