@@ -52,6 +52,10 @@ pub struct ProcessSpec {
     pub cwd: String,
     /// "", "uid", "uid:gid", "name", "name:group" (resolved in the container).
     pub user: String,
+    /// `GroupAdd`: extra supplementary groups, by number or by name (looked
+    /// up in the container's /etc/group).
+    #[serde(default)]
+    pub group_add: Vec<String>,
     pub hostname: String,
     /// The NIS domain name (`Domainname`); empty: left unset.
     #[serde(default)]
@@ -83,6 +87,9 @@ pub struct ExecSpec {
     /// Unlike [`ProcessSpec::cwd`] it is NOT created (Docker fails the exec).
     pub cwd: String,
     pub user: String,
+    /// The container's `GroupAdd` (see [`ProcessSpec::group_add`]).
+    #[serde(default)]
+    pub group_add: Vec<String>,
     pub tty: bool,
     pub open_stdin: bool,
     /// cgroup directories to join (the container's, so exec'd processes are

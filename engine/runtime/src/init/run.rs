@@ -67,6 +67,7 @@ fn container_init(spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
         env: &spec.env,
         cwd,
         user: &spec.user,
+        group_add: &spec.group_add,
         tty: spec.tty,
     })
 }

@@ -119,6 +119,7 @@ impl Container {
             env: vec!["PATH=/usr/local/bin:/usr/bin:/bin".into()],
             cwd: "/".into(),
             user: String::new(),
+            group_add: vec![],
             hostname: "testbox".into(),
             domainname: String::new(),
             sysctls: Default::default(),

@@ -197,7 +197,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
             e.id
         )));
     }
-    let (pid, user, cwd) = {
+    let (pid, user, cwd, group_add) = {
         let rec = e.container.record();
         let user = if e.config.user.is_empty() {
             rec.config.user.clone()
@@ -217,6 +217,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
             },
             user,
             cwd,
+            rec.host_config.group_add.clone().unwrap_or_default(),
         )
     };
     let fail = |err: EngineError| {
@@ -237,6 +238,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
         env: exec_env(&e.container, &e.config),
         cwd,
         user,
+        group_add,
         tty: e.config.tty,
         open_stdin: e.config.attach_stdin,
         cgroups: super::cgroups::join_dirs(&e.container.id),

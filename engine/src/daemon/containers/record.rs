@@ -50,6 +50,8 @@ pub struct HostConfig {
     pub network_mode: String,
     pub restart_policy: Option<RestartPolicy>,
     pub console_size: Option<[u32; 2]>,
+    /// Extra supplementary groups (`--group-add`), numbers or names.
+    pub group_add: Option<Vec<String>>,
     /// Written under /proc/sys in the container (`--sysctl`).
     pub sysctls: Option<BTreeMap<String, String>>,
     /// Resources (see `daemon::containers::cgroups`): bytes, counts, CFS µs; 0 = unset.

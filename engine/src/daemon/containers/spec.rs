@@ -60,6 +60,7 @@ pub fn process_spec(
             cfg.working_dir.clone()
         },
         user: cfg.user.clone(),
+        group_add: hc.group_add.clone().unwrap_or_default(),
         hostname: cfg.hostname.clone(),
         domainname: cfg.domainname.clone(),
         sysctls,
