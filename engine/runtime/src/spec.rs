@@ -65,6 +65,10 @@ pub struct ProcessSpec {
     pub sysctls: BTreeMap<String, String>,
     pub tty: bool,
     pub open_stdin: bool,
+    /// `HostConfig.Init`: pid 1 is a reaper that forwards signals to the
+    /// command (see `init::reaper`).
+    #[serde(default)]
+    pub init: bool,
     pub readonly_rootfs: bool,
     pub mounts: Vec<BindMount>,
     /// Mounted after the binds.

@@ -24,6 +24,7 @@ mod exec;
 mod mounts;
 mod network;
 mod process;
+mod reaper;
 mod run;
 pub(crate) mod sysctl;
 pub(crate) mod user;

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{fork, sethostname, ForkResult};
 
-use super::{fail, mounts, network, process, sysctl};
+use super::{fail, mounts, network, process, reaper, sysctl};
 use crate::channel::{Channel, InitMessage};
 use crate::error::RuntimeError;
 use crate::spec::{Network, ProcessSpec};
@@ -62,14 +62,18 @@ fn container_init(spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
     if spec.readonly_rootfs {
         mounts::remount_root_readonly()?;
     }
-    process::finish(&process::Finish {
+    let finish = process::Finish {
         args: &spec.args,
         env: &spec.env,
         cwd,
         user: &spec.user,
         group_add: &spec.group_add,
         tty: spec.tty,
-    })
+    };
+    if spec.init {
+        return reaper::run(|| process::finish(&finish));
+    }
+    process::finish(&finish)
 }
 
 /// setdomainname(2), in the container's own UTS namespace.

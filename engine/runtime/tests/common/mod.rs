@@ -125,6 +125,7 @@ impl Container {
             sysctls: Default::default(),
             tty: false,
             open_stdin: false,
+            init: false,
             readonly_rootfs: false,
             mounts: vec![],
             tmpfs: vec![],

@@ -50,6 +50,8 @@ pub struct HostConfig {
     pub network_mode: String,
     pub restart_policy: Option<RestartPolicy>,
     pub console_size: Option<[u32; 2]>,
+    /// Run an init as pid 1 that reaps and forwards signals (`--init`).
+    pub init: Option<bool>,
     /// Extra supplementary groups (`--group-add`), numbers or names.
     pub group_add: Option<Vec<String>>,
     /// Written under /proc/sys in the container (`--sysctl`).

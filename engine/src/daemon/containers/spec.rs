@@ -66,6 +66,7 @@ pub fn process_spec(
         sysctls,
         tty: cfg.tty,
         open_stdin: cfg.open_stdin,
+        init: hc.init.unwrap_or(false),
         readonly_rootfs: hc.readonly_rootfs,
         mounts,
         tmpfs: volumes::mounts::tmpfs_mounts(rec),
