@@ -131,6 +131,7 @@ pub fn create(
         host_config.binds.as_deref().unwrap_or_default(),
         host_config.mounts.as_deref().unwrap_or_default(),
         &host_config.tmpfs.clone().unwrap_or_default(),
+        host_config.volumes_from.as_deref().unwrap_or_default(),
         &image_volumes,
     ) {
         Ok(m) => m,

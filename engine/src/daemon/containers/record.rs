@@ -52,6 +52,8 @@ pub struct HostConfig {
     pub console_size: Option<[u32; 2]>,
     /// Run an init as pid 1 that reaps and forwards signals (`--init`).
     pub init: Option<bool>,
+    /// Other containers whose mounts this one shares (`--volumes-from`).
+    pub volumes_from: Option<Vec<String>>,
     /// Extra supplementary groups (`--group-add`), numbers or names.
     pub group_add: Option<Vec<String>>,
     /// Written under /proc/sys in the container (`--sysctl`).
