@@ -34,6 +34,8 @@ pub fn scenarios() -> Vec<Scenario> {
             true,
             auto_remove_failed,
         ),
+        super::scenario("runtime", "cpuset-unavailable", true, cpuset_unavailable),
+        super::scenario("runtime", "cpuset-applied", true, cpuset_applied),
     ]
 }
 
@@ -583,6 +585,59 @@ fn auto_remove_failed(ctx: &Ctx) -> Outcome {
         })();
         ctx.remove(&id);
         res?;
+    }
+    Ok(())
+}
+
+fn cpuset_unavailable(ctx: &Ctx) -> Outcome {
+    // dockerd checks CpusetCpus against the host's online CPUs at create.
+    let c = config(ctx, &["echo", "hi"], json!({ "CpusetCpus": "99" }))?;
+    let resp = ctx.send(Req::post("/containers/create").json(c))?;
+    if let Some(id) = resp
+        .json()
+        .ok()
+        .and_then(|b| b["Id"].as_str().map(String::from))
+    {
+        ctx.remove(&id);
+    }
+    expectation("runtime/cpuset-unavailable")?.check(&resp, &[])
+}
+
+fn cpuset_applied(ctx: &Ctx) -> Outcome {
+    // dockerd: CPU 0 and memory node 0 (there on every host) are the
+    // container's cpuset, the only CPU its process may run on.
+    let hc = json!({ "CpusetCpus": "0", "CpusetMems": "0" });
+    let listing = output(ctx, &["ls", "/sys/fs/cgroup"], hc.clone())?;
+    let dir = if listing.lines().any(|l| l == "cpuset") {
+        "/sys/fs/cgroup/cpuset/"
+    } else {
+        "/sys/fs/cgroup/"
+    };
+    let cpus = format!("{dir}cpuset.cpus");
+    let mems = format!("{dir}cpuset.mems");
+    let out = output(
+        ctx,
+        &[
+            "read",
+            &cpus,
+            "--",
+            "read",
+            &mems,
+            "--",
+            "read",
+            "/proc/self/status",
+        ],
+        hc,
+    )?;
+    let allowed = status_field(&out, "Cpus_allowed_list").unwrap_or("");
+    if !out.starts_with("0\n0\n") || allowed != "0" {
+        return Err(failure(
+            format!(
+                "with CpusetCpus 0 and CpusetMems 0: {cpus} and {mems} read {:?}, Cpus_allowed_list {allowed:?}",
+                out.lines().take(2).collect::<Vec<_>>()
+            ),
+            "cpuset.cpus 0, cpuset.mems 0, Cpus_allowed_list 0",
+        ));
     }
     Ok(())
 }
