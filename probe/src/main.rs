@@ -88,7 +88,7 @@ fn usage_error(msg: &str) -> ! {
          delete PATH, chmod PATH OCTAL, ls DIR, stat PATH, dump DIR, sleep SECS,\n\
          exit N, env, hostname, pid, uid, cwd, trap-term CODE, stderr TEXT, cat,\n\
          lines N, guard PATH ... end, try-open PATH r|w, try-mknod PATH b|c MAJ MIN,\n\
-         devstat PATH"
+         devstat PATH, orphan SECS, detach SECS, zombies"
     );
     process::exit(2);
 }
@@ -313,6 +313,41 @@ fn run(cmd: &[String]) -> CmdResult {
                 }
                 Err(e) => println!("{path}: {}", errno_name(&e)),
             }
+        }
+        "orphan" => {
+            // `orphan SECS`: leaves a process that sleeps SECS and then
+            // exits with no parent but the container's init (its parent,
+            // `detach`, exits at once): whether it stays a zombie shows
+            // whether pid 1 reaps.
+            let secs = arg(cmd, 1, "SECS")?;
+            process::Command::new("/proc/self/exe")
+                .args(["detach", secs])
+                .status()
+                .map_err(|e| fail(format!("orphan: {e}")))?;
+        }
+        "detach" => {
+            let secs = arg(cmd, 1, "SECS")?;
+            process::Command::new("/proc/self/exe")
+                .args(["sleep", secs])
+                .spawn()
+                .map_err(|e| fail(format!("detach: {e}")))?;
+        }
+        "zombies" => {
+            // How many processes in the container are zombies (State: Z).
+            let mut n = 0;
+            for entry in fs::read_dir("/proc").map_err(|e| fail(format!("zombies: {e}")))? {
+                let Ok(entry) = entry else { continue };
+                let status = entry.path().join("status");
+                if let Ok(text) = fs::read_to_string(status) {
+                    if text
+                        .lines()
+                        .any(|l| l.starts_with("State:") && l.contains("Z"))
+                    {
+                        n += 1;
+                    }
+                }
+            }
+            println!("zombies: {n}");
         }
         "end" => {}
         other => usage_error(&format!("unknown command {other:?}")),

@@ -231,6 +231,7 @@ mod tests {
                 env: env.clone(),
                 cwd: "/".into(),
                 user: String::new(),
+                group_add: vec![],
                 tty: false,
                 open_stdin: false,
                 cgroups: vec![],

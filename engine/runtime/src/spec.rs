@@ -1,6 +1,7 @@
 //! What the daemon asks the runtime to run. Plain data, serialized (serde_json)
 //! to the re-exec'd init over its socket.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -51,9 +52,23 @@ pub struct ProcessSpec {
     pub cwd: String,
     /// "", "uid", "uid:gid", "name", "name:group" (resolved in the container).
     pub user: String,
+    /// `GroupAdd`: extra supplementary groups, by number or by name (looked
+    /// up in the container's /etc/group).
+    #[serde(default)]
+    pub group_add: Vec<String>,
     pub hostname: String,
+    /// The NIS domain name (`Domainname`); empty: left unset.
+    #[serde(default)]
+    pub domainname: String,
+    /// Written under /proc/sys inside the container (see `init::sysctl`).
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
     pub tty: bool,
     pub open_stdin: bool,
+    /// `HostConfig.Init`: pid 1 is a reaper that forwards signals to the
+    /// command (see `init::reaper`).
+    #[serde(default)]
+    pub init: bool,
     pub readonly_rootfs: bool,
     pub mounts: Vec<BindMount>,
     /// Mounted after the binds.
@@ -76,6 +91,9 @@ pub struct ExecSpec {
     /// Unlike [`ProcessSpec::cwd`] it is NOT created (Docker fails the exec).
     pub cwd: String,
     pub user: String,
+    /// The container's `GroupAdd` (see [`ProcessSpec::group_add`]).
+    #[serde(default)]
+    pub group_add: Vec<String>,
     pub tty: bool,
     pub open_stdin: bool,
     /// cgroup directories to join (the container's, so exec'd processes are

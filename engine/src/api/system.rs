@@ -108,9 +108,7 @@ pub async fn info(ctx: &Ctx) -> Result<Response, EngineError> {
         }
     }
     let images = d.image_count();
-    let hostname = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let hostname = crate::daemon::host_name();
     let (cgroup_version, can) = cgroups::host_support();
     let mut info = json!({
         "ID": format!("shipshape-{hostname}"),

@@ -272,3 +272,10 @@ impl Daemon {
         }
     }
 }
+
+/// The host's name: Info.Name, and a host-network container's hostname.
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

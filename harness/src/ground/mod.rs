@@ -8,7 +8,9 @@
 pub mod problem;
 pub mod spec;
 
-pub use problem::{describe, expect_status, fail, fail_at, json_body, Failure, Outcome, Problem};
+pub use problem::{
+    describe, expect_status, fail, fail_at, fail_expected, json_body, Failure, Outcome, Problem,
+};
 
 use crate::client::{demux, enc, Client, Demuxed, Negotiation, Req, Response};
 use bytes::Bytes;
@@ -238,6 +240,27 @@ impl<'a> Ctx<'a> {
                 Err(e)
             }
         }
+    }
+
+    /// Creates, starts and waits for a container from `config` and returns
+    /// its stdout, requiring exit 0; the container is removed whatever
+    /// happens.
+    pub fn config_output(&self, config: Value) -> Result<String, Problem> {
+        let id = self.create(config, None)?;
+        let res = (|| {
+            self.start(&id)?;
+            let code = self.wait(&id)?;
+            let logs = self.logs(&id)?;
+            if code != 0 {
+                return Err(fail(format!(
+                    "the probe exited {code}; stderr: {}",
+                    logs.stderr_text().trim()
+                )));
+            }
+            Ok(logs.stdout_text())
+        })();
+        self.remove(&id);
+        res
     }
 
     /// Like [`Ctx::run_probe`], but removes the container and requires exit 0.

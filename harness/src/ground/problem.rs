@@ -45,6 +45,20 @@ pub fn fail(reason: impl Into<String>) -> Problem {
     })
 }
 
+/// A failure that says what Docker does and where that was read.
+pub fn fail_expected(
+    reason: impl Into<String>,
+    expected: impl Into<String>,
+    source: impl Into<String>,
+) -> Problem {
+    Problem::Fail(Failure {
+        reason: reason.into(),
+        expected: Some(expected.into()),
+        source: Some(source.into()),
+        ..Failure::default()
+    })
+}
+
 /// A failure pinned to the exchange behind `resp`.
 pub fn fail_at(resp: &Response, reason: impl Into<String>) -> Problem {
     Problem::Fail(Failure {

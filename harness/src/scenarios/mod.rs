@@ -18,6 +18,7 @@ pub mod images;
 pub mod model;
 pub mod protocol;
 pub mod registry;
+pub mod runtime;
 pub mod schema;
 pub mod security;
 pub mod seed;

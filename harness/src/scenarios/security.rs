@@ -8,7 +8,7 @@
 
 use super::Scenario;
 use crate::client::Target;
-use crate::ground::{fail, Ctx, Failure, Outcome, Problem};
+use crate::ground::{fail, fail_expected, Ctx, Outcome, Problem};
 use serde_json::{json, Value};
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -77,36 +77,11 @@ const DEV_NODES: &[&str] = &[
 ];
 
 fn failure(reason: impl Into<String>, expected: impl Into<String>) -> Problem {
-    Problem::Fail(Failure {
-        reason: reason.into(),
-        expected: Some(expected.into()),
-        source: Some(SOURCE.into()),
-        ..Failure::default()
-    })
-}
-
-/// Creates, starts and waits for a container from `config`, returns its
-/// stdout; the container is removed whatever happens.
-fn run_config(ctx: &Ctx, config: Value) -> Result<String, Problem> {
-    let id = ctx.create(config, None)?;
-    let res = (|| {
-        ctx.start(&id)?;
-        let code = ctx.wait(&id)?;
-        let logs = ctx.logs(&id)?;
-        if code != 0 {
-            return Err(fail(format!(
-                "the probe exited {code}; stderr: {}",
-                logs.stderr_text().trim()
-            )));
-        }
-        Ok(logs.stdout_text())
-    })();
-    ctx.remove(&id);
-    res
+    fail_expected(reason, expected, SOURCE)
 }
 
 fn probe(ctx: &Ctx, args: &[&str]) -> Result<String, Problem> {
-    run_config(ctx, ctx.probe_config(args)?)
+    ctx.config_output(ctx.probe_config(args)?)
 }
 
 /// `probe a x -- b y`, from commands given one per slice.
@@ -264,7 +239,7 @@ fn capabilities(ctx: &Ctx) -> Outcome {
 fn non_root_caps(ctx: &Ctx) -> Outcome {
     let mut config = ctx.probe_config(&["read", "/proc/self/status"])?;
     config["User"] = json!("1000:1000");
-    let status = run_config(ctx, config)?;
+    let status = ctx.config_output(config)?;
     // setuid away from root clears the permitted and effective sets; the
     // bounding set still caps what a setuid binary could regain.
     check_caps(

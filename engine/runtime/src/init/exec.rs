@@ -54,6 +54,7 @@ pub(super) fn start(chan: &Channel, pid: i32, spec: &ExecSpec) -> Result<Infalli
                 env: &spec.env,
                 cwd: if spec.cwd.is_empty() { "/" } else { &spec.cwd },
                 user: &spec.user,
+                group_add: &spec.group_add,
                 tty: spec.tty,
             }) {
                 Ok(never) => match never {},

@@ -24,7 +24,9 @@ mod exec;
 mod mounts;
 mod network;
 mod process;
+mod reaper;
 mod run;
+pub(crate) mod sysctl;
 pub(crate) mod user;
 
 use std::convert::Infallible;

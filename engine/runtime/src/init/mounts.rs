@@ -147,7 +147,7 @@ pub(super) fn prepare_rootfs(spec: &ProcessSpec) -> Result<(), RuntimeError> {
     )?;
     mount_dev(root, spec.tty)?;
     // Best effort: sysfs may be refused (e.g. net=host without privileges).
-    let _ = mount_at(
+    let sys = mount_at(
         root,
         "/sys",
         Kind::Dir,
@@ -156,6 +156,9 @@ pub(super) fn prepare_rootfs(spec: &ProcessSpec) -> Result<(), RuntimeError> {
         nosuid_nodev_noexec | MsFlags::MS_RDONLY,
         None,
     );
+    if sys.is_ok() {
+        mount_cgroups(root, &spec.cgroups)?;
+    }
 
     // Parents before children: /data before /data/sub.
     let mut binds: Vec<_> = spec.mounts.iter().collect();
@@ -174,17 +177,7 @@ pub(super) fn prepare_rootfs(spec: &ProcessSpec) -> Result<(), RuntimeError> {
             None,
         )?;
         if m.readonly {
-            // A bind mount only becomes read-only through a remount. Re-open the
-            // target: the first fd points *under* the new mount.
-            let (fd, _) = target(root, &m.destination, kind)?;
-            mount(
-                None::<&str>,
-                fd_path(&fd).as_str(),
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None::<&str>,
-            )
-            .map_err(mount_err(format!("remount {} read-only", m.destination)))?;
+            remount_readonly(root, &m.destination, kind, MsFlags::empty())?;
         }
     }
     for t in &spec.tmpfs {
@@ -198,6 +191,74 @@ pub(super) fn prepare_rootfs(spec: &ProcessSpec) -> Result<(), RuntimeError> {
             flags,
             Some(data.as_str()),
         )?;
+    }
+    Ok(())
+}
+
+/// A bind mount only becomes read-only through a remount. Re-opens the
+/// target: an fd opened before the bind points *under* the new mount.
+fn remount_readonly(
+    root: &Path,
+    dest: &str,
+    kind: Kind,
+    extra: MsFlags,
+) -> Result<(), RuntimeError> {
+    let (fd, _) = target(root, dest, kind)?;
+    mount(
+        None::<&str>,
+        fd_path(&fd).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra,
+        None::<&str>,
+    )
+    .map_err(mount_err(format!("remount {dest} read-only")))
+}
+
+/// The container's own cgroups, read-only under /sys/fs/cgroup, as runc
+/// mounts them for dockerd (so a process can read its own limits): on v1 a
+/// tmpfs with one directory per hierarchy showing the container's group,
+/// on v2 the container's group itself.
+fn mount_cgroups(root: &Path, dirs: &[PathBuf]) -> Result<(), RuntimeError> {
+    const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let bind_readonly = |source: &Path, dest: &str| -> Result<(), RuntimeError> {
+        mount_at(
+            root,
+            dest,
+            Kind::Dir,
+            Some(source),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        remount_readonly(root, dest, Kind::Dir, flags)
+    };
+    let Some(first) = dirs.first() else {
+        return Ok(());
+    };
+    if crate::cgroups::detect(Path::new(CGROUP_ROOT)) == crate::cgroups::Version::V2 {
+        return bind_readonly(first, CGROUP_ROOT);
+    }
+    mount_at(
+        root,
+        CGROUP_ROOT,
+        Kind::Dir,
+        Some(Path::new("tmpfs")),
+        Some("tmpfs"),
+        flags,
+        Some("mode=755"),
+    )?;
+    for dir in dirs {
+        // <root>/<hierarchy>/<the container's group>
+        let Some(hierarchy) = dir
+            .strip_prefix(CGROUP_ROOT)
+            .ok()
+            .and_then(|rel| rel.components().next())
+        else {
+            continue;
+        };
+        let dest = format!("{CGROUP_ROOT}/{}", hierarchy.as_os_str().to_string_lossy());
+        bind_readonly(dir, &dest)?;
     }
     Ok(())
 }

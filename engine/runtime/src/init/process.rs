@@ -17,6 +17,7 @@ pub(super) struct Finish<'a> {
     /// Must exist (see [`ensure_cwd`]; Docker fails an exec whose dir is missing).
     pub cwd: &'a str,
     pub user: &'a str,
+    pub group_add: &'a [String],
     pub tty: bool,
 }
 
@@ -36,6 +37,7 @@ pub(super) fn finish(f: &Finish) -> Result<Infallible, RuntimeError> {
     // Read from the container's own root (we are past pivot_root/setns), so
     // symlinks in its /etc cannot point at host files.
     let exec_user = user::resolve_from_files(f.user)?;
+    let groups = user::supplementary_groups(&exec_user, f.group_add)?;
 
     enter_cwd(f.cwd)?;
     fix_stdio_ownership(exec_user.uid, exec_user.gid);
@@ -44,7 +46,7 @@ pub(super) fn finish(f: &Finish) -> Result<Infallible, RuntimeError> {
         RuntimeError::Io(io::Error::new(e.kind(), format!("drop capabilities: {e}")))
     })?;
 
-    let gids: Vec<Gid> = exec_user.sgids.iter().map(|g| Gid::from_raw(*g)).collect();
+    let gids: Vec<Gid> = groups.into_iter().map(Gid::from_raw).collect();
     setgroups(&gids).map_err(|e| RuntimeError::sys("setgroups", e))?;
     let gid = Gid::from_raw(exec_user.gid);
     setresgid(gid, gid, gid).map_err(|e| RuntimeError::sys("setgid", e))?;

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{fork, sethostname, ForkResult};
 
-use super::{fail, mounts, network, process};
+use super::{fail, mounts, network, process, reaper, sysctl};
 use crate::channel::{Channel, InitMessage};
 use crate::error::RuntimeError;
 use crate::spec::{Network, ProcessSpec};
@@ -46,22 +46,45 @@ fn container_init(spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
     if !spec.hostname.is_empty() {
         sethostname(&spec.hostname).map_err(|e| RuntimeError::sys("sethostname", e))?;
     }
+    if !spec.domainname.is_empty() {
+        set_domainname(&spec.domainname)?;
+    }
     if spec.network == Network::None {
         // Best effort: a container without lo is still usable.
         let _ = network::loopback_up();
     }
     mounts::pivot_root(&spec.rootfs)?;
+    // Before mask_paths makes /proc/sys read-only.
+    sysctl::apply(&spec.sysctls)?;
     mounts::mask_paths();
     let cwd = if spec.cwd.is_empty() { "/" } else { &spec.cwd };
     process::ensure_cwd(cwd)?;
     if spec.readonly_rootfs {
         mounts::remount_root_readonly()?;
     }
-    process::finish(&process::Finish {
+    let finish = process::Finish {
         args: &spec.args,
         env: &spec.env,
         cwd,
         user: &spec.user,
+        group_add: &spec.group_add,
         tty: spec.tty,
-    })
+    };
+    if spec.init {
+        return reaper::run(|| process::finish(&finish));
+    }
+    process::finish(&finish)
+}
+
+/// setdomainname(2), in the container's own UTS namespace.
+fn set_domainname(name: &str) -> Result<(), RuntimeError> {
+    // SAFETY: a pointer and length of a live byte slice.
+    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(RuntimeError::Io(std::io::Error::new(
+            e.kind(),
+            format!("setdomainname: {e}"),
+        )));
+    }
+    Ok(())
 }

@@ -174,6 +174,50 @@ fn read_optional(path: &str) -> Result<Option<String>, RuntimeError> {
     }
 }
 
+/// The groups to `setgroups`, as dockerd's containers get them: the primary
+/// group, the user's groups from /etc/group, then `GroupAdd` (numbers as
+/// they are, names from the container's /etc/group; an unknown name fails
+/// the start with runc's words). Call after pivot_root/setns.
+pub(crate) fn supplementary_groups(
+    user: &ExecUser,
+    group_add: &[String],
+) -> Result<Vec<u32>, RuntimeError> {
+    let mut out = vec![user.gid];
+    let text = if group_add.is_empty() {
+        None
+    } else {
+        read_optional("/etc/group")?
+    };
+    let extra = additional_groups(group_add, text.as_deref())?;
+    for g in user.sgids.iter().copied().chain(extra) {
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    Ok(out)
+}
+
+fn additional_groups(names: &[String], group: Option<&str>) -> Result<Vec<u32>, RuntimeError> {
+    let groups = group.map(parse_group).unwrap_or_default();
+    names
+        .iter()
+        .map(|name| {
+            if let Some(e) = groups.iter().find(|e| e.name == name) {
+                return Ok(e.gid);
+            }
+            match parse_id(name) {
+                Some(Ok(gid)) => Ok(gid),
+                Some(Err(())) => Err(RuntimeError::Other(format!(
+                    "Unable to find group {name}: uids and gids must be in range 0-2147483647"
+                ))),
+                None => Err(RuntimeError::Other(format!(
+                    "Unable to find group {name}: no matching entries in group file"
+                ))),
+            }
+        })
+        .collect()
+}
+
 /// Resolve against the files of the current root (call after pivot_root/setns).
 pub(crate) fn resolve_from_files(spec: &str) -> Result<ExecUser, RuntimeError> {
     let passwd = read_optional("/etc/passwd")?;
@@ -236,6 +280,23 @@ mod tests {
         assert_eq!(r("1001").unwrap().gid, 1002);
         assert_eq!(r("42").unwrap().uid, 4242, "names win over numeric ids");
         assert_eq!(resolve("7", None, None).unwrap().uid, 7);
+    }
+
+    #[test]
+    fn group_add_by_number_and_name() {
+        let alice = r("alice").unwrap();
+        assert_eq!(
+            additional_groups(&["7".into(), "other".into()], Some(GROUP)).unwrap(),
+            vec![7, 1600]
+        );
+        assert_eq!(
+            additional_groups(&["nosuch".into()], Some(GROUP))
+                .unwrap_err()
+                .to_string(),
+            "Unable to find group nosuch: no matching entries in group file"
+        );
+        assert_eq!(alice.gid, 1002);
+        assert_eq!(alice.sgids, vec![1500]);
     }
 
     #[test]

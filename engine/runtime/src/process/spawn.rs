@@ -91,6 +91,7 @@ pub fn spawn(spec: &ProcessSpec) -> Result<Spawned, RuntimeError> {
             )));
         }
     }
+    crate::init::sysctl::check(&spec.sysctls, spec.network)?;
     launch(InitRequest::Run(spec.clone()), spec.tty, spec.open_stdin)
 }
 

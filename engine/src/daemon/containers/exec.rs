@@ -202,7 +202,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
     if !claimed {
         return Err(already_run(e));
     }
-    let (pid, user, cwd) = {
+    let (pid, user, cwd, group_add) = {
         let rec = e.container.record();
         let user = if e.config.user.is_empty() {
             rec.config.user.clone()
@@ -222,6 +222,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
             },
             user,
             cwd,
+            rec.host_config.group_add.clone().unwrap_or_default(),
         )
     };
     let fail = |err: EngineError| {
@@ -242,6 +243,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
         env: exec_env(&e.container, &e.config),
         cwd,
         user,
+        group_add,
         tty: e.config.tty,
         open_stdin: e.config.attach_stdin,
         cgroups: super::cgroups::join_dirs(&e.container.id),

@@ -82,13 +82,20 @@ pub fn prepare(
     dir: &Path,
     hostname: &str,
     domainname: &str,
-    own_network: bool,
+    network_mode: &str,
     user_destinations: &[String],
 ) -> std::io::Result<Vec<BindMount>> {
+    let own_network = network_mode == "none";
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    // dockerd gives a host-network container a copy of the host's hosts file.
+    let hosts = if network_mode == "host" {
+        std::fs::read_to_string("/etc/hosts")?
+    } else {
+        hosts_file(hostname, domainname)
+    };
     let files = [
         (HOSTNAME, "/etc/hostname", format!("{hostname}\n")),
-        (HOSTS, "/etc/hosts", hosts_file(hostname, domainname)),
+        (HOSTS, "/etc/hosts", hosts),
         (
             RESOLV_CONF,
             "/etc/resolv.conf",
@@ -153,7 +160,7 @@ mod tests {
     #[test]
     fn files_are_written_and_user_binds_win() {
         let d = tempfile::tempdir().unwrap();
-        let m = prepare(d.path(), "box", "", false, &["/etc/hosts".into()]).unwrap();
+        let m = prepare(d.path(), "box", "", "default", &["/etc/hosts".into()]).unwrap();
         let dests: Vec<_> = m.iter().map(|b| b.destination.as_str()).collect();
         assert_eq!(dests, vec!["/etc/hostname", "/etc/resolv.conf"]);
         assert_eq!(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shipshape_runtime::supervisor::ExitStatus;
-use shipshape_runtime::{BindMount, Network, ProcessSpec};
+use shipshape_runtime::BindMount;
 use shipshape_store::Image;
 
 use super::container::{Container, Progress};
@@ -110,7 +110,15 @@ pub fn create(
     let (mut host_config, mut host_config_raw) = (host_config, host_config_raw);
     super::cgroups::normalize(&mut host_config, &mut host_config_raw);
     let id = names::new_id();
-    let config = merge_image_config(req.config, &image, &id);
+    let mut config = merge_image_config(req.config, &image);
+    if config.hostname.is_empty() {
+        // dockerd: a host-network container takes the host's name.
+        config.hostname = if host_config.network_mode == "host" {
+            crate::daemon::host_name()
+        } else {
+            id[..12].to_string()
+        };
+    }
     let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
     argv.extend(config.cmd.clone().unwrap_or_default());
     if argv.is_empty() {
@@ -129,6 +137,7 @@ pub fn create(
         host_config.binds.as_deref().unwrap_or_default(),
         host_config.mounts.as_deref().unwrap_or_default(),
         &host_config.tmpfs.clone().unwrap_or_default(),
+        host_config.volumes_from.as_deref().unwrap_or_default(),
         &image_volumes,
     ) {
         Ok(m) => m,
@@ -168,7 +177,7 @@ pub fn create(
 }
 
 /// The image's config supplies what the request leaves out, as Docker does.
-fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
+fn merge_image_config(mut c: Config, image: &Image) -> Config {
     let ic = image.config.get("config").cloned().unwrap_or_default();
     let strings = |key: &str| -> Option<Vec<String>> {
         ic.get(key)
@@ -214,9 +223,6 @@ fn merge_image_config(mut c: Config, image: &Image, id: &str) -> Config {
         .unwrap_or_default();
     labels.extend(c.labels.take().unwrap_or_default());
     c.labels = Some(labels);
-    if c.hostname.is_empty() {
-        c.hostname = id[..12].to_string();
-    }
     if c.volumes.is_none() {
         c.volumes = ic.get("Volumes").filter(|v| !v.is_null()).cloned();
     }
@@ -265,48 +271,16 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         (Ok(root), Ok(cgroups)) => (root, cgroups),
         (Err(e), cgroups) => {
             undo_prepare(c, cgroups.is_ok()).await;
-            return Err(e);
+            return Err(failed_start(d, c, e).await);
         }
         (Ok(_), Err(e)) => {
             undo_prepare(c, false).await;
-            return Err(e);
+            return Err(failed_start(d, c, e).await);
         }
     };
 
     let cfg = &rec.config;
-    let mut env = cfg.env.clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, DEFAULT_PATH.to_string());
-    }
-    env.insert(0, format!("HOSTNAME={}", cfg.hostname));
-    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-        env.push("TERM=xterm".into());
-    }
-    let spec = ProcessSpec {
-        cgroups,
-        rootfs,
-        args: std::iter::once(rec.path.clone())
-            .chain(rec.args.iter().cloned())
-            .collect(),
-        env,
-        cwd: if cfg.working_dir.is_empty() {
-            "/".into()
-        } else {
-            cfg.working_dir.clone()
-        },
-        user: cfg.user.clone(),
-        hostname: cfg.hostname.clone(),
-        tty: cfg.tty,
-        open_stdin: cfg.open_stdin,
-        readonly_rootfs: rec.host_config.readonly_rootfs,
-        mounts,
-        tmpfs: volumes::mounts::tmpfs_mounts(&rec),
-        network: if rec.host_config.network_mode == "none" {
-            Network::None
-        } else {
-            Network::Host
-        },
-    };
+    let spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups);
     let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await
         .map_err(EngineError::system)?
@@ -325,14 +299,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
             }
             let _ = c.save_state();
             undo_prepare(c, true).await;
-            // dockerd removes an AutoRemove container whose start failed
-            // (`docker run --rm` waits for that removal).
-            if rec.host_config.auto_remove {
-                if let Err(re) = remove_locked(d, c).await {
-                    tracing::warn!(id = %c.id, error = %re, "auto-remove after failed start");
-                }
-            }
-            return Err(e.into());
+            return Err(failed_start(d, c, e.into()).await);
         }
     };
 
@@ -390,6 +357,17 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     Ok(())
 }
 
+/// dockerd removes an AutoRemove container whose start failed, whatever
+/// step failed (`docker run --rm` waits for that removal); returns `e`.
+async fn failed_start(d: &Arc<Daemon>, c: &Arc<Container>, e: EngineError) -> EngineError {
+    if c.record().host_config.auto_remove {
+        if let Err(re) = remove_locked(d, c).await {
+            tracing::warn!(id = %c.id, error = %re, "auto-remove after failed start");
+        }
+    }
+    e
+}
+
 /// A start that failed before its process ran: release what `prepare_root`
 /// and the cgroups' preparation made.
 async fn undo_prepare(c: &Container, release_cgroups: bool) {
@@ -427,18 +405,14 @@ fn prepare_root(
         }
     }
     let mut mounts = volumes::mounts::host_mounts(d, rec)?;
-    for m in &mounts {
-        if !m.source.exists() {
-            std::fs::create_dir_all(&m.source)?;
-        }
-    }
+    volumes::mounts::create_bind_sources(&mounts)?;
     let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
     let cfg = &rec.config;
     mounts.extend(super::init_layer::prepare(
         c.dir(),
         &cfg.hostname,
         &cfg.domainname,
-        rec.host_config.network_mode == "none",
+        &rec.host_config.network_mode,
         &user_destinations,
     )?);
     Ok((rootfs, mounts))

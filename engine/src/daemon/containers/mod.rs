@@ -17,6 +17,7 @@ pub mod names;
 pub mod record;
 pub mod recovery;
 pub mod restart;
+pub mod spec;
 pub mod stats;
 pub mod top;
 pub mod trash;

@@ -53,6 +53,14 @@ pub struct HostConfig {
     pub network_mode: String,
     pub restart_policy: Option<RestartPolicy>,
     pub console_size: Option<[u32; 2]>,
+    /// Run an init as pid 1 that reaps and forwards signals (`--init`).
+    pub init: Option<bool>,
+    /// Other containers whose mounts this one shares (`--volumes-from`).
+    pub volumes_from: Option<Vec<String>>,
+    /// Extra supplementary groups (`--group-add`), numbers or names.
+    pub group_add: Option<Vec<String>>,
+    /// Written under /proc/sys in the container (`--sysctl`).
+    pub sysctls: Option<BTreeMap<String, String>>,
     /// Resources (see `daemon::containers::cgroups`): bytes, counts, CFS µs; 0 = unset.
     pub memory: i64,
     pub memory_swap: i64,

@@ -283,16 +283,52 @@ fn parse_tmpfs(dest: &str, opts: &str) -> Result<MountPoint, EngineError> {
     })
 }
 
+/// `HostConfig.VolumesFrom` (`container[:ro|:rw]`): the other containers'
+/// mounts, as dockerd copies them: read-only with `ro`, else as they are
+/// there; Mode "" and no copy of image data.
+fn volumes_from(d: &Daemon, specs: &[String]) -> Result<Vec<MountPoint>, EngineError> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let (name, mode) = spec.split_once(':').unwrap_or((spec, ""));
+        let writable = match mode {
+            "" | "rw" => true,
+            "ro" => false,
+            other => {
+                return Err(EngineError::InvalidParameter(format!(
+                    "invalid mode: {other}"
+                )))
+            }
+        };
+        let other = d
+            .container(name)
+            .map_err(|_| EngineError::InvalidParameter(format!("No such container: {name}")))?;
+        let points = other.record().mount_points.clone();
+        for m in points.into_iter().filter(|m| m.kind != "tmpfs") {
+            out.push(MountPoint {
+                mode: String::new(),
+                rw: m.rw && writable,
+                copy_data: false,
+                ..m
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Resolves a create request's mounts (named volumes are created now) into
-/// the record's mount points. `image_volumes` are the image's `VOLUME`s:
-/// each not covered by another mount gets an anonymous volume.
+/// the record's mount points. `volumes_from` are `HostConfig.VolumesFrom`:
+/// their mounts come under the request's own. `image_volumes` are the
+/// image's `VOLUME`s: each not covered by another mount gets an anonymous
+/// volume.
 pub fn resolve_mounts(
     d: &Daemon,
     binds: &[String],
     mounts: &[Value],
     tmpfs: &BTreeMap<String, String>,
+    volumes_from_specs: &[String],
     image_volumes: &[String],
 ) -> Result<Vec<MountPoint>, EngineError> {
+    let shared = volumes_from(d, volumes_from_specs)?;
     let mut out: Vec<MountPoint> = Vec::new();
     let mut labels: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     for b in binds {
@@ -317,6 +353,11 @@ pub fn resolve_mounts(
             )));
         }
     }
+    // Existing volumes: not created again.
+    let shared: Vec<MountPoint> = shared
+        .into_iter()
+        .filter(|m| seen.insert(m.destination.clone()))
+        .collect();
     for v in image_volumes {
         let dest = clean_dest(v);
         if seen.insert(dest.clone()) {
@@ -337,6 +378,7 @@ pub fn resolve_mounts(
         d.volumes
             .create(Some(&m.name), labels.remove(&m.name), m.anonymous)?;
     }
+    out.extend(shared);
     Ok(out)
 }
 
@@ -370,6 +412,27 @@ pub fn host_mounts(d: &Daemon, rec: &Record) -> Result<Vec<BindMount>, EngineErr
             readonly: !m.rw,
         })
         .collect())
+}
+
+/// Creates the missing bind sources, as dockerd does at start (MkdirAll),
+/// with its words when that fails.
+pub fn create_bind_sources(mounts: &[BindMount]) -> Result<(), EngineError> {
+    for m in mounts.iter().filter(|m| !m.source.exists()) {
+        std::fs::create_dir_all(&m.source).map_err(|e| {
+            // Go's MkdirAll names the directory it could not make: the
+            // outermost missing one.
+            let mut failed = m.source.as_path();
+            while let Some(parent) = failed.parent().filter(|p| !p.exists()) {
+                failed = parent;
+            }
+            EngineError::System(format!(
+                "error while creating mount source path '{}': {}",
+                m.source.display(),
+                shipshape_store::path_error("mkdir", &failed.display().to_string(), &e)
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 pub fn tmpfs_mounts(rec: &Record) -> Vec<TmpfsMount> {
