@@ -54,7 +54,8 @@ pub fn gaps(cov: &Coverage) -> Vec<GroupGap> {
     v
 }
 
-fn join<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
+/// Items as `a, b, c` (for the listing and the HTML report's table).
+pub fn join<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
     items
         .into_iter()
         .map(|x| x.to_string())

@@ -376,7 +376,7 @@ pub fn render(report: &Report, verdict: Option<&Verdict>) -> String {
 /// never sent and the documented statuses seen; the operations a single
 /// host cannot serve are marked, the requests that matched nothing listed.
 fn coverage_section(c: &crate::coverage::Coverage) -> String {
-    let list = |items: Vec<String>| esc(&items.join(", "));
+    use crate::coverage::listing::join;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -388,19 +388,10 @@ fn coverage_section(c: &crate::coverage::Coverage) -> String {
         esc(&c.line())
     );
     for op in &c.operations {
-        let sent: Vec<String> = op.query_sent.iter().chain(&op.body_sent).cloned().collect();
-        let missing: Vec<String> = op
-            .query_missing
-            .iter()
-            .chain(&op.body_missing)
-            .cloned()
-            .collect();
-        let seen: Vec<String> = op.statuses_seen.iter().map(u16::to_string).collect();
-        let documented: Vec<String> = op
-            .statuses_seen
-            .union(&op.statuses_missing)
-            .map(u16::to_string)
-            .collect();
+        let sent = join(op.query_sent.iter().chain(&op.body_sent));
+        let missing = join(op.query_missing.iter().chain(&op.body_missing));
+        let seen = join(&op.statuses_seen);
+        let documented = join(op.statuses_seen.union(&op.statuses_missing));
         let name = match &op.unservable {
             Some(why) => format!(
                 "{} <span class=\"muted\">(not in the goal: {})</span>",
@@ -416,10 +407,10 @@ fn coverage_section(c: &crate::coverage::Coverage) -> String {
             esc(&op.method),
             esc(&op.path),
             op.exchanges,
-            list(sent),
-            list(missing),
-            list(seen),
-            list(documented)
+            esc(&sent),
+            esc(&missing),
+            esc(&seen),
+            esc(&documented)
         );
     }
     s.push_str("</table>");
@@ -435,7 +426,7 @@ fn coverage_section(c: &crate::coverage::Coverage) -> String {
                 esc(&u.method),
                 esc(&u.path),
                 u.exchanges,
-                list(u.statuses.iter().map(u16::to_string).collect())
+                esc(&join(&u.statuses))
             );
         }
         s.push_str("</table>");
