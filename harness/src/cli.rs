@@ -34,6 +34,9 @@ pub enum Command {
     /// Benchmark one endpoint, or two side by side (A B A B): latencies,
     /// throughput and memory, with the reference engine's targets.
     Bench(crate::bench::BenchArgs),
+    /// List what the runs behind JSON reports (`run --report-json`) never
+    /// exercised of the Engine API spec: operations, parameters, statuses.
+    Coverage(crate::coverage::listing::CoverageArgs),
     /// List the scenarios (area/name), in run order.
     List,
     /// Write the fixture image as a docker-archive tarball (for `docker load -i`).
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Diff(args) => crate::diff::run(args),
         Command::Bench(args) => crate::bench::main(args),
+        Command::Coverage(args) => crate::coverage::listing::main(args),
         Command::Fixture { output } => write_fixture(&output).map(|()| ExitCode::SUCCESS),
         Command::List => {
             for s in scenarios::all() {

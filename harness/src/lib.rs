@@ -5,6 +5,8 @@
 //!
 //! * [`client`]: raw HTTP/1.1 client (unix/tcp), version negotiation,
 //!   transcript, hijacked attach and stream demultiplexing.
+//! * [`coverage`]: the transcript matched to the Engine API spec's
+//!   operations: parameters sent, statuses seen.
 //! * [`fixture`]: the registry-free fixture image (static probe binary).
 //! * [`schema`]: JSON answers checked against the Engine API schemas.
 //! * [`regressions`]: proptest seeds replayed from the tracked corpus,
@@ -27,6 +29,7 @@ pub mod baseline;
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod coverage;
 pub mod diff;
 pub mod engine;
 pub mod filetree;

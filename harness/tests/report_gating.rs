@@ -178,6 +178,28 @@ fn reports_and_gating() {
     assert!(page.contains("Fake/0.1 (linux)"));
     assert!(!page.contains("<script"), "the page must be self-contained");
 
+    // Coverage: the console line, the JSON sets, the HTML table and the
+    // `coverage` command reading the JSON back. The fake answers 200 to
+    // GET /_ping, which the spec documents for SystemPing.
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("coverage: "))
+        .expect("coverage line");
+    assert!(line.contains("(API 1.41 spec;"), "{line}");
+    let ping = v["coverage"]["operations"]
+        .as_array()
+        .and_then(|o| o.iter().find(|x| x["operation"] == "SystemPing"))
+        .expect("SystemPing coverage");
+    assert!(ping["statuses_seen"]
+        .as_array()
+        .is_some_and(|s| s.contains(&serde_json::json!(200))));
+    assert_eq!(v["coverage"]["line"].as_str(), Some(line));
+    assert!(page.contains("<h2 id=\"coverage\">"), "html lacks coverage");
+    let (code, listing) = shipshape(&["coverage", "--report", &json]);
+    assert_eq!(code, 0, "{listing}");
+    assert!(listing.contains("never exercised ("), "{listing}");
+    assert_eq!(listing.lines().last(), Some(line), "{listing}");
+
     // Gating: everything listed → 0.
     let all = [
         ("system/ping-get", "2999-01-01"),

@@ -32,7 +32,7 @@ pub use hijack::{Attach, Duplex};
 pub use request::{enc, Body, Req, Response};
 pub(crate) use target::connect;
 pub use target::Target;
-pub use transcript::{printable, Exchange, Transcript};
+pub use transcript::{json_fields, printable, Exchange, Transcript};
 pub use version::{ApiVersion, Negotiation};
 pub(crate) use wire::RoundtripError;
 
@@ -232,6 +232,7 @@ impl Client {
             request_headers: headers,
             request_body: body[..body.len().min(TRANSCRIPT_BODY_LIMIT)].to_vec(),
             request_body_len: body.len(),
+            request_fields: json_fields(&body),
             status: None,
             response_headers: Vec::new(),
             response_body: Vec::new(),

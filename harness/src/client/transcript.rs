@@ -18,6 +18,10 @@ pub struct Exchange {
     /// First [`TRANSCRIPT_BODY_LIMIT`] bytes of the request body.
     pub request_body: Vec<u8>,
     pub request_body_len: usize,
+    /// Top-level field names of the request body when it is a JSON object,
+    /// taken from the whole body (the kept bytes may cut it): what the
+    /// coverage counts as body parameters sent.
+    pub request_fields: Vec<String>,
     pub status: Option<u16>,
     pub response_headers: Vec<(String, String)>,
     /// First [`TRANSCRIPT_BODY_LIMIT`] bytes of the response body.
@@ -26,6 +30,18 @@ pub struct Exchange {
     /// Transport error, if the exchange did not complete.
     pub error: Option<String>,
     pub elapsed: Duration,
+}
+
+/// The top-level field names of `body` if it is a JSON object, else none.
+pub fn json_fields(body: &[u8]) -> Vec<String> {
+    // Cheap test first: tarballs and empty bodies are never parsed.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Vec::new();
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Renders bytes for humans: UTF-8 where possible, escapes otherwise.

@@ -366,7 +366,72 @@ pub fn render(report: &Report, verdict: Option<&Verdict>) -> String {
             b.push_str(&failure_card(report, r, verdict));
         }
     }
+    if let Some(c) = &report.coverage {
+        b.push_str(&coverage_section(c));
+    }
     page(&format!("Shipshape: {}", report.summary_line()), &b)
+}
+
+/// The coverage table: per operation of the spec, the parameters sent and
+/// never sent and the documented statuses seen; the operations a single
+/// host cannot serve are marked, the requests that matched nothing listed.
+fn coverage_section(c: &crate::coverage::Coverage) -> String {
+    use crate::coverage::listing::join;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<h2 id=\"coverage\">Coverage <span class=\"muted\" style=\"font-weight:400;\
+         font-size:15px\">of the API {} spec</span></h2><p>{}</p>\
+         <table><tr><th>Operation</th><th>Requests</th><th>Parameters sent</th>\
+         <th>Never sent</th><th>Statuses seen / documented</th></tr>",
+        esc(&c.spec),
+        esc(&c.line())
+    );
+    for op in &c.operations {
+        let sent = join(op.query_sent.iter().chain(&op.body_sent));
+        let missing = join(op.query_missing.iter().chain(&op.body_missing));
+        let seen = join(&op.statuses_seen);
+        let documented = join(op.statuses_seen.union(&op.statuses_missing));
+        let name = match &op.unservable {
+            Some(why) => format!(
+                "{} <span class=\"muted\">(not in the goal: {})</span>",
+                esc(&op.operation),
+                esc(why)
+            ),
+            None => esc(&op.operation),
+        };
+        let _ = write!(
+            s,
+            "<tr><td class=\"name\">{name}<br><code>{} {}</code></td><td class=\"ms\">{}</td>\
+             <td class=\"why\">{}</td><td class=\"why\">{}</td><td class=\"why\">{} / {}</td></tr>",
+            esc(&op.method),
+            esc(&op.path),
+            op.exchanges,
+            esc(&sent),
+            esc(&missing),
+            esc(&seen),
+            esc(&documented)
+        );
+    }
+    s.push_str("</table>");
+    if !c.unmatched.is_empty() {
+        s.push_str(
+            "<h3>Requests that matched no operation</h3><table><tr><th>Request</th>\
+             <th>Count</th><th>Statuses</th></tr>",
+        );
+        for u in &c.unmatched {
+            let _ = write!(
+                s,
+                "<tr><td><code>{} {}</code></td><td class=\"ms\">{}</td><td>{}</td></tr>",
+                esc(&u.method),
+                esc(&u.path),
+                u.exchanges,
+                esc(&join(&u.statuses))
+            );
+        }
+        s.push_str("</table>");
+    }
+    s
 }
 
 pub fn write(

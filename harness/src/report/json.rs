@@ -49,7 +49,19 @@ pub fn to_value(report: &Report, verdict: Option<&Verdict>) -> Value {
         },
         "baseline": verdict,
         "results": results,
+        "coverage": report.coverage.as_ref().map(coverage),
     })
+}
+
+/// The coverage sets (what a merge unites) plus, for readers, the totals
+/// and the console line derived from them.
+fn coverage(c: &crate::coverage::Coverage) -> Value {
+    let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("totals".into(), json!(c.totals()));
+        m.insert("line".into(), json!(c.line()));
+    }
+    v
 }
 
 pub fn write(

@@ -323,6 +323,11 @@ pub struct Report {
     /// When the run started (RFC 3339, UTC).
     pub started: String,
     pub results: Vec<ScenarioResult>,
+    /// The run's exchanges matched to the spec's operations; None when no
+    /// run measured it (reports built in tests). Written by each writer
+    /// itself, hence not serialised here.
+    #[serde(skip)]
+    pub coverage: Option<crate::coverage::Coverage>,
 }
 
 impl Report {

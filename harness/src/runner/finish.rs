@@ -64,6 +64,10 @@ pub fn finish(
     if let Some(v) = v {
         extra.extend(v.lines());
     }
+    // Just above the last line, which stays `N passed, ...` for scripts.
+    if let Some(c) = &report.coverage {
+        extra.push(c.line());
+    }
     print!("{}", report::console::summary(report, &extra));
     if let Some(e) = write_err {
         return Err(e);

@@ -73,6 +73,7 @@ pub fn run_recorded(
         started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         endpoint,
         results: Vec::new(),
+        coverage: None,
     };
     for s in select(&opts.filters) {
         if s.full_name() == NOTHING_LEFT {
@@ -83,6 +84,17 @@ pub fn run_recorded(
         on_result(&r);
         report.results.push(r);
     }
+    // Every exchange counts, the negotiation and cleanup's included.
+    report.coverage =
+        match crate::coverage::measure(&ctx.client.transcript().all(), negotiation.api_version) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                // Only a broken embedded table gets here (a unit test loads
+                // them); the run's results still stand.
+                eprintln!("shipshape: coverage not measured: {e}");
+                None
+            }
+        };
     Recording {
         report,
         bodies: ctx.take_bodies(),
