@@ -38,6 +38,20 @@ pub enum Network {
     None,
 }
 
+/// What the container's processes may do: capabilities, no_new_privs and
+/// the seccomp filter. The same for its main process and every exec.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Security {
+    /// Capabilities kept in the bounding set (numbers from
+    /// linux/capability.h); `None`: Docker's default set.
+    pub capabilities: Option<Vec<u32>>,
+    /// `prctl(PR_SET_NO_NEW_PRIVS)` before execve.
+    pub no_new_privileges: bool,
+    /// Compiled seccomp programs (see [`crate::seccomp`]), installed in this
+    /// order; empty: no filter.
+    pub seccomp: Vec<crate::seccomp::Program>,
+}
+
 /// A container's main process (its pid 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessSpec {
@@ -65,6 +79,8 @@ pub struct ProcessSpec {
     /// daemon's.
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+    #[serde(default)]
+    pub security: Security,
 }
 
 /// An extra process started inside a running container (`docker exec`).
@@ -82,6 +98,9 @@ pub struct ExecSpec {
     /// limited and accounted with it).
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+    /// The container's (dockerd gives an exec the container's privileges).
+    #[serde(default)]
+    pub security: Security,
 }
 
 /// What the daemon sends to the re-exec'd init.

@@ -55,6 +55,7 @@ pub(super) fn start(chan: &Channel, pid: i32, spec: &ExecSpec) -> Result<Infalli
                 cwd: if spec.cwd.is_empty() { "/" } else { &spec.cwd },
                 user: &spec.user,
                 tty: spec.tty,
+                security: &spec.security,
             }) {
                 Ok(never) => match never {},
                 Err(e) => e,

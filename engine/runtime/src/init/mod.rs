@@ -18,7 +18,7 @@
 //! Nothing here may write to stdout/stderr: those are the container's streams.
 //! Failures travel to the daemon over the channel as [`crate::error::WireError`].
 
-mod caps;
+pub(crate) mod caps;
 mod command;
 mod exec;
 mod mounts;

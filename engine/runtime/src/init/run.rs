@@ -63,5 +63,6 @@ fn container_init(spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
         cwd,
         user: &spec.user,
         tty: spec.tty,
+        security: &spec.security,
     })
 }

@@ -127,6 +127,7 @@ impl Container {
             tmpfs: vec![],
             network: Network::None,
             cgroups: vec![],
+            security: Default::default(),
         }
     }
 }

@@ -197,7 +197,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
             e.id
         )));
     }
-    let (pid, user, cwd) = {
+    let (pid, user, cwd, host_config) = {
         let rec = e.container.record();
         let user = if e.config.user.is_empty() {
             rec.config.user.clone()
@@ -217,6 +217,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
             },
             user,
             cwd,
+            rec.host_config.clone(),
         )
     };
     let fail = |err: EngineError| {
@@ -240,6 +241,10 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
         tty: e.config.tty,
         open_stdin: e.config.attach_stdin,
         cgroups: super::cgroups::join_dirs(&e.container.id),
+        security: match super::security::runtime_security(&host_config) {
+            Ok(s) => s,
+            Err(err) => return fail(err),
+        },
     };
     let spawned: Spawned = match shipshape_runtime::exec_in(pid, &spec) {
         Ok(s) => s,

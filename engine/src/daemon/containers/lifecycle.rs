@@ -79,7 +79,6 @@ pub fn create(
             "Config cannot be empty in order to create a container".into()
         }));
     }
-    let image = d.images.get(&req.config.image)?;
     let host_config_raw = req.host_config.clone().unwrap_or(serde_json::Value::Null);
     let host_config: HostConfig = match &req.host_config {
         Some(v) => serde_json::from_value(v.clone())
@@ -87,6 +86,10 @@ pub fn create(
             .map_err(|e| EngineError::System(format!("invalid HostConfig: {e}")))?,
         None => HostConfig::default(),
     };
+    // dockerd checks capabilities before it looks the image up.
+    super::security::validate_capabilities(&host_config)?;
+    let image = d.images.get(&req.config.image)?;
+    super::security::parse_security_opts(host_config.security_opt.as_deref().unwrap_or_default())?;
     // Mount specs are checked now; volumes are created once the name is ours.
     for bind in host_config.binds.iter().flatten() {
         volumes::mounts::parse_bind(bind)?;
@@ -267,6 +270,13 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         }
     };
 
+    let security = match super::security::runtime_security(&rec.host_config) {
+        Ok(s) => s,
+        Err(e) => {
+            undo_prepare(c, true).await;
+            return Err(e);
+        }
+    };
     let cfg = &rec.config;
     let mut env = cfg.env.clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
@@ -300,6 +310,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         } else {
             Network::Host
         },
+        security,
     };
     let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await

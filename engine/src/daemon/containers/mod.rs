@@ -16,6 +16,7 @@ pub mod names;
 pub mod record;
 pub mod recovery;
 pub mod restart;
+pub mod security;
 pub mod stats;
 pub mod top;
 pub mod trash;
