@@ -60,6 +60,11 @@ pub fn capability_number(name: &str) -> Option<u32> {
     NAMES.iter().position(|n| *n == bare).map(|i| i as u32)
 }
 
+/// The name of capability `n`, without `CAP_`.
+pub fn capability_name(n: u32) -> Option<&'static str> {
+    NAMES.get(n as usize).copied()
+}
+
 /// Every capability this kernel has that Docker knows (`CapAdd: ["ALL"]`).
 pub fn all_capabilities() -> Vec<u32> {
     (0..NAMES.len() as u32)

@@ -1,6 +1,7 @@
 //! A container's privileges as dockerd 20.10 decides them: capabilities
 //! (`CapAdd`, `CapDrop`) and security options (`SecurityOpt`:
-//! no-new-privileges, seccomp, label, apparmor).
+//! no-new-privileges, seccomp (Docker's default profile unless
+//! `seccomp=unconfined` or a profile's JSON), label, apparmor).
 //!
 //! Checked at create (capabilities before the image is looked up, options
 //! after, as dockerd), turned into the runtime's [`Security`] at each start
@@ -145,10 +146,19 @@ pub fn capabilities(hc: &HostConfig) -> Result<Vec<u32>, EngineError> {
 /// The runtime's view of a container's privileges, for a start or an exec.
 pub fn runtime_security(hc: &HostConfig) -> Result<Security, EngineError> {
     let opts = parse_security_opts(hc.security_opt.as_deref().unwrap_or_default())?;
+    let caps = capabilities(hc)?;
+    // Compiled once per distinct profile and capability set (cached by the
+    // runtime); a profile that does not decode fails the start, as dockerd.
+    let seccomp = match opts.seccomp.as_deref() {
+        Some("unconfined") => Vec::new(),
+        custom => shipshape_runtime::seccomp::programs(custom, &caps)
+            .map_err(EngineError::system)?
+            .to_vec(),
+    };
     Ok(Security {
-        capabilities: Some(capabilities(hc)?),
+        capabilities: Some(caps),
         no_new_privileges: opts.no_new_privileges,
-        seccomp: Vec::new(),
+        seccomp,
     })
 }
 
