@@ -47,6 +47,8 @@ pub fn scenarios() -> Vec<Scenario> {
             true,
             seccomp_profile_invalid,
         ),
+        super::super::scenario("security", "devices", true, devices),
+        super::super::scenario("security", "device-missing", true, device_missing),
     ]
 }
 
@@ -311,6 +313,94 @@ fn seccomp_profile_invalid(ctx: &Ctx) -> Outcome {
     let res = (|| {
         let resp = ctx.send(Req::post(format!("/containers/{}/start", enc(&id))))?;
         expectation("security/seccomp-profile-invalid")?.check(&resp, &[])?;
+        let state = ctx.inspect(&id)?;
+        let status = state["State"]["Status"].as_str().unwrap_or("");
+        if status != "created" {
+            return Err(failure(
+                format!("after the refused start the container is {status:?}"),
+                "\"created\"".into(),
+            ));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    res
+}
+
+/// The host device `--device` scenarios hand in: /dev/fuse (10:229), which
+/// opens without any capability, so only the device cgroup decides.
+const FUSE: &str = "/dev/fuse";
+
+fn devices(ctx: &Ctx) -> Outcome {
+    let cases = [
+        // The node appears at the same path, and opens both ways.
+        (
+            json!([{"PathOnHost": FUSE, "PathInContainer": FUSE, "CgroupPermissions": "rwm"}]),
+            "/dev/fuse: char 10:229\nopen /dev/fuse r: ok\nopen /dev/fuse w: ok",
+            vec![
+                "devstat", FUSE, "--", "try-open", FUSE, "r", "--", "try-open", FUSE, "w",
+            ],
+        ),
+        // Another path; "r" only: the device cgroup refuses writing.
+        (
+            json!([{"PathOnHost": FUSE, "PathInContainer": "/dev/shipshape-fuse", "CgroupPermissions": "r"}]),
+            "/dev/shipshape-fuse: char 10:229\nopen /dev/shipshape-fuse r: ok\n\
+             open /dev/shipshape-fuse w: EPERM",
+            vec![
+                "devstat",
+                "/dev/shipshape-fuse",
+                "--",
+                "try-open",
+                "/dev/shipshape-fuse",
+                "r",
+                "--",
+                "try-open",
+                "/dev/shipshape-fuse",
+                "w",
+            ],
+        ),
+    ];
+    for (devs, want, args) in cases {
+        let mut config = ctx.probe_config(&args)?;
+        config["HostConfig"] = json!({ "Devices": devs });
+        let id = ctx.create(config, None)?;
+        let res = (|| {
+            let resp = ctx.send(Req::post(format!("/containers/{}/start", enc(&id))))?;
+            if resp.status == 500
+                && resp
+                    .message()
+                    .is_some_and(|m| m.contains("error gathering device information"))
+            {
+                return Err(Problem::Skip(format!("the endpoint's host has no {FUSE}")));
+            }
+            crate::ground::expect_status(&resp, 204, "starting a container")?;
+            ctx.wait(&id)?;
+            Ok(ctx.logs(&id)?.stdout_text())
+        })();
+        ctx.remove(&id);
+        let out = res?;
+        if out.trim() != want {
+            return Err(failure(
+                format!("Devices {devs}: {}", out.trim()),
+                want.to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn device_missing(ctx: &Ctx) -> Outcome {
+    // Like a bad seccomp profile: the create succeeds, the start fails
+    // and the container stays created.
+    let path = format!("/dev/shipshape-no-such-device-{}", ctx.run_id);
+    let mut config = ctx.probe_config(&["exit", "0"])?;
+    config["HostConfig"] = json!({"Devices": [
+        {"PathOnHost": path, "PathInContainer": path, "CgroupPermissions": "rwm"}
+    ]});
+    let id = ctx.create(config, None)?;
+    let res = (|| {
+        let resp = ctx.send(Req::post(format!("/containers/{}/start", enc(&id))))?;
+        expectation("security/device-missing")?.check(&resp, &[("path", &path)])?;
         let state = ctx.inspect(&id)?;
         let status = state["State"]["Status"].as_str().unwrap_or("");
         if status != "created" {
