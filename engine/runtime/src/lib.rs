@@ -40,7 +40,7 @@ pub use rootfs::{
     detach_rootfs, mount_rootfs, rootfs_kind, unmount_rootfs, DetachedRoot, RootfsKind,
 };
 pub use signal::{kill, parse_signal};
-pub use spec::{BindMount, ExecSpec, Network, ProcessSpec, Security, TmpfsMount};
+pub use spec::{BindMount, Device, ExecSpec, Network, ProcessSpec, Security, TmpfsMount};
 pub use supervisor::{ExitStatus, Supervisor};
 pub use tty::resize_tty;
 

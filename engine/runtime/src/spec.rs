@@ -52,6 +52,22 @@ pub struct Security {
     pub seccomp: Vec<crate::seccomp::Program>,
 }
 
+/// A host device node made in the container (`--device`): the node only;
+/// its device cgroup rule is the daemon's to write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Absolute path inside the container.
+    pub path: String,
+    /// 'c' or 'b'.
+    pub kind: char,
+    pub major: u32,
+    pub minor: u32,
+    /// Permission bits of the host's node.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// A container's main process (its pid 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessSpec {
@@ -81,6 +97,9 @@ pub struct ProcessSpec {
     pub cgroups: Vec<PathBuf>,
     #[serde(default)]
     pub security: Security,
+    /// Made after /dev is mounted.
+    #[serde(default)]
+    pub devices: Vec<Device>,
 }
 
 /// An extra process started inside a running container (`docker exec`).

@@ -20,6 +20,7 @@
 
 pub(crate) mod caps;
 mod command;
+mod devices;
 mod exec;
 mod mounts;
 mod network;

@@ -128,6 +128,7 @@ impl Container {
             network: Network::None,
             cgroups: vec![],
             security: Default::default(),
+            devices: vec![],
         }
     }
 }

@@ -270,13 +270,18 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         }
     };
 
-    let security = match super::security::runtime_security(&rec.host_config) {
-        Ok(s) => s,
-        Err(e) => {
-            undo_prepare(c, true).await;
-            return Err(e);
-        }
-    };
+    // A bad seccomp profile or a missing host device fails the start.
+    let (security, devices) =
+        match super::security::runtime_security(&rec.host_config).and_then(|s| {
+            let devices = super::devices::gather(&rec.host_config)?;
+            Ok((s, devices.into_iter().map(|(d, _)| d).collect()))
+        }) {
+            Ok(s) => s,
+            Err(e) => {
+                undo_prepare(c, true).await;
+                return Err(e);
+            }
+        };
     let cfg = &rec.config;
     let mut env = cfg.env.clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
@@ -311,6 +316,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
             Network::Host
         },
         security,
+        devices,
     };
     let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await

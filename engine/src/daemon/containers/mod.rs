@@ -6,6 +6,7 @@
 
 pub mod cgroups;
 pub mod container;
+pub mod devices;
 pub mod exec;
 pub mod filters;
 pub mod init_layer;

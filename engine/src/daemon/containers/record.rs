@@ -63,6 +63,7 @@ pub struct HostConfig {
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,
     pub security_opt: Option<Vec<String>>,
+    pub devices: Option<Vec<super::devices::DeviceMapping>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

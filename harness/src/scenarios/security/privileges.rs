@@ -114,21 +114,21 @@ fn cap_unknown(ctx: &Ctx) -> Outcome {
     create_refused(
         ctx,
         json!({"CapAdd": ["foo"]}),
-        "security/cap-add-unknown",
-        &[("cap", "CAP_FOO")],
+        "security/cap-unknown",
+        &[("field", "CapAdd"), ("cap", "CAP_FOO")],
     )?;
     // CAP_ALL is not ALL: only the bare word means every capability.
     create_refused(
         ctx,
         json!({"CapAdd": ["CAP_ALL"]}),
-        "security/cap-add-unknown",
-        &[("cap", "CAP_ALL")],
+        "security/cap-unknown",
+        &[("field", "CapAdd"), ("cap", "CAP_ALL")],
     )?;
     create_refused(
         ctx,
         json!({"CapAdd": ["NET_ADMIN"], "CapDrop": ["cap_bogus"]}),
-        "security/cap-drop-unknown",
-        &[("cap", "CAP_BOGUS")],
+        "security/cap-unknown",
+        &[("field", "CapDrop"), ("cap", "CAP_BOGUS")],
     )
 }
 
@@ -196,8 +196,8 @@ fn security_opt_invalid(ctx: &Ctx) -> Outcome {
     create_refused(
         ctx,
         json!({"CapAdd": ["foo"], "SecurityOpt": ["bogus"]}),
-        "security/cap-add-unknown",
-        &[("cap", "CAP_FOO")],
+        "security/cap-unknown",
+        &[("field", "CapAdd"), ("cap", "CAP_FOO")],
     )
 }
 
