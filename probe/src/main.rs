@@ -27,7 +27,30 @@ extern "C" {
     fn getgid() -> u32;
     // glibc >= 2.33 exports mknod as a real function (static glibc too).
     fn mknod(path: *const std::ffi::c_char, mode: u32, dev: u64) -> i32;
+    fn syscall(number: i64, ...) -> i64;
 }
+
+/// Syscalls `try-syscall` knows: (name, number on this arch, arguments).
+/// Chosen so each succeeds for root without a seccomp filter and is refused
+/// by Docker's default profile: personality with a persona outside the
+/// profile's allowed values (READ_IMPLIES_EXEC), and keyctl (the kernel
+/// keyring is not namespaced, so the profile denies it outright); and
+/// unshare of a UTS namespace, which the profile allows only with
+/// CAP_SYS_ADMIN (and which needs that capability anyway).
+#[cfg(target_arch = "x86_64")]
+const SYSCALLS: &[(&str, i64, [i64; 3])] = &[
+    ("personality", 135, [0x0400000, 0, 0]),
+    ("personality-query", 135, [0xffffffff, 0, 0]),
+    ("keyctl", 250, [0, -3, 1]),
+    ("unshare-uts", 272, [0x04000000, 0, 0]),
+];
+#[cfg(target_arch = "aarch64")]
+const SYSCALLS: &[(&str, i64, [i64; 3])] = &[
+    ("personality", 92, [0x0400000, 0, 0]),
+    ("personality-query", 92, [0xffffffff, 0, 0]),
+    ("keyctl", 219, [0, -3, 1]),
+    ("unshare-uts", 97, [0x04000000, 0, 0]),
+];
 
 const S_IFCHR: u32 = 0o020000;
 const S_IFBLK: u32 = 0o060000;
@@ -88,7 +111,8 @@ fn usage_error(msg: &str) -> ! {
          delete PATH, chmod PATH OCTAL, ls DIR, stat PATH, dump DIR, sleep SECS,\n\
          exit N, env, hostname, pid, uid, cwd, trap-term CODE, stderr TEXT, cat,\n\
          lines N, guard PATH ... end, try-open PATH r|w, try-mknod PATH b|c MAJ MIN,\n\
-         devstat PATH, orphan SECS, detach SECS, zombies"
+         devstat PATH, orphan SECS, detach SECS, zombies,\n\
+         try-syscall personality|personality-query|keyctl|unshare-uts"
     );
     process::exit(2);
 }
@@ -293,6 +317,22 @@ fn run(cmd: &[String]) -> CmdResult {
                 Err(io::Error::last_os_error())
             };
             println!("mknod {path}: {}", outcome(res));
+        }
+        "try-syscall" => {
+            // `try-syscall NAME`: whether a seccomp filter lets it through
+            // (EPERM is what Docker's default profile answers).
+            let name = arg(cmd, 1, "NAME")?;
+            let Some((_, nr, a)) = SYSCALLS.iter().find(|(n, _, _)| *n == name) else {
+                return Err(fail(format!("try-syscall: unknown syscall {name:?}")));
+            };
+            // SAFETY: the listed syscalls take integer arguments only.
+            let rc = unsafe { syscall(*nr, a[0], a[1], a[2]) };
+            let res = if rc >= 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            };
+            println!("syscall {name}: {}", outcome(res));
         }
         "devstat" => {
             // `devstat PATH`: the file type and, for device nodes, major:minor

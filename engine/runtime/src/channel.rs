@@ -235,6 +235,7 @@ mod tests {
                 tty: false,
                 open_stdin: false,
                 cgroups: vec![],
+                security: Default::default(),
             },
         };
         let null = std::fs::File::open("/dev/null").unwrap();

@@ -26,19 +26,21 @@ mod init;
 mod path;
 mod process;
 pub mod rootfs;
+pub mod seccomp;
 mod signal;
 mod spec;
 pub mod supervisor;
 mod tty;
 
 pub use error::RuntimeError;
+pub use init::caps::{all_capabilities, capability_number, DOCKER_DEFAULT_CAPS};
 pub use init::init_main;
 pub use process::{exec_in, init_program, keep_warm_init, set_init_program, spawn, Spawned};
 pub use rootfs::{
     detach_rootfs, mount_rootfs, rootfs_kind, unmount_rootfs, DetachedRoot, RootfsKind,
 };
 pub use signal::{kill, parse_signal};
-pub use spec::{BindMount, ExecSpec, Network, ProcessSpec, TmpfsMount};
+pub use spec::{BindMount, Device, ExecSpec, Network, ProcessSpec, Security, TmpfsMount};
 pub use supervisor::{ExitStatus, Supervisor};
 pub use tty::resize_tty;
 

@@ -39,6 +39,36 @@ pub enum Network {
     None,
 }
 
+/// What the container's processes may do: capabilities, no_new_privs and
+/// the seccomp filter. The same for its main process and every exec.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Security {
+    /// Capabilities kept in the bounding set (numbers from
+    /// linux/capability.h); `None`: Docker's default set.
+    pub capabilities: Option<Vec<u32>>,
+    /// `prctl(PR_SET_NO_NEW_PRIVS)` before execve.
+    pub no_new_privileges: bool,
+    /// Compiled seccomp programs (see [`crate::seccomp`]), installed in this
+    /// order; empty: no filter.
+    pub seccomp: Vec<crate::seccomp::Program>,
+}
+
+/// A host device node made in the container (`--device`): the node only;
+/// its device cgroup rule is the daemon's to write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Absolute path inside the container.
+    pub path: String,
+    /// 'c' or 'b'.
+    pub kind: char,
+    pub major: u32,
+    pub minor: u32,
+    /// Permission bits of the host's node.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// A container's main process (its pid 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessSpec {
@@ -80,6 +110,11 @@ pub struct ProcessSpec {
     /// daemon's.
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+    #[serde(default)]
+    pub security: Security,
+    /// Made after /dev is mounted.
+    #[serde(default)]
+    pub devices: Vec<Device>,
 }
 
 /// An extra process started inside a running container (`docker exec`).
@@ -100,6 +135,9 @@ pub struct ExecSpec {
     /// limited and accounted with it).
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+    /// The container's (dockerd gives an exec the container's privileges).
+    #[serde(default)]
+    pub security: Security,
 }
 
 /// What the daemon sends to the re-exec'd init.

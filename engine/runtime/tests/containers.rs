@@ -440,6 +440,7 @@ fn exec_in_a_running_container() {
         tty: false,
         open_stdin: false,
         cgroups: vec![],
+        security: Default::default(),
     };
     let e = shipshape_runtime::exec_in(main.pid, &exec).unwrap();
     assert_ne!(e.pid, main.pid);
@@ -494,6 +495,7 @@ fn exec_in_a_dead_pid_is_not_running() {
             tty: false,
             open_stdin: false,
             cgroups: vec![],
+            security: Default::default(),
         },
     )
     .unwrap_err();

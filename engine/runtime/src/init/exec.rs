@@ -56,6 +56,7 @@ pub(super) fn start(chan: &Channel, pid: i32, spec: &ExecSpec) -> Result<Infalli
                 user: &spec.user,
                 group_add: &spec.group_add,
                 tty: spec.tty,
+                security: &spec.security,
             }) {
                 Ok(never) => match never {},
                 Err(e) => e,

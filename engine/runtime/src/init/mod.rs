@@ -18,8 +18,9 @@
 //! Nothing here may write to stdout/stderr: those are the container's streams.
 //! Failures travel to the daemon over the channel as [`crate::error::WireError`].
 
-mod caps;
+pub(crate) mod caps;
 mod command;
+mod devices;
 mod exec;
 mod mounts;
 mod network;

@@ -146,6 +146,7 @@ pub(super) fn prepare_rootfs(spec: &ProcessSpec) -> Result<(), RuntimeError> {
         None,
     )?;
     mount_dev(root, spec.tty)?;
+    super::devices::create_nodes(root, &spec.devices)?;
     // Best effort: sysfs may be refused (e.g. net=host without privileges).
     let sys = mount_at(
         root,

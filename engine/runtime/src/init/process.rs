@@ -10,6 +10,7 @@ use nix::unistd::{chdir, execve, setgroups, setresgid, setresuid, setsid, Gid, U
 use super::command;
 use super::user;
 use crate::error::RuntimeError;
+use crate::spec::Security;
 
 pub(super) struct Finish<'a> {
     pub args: &'a [String],
@@ -19,6 +20,7 @@ pub(super) struct Finish<'a> {
     pub user: &'a str,
     pub group_add: &'a [String],
     pub tty: bool,
+    pub security: &'a Security,
 }
 
 pub(super) fn finish(f: &Finish) -> Result<Infallible, RuntimeError> {
@@ -42,9 +44,16 @@ pub(super) fn finish(f: &Finish) -> Result<Infallible, RuntimeError> {
     enter_cwd(f.cwd)?;
     fix_stdio_ownership(exec_user.uid, exec_user.gid);
 
-    super::caps::restrict_bounding_set(super::caps::DOCKER_DEFAULT).map_err(|e| {
-        RuntimeError::Io(io::Error::new(e.kind(), format!("drop capabilities: {e}")))
-    })?;
+    let caps = f.security.capabilities.as_deref();
+    super::caps::restrict_bounding_set(caps.unwrap_or(super::caps::DOCKER_DEFAULT_CAPS)).map_err(
+        |e| RuntimeError::Io(io::Error::new(e.kind(), format!("drop capabilities: {e}"))),
+    )?;
+    // As runc: without no_new_privs, installing a filter needs
+    // CAP_SYS_ADMIN, which the user switch below takes away; with it, the
+    // filter goes in last, so it constrains nothing of our own setup.
+    if !f.security.no_new_privileges {
+        install_seccomp(f.security)?;
+    }
 
     let gids: Vec<Gid> = groups.into_iter().map(Gid::from_raw).collect();
     setgroups(&gids).map_err(|e| RuntimeError::sys("setgroups", e))?;
@@ -65,11 +74,29 @@ pub(super) fn finish(f: &Finish) -> Result<Infallible, RuntimeError> {
     let c_env = to_cstrings(&env)?;
 
     reset_signals();
+    if f.security.no_new_privileges {
+        super::caps::set_no_new_privs().map_err(|e| {
+            RuntimeError::Io(io::Error::new(e.kind(), format!("set no_new_privs: {e}")))
+        })?;
+        install_seccomp(f.security)?;
+    }
     let errno = match execve(&c_program, &c_args, &c_env) {
         Ok(never) => match never {},
         Err(e) => e,
     };
     Err(command::exec_error(&f.args[0], errno))
+}
+
+fn install_seccomp(security: &Security) -> Result<(), RuntimeError> {
+    for program in &security.seccomp {
+        crate::seccomp::install(program).map_err(|e| {
+            RuntimeError::Io(io::Error::new(
+                e.kind(),
+                format!("install seccomp filter: {e}"),
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 fn to_cstrings(v: &[String]) -> Result<Vec<CString>, RuntimeError> {

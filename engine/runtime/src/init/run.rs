@@ -69,6 +69,7 @@ fn container_init(spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
         user: &spec.user,
         group_add: &spec.group_add,
         tty: spec.tty,
+        security: &spec.security,
     };
     if spec.init {
         return reaper::run(|| process::finish(&finish));

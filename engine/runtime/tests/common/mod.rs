@@ -131,6 +131,8 @@ impl Container {
             tmpfs: vec![],
             network: Network::None,
             cgroups: vec![],
+            security: Default::default(),
+            devices: vec![],
         }
     }
 }

@@ -128,6 +128,8 @@ pub fn resources(hc: &HostConfig) -> Resources {
 pub fn prepare(id: &str, hc: &HostConfig) -> Result<Vec<PathBuf>, EngineError> {
     let cg = cgroup(id);
     let res = resources(hc);
+    // Before anything is made: a missing host device fails the start.
+    let devices = super::devices::gather(hc)?;
     if let Err(e) = cg.create() {
         if res == Resources::default() {
             tracing::warn!(id, error = %e, "no cgroup for the container; running without");
@@ -145,7 +147,12 @@ pub fn prepare(id: &str, hc: &HostConfig) -> Result<Vec<PathBuf>, EngineError> {
     }
     // A container must not reach the host's disks or other devices: when the
     // rules cannot be written, it does not start.
-    match cg.restrict_devices(DOCKER_DEFAULT_DEVICES) {
+    let allow: Vec<_> = DOCKER_DEFAULT_DEVICES
+        .iter()
+        .copied()
+        .chain(devices.into_iter().map(|(_, rule)| rule))
+        .collect();
+    match cg.restrict_devices(&allow) {
         Ok(true) => {}
         Ok(false) => {
             static WARNED: std::sync::Once = std::sync::Once::new();

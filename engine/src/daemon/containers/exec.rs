@@ -202,7 +202,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
     if !claimed {
         return Err(already_run(e));
     }
-    let (pid, user, cwd, group_add) = {
+    let (pid, user, cwd, host_config) = {
         let rec = e.container.record();
         let user = if e.config.user.is_empty() {
             rec.config.user.clone()
@@ -222,7 +222,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
             },
             user,
             cwd,
-            rec.host_config.group_add.clone().unwrap_or_default(),
+            rec.host_config.clone(),
         )
     };
     let fail = |err: EngineError| {
@@ -243,10 +243,14 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
         env: exec_env(&e.container, &e.config),
         cwd,
         user,
-        group_add,
+        group_add: host_config.group_add.clone().unwrap_or_default(),
         tty: e.config.tty,
         open_stdin: e.config.attach_stdin,
         cgroups: super::cgroups::join_dirs(&e.container.id),
+        security: match super::security::runtime_security(&host_config) {
+            Ok(s) => s,
+            Err(err) => return fail(err),
+        },
     };
     let spawned: Spawned = match shipshape_runtime::exec_in(pid, &spec) {
         Ok(s) => s,

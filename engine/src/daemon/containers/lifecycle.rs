@@ -79,12 +79,6 @@ pub fn create(
             "Config cannot be empty in order to create a container".into()
         }));
     }
-    let image = d.images.get(&req.config.image)?;
-    super::validate::platform(
-        &image,
-        &req.config.image,
-        req.platform.as_deref().unwrap_or(""),
-    )?;
     let host_config_raw = req.host_config.clone().unwrap_or(serde_json::Value::Null);
     let host_config: HostConfig = match &req.host_config {
         Some(v) => serde_json::from_value(v.clone())
@@ -92,6 +86,15 @@ pub fn create(
             .map_err(|e| EngineError::System(format!("invalid HostConfig: {e}")))?,
         None => HostConfig::default(),
     };
+    // dockerd checks capabilities before it looks the image up.
+    super::security::validate_capabilities(&host_config)?;
+    let image = d.images.get(&req.config.image)?;
+    super::validate::platform(
+        &image,
+        &req.config.image,
+        req.platform.as_deref().unwrap_or(""),
+    )?;
+    super::security::parse_security_opts(host_config.security_opt.as_deref().unwrap_or_default())?;
     super::validate::check(d, &req.config, &host_config_raw)?;
     // Mount specs are checked now; volumes are created once the name is ours.
     for bind in host_config.binds.iter().flatten() {
@@ -279,8 +282,20 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         }
     };
 
+    // A bad seccomp profile or a missing host device fails the start.
+    let (security, devices) =
+        match super::security::runtime_security(&rec.host_config).and_then(|s| {
+            let devices = super::devices::gather(&rec.host_config)?;
+            Ok((s, devices.into_iter().map(|(d, _)| d).collect()))
+        }) {
+            Ok(s) => s,
+            Err(e) => {
+                undo_prepare(c, true).await;
+                return Err(e);
+            }
+        };
     let cfg = &rec.config;
-    let spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups);
+    let spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups, security, devices);
     let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await
         .map_err(EngineError::system)?

@@ -7,6 +7,7 @@
 pub mod cgroups;
 pub mod container;
 pub mod detach;
+pub mod devices;
 pub mod exec;
 pub mod filters;
 pub mod init_layer;
@@ -17,6 +18,7 @@ pub mod names;
 pub mod record;
 pub mod recovery;
 pub mod restart;
+pub mod security;
 pub mod spec;
 pub mod stats;
 pub mod top;

@@ -70,6 +70,11 @@ pub struct HostConfig {
     pub cpu_quota: i64,
     pub cpu_period: i64,
     pub nano_cpus: i64,
+    /// Privileges (see `daemon::containers::security`).
+    pub cap_add: Option<Vec<String>>,
+    pub cap_drop: Option<Vec<String>>,
+    pub security_opt: Option<Vec<String>>,
+    pub devices: Option<Vec<super::devices::DeviceMapping>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use shipshape_runtime::{BindMount, Network, ProcessSpec};
+use shipshape_runtime::{BindMount, Device, Network, ProcessSpec, Security};
 
 use super::lifecycle::DEFAULT_PATH;
 use super::record::Record;
@@ -24,6 +24,8 @@ pub fn process_spec(
     rootfs: PathBuf,
     mounts: Vec<BindMount>,
     cgroups: Vec<PathBuf>,
+    security: Security,
+    devices: Vec<Device>,
 ) -> ProcessSpec {
     let cfg = &rec.config;
     let hc = &rec.host_config;
@@ -71,5 +73,7 @@ pub fn process_spec(
         mounts,
         tmpfs: volumes::mounts::tmpfs_mounts(rec),
         network,
+        security,
+        devices,
     }
 }

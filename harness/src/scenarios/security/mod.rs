@@ -6,6 +6,8 @@
 //! running the probe image, and is the same list moby's defaults spell out
 //! (oci/defaults.go, oci/caps/defaults.go, runc's default device rules).
 
+mod privileges;
+
 use super::Scenario;
 use crate::client::Target;
 use crate::ground::{fail, fail_expected, Ctx, Outcome, Problem};
@@ -22,6 +24,9 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("security", "dev-default-nodes", true, dev_nodes),
         super::scenario("security", "no-host-devices", true, no_host_devices),
     ]
+    .into_iter()
+    .chain(privileges::scenarios())
+    .collect()
 }
 
 const SOURCE: &str = "dockerd 20.10.24 (runc 1.1.5) with the probe image, 2026-11-26; \
