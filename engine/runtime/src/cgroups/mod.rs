@@ -121,6 +121,10 @@ pub struct Resources {
     pub cpu_quota: Option<i64>,
     /// CFS period in µs.
     pub cpu_period: Option<u64>,
+    /// CPUs the group may run on (`0-2,4`).
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the group may allocate from.
+    pub cpuset_mems: Option<String>,
 }
 
 /// One block device counter (`blkio.throttle.io_service_bytes` and friends).

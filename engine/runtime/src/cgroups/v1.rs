@@ -14,8 +14,31 @@ use super::{
 
 /// The v1 controllers a container gets a group in (when mounted).
 pub const V1_CONTROLLERS: &[&str] = &[
-    "memory", "pids", "cpu", "cpuacct", "freezer", "blkio", "devices",
+    "memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "blkio", "devices",
 ];
+
+const CPUSET_FILES: [&str; 2] = ["cpuset.cpus", "cpuset.mems"];
+
+/// A new v1 cpuset group starts with empty `cpuset.cpus` and `cpuset.mems`,
+/// and no task can join it until both are set: each level takes its
+/// parent's, as runc does.
+fn inherit_cpuset(dir: &Path) -> io::Result<()> {
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    for file in CPUSET_FILES {
+        if !read_trim(dir, file).unwrap_or_default().is_empty() {
+            continue;
+        }
+        let mut value = read_trim(parent, file).unwrap_or_default();
+        if value.is_empty() && parent.join(file).exists() {
+            inherit_cpuset(parent)?;
+            value = read_trim(parent, file).unwrap_or_default();
+        }
+        write(dir, file, &value)?;
+    }
+    Ok(())
+}
 
 /// v1 reports "no limit" as the largest page-aligned i64.
 const V1_UNLIMITED: u64 = 9_223_372_036_854_771_712;
@@ -64,8 +87,11 @@ impl Backend for V1 {
     }
 
     fn create(&self) -> io::Result<()> {
-        for (_, d) in &self.dirs {
+        for (c, d) in &self.dirs {
             fs::create_dir_all(d)?;
+            if c == "cpuset" {
+                inherit_cpuset(d)?;
+            }
         }
         Ok(())
     }
@@ -95,6 +121,13 @@ impl Backend for V1 {
         }
         if let (Some(d), Some(p)) = (self.dir("pids"), r.pids) {
             write(d, "pids.max", &limit_or_max(p))?;
+        }
+        if let Some(d) = self.dir("cpuset") {
+            for (file, value) in CPUSET_FILES.iter().zip([&r.cpuset_cpus, &r.cpuset_mems]) {
+                if let Some(v) = value {
+                    write(d, file, v)?;
+                }
+            }
         }
         if let Some(d) = self.dir("cpu") {
             if let Some(s) = r.cpu_shares {

@@ -79,6 +79,12 @@ impl Backend for V2 {
         if let Some(p) = r.pids {
             write(d, "pids.max", &limit_or_max(p))?;
         }
+        if let Some(c) = &r.cpuset_cpus {
+            write(d, "cpuset.cpus", c)?;
+        }
+        if let Some(m) = &r.cpuset_mems {
+            write(d, "cpuset.mems", m)?;
+        }
         if let Some(s) = r.cpu_shares {
             // runc's conversion of shares [2, 262144] to weight [1, 10000].
             let w = 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142;
@@ -200,7 +206,7 @@ fn enable_controllers(dir: &Path) {
             continue;
         };
         for c in avail.split_whitespace() {
-            if matches!(c, "memory" | "pids" | "cpu" | "io") {
+            if matches!(c, "memory" | "pids" | "cpu" | "cpuset" | "io") {
                 let _ = fs::write(a.join("cgroup.subtree_control"), format!("+{c}"));
             }
         }

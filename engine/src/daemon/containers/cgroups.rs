@@ -82,6 +82,55 @@ pub fn validate(hc: &HostConfig) -> Result<(), EngineError> {
     if hc.cpu_quota > 0 && hc.cpu_quota < 1000 {
         return bad("CPU cfs quota can not be less than 1ms (i.e. 1000)");
     }
+    check_cpuset(
+        &hc.cpuset_cpus,
+        "cpus",
+        "CPUs",
+        "/sys/devices/system/cpu/online",
+    )?;
+    check_cpuset(
+        &hc.cpuset_mems,
+        "mems",
+        "memory nodes",
+        "/sys/devices/system/node/online",
+    )?;
+    Ok(())
+}
+
+/// A cpuset list (`0-2,4`) as a set; None when it does not parse.
+fn parse_cpuset(list: &str) -> Option<std::collections::BTreeSet<u32>> {
+    let mut out = std::collections::BTreeSet::new();
+    for part in list.split(',') {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let (lo, hi): (u32, u32) = (lo.parse().ok()?, hi.parse().ok()?);
+        if lo > hi || hi - lo > 4096 {
+            return None;
+        }
+        out.extend(lo..=hi);
+    }
+    Some(out)
+}
+
+/// dockerd's check of CpusetCpus / CpusetMems against what the host has
+/// online (a host without NUMA information has node 0).
+fn check_cpuset(value: &str, key: &str, what: &str, online_file: &str) -> Result<(), EngineError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let Some(wanted) = parse_cpuset(value) else {
+        return Err(EngineError::InvalidParameter(format!(
+            "Invalid value {value} for cpuset {key}: invalid format: {value}"
+        )));
+    };
+    let online = std::fs::read_to_string(online_file)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "0".into());
+    let available = parse_cpuset(&online).unwrap_or_default();
+    if !wanted.is_subset(&available) {
+        return Err(EngineError::InvalidParameter(format!(
+            "Requested {what} are not available - requested {value}, available: {online}"
+        )));
+    }
     Ok(())
 }
 
@@ -113,6 +162,8 @@ pub fn resources(hc: &HostConfig) -> Resources {
         cpu_shares: pos(hc.cpu_shares).map(|v| v as u64),
         cpu_quota: pos(hc.cpu_quota),
         cpu_period: pos(hc.cpu_period).map(|v| v as u64),
+        cpuset_cpus: Some(hc.cpuset_cpus.clone()).filter(|s| !s.is_empty()),
+        cpuset_mems: Some(hc.cpuset_mems.clone()).filter(|s| !s.is_empty()),
     };
     if hc.nano_cpus > 0 {
         // As dockerd: a 100 ms period and the matching quota.

@@ -69,6 +69,8 @@ pub struct HostConfig {
     pub cpu_shares: i64,
     pub cpu_quota: i64,
     pub cpu_period: i64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
     pub nano_cpus: i64,
     /// Privileges (see `daemon::containers::security`).
     pub cap_add: Option<Vec<String>>,
