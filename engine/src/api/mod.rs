@@ -80,6 +80,10 @@ pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infal
 /// `.` or `..` segments) with `301` to its clean form, query kept, and
 /// without Docker's headers or a body, whatever the route.
 fn redirect_unclean(path: &str, query: Option<&str>) -> Option<Response> {
+    // Only paths: `*` (OPTIONS) and the like are not the router's.
+    if !path.starts_with('/') {
+        return None;
+    }
     let clean = clean_path(path);
     if clean == path {
         return None;
@@ -284,6 +288,7 @@ mod tests {
             assert_eq!(clean_path(path), clean, "{path}");
         }
         assert!(redirect_unclean("/v1.41/networks/", None).is_none());
+        assert!(redirect_unclean("*", None).is_none());
         let r = redirect_unclean("/v1.41//containers/json", Some("all=1")).unwrap();
         assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
         assert_eq!(r.headers()["location"], "/v1.41/containers/json?all=1");
