@@ -78,6 +78,24 @@ fn exec_runs_in_the_container_with_exit_codes_stdin_and_tty() {
         top.contains("/probe sleep 120") && top.contains("/probe sleep 30"),
         "{top}"
     );
+    // With ps options: the host's ps, kept to the container's rows.
+    let top = ok(e.docker().args(["top", "box", "-o", "pid,args"]));
+    let mut lines = top.lines();
+    assert_eq!(
+        lines
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["PID", "COMMAND"],
+        "{top}"
+    );
+    let rest: Vec<&str> = lines.collect();
+    assert_eq!(rest.len(), 2, "{top}");
+    assert!(
+        top.contains("/probe sleep 120") && top.contains("/probe sleep 30"),
+        "{top}"
+    );
 
     ok(e.docker().args(["stop", "-t", "0", "box"]));
     let o = run(e.docker().args(["exec", "box", "/probe", "echo"]));

@@ -163,7 +163,8 @@ pub async fn rename(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 }
 
 /// `GET /containers/{id}/top`: `ps -ef` columns for the container's
-/// processes (every process in its pid namespace), read from /proc.
+/// processes (every process in its pid namespace), read from /proc; or
+/// the host's ps with `ps_args`, as dockerd.
 pub async fn top(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
     let rec = c.snapshot();
@@ -173,24 +174,25 @@ pub async fn top(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
             c.id
         )));
     }
-    if let Some(args) = ctx
+    let pid = rec.state.pid;
+    // `-ef` (the default) is read from /proc; other options run ps.
+    let args = ctx
         .query
         .get("ps_args")
         .filter(|a| !a.is_empty() && *a != "-ef")
-    {
-        return Err(EngineError::NotImplemented(format!(
-            "ps_args other than -ef are not supported by this engine: {args}"
-        )));
-    }
-    let pid = rec.state.pid;
-    let rows = tokio::task::spawn_blocking(move || crate::daemon::containers::top::ps_ef(pid))
-        .await
-        .map_err(EngineError::system)??;
+        .map(String::from);
+    let d = ctx.daemon.clone();
+    let (titles, rows) = tokio::task::spawn_blocking(move || match args {
+        Some(args) => crate::daemon::containers::top::ps(d.supervisor(), pid, &args),
+        None => crate::daemon::containers::top::ps_ef(pid).map(|rows| {
+            let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"];
+            (titles.iter().map(|t| t.to_string()).collect(), rows)
+        }),
+    })
+    .await
+    .map_err(EngineError::system)??;
     crate::daemon::events::container(&c, "top", Default::default());
-    Ok(json(&json!({
-        "Processes": rows,
-        "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
-    })))
+    Ok(json(&json!({ "Processes": rows, "Titles": titles })))
 }
 
 /// `POST /containers/prune`: stopped containers matching `until`/`label`.

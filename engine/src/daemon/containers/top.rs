@@ -1,8 +1,11 @@
 //! `docker top`: the container's processes in `ps -ef` columns, read from
 //! /proc. A process belongs to the container when it is in the pid namespace
-//! of the container's init (so exec'd processes count too).
+//! of the container's init (so exec'd processes count too). Other `ps_args`
+//! run the host's `ps`, as dockerd does.
 
 use std::fs;
+
+use shipshape_runtime::{ExitStatus, Supervisor};
 
 use crate::errdefs::EngineError;
 
@@ -39,11 +42,157 @@ fn user_name(uid: u32) -> String {
         .unwrap_or_else(|| uid.to_string())
 }
 
+/// Every process in the pid namespace of `init_pid` (host pids). Blocking.
+fn container_pids(init_pid: i32) -> Result<Vec<i32>, EngineError> {
+    let ns = fs::read_link(format!("/proc/{init_pid}/ns/pid"))
+        .map_err(|e| EngineError::System(format!("reading the container's pid namespace: {e}")))?;
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc")?.filter_map(Result::ok) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() == Some(&ns) {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
+/// `docker top` with `ps_args`, as dockerd does it: the host's `ps` with
+/// those options (first narrowed with `-q <pids>`, again without it when ps
+/// refuses the mix), its rows kept when their PID column names one of the
+/// container's processes. Answers (Titles, Processes). Blocking.
+pub fn ps(
+    sup: &Supervisor,
+    init_pid: i32,
+    ps_args: &str,
+) -> Result<(Vec<String>, Vec<Vec<String>>), EngineError> {
+    validate_ps_args(ps_args)?;
+    let pids = container_pids(init_pid)?;
+    let args: Vec<&str> = ps_args.split(' ').collect();
+    let list = pids
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut out = run_ps(sup, &args, &["-q", &list])?;
+    if !out.0 {
+        out = run_ps(sup, &args, &[])?;
+    }
+    let (ok, stdout, stderr) = out;
+    if !ok {
+        // dockerd: "ps: " and the first line of what ps said.
+        let first = stderr.lines().next().unwrap_or("").to_string();
+        let why = if first.is_empty() {
+            "ps failed".to_string()
+        } else {
+            first
+        };
+        return Err(EngineError::System(format!("ps: {why}")));
+    }
+    parse_ps_output(&stdout, &pids)
+}
+
+/// Runs ps through the supervisor (which reaps every child of the engine):
+/// whether it succeeded, its stdout and its stderr.
+fn run_ps(
+    sup: &Supervisor,
+    args: &[&str],
+    extra: &[&str],
+) -> Result<(bool, String, String), EngineError> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = sup.spawn_command(
+        Command::new("ps")
+            .args(args)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )?;
+    let mut stderr_pipe = child.stderr.take();
+    // Read stderr beside stdout, so neither pipe can fill and stall ps.
+    let errs = std::thread::spawn(move || {
+        let mut e = String::new();
+        if let Some(p) = stderr_pipe.as_mut() {
+            let _ = p.read_to_string(&mut e);
+        }
+        e
+    });
+    let mut stdout = Vec::new();
+    if let Some(mut p) = child.stdout.take() {
+        p.read_to_end(&mut stdout)?;
+    }
+    let stderr = errs.join().unwrap_or_default();
+    let status = sup.wait(child.id() as i32);
+    Ok((
+        status == ExitStatus::Exited(0),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        stderr,
+    ))
+}
+
+/// dockerd refuses options that rename another column to PID.
+fn validate_ps_args(ps_args: &str) -> Result<(), EngineError> {
+    for word in ps_args.split_whitespace() {
+        if let Some((k, v)) = word.split_once('=') {
+            if v.starts_with("PID") && k != "pid" {
+                return Err(EngineError::System(format!(
+                    "specifying \"{k}={v}\" is not allowed"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// moby's parsePSOutput: titles from the first line; a row is kept when its
+/// PID is the container's (a "-" PID, a thread line, follows the row above
+/// it); fields past the last title are joined into the last column.
+fn parse_ps_output(
+    output: &str,
+    pids: &[i32],
+) -> Result<(Vec<String>, Vec<Vec<String>>), EngineError> {
+    let mut lines = output.split('\n');
+    let titles: Vec<String> = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let Some(pid_index) = titles.iter().position(|t| t == "PID") else {
+        return Err(EngineError::System(
+            "Couldn't find PID field in ps output".into(),
+        ));
+    };
+    let mut rows = Vec::new();
+    let mut previous_kept = false;
+    for line in lines.filter(|l| !l.is_empty()) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(pid) = fields.get(pid_index) else {
+            continue;
+        };
+        let keep = if *pid == "-" {
+            previous_kept
+        } else {
+            let p: i32 = crate::filters::go_parse("Atoi", pid)
+                .map_err(|e| EngineError::System(format!("Unexpected pid '{pid}': {e}")))?;
+            previous_kept = pids.contains(&p);
+            previous_kept
+        };
+        if keep {
+            let last = titles.len() - 1;
+            let mut row: Vec<String> = fields.iter().take(last).map(|f| f.to_string()).collect();
+            row.push(fields.get(last..).map(|r| r.join(" ")).unwrap_or_default());
+            rows.push(row);
+        }
+    }
+    Ok((titles, rows))
+}
+
 /// `ps -ef` rows (UID PID PPID C STIME TTY TIME CMD) for every process in
 /// the pid namespace of `init_pid`. Blocking.
 pub fn ps_ef(init_pid: i32) -> Result<Vec<Vec<String>>, EngineError> {
-    let ns = fs::read_link(format!("/proc/{init_pid}/ns/pid"))
-        .map_err(|e| EngineError::System(format!("reading the container's pid namespace: {e}")))?;
     let (hz, btime) = (ticks(), boot_time());
     let now = chrono::Utc::now().timestamp() as u64;
     let uptime = fs::read_to_string("/proc/uptime")
@@ -55,13 +204,7 @@ pub fn ps_ef(init_pid: i32) -> Result<Vec<Vec<String>>, EngineError> {
         })
         .unwrap_or(0.0);
     let mut rows: Vec<(i32, Vec<String>)> = Vec::new();
-    for entry in fs::read_dir("/proc")?.filter_map(Result::ok) {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() != Some(&ns) {
-            continue;
-        }
+    for pid in container_pids(init_pid)? {
         // A process may exit while we read it: skip it then.
         let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
@@ -137,4 +280,26 @@ pub fn ps_ef(init_pid: i32) -> Result<Vec<Vec<String>>, EngineError> {
     }
     rows.sort_by_key(|(p, _)| *p);
     Ok(rows.into_iter().map(|(_, r)| r).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ps_output_kept_by_pid_with_threads_and_overhang() {
+        let out = "  PID TID CMD\n   10   - /a b c\n    -  11 -\n   20   - /x\n    -  21 -\n";
+        let (titles, rows) = parse_ps_output(out, &[10]).unwrap();
+        assert_eq!(titles, vec!["PID", "TID", "CMD"]);
+        assert_eq!(rows, vec![vec!["10", "-", "/a b c"], vec!["-", "11", "-"]]);
+        assert_eq!(
+            parse_ps_output("CMD\n/x\n", &[1]).unwrap_err().to_string(),
+            "Couldn't find PID field in ps output"
+        );
+        assert!(validate_ps_args("-o pid=PID").is_ok());
+        assert_eq!(
+            validate_ps_args("-o user=PID").unwrap_err().to_string(),
+            "specifying \"user=PID\" is not allowed"
+        );
+    }
 }
