@@ -63,6 +63,20 @@ pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// A failure after connecting, as `what: cause`; a transport problem
+/// (under TLS 1.3 a server's refusal of the client certificate only shows
+/// at the first read) becomes the connect error it really is.
+pub(super) fn http_error(
+    target: &Target,
+    what: &str,
+    e: &(dyn std::error::Error + 'static),
+) -> RoundtripError {
+    match target.explain(e) {
+        Some(m) => RoundtripError::Connect(std::io::Error::other(m)),
+        None => RoundtripError::Http(format!("{what}: {}", error_chain(e))),
+    }
+}
+
 pub(super) async fn roundtrip(
     target: &Target,
     req: Request<Full<Bytes>>,
@@ -70,26 +84,22 @@ pub(super) async fn roundtrip(
     let io = TokioIo::new(connect(target).await?);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| RoundtripError::Http(format!("HTTP handshake failed: {}", error_chain(&e))))?;
+        .map_err(|e| http_error(target, "HTTP handshake failed", &e))?;
     tokio::spawn(async move {
         // Errors surface through send_request / the body; nothing to do here.
         let _ = conn.await;
     });
-    let res = sender.send_request(req).await.map_err(|e| {
-        RoundtripError::Http(format!("no valid HTTP response: {}", error_chain(&e)))
-    })?;
+    let res = sender
+        .send_request(req)
+        .await
+        .map_err(|e| http_error(target, "no valid HTTP response", &e))?;
     let status = res.status().as_u16();
     let headers = display_headers(res.headers());
     let body = res
         .into_body()
         .collect()
         .await
-        .map_err(|e| {
-            RoundtripError::Http(format!(
-                "reading the response body failed: {}",
-                error_chain(&e)
-            ))
-        })?
+        .map_err(|e| http_error(target, "reading the response body failed", &e))?
         .to_bytes();
     Ok((status, headers, body))
 }
