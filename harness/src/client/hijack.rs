@@ -2,7 +2,7 @@
 //! read and written afterwards.
 
 use super::target::connect;
-use super::wire::{display_headers, http_error, RoundtripError};
+use super::wire::{display_headers, http_error, request_failure, watch, RoundtripError};
 use super::{enc, Client, ClientError, Req, Response, Target, TRANSCRIPT_BODY_LIMIT};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -192,13 +192,13 @@ async fn upgrade_roundtrip(
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| http_error(target, "HTTP handshake failed", &e))?;
-    tokio::spawn(async move {
-        let _ = conn.with_upgrades().await;
-    });
-    let mut res = sender
-        .send_request(req)
-        .await
-        .map_err(|e| http_error(target, "no valid HTTP response", &e))?;
+    let conn = watch(conn.with_upgrades());
+    let mut res = match sender.send_request(req).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(request_failure(target, "no valid HTTP response", &e, Some(conn)).await)
+        }
+    };
     let status = res.status().as_u16();
     let headers = display_headers(res.headers());
     if res.status() == StatusCode::SWITCHING_PROTOCOLS {

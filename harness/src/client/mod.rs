@@ -9,6 +9,9 @@
 //! Each request opens its own connection. That costs a connect per request
 //! (cheap on a unix socket) but means a misbehaving response can never poison
 //! later requests, and a hijacked attach naturally owns its connection.
+//! Over ssh, where a connection is a login and a remote process, a
+//! connection whose answer was read in full is kept for the next request
+//! (see `ssh::Pool`).
 //!
 //! * [`target`]: where the endpoint listens (`unix://`, `tcp://`, TLS,
 //!   `ssh://`) and connecting to it; [`tls`] and [`ssh`] the two

@@ -5,6 +5,7 @@
 //! /var/run/docker.sock) and copies bytes both ways, so hijacked streams
 //! (attach) work as over a socket: closing our stdin half-closes theirs.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::process::Stdio;
@@ -18,7 +19,57 @@ pub struct SshTarget {
     pub user: Option<String>,
     pub host: String,
     pub port: Option<u16>,
+    pub(crate) pool: Pool,
 }
+
+type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+/// Idle HTTP connections over ssh. A connection per request, as over a
+/// socket, would start an ssh session and a remote docker CLI for every
+/// request (about a second each on a busy machine); the docker CLI keeps
+/// its connections alive too. Only a connection whose answer was read in
+/// full comes back here, so a broken answer still cannot leak into the
+/// next request; hijacked (attach) connections never do.
+#[derive(Clone, Default)]
+pub(crate) struct Pool(Arc<Mutex<Vec<Sender>>>);
+
+/// Enough for the harness's one request at a time plus a few in parallel.
+const POOL_MAX: usize = 4;
+
+impl Pool {
+    /// An idle connection that is still open, ready for a request (the
+    /// previous answer fully processed), if there is one.
+    pub(crate) async fn take(&self) -> Option<Sender> {
+        loop {
+            let mut s = self.0.lock().ok()?.pop()?;
+            if !s.is_closed() && s.ready().await.is_ok() {
+                return Some(s);
+            }
+        }
+    }
+
+    pub(crate) fn give_back(&self, s: Sender) {
+        if let Ok(mut idle) = self.0.lock() {
+            if idle.len() < POOL_MAX && !s.is_closed() {
+                idle.push(s);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pool")
+    }
+}
+
+/// Pools do not make two targets different.
+impl PartialEq for Pool {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for Pool {}
 
 impl SshTarget {
     /// Parses what follows `ssh://`, as the CLI does: no path, no password.
@@ -49,6 +100,7 @@ impl SshTarget {
             user,
             host: host.to_string(),
             port,
+            pool: Pool::default(),
         })
     }
 
@@ -86,21 +138,17 @@ impl SshTarget {
         };
         // ssh's complaints (authentication, host key, the remote's missing
         // docker CLI) are the only explanation of an empty answer.
-        let errors = Arc::new(Mutex::new(Vec::new()));
-        let sink = errors.clone();
-        tokio::spawn(async move {
+        let errors = tokio::spawn(async move {
             let mut buf = Vec::new();
             let _ = stderr.read_to_end(&mut buf).await;
-            if let Ok(mut s) = sink.lock() {
-                *s = buf;
-            }
+            buf
         });
         Ok(SshStream {
             _child: child,
             stdin: Some(stdin),
             stdout,
             read_any: false,
-            errors,
+            errors: Some(errors),
         })
     }
 }
@@ -127,7 +175,8 @@ pub struct SshStream {
     stdin: Option<ChildStdin>,
     stdout: ChildStdout,
     read_any: bool,
-    errors: Arc<Mutex<Vec<u8>>>,
+    /// ssh's stderr, complete once ssh exits.
+    errors: Option<tokio::task::JoinHandle<Vec<u8>>>,
 }
 
 impl AsyncRead for SshStream {
@@ -140,12 +189,14 @@ impl AsyncRead for SshStream {
         let this = &mut *self;
         match Pin::new(&mut this.stdout).poll_read(cx, buf) {
             Poll::Ready(Ok(())) if buf.filled().len() == before && !this.read_any => {
-                // EOF before any byte: ssh failed; say why if it told us.
-                let msg = this
-                    .errors
-                    .lock()
-                    .map(|e| String::from_utf8_lossy(&e).trim().replace('\n', "; "))
-                    .unwrap_or_default();
+                // EOF before any byte: ssh failed; say why if it told us
+                // (its stderr ends when it exits, which is soon now).
+                let Some(h) = this.errors.as_mut() else {
+                    return Poll::Ready(Ok(()));
+                };
+                let text = std::task::ready!(Pin::new(h).poll(cx)).unwrap_or_default();
+                this.errors = None;
+                let msg = String::from_utf8_lossy(&text).trim().replace('\n', "; ");
                 if msg.is_empty() {
                     Poll::Ready(Ok(()))
                 } else {

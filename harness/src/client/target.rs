@@ -96,6 +96,15 @@ impl Target {
         }
     }
 
+    /// Where idle connections are kept for reuse: only over ssh, where a
+    /// new connection costs a process and a login.
+    pub(crate) fn pool(&self) -> Option<&super::ssh::Pool> {
+        match self {
+            Target::Ssh(s) => Some(&s.pool),
+            _ => None,
+        }
+    }
+
     /// The docker CLI's options that reach the same endpoint.
     pub fn docker_cli_args(&self) -> Vec<String> {
         let mut a = vec!["-H".to_string(), self.to_string()];
