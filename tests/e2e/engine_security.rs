@@ -142,7 +142,8 @@ fn non_loopback_tcp_needs_tlsverify() {
 }
 
 /// A CA, a server certificate for 127.0.0.1/localhost and two client
-/// certificates: one from the CA, one self-signed (an outsider).
+/// certificates: one from the CA, one from a CA it does not know (an
+/// outsider). Made by the support lib's throwaway PKI.
 struct Certs {
     dir: tempfile::TempDir,
     paths: Vec<(String, String)>,
@@ -150,50 +151,32 @@ struct Certs {
 
 impl Certs {
     fn generate() -> Certs {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-            KeyUsagePurpose,
-        };
+        use shipshape_tests::tls::{Ca, Leaf};
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut files = Vec::new();
-        let mut write = |name: &str, pem: String| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, pem).expect("writing a pem");
-            files.push((name.to_string(), p.display().to_string()));
+        let d = dir.path();
+        let leaf = |names, server| Leaf {
+            names,
+            common_name: "shipshape test",
+            server,
+            expired: false,
         };
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "shipshape test CA");
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
-        write("ca.pem", ca_cert.pem());
-
-        let leaf = |names: Vec<String>, usage: ExtendedKeyUsagePurpose| {
-            let key = KeyPair::generate().expect("key");
-            let mut p = CertificateParams::new(names).expect("params");
-            p.distinguished_name
-                .push(DnType::CommonName, "shipshape test");
-            p.extended_key_usages = vec![usage];
-            (p, key)
-        };
-        let (p, key) = leaf(
-            vec!["127.0.0.1".into(), "localhost".into()],
-            ExtendedKeyUsagePurpose::ServerAuth,
-        );
-        let cert = p.signed_by(&key, &ca_cert, &ca_key).expect("server cert");
-        write("server-cert.pem", cert.pem());
-        write("server-key.pem", key.serialize_pem());
-        let (p, key) = leaf(vec![], ExtendedKeyUsagePurpose::ClientAuth);
-        let cert = p.signed_by(&key, &ca_cert, &ca_key).expect("client cert");
-        write("client-cert.pem", cert.pem());
-        write("client-key.pem", key.serialize_pem());
-        let (p, key) = leaf(vec![], ExtendedKeyUsagePurpose::ClientAuth);
-        let cert = p.self_signed(&key).expect("outsider cert");
-        write("outsider-cert.pem", cert.pem());
-        write("outsider-key.pem", key.serialize_pem());
-        Certs { dir, paths: files }
+        let ca = Ca::new("shipshape test CA");
+        let mut files = vec![ca.write(&d.join("ca.pem"))];
+        let (c, k) = ca.leaf(d, "server", &leaf(&["127.0.0.1", "localhost"], true));
+        files.extend([c, k]);
+        let (c, k) = ca.leaf(d, "client", &leaf(&[], false));
+        files.extend([c, k]);
+        // An outsider: a client certificate from a CA the engine does not know.
+        let (c, k) = Ca::new("outsider CA").leaf(d, "outsider", &leaf(&[], false));
+        files.extend([c, k]);
+        let paths = files
+            .into_iter()
+            .map(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                (name.unwrap_or_default(), p.display().to_string())
+            })
+            .collect();
+        Certs { dir, paths }
     }
 
     fn path(&self, name: &str) -> &str {

@@ -24,4 +24,5 @@ mod engine_security;
 mod engine_volumes;
 mod fuzz_api;
 mod harness_cli;
+mod harness_endpoints;
 mod harness_robustness;

@@ -5,6 +5,8 @@
 //! tests that must see or send exactly the bytes.
 
 pub mod http;
+pub mod sshd;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -68,10 +70,18 @@ pub struct Engine {
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
     pub data_root: PathBuf,
+    /// More listener flags (e.g. `-H tcp://... --tlsverify ...`).
+    extra: Vec<String>,
 }
 
 impl Engine {
     pub fn start() -> Engine {
+        Engine::start_with(&[])
+    }
+
+    /// An engine with more flags besides its unix socket (which the
+    /// readiness ping uses).
+    pub fn start_with(extra: &[&str]) -> Engine {
         let dir = tempfile::Builder::new()
             .prefix("shipshape-e2e-")
             .tempdir()
@@ -83,6 +93,7 @@ impl Engine {
             socket,
             data_root,
             dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         e.spawn();
         e
@@ -107,6 +118,7 @@ impl Engine {
             .arg(format!("unix://{}", self.socket.display()))
             .arg("--data-root")
             .arg(&self.data_root)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

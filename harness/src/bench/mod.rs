@@ -30,9 +30,9 @@ use stats::{ms, Samples};
 /// `shipshape bench --host A [--host B]`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Endpoint A, and optionally B (unix:///path or tcp://host:port).
-    #[arg(long = "host", short = 'H', required = true, num_args = 1)]
-    pub hosts: Vec<String>,
+    /// Endpoint A, and optionally B (`--host A [--host B]`, or a context).
+    #[command(flatten)]
+    pub target: crate::cli::target::TargetArgs,
     /// Measured iterations per latency workload.
     #[arg(long, default_value_t = 20)]
     pub iterations: usize,
@@ -61,11 +61,17 @@ pub struct BenchArgs {
 }
 
 pub fn main(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
-    if args.hosts.len() > 2 {
-        anyhow::bail!("bench takes one or two --host");
+    let hosts: Vec<Target> = args
+        .target
+        .resolve()?
+        .into_iter()
+        .map(|r| r.target)
+        .collect();
+    if hosts.is_empty() || hosts.len() > 2 {
+        anyhow::bail!("bench takes one or two endpoints (--host, DOCKER_HOST or a context)");
     }
     run(Options {
-        hosts: args.hosts,
+        hosts,
         iterations: args.iterations.max(1),
         warmup: args.warmup,
         duration: args.duration.max(0.2),
@@ -80,7 +86,7 @@ pub fn main(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
 /// Options of `shipshape bench`.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub hosts: Vec<String>,
+    pub hosts: Vec<Target>,
     pub iterations: usize,
     pub warmup: usize,
     /// Seconds per throughput measurement.
@@ -217,11 +223,12 @@ async fn run_async(opts: Options) -> Result<std::process::ExitCode, String> {
 
 async fn setup(
     name: &'static str,
-    url: &str,
+    target: &Target,
     run: &str,
     fixture: &crate::fixture::Fixture,
 ) -> BenchResult<Endpoint> {
-    let target = Target::parse(url).map_err(|e| e.to_string())?;
+    let target = target.clone();
+    let url = target.to_string();
     let mut c = Conn::open(&target).await?;
     let v = c.json(Method::GET, "/version", None, 200).await?;
     let api = v["ApiVersion"].as_str().unwrap_or("1.24");
@@ -241,7 +248,7 @@ async fn setup(
     );
     let listener = match &target {
         Target::Unix(p) => memory::listener_pid(p),
-        Target::Tcp(_) => None,
+        _ => None,
     };
     let image_id = fixture.image_id.clone();
     let (status, _) = c
@@ -276,7 +283,7 @@ async fn setup(
     let idle_rss = listener.map(memory::daemon_rss);
     Ok(Endpoint {
         name,
-        url: url.to_string(),
+        url,
         target,
         prefix,
         ident,
@@ -502,15 +509,13 @@ async fn once(
             return Ok(Ok(elapsed));
         }
         Op::CliRun => {
-            let host = match &ep.target {
-                Target::Unix(p) => format!("unix://{}", p.display()),
-                Target::Tcp(h) => format!("tcp://{h}"),
-            };
+            let reach = ep.target.docker_cli_args();
             let tag = ep.tag.clone();
             let out = tokio::task::spawn_blocking(move || {
                 std::process::Command::new("docker")
+                    .args(reach)
                     .args(["run", "--rm", &tag, "/probe", "exit", "0"])
-                    .env("DOCKER_HOST", host)
+                    .env_remove("DOCKER_CONTEXT")
                     .output()
             })
             .await

@@ -2,7 +2,7 @@
 //! read and written afterwards.
 
 use super::target::connect;
-use super::wire::{display_headers, error_chain, RoundtripError};
+use super::wire::{display_headers, http_error, request_failure, watch, RoundtripError};
 use super::{enc, Client, ClientError, Req, Response, Target, TRANSCRIPT_BODY_LIMIT};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -246,19 +246,20 @@ async fn upgrade_roundtrip(
     let io = TokioIo::new(connect(target).await?);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| RoundtripError::Http(format!("HTTP handshake failed: {}", error_chain(&e))))?;
-    tokio::spawn(async move {
-        let _ = conn.with_upgrades().await;
-    });
-    let mut res = sender.send_request(req).await.map_err(|e| {
-        RoundtripError::Http(format!("no valid HTTP response: {}", error_chain(&e)))
-    })?;
+        .map_err(|e| http_error(target, "HTTP handshake failed", &e))?;
+    let conn = watch(conn.with_upgrades());
+    let mut res = match sender.send_request(req).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(request_failure(target, "no valid HTTP response", &e, Some(conn)).await)
+        }
+    };
     let status = res.status().as_u16();
     let headers = display_headers(res.headers());
     if res.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let upgraded = hyper::upgrade::on(&mut res).await.map_err(|e| {
-            RoundtripError::Http(format!("upgrade failed after 101: {}", error_chain(&e)))
-        })?;
+        let upgraded = hyper::upgrade::on(&mut res)
+            .await
+            .map_err(|e| http_error(target, "upgrade failed after 101", &e))?;
         return Ok(Upgraded::Switched(
             status,
             headers,
@@ -269,12 +270,7 @@ async fn upgrade_roundtrip(
         .into_body()
         .collect()
         .await
-        .map_err(|e| {
-            RoundtripError::Http(format!(
-                "reading the response body failed: {}",
-                error_chain(&e)
-            ))
-        })?
+        .map_err(|e| http_error(target, "reading the response body failed", &e))?
         .to_bytes();
     Ok(Upgraded::Refused(status, headers, body))
 }

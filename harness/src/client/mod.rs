@@ -9,9 +9,13 @@
 //! Each request opens its own connection. That costs a connect per request
 //! (cheap on a unix socket) but means a misbehaving response can never poison
 //! later requests, and a hijacked attach naturally owns its connection.
+//! Over ssh, where a connection is a login and a remote process, a
+//! connection whose answer was read in full is kept for the next request
+//! (see `ssh::Pool`).
 //!
-//! * [`target`]: where the endpoint listens (`unix://`, `tcp://`) and
-//!   connecting to it;
+//! * [`target`]: where the endpoint listens (`unix://`, `tcp://`, TLS,
+//!   `ssh://`) and connecting to it; [`tls`] and [`ssh`] the two
+//!   transports beyond a plain socket;
 //! * [`request`]: requests, responses and percent-encoding;
 //! * [`version`]: API versions and their negotiation;
 //! * [`transcript`]: the record of every exchange;
@@ -19,10 +23,13 @@
 //! * [`demux`]: Docker's multiplexed stdout/stderr framing;
 //! * `wire`: one HTTP/1.1 round trip over hyper.
 
+pub mod context;
 pub mod demux;
 pub mod hijack;
 pub mod request;
+pub mod ssh;
 pub mod target;
+pub mod tls;
 pub mod transcript;
 pub mod version;
 mod wire;
@@ -172,8 +179,8 @@ impl Client {
 
     fn host_header(&self) -> String {
         match &self.target {
-            Target::Unix(_) => UNIX_HOST_HEADER.to_string(),
-            Target::Tcp(h) => h.clone(),
+            Target::Unix(_) | Target::Ssh(_) => UNIX_HOST_HEADER.to_string(),
+            Target::Tcp(h) | Target::Tls(h, _) => h.clone(),
         }
     }
 

@@ -35,6 +35,46 @@ fn parses_targets() {
 }
 
 #[test]
+fn parses_ssh_targets_as_the_cli() {
+    let t = Target::parse("ssh://me@example.com:2222").expect("ssh");
+    let Target::Ssh(s) = &t else {
+        panic!("not ssh: {t:?}")
+    };
+    assert_eq!(
+        s.args(),
+        [
+            "-o",
+            "ConnectTimeout=30",
+            "-l",
+            "me",
+            "-p",
+            "2222",
+            "--",
+            "example.com",
+            "docker",
+            "system",
+            "dial-stdio"
+        ]
+    );
+    assert_eq!(t.to_string(), "ssh://me@example.com:2222");
+    let plain = Target::parse("ssh://host").expect("ssh without user and port");
+    assert_eq!(plain.to_string(), "ssh://host");
+    for bad in ["ssh://", "ssh://me:pw@host", "ssh://host/path", "ssh://h:x"] {
+        assert!(Target::parse(bad).is_err(), "{bad} should be rejected");
+    }
+    // TLS goes with tcp:// only.
+    let tls = tls::TlsClient::new(tls::TlsSettings::default()).expect("--tls");
+    assert!(plain.with_tls(tls.clone()).is_err());
+    let t = Target::parse("tcp://127.0.0.1:2376")
+        .and_then(|t| t.with_tls(tls))
+        .expect("tcp with tls");
+    assert_eq!(t.to_string(), "tcp://127.0.0.1:2376");
+    assert!(t
+        .transport()
+        .starts_with("tls (no handshake yet, not verified"));
+}
+
+#[test]
 fn encodes_components() {
     assert_eq!(enc("shipshape-probe:run-1"), "shipshape-probe:run-1");
     assert_eq!(enc("bad name!"), "bad%20name%21");

@@ -63,33 +63,87 @@ pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// A failure after connecting, as `what: cause`; a transport problem
+/// (under TLS 1.3 a server's refusal of the client certificate only shows
+/// at the first read) becomes the connect error it really is.
+pub(super) fn http_error(
+    target: &Target,
+    what: &str,
+    e: &(dyn std::error::Error + 'static),
+) -> RoundtripError {
+    match target.explain(e) {
+        Some(m) => RoundtripError::Connect(std::io::Error::other(m)),
+        None => RoundtripError::Http(format!("{what}: {}", error_chain(e))),
+    }
+}
+
+/// Runs a connection's task, keeping its error: under TLS 1.3 a server's
+/// refusal of our client certificate ends the connection there, and the
+/// request only learns that it was "not ready".
+pub(super) fn watch<F>(conn: F) -> tokio::sync::oneshot::Receiver<hyper::Error>
+where
+    F: std::future::Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            let _ = tx.send(e);
+        }
+    });
+    rx
+}
+
+/// [`http_error`], preferring the explanation the connection's own error
+/// gives (TLS targets only: others have nothing to add).
+pub(super) async fn request_failure(
+    target: &Target,
+    what: &str,
+    e: &hyper::Error,
+    conn: Option<tokio::sync::oneshot::Receiver<hyper::Error>>,
+) -> RoundtripError {
+    if let (Target::Tls(..), Some(rx)) = (target, conn) {
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(500), rx).await;
+        if let Ok(Ok(ce)) = waited {
+            if let Some(m) = target.explain(&ce) {
+                return RoundtripError::Connect(std::io::Error::other(m));
+            }
+        }
+    }
+    http_error(target, what, e)
+}
+
 pub(super) async fn roundtrip(
     target: &Target,
     req: Request<Full<Bytes>>,
 ) -> Result<Parts, RoundtripError> {
-    let io = TokioIo::new(connect(target).await?);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| RoundtripError::Http(format!("HTTP handshake failed: {}", error_chain(&e))))?;
-    tokio::spawn(async move {
-        // Errors surface through send_request / the body; nothing to do here.
-        let _ = conn.await;
-    });
-    let res = sender.send_request(req).await.map_err(|e| {
-        RoundtripError::Http(format!("no valid HTTP response: {}", error_chain(&e)))
-    })?;
+    let pooled = match target.pool() {
+        Some(p) => p.take().await,
+        None => None,
+    };
+    let (mut sender, conn) = match pooled {
+        Some(s) => (s, None),
+        None => {
+            let io = TokioIo::new(connect(target).await?);
+            let (sender, conn) = hyper::client::conn::http1::handshake(io)
+                .await
+                .map_err(|e| http_error(target, "HTTP handshake failed", &e))?;
+            (sender, Some(watch(conn)))
+        }
+    };
+    let res = match sender.send_request(req).await {
+        Ok(r) => r,
+        Err(e) => return Err(request_failure(target, "no valid HTTP response", &e, conn).await),
+    };
     let status = res.status().as_u16();
     let headers = display_headers(res.headers());
     let body = res
         .into_body()
         .collect()
         .await
-        .map_err(|e| {
-            RoundtripError::Http(format!(
-                "reading the response body failed: {}",
-                error_chain(&e)
-            ))
-        })?
+        .map_err(|e| http_error(target, "reading the response body failed", &e))?
         .to_bytes();
+    if let Some(p) = target.pool() {
+        p.give_back(sender);
+    }
     Ok((status, headers, body))
 }

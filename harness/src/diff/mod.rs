@@ -37,8 +37,8 @@ use std::time::Duration;
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The two endpoints, in order A then B (repeat: --host A --host B).
-    #[arg(long = "host", short = 'H', value_name = "URL", required = true)]
-    pub hosts: Vec<String>,
+    #[command(flatten)]
+    pub target: crate::cli::target::TargetArgs,
     /// Pin the API version on both; by default the lower of the two
     /// negotiated versions is used on both, so they answer the same API.
     #[arg(long)]
@@ -610,8 +610,12 @@ pub fn compare(a: &Side, b: &Side) -> DiffReport {
     }
 }
 
-fn connect(url: &str, timeout: u64, pinned: Option<ApiVersion>) -> Result<(Client, Negotiation)> {
-    let mut client = Client::from_url(url)?;
+fn connect(
+    target: &crate::client::Target,
+    timeout: u64,
+    pinned: Option<ApiVersion>,
+) -> Result<(Client, Negotiation)> {
+    let mut client = Client::new(target.clone())?;
     client.set_timeout(Duration::from_secs(timeout.max(1)));
     let n = client.negotiate(pinned)?;
     Ok((client, n))
@@ -629,7 +633,8 @@ fn record(client: &Client, n: &Negotiation, opts: &RunOptions, label: &'static s
 }
 
 pub fn run(args: DiffArgs) -> Result<ExitCode> {
-    if args.hosts.len() != 2 {
+    let hosts = args.target.resolve()?;
+    if hosts.len() != 2 {
         bail!("diff needs exactly two endpoints: --host A --host B");
     }
     if !args.filter.is_empty() && scenarios::matching(&args.filter) == 0 {
@@ -643,8 +648,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         .as_deref()
         .map(ApiVersion::parse)
         .transpose()?;
-    let (mut ca, mut na) = connect(&args.hosts[0], args.timeout, pinned).context("endpoint A")?;
-    let (mut cb, mut nb) = connect(&args.hosts[1], args.timeout, pinned).context("endpoint B")?;
+    let (mut ca, mut na) = connect(&hosts[0].target, args.timeout, pinned).context("endpoint A")?;
+    let (mut cb, mut nb) = connect(&hosts[1].target, args.timeout, pinned).context("endpoint B")?;
     // Both sides speak the same version, or every path would differ.
     let v = na.api_version.min(nb.api_version);
     for (c, n) in [(&mut ca, &mut na), (&mut cb, &mut nb)] {
@@ -652,14 +657,16 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         n.api_version = v;
     }
     println!(
-        "A: {} ({}, {})",
+        "A: {} (via {}; {}, {})",
         ca.target(),
+        ca.target().transport(),
         na.server_version,
         na.server_header.as_deref().unwrap_or("no Server header")
     );
     println!(
-        "B: {} ({}, {})",
+        "B: {} (via {}; {}, {})",
         cb.target(),
+        cb.target().transport(),
         nb.server_version,
         nb.server_header.as_deref().unwrap_or("no Server header")
     );

@@ -69,6 +69,11 @@ pub fn replay_script(
             format!("http://localhost/v{api}"),
         ),
         Target::Tcp(h) => ("curl -sS".to_string(), format!("http://{h}/v{api}")),
+        // curl has no ssh transport; TLS would need the certificate flags.
+        other => (
+            format!("curl -sS  # reach {other} ({}) yourself", other.transport()),
+            format!("http://localhost/v{api}"),
+        ),
     };
     let _ = writeln!(
         out,

@@ -124,6 +124,10 @@ pub fn identity(report: &Report) -> String {
     let mut rows: Vec<(&str, String)> = vec![
         ("Target", report.target.clone()),
         (
+            "Transport",
+            e.transport.clone().unwrap_or_else(|| "?".into()),
+        ),
+        (
             "Server",
             e.server_header
                 .clone()

@@ -295,6 +295,9 @@ pub struct Endpoint {
     pub arch: Option<String>,
     pub kernel: Option<String>,
     pub platform: Option<String>,
+    /// How the harness reached it: `unix`, `tcp`, `tls (server
+    /// certificate ...)`, `ssh (...)`, and the docker context if one.
+    pub transport: Option<String>,
 }
 
 impl Endpoint {

@@ -21,17 +21,37 @@ pub struct ReportArgs {
     pub report_html: Option<std::path::PathBuf>,
     /// Gate on this endpoint's known divergences (see README, "Gating your
     /// CI on conformance"): exit 1 when a failure is not listed, an entry
-    /// expired, or a listed scenario now passes.
-    #[arg(long, value_name = "FILE")]
-    pub baseline: Option<std::path::PathBuf>,
+    /// expired, or a listed scenario now passes. With several endpoints,
+    /// HOST=FILE applies FILE to the --host HOST only; a plain FILE to the
+    /// others.
+    #[arg(long, value_name = "[HOST=]FILE")]
+    pub baseline: Vec<String>,
 }
 
 impl ReportArgs {
-    /// Loads the baseline (before the run, so a broken file stops it early).
-    pub fn load_baseline(&self) -> anyhow::Result<Option<Baseline>> {
-        self.baseline
-            .as_deref()
-            .map(|p| Baseline::load(p, &all_names()))
+    /// The baseline file for `host`: its own `HOST=FILE`, else a plain
+    /// `FILE`. A HOST= prefix is told from a path by its `scheme://`.
+    pub fn baseline_path(&self, host: &str) -> Option<std::path::PathBuf> {
+        let split = |b: &str| {
+            b.split_once('=')
+                .filter(|(h, _)| h.contains("://"))
+                .map(|(h, f)| (h.to_string(), f.to_string()))
+        };
+        let own = self
+            .baseline
+            .iter()
+            .filter_map(|b| split(b))
+            .find(|(h, _)| h == host)
+            .map(|(_, f)| f);
+        let plain = self.baseline.iter().find(|b| split(b).is_none()).cloned();
+        own.or(plain).map(std::path::PathBuf::from)
+    }
+
+    /// Loads `host`'s baseline (before the run, so a broken file stops it
+    /// early).
+    pub fn load_baseline(&self, host: &str) -> anyhow::Result<Option<Baseline>> {
+        self.baseline_path(host)
+            .map(|p| Baseline::load(&p, &all_names()))
             .transpose()
     }
 }
@@ -44,6 +64,20 @@ pub fn finish(
     args: &ReportArgs,
     baseline: Option<&Baseline>,
 ) -> anyhow::Result<std::process::ExitCode> {
+    Ok(if gate(report, args, baseline)? {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
+}
+
+/// [`finish`], answering whether the endpoint passed its gate (a run
+/// against several endpoints exits with the worst).
+pub fn gate(
+    report: &Report,
+    args: &ReportArgs,
+    baseline: Option<&Baseline>,
+) -> anyhow::Result<bool> {
     let verdict = baseline.map(|b| b.judge(report, chrono::Utc::now().date_naive()));
     let v = verdict.as_ref();
     let mut extra = Vec::new();
@@ -76,11 +110,31 @@ pub fn finish(
         Some(v) => !v.passed(),
         None => report.failed(),
     };
-    Ok(if failed {
-        std::process::ExitCode::FAILURE
-    } else {
-        std::process::ExitCode::SUCCESS
-    })
+    Ok(!failed)
 }
 
 type WriteFn = fn(&std::path::Path, &Report, Option<&Verdict>) -> anyhow::Result<()>;
+
+#[cfg(test)]
+mod tests {
+    use super::ReportArgs;
+
+    #[test]
+    fn a_host_baseline_wins_over_the_plain_one() {
+        let args = ReportArgs {
+            baseline: vec!["all.json".into(), "unix:///run/e.sock=engine.json".into()],
+            ..ReportArgs::default()
+        };
+        let path = |h: &str| args.baseline_path(h).map(|p| p.display().to_string());
+        assert_eq!(path("unix:///run/e.sock").as_deref(), Some("engine.json"));
+        assert_eq!(
+            path("unix:///var/run/docker.sock").as_deref(),
+            Some("all.json")
+        );
+        let only_one = ReportArgs {
+            baseline: vec!["unix:///run/e.sock=engine.json".into()],
+            ..ReportArgs::default()
+        };
+        assert_eq!(only_one.baseline_path("tcp://x:1"), None);
+    }
+}

@@ -15,6 +15,7 @@ pub fn endpoint(client: &Client, negotiation: &Negotiation) -> (Endpoint, Option
         max_api_version: negotiation.server_api_version.to_string(),
         min_api_version: negotiation.server_min_api_version.map(|v| v.to_string()),
         pinned: negotiation.pinned,
+        transport: Some(client.target().transport()),
         ..Endpoint::default()
     };
     if let Ok(v) = client

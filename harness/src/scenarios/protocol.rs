@@ -310,6 +310,15 @@ fn raw_head(ctx: &Ctx, method: &str, path: &str, within: Duration) -> Result<Raw
             ),
             h.clone(),
         ),
+        // Raw bytes over TLS or ssh would need their own blocking
+        // transports; these checks are about the server's framing, which
+        // the transport does not change.
+        other => {
+            return Err(Problem::Skip(format!(
+                "raw-socket check: needs a unix:// or plain tcp:// target, not {}",
+                other.transport()
+            )))
+        }
     };
     let full = format!("/v{}{path}", version(ctx));
     let req = format!(

@@ -105,9 +105,9 @@ fn socket_mode(ctx: &Ctx) -> Outcome {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let path = match ctx.client.target() {
         Target::Unix(p) => p.clone(),
-        Target::Tcp(h) => {
+        other => {
             return Err(Problem::Skip(format!(
-                "the target is tcp://{h}: no socket file to inspect"
+                "the target is {other}: no socket file to inspect"
             )))
         }
     };
