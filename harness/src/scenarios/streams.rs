@@ -474,16 +474,34 @@ fn exec_start_twice(ctx: &Ctx) -> Outcome {
         }
         let again = start(true)?;
         e.check(&again, &[("id", &exec)])?;
-        let resize = ctx.send(Req::post(format!("/exec/{}/resize?h=10&w=20", enc(&exec))))?;
-        // dockerd 20.10.24: 404 {"message":"no such exec"}.
-        if resize.status != 404 || resize.message().as_deref() != Some("no such exec") {
-            return Err(fail_at(
-                &resize,
-                format!(
-                    "resize of a finished exec: {}, expected 404 \"no such exec\"",
-                    crate::ground::describe(&resize)
-                ),
-            ));
+        // dockerd 20.10.24: 404 {"message":"no such exec"} once the exec's
+        // process is reaped; for a moment after it exited, dockerd still
+        // holds the process and answers 500 "cannot resize a stopped
+        // container: unknown" or 404 "process does not exist <id>: not
+        // found" (both seen on a loaded machine). Those transitional answers
+        // are allowed for up to 5 s; the final one must be the 404.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let resize = ctx.send(Req::post(format!("/exec/{}/resize?h=10&w=20", enc(&exec))))?;
+            if resize.status == 404 && resize.message().as_deref() == Some("no such exec") {
+                break;
+            }
+            let msg = resize.message().unwrap_or_default();
+            let transitional = (resize.status == 500
+                && msg == "cannot resize a stopped container: unknown")
+                || (resize.status == 404
+                    && msg.starts_with("process does not exist ")
+                    && msg.ends_with(": not found"));
+            if !transitional || std::time::Instant::now() > deadline {
+                return Err(fail_at(
+                    &resize,
+                    format!(
+                        "resize of a finished exec: {}, expected 404 \"no such exec\"",
+                        crate::ground::describe(&resize)
+                    ),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
         Ok(())
     })
