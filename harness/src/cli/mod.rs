@@ -80,8 +80,26 @@ pub struct RunArgs {
     /// Timeout for one request, in seconds.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs())]
     pub timeout: u64,
+    /// Scenarios run at once (default: the number of cores). Those that
+    /// need the endpoint to themselves still run alone; output and results
+    /// stay in run order.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = runner::default_jobs(),
+          value_parser = parse_jobs)]
+    pub jobs: usize,
+    /// Run only the K-th of N deterministic shares of the selected
+    /// scenarios (e.g. 2/4), for a CI matrix; join the partitions' JSON
+    /// reports with `shipshape report merge`.
+    #[arg(long, value_name = "K/N", value_parser = scenarios::Partition::parse)]
+    pub partition: Option<scenarios::Partition>,
     #[command(flatten)]
     pub reports: runner::ReportArgs,
+}
+
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!("invalid job count {s:?} (expected 1 to 256)")),
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -247,13 +265,20 @@ fn run_one(
     );
     let opts = runner::RunOptions {
         filters: args.filter.clone(),
+        partition: args.partition,
         cases: args.cases,
         seed: args.seed,
         run_id,
+        jobs: args.jobs,
     };
+    if let Some(p) = args.partition {
+        println!("partition {p}");
+    }
     // Plain lines on stdout; a progress bar on stderr only on a terminal.
-    let progress =
-        crate::report::console::Progress::new(scenarios::select(&opts.filters).len(), "");
+    let progress = crate::report::console::Progress::new(
+        scenarios::select_partition(&opts.filters, opts.partition).len(),
+        "",
+    );
     let mut report = runner::run(&client, &n, &opts, |r| progress.result(r));
     progress.finish();
     report.endpoint.transport = Some(ep.transport());

@@ -103,7 +103,8 @@ pub enum ClientError {
 }
 
 pub struct Client {
-    rt: tokio::runtime::Runtime,
+    /// Shared by a client and its forks (see [`Client::fork`]).
+    rt: std::sync::Arc<tokio::runtime::Runtime>,
     target: Target,
     version: Option<ApiVersion>,
     timeout: Duration,
@@ -121,12 +122,26 @@ impl Client {
             .build()
             .map_err(ClientError::Runtime)?;
         Ok(Client {
-            rt,
+            rt: std::sync::Arc::new(rt),
             target,
             version: None,
             timeout: DEFAULT_TIMEOUT,
             transcript: Transcript::default(),
         })
+    }
+
+    /// A client for the same endpoint, version and timeout, sharing the
+    /// runtime but with a transcript of its own: what one scenario of a
+    /// concurrent run sends, merged into the run's transcript afterwards
+    /// ([`Transcript::append`]) so ids follow the scenarios' order.
+    pub fn fork(&self) -> Client {
+        Client {
+            rt: self.rt.clone(),
+            target: self.target.clone(),
+            version: self.version,
+            timeout: self.timeout,
+            transcript: Transcript::default(),
+        }
     }
 
     /// Parses a host URL and creates a client for it.

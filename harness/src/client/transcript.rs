@@ -125,6 +125,18 @@ impl Transcript {
         v.len() - 1
     }
 
+    /// Appends another transcript's exchanges (a forked client's),
+    /// renumbering them; returns their new ids.
+    pub fn append(&self, exchanges: Vec<Exchange>) -> std::ops::Range<usize> {
+        let mut v = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let first = v.len();
+        for (i, mut ex) in exchanges.into_iter().enumerate() {
+            ex.id = first + i;
+            v.push(ex);
+        }
+        first..v.len()
+    }
+
     pub fn get(&self, id: usize) -> Option<Exchange> {
         let v = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         v.get(id).cloned()

@@ -676,9 +676,12 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     );
     let opts = |tag: &str| RunOptions {
         filters: args.filter.clone(),
+        partition: None,
         cases: args.cases,
         seed: args.seed,
         run_id: format!("{:07x}{tag}", rand::random::<u32>() >> 4),
+        // The two sides already run side by side.
+        jobs: 1,
     };
     let (oa, ob) = (opts("a"), opts("b"));
     // The two endpoints are independent: run them side by side.

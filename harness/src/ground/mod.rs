@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Label on every container the harness creates; the value is the run id.
@@ -40,18 +41,27 @@ pub struct ImageRef {
     pub preexisting: bool,
 }
 
+/// What the scenarios of one run share, whichever thread runs them: the
+/// fixture image once loaded and the images the run created.
+#[derive(Debug, Default)]
+pub struct Shared {
+    image: Mutex<Option<ImageRef>>,
+    /// Image references this run created (commit tags), removed at the end.
+    created_images: Mutex<Vec<String>>,
+}
+
 /// Everything a scenario can use. Methods take `&self` (state that changes
 /// lives in cells) so property closures, which must be `Fn`, can use it.
+/// Each scenario of a concurrent run gets its own `Ctx` (and client fork)
+/// over the run's [`Shared`] state.
 pub struct Ctx<'a> {
     pub client: &'a Client,
     pub negotiation: &'a Negotiation,
     pub run_id: String,
     pub cases: u32,
     pub seed: u64,
-    image: RefCell<Option<ImageRef>>,
+    shared: &'a Shared,
     counter: Cell<u32>,
-    /// Image references this run created (commit tags), removed at the end.
-    created_images: RefCell<Vec<String>>,
     /// Full response bodies of `send` (the transcript keeps 2 KiB), by
     /// transcript id, for `shipshape diff`'s JSON comparisons.
     bodies: RefCell<BTreeMap<usize, Bytes>>,
@@ -60,16 +70,27 @@ pub struct Ctx<'a> {
     notes: RefCell<Vec<String>>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means a scenario panicked (caught by the
+    // runner); the data is still whole.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Bodies larger than this are not kept whole (image tarballs, long logs).
 pub const CAPTURE_LIMIT: usize = 256 * 1024;
 
 impl<'a> Ctx<'a> {
+    /// A scenario's context. `counter_base` keeps the names it makes
+    /// ([`Ctx::unique_name`]) apart from other scenarios' and the same from
+    /// run to run whatever order they finish in.
     pub fn new(
         client: &'a Client,
         negotiation: &'a Negotiation,
         run_id: String,
         cases: u32,
         seed: u64,
+        shared: &'a Shared,
+        counter_base: u32,
     ) -> Self {
         Ctx {
             client,
@@ -77,9 +98,8 @@ impl<'a> Ctx<'a> {
             run_id,
             cases,
             seed,
-            image: RefCell::new(None),
-            counter: Cell::new(0),
-            created_images: RefCell::new(Vec::new()),
+            shared,
+            counter: Cell::new(counter_base),
             bodies: RefCell::new(BTreeMap::new()),
             notes: RefCell::new(Vec::new()),
         }
@@ -112,29 +132,29 @@ impl<'a> Ctx<'a> {
 
     /// The fixture image, or a skip when it could not be loaded.
     pub fn image(&self) -> Result<ImageRef, Problem> {
-        self.image.borrow().clone().ok_or_else(|| {
+        lock(&self.shared.image).clone().ok_or_else(|| {
             Problem::Skip("fixture image not available (images/load-fixture did not pass)".into())
         })
     }
 
     pub fn set_image(&self, image: ImageRef) {
-        *self.image.borrow_mut() = Some(image);
+        *lock(&self.shared.image) = Some(image);
     }
 
     pub fn loaded_image(&self) -> Option<ImageRef> {
-        self.image.borrow().clone()
+        lock(&self.shared.image).clone()
     }
 
     pub fn record_created_image(&self, reference: String) {
-        self.created_images.borrow_mut().push(reference);
+        lock(&self.shared.created_images).push(reference);
     }
 
     pub fn forget_created_image(&self, reference: &str) {
-        self.created_images.borrow_mut().retain(|r| r != reference);
+        lock(&self.shared.created_images).retain(|r| r != reference);
     }
 
     pub fn created_images(&self) -> Vec<String> {
-        self.created_images.borrow().clone()
+        lock(&self.shared.created_images).clone()
     }
 
     /// A name unique to this run: `shipshape-<run>-<n>-<what>`.

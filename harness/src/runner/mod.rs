@@ -13,22 +13,37 @@ pub mod probe;
 
 pub use finish::{finish, ReportArgs};
 
-use crate::client::{Client, Negotiation};
-use crate::ground::{fail, Ctx, Problem};
+use crate::client::{Client, Exchange, Negotiation};
+use crate::ground::{fail, Ctx, Outcome, Problem, Shared};
 use crate::report::unsupported::NotFoundAnswer;
 use crate::report::{Endpoint, ExchangeRecord, FailureDetail, Report, ScenarioResult, Status};
-use crate::scenarios::{hygiene, select, Scenario, LOAD_FIXTURE, NOTHING_LEFT};
+use crate::scenarios::{
+    hygiene, is_exclusive, select_partition, Partition, Scenario, LOAD_FIXTURE, NOTHING_LEFT,
+};
 use bytes::Bytes;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// What one run executes: the filters (see `crate::scenarios::select`),
-/// the property cases and seed, and the run id every object is labelled with.
+/// the share of them (`--partition`), the property cases and seed, the run
+/// id every object is labelled with, and how many scenarios run at once.
 pub struct RunOptions {
     pub filters: Vec<String>,
+    pub partition: Option<Partition>,
     pub cases: u32,
     pub seed: u64,
     pub run_id: String,
+    /// Scenarios run at once (at least 1); exclusive ones always alone.
+    pub jobs: usize,
+}
+
+/// The default `--jobs`: the machine's cores.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Runs the selected scenarios, calling `on_result` as each finishes.
@@ -48,7 +63,29 @@ pub struct Recording {
     pub bodies: BTreeMap<usize, Bytes>,
 }
 
+/// Names one scenario's objects apart from the others' (see
+/// [`Ctx::unique_name`]): scenario `i` counts from `i * NAME_STRIDE`.
+const NAME_STRIDE: u32 = 10_000;
+
+/// What running one scenario gave, before it joins the run's transcript.
+struct Executed {
+    outcome: Outcome,
+    duration: Duration,
+    notes: Vec<String>,
+    /// Exchanges of a scenario run on a forked client (None: it used the
+    /// run's client directly, its exchanges are already in).
+    exchanges: Option<Vec<Exchange>>,
+    first: usize,
+    bodies: BTreeMap<usize, Bytes>,
+}
+
 /// [`run`], keeping full response bodies for `shipshape diff`.
+///
+/// With `jobs > 1` scenarios run concurrently, each on a fork of `client`
+/// with its own transcript and context; exclusive ones (see
+/// `crate::scenarios::is_exclusive`) wait for all before them and run alone.
+/// Results are reported, and transcripts joined, in run order, so the
+/// output does not depend on which finished first.
 pub fn run_recorded(
     client: &Client,
     negotiation: &Negotiation,
@@ -56,13 +93,7 @@ pub fn run_recorded(
     mut on_result: impl FnMut(&ScenarioResult),
 ) -> Recording {
     let (endpoint, not_found) = probe::endpoint(client, negotiation);
-    let ctx = Ctx::new(
-        client,
-        negotiation,
-        opts.run_id.clone(),
-        opts.cases,
-        opts.seed,
-    );
+    let shared = Shared::default();
     let mut report = Report {
         target: client.target().to_string(),
         api_version: negotiation.api_version.to_string(),
@@ -75,18 +106,75 @@ pub fn run_recorded(
         results: Vec::new(),
         coverage: None,
     };
-    for s in select(&opts.filters) {
-        if s.full_name() == NOTHING_LEFT {
-            // Remove everything first; the check then verifies it worked.
-            hygiene::cleanup(&ctx);
+    let mut bodies = BTreeMap::new();
+    let selected = select_partition(&opts.filters, opts.partition);
+    let jobs = opts.jobs.max(1);
+    let os = report
+        .endpoint
+        .os
+        .clone()
+        .unwrap_or_else(|| "linux".to_string());
+    let mut i = 0;
+    while i < selected.len() {
+        let exclusive = jobs == 1 || is_exclusive(&selected[i].full_name());
+        if exclusive {
+            let s = &selected[i];
+            let ctx = ctx_for(client, negotiation, opts, &shared, i);
+            if s.full_name() == NOTHING_LEFT {
+                // Remove everything first; the check then verifies it worked.
+                hygiene::cleanup(&ctx);
+            }
+            let ex = execute(&ctx, s, &os, false);
+            let r = join(client, s, ex, &mut bodies, &report.endpoint, not_found.as_ref());
+            on_result(&r);
+            report.results.push(r);
+            i += 1;
+            continue;
         }
-        let r = run_one(&ctx, &s, &report.endpoint, not_found.as_ref());
-        on_result(&r);
-        report.results.push(r);
+        // The batch: every scenario up to the next exclusive one.
+        let end = (i..selected.len())
+            .find(|&j| is_exclusive(&selected[j].full_name()))
+            .unwrap_or(selected.len());
+        let batch = &selected[i..end];
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<(usize, Executed)>();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.min(batch.len()) {
+                let tx = tx.clone();
+                let next = &next;
+                let shared = &shared;
+                let os = os.as_str();
+                scope.spawn(move || loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(s) = batch.get(k) else { break };
+                    let fork = client.fork();
+                    let ctx = ctx_for(&fork, negotiation, opts, shared, i + k);
+                    let ex = execute(&ctx, s, os, true);
+                    if tx.send((k, ex)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            // Joined and reported in run order as they become ready.
+            let mut ready: BTreeMap<usize, Executed> = BTreeMap::new();
+            let mut want = 0;
+            for (k, ex) in rx.iter() {
+                ready.insert(k, ex);
+                while let Some(ex) = ready.remove(&want) {
+                    let s = &batch[want];
+                    let r = join(client, s, ex, &mut bodies, &report.endpoint, not_found.as_ref());
+                    on_result(&r);
+                    report.results.push(r);
+                    want += 1;
+                }
+            }
+        });
+        i = end;
     }
     // Every exchange counts, the negotiation and cleanup's included.
     report.coverage =
-        match crate::coverage::measure(&ctx.client.transcript().all(), negotiation.api_version) {
+        match crate::coverage::measure(&client.transcript().all(), negotiation.api_version) {
             Ok(c) => Some(c),
             Err(e) => {
                 // Only a broken embedded table gets here (a unit test loads
@@ -95,51 +183,93 @@ pub fn run_recorded(
                 None
             }
         };
-    Recording {
-        report,
-        bodies: ctx.take_bodies(),
-    }
+    Recording { report, bodies }
 }
 
-fn run_one(
-    ctx: &Ctx,
-    s: &Scenario,
-    endpoint: &Endpoint,
-    not_found: Option<&NotFoundAnswer>,
-) -> ScenarioResult {
+/// The context of the `i`-th selected scenario, over `client`.
+fn ctx_for<'b>(
+    client: &'b Client,
+    negotiation: &'b Negotiation,
+    opts: &RunOptions,
+    shared: &'b Shared,
+    i: usize,
+) -> Ctx<'b> {
+    Ctx::new(
+        client,
+        negotiation,
+        opts.run_id.clone(),
+        opts.cases,
+        opts.seed,
+        shared,
+        (i as u32 + 1) * NAME_STRIDE,
+    )
+}
+
+/// Runs one scenario body (a panic becomes a failure). `forked`: `ctx`'s
+/// client is a fork whose exchanges are handed back for [`join`].
+fn execute(ctx: &Ctx, s: &Scenario, os: &str, forked: bool) -> Executed {
     let first = ctx.client.transcript().len();
     let started = Instant::now();
     // The fixture is a static linux binary: on another OS the scenarios that
     // run it do not apply.
-    let os = endpoint.os.as_deref().unwrap_or("linux");
-    if (s.needs_image || s.full_name() == LOAD_FIXTURE) && os != "linux" {
-        return ScenarioResult {
-            name: s.full_name(),
-            status: Status::Skip,
-            reason: format!("needs the linux fixture image; the endpoint's OS is {os}"),
-            detail: None,
-            duration: Duration::ZERO,
-            transcript: first..first,
-        };
+    let outcome = if (s.needs_image || s.full_name() == LOAD_FIXTURE) && os != "linux" {
+        Err(Problem::Skip(format!(
+            "needs the linux fixture image; the endpoint's OS is {os}"
+        )))
+    } else {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (s.run)(ctx))).unwrap_or_else(
+            |p| {
+                let msg = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(fail(format!("harness bug: scenario panicked: {msg}")))
+            },
+        )
+    };
+    let skipped_early = matches!(&outcome, Err(Problem::Skip(r)) if r.starts_with("needs the linux fixture"));
+    Executed {
+        outcome,
+        duration: if skipped_early {
+            Duration::ZERO
+        } else {
+            started.elapsed()
+        },
+        notes: ctx.take_notes(),
+        exchanges: forked.then(|| ctx.client.transcript().all()),
+        first,
+        bodies: ctx.take_bodies(),
     }
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (s.run)(ctx)))
-        .unwrap_or_else(|p| {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(fail(format!("harness bug: scenario panicked: {msg}")))
-        });
-    let duration = started.elapsed();
+}
+
+/// Joins an executed scenario's exchanges to the run's transcript (ids
+/// renumbered in run order) and turns its outcome into a result.
+fn join(
+    client: &Client,
+    s: &Scenario,
+    ex: Executed,
+    bodies: &mut BTreeMap<usize, Bytes>,
+    endpoint: &Endpoint,
+    not_found: Option<&NotFoundAnswer>,
+) -> ScenarioResult {
+    let t = client.transcript();
+    let (transcript, offset) = match ex.exchanges {
+        Some(list) => {
+            let r = t.append(list);
+            let offset = r.start;
+            (r, offset)
+        }
+        None => (ex.first..t.len(), 0),
+    };
+    bodies.extend(ex.bodies.into_iter().map(|(id, b)| (id + offset, b)));
     let name = s.full_name();
-    let transcript = first..ctx.client.transcript().len();
-    let notes = ctx.take_notes();
-    match outcome {
+    let duration = ex.duration;
+    match ex.outcome {
         Ok(()) => ScenarioResult {
             name,
             status: Status::Pass,
-            reason: notes.join("; "),
+            reason: ex.notes.join("; "),
             detail: None,
             duration,
             transcript,
@@ -153,12 +283,12 @@ fn run_one(
             transcript,
         },
         Err(Problem::Fail(f)) => {
-            let t = ctx.client.transcript();
             // Show the exchange named by the failure, else the scenario's
             // last one (a transport error, for instance).
             let idx = f
                 .exchange
-                .or_else(|| t.len().checked_sub(1).filter(|&i| i >= first));
+                .map(|i| i + offset)
+                .or_else(|| transcript.end.checked_sub(1).filter(|&i| i >= transcript.start));
             let shown = idx.and_then(|i| t.get(i));
             let exchanges = shown.iter().map(|e| e.to_string()).collect();
             let records: Vec<ExchangeRecord> = shown.iter().map(ExchangeRecord::from).collect();

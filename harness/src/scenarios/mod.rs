@@ -27,5 +27,6 @@ pub mod streams;
 pub mod system;
 
 pub use registry::{
-    all, all_names, matching, scenario, select, Scenario, ScenarioFn, LOAD_FIXTURE, NOTHING_LEFT,
+    all, all_names, is_exclusive, matching, scenario, select, select_partition, Partition,
+    Scenario, ScenarioFn, EXCLUSIVE, LOAD_FIXTURE, NOTHING_LEFT,
 };

@@ -81,6 +81,87 @@ pub fn matching(filters: &[String]) -> usize {
         .count()
 }
 
+/// Scenarios that cannot share the endpoint with others and run alone
+/// (`--jobs` waits for everything before them and starts nothing beside
+/// them): the setup every image user waits for, checks over the whole
+/// run's transcript or over everything on the endpoint, and the model
+/// whose many steps are timed against the endpoint's pace.
+pub const EXCLUSIVE: &[&str] = &[
+    // setup: every needs_image scenario after it uses the fixture it loads
+    LOAD_FIXTURE,
+    // re-checks every exchange made so far: all earlier ones must be in
+    "schema/transcript",
+    // removes everything of the run first, then counts what is left
+    NOTHING_LEFT,
+];
+
+/// Whether `full_name` must run alone (see [`EXCLUSIVE`]).
+pub fn is_exclusive(full_name: &str) -> bool {
+    EXCLUSIVE.contains(&full_name)
+}
+
+/// A deterministic share of a run: `index` (1-based) of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Partition {
+    /// Parses `K/N` (1 <= K <= N).
+    pub fn parse(s: &str) -> Result<Partition, String> {
+        let bad = || format!("invalid partition {s:?} (expected K/N with 1 <= K <= N, e.g. 2/4)");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = k.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Partition { index, count })
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// [`select`], keeping of the scenarios the filters match only those of
+/// `partition`: the K-th of every N in run order (round robin, so areas
+/// spread over the partitions). Setup and cleanup checks run in every
+/// partition that needs them; the N partitions together run each matched
+/// scenario exactly once.
+pub fn select_partition(filters: &[String], partition: Option<Partition>) -> Vec<Scenario> {
+    let Some(p) = partition else {
+        return select(filters);
+    };
+    let matches = |s: &Scenario| {
+        let n = s.full_name();
+        filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str()))
+    };
+    let setup = |n: &str| n == LOAD_FIXTURE || n == NOTHING_LEFT;
+    let mut i = 0usize;
+    let mine: Vec<Scenario> = all()
+        .into_iter()
+        .filter(|s| !setup(&s.full_name()) && matches(s))
+        .filter(|_| {
+            let keep = i % p.count == p.index - 1;
+            i += 1;
+            keep
+        })
+        .collect();
+    let need_image = mine.iter().any(|s| s.needs_image);
+    let kept: Vec<String> = mine.iter().map(Scenario::full_name).collect();
+    all()
+        .into_iter()
+        .filter(|s| {
+            let n = s.full_name();
+            kept.contains(&n) || (n == LOAD_FIXTURE && need_image) || n == NOTHING_LEFT
+        })
+        .collect()
+}
+
 /// Which scenarios a run executes, in order.
 pub fn select(filters: &[String]) -> Vec<Scenario> {
     let matches = |s: &Scenario| {
@@ -135,6 +216,44 @@ mod tests {
         let both = names(&["ping-get", "ping-head"]);
         assert!(both.contains(&"system/ping-head".to_string()));
         assert_eq!(names(&[]).len(), all().len());
+    }
+
+    #[test]
+    fn partitions_split_the_run_exactly_once() {
+        assert_eq!(Partition::parse("2/3"), Ok(Partition { index: 2, count: 3 }));
+        for bad in ["0/3", "4/3", "1/0", "x/2", "3", "1/2/3"] {
+            assert!(Partition::parse(bad).is_err(), "{bad} accepted");
+        }
+        let names = |p: Option<Partition>| {
+            select_partition(&[], p)
+                .iter()
+                .map(Scenario::full_name)
+                .collect::<Vec<_>>()
+        };
+        let whole = names(None);
+        let parts: Vec<Vec<String>> = (1..=3)
+            .map(|k| names(Some(Partition { index: k, count: 3 })))
+            .collect();
+        for p in &parts {
+            assert_eq!(p.last().map(String::as_str), Some(NOTHING_LEFT));
+            assert!(p.len() < whole.len());
+        }
+        for n in &whole {
+            let times = parts.iter().filter(|p| p.contains(n)).count();
+            let want = if n == NOTHING_LEFT || n == LOAD_FIXTURE { 3 } else { 1 };
+            assert_eq!(times, want, "{n} runs {times} times over 3 partitions");
+        }
+        // Deterministic, and 1/1 is the whole run.
+        assert_eq!(names(Some(Partition { index: 2, count: 3 })), parts[1]);
+        assert_eq!(names(Some(Partition { index: 1, count: 1 })), whole);
+    }
+
+    #[test]
+    fn exclusive_scenarios_exist() {
+        let names = all_names();
+        for e in EXCLUSIVE {
+            assert!(names.iter().any(|n| n == e), "{e} is not a scenario");
+        }
     }
 
     #[test]
