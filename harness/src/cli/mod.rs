@@ -40,11 +40,32 @@ pub enum Command {
     /// List what the runs behind JSON reports (`run --report-json`) never
     /// exercised of the Engine API spec: operations, parameters, statuses.
     Coverage(crate::coverage::listing::CoverageArgs),
+    /// Work on JSON reports written by `run --report-json`.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// List the scenarios (area/name), in run order.
     List,
     /// Write the fixture image as a docker-archive tarball (for `docker load -i`),
     /// or load it into an endpoint (`--load`).
     Fixture(FixtureArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Join the JSON reports of a run's partitions (`run --partition K/N
+    /// --report-json FILE`) into one and write JUnit, JSON or HTML from it;
+    /// prints the summary and exits as the whole run would have (1 when a
+    /// scenario failed, or by --baseline).
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The partitions' JSON reports.
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub reports: runner::ReportArgs,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => crate::diff::run(args),
         Command::Bench(args) => crate::bench::main(args),
         Command::Coverage(args) => crate::coverage::listing::main(args),
+        Command::Report(ReportCommand::Merge(args)) => merge_reports(&args),
         Command::Fixture(args) => fixture_command(&args).map(|()| ExitCode::SUCCESS),
         Command::List => {
             for s in scenarios::all() {
@@ -126,6 +148,29 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn merge_reports(args: &MergeArgs) -> Result<ExitCode> {
+    let reports = args
+        .inputs
+        .iter()
+        .map(|p| crate::report::merge::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = crate::report::merge::merge(reports, &scenarios::all_names())?;
+    let baseline = args.reports.load_baseline(&merged.target)?;
+    println!(
+        "merged {} reports: {} ({}), run {}",
+        args.inputs.len(),
+        merged.target,
+        merged.api_version,
+        merged.run_id
+    );
+    let passed = runner::finish::gate(&merged, &args.reports, baseline.as_ref())?;
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn fixture_command(args: &FixtureArgs) -> Result<()> {

@@ -7,18 +7,19 @@ pub mod console;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod merge;
 pub mod unsupported;
 pub mod verdict;
 
 pub use verdict::Verdict;
 
 use crate::client::{printable, Exchange};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -44,7 +45,7 @@ impl Status {
 
 /// One request/response pair, kept structured for the JSON and HTML reports
 /// (bodies are the transcript's first 2 KiB, rendered printable).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ExchangeRecord {
     pub id: usize,
     pub method: String,
@@ -58,7 +59,7 @@ pub struct ExchangeRecord {
     pub error: Option<String>,
     pub elapsed_ms: u128,
     /// Raw request body bytes (for the curl replay); not serialised.
-    #[serde(skip)]
+    #[serde(skip, default)]
     pub request_bytes: Vec<u8>,
 }
 
@@ -199,7 +200,8 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 /// Why a scenario failed (or was found unsupported), ready to print.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FailureDetail {
     /// The exchanges involved, rendered (request and what came back).
     pub exchanges: Vec<String>,
@@ -280,7 +282,8 @@ impl ScenarioResult {
 }
 
 /// Who answered: the endpoint's identity as it reports it.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Endpoint {
     /// `Server` header of `/_ping` (e.g. `Docker/20.10.24+dfsg1 (linux)`).
     pub server_header: Option<String>,

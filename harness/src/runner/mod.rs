@@ -18,7 +18,7 @@ use crate::ground::{fail, Ctx, Outcome, Problem, Shared};
 use crate::report::unsupported::NotFoundAnswer;
 use crate::report::{Endpoint, ExchangeRecord, FailureDetail, Report, ScenarioResult, Status};
 use crate::scenarios::{
-    hygiene, is_exclusive, select_partition, Partition, Scenario, LOAD_FIXTURE, NOTHING_LEFT,
+    hygiene, is_exclusive, is_long, select_partition, Partition, Scenario, LOAD_FIXTURE, NOTHING_LEFT,
 };
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -136,6 +136,10 @@ pub fn run_recorded(
             .find(|&j| is_exclusive(&selected[j].full_name()))
             .unwrap_or(selected.len());
         let batch = &selected[i..end];
+        // Long ones start first; the rest in run order.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by_key(|&k| !is_long(&batch[k].full_name()));
+        let order = &order;
         let next = AtomicUsize::new(0);
         let (tx, rx) = mpsc::channel::<(usize, Executed)>();
         std::thread::scope(|scope| {
@@ -145,8 +149,10 @@ pub fn run_recorded(
                 let shared = &shared;
                 let os = os.as_str();
                 scope.spawn(move || loop {
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(s) = batch.get(k) else { break };
+                    let Some(&k) = order.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        break;
+                    };
+                    let s = &batch[k];
                     let fork = client.fork();
                     let ctx = ctx_for(&fork, negotiation, opts, shared, i + k);
                     let ex = execute(&ctx, s, os, true);

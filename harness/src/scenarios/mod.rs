@@ -27,6 +27,6 @@ pub mod streams;
 pub mod system;
 
 pub use registry::{
-    all, all_names, is_exclusive, matching, scenario, select, select_partition, Partition,
+    all, all_names, is_exclusive, is_long, matching, scenario, select, select_partition, Partition,
     Scenario, ScenarioFn, EXCLUSIVE, LOAD_FIXTURE, NOTHING_LEFT,
 };

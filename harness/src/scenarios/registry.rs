@@ -91,9 +91,28 @@ pub const EXCLUSIVE: &[&str] = &[
     LOAD_FIXTURE,
     // re-checks every exchange made so far: all earlier ones must be in
     "schema/transcript",
+    // compares answers with snapshots that hold dockerd's "Less than a
+    // second ago": timed, so not beside a busy neighbour
+    "snapshots/dockerd-baseline",
     // removes everything of the run first, then counts what is left
     NOTHING_LEFT,
 ];
+
+/// Long scenarios (property runs, dockerd's slow plugin lookup) that
+/// `--jobs` starts first within their batch so the short ones fill in
+/// around them; order of results and output is unchanged.
+pub const LONG: &[&str] = &[
+    "seed/",
+    "model/lifecycle",
+    "containers-api/list-filter-property",
+    "containers-api/create-rejects-unknown-log-driver",
+    "runtime/stop-signal-restart",
+];
+
+/// Whether `full_name` is one of the [`LONG`] ones.
+pub fn is_long(full_name: &str) -> bool {
+    LONG.iter().any(|l| full_name.starts_with(l))
+}
 
 /// Whether `full_name` must run alone (see [`EXCLUSIVE`]).
 pub fn is_exclusive(full_name: &str) -> bool {
@@ -249,10 +268,13 @@ mod tests {
     }
 
     #[test]
-    fn exclusive_scenarios_exist() {
+    fn exclusive_and_long_scenarios_exist() {
         let names = all_names();
         for e in EXCLUSIVE {
             assert!(names.iter().any(|n| n == e), "{e} is not a scenario");
+        }
+        for l in LONG {
+            assert!(names.iter().any(|n| n.starts_with(l)), "{l} is no scenario");
         }
     }
 
