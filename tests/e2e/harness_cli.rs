@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use shipshape_tests::{harness_bin, run, stderr, stdout};
+use shipshape_tests::{harness_bin, run, stderr, stdout, Engine};
 
 fn fails_cleanly(args: &[&str]) -> String {
     let o = run(Command::new(harness_bin()).args(args));
@@ -42,4 +42,103 @@ fn an_endpoint_that_is_not_docker_is_a_clear_error() {
         }
     });
     fails_cleanly(&["run", "--host", &format!("tcp://{addr}")]);
+}
+
+#[test]
+fn bad_jobs_and_partitions_are_clear_errors() {
+    for bad in ["0", "x", "-1"] {
+        fails_cleanly(&["run", "--jobs", bad]);
+    }
+    for bad in ["0/2", "3/2", "1/0", "1", "a/b"] {
+        let err = fails_cleanly(&["run", "--partition", bad]);
+        assert!(err.contains("K/N"), "--partition {bad}: {err}");
+    }
+    fails_cleanly(&["report", "merge", "/nonexistent/run.json"]);
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_report = dir.path().join("x.json");
+    std::fs::write(&not_a_report, "{\"schema\":\"other\"}").unwrap();
+    let err = fails_cleanly(&["report", "merge", not_a_report.to_str().unwrap()]);
+    assert!(err.contains("not a shipshape run report"), "{err}");
+}
+
+/// The scenario lines of a run's output without their durations: what
+/// must not depend on `--jobs`.
+fn scenario_lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| ["PASS ", "FAIL ", "SKIP ", "UNSUPPORTED "].iter().any(|p| l.starts_with(p)))
+        .map(|l| l.split(" (").next().unwrap_or(l).to_string())
+        .collect()
+}
+
+fn json_names(path: &std::path::Path) -> Vec<String> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("report written"))
+            .expect("report is JSON");
+    v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// `--jobs` changes nothing but the time: same lines in the same order.
+/// `--partition K/N` runs are disjoint, cover the run, and `report merge`
+/// joins them into the whole run's report (JUnit and HTML written from it).
+#[test]
+fn jobs_partitions_and_merge() {
+    let e = Engine::start();
+    let dir = tempfile::tempdir().unwrap();
+    let host = e.host();
+    let base = ["run", "--host", host.as_str(), "--filter", "errors/", "--filter", "system/"];
+    let run_with = |extra: &[&str]| {
+        let o = run(Command::new(harness_bin()).args(base).args(extra));
+        assert!(o.status.success(), "{extra:?} failed:\n{}", stdout(&o));
+        stdout(&o)
+    };
+    let whole_json = dir.path().join("whole.json");
+    let serial = run_with(&["--jobs", "1", "--report-json", whole_json.to_str().unwrap()]);
+    let parallel = run_with(&["--jobs", "6"]);
+    let lines = scenario_lines(&serial);
+    assert!(lines.len() > 20, "too few scenarios ran:\n{serial}");
+    assert_eq!(scenario_lines(&parallel), lines, "--jobs 6 changed the results");
+
+    let parts: Vec<std::path::PathBuf> = (1..=3)
+        .map(|k| {
+            let p = dir.path().join(format!("p{k}.json"));
+            let out = run_with(&["--partition", &format!("{k}/3"), "--report-json", p.to_str().unwrap()]);
+            assert!(out.contains(&format!("partition {k}/3")), "{out}");
+            p
+        })
+        .collect();
+    let whole = json_names(&whole_json);
+    let setup = ["images/load-fixture", "hygiene/nothing-left"];
+    let mut seen: Vec<String> = Vec::new();
+    for p in &parts {
+        let names = json_names(p);
+        assert!(names.len() < whole.len(), "a partition ran everything");
+        seen.extend(names.into_iter().filter(|n| !setup.contains(&n.as_str())));
+    }
+    let mut own: Vec<String> = whole.iter().filter(|n| !setup.contains(&n.as_str())).cloned().collect();
+    seen.sort();
+    own.sort();
+    assert_eq!(seen, own, "the partitions do not split the run exactly once");
+
+    let junit = dir.path().join("m.xml");
+    let html = dir.path().join("m.html");
+    let merged_json = dir.path().join("m.json");
+    let o = run(Command::new(harness_bin())
+        .args(["report", "merge"])
+        .args(&parts)
+        .args(["--report-junit", junit.to_str().unwrap()])
+        .args(["--report-html", html.to_str().unwrap()])
+        .args(["--report-json", merged_json.to_str().unwrap()]));
+    assert!(o.status.success(), "merge failed: {}{}", stdout(&o), stderr(&o));
+    assert_eq!(json_names(&merged_json), whole, "merged report differs from the whole run");
+    let last = stdout(&o).lines().last().unwrap_or("").to_string();
+    assert_eq!(last, format!("{} passed, 0 failed, 0 skipped", whole.len()));
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert_eq!(xml.matches("<testcase").count(), whole.len(), "{xml}");
+    let page = std::fs::read_to_string(&html).expect("html written");
+    assert!(page.contains("errors/unknown-route"), "html lacks a scenario");
 }

@@ -477,8 +477,9 @@ fn exec_start_twice(ctx: &Ctx) -> Outcome {
         // dockerd 20.10.24: 404 {"message":"no such exec"} once the exec's
         // process is reaped; for a moment after it exited, dockerd still
         // holds the process and answers 500 "cannot resize a stopped
-        // container: unknown" or 404 "process does not exist <id>: not
-        // found" (both seen on a loaded machine). Those transitional answers
+        // container: unknown", 500 "cannot resize a deleted process:
+        // unknown" or 404 "process does not exist <id>: not found" (all
+        // seen on a loaded machine). Those transitional answers
         // are allowed for up to 5 s; the final one must be the 404.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
@@ -488,7 +489,8 @@ fn exec_start_twice(ctx: &Ctx) -> Outcome {
             }
             let msg = resize.message().unwrap_or_default();
             let transitional = (resize.status == 500
-                && msg == "cannot resize a stopped container: unknown")
+                && (msg == "cannot resize a stopped container: unknown"
+                    || msg == "cannot resize a deleted process: unknown"))
                 || (resize.status == 404
                     && msg.starts_with("process does not exist ")
                     && msg.ends_with(": not found"));
