@@ -14,6 +14,7 @@ pub mod containers_api;
 pub mod errors;
 pub mod hostile;
 pub mod hygiene;
+pub mod image_ops;
 pub mod images;
 pub mod model;
 pub mod protocol;

@@ -5,6 +5,7 @@
 
 mod create_checks;
 mod list_filters;
+mod ops;
 mod top;
 mod volumes;
 
@@ -20,6 +21,7 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(create_checks::scenarios());
     v.extend(volumes::scenarios());
     v.extend(top::scenarios());
+    v.extend(ops::scenarios());
     v
 }
 
