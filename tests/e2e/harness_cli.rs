@@ -65,7 +65,11 @@ fn bad_jobs_and_partitions_are_clear_errors() {
 /// must not depend on `--jobs`.
 fn scenario_lines(out: &str) -> Vec<String> {
     out.lines()
-        .filter(|l| ["PASS ", "FAIL ", "SKIP ", "UNSUPPORTED "].iter().any(|p| l.starts_with(p)))
+        .filter(|l| {
+            ["PASS ", "FAIL ", "SKIP ", "UNSUPPORTED "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
         .map(|l| l.split(" (").next().unwrap_or(l).to_string())
         .collect()
 }
@@ -90,7 +94,15 @@ fn jobs_partitions_and_merge() {
     let e = Engine::start();
     let dir = tempfile::tempdir().unwrap();
     let host = e.host();
-    let base = ["run", "--host", host.as_str(), "--filter", "errors/", "--filter", "system/"];
+    let base = [
+        "run",
+        "--host",
+        host.as_str(),
+        "--filter",
+        "errors/",
+        "--filter",
+        "system/",
+    ];
     let run_with = |extra: &[&str]| {
         let o = run(Command::new(harness_bin()).args(base).args(extra));
         assert!(o.status.success(), "{extra:?} failed:\n{}", stdout(&o));
@@ -101,12 +113,21 @@ fn jobs_partitions_and_merge() {
     let parallel = run_with(&["--jobs", "6"]);
     let lines = scenario_lines(&serial);
     assert!(lines.len() > 20, "too few scenarios ran:\n{serial}");
-    assert_eq!(scenario_lines(&parallel), lines, "--jobs 6 changed the results");
+    assert_eq!(
+        scenario_lines(&parallel),
+        lines,
+        "--jobs 6 changed the results"
+    );
 
     let parts: Vec<std::path::PathBuf> = (1..=3)
         .map(|k| {
             let p = dir.path().join(format!("p{k}.json"));
-            let out = run_with(&["--partition", &format!("{k}/3"), "--report-json", p.to_str().unwrap()]);
+            let out = run_with(&[
+                "--partition",
+                &format!("{k}/3"),
+                "--report-json",
+                p.to_str().unwrap(),
+            ]);
             assert!(out.contains(&format!("partition {k}/3")), "{out}");
             p
         })
@@ -119,10 +140,17 @@ fn jobs_partitions_and_merge() {
         assert!(names.len() < whole.len(), "a partition ran everything");
         seen.extend(names.into_iter().filter(|n| !setup.contains(&n.as_str())));
     }
-    let mut own: Vec<String> = whole.iter().filter(|n| !setup.contains(&n.as_str())).cloned().collect();
+    let mut own: Vec<String> = whole
+        .iter()
+        .filter(|n| !setup.contains(&n.as_str()))
+        .cloned()
+        .collect();
     seen.sort();
     own.sort();
-    assert_eq!(seen, own, "the partitions do not split the run exactly once");
+    assert_eq!(
+        seen, own,
+        "the partitions do not split the run exactly once"
+    );
 
     let junit = dir.path().join("m.xml");
     let html = dir.path().join("m.html");
@@ -133,12 +161,24 @@ fn jobs_partitions_and_merge() {
         .args(["--report-junit", junit.to_str().unwrap()])
         .args(["--report-html", html.to_str().unwrap()])
         .args(["--report-json", merged_json.to_str().unwrap()]));
-    assert!(o.status.success(), "merge failed: {}{}", stdout(&o), stderr(&o));
-    assert_eq!(json_names(&merged_json), whole, "merged report differs from the whole run");
+    assert!(
+        o.status.success(),
+        "merge failed: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert_eq!(
+        json_names(&merged_json),
+        whole,
+        "merged report differs from the whole run"
+    );
     let last = stdout(&o).lines().last().unwrap_or("").to_string();
     assert_eq!(last, format!("{} passed, 0 failed, 0 skipped", whole.len()));
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     assert_eq!(xml.matches("<testcase").count(), whole.len(), "{xml}");
     let page = std::fs::read_to_string(&html).expect("html written");
-    assert!(page.contains("errors/unknown-route"), "html lacks a scenario");
+    assert!(
+        page.contains("errors/unknown-route"),
+        "html lacks a scenario"
+    );
 }

@@ -22,10 +22,7 @@ pub fn read(path: &Path) -> Result<Report> {
 pub fn from_value(doc: &Value) -> Result<Report> {
     let schema = doc.get("schema").and_then(Value::as_str).unwrap_or("");
     if schema != super::json::SCHEMA {
-        bail!(
-            "schema {schema:?}, expected {:?}",
-            super::json::SCHEMA
-        );
+        bail!("schema {schema:?}, expected {:?}", super::json::SCHEMA);
     }
     let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
     let run = doc.get("run").cloned().unwrap_or(Value::Null);
@@ -66,9 +63,7 @@ pub fn from_value(doc: &Value) -> Result<Report> {
         });
     }
     let coverage = match doc.get("coverage") {
-        Some(c) if !c.is_null() => {
-            Some(serde_json::from_value(c.clone()).context("its coverage")?)
-        }
+        Some(c) if !c.is_null() => Some(serde_json::from_value(c.clone()).context("its coverage")?),
         _ => None,
     };
     Ok(Report {
@@ -210,7 +205,10 @@ mod tests {
 
     #[test]
     fn round_trips_through_json() {
-        let r = report("a", vec![result("x/one", Status::Pass), result("x/two", Status::Fail)]);
+        let r = report(
+            "a",
+            vec![result("x/one", Status::Pass), result("x/two", Status::Fail)],
+        );
         let back = from_value(&super::super::json::to_value(&r, None)).expect("reads back");
         assert_eq!(back.results.len(), 2);
         assert_eq!(back.results[1].status, Status::Fail);
@@ -224,7 +222,10 @@ mod tests {
     #[test]
     fn merges_in_run_order_keeping_the_worst_of_duplicates() {
         let order: Vec<String> = ["s/a", "s/b", "s/c", "h/last"].map(String::from).to_vec();
-        let a = report("a", vec![result("s/c", Status::Pass), result("h/last", Status::Pass)]);
+        let a = report(
+            "a",
+            vec![result("s/c", Status::Pass), result("h/last", Status::Pass)],
+        );
         let b = report(
             "b",
             vec![

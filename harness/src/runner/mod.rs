@@ -18,7 +18,8 @@ use crate::ground::{fail, Ctx, Outcome, Problem, Shared};
 use crate::report::unsupported::NotFoundAnswer;
 use crate::report::{Endpoint, ExchangeRecord, FailureDetail, Report, ScenarioResult, Status};
 use crate::scenarios::{
-    hygiene, is_exclusive, is_long, select_partition, Partition, Scenario, LOAD_FIXTURE, NOTHING_LEFT,
+    hygiene, is_exclusive, is_long, select_partition, Partition, Scenario, LOAD_FIXTURE,
+    NOTHING_LEFT,
 };
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -125,7 +126,14 @@ pub fn run_recorded(
                 hygiene::cleanup(&ctx);
             }
             let ex = execute(&ctx, s, &os, false);
-            let r = join(client, s, ex, &mut bodies, &report.endpoint, not_found.as_ref());
+            let r = join(
+                client,
+                s,
+                ex,
+                &mut bodies,
+                &report.endpoint,
+                not_found.as_ref(),
+            );
             on_result(&r);
             report.results.push(r);
             i += 1;
@@ -169,7 +177,14 @@ pub fn run_recorded(
                 ready.insert(k, ex);
                 while let Some(ex) = ready.remove(&want) {
                     let s = &batch[want];
-                    let r = join(client, s, ex, &mut bodies, &report.endpoint, not_found.as_ref());
+                    let r = join(
+                        client,
+                        s,
+                        ex,
+                        &mut bodies,
+                        &report.endpoint,
+                        not_found.as_ref(),
+                    );
                     on_result(&r);
                     report.results.push(r);
                     want += 1;
@@ -234,7 +249,8 @@ fn execute(ctx: &Ctx, s: &Scenario, os: &str, forked: bool) -> Executed {
             },
         )
     };
-    let skipped_early = matches!(&outcome, Err(Problem::Skip(r)) if r.starts_with("needs the linux fixture"));
+    let skipped_early =
+        matches!(&outcome, Err(Problem::Skip(r)) if r.starts_with("needs the linux fixture"));
     Executed {
         outcome,
         duration: if skipped_early {
@@ -291,10 +307,12 @@ fn join(
         Err(Problem::Fail(f)) => {
             // Show the exchange named by the failure, else the scenario's
             // last one (a transport error, for instance).
-            let idx = f
-                .exchange
-                .map(|i| i + offset)
-                .or_else(|| transcript.end.checked_sub(1).filter(|&i| i >= transcript.start));
+            let idx = f.exchange.map(|i| i + offset).or_else(|| {
+                transcript
+                    .end
+                    .checked_sub(1)
+                    .filter(|&i| i >= transcript.start)
+            });
             let shown = idx.and_then(|i| t.get(i));
             let exchanges = shown.iter().map(|e| e.to_string()).collect();
             let records: Vec<ExchangeRecord> = shown.iter().map(ExchangeRecord::from).collect();

@@ -63,7 +63,12 @@ fn history(ctx: &Ctx) -> Outcome {
     }
     let missing = format!("{}:missing", crate::ground::FIXTURE_REPO);
     let resp = ctx.send(Req::get(format!("/images/{}/history", enc(&missing))))?;
-    expect_message(&resp, 404, &format!("No such image: {missing}"), "history of an unknown image")
+    expect_message(
+        &resp,
+        404,
+        &format!("No such image: {missing}"),
+        "history of an unknown image",
+    )
 }
 
 /// The files of a docker-archive tarball by name.
@@ -73,7 +78,10 @@ fn tar_files(resp: &Response) -> Result<Vec<(String, Vec<u8>)>, Problem> {
     let bad = |e: std::io::Error| fail_at(resp, format!("the answer is not a tar: {e}"));
     for e in ar.entries().map_err(bad)? {
         let mut e = e.map_err(bad)?;
-        let name = e.path().map(|p| p.display().to_string()).unwrap_or_default();
+        let name = e
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         let mut data = Vec::new();
         if name.ends_with(".json") || name == "repositories" {
             std::io::Read::read_to_end(&mut e, &mut data).map_err(bad)?;
@@ -111,12 +119,21 @@ fn save(ctx: &Ctx) -> Outcome {
         let resp = ctx.send(Req::get(format!("/images/{}/get", enc(&image.tag))))?;
         expect_status(&resp, 200, "saving one image")?;
         if resp.header("Content-Type") != Some("application/x-tar") {
-            return Err(fail_at(&resp, "save's Content-Type is not application/x-tar (dockerd's)"));
+            return Err(fail_at(
+                &resp,
+                "save's Content-Type is not application/x-tar (dockerd's)",
+            ));
         }
         let files = tar_files(&resp)?;
         let m = file_json(&files, "manifest.json").unwrap_or(Value::Null);
         if m.as_array().map(Vec::len) != Some(1) || m[0]["RepoTags"] != json!([image.tag]) {
-            return Err(fail_at(&resp, format!("manifest.json {m}; dockerd: one entry with RepoTags [{:?}]", image.tag)));
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "manifest.json {m}; dockerd: one entry with RepoTags [{:?}]",
+                    image.tag
+                ),
+            ));
         }
         let resp = ctx.send(Req::get(format!(
             "/images/get?names={}&names={}",
@@ -127,26 +144,48 @@ fn save(ctx: &Ctx) -> Outcome {
         let files = tar_files(&resp)?;
         let m = file_json(&files, "manifest.json").unwrap_or(Value::Null);
         if m.as_array().map(Vec::len) != Some(1) || m[0]["RepoTags"] != json!([image.tag, second]) {
-            return Err(fail_at(&resp, format!("manifest.json {m}; dockerd: one entry with RepoTags [{:?}, {second:?}]", image.tag)));
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "manifest.json {m}; dockerd: one entry with RepoTags [{:?}, {second:?}]",
+                    image.tag
+                ),
+            ));
         }
         let repos = file_json(&files, "repositories").unwrap_or(Value::Null);
         let tags = &repos[crate::ground::FIXTURE_REPO];
         let run_tag = image.tag.rsplit(':').next().unwrap_or("");
         if !tags[run_tag].is_string() || !tags[&second_tag].is_string() {
-            return Err(fail_at(&resp, format!("repositories {repos}; dockerd names both tags")));
+            return Err(fail_at(
+                &resp,
+                format!("repositories {repos}; dockerd names both tags"),
+            ));
         }
         let resp = ctx.send(Req::get("/images/get"))?;
         expect_status(&resp, 200, "saving nothing")?;
         let files = tar_files(&resp)?;
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
         if names != ["manifest.json"] || file_json(&files, "manifest.json") != Some(Value::Null) {
-            return Err(fail_at(&resp, format!("save of no names holds {names:?}; dockerd: only manifest.json, null")));
+            return Err(fail_at(
+                &resp,
+                format!("save of no names holds {names:?}; dockerd: only manifest.json, null"),
+            ));
         }
         let missing = format!("{}:missing", crate::ground::FIXTURE_REPO);
         let resp = ctx.send(Req::get(format!("/images/{}/get", enc(&missing))))?;
-        expect_message(&resp, 404, "reference does not exist", "save of an unknown image")?;
+        expect_message(
+            &resp,
+            404,
+            "reference does not exist",
+            "save of an unknown image",
+        )?;
         let resp = ctx.send(Req::get(format!("/images/get?names={}", enc(&missing))))?;
-        expect_message(&resp, 404, "reference does not exist", "save of unknown names")
+        expect_message(
+            &resp,
+            404,
+            "reference does not exist",
+            "save of unknown names",
+        )
     })();
     let resp = ctx.send(Req::delete(format!("/images/{}", enc(&second))));
     if resp.is_ok_and(|r| r.status == 200) {
@@ -161,16 +200,27 @@ fn save(ctx: &Ctx) -> Outcome {
 fn prune_filters(ctx: &Ctx) -> Outcome {
     let mark = ctx.unique_name("none");
     let prune = |f: Value| {
-        ctx.send(Req::post(format!("/images/prune?filters={}", enc(&f.to_string()))))
+        ctx.send(Req::post(format!(
+            "/images/prune?filters={}",
+            enc(&f.to_string())
+        )))
     };
     let resp = prune(json!({"label": [format!("io.shipshape.prune={mark}")]}))?;
     expect_status(&resp, 200, "pruning by a label nothing has")?;
     let v = json_body(&resp, "image prune")?;
     let want = json!({"ImagesDeleted": null, "SpaceReclaimed": 0});
     if v != want {
-        return Err(fail_at(&resp, format!("prune answered {v}; dockerd: {want}")));
+        return Err(fail_at(
+            &resp,
+            format!("prune answered {v}; dockerd: {want}"),
+        ));
     }
-    expect_message(&prune(json!({"bogus": ["x"]}))?, 400, "Invalid filter 'bogus'", "image prune with an unknown filter")?;
+    expect_message(
+        &prune(json!({"bogus": ["x"]}))?,
+        400,
+        "Invalid filter 'bogus'",
+        "image prune with an unknown filter",
+    )?;
     expect_message(
         &prune(json!({"until": ["xyz"], "label": [format!("io.shipshape.prune={mark}")]}))?,
         500,

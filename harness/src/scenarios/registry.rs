@@ -2,8 +2,8 @@
 //! run's filters select (with the setup and cleanup checks they imply).
 
 use super::{
-    api, containers, containers_api, errors, hostile, hygiene, image_ops, images, model, protocol, runtime,
-    schema, security, seed, snapshots, streams, system,
+    api, containers, containers_api, errors, hostile, hygiene, image_ops, images, model, protocol,
+    runtime, schema, security, seed, snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -241,7 +241,10 @@ mod tests {
 
     #[test]
     fn partitions_split_the_run_exactly_once() {
-        assert_eq!(Partition::parse("2/3"), Ok(Partition { index: 2, count: 3 }));
+        assert_eq!(
+            Partition::parse("2/3"),
+            Ok(Partition { index: 2, count: 3 })
+        );
         for bad in ["0/3", "4/3", "1/0", "x/2", "3", "1/2/3"] {
             assert!(Partition::parse(bad).is_err(), "{bad} accepted");
         }
@@ -261,7 +264,11 @@ mod tests {
         }
         for n in &whole {
             let times = parts.iter().filter(|p| p.contains(n)).count();
-            let want = if n == NOTHING_LEFT || n == LOAD_FIXTURE { 3 } else { 1 };
+            let want = if n == NOTHING_LEFT || n == LOAD_FIXTURE {
+                3
+            } else {
+                1
+            };
             assert_eq!(times, want, "{n} runs {times} times over 3 partitions");
         }
         // Deterministic, and 1/1 is the whole run.

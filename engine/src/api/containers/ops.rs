@@ -118,7 +118,8 @@ const PUT_DISCARD_WITHIN: std::time::Duration = std::time::Duration::from_secs(5
 /// `GET /containers/{id}/export`.
 pub async fn export(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let c = ctx.daemon.container(key)?;
-    let (tx, resp) = body::channel(StatusCode::OK, "application/x-tar");
+    // dockerd 20.10.24 sends the export as application/octet-stream.
+    let (tx, resp) = body::channel(StatusCode::OK, "application/octet-stream");
     archive::export(&ctx.daemon, &c, tx);
     Ok(resp)
 }

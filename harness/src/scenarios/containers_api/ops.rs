@@ -76,7 +76,9 @@ fn rename_answers(ctx: &Ctx) -> Outcome {
     expect_status(&resp, 204, "renaming a container")?;
     let name = ctx.inspect(&ida)?["Name"].clone();
     if name != json!(format!("/{c}")) {
-        return Err(fail(format!("after the rename Name is {name}, dockerd: \"/{c}\"")));
+        return Err(fail(format!(
+            "after the rename Name is {name}, dockerd: \"/{c}\""
+        )));
     }
     Ok(())
 }
@@ -101,7 +103,10 @@ fn export_tar(ctx: &Ctx) -> Outcome {
         .map_err(|e| fail_at(&resp, format!("export is not a tar: {e}")))?;
     for e in entries {
         let e = e.map_err(|e| fail_at(&resp, format!("export is not a tar: {e}")))?;
-        let p = e.path().map(|p| p.display().to_string()).unwrap_or_default();
+        let p = e
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         names.push(p.trim_end_matches('/').trim_start_matches("./").to_string());
     }
     for want in [".dockerenv", "probe", "data/alpha", "etc/passwd"] {
@@ -204,7 +209,11 @@ fn resize_update_pause(ctx: &Ctx) -> Outcome {
         "resize of a created container",
     )?;
     ctx.start(&id)?;
-    expect_status(&post(ctx, c("resize?h=10&w=20"))?, 200, "resize of a running container")?;
+    expect_status(
+        &post(ctx, c("resize?h=10&w=20"))?,
+        200,
+        "resize of a running container",
+    )?;
     expect_error(
         &post(ctx, c("resize?h=x&w=20"))?,
         400,
@@ -224,7 +233,10 @@ fn resize_update_pause(ctx: &Ctx) -> Outcome {
     expect_status(&resp, 200, "updating a container")?;
     let body = json_body(&resp, "update")?;
     if body != json!({"Warnings": null}) {
-        return Err(fail_at(&resp, format!("update answered {body}; dockerd: {{\"Warnings\":null}}")));
+        return Err(fail_at(
+            &resp,
+            format!("update answered {body}; dockerd: {{\"Warnings\":null}}"),
+        ));
     }
     let hc = ctx.inspect(&id)?["HostConfig"].clone();
     if hc["RestartPolicy"] != json!({"Name": "on-failure", "MaximumRetryCount": 2})
@@ -292,7 +304,10 @@ fn prune_by_label(ctx: &Ctx) -> Outcome {
     let v = json_body(&resp, "prune")?;
     let want = json!({"ContainersDeleted": [stopped], "SpaceReclaimed": 0});
     if v != want {
-        return Err(fail_at(&resp, format!("prune answered {v}; dockerd: {want}")));
+        return Err(fail_at(
+            &resp,
+            format!("prune answered {v}; dockerd: {want}"),
+        ));
     }
     ctx.inspect(&running)?;
     let resp = prune(&format!("{mark}-none"))?;
@@ -300,7 +315,10 @@ fn prune_by_label(ctx: &Ctx) -> Outcome {
     let v = json_body(&resp, "prune")?;
     let want = json!({"ContainersDeleted": null, "SpaceReclaimed": 0});
     if v != want {
-        return Err(fail_at(&resp, format!("prune of nothing answered {v}; dockerd: {want}")));
+        return Err(fail_at(
+            &resp,
+            format!("prune of nothing answered {v}; dockerd: {want}"),
+        ));
     }
     let f = json!({"bogus": ["x"]}).to_string();
     expect_error(

@@ -34,10 +34,13 @@ fn top_ps_args(ctx: &Ctx) -> Outcome {
     // Under load the container's process may still be runc's `runc init`
     // for a moment after the start answered (dockerd too): wait until it
     // has become the probe.
-    let settled = ctx.poll(ctx.client.scaled(std::time::Duration::from_secs(10)), || {
-        let resp = top(ctx, &id, "-o pid,args")?;
-        Ok((resp.status != 200 || !resp.text().contains("runc init")).then_some(()))
-    })?;
+    let settled = ctx.poll(
+        ctx.client.scaled(std::time::Duration::from_secs(10)),
+        || {
+            let resp = top(ctx, &id, "-o pid,args")?;
+            Ok((resp.status != 200 || !resp.text().contains("runc init")).then_some(()))
+        },
+    )?;
     if settled.is_none() {
         return Err(crate::ground::fail(
             "the container's process was still `runc init` after 10 s",
