@@ -20,7 +20,8 @@ fn dockerd_matches_committed_snapshots() {
     let mut client = Client::from_url("unix:///var/run/docker.sock").expect("client");
     let n = client.negotiate(None).expect("negotiate with dockerd");
     let run = format!("{:08x}", std::process::id().wrapping_mul(2654435761));
-    let ctx = Ctx::new(&client, &n, run, 1, 1);
+    let shared = shipshape_harness::ground::Shared::default();
+    let ctx = Ctx::new(&client, &n, run, 1, 1, &shared, 0);
     let load = scenarios::all()
         .into_iter()
         .find(|s| s.full_name() == scenarios::LOAD_FIXTURE)

@@ -156,16 +156,14 @@ pub fn run_recorded(
                 let next = &next;
                 let shared = &shared;
                 let os = os.as_str();
-                scope.spawn(move || loop {
-                    let Some(&k) = order.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                        break;
-                    };
-                    let s = &batch[k];
-                    let fork = client.fork();
-                    let ctx = ctx_for(&fork, negotiation, opts, shared, i + k);
-                    let ex = execute(&ctx, s, os, true);
-                    if tx.send((k, ex)).is_err() {
-                        break;
+                scope.spawn(move || {
+                    while let Some(&k) = order.get(next.fetch_add(1, Ordering::SeqCst)) {
+                        let fork = client.fork();
+                        let ctx = ctx_for(&fork, negotiation, opts, shared, i + k);
+                        let ex = execute(&ctx, &batch[k], os, true);
+                        if tx.send((k, ex)).is_err() {
+                            break;
+                        }
                     }
                 });
             }
