@@ -21,7 +21,6 @@
 //! r0 = 0; exit
 //! ```
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -179,7 +178,7 @@ fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
 /// Loads the program for `allow` into the kernel (the verifier checks it).
 fn load(allow: &[DeviceRule]) -> io::Result<OwnedFd> {
     let insns = program(allow);
-    let license = CString::new("Apache-2.0").expect("no NUL");
+    let license = c"Apache-2.0";
     let mut log = vec![0u8; 16 * 1024];
     let mut name = [0u8; 16];
     name[..9].copy_from_slice(b"shipshape");
