@@ -46,6 +46,34 @@ struct Args {
     /// Seconds a client has to send a request's headers before it is dropped.
     #[arg(long = "header-read-timeout", default_value_t = 30.0)]
     header_read_timeout: f64,
+    /// Runtime options, as dockerd's: only `native.cgroupdriver=cgroupfs`.
+    #[arg(long = "exec-opt")]
+    exec_opts: Vec<String>,
+}
+
+/// dockerd's `--exec-opt` keys. The cgroup driver is cgroupfs: the engine
+/// writes its containers' groups itself. The systemd driver (transient
+/// scopes made through systemd's D-Bus API) is refused rather than ignored.
+fn check_exec_opts(opts: &[String]) -> Result<(), String> {
+    for opt in opts {
+        let Some((key, value)) = opt.split_once('=') else {
+            return Err(format!("Unable to parse key/value option: {opt}"));
+        };
+        match (key.trim().to_lowercase().as_str(), value.trim()) {
+            ("native.cgroupdriver", "cgroupfs") => {}
+            ("native.cgroupdriver", "systemd") => {
+                return Err("native.cgroupdriver option systemd not supported: \
+                     shipshape-engine manages its containers' cgroups itself (cgroupfs); \
+                     see README (cgroups)"
+                    .into())
+            }
+            ("native.cgroupdriver", other) => {
+                return Err(format!("native.cgroupdriver option {other} not supported"))
+            }
+            (other, _) => return Err(format!("Unknown option {other}")),
+        }
+    }
+    Ok(())
 }
 
 impl Args {
@@ -123,6 +151,10 @@ fn main() -> ExitCode {
     };
     if !(args.header_read_timeout.is_finite() && args.header_read_timeout > 0.0) {
         eprintln!("shipshape-engine: --header-read-timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = check_exec_opts(&args.exec_opts) {
+        eprintln!("shipshape-engine: --exec-opt: {e}");
         return ExitCode::from(2);
     }
     let serve_opts = ServeOptions {

@@ -274,3 +274,74 @@ fn stats_of_a_stopped_container_and_one_shot_json() {
     assert_eq!(v["pids_stats"]["current"], 1);
     ok(e.docker().args(["rm", "-f", &id]));
 }
+
+/// A start that fails while the cgroup is prepared (the kernel refuses a CFS
+/// quota above its maximum: EINVAL, as runc reports it on dockerd) of a
+/// `--rm` container: `docker run --rm` returns 125 with the error, and the
+/// container is gone (dockerd 20.10 here: the same, "write .../
+/// cpu.cfs_quota_us: invalid argument", no container left).
+#[test]
+fn run_rm_whose_cgroup_preparation_fails_returns_and_removes_the_container() {
+    let e = Engine::start();
+    let img = e.load_fixture();
+    let mut cmd = e.docker();
+    cmd.args([
+        "run",
+        "--rm",
+        "--name",
+        "quota-too-big",
+        "--cpu-quota",
+        "999999999999999",
+        &img,
+        "/probe",
+        "echo",
+        "hi",
+    ]);
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker run");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("docker run --rm hung after a failed start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().expect("output");
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert_eq!(status.code(), Some(125), "stderr: {err}");
+    assert!(err.contains("invalid argument"), "stderr: {err}");
+    eventually("the --rm container to be removed", || {
+        ok(e.docker()
+            .args(["ps", "-aq", "--filter", "name=quota-too-big"]))
+        .trim()
+        .is_empty()
+    });
+}
+
+/// The systemd cgroup driver is refused at start, with the reason (dockerd
+/// would use it; the engine writes its groups itself).
+#[test]
+fn exec_opt_systemd_cgroup_driver_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(Command::new(shipshape_tests::engine_bin()).args([
+        "-H",
+        &format!("unix://{}/e.sock", dir.path().display()),
+        "--data-root",
+        &dir.path().join("data").display().to_string(),
+        "--exec-opt",
+        "native.cgroupdriver=systemd",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("native.cgroupdriver option systemd not supported"),
+        "{}",
+        stderr(&out)
+    );
+}

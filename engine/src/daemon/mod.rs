@@ -75,6 +75,7 @@ impl Daemon {
         let root = &config.data_root;
         // What a crash of the previous run left: processes, mounts, scratch.
         recovery::before_open(root)?;
+        containers::cgroups::prepare_host();
         // Removed containers whose deletion a crash interrupted (their
         // mounts were released just above).
         trash::sweep(root);

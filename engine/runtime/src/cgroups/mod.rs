@@ -21,8 +21,10 @@
 
 mod v1;
 mod v2;
+mod v2_devices;
 
 pub use v1::V1_CONTROLLERS;
+pub use v2::RootSetup;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -346,11 +348,11 @@ impl Cgroup {
         self.backend().apply(r)
     }
 
-    /// Denies every device to the group, then allows `allow` (written one
-    /// rule per write, as the kernel parses them). Must run before any
-    /// process joins. Returns whether the rules are enforced: cgroup v2 has
-    /// no devices files (runc attaches an eBPF program instead, which this
-    /// runtime does not do yet), and a v1 host without the devices
+    /// Denies every device to the group, then allows `allow`: on v1 written
+    /// one rule per write to the devices controller, as the kernel parses
+    /// them; on v2 as an eBPF device program attached to the group, as runc
+    /// does (see `v2_devices`). Must run before any process joins. Returns
+    /// whether the rules are enforced: a v1 host without the devices
     /// controller has nothing to write to.
     pub fn restrict_devices(&self, allow: &[DeviceRule]) -> io::Result<bool> {
         self.backend().restrict_devices(allow)
@@ -484,6 +486,16 @@ pub fn host_support(root: &Path) -> HostSupport {
                 ..HostSupport::default()
             }
         }
+    }
+}
+
+/// Readies the hierarchy at `root` for containers' groups, once at the
+/// engine's start. v2 only (v1 needs nothing; `None`): see `v2::prepare_root`
+/// (processes out of a non-root root group, controllers enabled).
+pub fn prepare_root(root: &Path) -> io::Result<Option<RootSetup>> {
+    match detect(root) {
+        Version::V1 => Ok(None),
+        Version::V2 => v2::prepare_root(root).map(Some),
     }
 }
 

@@ -2,8 +2,8 @@
 //! a container's group is the one directory `<root>/<rel>`, whose
 //! controllers must be enabled in every ancestor. Limits are v2's files
 //! (`memory.max`, `cpu.max`, ...), pause is `cgroup.freeze`. Device rules
-//! are not enforced here yet: v2 has no devices files, and runc attaches an
-//! eBPF program instead.
+//! are an eBPF program attached to the group (`v2_devices`), as runc does:
+//! v2 has no devices files.
 
 use std::fs;
 use std::io;
@@ -110,10 +110,11 @@ impl Backend for V2 {
         Ok(())
     }
 
-    /// Not enforced: this is where an eBPF device program would be
-    /// attached (as runc does). The caller warns.
-    fn restrict_devices(&self, _allow: &[DeviceRule]) -> io::Result<bool> {
-        Ok(false)
+    /// An eBPF device program attached to the group (v2 has no devices
+    /// files), as runc does.
+    fn restrict_devices(&self, allow: &[DeviceRule]) -> io::Result<bool> {
+        super::v2_devices::attach(&self.dir, allow)?;
+        Ok(true)
     }
 
     fn freezer(&self) -> &'static Freezer {
@@ -195,6 +196,101 @@ fn thawed(d: &Path) -> bool {
     !events_frozen(d).unwrap_or(false)
 }
 
+/// The controllers containers' groups use.
+const WANTED: &[&str] = &["cpuset", "cpu", "io", "memory", "pids"];
+
+/// What [`prepare_root`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootSetup {
+    /// The leaf group the processes of the root were moved to (when the
+    /// root is not the hierarchy's real root and held processes).
+    pub leaf: Option<PathBuf>,
+    /// How many processes were moved there.
+    pub moved: usize,
+    /// Controllers enabled for the root's children.
+    pub enabled: Vec<String>,
+    /// Controllers that could not be enabled, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Readies the root under which containers' groups are made, as
+/// Docker-in-Docker's entrypoint does. When the root is not the hierarchy's
+/// real root (it has `cgroup.type`: the engine runs in a container, or in a
+/// private cgroup namespace) and holds processes, those are moved into the
+/// leaf group `<root>/init` first: the kernel lets a non-root group give
+/// controllers to its children only while it holds no process itself
+/// (otherwise `+memory` and `+io` fail with EBUSY). Then every controller
+/// containers use is enabled in `cgroup.subtree_control`, each on its own
+/// so one failure does not hide the others.
+pub(super) fn prepare_root(root: &Path) -> io::Result<RootSetup> {
+    let mut out = RootSetup::default();
+    if root.join("cgroup.type").exists() && !procs(root).is_empty() {
+        let leaf = root.join("init");
+        match fs::create_dir(&leaf) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("creating {}: {e}", leaf.display()),
+                ))
+            }
+        }
+        // Processes may fork while they are moved: a few passes.
+        for _ in 0..50 {
+            let pids = procs(root);
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                match fs::write(leaf.join("cgroup.procs"), pid.to_string()) {
+                    Ok(()) => out.moved += 1,
+                    // It exited meanwhile.
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                    Err(e) => {
+                        return Err(io::Error::new(
+                            e.kind(),
+                            format!("moving process {pid} into {}: {e}", leaf.display()),
+                        ))
+                    }
+                }
+            }
+        }
+        out.leaf = Some(leaf);
+    }
+    let avail = fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    let avail: Vec<&str> = avail.split_whitespace().collect();
+    for c in WANTED {
+        if !avail.contains(c) {
+            out.failed.push((
+                c.to_string(),
+                "not available: the parent group does not delegate it".into(),
+            ));
+            continue;
+        }
+        match fs::write(root.join("cgroup.subtree_control"), format!("+{c}")) {
+            Ok(()) => out.enabled.push(c.to_string()),
+            Err(e) => {
+                let why = if e.raw_os_error() == Some(libc::EBUSY) {
+                    format!("{e} (the group still holds processes)")
+                } else {
+                    e.to_string()
+                };
+                out.failed.push((c.to_string(), why));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn procs(d: &Path) -> Vec<i32> {
+    fs::read_to_string(d.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
 /// On v2 a controller only works in a group when every ancestor lists it in
 /// `cgroup.subtree_control`. Enables what each ancestor offers; errors are
 /// ignored (a controller may be unavailable: limits then fail visibly).
@@ -206,7 +302,7 @@ fn enable_controllers(dir: &Path) {
             continue;
         };
         for c in avail.split_whitespace() {
-            if matches!(c, "memory" | "pids" | "cpu" | "cpuset" | "io") {
+            if WANTED.contains(&c) {
                 let _ = fs::write(a.join("cgroup.subtree_control"), format!("+{c}"));
             }
         }
@@ -219,14 +315,29 @@ mod tests {
 
     use crate::cgroups::*;
 
+    /// Device rules are a program attached to a real cgroup: a directory
+    /// that is not one fails (and the container does not start) rather than
+    /// running unrestricted.
     #[test]
-    fn v2_device_rules_are_not_enforced() {
+    fn v2_device_rules_fail_where_they_cannot_be_attached() {
         let t = tempfile::tempdir().unwrap();
         fs::write(t.path().join("cgroup.controllers"), "cpu memory pids").unwrap();
         let cg = Cgroup::new(t.path(), "x");
         cg.create().unwrap();
-        assert!(!cg.restrict_devices(DOCKER_DEFAULT_DEVICES).unwrap());
+        assert!(cg.restrict_devices(DOCKER_DEFAULT_DEVICES).is_err());
         assert!(!t.path().join("x/devices.deny").exists());
+    }
+
+    #[test]
+    fn prepare_root_reports_controllers_it_could_not_enable() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("cgroup.controllers"), "cpu pids").unwrap();
+        let s = prepare_root(t.path()).unwrap().unwrap();
+        assert_eq!(s.enabled, vec!["cpu", "pids"]);
+        let failed: Vec<&str> = s.failed.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(failed, vec!["cpuset", "io", "memory"]);
+        // The real root (no cgroup.type) keeps its processes.
+        assert_eq!(s.leaf, None);
     }
 
     #[test]

@@ -36,6 +36,37 @@ pub fn host_support() -> (&'static str, HostSupport) {
     (version, cgroups_host_support(root))
 }
 
+/// Once at the engine's start: readies the cgroup hierarchy for containers'
+/// groups (v2: the root's own processes moved into a leaf group when it is
+/// not the real root, as in Docker-in-Docker, and the controllers enabled)
+/// and logs what could not be done, and why.
+pub fn prepare_host() {
+    match shipshape_runtime::cgroups::prepare_root(Path::new(DEFAULT_ROOT)) {
+        Ok(None) => {}
+        Ok(Some(s)) => {
+            if let Some(leaf) = &s.leaf {
+                tracing::info!(
+                    moved = s.moved,
+                    leaf = %leaf.display(),
+                    "the cgroup root is not the host's: moved its processes into a leaf group so that controllers can be enabled for containers"
+                );
+            }
+            tracing::info!(enabled = %s.enabled.join(" "), "cgroup v2 controllers for containers");
+            for (controller, reason) in &s.failed {
+                tracing::warn!(
+                    controller = %controller,
+                    reason = %reason,
+                    "cgroup v2 controller could not be enabled: limits that need it will fail"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "preparing the cgroup root failed: containers with limits may not start"
+        ),
+    }
+}
+
 /// The container's group (it exists only while the container runs).
 pub fn cgroup(id: &str) -> Cgroup {
     Cgroup::new(Path::new(DEFAULT_ROOT), &format!("{PARENT}/{id}"))
@@ -208,10 +239,7 @@ pub fn prepare(id: &str, hc: &HostConfig) -> Result<Vec<PathBuf>, EngineError> {
         Ok(false) => {
             static WARNED: std::sync::Once = std::sync::Once::new();
             WARNED.call_once(|| {
-                tracing::warn!(
-                    "device access is not restricted: no v1 devices controller \
-                     (cgroup v2 needs an eBPF device program, not implemented yet)"
-                )
+                tracing::warn!("device access is not restricted: no v1 devices controller")
             });
         }
         Err(e) => {

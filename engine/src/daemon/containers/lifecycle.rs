@@ -291,7 +291,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
             Ok(s) => s,
             Err(e) => {
                 undo_prepare(c, true).await;
-                return Err(e);
+                return Err(failed_start(d, c, e).await);
             }
         };
     let cfg = &rec.config;
