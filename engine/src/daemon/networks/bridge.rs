@@ -242,15 +242,19 @@ impl Host {
     /// networks), and hooks them in.
     pub fn sync_firewall(&self, nets: &[Network]) -> std::io::Result<()> {
         let chain = self.chain();
-        let mut filter = String::new();
-        let mut nat = String::new();
-        for n in nets
+        // In this order: traffic within a bridge (icc), replies, then no
+        // new connection into a bridge from anywhere else (other networks,
+        // the engine's or dockerd's), none from a bridge to another bridge,
+        // and the rest out (unless internal).
+        let bridges: Vec<&Network> = nets
             .iter()
             .filter(|n| n.driver == "bridge" && !n.bridge.is_empty())
-        {
+            .collect();
+        let mut filter = String::new();
+        let mut nat = String::new();
+        for n in &bridges {
             let br = &n.bridge;
             let icc = n.option_bool("com.docker.network.bridge.enable_icc", true);
-            let masq = n.option_bool("com.docker.network.bridge.enable_ip_masquerade", true);
             filter.push_str(&format!(
                 "-A {chain} -i {br} -o {br} -j {}\n",
                 if icc { "ACCEPT" } else { "DROP" }
@@ -258,11 +262,21 @@ impl Host {
             filter.push_str(&format!(
                 "-A {chain} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
             ));
+        }
+        for n in &bridges {
+            let br = &n.bridge;
+            filter.push_str(&format!("-A {chain} -o {br} -j DROP\n"));
+            for other in [&format!("{BRIDGE_PREFIX}+"), "docker0", "br-+"] {
+                filter.push_str(&format!("-A {chain} -i {br} -o {other} -j DROP\n"));
+            }
+        }
+        for n in &bridges {
+            let br = &n.bridge;
+            let masq = n.option_bool("com.docker.network.bridge.enable_ip_masquerade", true);
             filter.push_str(&format!(
                 "-A {chain} -i {br} -j {}\n",
                 if n.internal { "DROP" } else { "ACCEPT" }
             ));
-            filter.push_str(&format!("-A {chain} -o {br} -j DROP\n"));
             if masq && !n.internal {
                 if let Some(s) = n.subnet() {
                     nat.push_str(&format!("-A {chain} -s {s} ! -o {br} -j MASQUERADE\n"));
