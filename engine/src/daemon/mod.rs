@@ -97,6 +97,7 @@ impl Daemon {
             networks,
         });
         daemon.reload_containers()?;
+        daemon.networks.bring_up();
         daemon
             .networks
             .forget_missing_containers(|id| daemon.table().by_id.contains_key(id));
@@ -270,6 +271,8 @@ impl Daemon {
         for s in stops.collect::<Vec<_>>() {
             let _ = s.await;
         }
+        let d = self.clone();
+        let _ = tokio::task::spawn_blocking(move || d.networks.tear_down()).await;
     }
 }
 

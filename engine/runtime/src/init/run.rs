@@ -20,7 +20,18 @@ pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, Ru
     if spec.network == Network::None {
         flags |= CloneFlags::CLONE_NEWNET;
     }
+    // Opened before the unshare, so it stays in the host's namespace.
+    let mut host_rtnl = if spec.network == Network::None && !spec.veths.is_empty() {
+        Some(crate::netlink::Rtnl::open().map_err(RuntimeError::Io)?)
+    } else {
+        None
+    };
     unshare(flags).map_err(|e| RuntimeError::Namespace(format!("unshare: {e}")))?;
+    if let Some(host) = host_rtnl.as_mut() {
+        network::veths_up(host, &spec.veths)
+            .map_err(|e| RuntimeError::Namespace(format!("setting up the network: {e}")))?;
+    }
+    drop(host_rtnl);
     // SAFETY: this process is single-threaded (fresh exec, no threads started).
     match unsafe { fork() }.map_err(|e| RuntimeError::Namespace(format!("fork: {e}")))? {
         ForkResult::Parent { child } => {

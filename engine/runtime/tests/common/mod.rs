@@ -130,6 +130,7 @@ impl Container {
             mounts: vec![],
             tmpfs: vec![],
             network: Network::None,
+            veths: Vec::new(),
             cgroups: vec![],
             security: Default::default(),
             devices: vec![],

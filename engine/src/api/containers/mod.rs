@@ -79,6 +79,7 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     if started {
         v["HostConfig"]["Runtime"] = json!("shipshape");
     }
+    network_settings(d, &c, &mut v["NetworkSettings"]);
     let execs = d.execs.pending_for(&c.id);
     if !execs.is_empty() {
         v["ExecIDs"] = json!(execs);
@@ -89,6 +90,61 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
         v["SizeRootFs"] = json!(rootfs);
     }
     Ok(json(&v))
+}
+
+/// Fills inspect's `NetworkSettings` from the container's networks and its
+/// live endpoints, as dockerd shows them: the top-level address fields only
+/// for the default bridge, `Aliases` only on user-defined networks.
+fn network_settings(d: &crate::daemon::Daemon, c: &crate::daemon::Container, ns: &mut Value) {
+    use crate::daemon::networks;
+    let eps = networks::endpoint::endpoints_of(d, &c.id);
+    let template = ns["Networks"]
+        .as_object()
+        .and_then(|m| m.values().next().cloned())
+        .unwrap_or_else(|| json!({}));
+    for n in networks::networks_of(d, c) {
+        let mut entry = match ns["Networks"].get(&n.name) {
+            Some(e) if e.is_object() => e.clone(),
+            _ => template.clone(),
+        };
+        entry["NetworkID"] = json!(n.id);
+        if let Some((_, _, e)) = eps.iter().find(|(_, id, _)| *id == n.id) {
+            fill_endpoint(&mut entry, ns, &n, &c.id, e);
+        }
+        ns["Networks"][&n.name] = entry;
+    }
+}
+
+fn fill_endpoint(
+    entry: &mut Value,
+    ns: &mut Value,
+    n: &crate::daemon::networks::Network,
+    cid: &str,
+    e: &crate::daemon::networks::endpoint::Endpoint,
+) {
+    use crate::daemon::networks;
+    {
+        let endpoint_id = networks::endpoint_id(&n.id, cid);
+        let gateway = e.gateway.map(|g| g.to_string()).unwrap_or_default();
+        for (k, v) in [
+            ("EndpointID", json!(endpoint_id)),
+            ("Gateway", json!(gateway)),
+            ("IPAddress", json!(e.ip.to_string())),
+            ("IPPrefixLen", json!(e.prefix)),
+            ("MacAddress", json!(e.mac)),
+        ] {
+            entry[k] = v.clone();
+            if n.name == "bridge" {
+                ns[k] = v;
+            }
+        }
+        if let Some(ip) = e.requested_ip {
+            entry["IPAMConfig"] = json!({"IPv4Address": ip.to_string()});
+        }
+        if !n.predefined() {
+            entry["Aliases"] = json!(e.aliases);
+        }
+    }
 }
 
 pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {

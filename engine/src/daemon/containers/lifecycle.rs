@@ -163,6 +163,7 @@ pub fn create(
         restart_count: 0,
         mount_points,
         manually_stopped: false,
+        networking_config: req.networking_config.clone(),
     };
     let dir = d.containers_dir().join(&id);
     let c = Container::new(dir.clone(), record);
@@ -260,23 +261,32 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         return Err(EngineError::NotModified);
     }
     c.root_released().await;
+    // Addresses on its bridge networks, before its hosts file is written.
+    let plan = match crate::daemon::networks::endpoint::attach(d, c, &rec) {
+        Ok(p) => p,
+        Err(e) => return Err(failed_start(d, c, e).await),
+    };
+    let (hosts_ip, user_defined) = (plan.ip, plan.user_defined);
     // The cgroups are made while the root is mounted: neither needs the
     // other, and each is a good part of a start.
     let (id2, hc2) = (c.id.clone(), rec.host_config.clone());
     let cgroups = tokio::task::spawn_blocking(move || super::cgroups::prepare(&id2, &hc2));
     let (d2, c2, rec2) = (d.clone(), c.clone(), rec.clone());
-    let root = tokio::task::spawn_blocking(move || prepare_root(&d2, &c2, &rec2))
-        .await
-        .map_err(EngineError::system)
-        .and_then(|r| r);
+    let root =
+        tokio::task::spawn_blocking(move || prepare_root(&d2, &c2, &rec2, hosts_ip, user_defined))
+            .await
+            .map_err(EngineError::system)
+            .and_then(|r| r);
     let cgroups = cgroups.await.map_err(EngineError::system).and_then(|r| r);
     let ((rootfs, mounts), cgroups) = match (root, cgroups) {
         (Ok(root), Ok(cgroups)) => (root, cgroups),
         (Err(e), cgroups) => {
+            crate::daemon::networks::endpoint::detach(d, &c.id);
             undo_prepare(c, cgroups.is_ok()).await;
             return Err(failed_start(d, c, e).await);
         }
         (Ok(_), Err(e)) => {
+            crate::daemon::networks::endpoint::detach(d, &c.id);
             undo_prepare(c, false).await;
             return Err(failed_start(d, c, e).await);
         }
@@ -290,12 +300,14 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         }) {
             Ok(s) => s,
             Err(e) => {
+                crate::daemon::networks::endpoint::detach(d, &c.id);
                 undo_prepare(c, true).await;
                 return Err(e);
             }
         };
     let cfg = &rec.config;
-    let spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups, security, devices);
+    let mut spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups, security, devices);
+    spec.veths = plan.veths.clone();
     let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await
         .map_err(EngineError::system)?
@@ -313,12 +325,14 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
                 r.state.exit_code = code;
             }
             let _ = c.save_state();
+            crate::daemon::networks::endpoint::detach(d, &c.id);
             undo_prepare(c, true).await;
             return Err(failed_start(d, c, e.into()).await);
         }
     };
 
     let pid = spawned.pid;
+    crate::daemon::networks::endpoint::network_ready(d, c, pid, &plan);
     {
         let mut r = c.record();
         r.state = State {
@@ -402,6 +416,8 @@ fn prepare_root(
     d: &Arc<Daemon>,
     c: &Container,
     rec: &Record,
+    ip: Option<std::net::Ipv4Addr>,
+    user_defined: bool,
 ) -> Result<(PathBuf, Vec<BindMount>), EngineError> {
     let layers = super::init_layer::root_layers(d, &rec.image_id)?;
     let fs_dir = c.fs_dir();
@@ -428,6 +444,8 @@ fn prepare_root(
         &cfg.hostname,
         &cfg.domainname,
         &rec.host_config.network_mode,
+        ip,
+        user_defined,
         &user_destinations,
     )?);
     Ok((rootfs, mounts))
@@ -444,6 +462,7 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     let fs_dir = c.fs_dir();
     let detached = tokio::task::spawn_blocking(move || shipshape_runtime::detach_rootfs(&fs_dir));
     let oom_killed = super::cgroups::release(&c.id).await;
+    crate::daemon::networks::endpoint::detach(d, &c.id);
     match detached.await {
         Ok(Ok(root)) => c.release_root_later(root),
         Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmounting the container's root"),

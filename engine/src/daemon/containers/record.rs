@@ -194,15 +194,18 @@ pub struct Record {
     /// so `unless-stopped` does not bring it back when the daemon starts.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The create request's `NetworkingConfig` (endpoint settings: static
+    /// addresses, aliases), applied at each start.
+    #[serde(default)]
+    pub networking_config: Option<serde_json::Value>,
 }
 
 impl Record {
     /// The network a container shows as attached to (and a `network` list
-    /// filter matches): dockerd's name for its NetworkMode; this engine
-    /// shares the host's network for the defaults.
+    /// filter matches): dockerd's name for its NetworkMode.
     pub fn network_name(&self) -> &str {
         match self.host_config.network_mode.as_str() {
-            "" | "default" | "bridge" | "host" => "host",
+            "" | "default" => "bridge",
             other => other,
         }
     }
