@@ -35,6 +35,9 @@ use crate::errdefs::EngineError;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_root: PathBuf,
+    /// Where the embedded DNS resolver forwards (`--dns-upstream`); None:
+    /// the host's resolv.conf nameservers.
+    pub dns_upstreams: Option<Vec<std::net::SocketAddr>>,
 }
 
 /// A container that uses an image, for `DELETE /images/{name}` conflicts.

@@ -51,16 +51,31 @@ pub fn ensure(data_root: &Path) -> std::io::Result<PathBuf> {
 pub const HOSTS: &str = "hosts";
 pub const RESOLV_CONF: &str = "resolv.conf";
 
-/// Docker's standard entries, plus the container's own name so it resolves
-/// (to its address on a bridge, else to 127.0.1.1 as for `none`).
-fn hosts_file(hostname: &str, domainname: &str, ip: Option<std::net::Ipv4Addr>) -> String {
+/// What `daemon::networks::dns` decided for a container's files.
+#[derive(Debug, Default)]
+pub struct DnsFiles {
+    /// The whole resolv.conf; None: the host's, filtered.
+    pub resolv: Option<String>,
+    /// `--add-host` lines, after the standard entries.
+    pub extra_hosts: String,
+}
+
+/// Docker's standard entries, `--add-host` lines, then the container's own
+/// name so it resolves (to its address on a bridge, else to 127.0.1.1 as
+/// for `none`).
+fn hosts_file(
+    hostname: &str,
+    domainname: &str,
+    ip: Option<std::net::Ipv4Addr>,
+    extra: &str,
+) -> String {
     let fqdn = if domainname.is_empty() {
         hostname.to_string()
     } else {
         format!("{hostname}.{domainname} {hostname}")
     };
     format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{}\t{fqdn}\n",
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{extra}{}\t{fqdn}\n",
         ip.map(|ip| ip.to_string())
             .unwrap_or_else(|| "127.0.1.1".into())
     )
@@ -87,7 +102,7 @@ pub fn prepare(
     domainname: &str,
     network_mode: &str,
     ip: Option<std::net::Ipv4Addr>,
-    user_defined: bool,
+    dns: &DnsFiles,
     user_destinations: &[String],
 ) -> std::io::Result<Vec<BindMount>> {
     let own_network = network_mode != "host";
@@ -96,13 +111,11 @@ pub fn prepare(
     let hosts = if network_mode == "host" {
         std::fs::read_to_string("/etc/hosts")?
     } else {
-        hosts_file(hostname, domainname, ip)
+        hosts_file(hostname, domainname, ip, &dns.extra_hosts)
     };
-    // dockerd: on a user-defined network, its embedded resolver.
-    let resolv = if user_defined {
-        "nameserver 127.0.0.11\noptions ndots:0\n".to_string()
-    } else {
-        resolv_conf(&host_resolv, own_network)
+    let resolv = match &dns.resolv {
+        Some(r) => r.clone(),
+        None => resolv_conf(&host_resolv, own_network),
     };
     let files = [
         (HOSTNAME, "/etc/hostname", format!("{hostname}\n")),
@@ -173,7 +186,7 @@ mod tests {
             "",
             "default",
             None,
-            false,
+            &DnsFiles::default(),
             &["/etc/hosts".into()],
         )
         .unwrap();
@@ -183,6 +196,6 @@ mod tests {
             std::fs::read_to_string(d.path().join(HOSTNAME)).unwrap(),
             "box\n"
         );
-        assert!(hosts_file("box", "lan").contains("127.0.1.1\tbox.lan box"));
+        assert!(hosts_file("box", "lan", None, "").contains("127.0.1.1\tbox.lan box"));
     }
 }

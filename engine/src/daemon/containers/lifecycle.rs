@@ -1,6 +1,7 @@
 //! A container's life: create, start, stop, kill, restart, remove, wait, and
 //! what happens when its process exits. Docker's rules and messages live here.
 
+use crate::daemon::networks::dns;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -333,6 +334,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
 
     let pid = spawned.pid;
     crate::daemon::networks::endpoint::network_ready(d, c, pid, &plan);
+    dns::start(d, &c.id, pid, &rec.host_config, plan.user_defined);
     {
         let mut r = c.record();
         r.state = State {
@@ -439,13 +441,18 @@ fn prepare_root(
     volumes::mounts::create_bind_sources(&mounts)?;
     let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
     let cfg = &rec.config;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let dns = super::init_layer::DnsFiles {
+        resolv: dns::resolv_conf(&host_resolv, &rec.host_config, user_defined),
+        extra_hosts: dns::extra_hosts(&rec.host_config, dns::host_gateway(d)),
+    };
     mounts.extend(super::init_layer::prepare(
         c.dir(),
         &cfg.hostname,
         &cfg.domainname,
         &rec.host_config.network_mode,
         ip,
-        user_defined,
+        &dns,
         &user_destinations,
     )?);
     Ok((rootfs, mounts))

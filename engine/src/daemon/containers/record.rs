@@ -77,6 +77,12 @@ pub struct HostConfig {
     pub cap_drop: Option<Vec<String>>,
     pub security_opt: Option<Vec<String>>,
     pub devices: Option<Vec<super::devices::DeviceMapping>>,
+    /// Resolver options (`--dns`, `--dns-search`, `--dns-option`) and
+    /// `--add-host` entries: see `daemon::networks::dns`.
+    pub dns: Option<Vec<String>>,
+    pub dns_search: Option<Vec<String>>,
+    pub dns_options: Option<Vec<String>>,
+    pub extra_hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -188,6 +188,7 @@ pub fn network_ready(_d: &Daemon, _c: &Container, _pid: i32, _plan: &Plan) {}
 
 /// Releases the container's addresses (at exit, or when a start fails).
 pub fn detach(d: &Daemon, cid: &str) {
+    super::dns::stop(d, cid);
     let mut nets = d.networks.lock();
     for n in nets.iter_mut() {
         n.endpoints.remove(cid);

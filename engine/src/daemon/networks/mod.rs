@@ -8,6 +8,7 @@
 //! one.
 
 pub mod bridge;
+pub mod dns;
 pub mod endpoint;
 pub mod ipam;
 
@@ -104,6 +105,8 @@ pub struct NetworkStore {
     path: PathBuf,
     nets: Mutex<Vec<Network>>,
     pub host: bridge::Host,
+    /// The embedded DNS resolvers of running containers.
+    pub resolvers: dns::Resolvers,
 }
 
 fn now() -> String {
@@ -160,6 +163,7 @@ impl NetworkStore {
             path,
             nets: Mutex::new(nets),
             host,
+            resolvers: dns::Resolvers::default(),
         };
         if changed {
             store.save(&store.lock())?;
