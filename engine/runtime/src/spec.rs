@@ -123,6 +123,12 @@ pub struct ProcessSpec {
     /// the command starts (`eth0`, `eth1`, ... in this order).
     #[serde(default)]
     pub veths: Vec<Veth>,
+    /// With [`Network::None`]: UDP and TCP sockets bound at this address in
+    /// the new namespace before the command starts (the embedded DNS
+    /// resolver's 127.0.0.11:53, so the container's first lookup finds
+    /// it); they come back in [`crate::Spawned::dns_sockets`].
+    #[serde(default)]
+    pub dns_bind: Option<std::net::SocketAddr>,
     /// cgroup directories the container joins before its first process
     /// starts (see [`crate::cgroups::Cgroup::dirs`]); empty: stay in the
     /// daemon's.

@@ -131,6 +131,7 @@ impl Container {
             tmpfs: vec![],
             network: Network::None,
             veths: Vec::new(),
+            dns_bind: None,
             cgroups: vec![],
             security: Default::default(),
             devices: vec![],

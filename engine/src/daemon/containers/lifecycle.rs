@@ -309,7 +309,11 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     let cfg = &rec.config;
     let mut spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups, security, devices);
     spec.veths = plan.veths.clone();
-    let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
+    // The embedded resolver's sockets are bound before the command runs.
+    spec.dns_bind = plan
+        .user_defined
+        .then_some(shipshape_dns::EMBEDDED_RESOLVER);
+    let mut spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await
         .map_err(EngineError::system)?
     {
@@ -333,8 +337,11 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     };
 
     let pid = spawned.pid;
+    let dns_sockets = spawned.dns_sockets.take();
     crate::daemon::networks::endpoint::network_ready(d, c, pid, &plan);
-    dns::start(d, &c.id, pid, &rec.host_config, plan.user_defined);
+    if let Some((udp, tcp)) = dns_sockets {
+        dns::start(d, &c.id, udp, tcp, &rec.host_config);
+    }
     {
         let mut r = c.record();
         r.state = State {

@@ -78,6 +78,7 @@ pub fn process_spec(
         tmpfs: volumes::mounts::tmpfs_mounts(rec),
         network,
         veths: Vec::new(),
+        dns_bind: None,
         security,
         devices,
     }

@@ -40,22 +40,16 @@ impl Resolvers {
     }
 }
 
-/// Starts the embedded resolver of container `cid` (pid 1 `pid`) when it is
-/// on a user-defined network. A failure is logged: the container runs, its
-/// lookups fail, as they would with an unreachable nameserver.
-pub fn start(d: &Arc<Daemon>, cid: &str, pid: i32, hc: &HostConfig, user_defined: bool) {
-    if !user_defined {
-        return;
-    }
-    let bound = std::fs::File::open(format!("/proc/{pid}/ns/net"))
-        .and_then(|ns| shipshape_dns::bind_in_netns(&ns, shipshape_dns::EMBEDDED_RESOLVER));
-    let (udp, tcp) = match bound {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(id = %cid, error = %e, "the embedded DNS resolver cannot bind");
-            return;
-        }
-    };
+/// Serves the embedded resolver of container `cid` (on a user-defined
+/// network) on `udp` and `tcp`, bound in its namespace by the runtime
+/// before its command started (`ProcessSpec::dns_bind`), until [`stop`].
+pub fn start(
+    d: &Arc<Daemon>,
+    cid: &str,
+    udp: std::net::UdpSocket,
+    tcp: std::net::TcpListener,
+    hc: &HostConfig,
+) {
     let names = ContainerNames {
         daemon: Arc::downgrade(d),
         cid: cid.to_string(),
