@@ -98,6 +98,10 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 fn network_settings(d: &crate::daemon::Daemon, c: &crate::daemon::Container, ns: &mut Value) {
     use crate::daemon::networks;
     let eps = networks::endpoint::endpoints_of(d, &c.id);
+    if c.is_running() {
+        let rec = c.snapshot();
+        ns["Ports"] = networks::ports::render_ports(&rec, &d.networks.published(&c.id));
+    }
     let template = ns["Networks"]
         .as_object()
         .and_then(|m| m.values().next().cloned())

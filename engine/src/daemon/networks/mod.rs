@@ -10,6 +10,7 @@
 pub mod bridge;
 pub mod endpoint;
 pub mod ipam;
+pub mod ports;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -104,6 +105,8 @@ pub struct NetworkStore {
     path: PathBuf,
     nets: Mutex<Vec<Network>>,
     pub host: bridge::Host,
+    /// Published ports of running containers, by container ID.
+    published: Mutex<std::collections::HashMap<String, ports::Published>>,
 }
 
 fn now() -> String {
@@ -160,6 +163,7 @@ impl NetworkStore {
             path,
             nets: Mutex::new(nets),
             host,
+            published: Mutex::new(Default::default()),
         };
         if changed {
             store.save(&store.lock())?;
@@ -351,6 +355,25 @@ impl NetworkStore {
         if let Err(e) = self.host.sync_firewall(&nets) {
             tracing::warn!(error = %e, "firewall rules");
         }
+    }
+
+    /// Keeps a running container's port forwards (replacing older ones).
+    pub fn set_published(&self, cid: &str, p: Option<ports::Published>) {
+        let mut m = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        match p {
+            Some(p) => {
+                m.insert(cid.to_string(), p);
+            }
+            None => {
+                m.remove(cid);
+            }
+        }
+    }
+
+    /// The container's published ports while it runs.
+    pub fn published(&self, cid: &str) -> Vec<ports::Mapping> {
+        let m = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(cid).map(|p| p.mappings.clone()).unwrap_or_default()
     }
 
     /// At daemon stop: the bridges and rules go (they come back at start).
