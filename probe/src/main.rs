@@ -112,6 +112,7 @@ fn usage_error(msg: &str) -> ! {
          exit N, env, hostname, pid, uid, cwd, trap-term CODE, stderr TEXT, cat,\n\
          lines N, guard PATH ... end, try-open PATH r|w, try-mknod PATH b|c MAJ MIN,\n\
          devstat PATH, orphan SECS, detach SECS, zombies,\n\
+         tcp-serve PORT TEXT, tcp-connect HOST PORT MILLIS,\n\
          dns-query NAME|IP [SERVER[:PORT]] [a|aaaa|ptr|mx],\n\
          try-syscall personality|personality-query|keyctl|unshare-uts"
     );
@@ -389,6 +390,42 @@ fn run(cmd: &[String]) -> CmdResult {
                 }
             }
             println!("zombies: {n}");
+        }
+        "tcp-serve" => {
+            // Answers TEXT to every connection, forever.
+            let port = arg(cmd, 1, "port")?;
+            let text = arg(cmd, 2, "text")?.to_string();
+            let l = std::net::TcpListener::bind(("0.0.0.0", port.parse::<u16>().unwrap_or(0)))
+                .map_err(|e| fail(format!("tcp-serve: {e}")))?;
+            println!("listening");
+            let _ = io::stdout().flush();
+            for mut s in l.incoming().flatten() {
+                let _ = s.write_all(text.as_bytes());
+            }
+        }
+        "tcp-connect" => {
+            // Prints what the server sent, or "unreachable" (exit 1).
+            let host = arg(cmd, 1, "host")?;
+            let port: u16 = arg(cmd, 2, "port")?.parse().unwrap_or(0);
+            let ms: u64 = arg(cmd, 3, "millis")?.parse().unwrap_or(1000);
+            let addr = std::net::SocketAddr::new(
+                host.parse()
+                    .map_err(|_| fail(format!("tcp-connect: bad address {host}")))?,
+                port,
+            );
+            let t = std::time::Duration::from_millis(ms);
+            match std::net::TcpStream::connect_timeout(&addr, t) {
+                Ok(mut s) => {
+                    let _ = s.set_read_timeout(Some(t));
+                    let mut got = String::new();
+                    let _ = s.read_to_string(&mut got);
+                    println!("got {got}");
+                }
+                Err(_) => {
+                    println!("unreachable");
+                    return Err(1);
+                }
+            }
         }
         "dns-query" => {
             // A raw DNS query over UDP: the image has no resolver library.

@@ -16,6 +16,7 @@ pub mod hostile;
 pub mod hygiene;
 pub mod images;
 pub mod model;
+pub mod network;
 pub mod network_dns;
 pub mod protocol;
 pub mod registry;

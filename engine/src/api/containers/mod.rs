@@ -98,6 +98,10 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 fn network_settings(d: &crate::daemon::Daemon, c: &crate::daemon::Container, ns: &mut Value) {
     use crate::daemon::networks;
     let eps = networks::endpoint::endpoints_of(d, &c.id);
+    if c.is_running() {
+        let rec = c.snapshot();
+        ns["Ports"] = networks::ports::render_ports(&rec, &d.networks.published(&c.id));
+    }
     let template = ns["Networks"]
         .as_object()
         .and_then(|m| m.values().next().cloned())
@@ -184,6 +188,10 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
                 }
                 render::list_entry(&r, ops::mounts_json(d, &r))
             };
+            let published = d.networks.published(&c.id);
+            if !published.is_empty() {
+                v["Ports"] = crate::daemon::networks::ports::render_list(&published);
+            }
             let (rw, rootfs) = crate::daemon::containers::container::sizes(d, c).await;
             v["SizeRw"] = json!(rw);
             v["SizeRootFs"] = json!(rootfs);
@@ -216,7 +224,19 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
         state.clear();
         render::write_list_state(&mut state, &r);
         let fixed = r.derived(|r| render::list_fixed(r, ops::mounts_json(d, r)));
-        buf.extend_from_slice(&fixed.list_head);
+        let published = d.networks.published(&c.id);
+        if published.is_empty() {
+            buf.extend_from_slice(&fixed.list_head);
+        } else {
+            // The cached head has no ports: a running container's go in.
+            let ports = crate::daemon::networks::ports::render_list(&published);
+            let head = String::from_utf8_lossy(&fixed.list_head).replacen(
+                "\"Ports\":[]",
+                &format!("\"Ports\":{ports}"),
+                1,
+            );
+            buf.extend_from_slice(head.as_bytes());
+        }
         buf.extend_from_slice(&state);
         buf.extend_from_slice(&fixed.list_tail);
         n += 1;

@@ -267,6 +267,10 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         Ok(p) => p,
         Err(e) => return Err(failed_start(d, c, e).await),
     };
+    if let Err(e) = crate::daemon::networks::endpoint::publish_ports(d, c, &rec, &plan) {
+        crate::daemon::networks::endpoint::detach(d, &c.id);
+        return Err(failed_start(d, c, e).await);
+    }
     let (hosts_ip, user_defined) = (plan.ip, plan.user_defined);
     // The cgroups are made while the root is mounted: neither needs the
     // other, and each is a good part of a start.

@@ -186,9 +186,36 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
 /// (`shipshape_dns::bind_in_netns` on that namespace, 127.0.0.11:53).
 pub fn network_ready(_d: &Daemon, _c: &Container, _pid: i32, _plan: &Plan) {}
 
-/// Releases the container's addresses (at exit, or when a start fails).
+/// Binds the container's published ports (before it starts, so a port in
+/// use fails the start); forwards go to its first address.
+pub fn publish_ports(
+    d: &Daemon,
+    c: &Container,
+    rec: &Record,
+    plan: &Plan,
+) -> Result<(), EngineError> {
+    let Some(ip) = plan.ip else {
+        return Ok(());
+    };
+    let ep = d
+        .networks
+        .list()
+        .into_iter()
+        .find(|n| n.endpoints.contains_key(&c.id))
+        .map(|n| super::endpoint_id(&n.id, &c.id))
+        .unwrap_or_default();
+    let p = super::ports::publish(rec, ip, &ep)?;
+    if !p.mappings.is_empty() {
+        d.networks.set_published(&c.id, Some(p));
+    }
+    Ok(())
+}
+
+/// Releases the container's addresses and ports (at exit, or when a start
+/// fails).
 pub fn detach(d: &Daemon, cid: &str) {
     super::dns::stop(d, cid);
+    d.networks.set_published(cid, None);
     let mut nets = d.networks.lock();
     for n in nets.iter_mut() {
         n.endpoints.remove(cid);

@@ -11,6 +11,7 @@ pub mod bridge;
 pub mod dns;
 pub mod endpoint;
 pub mod ipam;
+pub mod ports;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -107,6 +108,8 @@ pub struct NetworkStore {
     pub host: bridge::Host,
     /// The embedded DNS resolvers of running containers.
     pub resolvers: dns::Resolvers,
+    /// Published ports of running containers, by container ID.
+    published: Mutex<std::collections::HashMap<String, ports::Published>>,
 }
 
 fn now() -> String {
@@ -164,6 +167,7 @@ impl NetworkStore {
             nets: Mutex::new(nets),
             host,
             resolvers: dns::Resolvers::default(),
+            published: Mutex::new(Default::default()),
         };
         if changed {
             store.save(&store.lock())?;
@@ -355,6 +359,25 @@ impl NetworkStore {
         if let Err(e) = self.host.sync_firewall(&nets) {
             tracing::warn!(error = %e, "firewall rules");
         }
+    }
+
+    /// Keeps a running container's port forwards (replacing older ones).
+    pub fn set_published(&self, cid: &str, p: Option<ports::Published>) {
+        let mut m = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        match p {
+            Some(p) => {
+                m.insert(cid.to_string(), p);
+            }
+            None => {
+                m.remove(cid);
+            }
+        }
+    }
+
+    /// The container's published ports while it runs.
+    pub fn published(&self, cid: &str) -> Vec<ports::Mapping> {
+        let m = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(cid).map(|p| p.mappings.clone()).unwrap_or_default()
     }
 
     /// At daemon stop: the bridges and rules go (they come back at start).
