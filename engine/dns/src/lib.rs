@@ -19,14 +19,16 @@ mod forward;
 mod netns;
 mod server;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 pub use netns::bind_in_netns;
 pub use server::serve;
 
 /// The address dockerd's embedded resolver answers on inside a container.
-pub const EMBEDDED_RESOLVER: SocketAddr =
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11)), 53);
+pub const EMBEDDED_RESOLVER: SocketAddr = SocketAddr::V4(EMBEDDED_RESOLVER_V4);
+
+/// The same, as the IPv4 socket address it is.
+pub const EMBEDDED_RESOLVER_V4: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 11), 53);
 
 /// What one container's resolver knows: the names on the networks that
 /// container is on. Names are passed lower-cased and without the trailing

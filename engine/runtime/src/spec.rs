@@ -128,7 +128,7 @@ pub struct ProcessSpec {
     /// resolver's 127.0.0.11:53, so the container's first lookup finds
     /// it); they come back in [`crate::Spawned::dns_sockets`].
     #[serde(default)]
-    pub dns_bind: Option<std::net::SocketAddr>,
+    pub dns_bind: Option<std::net::SocketAddrV4>,
     /// cgroup directories the container joins before its first process
     /// starts (see [`crate::cgroups::Cgroup::dirs`]); empty: stay in the
     /// daemon's.

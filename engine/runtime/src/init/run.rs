@@ -57,7 +57,7 @@ pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, Ru
 /// Binds the embedded DNS resolver's sockets in the new network namespace
 /// (loopback up first: 127.0.0.11 lives on it) and hands them to the
 /// daemon; this process's copies go when it exits.
-fn bind_dns(chan: &Channel, addr: std::net::SocketAddr) -> Result<(), RuntimeError> {
+fn bind_dns(chan: &Channel, addr: std::net::SocketAddrV4) -> Result<(), RuntimeError> {
     use std::os::fd::AsRawFd;
     let ns_err = |what: &str, e: std::io::Error| RuntimeError::Namespace(format!("{what}: {e}"));
     network::loopback_up().map_err(|e| ns_err("bringing up lo", e))?;

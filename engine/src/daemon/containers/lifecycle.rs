@@ -316,7 +316,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     // The embedded resolver's sockets are bound before the command runs.
     spec.dns_bind = plan
         .user_defined
-        .then_some(shipshape_dns::EMBEDDED_RESOLVER);
+        .then_some(shipshape_dns::EMBEDDED_RESOLVER_V4);
     let mut spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await
         .map_err(EngineError::system)?

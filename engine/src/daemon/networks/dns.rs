@@ -344,13 +344,15 @@ mod tests {
 
     #[test]
     fn extra_hosts_as_dockerd() {
-        let mut h = HostConfig::default();
-        h.extra_hosts = Some(
-            ["one:192.0.2.9", "six:fd00::5", "gw:host-gateway"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        );
+        let h = HostConfig {
+            extra_hosts: Some(
+                ["one:192.0.2.9", "six:fd00::5", "gw:host-gateway"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+            ..HostConfig::default()
+        };
         assert_eq!(
             extra_hosts(&h, Some(Ipv4Addr::new(172, 17, 0, 1))),
             "192.0.2.9\tone\nfd00::5\tsix\n172.17.0.1\tgw\n"
