@@ -105,9 +105,11 @@ fn reachability(ctx: &Ctx) -> Outcome {
         // Same network: reachable.
         match connect_from(ctx, &n1, &ip)? {
             Some(r) if r == "srv" => {}
-            other => return Err(fail(format!(
+            other => {
+                return Err(fail(format!(
                 "a container on the same network got {other:?} from {ip}:{PORT}, expected \"srv\""
-            ))),
+            )))
+            }
         }
         // Another network, and the default bridge: cut off.
         for net in [n2.as_str(), "bridge"] {
