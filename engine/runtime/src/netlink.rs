@@ -95,7 +95,6 @@ impl Rtnl {
         let mut buf = vec![0u8; req.buffer_len()];
         req.serialize(&mut buf);
         self.sock.send(&buf, 0).map_err(|e| nl_err(what, e))?;
-        let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
         let mut out = Vec::new();
         let mut rbuf = vec![0u8; 1 << 16];
         loop {
@@ -126,12 +125,7 @@ impl Rtnl {
                         return Ok(out);
                     }
                     NetlinkPayload::Done(_) => return Ok(out),
-                    NetlinkPayload::InnerMessage(m) => {
-                        out.push(m);
-                        if !dump {
-                            // An echoed reply without an ack: keep reading.
-                        }
-                    }
+                    NetlinkPayload::InnerMessage(m) => out.push(m),
                     _ => {}
                 }
             }

@@ -197,5 +197,9 @@ mod tests {
             "box\n"
         );
         assert!(hosts_file("box", "lan", None, "").contains("127.0.1.1\tbox.lan box"));
+        assert!(
+            hosts_file("box", "", Some(std::net::Ipv4Addr::new(172, 18, 0, 2)), "")
+                .ends_with("172.18.0.2\tbox\n")
+        );
     }
 }

@@ -338,8 +338,7 @@ fn tag_is_dead(tag: &str) -> bool {
         return true;
     };
     // SAFETY: flock on an fd we own.
-    let free = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-    free
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
 fn remove_firewall(tag: &str) {

@@ -127,12 +127,21 @@ impl NetworkStore {
             Err(e) => return Err(e),
         };
         let mut changed = false;
+        // A data root from before bridges were real: its default bridge
+        // claimed dockerd's 172.17.0.0/16 without a bridge of its own; it
+        // gets a free subnet when its bridge is made.
+        for n in nets.iter_mut() {
+            if n.name == "bridge" && n.bridge.is_empty() && !n.ipam_config.is_empty() {
+                n.ipam_config.clear();
+                n.options.remove("com.docker.network.bridge.name");
+                changed = true;
+            }
+        }
         for (name, driver) in [("none", "null"), ("host", "host"), ("bridge", "bridge")] {
             if nets.iter().any(|n| n.name == name) {
                 continue;
             }
             let mut options = BTreeMap::new();
-            let mut ipam_config = Vec::new();
             if name == "bridge" {
                 for (k, v) in [
                     ("com.docker.network.bridge.default_bridge", "true"),
@@ -144,7 +153,6 @@ impl NetworkStore {
                     options.insert(k.to_string(), v.to_string());
                 }
             }
-            let _ = &mut ipam_config;
             nets.push(Network {
                 name: name.into(),
                 id: names::new_id(),
@@ -153,7 +161,7 @@ impl NetworkStore {
                 internal: false,
                 attachable: false,
                 enable_ipv6: false,
-                ipam_config,
+                ipam_config: Vec::new(),
                 options,
                 labels: BTreeMap::new(),
                 connected: Vec::new(),
@@ -337,16 +345,21 @@ impl NetworkStore {
             self.host.reap(&owned);
         }
         let mut changed = false;
-        for i in 0..nets.len() {
-            if nets[i].driver != "bridge" {
+        let ids: Vec<String> = nets
+            .iter()
+            .filter(|n| n.driver == "bridge")
+            .map(|n| n.id.clone())
+            .collect();
+        for id in ids {
+            let others: Vec<Network> = nets.iter().filter(|o| o.id != id).cloned().collect();
+            let Some(slot) = nets.iter_mut().find(|n| n.id == id) else {
                 continue;
-            }
-            let mut n = nets[i].clone();
-            let others: Vec<Network> = nets.iter().filter(|o| o.id != n.id).cloned().collect();
+            };
+            let mut n = slot.clone();
             match self.make_bridge(&mut n, &others) {
                 Ok(()) => {
-                    changed |= n.bridge != nets[i].bridge || n.ipam_config != nets[i].ipam_config;
-                    nets[i] = n;
+                    changed |= n.bridge != slot.bridge || n.ipam_config != slot.ipam_config;
+                    *slot = n;
                 }
                 Err(e) => tracing::warn!(network = %n.name, error = %e, "bringing up bridge"),
             }

@@ -173,7 +173,7 @@ pub fn publish(rec: &Record, target: Ipv4Addr, endpoint: &str) -> Result<Publish
                 }
             }
         };
-        let mut hp = host_port;
+        let hp = host_port;
         if hp == 0 {
             // The first port of the ephemeral range free on every address.
             loop {
@@ -202,7 +202,6 @@ pub fn publish(rec: &Record, target: Ipv4Addr, endpoint: &str) -> Result<Publish
                     break;
                 }
             }
-            hp = 0;
         } else {
             for ip in &ips {
                 match bind(proto, SocketAddr::new(*ip, hp)) {
@@ -236,7 +235,6 @@ pub fn publish(rec: &Record, target: Ipv4Addr, endpoint: &str) -> Result<Publish
                 }
             }
         }
-        let _ = hp;
     }
     let mut out = Published::default();
     for (m, b) in bound {
