@@ -49,6 +49,11 @@ struct Args {
     /// Runtime options, as dockerd's: only `native.cgroupdriver=cgroupfs`.
     #[arg(long = "exec-opt")]
     exec_opts: Vec<String>,
+    /// Where the embedded DNS resolver of user-defined networks forwards
+    /// names it does not know: IP or IP:PORT (repeatable) [default: the
+    /// nameservers of the host's /etc/resolv.conf].
+    #[arg(long = "dns-upstream", value_parser = parse_upstream)]
+    dns_upstreams: Vec<std::net::SocketAddr>,
 }
 
 /// dockerd's `--exec-opt` keys. The cgroup driver is cgroupfs: the engine
@@ -74,6 +79,16 @@ fn check_exec_opts(opts: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `IP`, `IP:PORT` or `[IPv6]:PORT`; port 53 when none is given.
+fn parse_upstream(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| format!("not an IP or IP:PORT: {s:?}"))
 }
 
 impl Args {
@@ -177,7 +192,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(listen, args.data_root)) {
+    let dns_upstreams = (!args.dns_upstreams.is_empty()).then_some(args.dns_upstreams);
+    match rt.block_on(run(listen, args.data_root, dns_upstreams)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shipshape-engine: {e}");
@@ -194,9 +210,14 @@ struct Listen {
     opts: ServeOptions,
 }
 
-async fn run(listen: Listen, data_root: PathBuf) -> Result<(), String> {
+async fn run(
+    listen: Listen,
+    data_root: PathBuf,
+    dns_upstreams: Option<Vec<std::net::SocketAddr>>,
+) -> Result<(), String> {
     let daemon = Daemon::open(Config {
         data_root: data_root.clone(),
+        dns_upstreams,
     })
     .map_err(|e| format!("opening data root {}: {e}", data_root.display()))?;
     let listeners = server::bind(&listen.hosts, listen.group, listen.tls.as_ref())

@@ -112,6 +112,8 @@ fn usage_error(msg: &str) -> ! {
          exit N, env, hostname, pid, uid, cwd, trap-term CODE, stderr TEXT, cat,\n\
          lines N, guard PATH ... end, try-open PATH r|w, try-mknod PATH b|c MAJ MIN,\n\
          devstat PATH, orphan SECS, detach SECS, zombies,\n\
+         tcp-serve PORT TEXT, tcp-connect HOST PORT MILLIS,\n\
+         dns-query NAME|IP [SERVER[:PORT]] [a|aaaa|ptr|mx],\n\
          try-syscall personality|personality-query|keyctl|unshare-uts"
     );
     process::exit(2);
@@ -389,6 +391,58 @@ fn run(cmd: &[String]) -> CmdResult {
             }
             println!("zombies: {n}");
         }
+        "tcp-serve" => {
+            // Answers TEXT to every connection, forever.
+            let port = arg(cmd, 1, "port")?;
+            let text = arg(cmd, 2, "text")?.to_string();
+            let l = std::net::TcpListener::bind(("0.0.0.0", port.parse::<u16>().unwrap_or(0)))
+                .map_err(|e| fail(format!("tcp-serve: {e}")))?;
+            println!("listening");
+            let _ = io::stdout().flush();
+            for mut s in l.incoming().flatten() {
+                let _ = s.write_all(text.as_bytes());
+            }
+        }
+        "tcp-connect" => {
+            // Prints what the server sent, or "unreachable" (exit 1).
+            let host = arg(cmd, 1, "host")?;
+            let port: u16 = arg(cmd, 2, "port")?.parse().unwrap_or(0);
+            let ms: u64 = arg(cmd, 3, "millis")?.parse().unwrap_or(1000);
+            let addr = std::net::SocketAddr::new(
+                host.parse()
+                    .map_err(|_| fail(format!("tcp-connect: bad address {host}")))?,
+                port,
+            );
+            let t = std::time::Duration::from_millis(ms);
+            match std::net::TcpStream::connect_timeout(&addr, t) {
+                Ok(mut s) => {
+                    let _ = s.set_read_timeout(Some(t));
+                    let mut got = String::new();
+                    let _ = s.read_to_string(&mut got);
+                    println!("got {got}");
+                }
+                Err(_) => {
+                    println!("unreachable");
+                    return Err(1);
+                }
+            }
+        }
+        "dns-query" => {
+            // A raw DNS query over UDP: the image has no resolver library.
+            let name = arg(cmd, 1, "NAME")?;
+            let server = match cmd.get(2) {
+                Some(s) => s.clone(),
+                None => {
+                    first_nameserver().ok_or_else(|| fail("dns-query: no nameserver".into()))?
+                }
+            };
+            let qtype = cmd.get(3).map(String::as_str).unwrap_or("");
+            for line in dns_query(name, &server, qtype)
+                .map_err(|e| fail(format!("dns-query {name}: {e}")))?
+            {
+                println!("{line}");
+            }
+        }
         "end" => {}
         other => usage_error(&format!("unknown command {other:?}")),
     }
@@ -503,4 +557,162 @@ fn dump(dir: &Path, prefix: &str) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The first `nameserver` of /etc/resolv.conf.
+fn first_nameserver() -> Option<String> {
+    let conf = fs::read_to_string("/etc/resolv.conf").ok()?;
+    conf.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some("nameserver")).then(|| w.next().map(str::to_string))?
+    })
+}
+
+/// One DNS query over UDP (5 s, two tries) and its answers, one line each:
+/// addresses for A/AAAA, names (without the final dot) for PTR, `MX PREF
+/// NAME` for MX. An IP as NAME asks for its PTR. Fails on a non-zero rcode
+/// (`NXDOMAIN`, `SERVFAIL`, ...) and on an empty answer (`no answer`).
+fn dns_query(name: &str, server: &str, qtype: &str) -> Result<Vec<String>, String> {
+    use std::net::{IpAddr, SocketAddr, UdpSocket};
+    let (qname, qtype) = match (name.parse::<IpAddr>(), qtype) {
+        (Ok(IpAddr::V4(ip)), "" | "ptr") => {
+            let o = ip.octets();
+            (
+                format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0]),
+                12u16,
+            )
+        }
+        (Ok(IpAddr::V6(ip)), "" | "ptr") => {
+            let mut labels: Vec<String> = Vec::new();
+            for b in ip.octets().iter().rev() {
+                labels.push(format!("{:x}", b & 0xf));
+                labels.push(format!("{:x}", b >> 4));
+            }
+            (format!("{}.ip6.arpa", labels.join(".")), 12)
+        }
+        (_, "" | "a") => (name.to_string(), 1),
+        (_, "aaaa") => (name.to_string(), 28),
+        (_, "ptr") => (name.to_string(), 12),
+        (_, "mx") => (name.to_string(), 15),
+        (_, other) => return Err(format!("unknown type {other:?}")),
+    };
+    let server: SocketAddr = match server.parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => SocketAddr::new(
+            server
+                .parse()
+                .map_err(|_| format!("bad server {server:?}"))?,
+            53,
+        ),
+    };
+    let id = (process::id() as u16) ^ 0x5a5a;
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in qname.split('.').filter(|l| !l.is_empty()) {
+        if label.len() > 63 {
+            return Err("label too long".into());
+        }
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&[0, 1]);
+    let bind = if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sock = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    sock.connect(server).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 4096];
+    let mut reply = None;
+    'tries: for _ in 0..2 {
+        sock.send(&q).map_err(|e| e.to_string())?;
+        loop {
+            match sock.recv(&mut buf) {
+                Ok(n) if n >= 12 && buf[..2] == id.to_be_bytes() => {
+                    reply = Some(buf[..n].to_vec());
+                    break 'tries;
+                }
+                Ok(_) => continue,
+                Err(_) => continue 'tries,
+            }
+        }
+    }
+    let r = reply.ok_or("timed out")?;
+    let rcode = r[3] & 0x0f;
+    if rcode != 0 {
+        let names = [
+            "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+        ];
+        return Err(names
+            .get(rcode as usize)
+            .map_or(format!("rcode {rcode}"), |s| s.to_string()));
+    }
+    let count = |i: usize| u16::from_be_bytes([r[i], r[i + 1]]) as usize;
+    let (qd, an) = (count(4), count(6));
+    let mut pos = 12;
+    for _ in 0..qd {
+        pos = dns_name(&r, pos)?.1 + 4;
+    }
+    let mut out = Vec::new();
+    for _ in 0..an {
+        pos = dns_name(&r, pos)?.1;
+        let field = |at: usize| {
+            r.get(at..at + 2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        };
+        let rtype = field(pos).ok_or("short answer")?;
+        let rdlen = field(pos + 8).ok_or("short answer")?;
+        let start = pos + 10;
+        let data = r.get(start..start + rdlen).ok_or("short answer")?;
+        match (rtype, data.len()) {
+            (1, 4) => {
+                out.push(std::net::Ipv4Addr::new(data[0], data[1], data[2], data[3]).to_string())
+            }
+            (28, 16) => {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(data);
+                out.push(std::net::Ipv6Addr::from(o).to_string());
+            }
+            (12, _) => out.push(dns_name(&r, start)?.0),
+            (15, _) if rdlen > 2 => out.push(format!(
+                "MX {} {}",
+                field(start).unwrap_or(0),
+                dns_name(&r, start + 2)?.0
+            )),
+            _ => {}
+        }
+        pos = start + rdlen;
+    }
+    if out.is_empty() {
+        return Err("no answer".into());
+    }
+    Ok(out)
+}
+
+/// The name at `pos` (following compression pointers) without the final
+/// dot, and where the record goes on after it.
+fn dns_name(msg: &[u8], mut pos: usize) -> Result<(String, usize), String> {
+    let mut labels = Vec::new();
+    let mut end = None;
+    for _ in 0..128 {
+        let len = *msg.get(pos).ok_or("short name")? as usize;
+        if len == 0 {
+            return Ok((labels.join("."), end.unwrap_or(pos + 1)));
+        }
+        if len & 0xc0 == 0xc0 {
+            let low = *msg.get(pos + 1).ok_or("short name")? as usize;
+            end.get_or_insert(pos + 2);
+            pos = ((len & 0x3f) << 8) | low;
+            continue;
+        }
+        let label = msg.get(pos + 1..pos + 1 + len).ok_or("short name")?;
+        labels.push(String::from_utf8_lossy(label).into_owned());
+        pos += 1 + len;
+    }
+    Err("name loop".into())
 }

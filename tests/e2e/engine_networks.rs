@@ -1,8 +1,138 @@
 //! The real docker CLI against `shipshape-engine`: `docker network ls`,
-//! `create`, `inspect`, `connect`, `rm`, `prune`. Bookkeeping only: the
-//! engine sets up no bridge (see specs/engine/endpoints.json).
+//! `create`, `inspect`, `connect`, `rm`, `prune`, and real bridges: addresses,
+//! isolation, published ports, nothing left behind.
+
+use std::io::Read;
 
 use shipshape_tests::{ok, run, stderr, Engine};
+
+/// The engine's bridges on the host: `ss<tag>-...` links (see
+/// engine/src/daemon/networks/bridge.rs).
+fn engine_bridges() -> Vec<String> {
+    let o = std::process::Command::new("ip")
+        .args(["-o", "link", "show", "type", "bridge"])
+        .output()
+        .expect("ip link");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .filter(|n| n.starts_with("ss") && n.len() == 15 && n.as_bytes()[7] == b'-')
+        .collect()
+}
+
+/// Runs the probe's tcp-connect on `net` to `ip:7777`: its stdout.
+fn connect(e: &Engine, img: &str, net: &str, ip: &str) -> String {
+    let o = run(e.docker().args([
+        "run",
+        "--rm",
+        "--network",
+        net,
+        img,
+        "/probe",
+        "tcp-connect",
+        ip,
+        "7777",
+        "1500",
+    ]));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[test]
+fn bridges_isolate_networks_and_publish_ports() {
+    let mut e = Engine::start();
+    let img = e.load_fixture();
+    ok(e.docker().args(["network", "create", "n1"]));
+    ok(e.docker().args(["network", "create", "n2"]));
+    let before = engine_bridges();
+    assert!(before.len() >= 3, "default bridge, n1 and n2: {before:?}");
+    ok(e.docker().args([
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "n1",
+        "-p",
+        "127.0.0.1::7777",
+        &img,
+        "/probe",
+        "tcp-serve",
+        "7777",
+        "srv",
+    ]));
+    let ip = ok(e.docker().args([
+        "inspect",
+        "--format",
+        "{{(index .NetworkSettings.Networks \"n1\").IPAddress}}",
+        "srv",
+    ]));
+    assert!(ip.parse::<std::net::Ipv4Addr>().is_ok(), "{ip:?}");
+    let mac = ok(e.docker().args([
+        "inspect",
+        "--format",
+        "{{(index .NetworkSettings.Networks \"n1\").MacAddress}}",
+        "srv",
+    ]));
+    let o: Vec<u8> = ip.split('.').map(|x| x.parse().unwrap()).collect();
+    assert_eq!(
+        mac,
+        format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+    );
+    // Wait until it listens (same network): reachable.
+    let mut got = String::new();
+    for _ in 0..50 {
+        got = connect(&e, &img, "n1", &ip);
+        if got == "got srv" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(got, "got srv");
+    assert_eq!(connect(&e, &img, "n2", &ip), "unreachable");
+    assert_eq!(connect(&e, &img, "bridge", &ip), "unreachable");
+    // The published port, from the host.
+    let port = ok(e.docker().args(["port", "srv", "7777/tcp"]));
+    let port: u16 = port.rsplit(':').next().unwrap().parse().expect("port");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("published port");
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    assert_eq!(body, "srv");
+    // A taken port fails the start with dockerd's words.
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let tp = taken.local_addr().unwrap().port().to_string();
+    let o = run(e.docker().args([
+        "run",
+        "-d",
+        "--name",
+        "clash",
+        "-p",
+        &format!("{tp}:80"),
+        &img,
+        "/probe",
+        "sleep",
+        "5",
+    ]));
+    assert!(
+        stderr(&o).contains(&format!(
+            "listen tcp4 0.0.0.0:{tp}: bind: address already in use"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    // Engine stop: no bridge left; they come back at start.
+    e.stop();
+    let after = engine_bridges();
+    for b in &before {
+        assert!(!after.contains(b), "{b} left after stop: {after:?}");
+    }
+    e.spawn();
+    let again = engine_bridges();
+    for b in &before {
+        assert!(again.contains(b), "{b} not back after restart: {again:?}");
+    }
+    e.stop();
+}
 
 #[test]
 fn network_create_inspect_connect_rm() {

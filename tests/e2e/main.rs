@@ -15,6 +15,7 @@ mod docker_cli;
 mod engine_build;
 mod engine_cgroups;
 mod engine_conformance;
+mod engine_dns;
 mod engine_events;
 mod engine_exec_cp;
 mod engine_hostile;

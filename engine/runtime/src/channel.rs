@@ -36,6 +36,8 @@ pub(crate) enum InitMessage {
     Pid(i32),
     /// Setup or exec failed; the process exits right after sending this.
     Error(WireError),
+    /// The sockets of `ProcessSpec::dns_bind` are attached (UDP, then TCP).
+    DnsSockets,
 }
 
 pub(crate) struct Channel {
@@ -200,7 +202,28 @@ impl Channel {
         self.send_packet(&data)
     }
 
+    /// Init side: a message with fds attached.
+    pub(crate) fn send_message_with_fds(&self, msg: &InitMessage, fds: &[RawFd]) -> io::Result<()> {
+        let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        self.send_packet_with_fds(&data, fds)
+    }
+
+    /// Daemon side: next message and the fds attached to it, `Ok(None)` at
+    /// EOF.
+    pub(crate) fn recv_message_with_fds(
+        &self,
+    ) -> Result<Option<(InitMessage, Vec<OwnedFd>)>, RuntimeError> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        match self.recv_packet_with_fds(&mut buf)? {
+            None => Ok(None),
+            Some((n, fds)) => serde_json::from_slice(&buf[..n])
+                .map(|m| Some((m, fds)))
+                .map_err(|e| RuntimeError::Other(format!("invalid message from init: {e}"))),
+        }
+    }
+
     /// Daemon side: next message, `Ok(None)` at EOF.
+    #[cfg(test)]
     pub(crate) fn recv_message(&self) -> Result<Option<InitMessage>, RuntimeError> {
         let mut buf = vec![0u8; MAX_MESSAGE];
         match self.recv_packet(&mut buf)? {

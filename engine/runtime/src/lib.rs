@@ -23,6 +23,7 @@ pub mod cgroups;
 mod channel;
 pub mod error;
 mod init;
+pub mod netlink;
 mod path;
 mod process;
 pub mod rootfs;
@@ -40,7 +41,7 @@ pub use rootfs::{
     detach_rootfs, mount_rootfs, rootfs_kind, unmount_rootfs, DetachedRoot, RootfsKind,
 };
 pub use signal::{kill, parse_signal};
-pub use spec::{BindMount, Device, ExecSpec, Network, ProcessSpec, Security, TmpfsMount};
+pub use spec::{BindMount, Device, ExecSpec, Network, ProcessSpec, Security, TmpfsMount, Veth};
 pub use supervisor::{ExitStatus, Supervisor};
 pub use tty::resize_tty;
 

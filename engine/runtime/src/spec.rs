@@ -39,6 +39,20 @@ pub enum Network {
     None,
 }
 
+/// One network interface of a container on a bridge: a veth pair whose host
+/// end (`host_name`) joins `bridge` and whose other end is `eth<N>` inside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Veth {
+    pub host_name: String,
+    pub bridge: String,
+    pub mac: [u8; 6],
+    pub mtu: u32,
+    pub address: std::net::Ipv4Addr,
+    pub prefix: u8,
+    /// Default route via this gateway (the first interface that has one).
+    pub gateway: Option<std::net::Ipv4Addr>,
+}
+
 /// What the container's processes may do: capabilities, no_new_privs and
 /// the seccomp filter. The same for its main process and every exec.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +119,16 @@ pub struct ProcessSpec {
     #[serde(default)]
     pub tmpfs: Vec<TmpfsMount>,
     pub network: Network,
+    /// With [`Network::None`]: interfaces made in the new namespace before
+    /// the command starts (`eth0`, `eth1`, ... in this order).
+    #[serde(default)]
+    pub veths: Vec<Veth>,
+    /// With [`Network::None`]: UDP and TCP sockets bound at this address in
+    /// the new namespace before the command starts (the embedded DNS
+    /// resolver's 127.0.0.11:53, so the container's first lookup finds
+    /// it); they come back in [`crate::Spawned::dns_sockets`].
+    #[serde(default)]
+    pub dns_bind: Option<std::net::SocketAddrV4>,
     /// cgroup directories the container joins before its first process
     /// starts (see [`crate::cgroups::Cgroup::dirs`]); empty: stay in the
     /// daemon's.

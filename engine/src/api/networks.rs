@@ -122,22 +122,12 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
             )))
         }
     }
-    let existing = ctx.daemon.networks.list();
-    let ipam_config = match r.ipam.and_then(|i| i.config).filter(|c| !c.is_empty()) {
-        Some(c) => c,
-        // dockerd's default pools: the next free 172.x.0.0/16.
-        None => {
-            let used: Vec<String> = existing
-                .iter()
-                .flat_map(|n| n.ipam_config.iter())
-                .filter_map(|c| c.get("Subnet").and_then(Value::as_str).map(String::from))
-                .collect();
-            let x = (18..32)
-                .find(|x| !used.contains(&format!("172.{x}.0.0/16")))
-                .unwrap_or(18);
-            vec![json!({"Subnet": format!("172.{x}.0.0/16"), "Gateway": format!("172.{x}.0.1")})]
-        }
-    };
+    // Without a config the store picks the next free subnet of dockerd's pools.
+    let ipam_config = r
+        .ipam
+        .and_then(|i| i.config)
+        .filter(|c| !c.is_empty())
+        .unwrap_or_default();
     let n = Network {
         name: r.name,
         id: String::new(),
@@ -150,6 +140,8 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
         options: r.options.unwrap_or_default(),
         labels: r.labels.unwrap_or_default(),
         connected: Vec::new(),
+        bridge: String::new(),
+        endpoints: Default::default(),
     };
     let d = ctx.daemon.clone();
     let n = tokio::task::spawn_blocking(move || d.networks.create(n))

@@ -35,6 +35,9 @@ use crate::errdefs::EngineError;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_root: PathBuf,
+    /// Where the embedded DNS resolver forwards (`--dns-upstream`); None:
+    /// the host's resolv.conf nameservers.
+    pub dns_upstreams: Option<Vec<std::net::SocketAddr>>,
 }
 
 /// A container that uses an image, for `DELETE /images/{name}` conflicts.
@@ -98,6 +101,7 @@ impl Daemon {
             networks,
         });
         daemon.reload_containers()?;
+        daemon.networks.bring_up();
         daemon
             .networks
             .forget_missing_containers(|id| daemon.table().by_id.contains_key(id));
@@ -271,6 +275,8 @@ impl Daemon {
         for s in stops.collect::<Vec<_>>() {
             let _ = s.await;
         }
+        let d = self.clone();
+        let _ = tokio::task::spawn_blocking(move || d.networks.tear_down()).await;
     }
 }
 

@@ -17,6 +17,8 @@ pub mod hygiene;
 pub mod image_ops;
 pub mod images;
 pub mod model;
+pub mod network;
+pub mod network_dns;
 pub mod protocol;
 pub mod registry;
 pub mod runtime;

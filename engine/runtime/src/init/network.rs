@@ -1,6 +1,10 @@
-//! Bringing up `lo` in a fresh network namespace.
+//! A fresh network namespace: `lo` up, and the container's veths.
 
 use std::io;
+use std::os::fd::AsRawFd;
+
+use crate::netlink::{Rtnl, VethPair};
+use crate::spec::Veth;
 
 pub(super) fn loopback_up() -> io::Result<()> {
     // SAFETY: socket/ioctl/close with a zeroed ifreq naming "lo".
@@ -25,4 +29,46 @@ pub(super) fn loopback_up() -> io::Result<()> {
         libc::close(fd);
         result
     }
+}
+
+/// Makes the container's interfaces: for each veth, the pair is created from
+/// the host's namespace (`host`, a socket opened before the unshare) with
+/// its inner end put straight into this (new) namespace, then the inner end
+/// gets its address and comes up, and the default route goes via the first
+/// gateway.
+pub(super) fn veths_up(host: &mut Rtnl, veths: &[Veth]) -> io::Result<()> {
+    if veths.is_empty() {
+        return Ok(());
+    }
+    let netns = std::fs::File::open("/proc/thread-self/ns/net")?;
+    let mut inner = Rtnl::open()?;
+    let mut gateway = None;
+    for (i, v) in veths.iter().enumerate() {
+        let peer_name = format!("eth{i}");
+        let Some(bridge) = host.link(&v.bridge)? else {
+            return Err(io::Error::other(format!("bridge {} not found", v.bridge)));
+        };
+        host.add_veth(&VethPair {
+            host_name: &v.host_name,
+            master: bridge.index,
+            peer_name: &peer_name,
+            peer_netns: netns.as_raw_fd(),
+            peer_mac: v.mac,
+            mtu: v.mtu,
+        })?;
+        let Some(link) = inner.link(&peer_name)? else {
+            return Err(io::Error::other(format!(
+                "{peer_name} not found after creating it"
+            )));
+        };
+        inner.add_addr(link.index, v.address, v.prefix)?;
+        inner.set_up(link.index)?;
+        if gateway.is_none() {
+            gateway = v.gateway;
+        }
+    }
+    if let Some(gw) = gateway {
+        inner.add_default_route(gw)?;
+    }
+    Ok(())
 }

@@ -20,7 +20,21 @@ pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, Ru
     if spec.network == Network::None {
         flags |= CloneFlags::CLONE_NEWNET;
     }
+    // Opened before the unshare, so it stays in the host's namespace.
+    let mut host_rtnl = if spec.network == Network::None && !spec.veths.is_empty() {
+        Some(crate::netlink::Rtnl::open().map_err(RuntimeError::Io)?)
+    } else {
+        None
+    };
     unshare(flags).map_err(|e| RuntimeError::Namespace(format!("unshare: {e}")))?;
+    if let Some(host) = host_rtnl.as_mut() {
+        network::veths_up(host, &spec.veths)
+            .map_err(|e| RuntimeError::Namespace(format!("setting up the network: {e}")))?;
+    }
+    drop(host_rtnl);
+    if let Some(addr) = spec.dns_bind.filter(|_| spec.network == Network::None) {
+        bind_dns(chan, addr)?;
+    }
     // SAFETY: this process is single-threaded (fresh exec, no threads started).
     match unsafe { fork() }.map_err(|e| RuntimeError::Namespace(format!("fork: {e}")))? {
         ForkResult::Parent { child } => {
@@ -38,6 +52,23 @@ pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, Ru
             fail(chan, err)
         }
     }
+}
+
+/// Binds the embedded DNS resolver's sockets in the new network namespace
+/// (loopback up first: 127.0.0.11 lives on it) and hands them to the
+/// daemon; this process's copies go when it exits.
+fn bind_dns(chan: &Channel, addr: std::net::SocketAddrV4) -> Result<(), RuntimeError> {
+    use std::os::fd::AsRawFd;
+    let ns_err = |what: &str, e: std::io::Error| RuntimeError::Namespace(format!("{what}: {e}"));
+    network::loopback_up().map_err(|e| ns_err("bringing up lo", e))?;
+    let udp = std::net::UdpSocket::bind(addr).map_err(|e| ns_err("binding the DNS resolver", e))?;
+    let tcp =
+        std::net::TcpListener::bind(addr).map_err(|e| ns_err("binding the DNS resolver", e))?;
+    chan.send_message_with_fds(
+        &InitMessage::DnsSockets,
+        &[udp.as_raw_fd(), tcp.as_raw_fd()],
+    )
+    .map_err(RuntimeError::Io)
 }
 
 /// Runs as pid 1 of the new pid namespace.

@@ -9,7 +9,7 @@
 //! EOF (= execve succeeded).
 
 use std::fs::File;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::RwLock;
 
@@ -24,6 +24,9 @@ use crate::supervisor;
 /// A started process and the daemon's ends of its stdio.
 #[derive(Debug)]
 pub struct Spawned {
+    /// The sockets `ProcessSpec::dns_bind` asked for, bound in the
+    /// container's network namespace (UDP, TCP).
+    pub dns_sockets: Option<(std::net::UdpSocket, std::net::TcpListener)>,
     /// Host pid (pid 1 inside the container for `spawn`).
     pub pid: i32,
     /// Write end; None unless `open_stdin`. With a tty: a dup of the pty master.
@@ -145,10 +148,19 @@ fn launch(req: InitRequest, tty: bool, open_stdin: bool) -> Result<Spawned, Runt
     drop(plumbing.child);
     let mut pid = None;
     let mut error = None;
+    let mut dns_sockets = None;
     loop {
-        match chan.recv_message() {
-            Ok(Some(InitMessage::Pid(p))) => pid = Some(p),
-            Ok(Some(InitMessage::Error(e))) => error = Some(RuntimeError::from(e)),
+        match chan.recv_message_with_fds() {
+            Ok(Some((InitMessage::Pid(p), _))) => pid = Some(p),
+            Ok(Some((InitMessage::Error(e), _))) => error = Some(RuntimeError::from(e)),
+            Ok(Some((InitMessage::DnsSockets, fds))) => {
+                if let Ok([udp, tcp]) = <[OwnedFd; 2]>::try_from(fds) {
+                    dns_sockets = Some((
+                        std::net::UdpSocket::from(udp),
+                        std::net::TcpListener::from(tcp),
+                    ));
+                }
+            }
             Ok(None) => break,
             Err(e) => {
                 error.get_or_insert(e);
@@ -177,6 +189,7 @@ fn launch(req: InitRequest, tty: bool, open_stdin: bool) -> Result<Spawned, Runt
     tracing::debug!(pid, "container process started");
     Ok(Spawned {
         pid,
+        dns_sockets,
         stdin: plumbing.stdin,
         stdout: plumbing.stdout,
         stderr: plumbing.stderr,

@@ -130,6 +130,8 @@ impl Container {
             mounts: vec![],
             tmpfs: vec![],
             network: Network::None,
+            veths: Vec::new(),
+            dns_bind: None,
             cgroups: vec![],
             security: Default::default(),
             devices: vec![],

@@ -79,6 +79,7 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     if started {
         v["HostConfig"]["Runtime"] = json!("shipshape");
     }
+    network_settings(d, &c, &mut v["NetworkSettings"]);
     let execs = d.execs.pending_for(&c.id);
     if !execs.is_empty() {
         v["ExecIDs"] = json!(execs);
@@ -89,6 +90,65 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
         v["SizeRootFs"] = json!(rootfs);
     }
     Ok(json(&v))
+}
+
+/// Fills inspect's `NetworkSettings` from the container's networks and its
+/// live endpoints, as dockerd shows them: the top-level address fields only
+/// for the default bridge, `Aliases` only on user-defined networks.
+fn network_settings(d: &crate::daemon::Daemon, c: &crate::daemon::Container, ns: &mut Value) {
+    use crate::daemon::networks;
+    let eps = networks::endpoint::endpoints_of(d, &c.id);
+    if c.is_running() {
+        let rec = c.snapshot();
+        ns["Ports"] = networks::ports::render_ports(&rec, &d.networks.published(&c.id));
+    }
+    let template = ns["Networks"]
+        .as_object()
+        .and_then(|m| m.values().next().cloned())
+        .unwrap_or_else(|| json!({}));
+    for n in networks::networks_of(d, c) {
+        let mut entry = match ns["Networks"].get(&n.name) {
+            Some(e) if e.is_object() => e.clone(),
+            _ => template.clone(),
+        };
+        entry["NetworkID"] = json!(n.id);
+        if let Some((_, _, e)) = eps.iter().find(|(_, id, _)| *id == n.id) {
+            fill_endpoint(&mut entry, ns, &n, &c.id, e);
+        }
+        ns["Networks"][&n.name] = entry;
+    }
+}
+
+fn fill_endpoint(
+    entry: &mut Value,
+    ns: &mut Value,
+    n: &crate::daemon::networks::Network,
+    cid: &str,
+    e: &crate::daemon::networks::endpoint::Endpoint,
+) {
+    use crate::daemon::networks;
+    {
+        let endpoint_id = networks::endpoint_id(&n.id, cid);
+        let gateway = e.gateway.map(|g| g.to_string()).unwrap_or_default();
+        for (k, v) in [
+            ("EndpointID", json!(endpoint_id)),
+            ("Gateway", json!(gateway)),
+            ("IPAddress", json!(e.ip.to_string())),
+            ("IPPrefixLen", json!(e.prefix)),
+            ("MacAddress", json!(e.mac)),
+        ] {
+            entry[k] = v.clone();
+            if n.name == "bridge" {
+                ns[k] = v;
+            }
+        }
+        if let Some(ip) = e.requested_ip {
+            entry["IPAMConfig"] = json!({"IPv4Address": ip.to_string()});
+        }
+        if !n.predefined() {
+            entry["Aliases"] = json!(e.aliases);
+        }
+    }
 }
 
 pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
@@ -128,6 +188,10 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
                 }
                 render::list_entry(&r, ops::mounts_json(d, &r))
             };
+            let published = d.networks.published(&c.id);
+            if !published.is_empty() {
+                v["Ports"] = crate::daemon::networks::ports::render_list(&published);
+            }
             let (rw, rootfs) = crate::daemon::containers::container::sizes(d, c).await;
             v["SizeRw"] = json!(rw);
             v["SizeRootFs"] = json!(rootfs);
@@ -160,7 +224,19 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
         state.clear();
         render::write_list_state(&mut state, &r);
         let fixed = r.derived(|r| render::list_fixed(r, ops::mounts_json(d, r)));
-        buf.extend_from_slice(&fixed.list_head);
+        let published = d.networks.published(&c.id);
+        if published.is_empty() {
+            buf.extend_from_slice(&fixed.list_head);
+        } else {
+            // The cached head has no ports: a running container's go in.
+            let ports = crate::daemon::networks::ports::render_list(&published);
+            let head = String::from_utf8_lossy(&fixed.list_head).replacen(
+                "\"Ports\":[]",
+                &format!("\"Ports\":{ports}"),
+                1,
+            );
+            buf.extend_from_slice(head.as_bytes());
+        }
         buf.extend_from_slice(&state);
         buf.extend_from_slice(&fixed.list_tail);
         n += 1;

@@ -51,15 +51,33 @@ pub fn ensure(data_root: &Path) -> std::io::Result<PathBuf> {
 pub const HOSTS: &str = "hosts";
 pub const RESOLV_CONF: &str = "resolv.conf";
 
-/// Docker's standard entries, plus the container's own name so it resolves.
-fn hosts_file(hostname: &str, domainname: &str) -> String {
+/// What `daemon::networks::dns` decided for a container's files.
+#[derive(Debug, Default)]
+pub struct DnsFiles {
+    /// The whole resolv.conf; None: the host's, filtered.
+    pub resolv: Option<String>,
+    /// `--add-host` lines, after the standard entries.
+    pub extra_hosts: String,
+}
+
+/// Docker's standard entries, `--add-host` lines, then the container's own
+/// name so it resolves (to its address on a bridge, else to 127.0.1.1 as
+/// for `none`).
+fn hosts_file(
+    hostname: &str,
+    domainname: &str,
+    ip: Option<std::net::Ipv4Addr>,
+    extra: &str,
+) -> String {
     let fqdn = if domainname.is_empty() {
         hostname.to_string()
     } else {
         format!("{hostname}.{domainname} {hostname}")
     };
     format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{fqdn}\n"
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{extra}{}\t{fqdn}\n",
+        ip.map(|ip| ip.to_string())
+            .unwrap_or_else(|| "127.0.1.1".into())
     )
 }
 
@@ -83,24 +101,26 @@ pub fn prepare(
     hostname: &str,
     domainname: &str,
     network_mode: &str,
+    ip: Option<std::net::Ipv4Addr>,
+    dns: &DnsFiles,
     user_destinations: &[String],
 ) -> std::io::Result<Vec<BindMount>> {
-    let own_network = network_mode == "none";
+    let own_network = network_mode != "host";
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     // dockerd gives a host-network container a copy of the host's hosts file.
     let hosts = if network_mode == "host" {
         std::fs::read_to_string("/etc/hosts")?
     } else {
-        hosts_file(hostname, domainname)
+        hosts_file(hostname, domainname, ip, &dns.extra_hosts)
+    };
+    let resolv = match &dns.resolv {
+        Some(r) => r.clone(),
+        None => resolv_conf(&host_resolv, own_network),
     };
     let files = [
         (HOSTNAME, "/etc/hostname", format!("{hostname}\n")),
         (HOSTS, "/etc/hosts", hosts),
-        (
-            RESOLV_CONF,
-            "/etc/resolv.conf",
-            resolv_conf(&host_resolv, own_network),
-        ),
+        (RESOLV_CONF, "/etc/resolv.conf", resolv),
     ];
     let mut mounts = Vec::new();
     for (name, dest, content) in files {
@@ -160,13 +180,26 @@ mod tests {
     #[test]
     fn files_are_written_and_user_binds_win() {
         let d = tempfile::tempdir().unwrap();
-        let m = prepare(d.path(), "box", "", "default", &["/etc/hosts".into()]).unwrap();
+        let m = prepare(
+            d.path(),
+            "box",
+            "",
+            "default",
+            None,
+            &DnsFiles::default(),
+            &["/etc/hosts".into()],
+        )
+        .unwrap();
         let dests: Vec<_> = m.iter().map(|b| b.destination.as_str()).collect();
         assert_eq!(dests, vec!["/etc/hostname", "/etc/resolv.conf"]);
         assert_eq!(
             std::fs::read_to_string(d.path().join(HOSTNAME)).unwrap(),
             "box\n"
         );
-        assert!(hosts_file("box", "lan").contains("127.0.1.1\tbox.lan box"));
+        assert!(hosts_file("box", "lan", None, "").contains("127.0.1.1\tbox.lan box"));
+        assert!(
+            hosts_file("box", "", Some(std::net::Ipv4Addr::new(172, 18, 0, 2)), "")
+                .ends_with("172.18.0.2\tbox\n")
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! A container's life: create, start, stop, kill, restart, remove, wait, and
 //! what happens when its process exits. Docker's rules and messages live here.
 
+use crate::daemon::networks::dns;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -163,6 +164,7 @@ pub fn create(
         restart_count: 0,
         mount_points,
         manually_stopped: false,
+        networking_config: req.networking_config.clone(),
     };
     let dir = d.containers_dir().join(&id);
     let c = Container::new(dir.clone(), record);
@@ -260,23 +262,36 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         return Err(EngineError::NotModified);
     }
     c.root_released().await;
+    // Addresses on its bridge networks, before its hosts file is written.
+    let plan = match crate::daemon::networks::endpoint::attach(d, c, &rec) {
+        Ok(p) => p,
+        Err(e) => return Err(failed_start(d, c, e).await),
+    };
+    if let Err(e) = crate::daemon::networks::endpoint::publish_ports(d, c, &rec, &plan) {
+        crate::daemon::networks::endpoint::detach(d, &c.id);
+        return Err(failed_start(d, c, e).await);
+    }
+    let (hosts_ip, user_defined) = (plan.ip, plan.user_defined);
     // The cgroups are made while the root is mounted: neither needs the
     // other, and each is a good part of a start.
     let (id2, hc2) = (c.id.clone(), rec.host_config.clone());
     let cgroups = tokio::task::spawn_blocking(move || super::cgroups::prepare(&id2, &hc2));
     let (d2, c2, rec2) = (d.clone(), c.clone(), rec.clone());
-    let root = tokio::task::spawn_blocking(move || prepare_root(&d2, &c2, &rec2))
-        .await
-        .map_err(EngineError::system)
-        .and_then(|r| r);
+    let root =
+        tokio::task::spawn_blocking(move || prepare_root(&d2, &c2, &rec2, hosts_ip, user_defined))
+            .await
+            .map_err(EngineError::system)
+            .and_then(|r| r);
     let cgroups = cgroups.await.map_err(EngineError::system).and_then(|r| r);
     let ((rootfs, mounts), cgroups) = match (root, cgroups) {
         (Ok(root), Ok(cgroups)) => (root, cgroups),
         (Err(e), cgroups) => {
+            crate::daemon::networks::endpoint::detach(d, &c.id);
             undo_prepare(c, cgroups.is_ok()).await;
             return Err(failed_start(d, c, e).await);
         }
         (Ok(_), Err(e)) => {
+            crate::daemon::networks::endpoint::detach(d, &c.id);
             undo_prepare(c, false).await;
             return Err(failed_start(d, c, e).await);
         }
@@ -290,13 +305,19 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         }) {
             Ok(s) => s,
             Err(e) => {
+                crate::daemon::networks::endpoint::detach(d, &c.id);
                 undo_prepare(c, true).await;
                 return Err(failed_start(d, c, e).await);
             }
         };
     let cfg = &rec.config;
-    let spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups, security, devices);
-    let spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
+    let mut spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups, security, devices);
+    spec.veths = plan.veths.clone();
+    // The embedded resolver's sockets are bound before the command runs.
+    spec.dns_bind = plan
+        .user_defined
+        .then_some(shipshape_dns::EMBEDDED_RESOLVER_V4);
+    let mut spawned = match tokio::task::spawn_blocking(move || shipshape_runtime::spawn(&spec))
         .await
         .map_err(EngineError::system)?
     {
@@ -313,12 +334,18 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
                 r.state.exit_code = code;
             }
             let _ = c.save_state();
+            crate::daemon::networks::endpoint::detach(d, &c.id);
             undo_prepare(c, true).await;
             return Err(failed_start(d, c, e.into()).await);
         }
     };
 
     let pid = spawned.pid;
+    let dns_sockets = spawned.dns_sockets.take();
+    crate::daemon::networks::endpoint::network_ready(d, c, pid, &plan);
+    if let Some((udp, tcp)) = dns_sockets {
+        dns::start(d, &c.id, udp, tcp, &rec.host_config);
+    }
     {
         let mut r = c.record();
         r.state = State {
@@ -402,6 +429,8 @@ fn prepare_root(
     d: &Arc<Daemon>,
     c: &Container,
     rec: &Record,
+    ip: Option<std::net::Ipv4Addr>,
+    user_defined: bool,
 ) -> Result<(PathBuf, Vec<BindMount>), EngineError> {
     let layers = super::init_layer::root_layers(d, &rec.image_id)?;
     let fs_dir = c.fs_dir();
@@ -423,11 +452,18 @@ fn prepare_root(
     volumes::mounts::create_bind_sources(&mounts)?;
     let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
     let cfg = &rec.config;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let dns = super::init_layer::DnsFiles {
+        resolv: dns::resolv_conf(&host_resolv, &rec.host_config, user_defined),
+        extra_hosts: dns::extra_hosts(&rec.host_config, dns::host_gateway(d)),
+    };
     mounts.extend(super::init_layer::prepare(
         c.dir(),
         &cfg.hostname,
         &cfg.domainname,
         &rec.host_config.network_mode,
+        ip,
+        &dns,
         &user_destinations,
     )?);
     Ok((rootfs, mounts))
@@ -444,6 +480,7 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     let fs_dir = c.fs_dir();
     let detached = tokio::task::spawn_blocking(move || shipshape_runtime::detach_rootfs(&fs_dir));
     let oom_killed = super::cgroups::release(&c.id).await;
+    crate::daemon::networks::endpoint::detach(d, &c.id);
     match detached.await {
         Ok(Ok(root)) => c.release_root_later(root),
         Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmounting the container's root"),

@@ -77,6 +77,12 @@ pub struct HostConfig {
     pub cap_drop: Option<Vec<String>>,
     pub security_opt: Option<Vec<String>>,
     pub devices: Option<Vec<super::devices::DeviceMapping>>,
+    /// Resolver options (`--dns`, `--dns-search`, `--dns-option`) and
+    /// `--add-host` entries: see `daemon::networks::dns`.
+    pub dns: Option<Vec<String>>,
+    pub dns_search: Option<Vec<String>>,
+    pub dns_options: Option<Vec<String>>,
+    pub extra_hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -194,15 +200,18 @@ pub struct Record {
     /// so `unless-stopped` does not bring it back when the daemon starts.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The create request's `NetworkingConfig` (endpoint settings: static
+    /// addresses, aliases), applied at each start.
+    #[serde(default)]
+    pub networking_config: Option<serde_json::Value>,
 }
 
 impl Record {
     /// The network a container shows as attached to (and a `network` list
-    /// filter matches): dockerd's name for its NetworkMode; this engine
-    /// shares the host's network for the defaults.
+    /// filter matches): dockerd's name for its NetworkMode.
     pub fn network_name(&self) -> &str {
         match self.host_config.network_mode.as_str() {
-            "" | "default" | "bridge" | "host" => "host",
+            "" | "default" => "bridge",
             other => other,
         }
     }

@@ -37,7 +37,11 @@ pub fn process_spec(
     if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
-    let network = if hc.network_mode == "none" {
+    // Bridged containers get their own namespace too; the caller adds the
+    // veths (see `networks::endpoint`).
+    let network = if hc.network_mode == "none"
+        || crate::daemon::networks::endpoint::bridged(&hc.network_mode)
+    {
         Network::None
     } else {
         Network::Host
@@ -73,6 +77,8 @@ pub fn process_spec(
         mounts,
         tmpfs: volumes::mounts::tmpfs_mounts(rec),
         network,
+        veths: Vec::new(),
+        dns_bind: None,
         security,
         devices,
     }

@@ -52,6 +52,9 @@ pub fn check(d: &Daemon, config: &Config, host_raw: &Value) -> Result<(), Engine
             )));
         }
     }
+    for entry in strings(host_raw, "ExtraHosts") {
+        crate::daemon::networks::dns::parse_extra_host(entry)?;
+    }
     for from in strings(host_raw, "VolumesFrom") {
         let source = from.split(':').next().unwrap_or("");
         if d.container(source).is_err() {

@@ -2,9 +2,16 @@
 //! networks plus user-defined ones, and which containers are connected to
 //! which. Persisted in `<data-root>/networks.json`.
 //!
-//! This is bookkeeping only: no bridge, veth or addresses are set up. Every
-//! container that is not on `none` shares the host's network namespace, as
-//! before; a container on `none` gets its own empty namespace.
+//! Bridge networks are real: one Linux bridge each ([`bridge`]), subnets
+//! and addresses from [`ipam`], and a veth per container endpoint
+//! ([`endpoint`]). `host` shares the host's namespace, `none` gives an empty
+//! one.
+
+pub mod bridge;
+pub mod dns;
+pub mod endpoint;
+pub mod ipam;
+pub mod ports;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,11 +47,53 @@ pub struct Network {
     /// container's own network (its `NetworkMode`) is not listed here.
     #[serde(default)]
     pub connected: Vec<String>,
+    /// The host's bridge for this network (bridge driver only).
+    #[serde(default)]
+    pub bridge: String,
+    /// Live endpoints by container ID: made at start, gone at exit (so
+    /// never persisted: after a restart no container runs).
+    #[serde(skip)]
+    pub endpoints: BTreeMap<String, endpoint::Endpoint>,
 }
 
 impl Network {
     pub fn predefined(&self) -> bool {
         PREDEFINED.contains(&self.name.as_str())
+    }
+
+    fn ipam_str(&self, key: &str) -> Option<&str> {
+        self.ipam_config.first()?.get(key)?.as_str()
+    }
+
+    pub fn subnet(&self) -> Option<ipam::Subnet> {
+        ipam::Subnet::parse(self.ipam_str("Subnet")?)
+    }
+
+    pub fn gateway(&self) -> Option<std::net::Ipv4Addr> {
+        match self.ipam_str("Gateway") {
+            Some(g) => g.parse().ok(),
+            None => self.subnet().map(|s| s.first_host()),
+        }
+    }
+
+    pub fn ip_range(&self) -> Option<ipam::Subnet> {
+        ipam::Subnet::parse(self.ipam_str("IPRange")?)
+    }
+
+    pub fn mtu(&self) -> u32 {
+        self.options
+            .get("com.docker.network.driver.mtu")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// A boolean driver option ("true"/"false"), `default` when absent.
+    pub fn option_bool(&self, key: &str, default: bool) -> bool {
+        match self.options.get(key).map(String::as_str) {
+            Some("false") | Some("0") => false,
+            Some(_) => true,
+            None => default,
+        }
     }
 
     /// The `type` attribute of network events: the driver.
@@ -56,6 +105,11 @@ impl Network {
 pub struct NetworkStore {
     path: PathBuf,
     nets: Mutex<Vec<Network>>,
+    pub host: bridge::Host,
+    /// The embedded DNS resolvers of running containers.
+    pub resolvers: dns::Resolvers,
+    /// Published ports of running containers, by container ID.
+    published: Mutex<std::collections::HashMap<String, ports::Published>>,
 }
 
 fn now() -> String {
@@ -66,30 +120,38 @@ impl NetworkStore {
     /// Loads the store, creating the predefined networks (with IDs that stay
     /// stable across restarts) the first time.
     pub fn open(path: PathBuf) -> std::io::Result<Self> {
+        let host = bridge::Host::new(path.parent().unwrap_or(std::path::Path::new("/")));
         let mut nets: Vec<Network> = match std::fs::read(&path) {
             Ok(b) => serde_json::from_slice(&b).map_err(std::io::Error::other)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e),
         };
         let mut changed = false;
+        // A data root from before bridges were real: its default bridge
+        // claimed dockerd's 172.17.0.0/16 without a bridge of its own; it
+        // gets a free subnet when its bridge is made.
+        for n in nets.iter_mut() {
+            if n.name == "bridge" && n.bridge.is_empty() && !n.ipam_config.is_empty() {
+                n.ipam_config.clear();
+                n.options.remove("com.docker.network.bridge.name");
+                changed = true;
+            }
+        }
         for (name, driver) in [("none", "null"), ("host", "host"), ("bridge", "bridge")] {
             if nets.iter().any(|n| n.name == name) {
                 continue;
             }
             let mut options = BTreeMap::new();
-            let mut ipam_config = Vec::new();
             if name == "bridge" {
                 for (k, v) in [
                     ("com.docker.network.bridge.default_bridge", "true"),
                     ("com.docker.network.bridge.enable_icc", "true"),
                     ("com.docker.network.bridge.enable_ip_masquerade", "true"),
                     ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
-                    ("com.docker.network.bridge.name", "docker0"),
                     ("com.docker.network.driver.mtu", "1500"),
                 ] {
                     options.insert(k.to_string(), v.to_string());
                 }
-                ipam_config.push(json!({"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}));
             }
             nets.push(Network {
                 name: name.into(),
@@ -99,16 +161,21 @@ impl NetworkStore {
                 internal: false,
                 attachable: false,
                 enable_ipv6: false,
-                ipam_config,
+                ipam_config: Vec::new(),
                 options,
                 labels: BTreeMap::new(),
                 connected: Vec::new(),
+                bridge: String::new(),
+                endpoints: BTreeMap::new(),
             });
             changed = true;
         }
         let store = NetworkStore {
             path,
             nets: Mutex::new(nets),
+            host,
+            resolvers: dns::Resolvers::default(),
+            published: Mutex::new(Default::default()),
         };
         if changed {
             store.save(&store.lock())?;
@@ -116,7 +183,7 @@ impl NetworkStore {
         Ok(store)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Network>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Vec<Network>> {
         self.nets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -149,10 +216,20 @@ impl NetworkStore {
         }
         n.id = names::new_id();
         n.created = now();
+        if n.driver == "bridge" {
+            if let Err(e) = self.make_bridge(&mut n, &nets) {
+                let _ = self.host.delete_link(&n.bridge);
+                return Err(e);
+            }
+        }
         nets.push(n.clone());
         if let Err(e) = self.save(&nets) {
             nets.pop();
+            let _ = self.host.delete_link(&n.bridge);
             return Err(e.into());
+        }
+        if let Err(e) = self.host.sync_firewall(&nets) {
+            tracing::warn!(error = %e, "firewall rules");
         }
         events::network(&n.id, &n.name, n.kind(), "create", None);
         Ok(n)
@@ -180,6 +257,14 @@ impl NetworkStore {
         if let Err(e) = self.save(&nets) {
             nets.push(n);
             return Err(e.into());
+        }
+        if !n.bridge.is_empty() {
+            if let Err(e) = self.host.delete_link(&n.bridge) {
+                tracing::warn!(bridge = %n.bridge, error = %e, "removing bridge");
+            }
+            if let Err(e) = self.host.sync_firewall(&nets) {
+                tracing::warn!(error = %e, "firewall rules");
+            }
         }
         events::network(&n.id, &n.name, n.kind(), "destroy", None);
         Ok(())
@@ -214,6 +299,106 @@ impl NetworkStore {
 }
 
 impl NetworkStore {
+    /// Gives bridge network `n` a subnet (from the pool unless configured)
+    /// and brings its bridge up, under the host-wide lock so that two
+    /// engines never pick the same subnet.
+    fn make_bridge(&self, n: &mut Network, others: &[Network]) -> Result<(), EngineError> {
+        let _lock = bridge::host_lock()?;
+        if n.bridge.is_empty() {
+            n.bridge = match n.options.get("com.docker.network.bridge.name") {
+                Some(b) if !b.is_empty() && n.name != "bridge" => b.clone(),
+                _ => self.host.bridge_name(&n.id),
+            };
+        }
+        let subnet = match n.subnet() {
+            Some(s) => s,
+            None => {
+                let mut taken = self.host.routed_subnets()?;
+                taken.extend(others.iter().filter_map(|o| o.subnet()));
+                let s = ipam::pick_subnet(&taken).ok_or_else(|| {
+                    EngineError::NotFound(
+                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+                    )
+                })?;
+                n.ipam_config =
+                    vec![json!({"Subnet": s.to_string(), "Gateway": s.first_host().to_string()})];
+                s
+            }
+        };
+        if n.name == "bridge" {
+            n.options
+                .insert("com.docker.network.bridge.name".into(), n.bridge.clone());
+        }
+        let gw = n.gateway().unwrap_or(subnet.first_host());
+        self.host
+            .ensure_bridge(&n.bridge, gw, subnet.prefix, n.mtu())
+            .map_err(|e| EngineError::System(format!("creating bridge {}: {e}", n.bridge)))
+    }
+
+    /// At daemon start: removes what dead engines (and this one's last run)
+    /// left, then brings up every bridge network's bridge and the rules.
+    pub fn bring_up(&self) {
+        let mut nets = self.lock();
+        let owned = nets.iter().map(|n| n.bridge.clone()).collect();
+        {
+            let _lock = bridge::host_lock();
+            self.host.reap(&owned);
+        }
+        let mut changed = false;
+        let ids: Vec<String> = nets
+            .iter()
+            .filter(|n| n.driver == "bridge")
+            .map(|n| n.id.clone())
+            .collect();
+        for id in ids {
+            let others: Vec<Network> = nets.iter().filter(|o| o.id != id).cloned().collect();
+            let Some(slot) = nets.iter_mut().find(|n| n.id == id) else {
+                continue;
+            };
+            let mut n = slot.clone();
+            match self.make_bridge(&mut n, &others) {
+                Ok(()) => {
+                    changed |= n.bridge != slot.bridge || n.ipam_config != slot.ipam_config;
+                    *slot = n;
+                }
+                Err(e) => tracing::warn!(network = %n.name, error = %e, "bringing up bridge"),
+            }
+        }
+        if changed {
+            if let Err(e) = self.save(&nets) {
+                tracing::warn!(error = %e, "persisting networks");
+            }
+        }
+        if let Err(e) = self.host.sync_firewall(&nets) {
+            tracing::warn!(error = %e, "firewall rules");
+        }
+    }
+
+    /// Keeps a running container's port forwards (replacing older ones).
+    pub fn set_published(&self, cid: &str, p: Option<ports::Published>) {
+        let mut m = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        match p {
+            Some(p) => {
+                m.insert(cid.to_string(), p);
+            }
+            None => {
+                m.remove(cid);
+            }
+        }
+    }
+
+    /// The container's published ports while it runs.
+    pub fn published(&self, cid: &str) -> Vec<ports::Mapping> {
+        let m = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(cid).map(|p| p.mappings.clone()).unwrap_or_default()
+    }
+
+    /// At daemon stop: the bridges and rules go (they come back at start).
+    pub fn tear_down(&self) {
+        let nets = self.lock();
+        self.host.teardown(&nets);
+    }
+
     /// At startup: forgets connections of containers that no longer exist
     /// (a removal cut by a crash after the container went, before this
     /// store heard of it).
@@ -290,13 +475,14 @@ pub fn publish_attach(d: &Daemon, c: &Container, action: &str) {
 pub fn render(n: &Network, containers: &[std::sync::Arc<Container>]) -> Value {
     let mut cs = serde_json::Map::new();
     for c in containers {
+        let ep = n.endpoints.get(&c.id);
         cs.insert(
             c.id.clone(),
             json!({
                 "Name": c.name().trim_start_matches('/'),
                 "EndpointID": endpoint_id(&n.id, &c.id),
-                "MacAddress": "",
-                "IPv4Address": "",
+                "MacAddress": ep.map(|e| e.mac.clone()).unwrap_or_default(),
+                "IPv4Address": ep.map(|e| format!("{}/{}", e.ip, e.prefix)).unwrap_or_default(),
                 "IPv6Address": "",
             }),
         );

@@ -1,0 +1,274 @@
+//! A container's endpoints on its bridge networks: an address (IPAM), a MAC
+//! and a veth pair each, made when it starts and gone when it exits.
+//!
+//! The order of a start: [`attach`] reserves the addresses and says which
+//! veths the runtime makes (before the container's command runs, inside the
+//! init: see `shipshape_runtime::netlink`); the runtime spawns; then
+//! [`network_ready`] runs with the container's pid: its network namespace
+//! (`/proc/<pid>/ns/net`) is complete. That is where the embedded DNS
+//! resolver (shipshape-dns) attaches for containers on user-defined networks.
+//! At exit, [`detach`] releases the addresses (the kernel removes the veths
+//! with the namespace).
+//!
+//! Names for the resolver: [`Names`] below answers, per querying container,
+//! what its networks know (container names, aliases, short IDs).
+
+use std::net::Ipv4Addr;
+
+use rand::Rng;
+use serde_json::Value;
+use shipshape_runtime::Veth;
+
+use super::ipam;
+use crate::daemon::containers::record::Record;
+use crate::daemon::{Container, Daemon};
+use crate::errdefs::EngineError;
+
+/// One container on one network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Option<Ipv4Addr>,
+    pub mac: String,
+    /// The host end of its veth.
+    pub host_veth: String,
+    /// The container's name, without the leading '/'.
+    pub name: String,
+    /// `--network-alias`es, plus the short ID on user-defined networks (as
+    /// dockerd adds it).
+    pub aliases: Vec<String>,
+    /// The requested IPv4 address (`IPAMConfig.IPv4Address`), if any.
+    pub requested_ip: Option<Ipv4Addr>,
+}
+
+/// What a start needs from [`attach`].
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub veths: Vec<Veth>,
+    /// The address of the first endpoint (for /etc/hosts).
+    pub ip: Option<Ipv4Addr>,
+    /// On a user-defined network: the embedded resolver serves DNS.
+    pub user_defined: bool,
+}
+
+/// True when `mode` puts the container on bridge networks.
+pub fn bridged(mode: &str) -> bool {
+    !(mode == "host" || mode == "none" || mode.starts_with("container:"))
+}
+
+/// `EndpointsConfig[<network>]` from the create request, by name or ID.
+fn endpoint_config<'a>(rec: &'a Record, name: &str, id: &str) -> Option<&'a Value> {
+    let eps = rec.networking_config.as_ref()?.get("EndpointsConfig")?;
+    eps.get(name)
+        .or_else(|| eps.get(id))
+        .filter(|v| !v.is_null())
+}
+
+fn short_id(id: &str) -> String {
+    id.get(..12).unwrap_or(id).to_string()
+}
+
+/// Reserves the container's addresses on its bridge networks and returns
+/// the veths to make. On error nothing stays reserved.
+pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineError> {
+    let mut plan = Plan::default();
+    if !bridged(&rec.host_config.network_mode) {
+        return Ok(plan);
+    }
+    let wanted: Vec<String> = super::networks_of(d, c)
+        .into_iter()
+        .filter(|n| n.driver == "bridge")
+        .map(|n| n.id)
+        .collect();
+    let mut nets = d.networks.lock();
+    let mut done: Vec<String> = Vec::new();
+    let result = (|| {
+        for id in &wanted {
+            let Some(n) = nets.iter_mut().find(|n| &n.id == id) else {
+                continue;
+            };
+            let (Some(subnet), false) = (n.subnet(), n.bridge.is_empty()) else {
+                return Err(EngineError::System(format!(
+                    "network {} has no bridge",
+                    n.name
+                )));
+            };
+            let gateway = n.gateway().unwrap_or(subnet.first_host());
+            let cfg = endpoint_config(rec, &n.name, &n.id);
+            let requested: Option<Ipv4Addr> = cfg
+                .and_then(|v| v.get("IPAMConfig"))
+                .and_then(|v| v.get("IPv4Address"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .and_then(|s| s.parse().ok());
+            let used: Vec<Ipv4Addr> = n.endpoints.values().map(|e| e.ip).collect();
+            let ip = match requested {
+                Some(ip) => {
+                    if used.contains(&ip) || ip == gateway {
+                        return Err(EngineError::Forbidden("Address already in use".into()));
+                    }
+                    if !subnet.contains(ip) {
+                        return Err(EngineError::InvalidParameter(format!(
+                            "no available IPv4 addresses on this network's address pools: {} ({})",
+                            n.name, n.id
+                        )));
+                    }
+                    ip
+                }
+                None => ipam::pick_address(&subnet, n.ip_range().as_ref(), gateway, &used)
+                    .ok_or_else(|| {
+                        EngineError::System(format!(
+                            "no available IPv4 addresses on this network's address pools: {} ({})",
+                            n.name, n.id
+                        ))
+                    })?,
+            };
+            let mut aliases: Vec<String> = cfg
+                .and_then(|v| v.get("Aliases"))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !n.predefined() {
+                plan.user_defined = true;
+                let short = short_id(&c.id);
+                if !aliases.contains(&short) {
+                    aliases.insert(0, short);
+                }
+            }
+            let mac_bytes = ipam::mac_of(ip);
+            let host_veth = format!("veth{:07x}", rand::thread_rng().gen::<u32>() & 0xfff_ffff);
+            let internal = n.internal;
+            plan.veths.push(Veth {
+                host_name: host_veth.clone(),
+                bridge: n.bridge.clone(),
+                mac: mac_bytes,
+                mtu: n.mtu(),
+                address: ip,
+                prefix: subnet.prefix,
+                gateway: (!internal).then_some(gateway),
+            });
+            plan.ip.get_or_insert(ip);
+            n.endpoints.insert(
+                c.id.clone(),
+                Endpoint {
+                    ip,
+                    prefix: subnet.prefix,
+                    gateway: (!internal).then_some(gateway),
+                    mac: ipam::mac_string(&mac_bytes),
+                    host_veth,
+                    name: rec.name.trim_start_matches('/').to_string(),
+                    aliases,
+                    requested_ip: requested,
+                },
+            );
+            done.push(n.id.clone());
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for n in nets.iter_mut().filter(|n| done.contains(&n.id)) {
+            n.endpoints.remove(&c.id);
+        }
+        return Err(e);
+    }
+    Ok(plan)
+}
+
+/// The container's network namespace is complete (`pid` is its pid 1, so
+/// the namespace is `/proc/<pid>/ns/net`). The embedded DNS resolver is to
+/// attach here for containers on user-defined networks
+/// (`shipshape_dns::bind_in_netns` on that namespace, 127.0.0.11:53).
+pub fn network_ready(_d: &Daemon, _c: &Container, _pid: i32, _plan: &Plan) {}
+
+/// Binds the container's published ports (before it starts, so a port in
+/// use fails the start); forwards go to its first address.
+pub fn publish_ports(
+    d: &Daemon,
+    c: &Container,
+    rec: &Record,
+    plan: &Plan,
+) -> Result<(), EngineError> {
+    let Some(ip) = plan.ip else {
+        return Ok(());
+    };
+    let ep = d
+        .networks
+        .list()
+        .into_iter()
+        .find(|n| n.endpoints.contains_key(&c.id))
+        .map(|n| super::endpoint_id(&n.id, &c.id))
+        .unwrap_or_default();
+    let p = super::ports::publish(rec, ip, &ep)?;
+    if !p.mappings.is_empty() {
+        d.networks.set_published(&c.id, Some(p));
+    }
+    Ok(())
+}
+
+/// Releases the container's addresses and ports (at exit, or when a start
+/// fails).
+pub fn detach(d: &Daemon, cid: &str) {
+    super::dns::stop(d, cid);
+    d.networks.set_published(cid, None);
+    let mut nets = d.networks.lock();
+    for n in nets.iter_mut() {
+        n.endpoints.remove(cid);
+    }
+}
+
+/// The container's endpoint on each network it has one on: (network name,
+/// network ID, endpoint).
+pub fn endpoints_of(d: &Daemon, cid: &str) -> Vec<(String, String, Endpoint)> {
+    let nets = d.networks.lock();
+    nets.iter()
+        .filter_map(|n| {
+            n.endpoints
+                .get(cid)
+                .map(|e| (n.name.clone(), n.id.clone(), e.clone()))
+        })
+        .collect()
+}
+
+/// What a resolver may answer to container `asker`: the names and aliases
+/// of the containers sharing a user-defined network with it.
+pub struct Names;
+
+impl Names {
+    /// IPv4 addresses for `name` as `asker` sees it: on each user-defined
+    /// network `asker` is on, the endpoints whose container name or alias is
+    /// `name` (case-insensitive).
+    pub fn lookup(d: &Daemon, asker: &str, name: &str) -> Vec<Ipv4Addr> {
+        let name = name.trim_end_matches('.');
+        let nets = d.networks.lock();
+        let mut out = Vec::new();
+        for n in nets
+            .iter()
+            .filter(|n| !n.predefined() && n.endpoints.contains_key(asker))
+        {
+            for e in n.endpoints.values() {
+                let hit = e.name.eq_ignore_ascii_case(name)
+                    || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name));
+                if hit && !out.contains(&e.ip) {
+                    out.push(e.ip);
+                }
+            }
+        }
+        out
+    }
+
+    /// The container name for `ip` on a network `asker` shares (PTR).
+    pub fn reverse(d: &Daemon, asker: &str, ip: Ipv4Addr) -> Option<String> {
+        let nets = d.networks.lock();
+        nets.iter()
+            .filter(|n| !n.predefined() && n.endpoints.contains_key(asker))
+            .flat_map(|n| n.endpoints.values())
+            .find(|e| e.ip == ip)
+            .map(|e| e.name.clone())
+    }
+}

@@ -1,0 +1,360 @@
+//! Published ports (`-p`, `-P`): a userland proxy inside the engine. Each
+//! host port is a tokio listener that forwards to the container's address;
+//! no process per port, and it works for 127.0.0.1 too (DNAT to a bridge
+//! from loopback needs route_localnet). Listeners are bound before the
+//! container starts, so a port in use fails the start with dockerd's error
+//! and nothing half made.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use serde_json::{json, Value};
+
+use crate::daemon::containers::record::Record;
+use crate::errdefs::EngineError;
+
+/// One published port as inspect shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    /// "80/tcp".
+    pub key: String,
+    pub container_port: u16,
+    pub proto: Proto,
+    pub host_ip: IpAddr,
+    pub host_port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// A container's live forwards: dropping it stops them.
+#[derive(Default)]
+pub struct Published {
+    pub mappings: Vec<Mapping>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn parse_key(key: &str) -> Option<(u16, Proto)> {
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let proto = match proto {
+        "tcp" | "" => Proto::Tcp,
+        "udp" => Proto::Udp,
+        _ => return None,
+    };
+    Some((port.parse().ok()?, proto))
+}
+
+/// What the container asks for: (key, container port, proto, host IP
+/// ("" = all), host port (0 = any)).
+fn requested(rec: &Record) -> Vec<(String, u16, Proto, String, u16)> {
+    let mut out = Vec::new();
+    let bindings = rec
+        .host_config_raw
+        .get("PortBindings")
+        .and_then(Value::as_object);
+    if let Some(b) = bindings {
+        for (key, list) in b {
+            let Some((port, proto)) = parse_key(key) else {
+                continue;
+            };
+            for hb in list.as_array().into_iter().flatten() {
+                let ip = hb.get("HostIp").and_then(Value::as_str).unwrap_or("");
+                let hp = hb
+                    .get("HostPort")
+                    .and_then(Value::as_str)
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                out.push((key.clone(), port, proto, ip.to_string(), hp));
+            }
+            if list.as_array().is_none_or(Vec::is_empty) {
+                out.push((key.clone(), port, proto, String::new(), 0));
+            }
+        }
+    }
+    let publish_all = rec
+        .host_config_raw
+        .get("PublishAllPorts")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if publish_all {
+        if let Some(exposed) = rec.config.exposed_ports.as_ref().and_then(Value::as_object) {
+            for key in exposed.keys() {
+                if out.iter().any(|o| &o.0 == key) {
+                    continue;
+                }
+                if let Some((port, proto)) = parse_key(key) {
+                    out.push((key.clone(), port, proto, String::new(), 0));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|x| x.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999))
+}
+
+enum Bound {
+    Tcp(std::net::TcpListener),
+    Udp(std::net::UdpSocket),
+}
+
+fn bind(proto: Proto, addr: SocketAddr) -> std::io::Result<Bound> {
+    use socket2::{Domain, Socket, Type};
+    let (domain, ty) = (
+        Domain::for_address(addr),
+        match proto {
+            Proto::Tcp => Type::STREAM,
+            Proto::Udp => Type::DGRAM,
+        },
+    );
+    let s = Socket::new(domain, ty, None)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    if proto == Proto::Tcp {
+        s.set_reuse_address(true)?;
+    }
+    s.bind(&addr.into())?;
+    Ok(match proto {
+        Proto::Tcp => {
+            s.listen(1024)?;
+            Bound::Tcp(s.into())
+        }
+        Proto::Udp => Bound::Udp(s.into()),
+    })
+}
+
+/// Binds every published port of `rec` and forwards it to `target`. Fails
+/// as dockerd does when a port is taken (`endpoint` names the endpoint in
+/// the message); nothing stays bound then.
+pub fn publish(rec: &Record, target: Ipv4Addr, endpoint: &str) -> Result<Published, EngineError> {
+    let mut bound: Vec<(Mapping, Bound)> = Vec::new();
+    let (lo, hi) = ephemeral_range();
+    let mut next_ephemeral = lo;
+    let name = rec.name.trim_start_matches('/');
+    for (key, port, proto, ip, host_port) in requested(rec) {
+        let ips: Vec<IpAddr> = if ip.is_empty() {
+            vec![Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()]
+        } else {
+            match ip.parse() {
+                Ok(ip) => vec![ip],
+                Err(_) => {
+                    return Err(EngineError::InvalidParameter(format!(
+                        "invalid IP address: {ip}"
+                    )))
+                }
+            }
+        };
+        let hp = host_port;
+        if hp == 0 {
+            // The first port of the ephemeral range free on every address.
+            loop {
+                if next_ephemeral > hi || next_ephemeral < lo {
+                    return Err(EngineError::System(
+                        "Bind for 0.0.0.0 failed: all ephemeral ports are in use".into(),
+                    ));
+                }
+                let p = next_ephemeral;
+                next_ephemeral += 1;
+                let mut got = Vec::new();
+                for ip in &ips {
+                    match bind(proto, SocketAddr::new(*ip, p)) {
+                        Ok(b) => got.push((*ip, b)),
+                        Err(_) if ip.is_ipv6() && !got.is_empty() => {}
+                        Err(_) => {
+                            got.clear();
+                            break;
+                        }
+                    }
+                }
+                if !got.is_empty() {
+                    for (ip, b) in got {
+                        bound.push((mapping(&key, port, proto, ip, p), b));
+                    }
+                    break;
+                }
+            }
+        } else {
+            for ip in &ips {
+                match bind(proto, SocketAddr::new(*ip, hp)) {
+                    Ok(b) => bound.push((mapping(&key, port, proto, *ip, hp), b)),
+                    // No IPv6 on the host: IPv4 is enough.
+                    Err(e)
+                        if ip.is_ipv6()
+                            && ips.len() > 1
+                            && e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {}
+                    Err(e)
+                        if ip.is_ipv6()
+                            && ips.len() > 1
+                            && e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {}
+                    Err(e) => {
+                        let fam = if ip.is_ipv6() { "6" } else { "4" };
+                        let shown = if ip.is_ipv6() {
+                            format!("[{ip}]:{hp}")
+                        } else {
+                            format!("{ip}:{hp}")
+                        };
+                        let why = if e.raw_os_error() == Some(libc::EADDRINUSE) {
+                            "address already in use".to_string()
+                        } else {
+                            e.to_string()
+                        };
+                        return Err(EngineError::System(format!(
+                            "driver failed programming external connectivity on endpoint {name} ({endpoint}): Error starting userland proxy: listen {}{fam} {shown}: bind: {why}",
+                            proto.as_str()
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Published::default();
+    for (m, b) in bound {
+        let to = SocketAddr::new(target.into(), m.container_port);
+        let task = match b {
+            Bound::Tcp(l) => {
+                l.set_nonblocking(true)?;
+                let l = tokio::net::TcpListener::from_std(l)?;
+                tokio::spawn(forward_tcp(l, to))
+            }
+            Bound::Udp(s) => {
+                s.set_nonblocking(true)?;
+                let s = tokio::net::UdpSocket::from_std(s)?;
+                tokio::spawn(forward_udp(s, to))
+            }
+        };
+        out.tasks.push(task);
+        out.mappings.push(m);
+    }
+    Ok(out)
+}
+
+fn mapping(key: &str, port: u16, proto: Proto, ip: IpAddr, hp: u16) -> Mapping {
+    Mapping {
+        key: key.to_string(),
+        container_port: port,
+        proto,
+        host_ip: ip,
+        host_port: hp,
+    }
+}
+
+async fn forward_tcp(l: tokio::net::TcpListener, to: SocketAddr) {
+    loop {
+        let Ok((mut inbound, _)) = l.accept().await else {
+            continue;
+        };
+        tokio::spawn(async move {
+            let _ = inbound.set_nodelay(true);
+            let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await else {
+                return;
+            };
+            let _ = outbound.set_nodelay(true);
+            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+        });
+    }
+}
+
+/// One upstream socket per client address; replies go back to the client.
+async fn forward_udp(s: tokio::net::UdpSocket, to: SocketAddr) {
+    use std::sync::Arc;
+    let s = Arc::new(s);
+    let mut peers: BTreeMap<SocketAddr, Arc<tokio::net::UdpSocket>> = BTreeMap::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let Ok((n, from)) = s.recv_from(&mut buf).await else {
+            continue;
+        };
+        let up = match peers.get(&from) {
+            Some(u) => u.clone(),
+            None => {
+                let Ok(u) = tokio::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).await else {
+                    continue;
+                };
+                if u.connect(to).await.is_err() {
+                    continue;
+                }
+                let u = Arc::new(u);
+                peers.insert(from, u.clone());
+                let (back, u2) = (s.clone(), u.clone());
+                tokio::spawn(async move {
+                    let mut b = vec![0u8; 65536];
+                    while let Ok(n) = u2.recv(&mut b).await {
+                        if back.send_to(&b[..n], from).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                u
+            }
+        };
+        let _ = up.send(&buf[..n]).await;
+    }
+}
+
+/// inspect's `NetworkSettings.Ports`: every exposed or published port, with
+/// its host bindings (null when not published).
+pub fn render_ports(rec: &Record, mappings: &[Mapping]) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(exposed) = rec.config.exposed_ports.as_ref().and_then(Value::as_object) {
+        for k in exposed.keys() {
+            out.insert(k.clone(), Value::Null);
+        }
+    }
+    for m in mappings {
+        let entry = out.entry(m.key.clone()).or_insert(Value::Null);
+        if !entry.is_array() {
+            *entry = json!([]);
+        }
+        if let Some(a) = entry.as_array_mut() {
+            a.push(json!({"HostIp": m.host_ip.to_string(), "HostPort": m.host_port.to_string()}));
+        }
+    }
+    Value::Object(out)
+}
+
+/// The list's `Ports`.
+pub fn render_list(mappings: &[Mapping]) -> Value {
+    let mut v: Vec<Value> = mappings
+        .iter()
+        .map(|m| {
+            json!({"IP": m.host_ip.to_string(), "PrivatePort": m.container_port, "PublicPort": m.host_port, "Type": m.proto.as_str()})
+        })
+        .collect();
+    v.sort_by_key(|x| {
+        (
+            x["PrivatePort"].as_u64(),
+            x["Type"].as_str().map(String::from),
+            x["IP"].as_str().map(|s| s.contains(':')),
+        )
+    });
+    Value::Array(v)
+}

@@ -1,0 +1,152 @@
+//! Container networking as dockerd's bridge driver makes it (issue 15): a
+//! container reaches exactly the containers it shares a network with (by
+//! address), and a published port is reachable from the host.
+//!
+//! Expected behaviour read off dockerd 20.10.24 with the probe image: on a
+//! user-defined network a container gets an address in inspect's
+//! `NetworkSettings.Networks[<name>].IPAddress`; a container on another
+//! network (or the default bridge) times out connecting to it; a port
+//! published on 127.0.0.1 with an empty HostPort gets a host port from the
+//! ephemeral range, shown in `NetworkSettings.Ports`, and answers there.
+
+use super::Scenario;
+use crate::client::{enc, Req, Target};
+use crate::ground::{expect_status, fail, json_body, Ctx, Outcome, Problem};
+use serde_json::{json, Value};
+use std::io::Read;
+use std::time::Duration;
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![super::scenario(
+        "network",
+        "reachability",
+        true,
+        reachability,
+    )]
+}
+
+const PORT: &str = "7777";
+
+fn create_network(ctx: &Ctx, name: &str) -> Result<String, Problem> {
+    let resp = ctx
+        .send(Req::post("/networks/create").json(json!({"Name": name, "Labels": ctx.labels()})))?;
+    expect_status(&resp, 201, "creating a network")?;
+    json_body(&resp, "network create response")?
+        .get("Id")
+        .and_then(Value::as_str)
+        .map(String::from)
+        .ok_or_else(|| fail("network create response has no Id"))
+}
+
+fn remove_network(ctx: &Ctx, id: &str) {
+    let _ = ctx
+        .client
+        .send(Req::delete(format!("/networks/{}", enc(id))));
+}
+
+/// Runs the probe's tcp-connect on network `net`: Some(reply) or None when
+/// unreachable.
+fn connect_from(ctx: &Ctx, net: &str, ip: &str) -> Result<Option<String>, Problem> {
+    let mut c = ctx.probe_config(&["tcp-connect", ip, PORT, "1500"])?;
+    c["HostConfig"] = json!({"NetworkMode": net});
+    let id = ctx.create(c, None)?;
+    let res = (|| {
+        ctx.start(&id)?;
+        let code = ctx.wait(&id)?;
+        let out = ctx.logs(&id)?.stdout_text();
+        match (code, out.trim()) {
+            (0, o) => Ok(Some(o.trim_start_matches("got ").to_string())),
+            (1, "unreachable") => Ok(None),
+            (c, o) => Err(fail(format!("tcp-connect from {net} exited {c}: {o:?}"))),
+        }
+    })();
+    ctx.remove(&id);
+    res
+}
+
+fn reachability(ctx: &Ctx) -> Outcome {
+    let n1 = ctx.unique_name("net-a");
+    let n2 = ctx.unique_name("net-b");
+    let id1 = create_network(ctx, &n1)?;
+    let id2 = match create_network(ctx, &n2) {
+        Ok(id) => id,
+        Err(e) => {
+            remove_network(ctx, &id1);
+            return Err(e);
+        }
+    };
+    let mut server = String::new();
+    let res = (|| {
+        let mut c = ctx.probe_config(&["tcp-serve", PORT, "srv"])?;
+        c["ExposedPorts"] = json!({ format!("{PORT}/tcp"): {} });
+        c["HostConfig"] = json!({
+            "NetworkMode": n1,
+            "PortBindings": { format!("{PORT}/tcp"): [{"HostIp": "127.0.0.1", "HostPort": ""}] },
+        });
+        server = ctx.create(c, None)?;
+        ctx.start(&server)?;
+        let listening = ctx.poll(Duration::from_secs(10), || {
+            Ok(ctx
+                .logs(&server)?
+                .stdout_text()
+                .contains("listening")
+                .then_some(()))
+        })?;
+        if listening.is_none() {
+            return Err(fail("the server probe never said it was listening"));
+        }
+        let info = ctx.inspect(&server)?;
+        let ns = &info["NetworkSettings"];
+        let ip = ns["Networks"][&n1]["IPAddress"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| fail(format!("no IPAddress on {n1} in inspect: {ns}")))?
+            .to_string();
+        // Same network: reachable.
+        match connect_from(ctx, &n1, &ip)? {
+            Some(r) if r == "srv" => {}
+            other => {
+                return Err(fail(format!(
+                "a container on the same network got {other:?} from {ip}:{PORT}, expected \"srv\""
+            )))
+            }
+        }
+        // Another network, and the default bridge: cut off.
+        for net in [n2.as_str(), "bridge"] {
+            if let Some(r) = connect_from(ctx, net, &ip)? {
+                return Err(fail(format!(
+                    "a container on {net} reached {ip}:{PORT} on {n1} (got {r:?}); networks must be isolated"
+                )));
+            }
+        }
+        // The published port, from the host (only when the daemon is local).
+        if matches!(ctx.client.target(), Target::Unix(_)) {
+            let port = ns["Ports"][format!("{PORT}/tcp")][0]["HostPort"]
+                .as_str()
+                .and_then(|p| p.parse::<u16>().ok())
+                .ok_or_else(|| {
+                    fail(format!("no published HostPort in inspect: {}", ns["Ports"]))
+                })?;
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| {
+                fail(format!(
+                    "connecting to published port 127.0.0.1:{port}: {e}"
+                ))
+            })?;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut got = String::new();
+            let _ = s.read_to_string(&mut got);
+            if got != "srv" {
+                return Err(fail(format!(
+                    "published port 127.0.0.1:{port} answered {got:?}, expected \"srv\""
+                )));
+            }
+        }
+        Ok(())
+    })();
+    if !server.is_empty() {
+        ctx.remove(&server);
+    }
+    remove_network(ctx, &id2);
+    remove_network(ctx, &id1);
+    res
+}

@@ -1,0 +1,261 @@
+//! DNS on networks (issue 15): the embedded resolver of user-defined
+//! networks, and the resolver and hosts options containers are given.
+//!
+//! Every expected value was read off dockerd 20.10.24 running the probe
+//! image (its `dns-query` subcommand sends a raw UDP query: the image has no
+//! resolver library):
+//! - on a user-defined network a container's /etc/resolv.conf names
+//!   `nameserver 127.0.0.11`, and that resolver answers the names of the
+//!   containers on the same network: container name, `--network-alias`,
+//!   `name.network`, and PTR for their addresses (`name.network`), but not
+//!   the names of containers on other networks;
+//! - `--dns`, `--dns-search` and `--dns-option` are written to
+//!   /etc/resolv.conf (on a user-defined network the nameserver stays
+//!   127.0.0.11 and `ndots:0` is added), `--add-host` lines go to
+//!   /etc/hosts after the standard entries, `host-gateway` standing for the
+//!   default bridge's gateway.
+
+use super::Scenario;
+use crate::client::{enc, Req};
+use crate::ground::{expect_status, fail, json_body, Ctx, Outcome, Problem};
+use serde_json::{json, Value};
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        super::scenario("network", "dns-names-on-user-network", true, names),
+        super::scenario("network", "dns-resolv-conf-options", true, resolv_conf),
+        super::scenario("network", "dns-extra-hosts", true, extra_hosts),
+    ]
+}
+
+/// A user-defined bridge network with this run's label; its name.
+fn create_network(ctx: &Ctx, what: &str) -> Result<String, Problem> {
+    let name = ctx.unique_name(what);
+    let resp = ctx.send(Req::post("/networks/create").json(json!({
+        "Name": name,
+        "CheckDuplicate": true,
+        "Labels": ctx.labels(),
+    })))?;
+    expect_status(&resp, 201, "creating a network")?;
+    Ok(name)
+}
+
+fn remove_network(ctx: &Ctx, name: &str) {
+    let _ = ctx
+        .client
+        .send(Req::delete(format!("/networks/{}", enc(name))));
+}
+
+/// A probe container on `network` (with these aliases), created and
+/// started; its id.
+fn start_on(
+    ctx: &Ctx,
+    name: &str,
+    network: &str,
+    aliases: &[&str],
+    args: &[&str],
+) -> Result<String, Problem> {
+    let mut c = ctx.probe_config(args)?;
+    c["HostConfig"] = json!({ "NetworkMode": network });
+    c["NetworkingConfig"] = json!({ "EndpointsConfig": { network: { "Aliases": aliases } } });
+    let id = ctx.create(c, Some(name))?;
+    if let Err(e) = ctx.start(&id) {
+        ctx.remove(&id);
+        return Err(e);
+    }
+    Ok(id)
+}
+
+/// The address of container `id` on `network`, from inspect.
+fn address_on(ctx: &Ctx, id: &str, network: &str) -> Result<String, Problem> {
+    let c = ctx.inspect(id)?;
+    c["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .filter(|ip| !ip.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            fail(format!(
+                "inspect has no NetworkSettings.Networks[{network:?}].IPAddress: {}",
+                c["NetworkSettings"]
+            ))
+        })
+}
+
+/// Runs a probe container on `network` to its end; its exit code, stdout
+/// and stderr.
+fn run_on(ctx: &Ctx, network: &str, args: &[&str]) -> Result<(i64, String, String), Problem> {
+    let mut c = ctx.probe_config(args)?;
+    c["HostConfig"] = json!({ "NetworkMode": network });
+    let id = ctx.create(c, None)?;
+    let res = (|| {
+        ctx.start(&id)?;
+        let code = ctx.wait(&id)?;
+        let logs = ctx.logs(&id)?;
+        Ok((code, logs.stdout_text(), logs.stderr_text()))
+    })();
+    ctx.remove(&id);
+    res
+}
+
+fn names(ctx: &Ctx) -> Outcome {
+    let mut networks = Vec::new();
+    let mut containers = Vec::new();
+    let res = (|| {
+        let net = create_network(ctx, "dns-net")?;
+        networks.push(net.clone());
+        let other = create_network(ctx, "dns-other")?;
+        networks.push(other.clone());
+        let server = ctx.unique_name("dns-srv");
+        let alias = format!("{server}-alias");
+        let id = start_on(ctx, &server, &net, &[&alias], &["sleep", "60"])?;
+        containers.push(id.clone());
+        let stranger = ctx.unique_name("dns-far");
+        let far = start_on(ctx, &stranger, &other, &[], &["sleep", "60"])?;
+        containers.push(far.clone());
+        let ip = address_on(ctx, &id, &net)?;
+        let far_ip = address_on(ctx, &far, &other)?;
+
+        // By name, by alias, by name.network, and the PTR of its address.
+        let scoped = format!("{server}.{net}");
+        let (code, out, err) = run_on(
+            ctx,
+            &net,
+            &[
+                "read",
+                "/etc/resolv.conf",
+                "--",
+                "echo",
+                "---",
+                "--",
+                "dns-query",
+                &server,
+                "--",
+                "dns-query",
+                &alias,
+                "--",
+                "dns-query",
+                &scoped,
+                "--",
+                "dns-query",
+                &ip,
+            ],
+        )?;
+        let (conf, answers) = out.split_once("---\n").unwrap_or((out.as_str(), ""));
+        let want = format!("{ip}\n{ip}\n{ip}\n{scoped}\n");
+        let first_ns = conf.lines().find(|l| l.starts_with("nameserver"));
+        if code != 0 || first_ns != Some("nameserver 127.0.0.11") || answers != want {
+            return Err(fail(format!(
+                "a container on {net} (exit {code}) read /etc/resolv.conf {conf:?} and \
+                 resolved {server}, {alias}, {scoped}, {ip}: {answers:?}, stderr {err:?}"
+            ))
+            .note(format!(
+                "dockerd: nameserver 127.0.0.11 first, then the answers {want:?}"
+            )));
+        }
+
+        // A container on another network is not known on this one.
+        let (code, out, err) = run_on(ctx, &net, &["dns-query", &stranger])?;
+        if code == 0 && out.lines().any(|l| l == far_ip) {
+            return Err(fail(format!(
+                "a container on {net} resolved {stranger} (only on {other}) to {out:?}"
+            ))
+            .note(format!(
+                "dockerd: no answer from 127.0.0.11 (the name is not on {net}; stderr {err:?})"
+            )));
+        }
+        Ok(())
+    })();
+    for id in &containers {
+        ctx.remove(id);
+    }
+    for n in &networks {
+        remove_network(ctx, n);
+    }
+    res
+}
+
+fn dns_host_config(network: &str) -> Value {
+    json!({
+        "NetworkMode": network,
+        "Dns": ["192.0.2.1"],
+        "DnsSearch": ["a.example"],
+        "DnsOptions": ["timeout:1", "attempts:2"],
+    })
+}
+
+fn resolv_conf(ctx: &Ctx) -> Outcome {
+    // On the default bridge: the options as given (no host value leaks in
+    // when all three are set).
+    let mut c = ctx.probe_config(&["read", "/etc/resolv.conf"])?;
+    c["HostConfig"] = dns_host_config("bridge");
+    let got = ctx.config_output(c)?;
+    let want = "search a.example\nnameserver 192.0.2.1\noptions timeout:1 attempts:2\n";
+    if got != want {
+        return Err(fail(format!(
+            "/etc/resolv.conf with --dns, --dns-search and --dns-option on the default bridge: {got:?}"
+        ))
+        .note(format!("dockerd: {want:?}")));
+    }
+    // On a user-defined network: the embedded resolver, and ndots:0 after
+    // the container's own options.
+    let net = create_network(ctx, "dns-conf")?;
+    let res = (|| {
+        let mut c = ctx.probe_config(&["read", "/etc/resolv.conf"])?;
+        c["HostConfig"] = dns_host_config(&net);
+        let got = ctx.config_output(c)?;
+        let want =
+            "search a.example\nnameserver 127.0.0.11\noptions timeout:1 attempts:2 ndots:0\n";
+        if got != want {
+            return Err(fail(format!(
+                "/etc/resolv.conf with --dns, --dns-search and --dns-option on a user-defined network: {got:?}"
+            ))
+            .note(format!("dockerd: {want:?}")));
+        }
+        Ok(())
+    })();
+    remove_network(ctx, &net);
+    res
+}
+
+/// The default bridge's gateway: IPAM's Gateway, else the subnet's first
+/// address (dockerd 20.10 lists only the subnet).
+fn bridge_gateway(ctx: &Ctx) -> Result<String, Problem> {
+    let resp = ctx.send(Req::get("/networks/bridge"))?;
+    expect_status(&resp, 200, "inspecting the default bridge")?;
+    let body = json_body(&resp, "network inspect")?;
+    let cfg = &body["IPAM"]["Config"][0];
+    if let Some(gw) = cfg["Gateway"].as_str().filter(|g| !g.is_empty()) {
+        return Ok(gw.to_string());
+    }
+    let subnet = cfg["Subnet"].as_str().unwrap_or("");
+    let base: std::net::Ipv4Addr = subnet
+        .split('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| fail(format!("the default bridge has no IPv4 subnet: {body}")))?;
+    Ok(std::net::Ipv4Addr::from(u32::from(base) + 1).to_string())
+}
+
+fn extra_hosts(ctx: &Ctx) -> Outcome {
+    let gw = bridge_gateway(ctx)?;
+    let mut c = ctx.probe_config(&["read", "/etc/hosts"])?;
+    c["HostConfig"] = json!({
+        "ExtraHosts": ["one:192.0.2.9", "six:fd00::5", "one:192.0.2.10", "gw:host-gateway"],
+    });
+    let got = ctx.config_output(c)?;
+    let want = format!("192.0.2.9\tone\nfd00::5\tsix\n192.0.2.10\tone\n{gw}\tgw\n");
+    // After the 6 standard lines, before the container's own line.
+    let lines: Vec<&str> = got.lines().collect();
+    let extra = lines
+        .get(6..lines.len().saturating_sub(1))
+        .map(|l| l.join("\n") + "\n")
+        .unwrap_or_default();
+    if extra != want {
+        return Err(
+            fail(format!("/etc/hosts with --add-host: {got:?}")).note(format!(
+                "dockerd: the standard entries, then {want:?}, then the container's own line"
+            )),
+        );
+    }
+    Ok(())
+}
