@@ -6,9 +6,15 @@ use std::io::Read;
 
 use shipshape_tests::{ok, run, stderr, Engine};
 
-/// The engine's bridges on the host: `ss<tag>-...` links (see
-/// engine/src/daemon/networks/bridge.rs).
-fn engine_bridges() -> Vec<String> {
+/// This engine's bridges on the host: `ss<tag>-...` links, the tag being
+/// FNV-1a of its data root (see engine/src/daemon/networks/bridge.rs).
+fn engine_bridges(e: &Engine) -> Vec<String> {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in e.data_root.as_os_str().as_encoded_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    let prefix = format!("ss{:05x}-", h & 0xfffff);
     let o = std::process::Command::new("ip")
         .args(["-o", "link", "show", "type", "bridge"])
         .output()
@@ -17,7 +23,7 @@ fn engine_bridges() -> Vec<String> {
         .lines()
         .filter_map(|l| l.split(": ").nth(1))
         .map(|n| n.split('@').next().unwrap_or(n).to_string())
-        .filter(|n| n.starts_with("ss") && n.len() == 15 && n.as_bytes()[7] == b'-')
+        .filter(|n| n.starts_with(&prefix))
         .collect()
 }
 
@@ -44,7 +50,7 @@ fn bridges_isolate_networks_and_publish_ports() {
     let img = e.load_fixture();
     ok(e.docker().args(["network", "create", "n1"]));
     ok(e.docker().args(["network", "create", "n2"]));
-    let before = engine_bridges();
+    let before = engine_bridges(&e);
     assert!(before.len() >= 3, "default bridge, n1 and n2: {before:?}");
     ok(e.docker().args([
         "run",
@@ -122,12 +128,12 @@ fn bridges_isolate_networks_and_publish_ports() {
     );
     // Engine stop: no bridge left; they come back at start.
     e.stop();
-    let after = engine_bridges();
+    let after = engine_bridges(&e);
     for b in &before {
         assert!(!after.contains(b), "{b} left after stop: {after:?}");
     }
     e.spawn();
-    let again = engine_bridges();
+    let again = engine_bridges(&e);
     for b in &before {
         assert!(again.contains(b), "{b} not back after restart: {again:?}");
     }
