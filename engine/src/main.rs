@@ -46,6 +46,20 @@ struct Args {
     /// Seconds a client has to send a request's headers before it is dropped.
     #[arg(long = "header-read-timeout", default_value_t = 30.0)]
     header_read_timeout: f64,
+    /// A registry (HOST[:PORT], or a CIDR) reached over plain HTTP, or
+    /// over TLS without checking its certificate (repeatable); loopback
+    /// always is, as in dockerd.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registries: Vec<String>,
+    /// Layers downloaded at once per pull.
+    #[arg(long = "max-concurrent-downloads", default_value_t = 3)]
+    max_concurrent_downloads: usize,
+    /// Layers uploaded at once per push.
+    #[arg(long = "max-concurrent-uploads", default_value_t = 5)]
+    max_concurrent_uploads: usize,
+    /// Where registry CAs are read from: DIR/HOST:PORT/ca.crt (as dockerd's /etc/docker/certs.d).
+    #[arg(long = "certs-dir", default_value = "/etc/docker/certs.d")]
+    certs_dir: PathBuf,
 }
 
 impl Args {
@@ -145,7 +159,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(listen, args.data_root)) {
+    let registry = shipshape_engine::daemon::distribution::RegistryConfig {
+        insecure_registries: args.insecure_registries.clone(),
+        max_concurrent_downloads: args.max_concurrent_downloads.max(1),
+        max_concurrent_uploads: args.max_concurrent_uploads.max(1),
+        certs_dir: args.certs_dir.clone(),
+    };
+    match rt.block_on(run(listen, args.data_root, registry)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shipshape-engine: {e}");
@@ -162,9 +182,14 @@ struct Listen {
     opts: ServeOptions,
 }
 
-async fn run(listen: Listen, data_root: PathBuf) -> Result<(), String> {
+async fn run(
+    listen: Listen,
+    data_root: PathBuf,
+    registry: shipshape_engine::daemon::distribution::RegistryConfig,
+) -> Result<(), String> {
     let daemon = Daemon::open(Config {
         data_root: data_root.clone(),
+        registry,
     })
     .map_err(|e| format!("opening data root {}: {e}", data_root.display()))?;
     let listeners = server::bind(&listen.hosts, listen.group, listen.tls.as_ref())

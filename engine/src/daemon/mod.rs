@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod containers;
+pub mod distribution;
 pub mod events;
 pub mod images;
 pub mod networks;
@@ -35,6 +36,8 @@ use crate::errdefs::EngineError;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_root: PathBuf,
+    /// Registry flags (`--insecure-registry`, `--max-concurrent-downloads`, ...).
+    pub registry: distribution::RegistryConfig,
 }
 
 /// A container that uses an image, for `DELETE /images/{name}` conflicts.
