@@ -450,7 +450,7 @@ impl Client {
     }
 
     /// The Authorization header for `scope`, fetching a token if needed.
-    async fn authorization(&self, scope: &str, method: &Method, path: &str) -> Result<Option<String>, EngineError> {
+    async fn authorization(&self, scope: &str, method: &Method, url: &str) -> Result<Option<String>, EngineError> {
         let (basic, bearer, cached) = {
             let a = self.auth.lock().map_err(|_| EngineError::System("auth lock poisoned".into()))?;
             (a.basic, a.bearer.clone(), a.tokens.get(scope).cloned())
@@ -469,9 +469,8 @@ impl Client {
             return match self.basic_header() {
                 Some(h) => Ok(Some(h)),
                 None => Err(EngineError::System(format!(
-                    "{} {:?}: no basic auth credentials",
+                    "{} {url:?}: no basic auth credentials",
                     go_method(method),
-                    self.url(path)
                 ))),
             };
         }
@@ -541,7 +540,7 @@ impl Client {
             ReqBody::Stream(_) => None,
         };
         let mut h = headers.to_vec();
-        if let Some(a) = self.authorization(scope, &method, path).await? {
+        if let Some(a) = self.authorization(scope, &method, &self.url(path)).await? {
             h.push(("authorization".into(), a));
         }
         let r = self.send_raw(method.clone(), path, &h, body).await?;
@@ -549,13 +548,30 @@ impl Client {
             if let Some(b) = retry_body {
                 self.learn(&r);
                 let mut h = headers.to_vec();
-                if let Some(a) = self.authorization(scope, &method, path).await? {
+                if let Some(a) = self.authorization(scope, &method, &self.url(path)).await? {
                     h.push(("authorization".into(), a));
                     return self.send_raw(method, path, &h, b).await;
                 }
             }
         }
         Ok(r)
+    }
+
+    /// Like [`Self::send`], to an absolute URL of the registry (an upload
+    /// location), with the authorization already learnt.
+    pub async fn send_auth_url(
+        &self,
+        scope: &str,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: ReqBody,
+    ) -> Result<Resp, EngineError> {
+        let mut h = headers.to_vec();
+        if let Some(a) = self.authorization(scope, &method, url).await? {
+            h.push(("authorization".into(), a));
+        }
+        self.send_url(method, url, &h, body).await
     }
 
     async fn send_raw(

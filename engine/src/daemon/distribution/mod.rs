@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod client;
 pub mod info;
+pub mod metadata;
 pub mod progress;
 pub mod pull;
 pub mod push;

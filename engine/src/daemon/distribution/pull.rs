@@ -355,6 +355,19 @@ pub async fn pull(
     if daemon.images.get(&image_id).is_err() {
         download_layers(&daemon, cfg, Arc::new(client), &r, &layers, &diff_ids, progress).await?;
     }
+    let meta = super::metadata::Metadata::open(daemon.data_root());
+    for (l, d) in layers.iter().zip(&diff_ids) {
+        meta.record(
+            d,
+            &host,
+            super::metadata::BlobRecord {
+                digest: l.digest.clone(),
+                size: l.size,
+                media_type: l.media_type.clone(),
+                repo: r.path.clone(),
+            },
+        );
+    }
     let store = daemon.images.clone();
     let tags: Vec<String> = if r.digest.is_none() { vec![r.familiar()] } else { Vec::new() };
     let name_at = format!("{}@{}", r.familiar_name(), repo_digest);
