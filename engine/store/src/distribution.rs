@@ -84,3 +84,40 @@ impl ImageStore {
         Ok(())
     }
 }
+
+impl ImageStore {
+    /// Drops the repository digests of image `id` (only those of
+    /// repository `repo` when given); returns them, sorted, for the
+    /// delete's `Untagged` records.
+    pub(crate) fn drop_repo_digests(
+        &self,
+        s: &mut State,
+        id: &str,
+        repo: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let gone: Vec<String> = digests_of(s, id)
+            .into_iter()
+            .filter(|k| repo.is_none_or(|r| k.split_once('@').is_some_and(|(n, _)| n == r)))
+            .collect();
+        if gone.is_empty() {
+            return Ok(gone);
+        }
+        for k in &gone {
+            s.digests.remove(k);
+        }
+        atomic::write_json(&self.root.join(DIGESTS_FILE), &s.digests)?;
+        Ok(gone)
+    }
+}
+
+impl ImageStore {
+    /// Removes one `name@digest` reference of image `id`; false if it is not one.
+    pub(crate) fn remove_repo_digest(&self, s: &mut State, key: &str, id: &str) -> Result<bool, StoreError> {
+        if s.digests.get(key).map(String::as_str) != Some(id) {
+            return Ok(false);
+        }
+        s.digests.remove(key);
+        atomic::write_json(&self.root.join(DIGESTS_FILE), &s.digests)?;
+        Ok(true)
+    }
+}
