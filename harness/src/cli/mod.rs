@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// Timeout for one request, in seconds.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs())]
     pub timeout: u64,
+    /// A registry (HOST:PORT, plain HTTP on loopback) for the `registry`
+    /// area: pull, push and auth scenarios; without it they skip.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry: Option<String>,
     #[command(flatten)]
     pub reports: runner::ReportArgs,
 }
@@ -250,6 +254,7 @@ fn run_one(
         cases: args.cases,
         seed: args.seed,
         run_id,
+        registry: args.registry.clone(),
     };
     // Plain lines on stdout; a progress bar on stderr only on a terminal.
     let progress =

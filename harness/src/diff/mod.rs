@@ -679,6 +679,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         cases: args.cases,
         seed: args.seed,
         run_id: format!("{:07x}{tag}", rand::random::<u32>() >> 4),
+        registry: None,
     };
     let (oa, ob) = (opts("a"), opts("b"));
     // The two endpoints are independent: run them side by side.

@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub cases: u32,
     pub seed: u64,
     pub run_id: String,
+    /// `--registry HOST:PORT`, for the `registry` area.
+    pub registry: Option<String>,
 }
 
 /// Runs the selected scenarios, calling `on_result` as each finishes.
@@ -63,6 +65,7 @@ pub fn run_recorded(
         opts.cases,
         opts.seed,
     );
+    ctx.set_registry(opts.registry.clone());
     let mut report = Report {
         target: client.target().to_string(),
         api_version: negotiation.api_version.to_string(),

@@ -2,7 +2,7 @@
 //! run's filters select (with the setup and cleanup checks they imply).
 
 use super::{
-    api, containers, containers_api, errors, hostile, hygiene, images, model, protocol, runtime,
+    api, containers, containers_api, distribution, errors, hostile, hygiene, images, model, protocol, runtime,
     schema, security, seed, snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
@@ -56,6 +56,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(api::scenarios());
     v.extend(streams::scenarios());
     v.extend(runtime::scenarios());
+    v.extend(distribution::scenarios());
     v.extend(hygiene::scenarios());
     v
 }
