@@ -150,3 +150,161 @@ impl Drop for Registry {
         self.stop();
     }
 }
+
+/// How [`FakeRegistry`] misbehaves when serving a blob.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BlobFault {
+    /// Serve the blob as it is.
+    None,
+    /// Serve the first half, declare the whole length, then close.
+    Truncate,
+    /// Serve the first half, then hold the connection until the registry is dropped.
+    Stall,
+}
+
+/// A scripted registry for failures a real one will not produce: it serves
+/// the manifests and blobs it is given, exactly (wrong digests, hostile
+/// layers and oversized documents included), on 127.0.0.1, plain HTTP, one
+/// thread per connection.
+pub struct FakeRegistry {
+    pub host: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Set once a stalled blob's first half was sent.
+    pub stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// What a [`FakeRegistry`] serves: `manifests` by `name/reference` (media
+/// type, bytes), `blobs` by digest.
+#[derive(Default, Clone)]
+pub struct FakeContent {
+    pub manifests: std::collections::HashMap<String, (String, Vec<u8>)>,
+    pub blobs: std::collections::HashMap<String, Vec<u8>>,
+    pub faults: std::collections::HashMap<String, BlobFault>,
+}
+
+impl FakeRegistry {
+    pub fn start(content: FakeContent) -> FakeRegistry {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("fake registry bind");
+        let host = listener.local_addr().expect("addr").to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stalled = Arc::new(AtomicBool::new(false));
+        let content = Arc::new(content);
+        let (stop2, stalled2) = (stop.clone(), stalled.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut s) = conn else { continue };
+                let (content, stop, stalled) = (content.clone(), stop2.clone(), stalled2.clone());
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(s.try_clone().expect("clone"));
+                    let mut line = String::new();
+                    if r.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or("").to_string();
+                    let path = parts.next().unwrap_or("").to_string();
+                    let head = method == "HEAD";
+                    let send = |s: &mut std::net::TcpStream, status: &str, ctype: &str, body: &[u8], extra: &str| {
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nDocker-Distribution-Api-Version: registry/2.0\r\n{extra}Connection: close\r\n\r\n",
+                            body.len()
+                        );
+                        if !head {
+                            let _ = s.write_all(body);
+                        }
+                    };
+                    let unknown = |what: &str| {
+                        format!(r#"{{"errors":[{{"code":"{what}_UNKNOWN","message":"{} unknown","detail":null}}]}}"#, what.to_lowercase())
+                    };
+                    if path == "/v2/" {
+                        send(&mut s, "200 OK", "application/json", b"{}", "");
+                    } else if let Some(rest) = path.strip_prefix("/v2/") {
+                        if let Some((name, reference)) = rest.split_once("/manifests/") {
+                            // By tag, or by the digest of a manifest served by tag.
+                            let found = content.manifests.get(&format!("{name}/{reference}")).or_else(|| {
+                                content.manifests.iter().find_map(|(k, v)| {
+                                    (k.starts_with(&format!("{name}/")) && sha256_digest(&v.1) == reference).then_some(v)
+                                })
+                            });
+                            match found {
+                                Some((media, bytes)) => {
+                                    let extra = format!("Docker-Content-Digest: {}\r\n", sha256_digest(bytes));
+                                    send(&mut s, "200 OK", media, bytes, &extra)
+                                }
+                                None => send(&mut s, "404 Not Found", "application/json", unknown("MANIFEST").as_bytes(), ""),
+                            }
+                        } else if let Some((_, digest)) = rest.split_once("/blobs/") {
+                            match content.blobs.get(digest) {
+                                None => send(&mut s, "404 Not Found", "application/json", unknown("BLOB").as_bytes(), ""),
+                                Some(b) => match content.faults.get(digest).copied().unwrap_or(BlobFault::None) {
+                                    BlobFault::None => send(&mut s, "200 OK", "application/octet-stream", b, ""),
+                                    fault => {
+                                        let _ = write!(
+                                            s,
+                                            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                            b.len()
+                                        );
+                                        let _ = s.write_all(&b[..b.len() / 2]);
+                                        let _ = s.flush();
+                                        if fault == BlobFault::Stall {
+                                            stalled.store(true, Ordering::SeqCst);
+                                            while !stop.load(Ordering::SeqCst) {
+                                                std::thread::sleep(Duration::from_millis(50));
+                                            }
+                                        }
+                                    }
+                                },
+                            }
+                        } else {
+                            send(&mut s, "404 Not Found", "text/plain", b"404 page not found", "");
+                        }
+                    } else {
+                        send(&mut s, "404 Not Found", "text/plain", b"404 page not found", "");
+                    }
+                });
+            }
+        });
+        FakeRegistry { host, stop, stalled }
+    }
+}
+
+impl Drop for FakeRegistry {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(&self.host);
+    }
+}
+
+/// sha256 of `b` as `sha256:<hex>` (with the `sha256sum` tool's help-free
+/// implementation: the support lib has no hashing crate, so ask coreutils).
+pub fn sha256_digest(b: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b)
+        .expect("writing to sha256sum");
+    let out = child.wait_with_output().expect("sha256sum output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    format!("sha256:{}", text.split_whitespace().next().unwrap_or(""))
+}

@@ -389,6 +389,23 @@ pub async fn pull(
     Ok(id)
 }
 
+/// Whether an error was caused by the connection ending early.
+fn is_eof(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::UnexpectedEof {
+                return true;
+            }
+        }
+        if err.to_string().contains("IncompleteBody") || format!("{err:?}").contains("IncompleteBody") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 /// Nondistributable (foreign) layers are not in the registry and not pulled.
 fn is_foreign(l: &Descriptor) -> bool {
     l.media_type.contains("foreign") || l.media_type.contains("nondistributable")
@@ -543,7 +560,9 @@ async fn download_one(
         match body.frame().await {
             None => break,
             Some(Err(e)) => {
-                failure = Some(EngineError::System(format!("error pulling layer {}: {e}", desc.digest)));
+                // A connection closed before the announced length is Go's io.ErrUnexpectedEOF.
+                let what = if e.is_incomplete_message() || is_eof(&e) { "unexpected EOF".to_string() } else { e.to_string() };
+                failure = Some(EngineError::System(format!("error pulling layer {}: {what}", desc.digest)));
                 break;
             }
             Some(Ok(frame)) => {
