@@ -93,7 +93,11 @@ fn api_pull(socket: &std::path::Path, image: &str, tag: &str) -> (u16, String) {
 
 fn layer_dirs(engine: &Engine) -> Vec<String> {
     std::fs::read_dir(engine.data_root.join("image/layers"))
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -117,17 +121,30 @@ fn scripted_failures_answer_as_dockerd_and_store_nothing() {
     // Mismatch: the layer's bytes are not what its digest says.
     let good_digest = sha256_digest(&good);
     let mut content_blobs = blobs.clone();
-    content_blobs.insert(good_digest.clone(), tar_end(tar_file("ok.txt", b"tampered\n")));
+    content_blobs.insert(
+        good_digest.clone(),
+        tar_end(tar_file("ok.txt", b"tampered\n")),
+    );
     content.blobs = content_blobs;
-    content.manifests.insert("t/mismatch/v1".into(), (oci.clone(), m_ok));
-    content.manifests.insert("t/hostile/v1".into(), (oci.clone(), m_host));
-    content.manifests.insert("t/truncated/v1".into(), (oci.clone(), m_trunc));
-    content.faults.insert(sha256_digest(&other), BlobFault::Truncate);
+    content
+        .manifests
+        .insert("t/mismatch/v1".into(), (oci.clone(), m_ok));
+    content
+        .manifests
+        .insert("t/hostile/v1".into(), (oci.clone(), m_host));
+    content
+        .manifests
+        .insert("t/truncated/v1".into(), (oci.clone(), m_trunc));
+    content
+        .faults
+        .insert(sha256_digest(&other), BlobFault::Truncate);
     // Oversized: a manifest of 5 MiB (padding is valid JSON whitespace).
     let mut big = b"{\"schemaVersion\": 2".to_vec();
     big.extend(std::iter::repeat_n(b' ', 5 << 20));
     big.push(b'}');
-    content.manifests.insert("t/oversized/v1".into(), (oci.clone(), big));
+    content
+        .manifests
+        .insert("t/oversized/v1".into(), (oci.clone(), big));
     let fake = FakeRegistry::start(content);
 
     let engine = Engine::start();
@@ -137,9 +154,16 @@ fn scripted_failures_answer_as_dockerd_and_store_nothing() {
         let image = format!("{}/t/{name}", fake.host);
         let (es, em) = api_pull(&engine.socket, &image, "v1");
         let (ds, dm) = api_pull(dockerd_sock, &image, "v1");
-        assert_eq!((es, ds), (want_status, want_status), "{name}: engine {em:?}, dockerd {dm:?}");
+        assert_eq!(
+            (es, ds),
+            (want_status, want_status),
+            "{name}: engine {em:?}, dockerd {dm:?}"
+        );
         assert!(!em.is_empty(), "{name}: the engine reported no error");
-        assert_eq!(em, dm, "{name}: the engine's message differs from dockerd's");
+        assert_eq!(
+            em, dm,
+            "{name}: the engine's message differs from dockerd's"
+        );
     }
     // A layer with `../../escaped.txt`: dockerd confines it to the layer
     // (the store's hostile-tar rules do the same), and the pull succeeds.
@@ -147,24 +171,48 @@ fn scripted_failures_answer_as_dockerd_and_store_nothing() {
     let (es, em) = api_pull(&engine.socket, &image, "v1");
     let (ds, dm) = api_pull(dockerd_sock, &image, "v1");
     let _ = Request::new("DELETE", &format!("/v1.41/images/{image}:v1")).send(dockerd_sock);
-    assert_eq!((es, em.as_str()), (ds, dm.as_str()), "hostile layer: engine vs dockerd");
-    let hostile_hex = sha256_digest(&hostile).trim_start_matches("sha256:").to_string();
-    assert!(engine.data_root.join("image/layers").join(&hostile_hex).join("diff/escaped.txt").exists());
-    let del = Request::new("DELETE", &format!("/v1.41/images/{image}:v1")).send(&engine.socket).expect("delete");
+    assert_eq!(
+        (es, em.as_str()),
+        (ds, dm.as_str()),
+        "hostile layer: engine vs dockerd"
+    );
+    let hostile_hex = sha256_digest(&hostile)
+        .trim_start_matches("sha256:")
+        .to_string();
+    assert!(engine
+        .data_root
+        .join("image/layers")
+        .join(&hostile_hex)
+        .join("diff/escaped.txt")
+        .exists());
+    let del = Request::new("DELETE", &format!("/v1.41/images/{image}:v1"))
+        .send(&engine.socket)
+        .expect("delete");
     assert_eq!(del.status, 200, "{}", del.text());
     // Truncated and oversized: the engine fails cleanly (dockerd retries a
     // truncated download for tens of seconds, so it is not asked here).
     let (s, m) = api_pull(&engine.socket, &format!("{}/t/truncated", fake.host), "v1");
     assert_eq!(s, 200, "{m}");
-    assert!(m.contains("unexpected EOF") || m.contains("verification failed"), "{m}");
+    assert!(
+        m.contains("unexpected EOF") || m.contains("verification failed"),
+        "{m}"
+    );
     let (s, m) = api_pull(&engine.socket, &format!("{}/t/oversized", fake.host), "v1");
-    assert!(s >= 400 || !m.is_empty(), "an oversized manifest must be refused: {s} {m}");
+    assert!(
+        s >= 400 || !m.is_empty(),
+        "an oversized manifest must be refused: {s} {m}"
+    );
     assert!(m.contains("too large"), "{m}");
 
     assert_eq!(image_count(&engine), 0, "a failed pull left an image");
-    assert_eq!(layer_dirs(&engine), Vec::<String>::new(), "a failed pull left layers");
+    assert_eq!(
+        layer_dirs(&engine),
+        Vec::<String>::new(),
+        "a failed pull left layers"
+    );
     assert!(
-        !engine.data_root.join("escaped.txt").exists() && !engine.data_root.join("image/escaped.txt").exists(),
+        !engine.data_root.join("escaped.txt").exists()
+            && !engine.data_root.join("image/escaped.txt").exists(),
         "the hostile layer escaped"
     );
 }
@@ -182,7 +230,10 @@ fn killed_mid_pull_leaves_no_image_and_no_partial_layer() {
         blobs,
         ..FakeContent::default()
     };
-    content.manifests.insert("t/killed/v1".into(), ("application/vnd.oci.image.manifest.v1+json".into(), m));
+    content.manifests.insert(
+        "t/killed/v1".into(),
+        ("application/vnd.oci.image.manifest.v1+json".into(), m),
+    );
     content.faults.insert(sha256_digest(&big), BlobFault::Stall);
     let fake = FakeRegistry::start(content);
     let mut engine = Engine::start();
@@ -191,7 +242,10 @@ fn killed_mid_pull_leaves_no_image_and_no_partial_layer() {
     let puller = std::thread::spawn(move || api_pull(&socket, &image, "v1"));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !fake.stalled.load(std::sync::atomic::Ordering::SeqCst) {
-        assert!(std::time::Instant::now() < deadline, "the pull never reached the stalled layer");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pull never reached the stalled layer"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -199,26 +253,49 @@ fn killed_mid_pull_leaves_no_image_and_no_partial_layer() {
     let _ = puller.join();
     engine.spawn();
     assert_eq!(image_count(&engine), 0, "a killed pull left an image");
-    let small_hex = sha256_digest(&small).trim_start_matches("sha256:").to_string();
+    let small_hex = sha256_digest(&small)
+        .trim_start_matches("sha256:")
+        .to_string();
     for d in layer_dirs(&engine) {
         // Only complete layers may remain (the small one may have finished).
         assert_eq!(d, small_hex, "a partial layer survived the crash: {d}");
-        assert!(engine.data_root.join("image/layers").join(&d).join("meta.json").exists());
+        assert!(engine
+            .data_root
+            .join("image/layers")
+            .join(&d)
+            .join("meta.json")
+            .exists());
     }
 }
 
 /// `docker login/push/pull/logout` against `host` through the CLI, with
 /// its own client config; returns the pushed digest line and the pulled ID.
-fn cli_round_trip(docker_host: &str, config: &std::path::Path, reg: &str, user: &str, pass: &str, image: &str, repo: &str) -> String {
+fn cli_round_trip(
+    docker_host: &str,
+    config: &std::path::Path,
+    reg: &str,
+    user: &str,
+    pass: &str,
+    image: &str,
+    repo: &str,
+) -> String {
     let docker = || {
         let mut c = Command::new("docker");
-        c.env("DOCKER_HOST", docker_host).env("DOCKER_CONFIG", config);
+        c.env("DOCKER_HOST", docker_host)
+            .env("DOCKER_CONFIG", config);
         c
     };
     // Wrong password first: refused with the registry's 401.
     let bad = run(docker().args(["login", reg, "-u", user, "-p", "wrong"]));
-    assert!(!bad.status.success(), "login with a wrong password succeeded");
-    assert!(stderr(&bad).contains("401 Unauthorized"), "{}", stderr(&bad));
+    assert!(
+        !bad.status.success(),
+        "login with a wrong password succeeded"
+    );
+    assert!(
+        stderr(&bad).contains("401 Unauthorized"),
+        "{}",
+        stderr(&bad)
+    );
     let out = ok(docker().args(["login", reg, "-u", user, "-p", pass]));
     assert!(out.contains("Login Succeeded"), "{out}");
     ok(docker().args(["tag", image, &format!("{repo}:v1")]));
@@ -230,12 +307,25 @@ fn cli_round_trip(docker_host: &str, config: &std::path::Path, reg: &str, user: 
         .to_string();
     ok(docker().args(["rmi", &format!("{repo}:v1")]));
     ok(docker().args(["pull", &format!("{repo}:v1")]));
-    let id = ok(docker().args(["image", "inspect", "--format", "{{.Id}}", &format!("{repo}:v1")]));
+    let id = ok(docker().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &format!("{repo}:v1"),
+    ]));
     ok(docker().args(["rmi", &format!("{repo}:v1")]));
     ok(docker().args(["logout", reg]));
     let after = run(docker().args(["pull", &format!("{repo}:v1")]));
-    assert!(!after.status.success(), "pulled without credentials after logout");
-    assert!(stderr(&after).contains("no basic auth credentials"), "{}", stderr(&after));
+    assert!(
+        !after.status.success(),
+        "pulled without credentials after logout"
+    );
+    assert!(
+        stderr(&after).contains("no basic auth credentials"),
+        "{}",
+        stderr(&after)
+    );
     format!("{line} {}", id.trim())
 }
 
@@ -251,35 +341,74 @@ fn cli_login_push_pull_logout_with_basic_auth_and_tls_as_dockerd() {
     });
     let engine = Engine::start();
     let probe = engine.load_fixture();
-    let probe_id = ok(engine.docker().args(["image", "inspect", "--format", "{{.Id}}", &probe]));
+    let probe_id = ok(engine
+        .docker()
+        .args(["image", "inspect", "--format", "{{.Id}}", &probe]));
     let cfg = tempfile::tempdir().expect("cli config");
-    let e = cli_round_trip(&engine.host(), cfg.path(), &reg.host, "alice", "s3cret", &probe, &format!("{}/e2e/probe", reg.host));
-    assert!(e.ends_with(probe_id.trim()), "the engine's pulled image lost its ID: {e}");
+    let e = cli_round_trip(
+        &engine.host(),
+        cfg.path(),
+        &reg.host,
+        "alice",
+        "s3cret",
+        &probe,
+        &format!("{}/e2e/probe", reg.host),
+    );
+    assert!(
+        e.ends_with(probe_id.trim()),
+        "the engine's pulled image lost its ID: {e}"
+    );
 
     // dockerd pulls what the engine pushed: same ID; and pushes it back
     // under another name, which the engine pulls with the same ID again.
     let dcfg = tempfile::tempdir().expect("cli config");
     let docker = |args: &[&str]| {
         let mut c = Command::new("docker");
-        c.env("DOCKER_HOST", DOCKERD).env("DOCKER_CONFIG", dcfg.path()).args(args);
+        c.env("DOCKER_HOST", DOCKERD)
+            .env("DOCKER_CONFIG", dcfg.path())
+            .args(args);
         c
     };
-    ok(&mut docker(&["login", &reg.host, "-u", "alice", "-p", "s3cret"]));
+    ok(&mut docker(&[
+        "login", &reg.host, "-u", "alice", "-p", "s3cret",
+    ]));
     let repo = format!("{}/e2e/probe:v1", reg.host);
     let repo2 = format!("{}/e2e/from-dockerd:v1", reg.host);
     let pulled = run(&mut docker(&["pull", &repo]));
-    let d_id = ok(&mut docker(&["image", "inspect", "--format", "{{.Id}}", &repo]));
+    let d_id = ok(&mut docker(&[
+        "image", "inspect", "--format", "{{.Id}}", &repo,
+    ]));
     let pushed = run(&mut docker(&["tag", &repo, &repo2]));
     assert!(pushed.status.success(), "{}", stderr(&pushed));
     let pushed = run(&mut docker(&["push", &repo2]));
     let _ = run(&mut docker(&["rmi", &repo, &repo2]));
     let _ = run(&mut docker(&["logout", &reg.host]));
-    assert!(pulled.status.success(), "dockerd could not pull the engine's push: {}", stderr(&pulled));
-    assert!(pushed.status.success(), "dockerd could not push: {}", stderr(&pushed));
-    assert_eq!(d_id.trim(), probe_id.trim(), "dockerd's pull of the engine's push changed the ID");
-    ok(engine.docker().args(["login", &reg.host, "-u", "alice", "-p", "s3cret"]));
+    assert!(
+        pulled.status.success(),
+        "dockerd could not pull the engine's push: {}",
+        stderr(&pulled)
+    );
+    assert!(
+        pushed.status.success(),
+        "dockerd could not push: {}",
+        stderr(&pushed)
+    );
+    assert_eq!(
+        d_id.trim(),
+        probe_id.trim(),
+        "dockerd's pull of the engine's push changed the ID"
+    );
+    ok(engine
+        .docker()
+        .args(["login", &reg.host, "-u", "alice", "-p", "s3cret"]));
     ok(engine.docker().args(["pull", &repo2]));
-    let e_id = ok(engine.docker().args(["image", "inspect", "--format", "{{.Id}}", &repo2]));
-    assert_eq!(e_id.trim(), probe_id.trim(), "the engine's pull of dockerd's push changed the ID");
+    let e_id = ok(engine
+        .docker()
+        .args(["image", "inspect", "--format", "{{.Id}}", &repo2]));
+    assert_eq!(
+        e_id.trim(),
+        probe_id.trim(),
+        "the engine's pull of dockerd's push changed the ID"
+    );
     let _ = stdout;
 }

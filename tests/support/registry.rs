@@ -216,7 +216,11 @@ impl FakeRegistry {
                     let method = parts.next().unwrap_or("").to_string();
                     let path = parts.next().unwrap_or("").to_string();
                     let head = method == "HEAD";
-                    let send = |s: &mut std::net::TcpStream, status: &str, ctype: &str, body: &[u8], extra: &str| {
+                    let send = |s: &mut std::net::TcpStream,
+                                status: &str,
+                                ctype: &str,
+                                body: &[u8],
+                                extra: &str| {
                         let _ = write!(
                             s,
                             "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nDocker-Distribution-Api-Version: registry/2.0\r\n{extra}Connection: close\r\n\r\n",
@@ -227,30 +231,60 @@ impl FakeRegistry {
                         }
                     };
                     let unknown = |what: &str| {
-                        format!(r#"{{"errors":[{{"code":"{what}_UNKNOWN","message":"{} unknown","detail":null}}]}}"#, what.to_lowercase())
+                        format!(
+                            r#"{{"errors":[{{"code":"{what}_UNKNOWN","message":"{} unknown","detail":null}}]}}"#,
+                            what.to_lowercase()
+                        )
                     };
                     if path == "/v2/" {
                         send(&mut s, "200 OK", "application/json", b"{}", "");
                     } else if let Some(rest) = path.strip_prefix("/v2/") {
                         if let Some((name, reference)) = rest.split_once("/manifests/") {
                             // By tag, or by the digest of a manifest served by tag.
-                            let found = content.manifests.get(&format!("{name}/{reference}")).or_else(|| {
-                                content.manifests.iter().find_map(|(k, v)| {
-                                    (k.starts_with(&format!("{name}/")) && sha256_digest(&v.1) == reference).then_some(v)
-                                })
-                            });
+                            let found = content
+                                .manifests
+                                .get(&format!("{name}/{reference}"))
+                                .or_else(|| {
+                                    content.manifests.iter().find_map(|(k, v)| {
+                                        (k.starts_with(&format!("{name}/"))
+                                            && sha256_digest(&v.1) == reference)
+                                            .then_some(v)
+                                    })
+                                });
                             match found {
                                 Some((media, bytes)) => {
-                                    let extra = format!("Docker-Content-Digest: {}\r\n", sha256_digest(bytes));
+                                    let extra = format!(
+                                        "Docker-Content-Digest: {}\r\n",
+                                        sha256_digest(bytes)
+                                    );
                                     send(&mut s, "200 OK", media, bytes, &extra)
                                 }
-                                None => send(&mut s, "404 Not Found", "application/json", unknown("MANIFEST").as_bytes(), ""),
+                                None => send(
+                                    &mut s,
+                                    "404 Not Found",
+                                    "application/json",
+                                    unknown("MANIFEST").as_bytes(),
+                                    "",
+                                ),
                             }
                         } else if let Some((_, digest)) = rest.split_once("/blobs/") {
                             match content.blobs.get(digest) {
-                                None => send(&mut s, "404 Not Found", "application/json", unknown("BLOB").as_bytes(), ""),
-                                Some(b) => match content.faults.get(digest).copied().unwrap_or(BlobFault::None) {
-                                    BlobFault::None => send(&mut s, "200 OK", "application/octet-stream", b, ""),
+                                None => send(
+                                    &mut s,
+                                    "404 Not Found",
+                                    "application/json",
+                                    unknown("BLOB").as_bytes(),
+                                    "",
+                                ),
+                                Some(b) => match content
+                                    .faults
+                                    .get(digest)
+                                    .copied()
+                                    .unwrap_or(BlobFault::None)
+                                {
+                                    BlobFault::None => {
+                                        send(&mut s, "200 OK", "application/octet-stream", b, "")
+                                    }
                                     fault => {
                                         let _ = write!(
                                             s,
@@ -269,15 +303,31 @@ impl FakeRegistry {
                                 },
                             }
                         } else {
-                            send(&mut s, "404 Not Found", "text/plain", b"404 page not found", "");
+                            send(
+                                &mut s,
+                                "404 Not Found",
+                                "text/plain",
+                                b"404 page not found",
+                                "",
+                            );
                         }
                     } else {
-                        send(&mut s, "404 Not Found", "text/plain", b"404 page not found", "");
+                        send(
+                            &mut s,
+                            "404 Not Found",
+                            "text/plain",
+                            b"404 page not found",
+                            "",
+                        );
                     }
                 });
             }
         });
-        FakeRegistry { host, stop, stalled }
+        FakeRegistry {
+            host,
+            stop,
+            stalled,
+        }
     }
 }
 

@@ -17,7 +17,11 @@ use crate::daemon::distribution::{auth, info, progress::Progress, pull, push, Cr
 use crate::errdefs::EngineError;
 
 fn registry_auth(req: &Request) -> Credentials {
-    auth::decode_header(req.headers().get("x-registry-auth").and_then(|v| v.to_str().ok()))
+    auth::decode_header(
+        req.headers()
+            .get("x-registry-auth")
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 /// Runs a transfer: its error is the status until its first progress
@@ -44,7 +48,9 @@ where
     if first.is_none() {
         let r = match done.take() {
             Some(r) => r,
-            None => (&mut handle).await.unwrap_or_else(|e| Err(EngineError::system(e))),
+            None => (&mut handle)
+                .await
+                .unwrap_or_else(|e| Err(EngineError::system(e))),
         };
         r?;
         return Ok(body::channel(StatusCode::OK, "application/json").1);
@@ -67,7 +73,9 @@ where
             tracing::info!(error = %e, "registry transfer failed");
             let msg = e.to_string();
             let _ = tx
-                .send(json_line(&json!({"errorDetail": {"message": msg}, "error": msg})))
+                .send(json_line(
+                    &json!({"errorDetail": {"message": msg}, "error": msg}),
+                ))
                 .await;
         }
     });
@@ -78,7 +86,12 @@ where
 pub async fn pull(ctx: &Ctx, req: Request, image: &str) -> Result<Response, EngineError> {
     let creds = registry_auth(&req);
     super::body::request::drain(req).await;
-    let reference = crate::daemon::distribution::pull_reference(image, ctx.query.get("tag").unwrap_or(""))?;
+    let tag = ctx.query.get("tag").unwrap_or("");
+    let reference = crate::daemon::distribution::pull_reference(image, tag)?;
+    if reference.domain == "docker.io" {
+        // Docker Hub is never contacted: fail as dockerd does offline.
+        return Err(crate::daemon::images::pull::pull_error(image, tag).await);
+    }
     let pr = pull::PullRequest {
         reference,
         platform: ctx.query.get("platform").map(str::to_string),
@@ -96,7 +109,11 @@ pub async fn pull(ctx: &Ctx, req: Request, image: &str) -> Result<Response, Engi
 
 /// `POST /images/{name}/push?tag=TAG`.
 pub async fn push_image(ctx: &Ctx, req: Request, name: &str) -> Result<Response, EngineError> {
-    let Some(header) = req.headers().get("x-registry-auth").and_then(|v| v.to_str().ok()) else {
+    let Some(header) = req
+        .headers()
+        .get("x-registry-auth")
+        .and_then(|v| v.to_str().ok())
+    else {
         return Err(EngineError::InvalidParameter(
             "Bad parameters and missing X-Registry-Auth: EOF".into(),
         ));
@@ -117,25 +134,32 @@ pub async fn push_image(ctx: &Ctx, req: Request, name: &str) -> Result<Response,
 /// `POST /auth`.
 pub async fn login(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     // dockerd decodes the body whatever its Content-Type.
-    let body = http_body_util::BodyExt::collect(http_body_util::Limited::new(req.into_body(), 1 << 20))
-        .await
-        .map_err(|e| EngineError::InvalidParameter(e.to_string()))?
-        .to_bytes();
+    let body =
+        http_body_util::BodyExt::collect(http_body_util::Limited::new(req.into_body(), 1 << 20))
+            .await
+            .map_err(|e| EngineError::InvalidParameter(e.to_string()))?
+            .to_bytes();
     let creds: Credentials = serde_json::from_slice(&body)
         .map_err(|e| EngineError::InvalidParameter(format!("invalid JSON: {e}")))?;
     let token = auth::login(&ctx.daemon.config.registry, creds).await?;
-    Ok(json(&json!({"IdentityToken": token, "Status": "Login Succeeded"})))
+    Ok(json(
+        &json!({"IdentityToken": token, "Status": "Login Succeeded"}),
+    ))
 }
 
 /// `GET /distribution/{name}/json`.
 pub async fn inspect(ctx: &Ctx, req: Request, name: &str) -> Result<Response, EngineError> {
     let creds = registry_auth(&req);
-    Ok(json(&info::inspect(&ctx.daemon.config.registry, name, creds).await?))
+    Ok(json(
+        &info::inspect(&ctx.daemon.config.registry, name, creds).await?,
+    ))
 }
 
 /// `GET /images/search?term=`.
 pub async fn search(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let creds = registry_auth(&req);
     let term = ctx.query.get("term").unwrap_or("").to_string();
-    Ok(json(&info::search(&ctx.daemon.config.registry, &term, creds).await?))
+    Ok(json(
+        &info::search(&ctx.daemon.config.registry, &term, creds).await?,
+    ))
 }

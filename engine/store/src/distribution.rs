@@ -65,7 +65,11 @@ impl ImageStore {
 
     /// Stores a pulled image's config (its sha256 is the ID), once all its
     /// layers are in, and points `tags` at it; returns the ID.
-    pub fn commit_pulled(&self, config_bytes: &[u8], tags: &[String]) -> Result<String, StoreError> {
+    pub fn commit_pulled(
+        &self,
+        config_bytes: &[u8],
+        tags: &[String],
+    ) -> Result<String, StoreError> {
         let refs = tags
             .iter()
             .map(|t| reference::parse_normalized_named(t).map(|r| r.with_default_tag()))
@@ -112,7 +116,12 @@ impl ImageStore {
 
 impl ImageStore {
     /// Removes one `name@digest` reference of image `id`; false if it is not one.
-    pub(crate) fn remove_repo_digest(&self, s: &mut State, key: &str, id: &str) -> Result<bool, StoreError> {
+    pub(crate) fn remove_repo_digest(
+        &self,
+        s: &mut State,
+        key: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
         if s.digests.get(key).map(String::as_str) != Some(id) {
             return Ok(false);
         }

@@ -94,9 +94,10 @@ impl<'a> Ctx<'a> {
 
     /// The registry given with `--registry`, or a skip saying how to give one.
     pub fn registry(&self) -> Result<String, Problem> {
-        self.registry.borrow().clone().ok_or_else(|| {
-            Problem::Skip("needs a registry: run with --registry HOST:PORT".into())
-        })
+        self.registry
+            .borrow()
+            .clone()
+            .ok_or_else(|| Problem::Skip("needs a registry: run with --registry HOST:PORT".into()))
     }
 
     /// Adds a note to the current scenario's PASS line.

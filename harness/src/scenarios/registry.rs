@@ -2,8 +2,8 @@
 //! run's filters select (with the setup and cleanup checks they imply).
 
 use super::{
-    api, containers, containers_api, distribution, errors, hostile, hygiene, images, model, protocol, runtime,
-    schema, security, seed, snapshots, streams, system,
+    api, containers, containers_api, distribution, errors, hostile, hygiene, images, model,
+    protocol, runtime, schema, security, seed, snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 

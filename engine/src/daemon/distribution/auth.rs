@@ -37,7 +37,11 @@ pub fn login_host(addr: &str) -> String {
 /// identity token (always empty: basic auth and registry tokens carry none).
 pub async fn login(cfg: &RegistryConfig, creds: Credentials) -> Result<String, EngineError> {
     let host = login_host(&creds.server_address);
-    if host.is_empty() || host == "index.docker.io" || host == "registry-1.docker.io" || host == "docker.io" {
+    if host.is_empty()
+        || host == "index.docker.io"
+        || host == "registry-1.docker.io"
+        || host == "docker.io"
+    {
         return Err(EngineError::System(
             "this engine does not log in to Docker Hub; give the address of your registry".into(),
         ));
@@ -57,12 +61,20 @@ pub async fn login(cfg: &RegistryConfig, creds: Credentials) -> Result<String, E
     // The challenge is learnt; ask again with the credentials.
     let url = client.url("/v2/");
     let r = client
-        .send("", hyper::Method::GET, "/v2/", &[], super::client::ReqBody::Empty)
+        .send(
+            "",
+            hyper::Method::GET,
+            "/v2/",
+            &[],
+            super::client::ReqBody::Empty,
+        )
         .await
         .map_err(|e| match e {
-            EngineError::System(m) if m.contains("no basic auth credentials") => EngineError::System(format!(
-                "login attempt to {url} failed with status: 401 Unauthorized"
-            )),
+            EngineError::System(m) if m.contains("no basic auth credentials") => {
+                EngineError::System(format!(
+                    "login attempt to {url} failed with status: 401 Unauthorized"
+                ))
+            }
             e => e,
         })?;
     if r.status == StatusCode::OK {

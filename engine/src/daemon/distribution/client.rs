@@ -59,9 +59,7 @@ impl hyper::body::Body for OutBody {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match &mut self.0 {
             ReqBodyInner::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            ReqBodyInner::Stream(rx) => rx
-                .poll_recv(cx)
-                .map(|o| o.map(|r| r.map(Frame::data))),
+            ReqBodyInner::Stream(rx) => rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data))),
         }
     }
     fn is_end_stream(&self) -> bool {
@@ -73,7 +71,9 @@ impl hyper::body::Body for OutBody {
 enum Scheme {
     Http,
     /// TLS; `verify` false for insecure registries.
-    Https { verify: bool },
+    Https {
+        verify: bool,
+    },
 }
 
 /// A registry host (`HOST[:PORT]`, as references name it) and how to reach it.
@@ -131,11 +131,19 @@ fn cidr_contains(cidr: &str, ip: &IpAddr) -> bool {
     };
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(i)) if bits <= 32 => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(n) & mask == u32::from(*i) & mask
         }
         (IpAddr::V6(n), IpAddr::V6(i)) if bits <= 128 => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(n) & mask == u128::from(*i) & mask
         }
         _ => false,
@@ -145,7 +153,9 @@ fn cidr_contains(cidr: &str, ip: &IpAddr) -> bool {
 /// `host:port` -> `host` (brackets of an IPv6 literal kept).
 fn host_name(host: &str) -> &str {
     if host.starts_with('[') {
-        return host.split_once(']').map_or(host, |(h, _)| &host[..h.len() + 1]);
+        return host
+            .split_once(']')
+            .map_or(host, |(h, _)| &host[..h.len() + 1]);
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
@@ -264,7 +274,8 @@ impl Resp {
         let mut body = self.body;
         let mut out = Vec::new();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| EngineError::System(format!("reading {}: {e}", self.url)))?;
+            let frame =
+                frame.map_err(|e| EngineError::System(format!("reading {}: {e}", self.url)))?;
             if let Ok(d) = frame.into_data() {
                 if out.len() + d.len() > limit {
                     return Err(EngineError::InvalidParameter(format!(
@@ -401,7 +412,10 @@ impl Client {
     /// response (its 401 challenge teaches the auth scheme).
     pub async fn ping(&mut self) -> Result<Resp, EngineError> {
         if self.scheme == (Scheme::Https { verify: false }) {
-            match self.send_raw(Method::GET, "/v2/", &[], ReqBody::Empty).await {
+            match self
+                .send_raw(Method::GET, "/v2/", &[], ReqBody::Empty)
+                .await
+            {
                 Ok(r) => {
                     self.learn(&r);
                     return Ok(r);
@@ -450,9 +464,17 @@ impl Client {
     }
 
     /// The Authorization header for `scope`, fetching a token if needed.
-    async fn authorization(&self, scope: &str, method: &Method, url: &str) -> Result<Option<String>, EngineError> {
+    async fn authorization(
+        &self,
+        scope: &str,
+        method: &Method,
+        url: &str,
+    ) -> Result<Option<String>, EngineError> {
         let (basic, bearer, cached) = {
-            let a = self.auth.lock().map_err(|_| EngineError::System("auth lock poisoned".into()))?;
+            let a = self
+                .auth
+                .lock()
+                .map_err(|_| EngineError::System("auth lock poisoned".into()))?;
             (a.basic, a.bearer.clone(), a.tokens.get(scope).cloned())
         };
         if let Some(t) = cached {
@@ -497,15 +519,19 @@ impl Client {
         if let Some(b) = self.basic_header() {
             headers.push(("authorization".to_string(), b));
         }
-        let r = self.send_url(Method::GET, &url, &headers, ReqBody::Empty).await?;
+        let r = self
+            .send_url(Method::GET, &url, &headers, ReqBody::Empty)
+            .await?;
         if r.status != StatusCode::OK {
             let status = r.status;
             let text = r.error_text().await;
-            return Err(if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                EngineError::System(text)
-            } else {
-                EngineError::System(format!("token request to {url} failed: {text}"))
-            });
+            return Err(
+                if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                    EngineError::System(text)
+                } else {
+                    EngineError::System(format!("token request to {url} failed: {text}"))
+                },
+            );
         }
         #[derive(serde::Deserialize)]
         struct Tok {
@@ -517,9 +543,15 @@ impl Client {
         let body = r.bytes(MAX_DOCUMENT).await?;
         let t: Tok = serde_json::from_slice(&body)
             .map_err(|e| EngineError::System(format!("decoding the token from {url}: {e}")))?;
-        let token = if t.token.is_empty() { t.access_token } else { t.token };
+        let token = if t.token.is_empty() {
+            t.access_token
+        } else {
+            t.token
+        };
         if token.is_empty() {
-            return Err(EngineError::System("authorization server did not include a token in the response".into()));
+            return Err(EngineError::System(
+                "authorization server did not include a token in the response".into(),
+            ));
         }
         Ok(token)
     }
@@ -605,7 +637,8 @@ impl Client {
             Some(_) => authority.as_str().to_string(),
             None => format!("{}:{}", authority.host(), if tls { 443 } else { 80 }),
         };
-        let fail = |msg: String| EngineError::System(format!("{} {url:?}: {msg}", go_method(&method)));
+        let fail =
+            |msg: String| EngineError::System(format!("{} {url:?}: {msg}", go_method(&method)));
         let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(fail(dial_error(&addr, &e))),
@@ -618,7 +651,10 @@ impl Client {
                 (Some(c), true) => c.clone(),
                 _ => self.tls_unverified.clone(),
             };
-            let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+            let host = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
             let name = rustls_pki_types::ServerName::try_from(host.to_string())
                 .map_err(|e| fail(e.to_string()))?;
             let conn = tokio_rustls::TlsConnector::from(config);
@@ -638,7 +674,10 @@ impl Client {
             .method(method.clone())
             .uri(path_q)
             .header("host", authority.as_str())
-            .header("user-agent", concat!("shipshape-engine/", env!("CARGO_PKG_VERSION")));
+            .header(
+                "user-agent",
+                concat!("shipshape-engine/", env!("CARGO_PKG_VERSION")),
+            );
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
@@ -650,7 +689,9 @@ impl Client {
             }
             ReqBody::Stream(rx) => OutBody(ReqBodyInner::Stream(rx)),
         };
-        if matches!(body.0, ReqBodyInner::Full(None)) && (method == Method::PUT || method == Method::POST || method == Method::PATCH) {
+        if matches!(body.0, ReqBodyInner::Full(None))
+            && (method == Method::PUT || method == Method::POST || method == Method::PATCH)
+        {
             req = req.header("content-length", "0");
         }
         let req = req.body(body).map_err(|e| fail(e.to_string()))?;
@@ -724,9 +765,10 @@ mod tests {
 
     #[test]
     fn challenges_parse() {
-        let (s, p) =
-            parse_challenge(r#"Bearer realm="http://127.0.0.1:1/token",service="reg",scope="repository:a:pull""#)
-                .expect("parses");
+        let (s, p) = parse_challenge(
+            r#"Bearer realm="http://127.0.0.1:1/token",service="reg",scope="repository:a:pull""#,
+        )
+        .expect("parses");
         assert_eq!(s, "bearer");
         assert_eq!(p["realm"], "http://127.0.0.1:1/token");
         assert_eq!(p["service"], "reg");
@@ -754,7 +796,8 @@ mod tests {
 
     #[test]
     fn registry_errors_are_worded_as_dockerd() {
-        let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        let body =
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
         assert_eq!(
             registry_error_text(StatusCode::NOT_FOUND, body),
             "manifest unknown: manifest unknown"

@@ -46,7 +46,11 @@ pub struct Platform {
     pub architecture: String,
     #[serde(default)]
     pub os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub os_version: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub variant: String,
@@ -107,7 +111,10 @@ pub fn wanted_platform(p: Option<&str>) -> Result<Platform, EngineError> {
     }
     Ok(Platform {
         os: parts[0].to_lowercase(),
-        architecture: parts.get(1).map(|s| s.to_lowercase()).unwrap_or_else(|| go_arch().into()),
+        architecture: parts
+            .get(1)
+            .map(|s| s.to_lowercase())
+            .unwrap_or_else(|| go_arch().into()),
         variant: parts.get(2).map(|s| s.to_lowercase()).unwrap_or_default(),
         ..Platform::default()
     })
@@ -166,7 +173,10 @@ pub async fn fetch_manifest(
         .unwrap_or("")
         .trim()
         .to_string();
-    if let Some(len) = resp.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+    if let Some(len) = resp
+        .header("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+    {
         if len > MAX_DOCUMENT {
             return Err(EngineError::InvalidParameter(format!(
                 "manifest for {} is too large: {len} bytes (limit {MAX_DOCUMENT})",
@@ -181,8 +191,9 @@ pub async fn fetch_manifest(
             "manifest verification failed for digest {reference}"
         )));
     }
-    let manifest: Manifest = serde_json::from_slice(&bytes)
-        .map_err(|e| EngineError::System(format!("error parsing manifest of {}: {e}", r.familiar())))?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        EngineError::System(format!("error parsing manifest of {}: {e}", r.familiar()))
+    })?;
     if manifest.schema_version != 2 {
         return Err(EngineError::NotImplemented(format!(
             "unsupported manifest schema version {} for {}: this engine pulls schema 2 and OCI manifests",
@@ -190,7 +201,11 @@ pub async fn fetch_manifest(
             r.familiar()
         )));
     }
-    let media_type = if manifest.media_type.is_empty() { media } else { manifest.media_type.clone() };
+    let media_type = if manifest.media_type.is_empty() {
+        media
+    } else {
+        manifest.media_type.clone()
+    };
     Ok(Fetched {
         bytes,
         digest,
@@ -211,7 +226,11 @@ async fn manifest_error(r: &Reference, resp: Resp) -> EngineError {
 }
 
 /// A blob, whole (config): verified against its digest, size-limited.
-pub async fn fetch_blob(client: &Client, r: &Reference, d: &Descriptor) -> Result<Vec<u8>, EngineError> {
+pub async fn fetch_blob(
+    client: &Client,
+    r: &Reference,
+    d: &Descriptor,
+) -> Result<Vec<u8>, EngineError> {
     if d.size > MAX_DOCUMENT as u64 {
         return Err(EngineError::InvalidParameter(format!(
             "config blob {} is too large: {} bytes (limit {MAX_DOCUMENT})",
@@ -220,7 +239,9 @@ pub async fn fetch_blob(client: &Client, r: &Reference, d: &Descriptor) -> Resul
     }
     let scope = format!("repository:{}:pull", r.path);
     let path = format!("/v2/{}/blobs/{}", r.path, d.digest);
-    let resp = client.send(&scope, Method::GET, &path, &[], ReqBody::Empty).await?;
+    let resp = client
+        .send(&scope, Method::GET, &path, &[], ReqBody::Empty)
+        .await?;
     let resp = follow_redirect(client, resp).await?;
     if resp.status != StatusCode::OK {
         return Err(EngineError::System(resp.error_text().await));
@@ -250,7 +271,9 @@ async fn follow_redirect(client: &Client, mut resp: Resp) -> Result<Resp, Engine
         } else {
             loc
         };
-        resp = client.send_url(Method::GET, &url, &[], ReqBody::Empty).await?;
+        resp = client
+            .send_url(Method::GET, &url, &[], ReqBody::Empty)
+            .await?;
     }
     Ok(resp)
 }
@@ -304,7 +327,11 @@ pub async fn pull(
         .unwrap_or_else(|| "latest".into());
     let top = fetch_manifest(&client, &r, &tag_or_digest).await?;
     // dockerd names the pull by tag, or by the whole reference for a digest.
-    let id = if r.digest.is_some() { r.familiar() } else { tag_or_digest.clone() };
+    let id = if r.digest.is_some() {
+        r.familiar()
+    } else {
+        tag_or_digest.clone()
+    };
     progress.status_id(&id, &format!("Pulling from {}", r.path));
     let repo_digest = top.digest.clone();
     let manifest = if is_index(&top) {
@@ -353,7 +380,16 @@ pub async fn pull(
     }
     let previous = daemon.images.get(&r.familiar()).ok().map(|i| i.id);
     if daemon.images.get(&image_id).is_err() {
-        download_layers(&daemon, cfg, Arc::new(client), &r, &layers, &diff_ids, progress).await?;
+        download_layers(
+            &daemon,
+            cfg,
+            Arc::new(client),
+            &r,
+            &layers,
+            &diff_ids,
+            progress,
+        )
+        .await?;
     }
     let meta = super::metadata::Metadata::open(daemon.data_root());
     for (l, d) in layers.iter().zip(&diff_ids) {
@@ -369,7 +405,11 @@ pub async fn pull(
         );
     }
     let store = daemon.images.clone();
-    let tags: Vec<String> = if r.digest.is_none() { vec![r.familiar()] } else { Vec::new() };
+    let tags: Vec<String> = if r.digest.is_none() {
+        vec![r.familiar()]
+    } else {
+        Vec::new()
+    };
     let name_at = format!("{}@{}", r.familiar_name(), repo_digest);
     let cfg_bytes = config;
     let id = tokio::task::spawn_blocking(move || -> Result<String, EngineError> {
@@ -383,7 +423,10 @@ pub async fn pull(
     if previous.as_deref() == Some(id.as_str()) {
         progress.status(&format!("Status: Image is up to date for {}", r.familiar()));
     } else {
-        progress.status(&format!("Status: Downloaded newer image for {}", r.familiar()));
+        progress.status(&format!(
+            "Status: Downloaded newer image for {}",
+            r.familiar()
+        ));
     }
     tracing::info!(image = %r.familiar(), %id, "pulled");
     Ok(id)
@@ -398,7 +441,9 @@ fn is_eof(e: &(dyn std::error::Error + 'static)) -> bool {
                 return true;
             }
         }
-        if err.to_string().contains("IncompleteBody") || format!("{err:?}").contains("IncompleteBody") {
+        if err.to_string().contains("IncompleteBody")
+            || format!("{err:?}").contains("IncompleteBody")
+        {
             return true;
         }
         cur = err.source();
@@ -546,7 +591,10 @@ async fn download_one(
     let store = daemon.images.clone();
     let (want_diff, want_blob) = (diff_id.to_string(), desc.digest.clone());
     let register = tokio::task::spawn_blocking(move || {
-        let reader = ChanReader { rx, cur: Bytes::new() };
+        let reader = ChanReader {
+            rx,
+            cur: Bytes::new(),
+        };
         store.register_blob(reader, &want_diff, index, &want_blob)
     });
     let total = desc.size;
@@ -561,12 +609,21 @@ async fn download_one(
             None => break,
             Some(Err(e)) => {
                 // A connection closed before the announced length is Go's io.ErrUnexpectedEOF.
-                let what = if e.is_incomplete_message() || is_eof(&e) { "unexpected EOF".to_string() } else { e.to_string() };
-                failure = Some(EngineError::System(format!("error pulling layer {}: {what}", desc.digest)));
+                let what = if e.is_incomplete_message() || is_eof(&e) {
+                    "unexpected EOF".to_string()
+                } else {
+                    e.to_string()
+                };
+                failure = Some(EngineError::System(format!(
+                    "error pulling layer {}: {what}",
+                    desc.digest
+                )));
                 break;
             }
             Some(Ok(frame)) => {
-                let Ok(data) = frame.into_data() else { continue };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
                 current += data.len() as u64;
                 if total > 0 && current > total {
                     failure = Some(EngineError::System(format!(

@@ -23,7 +23,9 @@ use super::client::{Client, ReqBody};
 use super::metadata::{BlobRecord, Metadata};
 use super::progress::Progress;
 use super::pull::{sha256_digest, short};
-use super::{Credentials, RegistryConfig, MEDIA_DOCKER_CONFIG, MEDIA_DOCKER_LAYER, MEDIA_DOCKER_MANIFEST};
+use super::{
+    Credentials, RegistryConfig, MEDIA_DOCKER_CONFIG, MEDIA_DOCKER_LAYER, MEDIA_DOCKER_MANIFEST,
+};
 use crate::daemon::Daemon;
 use crate::errdefs::EngineError;
 
@@ -78,9 +80,11 @@ pub async fn push(
     let client = Arc::new(client);
     let meta = Arc::new(Metadata::open(daemon.data_root()));
     for (tag, id) in targets {
-        push_one(&daemon, cfg, &client, &meta, &host, &bare, &tag, &id, progress)
-            .await
-            .map_err(strip_url)?;
+        push_one(
+            &daemon, cfg, &client, &meta, &host, &bare, &tag, &id, progress,
+        )
+        .await
+        .map_err(strip_url)?;
     }
     Ok(())
 }
@@ -116,8 +120,13 @@ async fn push_one(
     let sem = Arc::new(Semaphore::new(cfg.max_concurrent_uploads.max(1)));
     let mut handles = Vec::new();
     for d in diff_ids.iter().rev() {
-        let (sem, client, meta, daemon, progress) =
-            (sem.clone(), client.clone(), meta.clone(), daemon.clone(), progress.clone());
+        let (sem, client, meta, daemon, progress) = (
+            sem.clone(),
+            client.clone(),
+            meta.clone(),
+            daemon.clone(),
+            progress.clone(),
+        );
         let (d, host, path) = (d.clone(), host.to_string(), repo.path.clone());
         handles.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.map_err(EngineError::system)?;
@@ -142,7 +151,14 @@ async fn push_one(
     // The config blob.
     let config_digest = sha256_digest(&config);
     if !blob_exists(client, &scope, &repo.path, &config_digest).await? {
-        upload_bytes(client, &scope, &repo.path, &config_digest, Bytes::from(config.clone())).await?;
+        upload_bytes(
+            client,
+            &scope,
+            &repo.path,
+            &config_digest,
+            Bytes::from(config.clone()),
+        )
+        .await?;
     }
     let manifest = manifest_bytes(&config_digest, config.len(), &blobs);
     let digest = sha256_digest(&manifest);
@@ -176,7 +192,9 @@ fn manifest_bytes(config_digest: &str, config_size: usize, layers: &[BlobRecord]
     s.push_str("{\n   \"schemaVersion\": 2,\n");
     s.push_str(&format!("   \"mediaType\": \"{MEDIA_DOCKER_MANIFEST}\",\n"));
     s.push_str("   \"config\": {\n");
-    s.push_str(&format!("      \"mediaType\": \"{MEDIA_DOCKER_CONFIG}\",\n"));
+    s.push_str(&format!(
+        "      \"mediaType\": \"{MEDIA_DOCKER_CONFIG}\",\n"
+    ));
     s.push_str(&format!("      \"size\": {config_size},\n"));
     s.push_str(&format!("      \"digest\": \"{config_digest}\"\n   }},\n"));
     s.push_str("   \"layers\": [");
@@ -195,20 +213,38 @@ fn manifest_bytes(config_digest: &str, config_size: usize, layers: &[BlobRecord]
     s.into_bytes()
 }
 
-async fn blob_exists(client: &Client, scope: &str, path: &str, digest: &str) -> Result<bool, EngineError> {
+async fn blob_exists(
+    client: &Client,
+    scope: &str,
+    path: &str,
+    digest: &str,
+) -> Result<bool, EngineError> {
     let r = client
-        .send(scope, Method::HEAD, &format!("/v2/{path}/blobs/{digest}"), &[], ReqBody::Empty)
+        .send(
+            scope,
+            Method::HEAD,
+            &format!("/v2/{path}/blobs/{digest}"),
+            &[],
+            ReqBody::Empty,
+        )
         .await?;
     match r.status {
         StatusCode::OK => Ok(true),
         StatusCode::NOT_FOUND => Ok(false),
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(EngineError::System(r.error_text().await)),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            Err(EngineError::System(r.error_text().await))
+        }
         _ => Ok(false),
     }
 }
 
 /// Starts an upload; returns its location (absolute URL).
-async fn start_upload(client: &Client, scope: &str, path: &str, query: &str) -> Result<(StatusCode, String), EngineError> {
+async fn start_upload(
+    client: &Client,
+    scope: &str,
+    path: &str,
+    query: &str,
+) -> Result<(StatusCode, String), EngineError> {
     let r = client
         .send(
             scope,
@@ -240,10 +276,22 @@ fn with_digest(loc: &str, digest: &str) -> String {
 }
 
 /// A small blob in one PUT (monolithic upload).
-async fn upload_bytes(client: &Client, scope: &str, path: &str, digest: &str, data: Bytes) -> Result<(), EngineError> {
+async fn upload_bytes(
+    client: &Client,
+    scope: &str,
+    path: &str,
+    digest: &str,
+    data: Bytes,
+) -> Result<(), EngineError> {
     let (_, loc) = start_upload(client, scope, path, "").await?;
     let r = client
-        .send_auth_url(scope, Method::PUT, &with_digest(&loc, digest), &[("content-type".into(), "application/octet-stream".into())], ReqBody::Full(data))
+        .send_auth_url(
+            scope,
+            Method::PUT,
+            &with_digest(&loc, digest),
+            &[("content-type".into(), "application/octet-stream".into())],
+            ReqBody::Full(data),
+        )
         .await?;
     if r.status != StatusCode::CREATED {
         return Err(EngineError::System(r.error_text().await));
@@ -279,7 +327,10 @@ async fn push_layer(
         let q = format!("?mount={}&from={}", b.digest, b.repo);
         if let Ok((StatusCode::CREATED, _)) = start_upload(client, &mount_scope, path, &q).await {
             progress.layer(&id, &format!("Mounted from {}", b.repo));
-            let rec = BlobRecord { repo: path.to_string(), ..b.clone() };
+            let rec = BlobRecord {
+                repo: path.to_string(),
+                ..b.clone()
+            };
             meta.record(diff_id, host, rec.clone());
             return Ok(rec);
         }
@@ -310,16 +361,31 @@ async fn push_layer(
         }
     });
     let r = client
-        .send_auth_url(&scope, Method::PATCH, &loc, &[("content-type".into(), "application/octet-stream".into())], ReqBody::Stream(rx))
+        .send_auth_url(
+            &scope,
+            Method::PATCH,
+            &loc,
+            &[("content-type".into(), "application/octet-stream".into())],
+            ReqBody::Stream(rx),
+        )
         .await?;
     let (digest, size) = compress.await.map_err(EngineError::system)??;
     let _ = reporter.await;
-    if r.status != StatusCode::ACCEPTED && r.status != StatusCode::NO_CONTENT && r.status != StatusCode::CREATED {
+    if r.status != StatusCode::ACCEPTED
+        && r.status != StatusCode::NO_CONTENT
+        && r.status != StatusCode::CREATED
+    {
         return Err(EngineError::System(r.error_text().await));
     }
     let loc = absolute(client, r.header("location").unwrap_or(&loc));
     let r = client
-        .send_auth_url(&scope, Method::PUT, &with_digest(&loc, &digest), &[], ReqBody::Empty)
+        .send_auth_url(
+            &scope,
+            Method::PUT,
+            &with_digest(&loc, &digest),
+            &[],
+            ReqBody::Empty,
+        )
         .await?;
     if r.status != StatusCode::CREATED {
         return Err(EngineError::System(r.error_text().await));
