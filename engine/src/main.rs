@@ -54,6 +54,20 @@ struct Args {
     /// nameservers of the host's /etc/resolv.conf].
     #[arg(long = "dns-upstream", value_parser = parse_upstream)]
     dns_upstreams: Vec<std::net::SocketAddr>,
+    /// A registry (HOST[:PORT], or a CIDR) reached over plain HTTP, or
+    /// over TLS without checking its certificate (repeatable); loopback
+    /// always is, as in dockerd.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registries: Vec<String>,
+    /// Layers downloaded at once per pull.
+    #[arg(long = "max-concurrent-downloads", default_value_t = 3)]
+    max_concurrent_downloads: usize,
+    /// Layers uploaded at once per push.
+    #[arg(long = "max-concurrent-uploads", default_value_t = 5)]
+    max_concurrent_uploads: usize,
+    /// Where registry CAs are read from: DIR/HOST:PORT/ca.crt (as dockerd's /etc/docker/certs.d).
+    #[arg(long = "certs-dir", default_value = "/etc/docker/certs.d")]
+    certs_dir: PathBuf,
 }
 
 /// dockerd's `--exec-opt` keys. The cgroup driver is cgroupfs: the engine
@@ -192,8 +206,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let dns_upstreams = (!args.dns_upstreams.is_empty()).then_some(args.dns_upstreams);
-    match rt.block_on(run(listen, args.data_root, dns_upstreams)) {
+    let dns_upstreams = (!args.dns_upstreams.is_empty()).then_some(args.dns_upstreams.clone());
+    let registry = shipshape_engine::daemon::distribution::RegistryConfig {
+        insecure_registries: args.insecure_registries.clone(),
+        max_concurrent_downloads: args.max_concurrent_downloads.max(1),
+        max_concurrent_uploads: args.max_concurrent_uploads.max(1),
+        certs_dir: args.certs_dir.clone(),
+    };
+    match rt.block_on(run(listen, args.data_root, dns_upstreams, registry)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shipshape-engine: {e}");
@@ -214,10 +234,12 @@ async fn run(
     listen: Listen,
     data_root: PathBuf,
     dns_upstreams: Option<Vec<std::net::SocketAddr>>,
+    registry: shipshape_engine::daemon::distribution::RegistryConfig,
 ) -> Result<(), String> {
     let daemon = Daemon::open(Config {
         data_root: data_root.clone(),
         dns_upstreams,
+        registry,
     })
     .map_err(|e| format!("opening data root {}: {e}", data_root.display()))?;
     let listeners = server::bind(&listen.hosts, listen.group, listen.tls.as_ref())

@@ -5,6 +5,7 @@
 //! tests that must see or send exactly the bytes.
 
 pub mod http;
+pub mod registry;
 pub mod sshd;
 pub mod tls;
 

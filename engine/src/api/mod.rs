@@ -8,6 +8,7 @@
 pub mod body;
 pub mod build;
 pub mod containers;
+pub mod distribution;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -229,6 +230,14 @@ async fn route(
         ["images", "load"] if is_post => images::load(ctx, req).await,
         ["images", "create"] if is_post => images::create(ctx, req).await,
         ["images", "prune"] if is_post => images::prune(ctx).await,
+        ["images", "search"] if is_get => distribution::search(ctx, req).await,
+        ["auth"] if is_post => distribution::login(ctx, req).await,
+        ["distribution", name @ .., "json"] if is_get && !name.is_empty() => {
+            distribution::inspect(ctx, req, &name.join("/")).await
+        }
+        ["images", name @ .., "push"] if is_post && !name.is_empty() => {
+            distribution::push_image(ctx, req, &name.join("/")).await
+        }
         ["build"] if is_post => build::build(ctx, req).await,
         ["images", name @ .., "history"] if is_get && !name.is_empty() => {
             images::history(ctx, &name.join("/")).await

@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod containers;
+pub mod distribution;
 pub mod events;
 pub mod images;
 pub mod networks;
@@ -38,6 +39,8 @@ pub struct Config {
     /// Where the embedded DNS resolver forwards (`--dns-upstream`); None:
     /// the host's resolv.conf nameservers.
     pub dns_upstreams: Option<Vec<std::net::SocketAddr>>,
+    /// Registry flags (`--insecure-registry`, `--max-concurrent-downloads`, ...).
+    pub registry: distribution::RegistryConfig,
 }
 
 /// A container that uses an image, for `DELETE /images/{name}` conflicts.

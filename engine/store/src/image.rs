@@ -22,7 +22,7 @@ pub struct Image {
     pub id: String,
     /// Familiar `name:tag` strings, sorted.
     pub repo_tags: Vec<String>,
-    /// Always empty: there is no registry, so no manifest digests.
+    /// `name@sha256:<manifest digest>` strings from pulls and pushes, sorted.
     pub repo_digests: Vec<String>,
     /// The image config JSON exactly as stored.
     pub config: serde_json::Value,
@@ -102,7 +102,7 @@ impl ImageStore {
         Image {
             id: id.to_string(),
             repo_tags,
-            repo_digests: Vec::new(),
+            repo_digests: crate::distribution::digests_of(s, id),
             config: rec.config.clone(),
             created: rec.created.clone(),
             size,

@@ -34,6 +34,7 @@
 pub mod archive;
 pub mod atomic;
 pub mod diff;
+mod distribution;
 mod error;
 mod gopath;
 mod gotime;

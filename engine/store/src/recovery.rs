@@ -120,6 +120,7 @@ impl ImageStore {
                 }
             }
         }
+        crate::distribution::load_digests(root, &mut state);
         if let Ok(b) = fs::read(root.join("retained.json")) {
             state.retained = serde_json::from_slice(&b).unwrap_or_default();
         }

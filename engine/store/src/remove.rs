@@ -62,14 +62,33 @@ impl ImageStore {
                 }
             }
             let named = reference::parse_normalized_named(reference)?.with_default_tag();
-            let key = named.familiar();
-            if s.tags.get(&key) != Some(&id) {
-                return Err(StoreError::NotFound(format!("No such image: {key}")));
+            if let Some(d) = &named.digest {
+                // A repository digest (`name@sha256:...`) from a pull or push.
+                let key = format!("{}@{d}", named.familiar_name());
+                if !self.remove_repo_digest(&mut s, &key, &id)? {
+                    return Err(StoreError::NotFound(format!("No such image: {key}")));
+                }
+                records.push(DeleteItem::Untagged(key));
+            } else {
+                let key = named.familiar();
+                if s.tags.get(&key) != Some(&id) {
+                    return Err(StoreError::NotFound(format!("No such image: {key}")));
+                }
+                s.tags.remove(&key);
+                self.persist_tags(&s)?;
+                records.push(DeleteItem::Untagged(key));
+                // dockerd: with no tag of that repository left, its digest
+                // references go too.
+                let name = named.familiar_name();
+                let prefix = format!("{name}:");
+                if !tags_of(&s, &id).iter().any(|t| t.starts_with(&prefix)) {
+                    for k in self.drop_repo_digests(&mut s, &id, Some(&name))? {
+                        records.push(DeleteItem::Untagged(k));
+                    }
+                }
             }
-            s.tags.remove(&key);
-            self.persist_tags(&s)?;
-            records.push(DeleteItem::Untagged(key));
             refs = tags_of(&s, &id);
+            refs.extend(crate::distribution::digests_of(&s, &id));
             if !refs.is_empty() {
                 return Ok(records);
             }
@@ -147,6 +166,9 @@ impl ImageStore {
             self.persist_retained(s)?;
         }
         // Forget the image: metadata first, then the content that makes it exist.
+        for k in self.drop_repo_digests(s, id, None)? {
+            records.push(DeleteItem::Untagged(k));
+        }
         let hex = digest_hex(id)?.to_string();
         s.images.remove(id);
         let content = self.root.join("imagedb/content/sha256").join(&hex);

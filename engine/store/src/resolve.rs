@@ -72,6 +72,13 @@ pub(crate) fn resolve(s: &State, reference: &str) -> Result<String, StoreError> 
                 if let Some(id) = s.tags.get(&r.familiar()) {
                     return Ok(id.clone());
                 }
+            } else if let Some(id) = r
+                .digest
+                .as_ref()
+                .and_then(|d| s.digests.get(&format!("{}@{d}", r.familiar_name())))
+                .filter(|id| s.images.contains_key(*id))
+            {
+                return Ok(id.clone());
             }
             if let Some(id) = search_prefix(s, reference) {
                 return Ok(id);

@@ -40,6 +40,8 @@ pub(crate) struct State {
     pub(crate) layer_sizes: HashMap<String, u64>,
     /// image ID -> diff IDs kept for containers after a forced delete
     pub(crate) retained: BTreeMap<String, Vec<String>>,
+    /// `name@sha256:<manifest digest>` -> image ID (RepoDigests, from pulls and pushes)
+    pub(crate) digests: BTreeMap<String, String>,
 }
 
 /// `repositories.json`.

@@ -101,6 +101,10 @@ pub struct RunArgs {
     /// Timeout for one request, in seconds.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT.as_secs())]
     pub timeout: u64,
+    /// A registry (HOST:PORT, plain HTTP on loopback) for the `registry`
+    /// area: pull, push and auth scenarios; without it they skip.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry: Option<String>,
     /// Scenarios run at once (default: the number of cores). Those that
     /// need the endpoint to themselves still run alone; output and results
     /// stay in run order.
@@ -314,6 +318,7 @@ fn run_one(
         cases: args.cases,
         seed: args.seed,
         run_id,
+        registry: args.registry.clone(),
         jobs: args.jobs,
     };
     if let Some(p) = args.partition {

@@ -680,6 +680,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         cases: args.cases,
         seed: args.seed,
         run_id: format!("{:07x}{tag}", rand::random::<u32>() >> 4),
+        registry: None,
         // The two sides already run side by side.
         jobs: 1,
     };

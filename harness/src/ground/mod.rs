@@ -68,6 +68,8 @@ pub struct Ctx<'a> {
     /// Notes a passing scenario leaves on its PASS line (e.g. operations
     /// skipped as unsupported).
     notes: RefCell<Vec<String>>,
+    /// `--registry HOST:PORT`, if given.
+    registry: RefCell<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -102,7 +104,20 @@ impl<'a> Ctx<'a> {
             counter: Cell::new(counter_base),
             bodies: RefCell::new(BTreeMap::new()),
             notes: RefCell::new(Vec::new()),
+            registry: RefCell::new(None),
         }
+    }
+
+    pub fn set_registry(&self, registry: Option<String>) {
+        *self.registry.borrow_mut() = registry;
+    }
+
+    /// The registry given with `--registry`, or a skip saying how to give one.
+    pub fn registry(&self) -> Result<String, Problem> {
+        self.registry
+            .borrow()
+            .clone()
+            .ok_or_else(|| Problem::Skip("needs a registry: run with --registry HOST:PORT".into()))
     }
 
     /// Adds a note to the current scenario's PASS line.

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub cases: u32,
     pub seed: u64,
     pub run_id: String,
+    /// `--registry HOST:PORT`, for the `registry` area.
+    pub registry: Option<String>,
     /// Scenarios run at once (at least 1); exclusive ones always alone.
     pub jobs: usize,
 }
@@ -213,7 +215,7 @@ fn ctx_for<'b>(
     shared: &'b Shared,
     i: usize,
 ) -> Ctx<'b> {
-    Ctx::new(
+    let ctx = Ctx::new(
         client,
         negotiation,
         opts.run_id.clone(),
@@ -221,7 +223,9 @@ fn ctx_for<'b>(
         opts.seed,
         shared,
         (i as u32 + 1) * NAME_STRIDE,
-    )
+    );
+    ctx.set_registry(opts.registry.clone());
+    ctx
 }
 
 /// Runs one scenario body (a panic becomes a failure). `forked`: `ctx`'s

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod containers;
 pub mod containers_api;
+pub mod distribution;
 pub mod errors;
 pub mod hostile;
 pub mod hygiene;

@@ -2,8 +2,9 @@
 //! run's filters select (with the setup and cleanup checks they imply).
 
 use super::{
-    api, containers, containers_api, errors, hostile, hygiene, image_ops, images, model, network,
-    network_dns, protocol, runtime, schema, security, seed, snapshots, streams, system,
+    api, containers, containers_api, distribution, errors, hostile, hygiene, image_ops, images,
+    model, network, network_dns, protocol, runtime, schema, security, seed, snapshots, streams,
+    system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -60,6 +61,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(image_ops::scenarios());
     v.extend(network::scenarios());
     v.extend(network_dns::scenarios());
+    v.extend(distribution::scenarios());
     v.extend(hygiene::scenarios());
     v
 }

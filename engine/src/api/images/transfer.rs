@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::api::body::request::{drain, spool};
 use crate::api::body::stream::json_line;
 use crate::api::{body, Ctx, Request, Response};
-use crate::daemon::images::{dockerfile, import, pull};
+use crate::daemon::images::{dockerfile, import};
 use crate::errdefs::EngineError;
 
 pub async fn load(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
@@ -96,7 +96,8 @@ pub async fn save(ctx: &Ctx, names: Vec<String>) -> Result<Response, EngineError
 pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let q = &ctx.query;
     if let Some(image) = q.get("fromImage").filter(|s| !s.is_empty()) {
-        return Err(pull::pull_error(image, q.get("tag").unwrap_or("")).await);
+        let image = image.to_string();
+        return crate::api::distribution::pull(ctx, req, &image).await;
     }
     let Some(src) = q.get("fromSrc").filter(|s| !s.is_empty()) else {
         return Err(EngineError::InvalidParameter("no image specified".into()));

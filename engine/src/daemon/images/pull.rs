@@ -1,7 +1,8 @@
-//! `docker pull`, which this engine cannot do: it has no registry client.
-//! A pull therefore fails; when the registry's name does not resolve (the
-//! usual offline case) the message is dockerd's word for word, so `docker
-//! pull`, `docker run` and a build's `FROM` print the same.
+//! Pulls from Docker Hub (and a build's `FROM` of a missing image), which
+//! this engine never attempts (registries of your own are pulled from by
+//! `daemon::distribution`). They fail; when the registry's name does not
+//! resolve (the usual offline case) the message is dockerd's word for word,
+//! so `docker pull`, `docker run` and a build's `FROM` print the same.
 
 use std::time::Duration;
 
