@@ -83,7 +83,10 @@ measure() {
       export DOCKER_HOST=$h
       $setup
       t0=$(now_ms)
-      "$@" >/dev/null
+      if ! "$@" >/dev/null 2>"$W/last.err"; then
+        echo "$title on $h failed: $(grep -v -e DEPRECATED -e BuildKit -e '^ *$' "$W/last.err")" >&2
+        return 1
+      fi
       t1=$(now_ms)
       if [ "$i" -gt 0 ]; then
         if [ "$h" = "$ENGINE" ]; then te+=($((t1 - t0))); else td+=($((t1 - t0))); fi
@@ -231,12 +234,12 @@ if [ ${#ROWS[@]} -gt 0 ]; then
     printf '%-56s%11s ms%11s ms%9.1fx\n' "$title" "$a" "$b" "$(echo "scale=2; $b / ($a + 0.0001)" | bc)"
   done
   echo
-  printf '%-66s%-16s%s\n' "target" "this run" "verdict"
+  printf '%-84s%-16s%s\n' "target" "this run" "verdict"
   for r in "${ROWS[@]}"; do
     IFS='|' read -r title a b target <<<"$r"
     x=$(echo "scale=2; $b / ($a + 0.0001)" | bc)
     verdict=$(echo "$x >= $target" | bc)
-    printf '%-66s%-16s%s\n' "$title: A at least ${target}x better than B" "${x}x" "$([ "$verdict" = 1 ] && echo met || echo MISSED)"
+    printf '%-84s%-16s%s\n' "$title: A at least ${target}x better than B" "$(printf '%.1f' "$x")x" "$([ "$verdict" = 1 ] && echo met || echo MISSED)"
   done
 fi
 exit $status
