@@ -1,6 +1,6 @@
 //! Layer registration: a layer tar is unpacked once into its
-//! content-addressed directory (`layers/<diffhex>/`), next to a verbatim copy
-//! of the tar, and appears under its final name only by an atomic rename once
+//! content-addressed directory (`layers/<diffhex>/`), next to what the tree
+//! cannot give back to rebuild the tar (`split`), and appears under its final name only by an atomic rename once
 //! complete and synced. Also chain IDs, which name layer stacks.
 
 use std::fs::{self, File};
@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::archive::{HashReader, UnpackOptions};
 use crate::atomic::random_suffix;
 use crate::resolve::digest_hex;
+use crate::split::{SplitReader, SplitSummary, SPLIT_FILE};
 use crate::store::lock_poisoned;
+use crate::unpack::unpack_split;
 use crate::{archive, atomic, ImageStore, StoreError};
 
 /// Where a new image's layer comes from (`create_image`).
@@ -83,57 +85,86 @@ impl ImageStore {
     ) -> Result<LayerInfo, StoreError> {
         self.register_with(expected_diff, expected_blob, |tmp, diff_dir| {
             let mut blob = HashReader::new(raw);
-            let (diff_id, size) = {
+            let (diff_id, size, summary) = {
                 let decompressed = archive::decompress(&mut blob)?;
-                let tar_copy = File::create(tmp.join("layer.tar"))?;
+                // The tar is copied on the way only in case the tree cannot
+                // rebuild it (see `split`); the copy is dropped unsynced.
+                let tar_copy = File::create(tmp.join(TAR_FILE))?;
                 let tee = TeeReader {
                     inner: decompressed,
-                    out: io::BufWriter::new(tar_copy),
+                    out: io::BufWriter::with_capacity(256 * 1024, tar_copy),
                 };
                 let mut hashed = HashReader::new(tee);
-                let size = archive::unpack(&mut hashed, diff_dir, LAYER_UNPACK)?;
+                let split = File::create(tmp.join(SPLIT_FILE))?;
+                let (size, summary) = unpack_split(&mut hashed, diff_dir, LAYER_UNPACK, split)?;
                 let (diff_id, _) = hashed.finish()?;
-                (diff_id, size)
+                (diff_id, size, summary)
             };
             let (blob_digest, _) = blob.finish()?;
-            Ok((diff_id, blob_digest, size))
+            keep_one_copy(tmp, &summary, None)?;
+            Ok((diff_id, blob_digest, size, summary.tar_size))
         })
     }
 
     /// Like [`Self::register_layer_checked`], for a layer that is a file on
     /// the store's filesystem (a loaded archive's, unpacked in the store's
-    /// scratch): an uncompressed one is linked in as the stored tar instead
-    /// of copied, and hashed once (its blob digest is its diff ID). That
-    /// halves what a load writes and syncs.
+    /// scratch): an uncompressed one is hashed once (its blob digest is its
+    /// diff ID), and linked in as the stored tar only when the tree cannot
+    /// rebuild it. `scratch` is the file's path: it is removed before the
+    /// layer is synced, so its bytes are never flushed to disk.
     pub(crate) fn register_layer_file(
         &self,
         file: File,
+        scratch: &Path,
         expected_diff: Option<(&str, usize)>,
         expected_blob: Option<&str>,
     ) -> Result<LayerInfo, StoreError> {
         let mut head = [0u8; 6];
         let n = std::os::unix::fs::FileExt::read_at(&file, &mut head, 0)?;
         if archive::is_compressed(&head[..n]) {
-            return self.register_layer_checked(file, expected_diff, expected_blob);
+            let info = self.register_layer_checked(file, expected_diff, expected_blob);
+            let _ = fs::remove_file(scratch);
+            return info;
         }
         self.register_with(expected_diff, expected_blob, |tmp, diff_dir| {
-            let stored = tmp.join("layer.tar");
-            if link_open_file(&file, &stored).is_ok() {
-                // The archive's mode for it is no concern of the store.
-                use std::os::unix::fs::PermissionsExt;
-                fs::set_permissions(&stored, fs::Permissions::from_mode(0o644))?;
-            } else {
-                // Another filesystem, or no /proc: copy it.
-                io::copy(&mut &file, &mut File::create(&stored)?)?;
-            }
-            let mut hashed = HashReader::new(io::BufReader::with_capacity(
-                256 * 1024,
-                File::open(&stored)?,
-            ));
-            let size = archive::unpack(&mut hashed, diff_dir, LAYER_UNPACK)?;
+            let mut hashed = HashReader::new(io::BufReader::with_capacity(256 * 1024, &file));
+            let split = File::create(tmp.join(SPLIT_FILE))?;
+            let (size, summary) = unpack_split(&mut hashed, diff_dir, LAYER_UNPACK, split)?;
             let (digest, _) = hashed.finish()?;
-            Ok((digest.clone(), digest, size))
+            keep_one_copy(tmp, &summary, Some(&file))?;
+            let _ = fs::remove_file(scratch);
+            Ok((digest.clone(), digest, size, summary.tar_size))
         })
+    }
+
+    /// The uncompressed tar of a stored layer, rebuilt byte for byte (its
+    /// sha256 is the diff ID), with its length: what `docker save` and a
+    /// push send.
+    pub fn layer_tar(&self, diff_id: &str) -> Result<(u64, Box<dyn Read + Send>), StoreError> {
+        let hex = digest_hex(diff_id)?;
+        let dir = self.layer_path(hex);
+        let verbatim = dir.join(TAR_FILE);
+        match File::open(&verbatim) {
+            Ok(f) => {
+                let len = f.metadata()?.len();
+                return Ok((len, Box::new(f)));
+            }
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(StoreError::io(verbatim.display(), e))
+            }
+            Err(_) => {}
+        }
+        let meta: LayerMeta = serde_json::from_slice(
+            &fs::read(dir.join("meta.json")).map_err(|e| StoreError::io(dir.display(), e))?,
+        )
+        .map_err(|e| StoreError::Other(format!("layer {diff_id}: damaged meta.json: {e}")))?;
+        let len = meta.tar_size.ok_or_else(|| {
+            StoreError::Other(format!(
+                "layer {diff_id}: neither its tar nor its split is stored"
+            ))
+        })?;
+        let r = SplitReader::open(&dir).map_err(|e| StoreError::io(dir.display(), e))?;
+        Ok((len, Box::new(r)))
     }
 
     /// The steps every layer registration shares: `fill` writes
@@ -144,7 +175,7 @@ impl ImageStore {
         &self,
         expected_diff: Option<(&str, usize)>,
         expected_blob: Option<&str>,
-        fill: impl FnOnce(&Path, &Path) -> Result<(String, String, u64), StoreError>,
+        fill: impl FnOnce(&Path, &Path) -> Result<(String, String, u64, u64), StoreError>,
     ) -> Result<LayerInfo, StoreError> {
         let layers_dir = self.root.join("layers");
         let tmp = layers_dir.join(format!("{}{}", atomic::TEMP_PREFIX, random_suffix()));
@@ -152,7 +183,7 @@ impl ImageStore {
             fs::create_dir(&tmp)?;
             let diff_dir = tmp.join("diff");
             fs::create_dir(&diff_dir)?;
-            let (diff_id, blob_digest, size) = fill(&tmp, &diff_dir)?;
+            let (diff_id, blob_digest, size, tar_size) = fill(&tmp, &diff_dir)?;
             if let Some(want) = expected_blob {
                 if want != blob_digest {
                     return Err(StoreError::InvalidInput(format!(
@@ -167,9 +198,16 @@ impl ImageStore {
                     )));
                 }
             }
-            let info = LayerInfo { diff_id, size };
-            atomic::write_json(&tmp.join("meta.json"), &info)?;
-            Ok(info)
+            let meta = LayerMeta {
+                diff_id,
+                size,
+                tar_size: Some(tar_size),
+            };
+            atomic::write_json(&tmp.join("meta.json"), &meta)?;
+            Ok(LayerInfo {
+                diff_id: meta.diff_id,
+                size,
+            })
         })();
         let info = match result {
             Ok(i) => i,
@@ -205,6 +243,46 @@ impl ImageStore {
             .insert(hex, info.size);
         Ok(info)
     }
+}
+
+/// `layers/<hex>/meta.json`: a [`LayerInfo`] and the length of the layer's
+/// tar (absent in layers stored before the split, which keep their tar).
+#[derive(Serialize, Deserialize)]
+struct LayerMeta {
+    diff_id: String,
+    size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tar_size: Option<u64>,
+}
+
+/// The verbatim tar of a layer the tree cannot rebuild (or stored before the split).
+const TAR_FILE: &str = "layer.tar";
+
+/// Keeps one copy of a just-unpacked layer in `tmp`: the split when the tree
+/// can rebuild the tar, else the tar itself (already at `tmp/layer.tar`, or
+/// `source` linked there).
+fn keep_one_copy(
+    tmp: &Path,
+    summary: &SplitSummary,
+    source: Option<&File>,
+) -> Result<(), StoreError> {
+    let tar = tmp.join(TAR_FILE);
+    if !summary.tainted {
+        let _ = fs::remove_file(&tar);
+        return Ok(());
+    }
+    fs::remove_file(tmp.join(SPLIT_FILE))?;
+    if let Some(file) = source {
+        if link_open_file(file, &tar).is_ok() {
+            // The archive's mode for it is no concern of the store.
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&tar, fs::Permissions::from_mode(0o644))?;
+        } else {
+            // Another filesystem, or no /proc: copy it.
+            io::copy(&mut &*file, &mut File::create(&tar)?)?;
+        }
+    }
+    Ok(())
 }
 
 /// How layers are unpacked into the store.

@@ -9,8 +9,10 @@
 //! repositories.json                   {"tags": {"name:tag": "sha256:<id>"}}
 //! retained.json                       layers kept for containers of force-deleted images
 //! layers/<diffhex>/diff/              the unpacked layer (overlay whiteouts), a lowerdir
-//! layers/<diffhex>/layer.tar          the uncompressed layer tar, verbatim (for save)
-//! layers/<diffhex>/meta.json          {diff_id, size}
+//! layers/<diffhex>/layer.split        the tar's headers and padding: with diff/, its tar (see split)
+//! layers/<diffhex>/layer.tar          instead of layer.split, the tar verbatim, for a tar
+//!                                     that rewrites its own entries (or stored before the split)
+//! layers/<diffhex>/meta.json          {diff_id, size, tar_size}
 //! layers/.tmp-*                       in-progress unpack or delete; removed on open
 //! tmp/                                scratch for archive extraction; emptied on open
 //! ```
@@ -28,6 +30,7 @@
 //! - `remove`: deletes, their conflicts, and releasing layers;
 //! - `load`, `save`: `docker load` and `docker save` archives;
 //! - `archive`, `unpack`, `diff`: tar streams in and out, hostile-safe;
+//! - `split`: one copy of each layer, its tar rebuilt from the tree;
 //! - `atomic`: crash-safe file writes; `reference`: Docker reference syntax;
 //! - `gopath`, `gotime`: Go's path and time rules, as dockerd applies them.
 
@@ -46,6 +49,7 @@ pub mod reference;
 mod remove;
 mod resolve;
 mod save;
+mod split;
 mod store;
 mod tag;
 mod unpack;

@@ -6,6 +6,7 @@
 //! image is committed in turn, as dockerd does: an error in the second image
 //! leaves the first loaded.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -102,8 +103,9 @@ pub(crate) fn load(
     let mut loaded = Vec::new();
     let mut ids_text = Vec::new();
     let mut last_ref_count = 0;
+    let mut used = HashMap::new();
     for p in pending {
-        let id = commit_one(store, &dir, &p, progress)?;
+        let id = commit_one(store, &dir, &p, &mut used, progress)?;
         ids_text.push(format!("Loaded image ID: {id}"));
         // dockerd resets the count per image, so only the last one decides
         // whether the "Loaded image ID" lines are printed.
@@ -119,10 +121,15 @@ pub(crate) fn load(
     Ok(loaded)
 }
 
+/// Layer files of the scratch already registered (and removed, so that they
+/// are never flushed to disk): their diff ID and checked blob digest.
+type Used = HashMap<PathBuf, (String, Option<String>)>;
+
 fn commit_one(
     store: &ImageStore,
     dir: &Path,
     p: &Pending,
+    used: &mut Used,
     progress: &mut dyn FnMut(&str),
 ) -> Result<String, StoreError> {
     let (_, diff_ids, _) = parse_config(&p.config_bytes)?;
@@ -140,8 +147,28 @@ fn commit_one(
         if store.layer_exists(digest_hex(diff_id)?) {
             continue;
         }
+        let scratch = archive::resolve_in_scope(dir, path)?;
+        if let Some((got, got_blob)) = used.get(&scratch) {
+            // A scratch file registered (and removed) already: same answers
+            // as reading it again.
+            if let (Some(want), Some(got)) = (blob_digest, got_blob) {
+                if want != got {
+                    return Err(StoreError::InvalidInput(format!(
+                        "invalid layer blob: expected digest {want:?}, got {got:?}"
+                    )));
+                }
+            }
+            if got != diff_id {
+                return Err(StoreError::InvalidInput(format!(
+                    "invalid diffID for layer {i}: expected {diff_id:?}, got {got:?}"
+                )));
+            }
+            continue;
+        }
         let f = archive::open_in_scope(dir, path)?;
-        store.register_layer_file(f, Some((diff_id, i)), blob_digest.as_deref())?;
+        let info =
+            store.register_layer_file(f, &scratch, Some((diff_id, i)), blob_digest.as_deref())?;
+        used.insert(scratch, (info.diff_id, blob_digest.clone()));
     }
     let parent = p
         .parent

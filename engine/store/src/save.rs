@@ -3,7 +3,6 @@
 //! Names are resolved as dockerd's `parseNames` does.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -180,9 +179,7 @@ pub(crate) fn write(
                 let mut h = header(tar::EntryType::Symlink, 0o777, 0, mtime);
                 b.append_link(&mut h, &path, format!("../{first}"))?;
             } else {
-                let src = store.layer_path(digest_hex(diff)?).join("layer.tar");
-                let f = File::open(&src).map_err(|e| StoreError::io(src.display(), e))?;
-                let len = f.metadata()?.len();
+                let (len, f) = store.layer_tar(diff)?;
                 b.append_data(
                     &mut header(tar::EntryType::Regular, 0o644, len, mtime),
                     &path,

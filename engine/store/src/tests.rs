@@ -912,3 +912,105 @@ fn concurrent_loads_of_the_same_layers() {
     assert_eq!(fs::read_dir(dir.path().join("layers")).unwrap().count(), 2);
     let _ = fs::Permissions::from_mode(0o755);
 }
+
+/// The tar `layer_tar` gives back for a layer registered from `tar`, both
+/// from a stream and from a loaded archive, and whether one copy was kept.
+fn rebuilt(tar: &[u8]) -> Vec<(Vec<u8>, bool)> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(&dir.path().join("store")).unwrap();
+    let info = store.register_layer(Cursor::new(tar.to_vec())).unwrap();
+    assert_eq!(info.diff_id, sha(tar));
+    let mut out = Vec::new();
+    let mut read_back = |store: &ImageStore| {
+        let (len, mut r) = store.layer_tar(&info.diff_id).unwrap();
+        let mut b = Vec::new();
+        r.read_to_end(&mut b).unwrap();
+        assert_eq!(len, b.len() as u64);
+        let hex = &info.diff_id[7..];
+        let one_copy = !store.layer_path(hex).join("layer.tar").exists();
+        let split = store.layer_path(hex).join("layer.split").exists();
+        assert!(
+            one_copy == split,
+            "exactly one of the tar and its split is kept"
+        );
+        out.push((b, one_copy));
+    };
+    read_back(&store);
+    let dir2 = tempfile::tempdir().unwrap();
+    let store2 = ImageStore::open(&dir2.path().join("store")).unwrap();
+    load_layer_ok(&store2, tar.to_vec(), "split");
+    read_back(&store2);
+    // The scratch of the load is gone, and the layer survives a reopen.
+    drop(store2);
+    let store2 = ImageStore::open(&dir2.path().join("store")).unwrap();
+    read_back(&store2);
+    out
+}
+
+#[test]
+fn layers_keep_one_copy_and_give_back_their_tar_byte_for_byte() {
+    let long = format!("{}/file", "d".repeat(150));
+    let mut t = TarBuf::new();
+    t.add(E::Dir("etc/"))
+        .add(E::File("etc/a", b"hello", 0o644))
+        .add(E::File("empty", b"", 0o600))
+        .add(E::File("big", &vec![7u8; 100_000], 0o755))
+        .add(E::Hardlink("etc/b", "etc/a"))
+        .add(E::Symlink("evil", "/etc"))
+        .add(E::File("evil/through", b"via a symlink", 0o644))
+        .add(E::File(".wh.gone", b"", 0o644))
+        .add(E::Dir("opq/"))
+        .add(E::File("opq/.wh..wh..opq", b"", 0o644))
+        .add(E::Char("dev", 1, 3));
+    let mut tar = t.finish();
+    // A GNU long name and a PAX record, as the tar crate writes them.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    b.append_data(&mut h, &long, &b"abc"[..]).unwrap();
+    b.append_pax_extensions([("SCHILY.xattr.user.k", &b"v"[..])])
+        .unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_size(2);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "pax", &b"xy"[..]).unwrap();
+    let more = b.into_inner().unwrap();
+    // Splice before the end blocks, then trailing garbage after them.
+    tar.truncate(tar.len() - 1024);
+    tar.extend_from_slice(&more);
+    tar.extend_from_slice(b"trailing bytes after the end blocks");
+    for (got, one_copy) in rebuilt(&tar) {
+        assert!(one_copy, "a tar the tree can rebuild keeps one copy");
+        assert_eq!(sha(&got), sha(&tar));
+    }
+}
+
+#[test]
+fn a_tar_that_rewrites_its_own_entries_is_kept_verbatim() {
+    for tar in [
+        {
+            let mut t = TarBuf::new();
+            t.add(E::File("f", b"first", 0o644))
+                .add(E::File("f", b"second", 0o644));
+            t.finish()
+        },
+        {
+            let mut t = TarBuf::new();
+            t.add(E::File("d/f", b"first", 0o644))
+                .add(E::File("d/.wh.f", b"", 0o644));
+            t.finish()
+        },
+        {
+            let mut t = TarBuf::new();
+            t.add(E::File("d/f", b"first", 0o644))
+                .add(E::Symlink("d", "/"));
+            t.finish()
+        },
+    ] {
+        for (got, one_copy) in rebuilt(&tar) {
+            assert!(!one_copy);
+            assert_eq!(got, tar);
+        }
+    }
+}

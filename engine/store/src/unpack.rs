@@ -26,14 +26,17 @@
 //! Every failure is `StoreError::Other("Error processing tar file(exit
 //! status 1): ...")`, dockerd's wording and status (500) for all of them.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::rc::Rc;
 
 use crate::archive::{cpath, lchown, lsetxattr, mknod, set_mtime};
 use crate::gopath::{self, path_error};
+use crate::split::{Recorder, SplitSummary, SplitWriter};
 use crate::StoreError;
 
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -69,6 +72,39 @@ pub fn unpack<R: Read + Send>(r: R, root: &Path, opts: UnpackOptions) -> Result<
             .spawn_scoped(s, move || {
                 enter_chroot(root)?;
                 unpack_at(r, Path::new("/"), opts)
+            })
+            .map_err(|e| StoreError::io("starting the extraction thread", e))?;
+        worker
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Other("tar extraction panicked".into())))
+    })
+}
+
+/// Like [`unpack`], for a layer kept as one copy: also records in `split`
+/// the tar bytes that are not file content (see `crate::split`), so the tar
+/// can be rebuilt from the tree. Reads `r` to its end.
+pub(crate) fn unpack_split<R: Read + Send>(
+    r: R,
+    root: &Path,
+    opts: UnpackOptions,
+    split: fs::File,
+) -> Result<(u64, SplitSummary), StoreError> {
+    std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("untar".into())
+            .spawn_scoped(s, move || {
+                enter_chroot(root)?;
+                let dest = gopath::clean("/");
+                let writer = Rc::new(RefCell::new(SplitWriter::new(split)));
+                let mut u = Unpacker::new(&dest, opts);
+                u.split = Some(writer.clone());
+                let size = u
+                    .run(r)
+                    .map_err(|m| StoreError::Other(format!("{TAR_ERROR_PREFIX}{m}")))?;
+                let writer = Rc::try_unwrap(writer)
+                    .map_err(|_| StoreError::Other("layer split still in use".into()))?
+                    .into_inner();
+                Ok((size, writer.finish()?))
             })
             .map_err(|e| StoreError::io("starting the extraction thread", e))?;
         worker
@@ -121,6 +157,8 @@ struct Unpacker<'a> {
     size: u64,
     seen_inodes: HashSet<u64>,
     dir_times: Vec<(String, u64)>,
+    /// Records what the tree cannot give back (layers kept as one copy).
+    split: Option<Rc<RefCell<SplitWriter>>>,
 }
 
 /// What went wrong reading the stream itself, in Go's words.
@@ -191,11 +229,15 @@ impl<'a> Unpacker<'a> {
             size: 0,
             seen_inodes: HashSet::new(),
             dir_times: Vec::new(),
+            split: None,
         }
     }
 
     fn run(mut self, r: impl Read) -> Result<u64, String> {
-        let mut archive = tar::Archive::new(r);
+        let mut archive = tar::Archive::new(Recorder {
+            inner: r,
+            split: self.split.clone(),
+        });
         // Raw: the tar crate would read long names and PAX headers into
         // memory whatever their size; here they are read with Go's limit.
         let entries = archive.entries().map_err(|e| read_error(&e))?.raw(true);
@@ -225,6 +267,10 @@ impl<'a> Unpacker<'a> {
                     self.entry(&mut entry, meta)?;
                 }
             }
+        }
+        if self.split.is_some() {
+            // What follows the end blocks is part of the tar's digest too.
+            io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| read_error(&e))?;
         }
         // Directory mtimes last: creating children changes them.
         for (dir, t) in self.dir_times.iter().rev() {
@@ -320,6 +366,7 @@ impl<'a> Unpacker<'a> {
                 });
             }
             if !(m.is_dir() && kind.is_dir()) {
+                self.taint();
                 let removed = if m.is_dir() {
                     fs::remove_dir_all(&path)
                 } else {
@@ -348,6 +395,13 @@ impl<'a> Unpacker<'a> {
                     .mode(0o600)
                     .open(&path)
                     .map_err(|e| path_error("open", &path, &e))?;
+                if let Some(split) = &self.split {
+                    let size = header.size().map_err(|e| read_error(&e))?;
+                    split
+                        .borrow_mut()
+                        .begin_file(&path, size)
+                        .map_err(|e| read_error(&e))?;
+                }
                 let n = io::copy(entry, &mut f).map_err(|e| read_error(&e))?;
                 drop(f);
                 self.size += n;
@@ -435,6 +489,7 @@ impl<'a> Unpacker<'a> {
         }
         let victim = gopath::join(dir, &base[WHITEOUT_PREFIX.len()..]);
         if let Ok(m) = fs::symlink_metadata(&victim) {
+            self.taint();
             let removed = if m.is_dir() {
                 fs::remove_dir_all(&victim)
             } else {
@@ -445,6 +500,14 @@ impl<'a> Unpacker<'a> {
         mknod(Path::new(&victim), libc::S_IFCHR, 0, 0)
             .map_err(|e| path_error("mknod", &victim, &e))?;
         self.chown(&victim, uid, gid)
+    }
+
+    /// This entry changes what an earlier one wrote: the tree alone cannot
+    /// rebuild the tar.
+    fn taint(&self) {
+        if let Some(s) = &self.split {
+            s.borrow_mut().taint();
+        }
     }
 
     fn chown(&self, path: &str, uid: u64, gid: u64) -> Result<(), String> {
