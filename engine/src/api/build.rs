@@ -68,6 +68,7 @@ fn options(ctx: &Ctx) -> Result<Options, EngineError> {
         rm: q.get("rm").is_none() || q.flag("rm"),
         forcerm: q.flag("forcerm"),
         quiet: q.flag("q"),
+        target: q.get("target").filter(|t| !t.is_empty()).map(String::from),
     };
     let dockerfile_name = q
         .get("dockerfile")
@@ -95,13 +96,18 @@ async fn start(
     labels: BTreeMap<String, String>,
 ) -> Result<Response, EngineError> {
     let tmp = ctx.daemon.tmp_dir();
+    let target = opts.target.clone();
     let (context, mut instructions) = tokio::task::spawn_blocking(
         move || -> Result<(Context, Vec<Instruction>), EngineError> {
             let context = Context::unpack(spool.path(), &tmp)?;
             drop(spool);
             let text = context.dockerfile(&dockerfile_name)?;
-            let ins = dockerfile::parse(&text)?;
+            context.drop_ignored(&dockerfile_name)?;
+            let mut ins = dockerfile::parse(&text)?;
             build::validate(&ins)?;
+            if let Some(t) = &target {
+                build::cut_to_target(&mut ins, t)?;
+            }
             Ok((context, ins))
         },
     )
