@@ -98,7 +98,10 @@ fn instruction(text: &str, line: usize) -> Result<Instruction, EngineError> {
     }
     let mut args = rest;
     let mut flags = Vec::new();
-    if matches!(cmd.as_str(), "copy" | "add" | "from" | "run" | "healthcheck") {
+    if matches!(
+        cmd.as_str(),
+        "copy" | "add" | "from" | "run" | "healthcheck"
+    ) {
         while let Some(f) = args.strip_prefix("--") {
             let end = f.find(char::is_whitespace).unwrap_or(f.len());
             let (name, value) = match f[..end].split_once('=') {
@@ -580,7 +583,10 @@ fn healthcheck(cfg: &mut Map<String, Value>, ins: &Instruction) -> Result<String
                 return Ok(0);
             };
             let d = crate::filters::time::parse_go_duration(&v).ok_or_else(|| {
-                bad(format!("time: invalid duration {}", serde_json::to_string(&v).unwrap_or_default()))
+                bad(format!(
+                    "time: invalid duration {}",
+                    serde_json::to_string(&v).unwrap_or_default()
+                ))
             })?;
             if d != 0 && d < 1_000_000 {
                 return Err(bad(format!("Interval {name:?} cannot be less than 1ms")));
@@ -593,9 +599,9 @@ fn healthcheck(cfg: &mut Map<String, Value>, ins: &Instruction) -> Result<String
         retries = match flag("retries").filter(|v| !v.is_empty()) {
             None => 0,
             Some(v) => {
-                let n: i64 = v.parse().map_err(|_| {
-                    bad(format!("strconv.Atoi: parsing {v:?}: invalid syntax"))
-                })?;
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| bad(format!("strconv.Atoi: parsing {v:?}: invalid syntax")))?;
                 if n < 0 {
                     return Err(bad(format!("--retries cannot be negative ({n})")));
                 }

@@ -163,9 +163,21 @@ pub fn multistage(ctx: &Ctx) -> Outcome {
         ok_build(&b)?;
         // 14 instructions and the `labels` LABEL step.
         want(&b, "Step 15/15 : LABEL", "every stage runs")?;
-        want_line(&b, "V=meta", "a stage's `ARG V` takes the value of the ARG before FROM")?;
-        want_line(&b, "first-stage", "COPY --from=<stage name> copies its file")?;
-        want_line(&b, "second-stage", "COPY --from=<stage index> copies its file")?;
+        want_line(
+            &b,
+            "V=meta",
+            "a stage's `ARG V` takes the value of the ARG before FROM",
+        )?;
+        want_line(
+            &b,
+            "first-stage",
+            "COPY --from=<stage name> copies its file",
+        )?;
+        want_line(
+            &b,
+            "second-stage",
+            "COPY --from=<stage index> copies its file",
+        )?;
         Ok(())
     })();
     clean(ctx, &b);
@@ -175,7 +187,11 @@ pub fn multistage(ctx: &Ctx) -> Outcome {
     let t = build(ctx, &[("Dockerfile", &dockerfile)], "&target=first")?;
     let r = (|| -> Outcome {
         ok_build(&t)?;
-        want(&t, "Step 7/7 : LABEL", "target=first runs only up to stage first")?;
+        want(
+            &t,
+            "Step 7/7 : LABEL",
+            "target=first runs only up to stage first",
+        )?;
         if t.stream.contains("made-in-second") {
             return Err(fail_at(&t.resp, "target=first ran a later stage"));
         }
@@ -229,7 +245,11 @@ pub fn config_instructions(ctx: &Ctx) -> Outcome {
         if cfg.get("Shell") != Some(&serde_json::json!(["/probe", "echo"])) {
             return Err(fail(format!("Shell is {:?}", cfg.get("Shell"))));
         }
-        if cfg.get("OnBuild") != Some(&serde_json::json!(["RUN [\"/probe\", \"write\", \"/triggered\", \"triggered-yes\\n\"]"])) {
+        if cfg.get("OnBuild")
+            != Some(&serde_json::json!([
+                "RUN [\"/probe\", \"write\", \"/triggered\", \"triggered-yes\\n\"]"
+            ]))
+        {
             return Err(fail(format!("OnBuild is {:?}", cfg.get("OnBuild"))));
         }
         // A build FROM it runs the trigger as part of its FROM step.
@@ -240,7 +260,11 @@ pub fn config_instructions(ctx: &Ctx) -> Outcome {
         let child = build(ctx, &[("Dockerfile", &child_df)], "")?;
         let r = (|| -> Outcome {
             ok_build(&child)?;
-            want(&child, "# Executing 1 build trigger\n", "the ONBUILD trigger runs")?;
+            want(
+                &child,
+                "# Executing 1 build trigger\n",
+                "the ONBUILD trigger runs",
+            )?;
             want_line(&child, "triggered-yes", "the trigger's RUN wrote its file")?;
             let cfg = inspect_config(ctx, &child.tag)?;
             if !cfg.get("OnBuild").is_none_or(Value::is_null) {
@@ -268,7 +292,10 @@ pub fn dockerignore(ctx: &Ctx) -> Outcome {
     );
     let files = [
         ("Dockerfile", dockerfile.as_str()),
-        (".dockerignore", "kept.txt\nDocker*\n.dockerignore\n!Dockerfile.not\n"),
+        (
+            ".dockerignore",
+            "kept.txt\nDocker*\n.dockerignore\n!Dockerfile.not\n",
+        ),
         ("kept.txt", "kept\n"),
         ("other.txt", "other\n"),
     ];
@@ -281,7 +308,10 @@ pub fn dockerignore(ctx: &Ctx) -> Outcome {
             if b.stream.lines().any(|l| l.trim() == gone) {
                 return Err(fail_at(
                     &b.resp,
-                    format!("{gone} was copied although .dockerignore lists it:\n{}", b.stream),
+                    format!(
+                        "{gone} was copied although .dockerignore lists it:\n{}",
+                        b.stream
+                    ),
                 ));
             }
         }

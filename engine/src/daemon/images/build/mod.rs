@@ -126,7 +126,10 @@ impl Progress {
 
     /// A step's ` ---> <short id>` line.
     async fn result(&self, id: &str) {
-        if !self.quiet_results.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self
+            .quiet_results
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             self.stream(&format!(" ---> {}\n", short(id))).await;
         }
     }
@@ -803,7 +806,9 @@ async fn copy_step(
         Some(None) => {
             // An empty scratch stage: nothing to copy from.
             std::fs::create_dir_all(&tmp)?;
-            let empty = tempfile::Builder::new().prefix("copy-from-").tempdir_in(&tmp)?;
+            let empty = tempfile::Builder::new()
+                .prefix("copy-from-")
+                .tempdir_in(&tmp)?;
             context::copy_layer(Source::Image(empty.path()), &cmd, &srcs2, &dest2, &tmp)
         }
     })
@@ -840,7 +845,11 @@ async fn copy_from_image(
     done: &[Done],
 ) -> Result<Option<Image>, BuildError> {
     let lower = value.to_ascii_lowercase();
-    if let Some(s) = done.iter().rev().find(|s| s.name.as_deref() == Some(&lower)) {
+    if let Some(s) = done
+        .iter()
+        .rev()
+        .find(|s| s.name.as_deref() == Some(&lower))
+    {
         return Ok(s.image.clone());
     }
     if let Ok(i) = value.parse::<usize>() {
