@@ -16,6 +16,10 @@
 # * alpine:3.10, alpine:latest and busybox:latest built locally by
 #   busybox-image.sh (no registry, no pulls) and removed afterwards unless
 #   they existed before.
+# * docker-py 6.1.3 needs requests<2.32 ("Not supported URL scheme
+#   http+docker" otherwise).
+# * Afterwards the containers and images the tests left (they inherit the
+#   stand-ins' label shipshape.sdk=1) are removed.
 # * Swarm, service, secret, config, node and plugin tests are left out: they
 #   turn the daemon into a swarm manager or install plugins from Docker Hub,
 #   which a shared daemon must not do and this machine cannot reach.
@@ -49,6 +53,19 @@ for t in busybox:latest alpine:3.10 alpine:latest; do
     fi
 done
 cleanup() {
+    # What the tests left: containers and images from the stand-ins carry
+    # their label (shipshape.sdk=1); then the stand-ins this run made.
+    docker ps -aq --filter label=shipshape.sdk=1 | xargs -r docker rm -f -v >/dev/null 2>&1 || true
+    for id in $(docker images -q --filter label=shipshape.sdk=1 --filter dangling=false) \
+              $(docker images -q --filter label=shipshape.sdk=1 --filter dangling=true); do
+        keep=no
+        for t in busybox:latest alpine:3.10 alpine:latest; do
+            case " $made " in *" $t "*) ;; *)
+                [ "$(docker image inspect -f '{{.Id}}' "$t" 2>/dev/null | cut -c8-19)" = "$id" ] && keep=yes ;;
+            esac
+        done
+        [ $keep = yes ] || docker rmi -f "$id" >/dev/null 2>&1 || true
+    done
     for t in $made; do docker rmi -f "$t" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT

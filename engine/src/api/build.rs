@@ -50,15 +50,15 @@ fn options(ctx: &Ctx) -> Result<Options, EngineError> {
     for t in q.all("t") {
         tags.push(build::tag_for(&t)?);
     }
-    // dockerd's words and statuses for each (cachefrom is read, and then
-    // unused: the classic builder here keeps no external cache).
+    // dockerd's words and statuses for each.
     let buildargs: BTreeMap<String, Option<String>> = q
         .json("buildargs")
         .map_err(|m| EngineError::InvalidParameter(format!("error reading build args: {m}")))?;
     let labels: BTreeMap<String, String> = q
         .json("labels")
         .map_err(|m| EngineError::InvalidParameter(format!("error reading labels: {m}")))?;
-    q.json::<Vec<String>>("cachefrom")
+    let cache_from = q
+        .json::<Vec<String>>("cachefrom")
         .map_err(EngineError::System)?;
     let opts = BuildOptions {
         tags,
@@ -69,6 +69,7 @@ fn options(ctx: &Ctx) -> Result<Options, EngineError> {
         forcerm: q.flag("forcerm"),
         quiet: q.flag("q"),
         target: q.get("target").filter(|t| !t.is_empty()).map(String::from),
+        cache_from,
     };
     let dockerfile_name = q
         .get("dockerfile")

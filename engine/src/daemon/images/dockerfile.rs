@@ -750,6 +750,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn go_durations() {
+        for (ns, want) in [
+            (0, "0s"),
+            (5_000_000_000, "5s"),
+            (1_500_000, "1.5ms"),
+            (90_000_000_000, "1m30s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (2_500_000_000, "2.5s"),
+        ] {
+            assert_eq!(go_duration_string(ns), want);
+        }
+    }
+
+    /// The config and history text dockerd 20.10.24 gave for these lines.
+    #[test]
+    fn healthcheck_as_dockerd() {
+        let ins = &parse(
+            "HEALTHCHECK --interval=5s --timeout=3s --retries=2 CMD [\"/bin/busybox\",\"true\"]",
+        )
+        .unwrap()[0];
+        let mut cfg = Map::new();
+        let text = apply_config(&mut cfg, ins, &[]).unwrap();
+        assert_eq!(
+            text,
+            " HEALTHCHECK &{[\"CMD\" \"/bin/busybox\" \"true\"] \"5s\" \"3s\" \"0s\" '\\x02'}"
+        );
+        assert_eq!(
+            cfg["Healthcheck"],
+            json!({"Test": ["CMD", "/bin/busybox", "true"], "Interval": 5_000_000_000i64, "Timeout": 3_000_000_000i64, "Retries": 2})
+        );
+        let none = &parse("HEALTHCHECK NONE").unwrap()[0];
+        apply_config(&mut cfg, none, &[]).unwrap();
+        assert_eq!(cfg["Healthcheck"], json!({"Test": ["NONE"]}));
+    }
+
+    #[test]
     fn parses_continuations_and_comments() {
         let text = "# c\nFROM x\nRUN a \\\n  # inner\n  b\n\nCMD [\"y\"]\n";
         let ins = parse(text).unwrap();

@@ -341,3 +341,74 @@ pub fn run_failure(ctx: &Ctx) -> Outcome {
         )),
     }
 }
+
+/// `cachefrom`: only the named images (and their ancestors) are cache
+/// sources; an unknown one means no cache at all, as dockerd decides it.
+pub fn cache_from(ctx: &Ctx) -> Outcome {
+    let img = ctx.image()?;
+    let dockerfile = format!(
+        "FROM {}\nENV FOO=cache-{}\nRUN [\"/probe\", \"write\", \"/baz\", \"x\"]\n",
+        img.tag, ctx.run_id
+    );
+    let files = [("Dockerfile", dockerfile.as_str())];
+    let first = build(ctx, &files, "")?;
+    let r = (|| -> Outcome {
+        ok_build(&first)?;
+        let hits = |b: &Built| b.stream.matches("---> Using cache").count();
+        let from = serde_json::json!([first.tag]).to_string();
+        let second = build(ctx, &files, &format!("&cachefrom={}", enc(&from)))?;
+        let r2 = ok_build(&second).and_then(|()| {
+            // ENV and RUN, and the labels step (same labels) too.
+            if hits(&second) == 3 {
+                Ok(())
+            } else {
+                Err(fail_at(
+                    &second.resp,
+                    format!(
+                        "cachefrom=[the first build]: {} steps from cache, dockerd 3:\n{}",
+                        hits(&second),
+                        second.stream
+                    ),
+                ))
+            }
+        });
+        clean(ctx, &second);
+        r2?;
+        let none = serde_json::json!(["shipshape-no-such-image-for-cache"]).to_string();
+        let third = build(ctx, &files, &format!("&cachefrom={}", enc(&none)))?;
+        let r3 = ok_build(&third).and_then(|()| {
+            if hits(&third) == 0 {
+                Ok(())
+            } else {
+                Err(fail_at(
+                    &third.resp,
+                    format!(
+                        "cachefrom=[an unknown image]: {} steps from cache, dockerd none",
+                        hits(&third)
+                    ),
+                ))
+            }
+        });
+        clean(ctx, &third);
+        r3
+    })();
+    clean(ctx, &first);
+    r
+}
+
+/// A RUN's stderr arrives in the stream wrapped in red (ESC[91m .. ESC[0m).
+pub fn run_stderr(ctx: &Ctx) -> Outcome {
+    let img = ctx.image()?;
+    let dockerfile = format!(
+        "FROM {}\nRUN [\"/probe\", \"stderr\", \"to-stderr-{}\"]\n",
+        img.tag, ctx.run_id
+    );
+    let b = build(ctx, &[("Dockerfile", &dockerfile)], "&nocache=1")?;
+    clean(ctx, &b);
+    ok_build(&b)?;
+    want(
+        &b,
+        &format!("\u{1b}[91mto-stderr-{}\n\u{1b}[0m", ctx.run_id),
+        "stderr is shown in red",
+    )
+}

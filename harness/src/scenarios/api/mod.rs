@@ -49,6 +49,8 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ),
     ("build-dockerignore", true, build_classic::dockerignore),
     ("build-run-failure", true, build_classic::run_failure),
+    ("build-cache-from", true, build_classic::cache_from),
+    ("build-run-stderr", true, build_classic::run_stderr),
     ("list-trailing-slash", false, routing::list_trailing_slash),
     ("volume-empty-name", false, routing::volume_empty_name),
     (

@@ -55,6 +55,9 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// `target`: the stage to stop after (instructions already cut to it).
     pub target: Option<String>,
+    /// `cachefrom`: when given, only these images and their ancestors are
+    /// cache sources (as dockerd: `cachefrom=["nosuchimage"]` uses no cache).
+    pub cache_from: Vec<String>,
 }
 
 /// A build failure as the stream reports it (with the exit code for RUN).
@@ -650,15 +653,36 @@ fn step_container_config(st: &Stage, cmd: Vec<String>) -> Value {
     cc
 }
 
+/// The images `cachefrom` allows as cache hits: each named image and its
+/// ancestors (None: no `cachefrom`, any child of the parent is allowed).
+fn cache_sources(d: &Daemon, opts: &BuildOptions) -> Option<std::collections::HashSet<String>> {
+    if opts.cache_from.is_empty() {
+        return None;
+    }
+    let mut set = std::collections::HashSet::new();
+    for r in &opts.cache_from {
+        let mut next = d.images.get(r).ok();
+        while let Some(img) = next {
+            if !set.insert(img.id.clone()) || img.parent.is_empty() {
+                break;
+            }
+            next = d.images.get(&img.parent).ok();
+        }
+    }
+    Some(set)
+}
+
 /// A child of the current image made by the same step, if caching applies.
 fn cached(d: &Daemon, st: &Stage, cc: &Value, opts: &BuildOptions) -> Option<Image> {
     if opts.nocache {
         return None;
     }
     let parent = st.image.as_ref()?;
+    let allowed = cache_sources(d, opts);
     d.images
         .children(&parent.id)
         .into_iter()
+        .filter(|id| allowed.as_ref().is_none_or(|a| a.contains(id)))
         .filter_map(|id| d.images.get(&id).ok())
         .filter(|i| i.config.get("container_config") == Some(cc))
         .filter(|i| {
@@ -1018,7 +1042,13 @@ async fn forward_logs(log: &std::path::Path, offset: u64, out: &Progress) -> u64
     match read {
         Ok(Ok((entries, next))) => {
             for e in entries {
-                out.stream(&String::from_utf8_lossy(&e.bytes)).await;
+                let text = String::from_utf8_lossy(&e.bytes);
+                if e.stream == crate::daemon::containers::logs::STDERR {
+                    // dockerd shows a RUN's stderr in red.
+                    out.stream(&format!("\x1b[91m{text}\x1b[0m")).await;
+                } else {
+                    out.stream(&text).await;
+                }
             }
             next
         }
