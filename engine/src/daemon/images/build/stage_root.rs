@@ -41,7 +41,7 @@ impl Drop for ImageRoot {
         if let Err(e) = shipshape_runtime::unmount_rootfs(dir.path()) {
             // Leave the directory in place rather than delete through a mount.
             tracing::warn!(dir = %dir.path().display(), error = %e, "unmounting a COPY --from root");
-            std::mem::forget(dir);
+            let _ = dir.keep();
         }
     }
 }
