@@ -50,15 +50,15 @@ fn options(ctx: &Ctx) -> Result<Options, EngineError> {
     for t in q.all("t") {
         tags.push(build::tag_for(&t)?);
     }
-    // dockerd's words and statuses for each (cachefrom is read, and then
-    // unused: the classic builder here keeps no external cache).
+    // dockerd's words and statuses for each.
     let buildargs: BTreeMap<String, Option<String>> = q
         .json("buildargs")
         .map_err(|m| EngineError::InvalidParameter(format!("error reading build args: {m}")))?;
     let labels: BTreeMap<String, String> = q
         .json("labels")
         .map_err(|m| EngineError::InvalidParameter(format!("error reading labels: {m}")))?;
-    q.json::<Vec<String>>("cachefrom")
+    let cache_from = q
+        .json::<Vec<String>>("cachefrom")
         .map_err(EngineError::System)?;
     let opts = BuildOptions {
         tags,
@@ -68,6 +68,8 @@ fn options(ctx: &Ctx) -> Result<Options, EngineError> {
         rm: q.get("rm").is_none() || q.flag("rm"),
         forcerm: q.flag("forcerm"),
         quiet: q.flag("q"),
+        target: q.get("target").filter(|t| !t.is_empty()).map(String::from),
+        cache_from,
     };
     let dockerfile_name = q
         .get("dockerfile")
@@ -95,13 +97,18 @@ async fn start(
     labels: BTreeMap<String, String>,
 ) -> Result<Response, EngineError> {
     let tmp = ctx.daemon.tmp_dir();
+    let target = opts.target.clone();
     let (context, mut instructions) = tokio::task::spawn_blocking(
         move || -> Result<(Context, Vec<Instruction>), EngineError> {
             let context = Context::unpack(spool.path(), &tmp)?;
             drop(spool);
             let text = context.dockerfile(&dockerfile_name)?;
-            let ins = dockerfile::parse(&text)?;
+            context.drop_ignored(&dockerfile_name)?;
+            let mut ins = dockerfile::parse(&text)?;
             build::validate(&ins)?;
+            if let Some(t) = &target {
+                build::cut_to_target(&mut ins, t)?;
+            }
             Ok((context, ins))
         },
     )

@@ -192,7 +192,7 @@ fn split_zone(value: &str) -> Option<(&str, i64)> {
 
 /// Go's `time.ParseDuration`, in nanoseconds: `[-+]` then one or more
 /// `number[.fraction]unit`, units ns, us (µs, μs), ms, s, m, h.
-fn parse_go_duration(s: &str) -> Option<i64> {
+pub fn parse_go_duration(s: &str) -> Option<i64> {
     let (neg, mut rest) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),

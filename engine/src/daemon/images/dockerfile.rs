@@ -98,7 +98,10 @@ fn instruction(text: &str, line: usize) -> Result<Instruction, EngineError> {
     }
     let mut args = rest;
     let mut flags = Vec::new();
-    if matches!(cmd.as_str(), "copy" | "add" | "from" | "run") {
+    if matches!(
+        cmd.as_str(),
+        "copy" | "add" | "from" | "run" | "healthcheck"
+    ) {
         while let Some(f) = args.strip_prefix("--") {
             let end = f.find(char::is_whitespace).unwrap_or(f.len());
             let (name, value) = match f[..end].split_once('=') {
@@ -526,10 +529,161 @@ pub fn apply_config(
             cfg.insert("OnBuild".into(), Value::Array(list));
             Ok(format!(" ONBUILD {}", ins.args))
         }
+        "healthcheck" => healthcheck(cfg, ins),
         "maintainer" => Ok(format!(" MAINTAINER {}", ins.args)),
         other => Err(EngineError::InvalidParameter(format!(
             "{other} is not a valid change command"
         ))),
+    }
+}
+
+/// `HEALTHCHECK [--interval=..] [--timeout=..] [--start-period=..]
+/// [--retries=..] CMD ...` or `HEALTHCHECK NONE`, with dockerd's rules and
+/// words; sets `Healthcheck` as dockerd stores it (zero fields omitted).
+fn healthcheck(cfg: &mut Map<String, Value>, ins: &Instruction) -> Result<String, EngineError> {
+    let bad = |m: String| EngineError::InvalidParameter(m);
+    let (typ, rest) = match ins.args.find(char::is_whitespace) {
+        Some(i) => (&ins.args[..i], ins.args[i..].trim()),
+        None => (ins.args.as_str(), ""),
+    };
+    if typ.is_empty() {
+        return Err(bad("HEALTHCHECK requires an argument".into()));
+    }
+    let typ = typ.to_ascii_uppercase();
+    let mut hc = Map::new();
+    let (test, interval, timeout, start, retries): (Vec<String>, i64, i64, i64, i64);
+    if typ == "NONE" {
+        if !rest.is_empty() {
+            return Err(bad("HEALTHCHECK NONE takes no arguments".into()));
+        }
+        test = vec!["NONE".into()];
+        (interval, timeout, start, retries) = (0, 0, 0, 0);
+    } else if typ == "CMD" {
+        if rest.is_empty() {
+            return Err(bad("Missing command after HEALTHCHECK CMD".into()));
+        }
+        test = match json_form(rest) {
+            Some(v) => std::iter::once("CMD".to_string()).chain(v).collect(),
+            None => vec!["CMD-SHELL".into(), rest.to_string()],
+        };
+        let flag = |name: &str| -> Option<String> {
+            ins.flags
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        for (k, _) in &ins.flags {
+            if !["interval", "timeout", "start-period", "retries"].contains(&k.as_str()) {
+                return Err(bad(format!("Unknown flag: {k}")));
+            }
+        }
+        let dur = |name: &str, v: Option<String>| -> Result<i64, EngineError> {
+            let Some(v) = v.filter(|v| !v.is_empty()) else {
+                return Ok(0);
+            };
+            let d = crate::filters::time::parse_go_duration(&v).ok_or_else(|| {
+                bad(format!(
+                    "time: invalid duration {}",
+                    serde_json::to_string(&v).unwrap_or_default()
+                ))
+            })?;
+            if d != 0 && d < 1_000_000 {
+                return Err(bad(format!("Interval {name:?} cannot be less than 1ms")));
+            }
+            Ok(d)
+        };
+        interval = dur("interval", flag("interval"))?;
+        timeout = dur("timeout", flag("timeout"))?;
+        start = dur("start-period", flag("start-period"))?;
+        retries = match flag("retries").filter(|v| !v.is_empty()) {
+            None => 0,
+            Some(v) => {
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| bad(format!("strconv.Atoi: parsing {v:?}: invalid syntax")))?;
+                if n < 0 {
+                    return Err(bad(format!("--retries cannot be negative ({n})")));
+                }
+                n
+            }
+        };
+    } else {
+        return Err(bad(format!(
+            "Unknown type {typ:?} in HEALTHCHECK (try CMD)"
+        )));
+    }
+    hc.insert("Test".into(), json!(test));
+    for (k, v) in [
+        ("Interval", interval),
+        ("Timeout", timeout),
+        ("StartPeriod", start),
+        ("Retries", retries),
+    ] {
+        if v != 0 {
+            hc.insert(k.into(), json!(v));
+        }
+    }
+    cfg.insert("Healthcheck".into(), Value::Object(hc));
+    // Go's `%q` of the *HealthConfig: durations as strings, retries as a rune.
+    let rune = match retries {
+        0x20..=0x7e if retries != 0x27 && retries != 0x5c => {
+            format!("'{}'", char::from(retries as u8))
+        }
+        0x27 => "'\\''".into(),
+        0x5c => "'\\\\'".into(),
+        n if n < 0x100 => format!("'\\x{n:02x}'"),
+        n => format!("'\\u{n:04x}'"),
+    };
+    Ok(format!(
+        " HEALTHCHECK &{{{} {:?} {:?} {:?} {rune}}}",
+        go_quoted(&test),
+        go_duration_string(interval),
+        go_duration_string(timeout),
+        go_duration_string(start),
+    ))
+}
+
+/// Go's `time.Duration.String()` of a count of nanoseconds: `0s`, `1.5ms`,
+/// `30s`, `1m30s`, `1h0m0s`.
+pub fn go_duration_string(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let neg = ns < 0;
+    let u = ns.unsigned_abs();
+    // Trailing zeros of a fraction are dropped, as Go does.
+    let frac = |v: u64, div: u64| -> String {
+        let whole = v / div;
+        let rest = v % div;
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let digits = format!("{rest:0width$}", width = div.to_string().len() - 1);
+        format!("{whole}.{}", digits.trim_end_matches('0'))
+    };
+    let out = if u < 1_000 {
+        format!("{u}ns")
+    } else if u < 1_000_000 {
+        format!("{}µs", frac(u, 1_000))
+    } else if u < 1_000_000_000 {
+        format!("{}ms", frac(u, 1_000_000))
+    } else {
+        let h = u / 3_600_000_000_000;
+        let m = (u / 60_000_000_000) % 60;
+        let s = frac(u % 60_000_000_000, 1_000_000_000);
+        if h > 0 {
+            format!("{h}h{m}m{s}s")
+        } else if m > 0 {
+            format!("{m}m{s}s")
+        } else {
+            format!("{s}s")
+        }
+    };
+    if neg {
+        format!("-{out}")
+    } else {
+        out
     }
 }
 
@@ -594,6 +748,42 @@ pub fn apply_changes(cfg: &mut Value, changes: &[Instruction]) -> Result<(), Eng
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations() {
+        for (ns, want) in [
+            (0, "0s"),
+            (5_000_000_000, "5s"),
+            (1_500_000, "1.5ms"),
+            (90_000_000_000, "1m30s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (2_500_000_000, "2.5s"),
+        ] {
+            assert_eq!(go_duration_string(ns), want);
+        }
+    }
+
+    /// The config and history text dockerd 20.10.24 gave for these lines.
+    #[test]
+    fn healthcheck_as_dockerd() {
+        let ins = &parse(
+            "HEALTHCHECK --interval=5s --timeout=3s --retries=2 CMD [\"/bin/busybox\",\"true\"]",
+        )
+        .unwrap()[0];
+        let mut cfg = Map::new();
+        let text = apply_config(&mut cfg, ins, &[]).unwrap();
+        assert_eq!(
+            text,
+            " HEALTHCHECK &{[\"CMD\" \"/bin/busybox\" \"true\"] \"5s\" \"3s\" \"0s\" '\\x02'}"
+        );
+        assert_eq!(
+            cfg["Healthcheck"],
+            json!({"Test": ["CMD", "/bin/busybox", "true"], "Interval": 5_000_000_000i64, "Timeout": 3_000_000_000i64, "Retries": 2})
+        );
+        let none = &parse("HEALTHCHECK NONE").unwrap()[0];
+        apply_config(&mut cfg, none, &[]).unwrap();
+        assert_eq!(cfg["Healthcheck"], json!({"Test": ["NONE"]}));
+    }
 
     #[test]
     fn parses_continuations_and_comments() {

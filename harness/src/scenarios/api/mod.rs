@@ -4,6 +4,7 @@
 //! answers is in specs/harness/expectations.json (`api/...`).
 
 mod build;
+mod build_classic;
 mod info;
 mod json;
 mod plugins;
@@ -40,6 +41,16 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("json-before-lookup-exec", false, json::before_lookup_400),
     ("build-null-query-params", false, build::null_query_params),
     ("build-bad-query-json", false, build::bad_query_json),
+    ("build-multistage", true, build_classic::multistage),
+    (
+        "build-config-instructions",
+        true,
+        build_classic::config_instructions,
+    ),
+    ("build-dockerignore", true, build_classic::dockerignore),
+    ("build-run-failure", true, build_classic::run_failure),
+    ("build-cache-from", true, build_classic::cache_from),
+    ("build-run-stderr", true, build_classic::run_stderr),
     ("list-trailing-slash", false, routing::list_trailing_slash),
     ("volume-empty-name", false, routing::volume_empty_name),
     (

@@ -42,6 +42,30 @@ impl Context {
         self.dir.path()
     }
 
+    /// As dockerd: when `.dockerignore` lists the Dockerfile or itself,
+    /// that file is dropped from the context (after the Dockerfile was read),
+    /// so COPY cannot see it. Other files are the client's to filter.
+    pub fn drop_ignored(&self, dockerfile: &str) -> Result<(), EngineError> {
+        let Ok(p) = archive::resolve_in_scope(self.root(), ".dockerignore") else {
+            return Ok(());
+        };
+        let text = match fs::read(&p) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(_) => return Ok(()),
+        };
+        let m = super::dockerignore::Matcher::parse(&text);
+        for name in [".dockerignore", dockerfile] {
+            if m.matches(name) {
+                if let Ok(p) = archive::resolve_in_scope(self.root(), name) {
+                    if p.is_file() || p.is_symlink() {
+                        fs::remove_file(&p)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the Dockerfile named by the `dockerfile` parameter.
     pub fn dockerfile(&self, name: &str) -> Result<String, EngineError> {
         let missing =
@@ -52,23 +76,53 @@ impl Context {
             Err(_) => Err(missing()),
         }
     }
+}
 
-    /// The context paths a COPY/ADD source names (wildcards in its last
-    /// component are expanded), each confined to the context.
+/// Where COPY/ADD sources come from: the build context, or (`--from`) the
+/// root of another stage's or an image's filesystem. Only the error for a
+/// missing source differs (dockerd's words for each).
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    Context(&'a Context),
+    Image(&'a Path),
+}
+
+impl Source<'_> {
+    fn root(&self) -> &Path {
+        match self {
+            Source::Context(c) => c.root(),
+            Source::Image(p) => p,
+        }
+    }
+
+    fn not_found(&self, cmd: &str, src: &str) -> EngineError {
+        let cmd = cmd.to_ascii_uppercase();
+        match self {
+            Source::Context(_) => EngineError::InvalidParameter(format!(
+                "{cmd} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist"
+            )),
+            Source::Image(_) => {
+                let rel = crate::daemon::images::dockerfile::clean_path(&format!("/{src}"));
+                EngineError::InvalidParameter(format!(
+                    "{cmd} failed: stat {}: file does not exist",
+                    rel.trim_start_matches('/')
+                ))
+            }
+        }
+    }
+
+    /// The paths a COPY/ADD source names (wildcards in its last component
+    /// are expanded), each confined to the source's root.
     fn sources(&self, cmd: &str, src: &str) -> Result<Vec<(PathBuf, String)>, EngineError> {
-        let not_found = || {
-            EngineError::InvalidParameter(format!(
-                "{} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist",
-                cmd.to_ascii_uppercase()
-            ))
-        };
+        let root = self.root();
+        let not_found = || self.not_found(cmd, src);
         let trimmed = src.trim_end_matches('/');
         let (parent, last) = match trimmed.rsplit_once('/') {
             Some((p, l)) => (p, l),
             None => ("", trimmed),
         };
         if last.contains(['*', '?', '[']) {
-            let dir = archive::resolve_in_scope(self.root(), parent)?;
+            let dir = archive::resolve_in_scope(root, parent)?;
             let mut found = Vec::new();
             for e in fs::read_dir(&dir).map_err(|_| not_found())? {
                 let e = e?;
@@ -79,7 +133,7 @@ impl Context {
                     } else {
                         format!("{parent}/{name}")
                     };
-                    found.push((archive::resolve_in_scope(self.root(), &rel)?, name));
+                    found.push((archive::resolve_in_scope(root, &rel)?, name));
                 }
             }
             if found.is_empty() {
@@ -88,7 +142,7 @@ impl Context {
             found.sort_by(|a, b| a.1.cmp(&b.1));
             return Ok(found);
         }
-        let p = archive::resolve_in_scope(self.root(), src)?;
+        let p = archive::resolve_in_scope(root, src)?;
         if fs::symlink_metadata(&p).is_err() {
             return Err(not_found());
         }
@@ -137,7 +191,7 @@ fn is_archive(p: &Path) -> bool {
 
 /// Builds the layer for `COPY`/`ADD srcs... dest` (`dest` already absolute).
 pub fn copy_layer(
-    ctx: &Context,
+    from: Source<'_>,
     cmd: &str,
     srcs: &[String],
     dest: &str,
@@ -151,7 +205,7 @@ pub fn copy_layer(
                 "ADD from a URL is not supported by this engine".into(),
             ));
         }
-        sources.extend(ctx.sources(cmd, s)?);
+        sources.extend(from.sources(cmd, s)?);
     }
     let dest_is_dir = dest.ends_with('/') || sources.len() > 1;
     if sources.len() > 1 && !dest.ends_with('/') {

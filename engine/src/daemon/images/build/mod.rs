@@ -8,6 +8,8 @@
 //! Progress is streamed as dockerd's JSON messages.
 
 pub mod context;
+pub mod dockerignore;
+pub mod stage_root;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use crate::daemon::images::dockerfile::{self, Instruction};
 use crate::daemon::images::import::{go_arch, zero_config};
 use crate::daemon::Daemon;
 use crate::errdefs::EngineError;
-use context::Context;
+use context::{Context, Source};
 
 /// A build's `-t` value, normalized as the image will be tagged. dockerd
 /// answers 500 to a bad tag here (not the 400 elsewhere).
@@ -51,6 +53,11 @@ pub struct BuildOptions {
     /// Remove them after a failed step too.
     pub forcerm: bool,
     pub quiet: bool,
+    /// `target`: the stage to stop after (instructions already cut to it).
+    pub target: Option<String>,
+    /// `cachefrom`: when given, only these images and their ancestors are
+    /// cache sources (as dockerd: `cachefrom=["nosuchimage"]` uses no cache).
+    pub cache_from: Vec<String>,
 }
 
 /// A build failure as the stream reports it (with the exit code for RUN).
@@ -84,11 +91,17 @@ impl From<shipshape_store::StoreError> for BuildError {
 pub struct Progress {
     tx: mpsc::Sender<Bytes>,
     quiet: bool,
+    /// While ONBUILD triggers run: each step's ` ---> <id>` is not shown.
+    quiet_results: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
     pub fn new(tx: mpsc::Sender<Bytes>, quiet: bool) -> Self {
-        Progress { tx, quiet }
+        Progress {
+            tx,
+            quiet,
+            quiet_results: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     async fn send(&self, v: Value) {
@@ -107,6 +120,21 @@ impl Progress {
     /// A line sent even in quiet mode.
     pub async fn always(&self, v: Value) {
         self.send(v).await;
+    }
+
+    fn set_quiet_results(&self, on: bool) {
+        self.quiet_results
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A step's ` ---> <short id>` line.
+    async fn result(&self, id: &str) {
+        if !self
+            .quiet_results
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.stream(&format!(" ---> {}\n", short(id))).await;
+        }
     }
 
     pub async fn error(&self, e: &BuildError) {
@@ -130,6 +158,8 @@ fn short(id: &str) -> String {
 
 /// The current stage: its image (None for `scratch`) and config.
 struct Stage {
+    /// `AS name`, lower-cased.
+    name: Option<String>,
     image: Option<Image>,
     /// The image's container config (Docker's `Config`), being changed.
     config: Map<String, Value>,
@@ -139,6 +169,9 @@ struct Stage {
     cmd_set: bool,
     /// ARGs declared in this stage with their values.
     args: Vec<(String, Option<String>)>,
+    /// ARGs declared before the first FROM: their values are the defaults
+    /// of the stage's own `ARG name` without a value (build-args still win).
+    meta: Vec<(String, Option<String>)>,
 }
 
 impl Stage {
@@ -179,12 +212,59 @@ pub fn validate(ins: &[Instruction]) -> Result<(), EngineError> {
             "the Dockerfile (Dockerfile) cannot be empty".into(),
         ));
     }
+    for i in ins.iter().filter(|i| i.cmd == "from") {
+        stage_name(i)?;
+    }
     match ins.iter().find(|i| i.cmd != "arg") {
         Some(i) if i.cmd == "from" => Ok(()),
         _ => Err(EngineError::InvalidParameter(
             "Please provide a source image with `from` prior to commit".into(),
         )),
     }
+}
+
+/// The `AS name` of a FROM line, lower-cased, checked with dockerd's rule
+/// (a letter, then letters, digits, `-`, `_` and `.`).
+fn stage_name(ins: &Instruction) -> Result<Option<String>, EngineError> {
+    let words = dockerfile::split_words(&ins.args);
+    match words.len() {
+        1 => Ok(None),
+        3 if words[1].eq_ignore_ascii_case("as") => {
+            let name = words[2].to_ascii_lowercase();
+            let mut chars = name.chars();
+            let ok = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+                && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+            if !ok {
+                return Err(EngineError::InvalidParameter(format!(
+                    "dockerfile parse error line {}: invalid name for build stage: {:?}, name can't start with a number or contain symbols",
+                    ins.line, words[2]
+                )));
+            }
+            Ok(Some(name))
+        }
+        _ => Err(EngineError::InvalidParameter(format!(
+            "dockerfile parse error line {}: FROM requires either one or three arguments",
+            ins.line
+        ))),
+    }
+}
+
+/// `--target`: the instructions up to the end of the named stage (dockerd
+/// runs nothing after it, and counts steps only up to it).
+pub fn cut_to_target(ins: &mut Vec<Instruction>, target: &str) -> Result<(), EngineError> {
+    let target = target.to_ascii_lowercase();
+    let start = ins
+        .iter()
+        .position(|i| i.cmd == "from" && stage_name(i).ok().flatten().as_deref() == Some(&target))
+        .ok_or_else(|| {
+            EngineError::InvalidParameter(format!(
+                "failed to reach build target {target} in Dockerfile"
+            ))
+        })?;
+    if let Some(next) = ins[start + 1..].iter().position(|i| i.cmd == "from") {
+        ins.truncate(start + 1 + next);
+    }
+    Ok(())
 }
 
 /// Runs the build; returns the final image ID. Errors are for the stream.
@@ -198,6 +278,8 @@ pub async fn run(
     let total = instructions.len();
     let mut meta_args: Vec<(String, Option<String>)> = Vec::new();
     let mut stage: Option<Stage> = None;
+    // Finished stages, for `FROM <stage>` and `COPY --from=`.
+    let mut done: Vec<Done> = Vec::new();
     let mut consumed: Vec<String> = Vec::new();
     for (n, ins) in instructions.iter().enumerate() {
         if out.gone() {
@@ -210,7 +292,31 @@ pub async fn run(
             .await;
         out.stream("\n").await;
         if ins.cmd == "from" {
-            let st = from(d, ins, &meta_args).await?;
+            if let Some(prev) = stage.take() {
+                done.push(Done {
+                    name: prev.name,
+                    image: prev.image,
+                });
+            }
+            let mut st = from(d, ins, &meta_args, &done).await?;
+            let triggers = take_triggers(&mut st)?;
+            if !triggers.is_empty() {
+                // The base image's ONBUILD triggers run as steps of FROM,
+                // with only the last result shown.
+                let n = triggers.len();
+                out.stream(&format!("# Executing {n} build trigger")).await;
+                out.stream(if n == 1 { "\n" } else { "s\n" }).await;
+                out.set_quiet_results(true);
+                let mut result = Ok(());
+                for t in &triggers {
+                    result = dispatch(d, &ctx, &mut st, t, &opts, &done, &mut consumed, out).await;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                out.set_quiet_results(false);
+                result?;
+            }
             match &st.image {
                 Some(i) => out.stream(&format!(" ---> {}\n", short(&i.id))).await,
                 None => out.stream(" ---> \n").await,
@@ -231,20 +337,7 @@ pub async fn run(
             )
             .into());
         };
-        match ins.cmd.as_str() {
-            "run" => run_step(d, st, ins, &opts, out).await?,
-            "copy" | "add" => copy_step(d, &ctx, st, ins, &opts, out).await?,
-            "healthcheck" => {
-                return Err(EngineError::NotImplemented(
-                    "HEALTHCHECK is not supported by this engine".into(),
-                )
-                .into())
-            }
-            _ => {
-                let text = config_change(st, ins, &opts, &mut consumed)?;
-                config_step(d, st, &text, &opts, out).await?;
-            }
-        }
+        dispatch(d, &ctx, st, ins, &opts, &done, &mut consumed, out).await?;
     }
     let Some(st) = stage else {
         return Err(EngineError::InvalidParameter(
@@ -274,11 +367,67 @@ pub async fn run(
     Ok(img.id)
 }
 
-/// `FROM image [AS name]` (or `scratch`).
+/// Runs one instruction of a stage (not FROM).
+#[allow(clippy::too_many_arguments)]
+async fn dispatch(
+    d: &Arc<Daemon>,
+    ctx: &Arc<Context>,
+    st: &mut Stage,
+    ins: &Instruction,
+    opts: &BuildOptions,
+    done: &[Done],
+    consumed: &mut Vec<String>,
+    out: &Progress,
+) -> Result<(), BuildError> {
+    match ins.cmd.as_str() {
+        "run" => run_step(d, st, ins, opts, out).await,
+        "copy" | "add" => copy_step(d, ctx, st, ins, opts, done, out).await,
+        _ => {
+            let text = config_change(st, ins, opts, consumed)?;
+            config_step(d, st, &text, opts, out).await
+        }
+    }
+}
+
+/// The base image's ONBUILD triggers, parsed, and removed from the stage's
+/// config (they do not carry over to the new image).
+fn take_triggers(st: &mut Stage) -> Result<Vec<Instruction>, BuildError> {
+    let list: Vec<String> = match st.config.get("OnBuild") {
+        Some(Value::Array(a)) if !a.is_empty() => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        _ => return Ok(Vec::new()),
+    };
+    st.config.insert("OnBuild".into(), Value::Null);
+    let mut out = Vec::new();
+    for t in list {
+        for ins in dockerfile::parse(&t)? {
+            if matches!(ins.cmd.as_str(), "onbuild" | "from" | "maintainer") {
+                return Err(EngineError::InvalidParameter(format!(
+                    "{} isn't allowed as an ONBUILD trigger",
+                    ins.cmd.to_ascii_uppercase()
+                ))
+                .into());
+            }
+            out.push(ins);
+        }
+    }
+    Ok(out)
+}
+
+/// A finished stage: its name and final image (None for an empty scratch).
+struct Done {
+    name: Option<String>,
+    image: Option<Image>,
+}
+
+/// `FROM image [AS name]` (or `scratch`, or an earlier stage's name).
 async fn from(
     d: &Arc<Daemon>,
     ins: &Instruction,
     meta_args: &[(String, Option<String>)],
+    done: &[Done],
 ) -> Result<Stage, BuildError> {
     let env: Vec<String> = meta_args
         .iter()
@@ -291,20 +440,36 @@ async fn from(
         )
         .into());
     };
+    let stage_name = stage_name(ins)?;
+    if let Some(n) = &stage_name {
+        if done.iter().any(|s| s.name.as_deref() == Some(n)) {
+            return Err(EngineError::InvalidParameter("a stage name already used".into()).into());
+        }
+    }
     let name = dockerfile::expand(first, &env)?;
+    let earlier = done
+        .iter()
+        .rev()
+        .find(|s| s.name.as_deref() == Some(name.to_ascii_lowercase().as_str()));
     let mut stage = Stage {
+        name: stage_name,
         image: None,
         config: Map::new(),
         author: None,
         cmd_set: false,
         args: Vec::new(),
+        meta: meta_args.to_vec(),
     };
-    if name.eq_ignore_ascii_case("scratch") {
+    if earlier.is_some_and(|s| s.image.is_none()) || name.eq_ignore_ascii_case("scratch") {
         if let Value::Object(m) = zero_config() {
             stage.config = m;
         }
     } else {
-        let img = match d.images.get(&name) {
+        let found = match earlier.and_then(|s| s.image.clone()) {
+            Some(i) => Ok(i),
+            None => d.images.get(&name),
+        };
+        let img = match found {
             Ok(i) => i,
             // dockerd pulls a missing base image; without a registry that
             // fails with the pull's error.
@@ -370,10 +535,23 @@ fn config_change(
     let env = st.sub_env();
     match ins.cmd.as_str() {
         "arg" => {
-            let (k, v) = arg_value(ins, &env, opts)?;
+            let (k, mut v) = arg_value(ins, &env, opts)?;
+            if v.is_none() {
+                v = st
+                    .meta
+                    .iter()
+                    .rev()
+                    .find(|(m, _)| *m == k)
+                    .and_then(|(_, mv)| mv.clone());
+            }
             consumed.push(k.clone());
-            let text = match &v {
-                Some(v) => format!(" ARG {k}={v}"),
+            // dockerd records the declaration as written (the default, not
+            // the value a build-arg gives it).
+            let declared = dockerfile::split_words(&ins.args)
+                .first()
+                .and_then(|w| w.split_once('=').map(|(_, d)| d.to_string()));
+            let text = match declared {
+                Some(d) => format!(" ARG {k}={}", dockerfile::expand(&d, &env)?),
                 None => format!(" ARG {k}"),
             };
             st.args.push((k, v));
@@ -475,15 +653,36 @@ fn step_container_config(st: &Stage, cmd: Vec<String>) -> Value {
     cc
 }
 
+/// The images `cachefrom` allows as cache hits: each named image and its
+/// ancestors (None: no `cachefrom`, any child of the parent is allowed).
+fn cache_sources(d: &Daemon, opts: &BuildOptions) -> Option<std::collections::HashSet<String>> {
+    if opts.cache_from.is_empty() {
+        return None;
+    }
+    let mut set = std::collections::HashSet::new();
+    for r in &opts.cache_from {
+        let mut next = d.images.get(r).ok();
+        while let Some(img) = next {
+            if !set.insert(img.id.clone()) || img.parent.is_empty() {
+                break;
+            }
+            next = d.images.get(&img.parent).ok();
+        }
+    }
+    Some(set)
+}
+
 /// A child of the current image made by the same step, if caching applies.
 fn cached(d: &Daemon, st: &Stage, cc: &Value, opts: &BuildOptions) -> Option<Image> {
     if opts.nocache {
         return None;
     }
     let parent = st.image.as_ref()?;
+    let allowed = cache_sources(d, opts);
     d.images
         .children(&parent.id)
         .into_iter()
+        .filter(|id| allowed.as_ref().is_none_or(|a| a.contains(id)))
         .filter_map(|id| d.images.get(&id).ok())
         .filter(|i| i.config.get("container_config") == Some(cc))
         .filter(|i| {
@@ -553,7 +752,7 @@ async fn config_step(
     );
     if let Some(img) = cached(d, st, &cc, opts) {
         out.stream(" ---> Using cache\n").await;
-        out.stream(&format!(" ---> {}\n", short(&img.id))).await;
+        out.result(&img.id).await;
         st.image = Some(img);
         return Ok(());
     }
@@ -570,7 +769,7 @@ async fn config_step(
     let img = commit(d, st, config, None).await?;
     out.stream(&format!("Removing intermediate container {}\n", &cid[..12]))
         .await;
-    out.stream(&format!(" ---> {}\n", short(&img.id))).await;
+    out.result(&img.id).await;
     st.image = Some(img);
     Ok(())
 }
@@ -582,15 +781,14 @@ async fn copy_step(
     st: &mut Stage,
     ins: &Instruction,
     opts: &BuildOptions,
+    done: &[Done],
     out: &Progress,
 ) -> Result<(), BuildError> {
-    if let Some((_, from)) = ins.flags.iter().find(|(k, _)| k == "from") {
-        return Err(EngineError::NotImplemented(format!(
-            "{} --from={from} is not supported by this engine",
-            ins.cmd.to_ascii_uppercase()
-        ))
-        .into());
-    }
+    // `--from=`: a finished stage (by name or index) or a local image.
+    let from_image: Option<Option<Image>> = match ins.flags.iter().find(|(k, _)| k == "from") {
+        None => None,
+        Some((_, v)) => Some(copy_from_image(d, v, done).await?),
+    };
     let upper = ins.cmd.to_ascii_uppercase();
     let words = dockerfile::list(&ins.args, &st.sub_env())?;
     if words.len() < 2 {
@@ -622,10 +820,24 @@ async fn copy_step(
         dest.clone(),
         d.tmp_dir(),
     );
-    let layer =
-        tokio::task::spawn_blocking(move || context::copy_layer(&ctx2, &cmd, &srcs2, &dest2, &tmp))
-            .await
-            .map_err(EngineError::system)??;
+    let d2 = d.clone();
+    let layer = tokio::task::spawn_blocking(move || match from_image {
+        None => context::copy_layer(Source::Context(&ctx2), &cmd, &srcs2, &dest2, &tmp),
+        Some(Some(img)) => {
+            let root = stage_root::ImageRoot::mount(&d2, &img.id)?;
+            context::copy_layer(Source::Image(root.root()), &cmd, &srcs2, &dest2, &tmp)
+        }
+        Some(None) => {
+            // An empty scratch stage: nothing to copy from.
+            std::fs::create_dir_all(&tmp)?;
+            let empty = tempfile::Builder::new()
+                .prefix("copy-from-")
+                .tempdir_in(&tmp)?;
+            context::copy_layer(Source::Image(empty.path()), &cmd, &srcs2, &dest2, &tmp)
+        }
+    })
+    .await
+    .map_err(EngineError::system)??;
     let text = format!("{upper} {} in {dest} ", layer.source_id);
     let cc = step_container_config(
         st,
@@ -633,7 +845,7 @@ async fn copy_step(
     );
     if let Some(img) = cached(d, st, &cc, opts) {
         out.stream(" ---> Using cache\n").await;
-        out.stream(&format!(" ---> {}\n", short(&img.id))).await;
+        out.result(&img.id).await;
         st.image = Some(img);
         return Ok(());
     }
@@ -644,9 +856,41 @@ async fn copy_step(
     let config = image_config(st, "", cc, entry);
     let img = commit(d, st, config, Some(layer.tar.path().to_path_buf())).await?;
     drop(layer);
-    out.stream(&format!(" ---> {}\n", short(&img.id))).await;
+    out.result(&img.id).await;
     st.image = Some(img);
     Ok(())
+}
+
+/// The image `COPY --from=value` reads: a finished stage by name or index
+/// (None for an empty scratch stage), else a local image.
+async fn copy_from_image(
+    d: &Arc<Daemon>,
+    value: &str,
+    done: &[Done],
+) -> Result<Option<Image>, BuildError> {
+    let lower = value.to_ascii_lowercase();
+    if let Some(s) = done
+        .iter()
+        .rev()
+        .find(|s| s.name.as_deref() == Some(&lower))
+    {
+        return Ok(s.image.clone());
+    }
+    if let Ok(i) = value.parse::<usize>() {
+        return match done.get(i) {
+            Some(s) => Ok(s.image.clone()),
+            None => Err(EngineError::InvalidParameter(format!(
+                "invalid from flag value {value}: index out of bounds"
+            ))
+            .into()),
+        };
+    }
+    match d.images.get(value) {
+        Ok(i) => Ok(Some(i)),
+        Err(_) => Err(crate::daemon::images::pull::pull_error(value, "")
+            .await
+            .into()),
+    }
 }
 
 /// RUN: a real container from the current image; its changes become a layer.
@@ -681,7 +925,7 @@ async fn run_step(
     let cc = step_container_config(st, recorded.clone());
     if let Some(img) = cached(d, st, &cc, opts) {
         out.stream(" ---> Using cache\n").await;
-        out.stream(&format!(" ---> {}\n", short(&img.id))).await;
+        out.result(&img.id).await;
         st.image = Some(img);
         return Ok(());
     }
@@ -758,7 +1002,7 @@ async fn run_step(
         }
     }
     let img = outcome?;
-    out.stream(&format!(" ---> {}\n", short(&img.id))).await;
+    out.result(&img.id).await;
     st.image = Some(img);
     Ok(())
 }
@@ -798,7 +1042,13 @@ async fn forward_logs(log: &std::path::Path, offset: u64, out: &Progress) -> u64
     match read {
         Ok(Ok((entries, next))) => {
             for e in entries {
-                out.stream(&String::from_utf8_lossy(&e.bytes)).await;
+                let text = String::from_utf8_lossy(&e.bytes);
+                if e.stream == crate::daemon::containers::logs::STDERR {
+                    // dockerd shows a RUN's stderr in red.
+                    out.stream(&format!("\x1b[91m{text}\x1b[0m")).await;
+                } else {
+                    out.stream(&text).await;
+                }
             }
             next
         }

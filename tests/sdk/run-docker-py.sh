@@ -1,0 +1,89 @@
+#!/bin/sh
+# Runs docker-py's own integration tests (tests/integration from its sdist on
+# PyPI) against one Docker endpoint, as a user of the SDK would run them.
+#
+#   tests/sdk/run-docker-py.sh unix:///var/run/docker.sock  [pytest args...]
+#   tests/sdk/run-docker-py.sh unix:///tmp/engine/docker.sock [pytest args...]
+#
+# Writes $OUT/junit.xml and $OUT/summary.txt (OUT defaults to
+# ./target/sdk/docker-py-<socket name>); compare two runs with
+# tests/sdk/compare-junit.py. Needs python3 (venv), network access to PyPI
+# only, and busybox-static for the stand-in images.
+#
+# What is set up and why:
+# * docker==$DOCKER_PY_VERSION from PyPI (the sdist: it ships the tests; the
+#   7.x sdists no longer do) plus pytest, in a venv under $WORK.
+# * alpine:3.10, alpine:latest and busybox:latest built locally by
+#   busybox-image.sh (no registry, no pulls) and removed afterwards unless
+#   they existed before.
+# * docker-py 6.1.3 needs requests<2.32 ("Not supported URL scheme
+#   http+docker" otherwise).
+# * Afterwards the containers and images the tests left (they inherit the
+#   stand-ins' label shipshape.sdk=1) are removed.
+# * Swarm, service, secret, config, node and plugin tests are left out: they
+#   turn the daemon into a swarm manager or install plugins from Docker Hub,
+#   which a shared daemon must not do and this machine cannot reach.
+set -eu
+host=${1:?usage: run-docker-py.sh DOCKER_HOST [pytest args...]}
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+DOCKER_PY_VERSION=${DOCKER_PY_VERSION:-6.1.3}
+WORK=${WORK:-${TMPDIR:-/tmp}/shipshape-docker-py}
+name=$(basename "${host#*://}" | tr -c 'A-Za-z0-9.\n' '-')
+OUT=${OUT:-$PWD/target/sdk/docker-py-$name}
+mkdir -p "$WORK" "$OUT"
+
+if [ ! -x "$WORK/venv/bin/pytest" ]; then
+    python3 -m venv "$WORK/venv"
+    "$WORK/venv/bin/pip" install -q "docker[ssh]==$DOCKER_PY_VERSION" "requests<2.32" pytest pytest-timeout
+fi
+src="$WORK/docker-$DOCKER_PY_VERSION"
+if [ ! -d "$src/tests/integration" ]; then
+    "$WORK/venv/bin/pip" download -q --no-deps --no-binary :all: \
+        "docker==$DOCKER_PY_VERSION" -d "$WORK/dl"
+    tar -xzf "$WORK/dl/docker-$DOCKER_PY_VERSION.tar.gz" -C "$WORK"
+fi
+
+export DOCKER_HOST="$host"
+made=""
+for t in busybox:latest alpine:3.10 alpine:latest; do
+    if ! docker image inspect "$t" >/dev/null 2>&1; then
+        "$here/busybox-image.sh" "$t" >/dev/null
+        made="$made $t"
+    fi
+done
+cleanup() {
+    # What the tests left: containers and images from the stand-ins carry
+    # their label (shipshape.sdk=1); then the stand-ins this run made.
+    docker ps -aq --filter label=shipshape.sdk=1 | xargs -r docker rm -f -v >/dev/null 2>&1 || true
+    for id in $(docker images -q --filter label=shipshape.sdk=1 --filter dangling=false) \
+              $(docker images -q --filter label=shipshape.sdk=1 --filter dangling=true); do
+        keep=no
+        for t in busybox:latest alpine:3.10 alpine:latest; do
+            case " $made " in *" $t "*) ;; *)
+                [ "$(docker image inspect -f '{{.Id}}' "$t" 2>/dev/null | cut -c8-19)" = "$id" ] && keep=yes ;;
+            esac
+        done
+        [ $keep = yes ] || docker rmi -f "$id" >/dev/null 2>&1 || true
+    done
+    for t in $made; do docker rmi -f "$t" >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+
+cd "$src"
+set +e
+"$WORK/venv/bin/pytest" tests/integration -p no:cacheprovider \
+    --timeout="${TEST_TIMEOUT:-120}" -q -o addopts= \
+    --ignore=tests/integration/api_swarm_test.py \
+    --ignore=tests/integration/api_service_test.py \
+    --ignore=tests/integration/api_secret_test.py \
+    --ignore=tests/integration/api_config_test.py \
+    --ignore=tests/integration/api_plugin_test.py \
+    --ignore=tests/integration/models_swarm_test.py \
+    --ignore=tests/integration/models_services_test.py \
+    --ignore=tests/integration/models_nodes_test.py \
+    --junitxml="$OUT/junit.xml" "$@" >"$OUT/pytest.log" 2>&1
+rc=$?
+set -e
+tail -n 1 "$OUT/pytest.log" | tee "$OUT/summary.txt"
+exit $rc
