@@ -50,13 +50,15 @@ impl Query {
         crate::gojson::from_param(self.get(key))
     }
 
-    /// An integer parameter; a malformed value is Docker's 400.
+    /// An integer parameter; a malformed value is Docker's 400 with Go's
+    /// `strconv.Atoi` message, as dockerd words it for every integer
+    /// parameter (limit, t, h, w...).
     pub fn int(&self, key: &str) -> Result<Option<i64>, EngineError> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| {
-                EngineError::InvalidParameter(format!("invalid value for {key}: {v:?}"))
-            }),
+            Some(v) => crate::filters::go_parse("Atoi", v)
+                .map(Some)
+                .map_err(EngineError::InvalidParameter),
         }
     }
 }
@@ -74,6 +76,10 @@ mod tests {
         assert!(!q.flag("missing"));
         assert_eq!(q.all("names"), vec!["a", "b/c"]);
         assert_eq!(q.int("n").unwrap(), Some(5));
-        assert!(Query::parse("n=x").int("n").is_err());
+        // dockerd 20.10.24: 400 {"message":"strconv.Atoi: parsing \"x\": invalid syntax"}
+        assert_eq!(
+            Query::parse("n=x").int("n").unwrap_err().to_string(),
+            "strconv.Atoi: parsing \"x\": invalid syntax"
+        );
     }
 }

@@ -220,7 +220,13 @@ pub(crate) fn write(
             layers: layer_paths,
         });
     }
-    let m = serde_json::to_vec(&manifest).map_err(|e| StoreError::Other(e.to_string()))?;
+    // Go writes an empty (nil) manifest list as `null`, as dockerd does
+    // for a save of no images.
+    let m = if manifest.is_empty() {
+        b"null".to_vec()
+    } else {
+        serde_json::to_vec(&manifest).map_err(|e| StoreError::Other(e.to_string()))?
+    };
     b.append_data(
         &mut header(tar::EntryType::Regular, 0o644, m.len() as u64, 0),
         "manifest.json",
