@@ -4,6 +4,7 @@
 //! note that they are dockerd's answers.
 
 mod create_checks;
+mod health;
 mod list_filters;
 mod top;
 mod volumes;
@@ -20,6 +21,7 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(create_checks::scenarios());
     v.extend(volumes::scenarios());
     v.extend(top::scenarios());
+    v.extend(health::scenarios());
     v
 }
 
