@@ -10,6 +10,7 @@ pub mod detach;
 pub mod devices;
 pub mod exec;
 pub mod filters;
+pub mod health;
 pub mod init_layer;
 pub mod io;
 pub mod lifecycle;
