@@ -36,6 +36,9 @@ pub(crate) enum InitMessage {
     Pid(i32),
     /// Setup or exec failed; the process exits right after sending this.
     Error(WireError),
+    /// The master of the pty the process got as its terminal, opened in the
+    /// container's own devpts (runc's console socket); the fd is attached.
+    Console,
 }
 
 pub(crate) struct Channel {
@@ -200,13 +203,19 @@ impl Channel {
         self.send_packet(&data)
     }
 
-    /// Daemon side: next message, `Ok(None)` at EOF.
-    pub(crate) fn recv_message(&self) -> Result<Option<InitMessage>, RuntimeError> {
+    /// A message with one fd attached ([`InitMessage::Console`]).
+    pub(crate) fn send_message_with_fd(&self, msg: &InitMessage, fd: RawFd) -> io::Result<()> {
+        let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        self.send_packet_with_fds(&data, &[fd])
+    }
+
+    /// Daemon side: next message and the fds it carried, `Ok(None)` at EOF.
+    pub(crate) fn recv_message(&self) -> Result<Option<(InitMessage, Vec<OwnedFd>)>, RuntimeError> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        match self.recv_packet(&mut buf)? {
+        match self.recv_packet_with_fds(&mut buf)? {
             None => Ok(None),
-            Some(n) => serde_json::from_slice(&buf[..n])
-                .map(Some)
+            Some((n, fds)) => serde_json::from_slice(&buf[..n])
+                .map(|m| Some((m, fds)))
                 .map_err(|e| RuntimeError::Other(format!("invalid message from init: {e}"))),
         }
     }
@@ -260,7 +269,7 @@ mod tests {
         drop(child);
         assert!(matches!(
             daemon.recv_message().unwrap(),
-            Some(InitMessage::Pid(7))
+            Some((InitMessage::Pid(7), _))
         ));
         assert!(daemon.recv_message().unwrap().is_none());
     }
