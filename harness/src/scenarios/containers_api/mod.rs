@@ -5,6 +5,7 @@
 
 mod create_checks;
 mod health;
+mod links;
 mod list_filters;
 mod top;
 mod volumes;
@@ -22,6 +23,7 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(volumes::scenarios());
     v.extend(top::scenarios());
     v.extend(health::scenarios());
+    v.extend(links::scenarios());
     v
 }
 
