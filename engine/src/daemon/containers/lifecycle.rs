@@ -112,6 +112,7 @@ pub fn create(
 
     let (mut host_config, mut host_config_raw) = (host_config, host_config_raw);
     super::cgroups::normalize(&mut host_config, &mut host_config_raw);
+    super::links::normalize(d, &name, &mut host_config_raw);
     let id = names::new_id();
     let mut config = merge_image_config(req.config, &image);
     if config.hostname.is_empty() {

@@ -14,6 +14,7 @@ pub mod health;
 pub mod init_layer;
 pub mod io;
 pub mod lifecycle;
+pub mod links;
 pub mod logs;
 pub mod names;
 pub mod record;
