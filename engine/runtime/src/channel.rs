@@ -38,6 +38,9 @@ pub(crate) enum InitMessage {
     Error(WireError),
     /// The sockets of `ProcessSpec::dns_bind` are attached (UDP, then TCP).
     DnsSockets,
+    /// The master of the pty the process got as its terminal, opened in the
+    /// container's own devpts (runc's console socket); the fd is attached.
+    Console,
 }
 
 pub(crate) struct Channel {
@@ -202,34 +205,20 @@ impl Channel {
         self.send_packet(&data)
     }
 
-    /// Init side: a message with fds attached.
+    /// Init side: a message with fds attached ([`InitMessage::Console`],
+    /// [`InitMessage::DnsSockets`]).
     pub(crate) fn send_message_with_fds(&self, msg: &InitMessage, fds: &[RawFd]) -> io::Result<()> {
         let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
         self.send_packet_with_fds(&data, fds)
     }
 
-    /// Daemon side: next message and the fds attached to it, `Ok(None)` at
-    /// EOF.
-    pub(crate) fn recv_message_with_fds(
-        &self,
-    ) -> Result<Option<(InitMessage, Vec<OwnedFd>)>, RuntimeError> {
+    /// Daemon side: next message and the fds it carried, `Ok(None)` at EOF.
+    pub(crate) fn recv_message(&self) -> Result<Option<(InitMessage, Vec<OwnedFd>)>, RuntimeError> {
         let mut buf = vec![0u8; MAX_MESSAGE];
         match self.recv_packet_with_fds(&mut buf)? {
             None => Ok(None),
             Some((n, fds)) => serde_json::from_slice(&buf[..n])
                 .map(|m| Some((m, fds)))
-                .map_err(|e| RuntimeError::Other(format!("invalid message from init: {e}"))),
-        }
-    }
-
-    /// Daemon side: next message, `Ok(None)` at EOF.
-    #[cfg(test)]
-    pub(crate) fn recv_message(&self) -> Result<Option<InitMessage>, RuntimeError> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
-        match self.recv_packet(&mut buf)? {
-            None => Ok(None),
-            Some(n) => serde_json::from_slice(&buf[..n])
-                .map(Some)
                 .map_err(|e| RuntimeError::Other(format!("invalid message from init: {e}"))),
         }
     }
@@ -283,7 +272,7 @@ mod tests {
         drop(child);
         assert!(matches!(
             daemon.recv_message().unwrap(),
-            Some(InitMessage::Pid(7))
+            Some((InitMessage::Pid(7), _))
         ));
         assert!(daemon.recv_message().unwrap().is_none());
     }

@@ -2,17 +2,26 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 use crate::error::RuntimeError;
 
-/// A new pty pair, both ends CLOEXEC from the start (the daemon is
-/// multi-threaded: a concurrent fork must never inherit them).
-pub(crate) fn open_pty() -> io::Result<(File, OwnedFd)> {
-    use nix::fcntl::OFlag;
-    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
-    nix::pty::grantpt(&master)?;
-    nix::pty::unlockpt(&master)?;
+/// A new pty pair of the devpts instance whose `ptmx` node is given, both
+/// ends CLOEXEC from the start (the daemon is multi-threaded: a concurrent
+/// fork must never inherit them).
+pub(crate) fn open_pty_at(ptmx: &Path) -> io::Result<(File, OwnedFd)> {
+    let master = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(ptmx)?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int we own (0: unlock the slave).
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
     // TIOCGPTPEER opens the peer without a path lookup (no /dev/pts races).
     // SAFETY: ioctl on a valid pty master fd with an int argument.
     let slave = unsafe {
@@ -25,10 +34,15 @@ pub(crate) fn open_pty() -> io::Result<(File, OwnedFd)> {
     if slave < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: both fds are fresh and exclusively ours.
-    let master = unsafe { File::from_raw_fd(master.into_raw_fd()) };
+    // SAFETY: the fd is fresh and exclusively ours.
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     Ok((master, slave))
+}
+
+/// A pty pair of the host's devpts.
+#[cfg(test)]
+pub(crate) fn open_pty() -> io::Result<(File, OwnedFd)> {
+    open_pty_at(Path::new("/dev/ptmx"))
 }
 
 /// Set the window size of the terminal behind `master` (the container gets SIGWINCH).

@@ -189,6 +189,10 @@ async fn route(
         }
         ["containers", id, "update"] if is_post => resources::update(ctx, id, req).await,
         ["containers", id] if is_delete => containers::remove(ctx, id).await,
+        // dockerd's `{name:.*}`: a link is named "<container>/<alias>".
+        ["containers", rest @ ..] if is_delete && rest.len() > 1 => {
+            containers::remove(ctx, &rest.join("/")).await
+        }
         ["containers", id, "exec"] if is_post => exec::create(ctx, id, req).await,
         ["exec", id, "start"] if is_post => exec::start(ctx, id, req).await,
         ["exec", id, "json"] if is_get => exec::inspect(ctx, id).await,

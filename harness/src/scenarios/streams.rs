@@ -32,6 +32,12 @@ pub fn scenarios() -> Vec<Scenario> {
         scenario("streams", "attach-detach-keys", true, attach_detach_keys),
         scenario("streams", "exec-detach-keys", true, exec_detach_keys),
         scenario("streams", "exec-tty-output", true, exec_tty_output),
+        scenario(
+            "streams",
+            "tty-is-container-pts",
+            true,
+            tty_is_container_pts,
+        ),
         scenario("streams", "exec-framing-by-start", true, exec_framing),
         scenario("streams", "exec-start-twice", true, exec_start_twice),
         scenario("streams", "exec-gone-with-container", true, exec_gone),
@@ -383,6 +389,56 @@ fn exec_tty_output(ctx: &Ctx) -> Outcome {
                     "round {round}: TTY exec output {got:?}, expected \"hello out\\r\\nhello err\\r\\n\""
                 )));
             }
+        }
+        Ok(())
+    })
+}
+
+/// With `Tty: true` the process's terminal is a pty of the container's own
+/// devpts (runc's console socket): dockerd 20.10.24 lists /dev/pts as
+/// "0", "ptmx", and /dev/pts/0 and /dev/console (the slave bound there) are
+/// both char 136:0; an exec with a TTY in a container without one gets
+/// /dev/pts/0 of the container.
+fn tty_is_container_pts(ctx: &Ctx) -> Outcome {
+    let look = [
+        "ls",
+        "/dev/pts",
+        "--",
+        "devstat",
+        "/dev/pts/0",
+        "--",
+        "devstat",
+        "/dev/console",
+    ];
+    let mut cfg = ctx.probe_config(&look)?;
+    cfg["Tty"] = json!(true);
+    with_container(ctx, cfg, true, |id| {
+        ctx.wait(id)?;
+        let resp = ctx.send(Req::get(format!("/containers/{}/logs?stdout=1", enc(id))))?;
+        expect_status(&resp, 200, "reading a TTY container's logs")?;
+        let want = "0\r\nptmx\r\n/dev/pts/0: char 136:0\r\n/dev/console: char 136:0\r\n";
+        let got = text(&resp.body);
+        if got != want {
+            return Err(fail(format!(
+                "a TTY container's view of its terminal: got {got:?}, dockerd shows {want:?}"
+            )));
+        }
+        Ok(())
+    })?;
+    let cfg = ctx.probe_config(&["sleep", "300"])?;
+    with_container(ctx, cfg, true, |id| {
+        let exec = exec_create(
+            ctx,
+            id,
+            json!({"Cmd": [fixture::PROBE_PATH, "devstat", "/dev/pts/0"], "Tty": true, "AttachStdout": true}),
+        )?;
+        let mut att = exec_start_hijacked(ctx, &exec, true)?;
+        let got = text(&att.read_to_end(Duration::from_secs(15))?);
+        let want = "/dev/pts/0: char 136:0\r\n";
+        if got != want {
+            return Err(fail(format!(
+                "a TTY exec in a container without a TTY: got {got:?}, dockerd shows {want:?}"
+            )));
         }
         Ok(())
     })

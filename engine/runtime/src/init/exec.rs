@@ -6,7 +6,7 @@ use std::fs::File;
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::{fork, ForkResult};
 
-use super::{fail, process};
+use super::{console, fail, process};
 use crate::channel::{Channel, InitMessage};
 use crate::error::RuntimeError;
 use crate::spec::ExecSpec;
@@ -49,6 +49,11 @@ pub(super) fn start(chan: &Channel, pid: i32, spec: &ExecSpec) -> Result<Infalli
             unsafe { libc::_exit(0) }
         }
         ForkResult::Child => {
+            if spec.tty {
+                if let Err(e) = console::setup(chan, std::path::Path::new("/dev"), false) {
+                    fail(chan, e)
+                }
+            }
             let err = match process::finish(&process::Finish {
                 args: &spec.args,
                 env: &spec.env,

@@ -20,6 +20,7 @@
 
 pub(crate) mod caps;
 mod command;
+mod console;
 mod devices;
 mod exec;
 mod mounts;

@@ -359,21 +359,8 @@ fn mount_dev(root: &Path, tty: bool) -> Result<(), RuntimeError> {
     if Path::new("/proc/kcore").exists() {
         symlink("/proc/kcore", dev.join("core")).map_err(io_mount_err("/dev/core"))?;
     }
-    if tty {
-        // /dev/console is the container's terminal, as in Docker. Best effort.
-        if let Ok(slave) = fs::read_link("/proc/self/fd/0") {
-            let console = dev.join("console");
-            if File::create(&console).is_ok() {
-                let _ = mount(
-                    Some(&slave),
-                    &console,
-                    None::<&str>,
-                    MsFlags::MS_BIND,
-                    None::<&str>,
-                );
-            }
-        }
-    }
+    // With a tty, /dev/console is bound in `init::console`.
+    let _ = tty;
     Ok(())
 }
 

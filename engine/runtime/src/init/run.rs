@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{fork, sethostname, ForkResult};
 
-use super::{fail, mounts, network, process, reaper, sysctl};
+use super::{console, fail, mounts, network, process, reaper, sysctl};
 use crate::channel::{Channel, InitMessage};
 use crate::error::RuntimeError;
 use crate::spec::{Network, ProcessSpec};
@@ -45,7 +45,7 @@ pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, Ru
             unsafe { libc::_exit(0) }
         }
         ForkResult::Child => {
-            let err = match container_init(spec) {
+            let err = match container_init(chan, spec) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -72,8 +72,11 @@ fn bind_dns(chan: &Channel, addr: std::net::SocketAddrV4) -> Result<(), RuntimeE
 }
 
 /// Runs as pid 1 of the new pid namespace.
-fn container_init(spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
+fn container_init(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
     mounts::prepare_rootfs(spec)?;
+    if spec.tty {
+        console::setup(chan, &spec.rootfs.join("dev"), true)?;
+    }
     if !spec.hostname.is_empty() {
         sethostname(&spec.hostname).map_err(|e| RuntimeError::sys("sethostname", e))?;
     }

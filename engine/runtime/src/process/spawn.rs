@@ -149,8 +149,9 @@ fn launch(req: InitRequest, tty: bool, open_stdin: bool) -> Result<Spawned, Runt
     let mut pid = None;
     let mut error = None;
     let mut dns_sockets = None;
+    let mut console: Option<File> = None;
     loop {
-        match chan.recv_message_with_fds() {
+        match chan.recv_message() {
             Ok(Some((InitMessage::Pid(p), _))) => pid = Some(p),
             Ok(Some((InitMessage::Error(e), _))) => error = Some(RuntimeError::from(e)),
             Ok(Some((InitMessage::DnsSockets, fds))) => {
@@ -160,6 +161,9 @@ fn launch(req: InitRequest, tty: bool, open_stdin: bool) -> Result<Spawned, Runt
                         std::net::TcpListener::from(tcp),
                     ));
                 }
+            }
+            Ok(Some((InitMessage::Console, fds))) => {
+                console = fds.into_iter().next().map(File::from);
             }
             Ok(None) => break,
             Err(e) => {
@@ -187,6 +191,28 @@ fn launch(req: InitRequest, tty: bool, open_stdin: bool) -> Result<Spawned, Runt
         return Err(RuntimeError::Other(why));
     };
     tracing::debug!(pid, "container process started");
+    if tty {
+        // The terminal is the container's own pty; its master came back.
+        let Some(master) = console else {
+            let _ = crate::signal::kill(pid, libc::SIGKILL);
+            supervisor::discard(pid);
+            return Err(RuntimeError::Other(
+                "the container's init sent no console".into(),
+            ));
+        };
+        let stdin = if open_stdin {
+            Some(master.try_clone()?)
+        } else {
+            None
+        };
+        return Ok(Spawned {
+            pid,
+            dns_sockets,
+            stdin,
+            stdout: master,
+            stderr: None,
+        });
+    }
     Ok(Spawned {
         pid,
         dns_sockets,

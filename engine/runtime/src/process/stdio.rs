@@ -36,17 +36,15 @@ fn pipe() -> io::Result<(File, File)> {
 impl Plumbing {
     pub(crate) fn new(tty: bool, open_stdin: bool) -> io::Result<Plumbing> {
         if tty {
-            let (master, slave) = crate::tty::open_pty()?;
-            let child = [slave.try_clone()?, slave.try_clone()?, slave];
-            let stdin = if open_stdin {
-                Some(master.try_clone()?)
-            } else {
-                None
-            };
+            // The init opens the pty in the container's devpts and sends its
+            // master back (see `init::console`); until then 0, 1, 2 are
+            // /dev/null and the daemon's ends are filled in from the master.
+            let null = || File::open("/dev/null").map(OwnedFd::from);
+            let (r, _w) = pipe()?;
             return Ok(Plumbing {
-                child,
-                stdin,
-                stdout: master,
+                child: [null()?, null()?, null()?],
+                stdin: None,
+                stdout: r,
                 stderr: None,
             });
         }

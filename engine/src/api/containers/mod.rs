@@ -288,12 +288,11 @@ pub async fn kill(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 }
 
 pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
-    let c = ctx.daemon.container(key)?;
     if ctx.query.flag("link") {
-        return Err(EngineError::NotImplemented(
-            "links are not supported by this engine".into(),
-        ));
+        crate::daemon::containers::links::remove(&ctx.daemon, key)?;
+        return Ok(no_content());
     }
+    let c = ctx.daemon.container(key)?;
     let rec = c.snapshot();
     lifecycle::remove(&ctx.daemon, &c, ctx.query.flag("force")).await?;
     if ctx.query.flag("v") {

@@ -132,7 +132,7 @@ fn networks(r: &Record) -> Value {
 /// `mounts` is inspect's `Mounts` array (volume paths need the daemon).
 pub fn inspect(r: &Record, log_path: &Path, fs_dir: &Path, mounts: Value) -> Value {
     let s = &r.state;
-    json!({
+    let mut v = json!({
         "Id": r.id,
         "Created": r.created,
         "Path": r.path,
@@ -183,7 +183,12 @@ pub fn inspect(r: &Record, log_path: &Path, fs_dir: &Path, mounts: Value) -> Val
             "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
             "Networks": networks(r),
         }
-    })
+    });
+    // dockerd shows Health once a run with a healthcheck started.
+    if let (Some(h), Some(state)) = (&s.health, v.get_mut("State")) {
+        state["Health"] = json!(h);
+    }
+    v
 }
 
 /// Docker's `Command` column: the argv joined by spaces.

@@ -102,6 +102,11 @@ impl ExecTable {
             .collect()
     }
 
+    /// A finished instance nobody will ask about (a healthcheck's).
+    pub fn forget(&self, id: &str) {
+        self.map().remove(id);
+    }
+
     /// A removed container takes its exec instances with it.
     pub fn forget_container(&self, container_id: &str) {
         self.map().retain(|_, e| e.container.id != container_id);

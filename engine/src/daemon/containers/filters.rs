@@ -213,8 +213,13 @@ impl Filters {
             "name" => name_matches(&r.name, v),
             "id" => r.id.starts_with(v),
             "ancestor" => self.ancestor_matches(r, v),
-            // No healthchecks run here: every container's health is "none".
-            "health" => v == "none",
+            "health" => {
+                r.state
+                    .health
+                    .as_ref()
+                    .map_or("none", |h| h.status.as_str())
+                    == v
+            }
             "network" => r.network_name() == v,
             "volume" => r.mount_points.iter().any(|m| {
                 m.destination == v || (!m.name.is_empty() && m.name == v) || m.source == v

@@ -113,6 +113,7 @@ pub fn create(
 
     let (mut host_config, mut host_config_raw) = (host_config, host_config_raw);
     super::cgroups::normalize(&mut host_config, &mut host_config_raw);
+    super::links::normalize(d, &name, &mut host_config_raw);
     let id = names::new_id();
     let mut config = merge_image_config(req.config, &image);
     if config.hostname.is_empty() {
@@ -228,6 +229,7 @@ fn merge_image_config(mut c: Config, image: &Image) -> Config {
         .unwrap_or_default();
     labels.extend(c.labels.take().unwrap_or_default());
     c.labels = Some(labels);
+    super::health::merge_image(&mut c.healthcheck, ic.get("Healthcheck"));
     if c.volumes.is_none() {
         c.volumes = ic.get("Volumes").filter(|v| !v.is_null()).cloned();
     }
@@ -348,6 +350,8 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     }
     {
         let mut r = c.record();
+        let previous = r.state.health.take();
+        let health = super::health::on_start(&r.config, previous);
         r.state = State {
             status: Status::Running,
             pid,
@@ -357,6 +361,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
             finished_at: r.state.finished_at.clone(),
             oom_killed: false,
             pid_start_time: process_start_time(pid).unwrap_or(0),
+            health,
         };
     }
     if let Err(e) = c.save_state() {
@@ -378,6 +383,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     }
     crate::daemon::events::container_started(d, c);
     c.progress.send_modify(|p| p.starts += 1);
+    super::health::spawn_monitor(d, c);
     let log = LogWriter::open(&c.log_path())?;
     let pump = tokio::spawn(io::pump(spawned.stdout, spawned.stderr, log, c.hub.clone()));
 
@@ -491,6 +497,7 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
         r.state.status = Status::Exited;
         r.state.running_exit(status.code());
         r.state.oom_killed = oom_killed;
+        super::health::on_exit(&mut r.state);
         r.host_config.auto_remove
     };
     if let Err(e) = c.save_state() {
@@ -764,7 +771,14 @@ pub fn human_status(state: &State, created: &str) -> String {
             .unwrap_or_default()
     };
     match state.status {
-        Status::Running => format!("Up {}", human_duration(since(&state.started_at))),
+        Status::Running => match &state.health {
+            Some(h) => format!(
+                "Up {} ({})",
+                human_duration(since(&state.started_at)),
+                h.label()
+            ),
+            None => format!("Up {}", human_duration(since(&state.started_at))),
+        },
         Status::Paused => format!("Up {} (Paused)", human_duration(since(&state.started_at))),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",

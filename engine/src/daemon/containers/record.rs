@@ -35,7 +35,7 @@ pub struct Config {
     pub stop_signal: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
-    /// Kept and shown; no healthcheck runs (checked at create only).
+    /// Run while the container runs (see `health.rs`); durations checked at create.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<serde_json::Value>,
 }
@@ -151,6 +151,9 @@ pub struct State {
     /// the container's.
     #[serde(default)]
     pub pid_start_time: u64,
+    /// `State.Health`: absent until a run with a healthcheck starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 impl Default for State {
@@ -164,6 +167,7 @@ impl Default for State {
             finished_at: ZERO_TIME.into(),
             oom_killed: false,
             pid_start_time: 0,
+            health: None,
         }
     }
 }

@@ -4,6 +4,8 @@
 //! note that they are dockerd's answers.
 
 mod create_checks;
+mod health;
+mod links;
 mod list_filters;
 mod ops;
 mod top;
@@ -22,6 +24,8 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(volumes::scenarios());
     v.extend(top::scenarios());
     v.extend(ops::scenarios());
+    v.extend(health::scenarios());
+    v.extend(links::scenarios());
     v
 }
 
