@@ -150,7 +150,8 @@ fn scripted_failures_answer_as_dockerd_and_store_nothing() {
     let engine = Engine::start();
     let dockerd_sock = std::path::Path::new("/var/run/docker.sock");
     // (An unknown manifest is checked against the real registry: the harness.)
-    for (name, want_status) in [("mismatch", 200)] {
+    {
+        let (name, want_status) = ("mismatch", 200);
         let image = format!("{}/t/{name}", fake.host);
         let (es, em) = api_pull(&engine.socket, &image, "v1");
         let (ds, dm) = api_pull(dockerd_sock, &image, "v1");

@@ -20,12 +20,7 @@ const INIT_LAYER: &str = "init-layer";
 const MOUNT_POINT_DIRS: &[&str] = &["proc", "sys", "dev", "etc"];
 /// `.dockerenv` is dockerd's marker of a container (an empty file at the
 /// root, which `docker export` shows and programs test for).
-const MOUNT_POINT_FILES: &[&str] = &[
-    ".dockerenv",
-    "etc/hostname",
-    "etc/hosts",
-    "etc/resolv.conf",
-];
+const MOUNT_POINT_FILES: &[&str] = &[".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf"];
 
 /// The lower directories of a container's root, lowest first: the image's
 /// layers, then the init layer. Every mount of the root uses exactly these,
