@@ -56,13 +56,6 @@ impl ImageStore {
         self.register_layer_checked(raw, Some((diff_id, index)), Some(blob_digest))
     }
 
-    /// The uncompressed tar of a stored layer, for a push.
-    pub fn open_layer_tar(&self, diff_id: &str) -> Result<fs::File, StoreError> {
-        let hex = digest_hex(diff_id)?;
-        let path = self.layer_path(hex).join("layer.tar");
-        fs::File::open(&path).map_err(|e| StoreError::io(path.display(), e))
-    }
-
     /// Stores a pulled image's config (its sha256 is the ID), once all its
     /// layers are in, and points `tags` at it; returns the ID.
     pub fn commit_pulled(

@@ -277,7 +277,13 @@ pub async fn restart(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 }
 
 pub async fn kill(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
-    let c = ctx.daemon.container(key)?;
+    // dockerd words a missing container as the kill's own failure.
+    let c = ctx.daemon.container(key).map_err(|e| match e {
+        EngineError::NotFound(m) => {
+            EngineError::NotFound(format!("Cannot kill container: {key}: {m}"))
+        }
+        e => e,
+    })?;
     let signal = signal_param(ctx)?.unwrap_or(lifecycle::SIGKILL);
     match lifecycle::kill(&c, signal, key).await {
         // Before API 1.20 dockerd took a kill of a container that is not

@@ -336,8 +336,7 @@ async fn push_layer(
         }
     }
     // Compress and stream up: POST, PATCH (the gzip'd tar as it is made), PUT ?digest=.
-    let total = daemon.images.layer_size(diff_id).unwrap_or(0);
-    let tar = daemon.images.open_layer_tar(diff_id)?;
+    let (total, tar) = daemon.images.layer_tar(diff_id)?;
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
     let (ptx, mut prx) = mpsc::unbounded_channel::<u64>();
     let compress = tokio::task::spawn_blocking(move || compress_stream(tar, tx, ptx));
@@ -404,7 +403,7 @@ async fn push_layer(
 /// Sends the gzip'd `tar` down `tx`, reporting uncompressed bytes read;
 /// returns the compressed blob's digest and size.
 fn compress_stream(
-    mut tar: std::fs::File,
+    mut tar: Box<dyn io::Read + Send>,
     tx: mpsc::Sender<io::Result<Bytes>>,
     read: mpsc::UnboundedSender<u64>,
 ) -> Result<(String, u64), EngineError> {
