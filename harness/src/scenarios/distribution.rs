@@ -234,13 +234,11 @@ fn push_pull_roundtrip(ctx: &Ctx) -> Outcome {
             &[],
         ));
     }
-    // Each layer: announced, downloaded, verified, extracted, complete, in that order.
-    for want in [
-        "Pulling fs layer",
-        "Verifying Checksum",
-        "Download complete",
-        "Pull complete",
-    ] {
+    // Each layer: announced, downloaded, extracted, complete, in that order.
+    // ("Verifying Checksum" is not always in dockerd 20.10.24's stream: one
+    // run of this scenario on it had none, so it is checked only for its
+    // shape, where it comes.)
+    for want in ["Pulling fs layer", "Download complete", "Pull complete"] {
         if !st.iter().any(|s| s == want) {
             return Err(e.fail(
                 Some(&resp),
