@@ -19,6 +19,10 @@ pub struct Sample {
     pub stats: Stats,
     pub system_cpu: u64,
     pub online_cpus: u64,
+    /// Interface counters inside the container's own network namespace
+    /// (name, then rx bytes/packets/errors/dropped, tx the same), for a
+    /// bridged container; None for host and none modes, as dockerd.
+    pub networks: Option<Vec<(String, [u64; 8])>>,
 }
 
 /// Reads the counters; None unless the container is running (or paused).
@@ -31,13 +35,47 @@ pub fn sample(c: &Container) -> Option<Sample> {
     if !cg.exists() {
         return None;
     }
+    let rec = c.record();
+    let networks = crate::daemon::networks::endpoint::bridged(&rec.host_config.network_mode)
+        .then(|| std::fs::read_to_string(format!("/proc/{}/net/dev", rec.state.pid)).ok())
+        .flatten()
+        .map(|dev| net_dev(&dev));
+    drop(rec);
     Some(Sample {
         read: super::lifecycle::now_rfc3339(),
         at: Instant::now(),
         stats: cg.stats(),
         system_cpu: cgroups::system_cpu_usage(),
         online_cpus: cgroups::online_cpus(),
+        networks,
     })
+}
+
+/// The interfaces of a `/proc/<pid>/net/dev` (the process's namespace),
+/// loopback left out as dockerd leaves it out.
+fn net_dev(dev: &str) -> Vec<(String, [u64; 8])> {
+    dev.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let name = name.trim();
+            if name == "lo" {
+                return None;
+            }
+            let n: Vec<u64> = rest
+                .split_whitespace()
+                .map(|v| v.parse().unwrap_or(0))
+                .collect();
+            // rx: bytes packets errs drop fifo frame compressed multicast;
+            // tx: bytes packets errs drop ...
+            (n.len() >= 12).then(|| {
+                (
+                    name.to_string(),
+                    [n[0], n[1], n[2], n[3], n[8], n[9], n[10], n[11]],
+                )
+            })
+        })
+        .collect()
 }
 
 /// What dockerd answers for a container that is not running: the same
@@ -144,7 +182,7 @@ pub fn render(name: &str, id: &str, cur: &Sample, pre: Option<&Sample>) -> Value
     if let Some(f) = st.memory_failcnt.filter(|f| *f > 0) {
         memory["failcnt"] = json!(f);
     }
-    json!({
+    let mut v = json!({
         "read": cur.read,
         "preread": pre.map(|p| p.read.as_str()).unwrap_or(ZERO_TIME),
         "pids_stats": pids,
@@ -162,7 +200,21 @@ pub fn render(name: &str, id: &str, cur: &Sample, pre: Option<&Sample>) -> Value
         "memory_stats": memory,
         "name": name,
         "id": id,
-    })
+    });
+    if let Some(nets) = &cur.networks {
+        let mut m = Map::new();
+        for (name, c) in nets {
+            m.insert(
+                name.clone(),
+                json!({
+                    "rx_bytes": c[0], "rx_packets": c[1], "rx_errors": c[2], "rx_dropped": c[3],
+                    "tx_bytes": c[4], "tx_packets": c[5], "tx_errors": c[6], "tx_dropped": c[7],
+                }),
+            );
+        }
+        v["networks"] = Value::Object(m);
+    }
+    v
 }
 
 #[cfg(test)]
@@ -188,12 +240,23 @@ mod tests {
             },
             system_cpu: 1000,
             online_cpus: 2,
+            networks: None,
         };
         let v = render("/x", "abc", &s, None);
+        assert!(v.get("networks").is_none());
         assert_eq!(v["cpu_stats"]["cpu_usage"]["percpu_usage"], json!([4, 6]));
         assert_eq!(v["precpu_stats"]["cpu_usage"]["total_usage"], 0);
         assert_eq!(v["memory_stats"]["limit"], 1 << 20);
         assert_eq!(v["pids_stats"], json!({"current": 1}));
         assert_eq!(v["blkio_stats"]["io_service_bytes_recursive"], json!([]));
+    }
+
+    #[test]
+    fn net_dev_skips_loopback_and_picks_dockerds_counters() {
+        let dev = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     140       2    0    0    0     0          0         0      140       2    0    0    0     0       0          0\n  eth0:    1006      12    1    2    0     0          0         0      42        1    3    4    0     0       0          0\n";
+        assert_eq!(
+            net_dev(dev),
+            vec![("eth0".to_string(), [1006, 12, 1, 2, 42, 1, 3, 4])]
+        );
     }
 }
