@@ -117,6 +117,20 @@ pub fn run_recorded(
         .os
         .clone()
         .unwrap_or_else(|| "linux".to_string());
+    // Each result is joined to the run's transcript, reported and kept, in
+    // run order (exclusive and batched scenarios alike).
+    let mut record = |s: &Scenario, ex: Executed| {
+        let r = join(
+            client,
+            s,
+            ex,
+            &mut bodies,
+            &report.endpoint,
+            not_found.as_ref(),
+        );
+        on_result(&r);
+        report.results.push(r);
+    };
     let mut i = 0;
     while i < selected.len() {
         let exclusive = jobs == 1 || is_exclusive(&selected[i].full_name());
@@ -127,17 +141,7 @@ pub fn run_recorded(
                 // Remove everything first; the check then verifies it worked.
                 hygiene::cleanup(&ctx);
             }
-            let ex = execute(&ctx, s, &os, false);
-            let r = join(
-                client,
-                s,
-                ex,
-                &mut bodies,
-                &report.endpoint,
-                not_found.as_ref(),
-            );
-            on_result(&r);
-            report.results.push(r);
+            record(s, execute(&ctx, s, &os, false));
             i += 1;
             continue;
         }
@@ -176,17 +180,7 @@ pub fn run_recorded(
             for (k, ex) in rx.iter() {
                 ready.insert(k, ex);
                 while let Some(ex) = ready.remove(&want) {
-                    let s = &batch[want];
-                    let r = join(
-                        client,
-                        s,
-                        ex,
-                        &mut bodies,
-                        &report.endpoint,
-                        not_found.as_ref(),
-                    );
-                    on_result(&r);
-                    report.results.push(r);
+                    record(&batch[want], ex);
                     want += 1;
                 }
             }
