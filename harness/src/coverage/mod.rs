@@ -43,6 +43,11 @@ pub struct OperationCoverage {
     /// Documented statuses that came back, and those that never did.
     pub statuses_seen: BTreeSet<u16>,
     pub statuses_missing: BTreeSet<u16>,
+    /// Documented statuses a single host cannot produce
+    /// (specs/coverage/unservable.json) that were not seen: outside the
+    /// goal. One that comes back anyway moves to `statuses_seen`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub statuses_unservable: BTreeSet<u16>,
     /// What was sent or answered beyond the spec: query parameters, body
     /// fields, statuses.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
@@ -69,6 +74,8 @@ impl OperationCoverage {
         self.query_sent.len() + self.body_sent.len()
     }
 
+    /// Documented statuses in the goal: those seen and those a single host
+    /// can produce but never did.
     pub fn statuses_documented(&self) -> usize {
         self.statuses_seen.len() + self.statuses_missing.len()
     }
@@ -94,6 +101,10 @@ impl OperationCoverage {
             &other.statuses_seen,
             &other.statuses_missing,
         );
+        self.statuses_unservable
+            .extend(other.statuses_unservable.iter().copied());
+        let seen = &self.statuses_seen;
+        self.statuses_unservable.retain(|s| !seen.contains(s));
         self.undocumented_query
             .extend(other.undocumented_query.iter().cloned());
         self.undocumented_body
@@ -144,8 +155,15 @@ pub struct Totals {
     /// Documented query parameters plus body fields of the goal operations.
     pub parameters: usize,
     pub parameters_sent: usize,
+    /// Of those, the query parameters alone.
+    pub query: usize,
+    pub query_sent: usize,
+    /// Documented statuses in the goal (seen, or producible on one host).
     pub statuses: usize,
     pub statuses_seen: usize,
+    /// Documented statuses of goal operations a single host cannot produce
+    /// and the run did not see (outside the goal).
+    pub statuses_unservable: usize,
     /// Operations a single host cannot serve, and how many were probed.
     pub unservable: usize,
     pub unservable_probed: usize,
@@ -175,7 +193,13 @@ pub fn measure(exchanges: &[Exchange], version: ApiVersion) -> Result<Coverage, 
             unservable: op.unservable.clone(),
             query_missing: op.query.iter().cloned().collect(),
             body_missing: op.body.iter().cloned().collect(),
-            statuses_missing: op.statuses.iter().copied().collect(),
+            statuses_missing: op
+                .statuses
+                .iter()
+                .copied()
+                .filter(|st| !op.unservable_statuses.contains_key(st))
+                .collect(),
+            statuses_unservable: op.unservable_statuses.keys().copied().collect(),
             ..OperationCoverage::default()
         })
         .collect();
@@ -213,6 +237,10 @@ pub fn measure(exchanges: &[Exchange], version: ApiVersion) -> Result<Coverage, 
             );
         }
         if let Some(st) = ex.status {
+            if cov.statuses_unservable.remove(&st) {
+                cov.statuses_seen.insert(st);
+                continue;
+            }
             record(
                 &mut cov.statuses_seen,
                 &mut cov.statuses_missing,
@@ -256,8 +284,11 @@ impl Coverage {
             t.operations_covered += usize::from(op.covered());
             t.parameters += op.params_documented();
             t.parameters_sent += op.params_sent();
+            t.query += op.query_sent.len() + op.query_missing.len();
+            t.query_sent += op.query_sent.len();
             t.statuses += op.statuses_documented();
             t.statuses_seen += op.statuses_seen.len();
+            t.statuses_unservable += op.statuses_unservable.len();
         }
         t.unmatched_exchanges = self.unmatched.iter().map(|u| u.exchanges).sum();
         t
@@ -268,16 +299,19 @@ impl Coverage {
     pub fn line(&self) -> String {
         let t = self.totals();
         format!(
-            "coverage: {} of {} operations, {} of {} parameters, {} of {} documented statuses \
-             (API {} spec; +{} swarm/plugin operations a single host cannot serve, {} of them \
-             probed; {} matched no operation)",
+            "coverage: {} of {} operations, {} of {} parameters ({} of {} query), {} of {} \
+             documented statuses (API {} spec; +{} statuses and {} swarm/plugin operations a \
+             single host cannot serve, {} of those operations probed; {} matched no operation)",
             t.operations_covered,
             t.operations,
             t.parameters_sent,
             t.parameters,
+            t.query_sent,
+            t.query,
             t.statuses_seen,
             t.statuses,
             self.spec,
+            t.statuses_unservable,
             t.unservable,
             t.unservable_probed,
             match t.unmatched_exchanges {

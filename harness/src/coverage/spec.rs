@@ -32,6 +32,10 @@ pub struct Operation {
     /// Why a single host cannot serve it (from unservable.json), if so.
     #[serde(skip)]
     pub unservable: Option<String>,
+    /// Documented statuses a single host cannot produce, with the reason
+    /// (unservable.json's `statuses`); outside the goal unless seen.
+    #[serde(skip)]
+    pub unservable_statuses: BTreeMap<u16, String>,
     #[serde(skip)]
     pub template: Template,
 }
@@ -54,6 +58,9 @@ struct TableFile {
 struct Unservable {
     tags: BTreeMap<String, String>,
     operations: BTreeMap<String, String>,
+    /// operationId -> status -> why one host cannot produce it.
+    #[serde(default)]
+    statuses: BTreeMap<String, BTreeMap<u16, String>>,
 }
 
 static V141: OnceLock<Result<Table, String>> = OnceLock::new();
@@ -74,6 +81,14 @@ pub(crate) fn load(text: &str) -> Result<Table, String> {
                 .get(&op.operation)
                 .or_else(|| unservable.tags.get(&op.tag))
                 .cloned();
+            op.unservable_statuses = unservable
+                .statuses
+                .get(&op.operation)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(st, _)| op.statuses.contains(st))
+                .collect();
             op
         })
         .collect();

@@ -256,14 +256,21 @@ fn exchanges_are_counted_per_operation() {
     );
     assert_eq!(tot.parameters_sent, 1 + 3);
     assert_eq!(
-        tot.statuses,
+        tot.statuses + tot.statuses_unservable,
         goal.iter().map(|o| o.statuses.len()).sum::<usize>()
+    );
+    assert_eq!(
+        tot.statuses_unservable,
+        goal.iter()
+            .map(|o| o.unservable_statuses.len())
+            .sum::<usize>()
     );
     assert_eq!(tot.statuses_seen, 2);
     assert_eq!(tot.unmatched_exchanges, 3);
     assert!(cov.line().starts_with(&format!(
-        "coverage: 2 of {} operations, 4 of {} parameters, 2 of {} documented statuses",
-        tot.operations, tot.parameters, tot.statuses
+        "coverage: 2 of {} operations, 4 of {} parameters ({} of {} query), 2 of {} documented \
+         statuses",
+        tot.operations, tot.parameters, tot.query_sent, tot.query, tot.statuses
     )));
 }
 
@@ -290,6 +297,24 @@ fn unservable_operations_come_from_the_file(#[case] v: ApiVersion) {
         let in_spec = t.operations.iter().any(|o| &o.operation == id);
         // VolumeUpdate is new in 1.42: absent from the 1.41 table.
         assert!(in_spec || (id == "VolumeUpdate" && v == V141), "{id}");
+    }
+    // Unproducible statuses name documented statuses of goal operations,
+    // each with a reason, and leave the goal.
+    let statuses = file["statuses"].as_object().expect("statuses");
+    for (id, by_status) in statuses {
+        let Some(op) = t.operations.iter().find(|o| &o.operation == id) else {
+            continue;
+        };
+        assert!(op.unservable.is_none(), "{id} is unservable as a whole");
+        for (st, why) in by_status.as_object().expect("status map") {
+            let st: u16 = st.parse().expect("a status code");
+            assert!(op.statuses.contains(&st), "{id} does not document {st}");
+            assert!(why.as_str().is_some_and(|w| w.len() > 10), "{id} {st}");
+            assert_eq!(
+                op.unservable_statuses.get(&st),
+                why.as_str().map(String::from).as_ref()
+            );
+        }
     }
 }
 
