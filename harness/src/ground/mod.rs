@@ -6,6 +6,7 @@
 //! build on it; it knows neither of them, nor how a run is driven.
 
 pub mod problem;
+pub mod property;
 pub mod spec;
 
 pub use problem::{

@@ -9,16 +9,20 @@
 //! running them in `crate::runner`.
 
 pub mod api;
+pub mod attach_api;
 pub mod containers;
 pub mod containers_api;
 pub mod distribution;
 pub mod errors;
+pub mod exec_identity;
 pub mod hostile;
 pub mod hygiene;
+pub mod image_api;
 pub mod image_ops;
 pub mod images;
 pub mod model;
 pub mod network;
+pub mod network_api;
 pub mod network_dns;
 pub mod protocol;
 pub mod registry;

@@ -2,9 +2,9 @@
 //! run's filters select (with the setup and cleanup checks they imply).
 
 use super::{
-    api, containers, containers_api, distribution, errors, hostile, hygiene, image_ops, images,
-    model, network, network_dns, protocol, runtime, schema, security, seed, snapshots, streams,
-    system,
+    api, attach_api, containers, containers_api, distribution, errors, exec_identity, hostile,
+    hygiene, image_api, image_ops, images, model, network, network_api, network_dns, protocol,
+    runtime, schema, security, seed, snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -56,10 +56,14 @@ pub fn all() -> Vec<Scenario> {
     v.extend(security::scenarios());
     v.extend(api::scenarios());
     v.extend(streams::scenarios());
+    v.extend(exec_identity::scenarios());
+    v.extend(attach_api::scenarios());
     v.extend(runtime::scenarios());
     // coverage (issue 13): operations nothing else sent
     v.extend(image_ops::scenarios());
+    v.extend(image_api::scenarios());
     v.extend(network::scenarios());
+    v.extend(network_api::scenarios());
     v.extend(network_dns::scenarios());
     v.extend(distribution::scenarios());
     v.extend(hygiene::scenarios());
@@ -113,6 +117,9 @@ pub const LONG: &[&str] = &[
     "containers-api/list-filter-property",
     "containers-api/create-rejects-unknown-log-driver",
     "runtime/stop-signal-restart",
+    // dockerd looks an unknown driver up as a plugin for about 15 s
+    "containers-api/volume-list-filters-and-options",
+    "network/create-errors",
 ];
 
 /// Whether `full_name` is one of the [`LONG`] ones.

@@ -5,8 +5,10 @@
 
 mod build;
 mod build_classic;
+mod build_options;
 mod info;
 mod json;
+mod plugin_create;
 mod plugins;
 mod routing;
 mod session;
@@ -24,6 +26,7 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("plugins-list-bad-filter", false, plugins::list_bad_filter),
     ("plugins-unknown", false, plugins::unknown),
     ("plugins-bad-reference", false, plugins::bad_reference),
+    ("plugins-create-lifecycle", false, plugin_create::lifecycle),
     ("swarm-inactive", false, swarm::inactive),
     ("swarm-leave-inactive", false, swarm::leave_inactive),
     ("swarm-empty-body", false, swarm::empty_body),
@@ -51,6 +54,8 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("build-run-failure", true, build_classic::run_failure),
     ("build-cache-from", true, build_classic::cache_from),
     ("build-run-stderr", true, build_classic::run_stderr),
+    ("build-options", true, build_options::options),
+    ("build-prune", false, build_options::prune),
     ("list-trailing-slash", false, routing::list_trailing_slash),
     ("volume-empty-name", false, routing::volume_empty_name),
     (

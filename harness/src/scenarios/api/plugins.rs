@@ -1,6 +1,7 @@
 //! `/plugins`: an endpoint with no plugin installed. Nothing here installs
-//! one (no registry is reachable, and the shared dockerd must not change):
-//! the references are unique to the run or malformed.
+//! one from a registry (none is reachable): the references are unique to
+//! the run or malformed. (`plugin_create.rs` makes one from a tar, named
+//! so that it never looks like this run's.)
 
 use crate::client::{enc, Req};
 use crate::ground::spec::expectation;

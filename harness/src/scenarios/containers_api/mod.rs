@@ -3,11 +3,14 @@
 //! Expected statuses and messages are written next to each check, with the
 //! note that they are dockerd's answers.
 
+mod archive;
 mod create_checks;
 mod health;
 mod links;
 mod list_filters;
+mod logs;
 mod ops;
+mod params;
 mod top;
 mod volumes;
 
@@ -26,6 +29,9 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(ops::scenarios());
     v.extend(health::scenarios());
     v.extend(links::scenarios());
+    v.extend(params::scenarios());
+    v.extend(logs::scenarios());
+    v.extend(archive::scenarios());
     v
 }
 

@@ -20,6 +20,12 @@ pub fn scenarios() -> Vec<Scenario> {
         scenario(AREA, "volume-prune-empty", false, prune_empty),
         scenario(AREA, "volume-prune-labels", true, prune_labels),
         scenario(AREA, "volume-lifecycle-shapes", true, lifecycle_shapes),
+        scenario(
+            AREA,
+            "volume-list-filters-and-options",
+            false,
+            list_filters_options,
+        ),
     ]
 }
 
@@ -218,4 +224,103 @@ fn lifecycle_shapes(ctx: &Ctx) -> Outcome {
     let resp = ctx.send(Req::delete(format!("/volumes/{}", enc(&name))))?;
     expect_status(&resp, 204, "removing the volume once unused")?;
     Ok(())
+}
+
+/// `Driver` and `DriverOpts` on create, `GET /volumes?filters=` by label,
+/// name and driver, and the errors (dockerd 20.10.24): a tmpfs volume of
+/// the local driver is 201 with `Options` as given; an unknown driver 404
+/// `create N: error looking up volume plugin D: plugin "D" not found`; an
+/// option the local driver lacks 400 `create N: invalid option: "bogus"`;
+/// an unknown filter 400 `Invalid filter 'bogus'`, a bad `dangling` 400
+/// `Invalid filter 'dangling=[maybe]'`; removing an unknown volume 404
+/// `get N: no such volume`.
+fn list_filters_options(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let name = ctx.unique_name("vol-opts");
+    let mark = format!("{MARK}={name}");
+    let mut labels = ctx.labels();
+    labels[MARK] = json!(name);
+    let opts = json!({"type": "tmpfs", "device": "tmpfs", "o": "size=1m"});
+    let resp = ctx
+        .send(Req::post("/volumes/create").json(
+            json!({"Name": name, "Driver": "local", "DriverOpts": opts, "Labels": labels}),
+        ))?;
+    expect_status(&resp, 201, "creating a tmpfs volume")?;
+    made.volumes.push(name.clone());
+    let v = json_body(&resp, "volume create")?;
+    if v["Options"] != opts || v["Driver"] != "local" {
+        return Err(fail_at(
+            &resp,
+            format!("create gave {v}; dockerd: Driver local, Options {opts}"),
+        ));
+    }
+    let queries = [
+        json!({"label": [mark]}),
+        json!({"name": [name], "driver": ["local"], "label": [MARK]}),
+    ];
+    for f in queries {
+        let resp = ctx.send(Req::get(format!(
+            "/volumes?filters={}",
+            enc(&f.to_string())
+        )))?;
+        expect_status(&resp, 200, &format!("volume list with {f}"))?;
+        let v = json_body(&resp, "volume list")?;
+        let names: Vec<&str> = v["Volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x["Name"].as_str())
+            .collect();
+        if names != [name.as_str()] {
+            return Err(fail_at(
+                &resp,
+                format!("filters {f} listed {names:?}; dockerd: [{name:?}]"),
+            ));
+        }
+    }
+    for (f, message) in [
+        (json!({"bogus": ["x"]}), "Invalid filter 'bogus'"),
+        (
+            json!({"dangling": ["maybe"]}),
+            "Invalid filter 'dangling=[maybe]'",
+        ),
+    ] {
+        let resp = ctx.send(Req::get(format!(
+            "/volumes?filters={}",
+            enc(&f.to_string())
+        )))?;
+        expect_error(&resp, 400, message, &format!("volume list with {f}"))?;
+    }
+    let other = ctx.unique_name("vol-bad");
+    let driver = format!("shipshape-{}-no-such-driver", ctx.run_id);
+    let resp =
+        ctx.send(Req::post("/volumes/create").json(json!({"Name": other, "Driver": driver})))?;
+    if resp.status == 201 {
+        made.volumes.push(other.clone());
+    }
+    expect_error(
+        &resp,
+        404,
+        &format!("create {other}: error looking up volume plugin {driver}: plugin \"{driver}\" not found"),
+        "a volume of an unknown driver",
+    )?;
+    let resp = ctx.send(
+        Req::post("/volumes/create").json(json!({"Name": other, "DriverOpts": {"bogus": "1"}})),
+    )?;
+    if resp.status == 201 {
+        made.volumes.push(other.clone());
+    }
+    expect_error(
+        &resp,
+        400,
+        &format!("create {other}: invalid option: \"bogus\""),
+        "an unknown option",
+    )?;
+    let resp = ctx.send(Req::delete(format!("/volumes/{}", enc(&other))))?;
+    expect_error(
+        &resp,
+        404,
+        &format!("get {other}: no such volume"),
+        "removing an unknown volume",
+    )
 }

@@ -1,0 +1,389 @@
+//! Image routes' parameters and errors the other image scenarios never
+//! reach, as dockerd 20.10.24 answers them (read with curl on this host):
+//!
+//! * `GET /images/json?all=1&digests=1` lists the fixture (by reference
+//!   filter) with a `RepoDigests` key (null for a loaded image);
+//! * `POST /images/create?fromSrc=-&message=M&platform=linux` imports a
+//!   tar whose one history entry has `Comment` M and whose `Os` is linux;
+//!   `platform=bogus`: 400 `"bogus": unknown operating system or
+//!   architecture: invalid argument`;
+//! * `DELETE /images/{tag}?noprune=1` untags (200 `[{"Untagged": tag}]`);
+//!   deleting by ID an image two tags name: 409 `conflict: unable to
+//!   delete <id12> (must be forced) - image is referenced in multiple
+//!   repositories`; one a container uses: 409 `conflict: unable to delete
+//!   <id12> (must be forced) - image is being used by stopped container
+//!   <cid12>`;
+//! * tag: a digest as the new reference 400 `refusing to create a tag with
+//!   a digest reference`; an unknown image 404 `No such image: R`; an
+//!   upper-case repository 500 `invalid reference format: repository name
+//!   must be lowercase`; a bad tag 500 `invalid tag format`;
+//! * `POST /commit` with `author`, `comment`, `pause=0`, `changes` (`ENV
+//!   X=1`, `WORKDIR /data`) and a full container config as the body: the
+//!   image has that Author and Comment, and its Config is the body with
+//!   the changes applied (`Env` [Y=2, X=1, PATH], `WorkingDir` /data, the
+//!   image's and the container's labels merged under the body's); `changes=BOGUS x`: 400
+//!   `bogus is not a valid change command`;
+//! * search and distribution inspect of a registry on loopback port 1
+//!   (nothing listens; never a name without a registry host, which would
+//!   go to Docker Hub): search 500 `invalid registry endpoint
+//!   "http://127.0.0.1:1/v1/". HTTPS attempt: Get
+//!   "https://127.0.0.1:1/v1/_ping": dial tcp 127.0.0.1:1: connect:
+//!   connection refused. HTTP attempt: ...` (the same for http); `limit=x`
+//!   500 `strconv.Atoi: parsing "x": invalid syntax`; an unknown filter
+//!   400 `Invalid filter 'bogus'`, `stars=x` 400 `Invalid filter
+//!   'stars=x'`; `/distribution/127.0.0.1:1/R/json` 500 `Get
+//!   "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection
+//!   refused`.
+
+use crate::client::{enc, Req};
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem, COMMIT_REPO};
+use crate::scenarios::containers_api::{expect_error, Made};
+use crate::scenarios::{scenario, Scenario};
+use serde_json::{json, Value};
+
+const AREA: &str = "images";
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        scenario(AREA, "list-all-digests", true, list_all_digests),
+        scenario(AREA, "import-message-platform", false, import),
+        scenario(AREA, "delete-noprune-and-conflicts", true, delete_conflicts),
+        scenario(AREA, "tag-errors", true, tag_errors),
+        scenario(AREA, "commit-options", true, commit_options),
+        scenario(
+            AREA,
+            "search-and-distribution-unreachable",
+            false,
+            unreachable,
+        ),
+    ]
+}
+
+fn list_all_digests(ctx: &Ctx) -> Outcome {
+    let image = ctx.image()?;
+    let filters = enc(&json!({"reference": [image.tag]}).to_string());
+    let resp = ctx.send(Req::get(format!(
+        "/images/json?all=1&digests=1&filters={filters}"
+    )))?;
+    expect_status(&resp, 200, "image list with all=1&digests=1")?;
+    let v = json_body(&resp, "image list")?;
+    let ok = v.as_array().is_some_and(|a| {
+        a.len() == 1 && a[0]["Id"] == json!(image.id) && a[0].get("RepoDigests").is_some()
+    });
+    if !ok {
+        return Err(fail_at(
+            &resp,
+            format!(
+                "listing {} gave {v}; dockerd: that one image, with a RepoDigests key",
+                image.tag
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A one-file tar to import.
+fn layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_mtime(1_700_000_000);
+    let _ = b.append_data(&mut h, "f", &b"hi\n"[..]);
+    b.into_inner().unwrap_or_default()
+}
+
+fn import(ctx: &Ctx) -> Outcome {
+    let repo = ctx.unique_name("import");
+    let reference = format!("{repo}:1");
+    ctx.record_created_image(reference.clone());
+    let resp = ctx.send(
+        Req::post(format!(
+            "/images/create?fromSrc=-&repo={}&tag=1&message={}&platform=linux",
+            enc(&repo),
+            enc("shipshape import")
+        ))
+        .raw(layer(), "application/x-tar"),
+    )?;
+    expect_status(&resp, 200, "importing with message and platform")?;
+    let res = (|| {
+        let resp = ctx.send(Req::get(format!("/images/{}/history", enc(&reference))))?;
+        expect_status(&resp, 200, "history of the import")?;
+        let h = json_body(&resp, "history")?;
+        if h.as_array().map(Vec::len) != Some(1) || h[0]["Comment"] != "shipshape import" {
+            return Err(fail_at(
+                &resp,
+                format!("history {h}; dockerd: one entry with Comment \"shipshape import\""),
+            ));
+        }
+        let v = ctx.inspect_image(&reference)?;
+        if v["Os"] != "linux" || v["Comment"] != "shipshape import" {
+            return Err(fail(format!(
+                "the import's Os is {} and Comment {}; dockerd: linux and \"shipshape import\"",
+                v["Os"], v["Comment"]
+            )));
+        }
+        let resp = ctx.send(
+            Req::post(format!(
+                "/images/create?fromSrc=-&repo={}&tag=2&platform=bogus",
+                enc(&repo)
+            ))
+            .raw(layer(), "application/x-tar"),
+        )?;
+        expect_error(
+            &resp,
+            400,
+            "\"bogus\": unknown operating system or architecture: invalid argument",
+            "import with platform=bogus",
+        )
+    })();
+    let _ = ctx.send(Req::delete(format!("/images/{}", enc(&reference))));
+    ctx.forget_created_image(&reference);
+    res
+}
+
+/// Commits a created container of the fixture as `shipshape-commit:<tag>`.
+fn commit(ctx: &Ctx, made: &mut Made, query: &str, body: Value) -> Result<String, Problem> {
+    let c = made.create(ctx.probe_config(&["exit", "0"])?, None)?;
+    // `<run>-<n>-commit`, as the run's other commits are tagged.
+    let name = ctx.unique_name("commit");
+    let tag = name.trim_start_matches("shipshape-").to_string();
+    let reference = format!("{COMMIT_REPO}:{tag}");
+    ctx.record_created_image(reference.clone());
+    let resp = ctx.send(
+        Req::post(format!(
+            "/commit?container={}&repo={COMMIT_REPO}&tag={}{query}",
+            enc(&c),
+            enc(&tag)
+        ))
+        .json(body),
+    )?;
+    expect_status(&resp, 201, &format!("commit with {query:?}"))?;
+    Ok(reference)
+}
+
+fn delete_conflicts(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let first = commit(ctx, &mut made, "", json!({}))?;
+    let second = format!("{first}-2");
+    ctx.record_created_image(second.clone());
+    let res = (|| {
+        let (repo, tag) = second.rsplit_once(':').unwrap_or_default();
+        let resp = ctx.send(Req::post(format!(
+            "/images/{}/tag?repo={}&tag={}",
+            enc(&first),
+            enc(repo),
+            enc(tag)
+        )))?;
+        expect_status(&resp, 201, "tagging the commit again")?;
+        let id = ctx.inspect_image(&first)?["Id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let short = id
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect::<String>();
+        let resp = ctx.send(Req::delete(format!("/images/{}", enc(&id))))?;
+        expect_error(
+            &resp,
+            409,
+            &format!(
+                "conflict: unable to delete {short} (must be forced) - image is referenced in \
+                 multiple repositories"
+            ),
+            "deleting by ID an image two tags name",
+        )?;
+        let resp = ctx.send(Req::delete(format!("/images/{}?noprune=1", enc(&second))))?;
+        expect_status(&resp, 200, "untagging with noprune=1")?;
+        let v = json_body(&resp, "image delete")?;
+        if v != json!([{"Untagged": second}]) {
+            return Err(fail_at(
+                &resp,
+                format!("delete gave {v}; dockerd: [{{\"Untagged\": \"{second}\"}}]"),
+            ));
+        }
+        let user = made.create(ctx.probe_config_for(&first, &["exit", "0"]), None)?;
+        let resp = ctx.send(Req::delete(format!("/images/{}", enc(&id))))?;
+        let cshort = user.chars().take(12).collect::<String>();
+        expect_error(
+            &resp,
+            409,
+            &format!(
+                "conflict: unable to delete {short} (must be forced) - image is being used by \
+                 stopped container {cshort}"
+            ),
+            "deleting by ID an image a container uses",
+        )
+    })();
+    drop(made);
+    for r in [&second, &first] {
+        let _ = ctx.send(Req::delete(format!("/images/{}", enc(r))));
+        ctx.forget_created_image(r);
+    }
+    res
+}
+
+fn tag_errors(ctx: &Ctx) -> Outcome {
+    let image = ctx.image()?;
+    let tag = |target: &str, query: &str| {
+        ctx.send(Req::post(format!("/images/{}/tag?{query}", enc(target))))
+    };
+    let digest = format!("repo=shipshape-x@sha256:{}", "0".repeat(64));
+    let resp = tag(&image.tag, &digest)?;
+    expect_error(
+        &resp,
+        400,
+        "refusing to create a tag with a digest reference",
+        "tag with a digest",
+    )?;
+    let unknown = format!("shipshape-{}-no-such-image:1", ctx.run_id);
+    let resp = tag(&unknown, "repo=shipshape-x&tag=1")?;
+    expect_error(
+        &resp,
+        404,
+        &format!("No such image: {unknown}"),
+        "tag of an unknown image",
+    )?;
+    let resp = tag(&image.tag, "repo=SHIPSHAPE&tag=1")?;
+    expect_error(
+        &resp,
+        500,
+        "invalid reference format: repository name must be lowercase",
+        "tag with an upper-case repository",
+    )?;
+    let resp = tag(
+        &image.tag,
+        &format!("repo=shipshape-x&tag={}", enc("bad:tag")),
+    )?;
+    expect_error(&resp, 500, "invalid tag format", "tag with a bad tag")
+}
+
+fn commit_options(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let body = json!({"Hostname": "h", "Domainname": "d", "User": "probe",
+        "AttachStdin": false, "AttachStdout": true, "AttachStderr": true,
+        "ExposedPorts": {"80/tcp": {}}, "Tty": false, "OpenStdin": false, "StdinOnce": false,
+        "Env": ["Y=2"], "Cmd": ["/probe", "env"], "Healthcheck": {"Test": ["NONE"]},
+        "ArgsEscaped": false, "Image": "shipshape-ignored", "Volumes": {"/v": {}},
+        "WorkingDir": "/tmp", "Entrypoint": ["/probe"], "NetworkDisabled": false,
+        "MacAddress": "", "OnBuild": ["RUN x"], "Labels": {"a": "b"}, "StopSignal": "SIGINT",
+        "StopTimeout": 7, "Shell": ["/probe", "echo"]});
+    let query = format!(
+        "&author={}&comment={}&pause=0&changes={}&changes={}",
+        enc("Ann Author"),
+        enc("a comment"),
+        enc("ENV X=1"),
+        enc("WORKDIR /data")
+    );
+    let reference = commit(ctx, &mut made, &query, body)?;
+    let res = (|| {
+        let v = ctx.inspect_image(&reference)?;
+        let c = &v["Config"];
+        let mut fixture_labels = ctx.inspect_image(&ctx.image()?.tag)?["Config"]["Labels"].clone();
+        if !fixture_labels.is_object() {
+            fixture_labels = json!({});
+        }
+        // The container's labels (the run's) stay under the body's.
+        fixture_labels["a"] = json!("b");
+        fixture_labels[crate::ground::RUN_LABEL] = json!(ctx.run_id);
+        let want = [
+            ("Hostname", json!("h")),
+            ("Domainname", json!("d")),
+            ("User", json!("probe")),
+            ("AttachStdout", json!(true)),
+            ("ExposedPorts", json!({"80/tcp": {}})),
+            (
+                "Env",
+                json!([
+                    "Y=2",
+                    "X=1",
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                ]),
+            ),
+            ("Cmd", json!(["/probe", "env"])),
+            ("Healthcheck", json!({"Test": ["NONE"]})),
+            ("Image", json!("shipshape-ignored")),
+            ("Volumes", json!({"/v": {}})),
+            ("WorkingDir", json!("/data")),
+            ("Entrypoint", json!(["/probe"])),
+            ("OnBuild", json!(["RUN x"])),
+            ("Labels", fixture_labels),
+            ("StopSignal", json!("SIGINT")),
+            ("StopTimeout", json!(7)),
+            ("Shell", json!(["/probe", "echo"])),
+        ];
+        for (k, w) in want {
+            if c[k] != w {
+                return Err(fail(format!(
+                    "the commit's Config.{k} is {}; dockerd: {w}",
+                    c[k]
+                )));
+            }
+        }
+        if v["Author"] != "Ann Author" || v["Comment"] != "a comment" {
+            return Err(fail(format!(
+                "the commit's Author {} and Comment {}; dockerd: \"Ann Author\", \"a comment\"",
+                v["Author"], v["Comment"]
+            )));
+        }
+        let c = made.create(ctx.probe_config(&["exit", "0"])?, None)?;
+        let resp = ctx.send(Req::post(format!(
+            "/commit?container={}&changes={}",
+            enc(&c),
+            enc("BOGUS x")
+        )))?;
+        expect_error(
+            &resp,
+            400,
+            "bogus is not a valid change command",
+            "commit with changes=BOGUS x",
+        )
+    })();
+    drop(made);
+    let _ = ctx.send(Req::delete(format!("/images/{}", enc(&reference))));
+    ctx.forget_created_image(&reference);
+    res
+}
+
+fn unreachable(ctx: &Ctx) -> Outcome {
+    let term = enc("127.0.0.1:1/shipshape");
+    let refused = |scheme: &str| {
+        format!("Get \"{scheme}://127.0.0.1:1/v1/_ping\": dial tcp 127.0.0.1:1: connect: connection refused")
+    };
+    let message = format!(
+        "invalid registry endpoint \"http://127.0.0.1:1/v1/\". HTTPS attempt: {}. HTTP attempt: {}",
+        refused("https"),
+        refused("http")
+    );
+    let official = enc(&json!({"is-official": ["false"]}).to_string());
+    let resp = ctx.send(Req::get(format!(
+        "/images/search?term={term}&limit=5&filters={official}"
+    )))?;
+    expect_error(&resp, 500, &message, "search of a registry nothing serves")?;
+    let resp = ctx.send(Req::get(format!("/images/search?term={term}&limit=x")))?;
+    expect_error(
+        &resp,
+        500,
+        "strconv.Atoi: parsing \"x\": invalid syntax",
+        "search with limit=x",
+    )?;
+    for (f, m) in [
+        (json!({"bogus": ["x"]}), "Invalid filter 'bogus'"),
+        (json!({"stars": ["x"]}), "Invalid filter 'stars=x'"),
+    ] {
+        let resp = ctx.send(Req::get(format!(
+            "/images/search?term={term}&filters={}",
+            enc(&f.to_string())
+        )))?;
+        expect_error(&resp, 400, m, &format!("search with filters {f}"))?;
+    }
+    let resp = ctx.send(Req::get("/distribution/127.0.0.1:1/shipshape:1/json"))?;
+    expect_error(
+        &resp,
+        500,
+        "Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused",
+        "distribution inspect of a registry nothing serves",
+    )
+}
