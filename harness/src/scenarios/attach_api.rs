@@ -8,6 +8,7 @@
 //!   gives `s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`), then one unmasked binary frame
 //!   (0x82) per log line with the raw line, and a close frame (0x88);
 //!   an unknown container: 404 `{"message":"No such container: C"}`;
+//!   without the handshake headers: 400;
 //! * `POST /containers/{id}/attach?logs=1&stdout=1` without `Upgrade`:
 //!   200, `Content-Type: application/vnd.docker.raw-stream` (from API
 //!   1.42 `application/vnd.docker.multiplexed-stream`), the logs
@@ -117,6 +118,9 @@ fn websocket(ctx: &Ctx) -> Outcome {
         )));
     }
     drop(conn);
+    // Without the handshake headers the WebSocket server refuses: 400.
+    let resp = ctx.send(Req::get(format!("/containers/{}/attach/ws?logs=1&stdout=1", enc(&id))))?;
+    expect_status(&resp, 400, "attach/ws without a WebSocket handshake")?;
     let gone = format!("shipshape-{}-no-such-container", ctx.run_id);
     match ctx.client.upgrade(ws(&gone), "websocket")? {
         Ok(_) => Err(fail(

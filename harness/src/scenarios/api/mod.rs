@@ -3,6 +3,7 @@
 //! routing leniency and how malformed input is worded. What dockerd
 //! answers is in specs/harness/expectations.json (`api/...`).
 
+mod bad_params;
 mod build;
 mod build_classic;
 mod build_options;
@@ -34,6 +35,7 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("session-no-upgrade", false, session::no_upgrade),
     ("session-wrong-protocol", false, session::wrong_protocol),
     ("json-syntax-wording", false, json::syntax_wording),
+    ("malformed-query-params", false, bad_params::malformed),
     ("json-type-wording", false, json::type_wording),
     ("json-empty-body", false, json::empty_body),
     (

@@ -80,5 +80,9 @@ fn top_ps_args(ctx: &Ctx) -> Outcome {
         500,
         "ps: error: unknown gnu long option",
         "ps_args ps refuses",
-    )
+    )?;
+    // dockerd: 404 "No such container: C" for a container nobody made.
+    let gone = format!("shipshape-{}-no-such-container", ctx.run_id);
+    let resp = top(ctx, &gone, "-o pid")?;
+    expect_error(&resp, 404, &format!("No such container: {gone}"), "top of an unknown container")
 }
