@@ -144,6 +144,21 @@ pub fn render(cov: &Coverage) -> String {
         "  {}",
         join(tags.iter().map(|(t, n)| format!("{t} ({n})")))
     );
+    let unproducible: Vec<String> = cov
+        .operations
+        .iter()
+        .filter(|o| o.unservable.is_none() && !o.statuses_unservable.is_empty())
+        .map(|o| format!("{} {}", o.operation, join(&o.statuses_unservable)))
+        .collect();
+    let _ = writeln!(
+        s,
+        "statuses not in the goal, a single host cannot produce them (reasons in \
+         specs/coverage/unservable.json; {}):",
+        unproducible.len()
+    );
+    if !unproducible.is_empty() {
+        let _ = writeln!(s, "  {}", unproducible.join("; "));
+    }
     let total: usize = cov.unmatched.iter().map(|u| u.exchanges).sum();
     let _ = writeln!(s, "requests that matched no operation ({total}):");
     for u in &cov.unmatched {

@@ -350,3 +350,36 @@ fn coverage_merges_by_union() {
 fn body_fields_are_top_level_keys(#[case] body: &[u8], #[case] expected: &[&str]) {
     assert_eq!(json_fields(body), expected);
 }
+
+/// A status unservable.json says one host cannot produce is outside the
+/// goal until a run sees it; seen, it counts as seen (and merges so).
+#[test]
+fn unproducible_statuses_leave_the_goal_until_seen() {
+    let none = measure(&[], V141).expect("measure");
+    let inspect = |c: &Coverage| {
+        c.operations
+            .iter()
+            .find(|o| o.operation == "ContainerInspect")
+            .cloned()
+            .expect("ContainerInspect")
+    };
+    let before = inspect(&none);
+    assert!(before.statuses_unservable.contains(&500));
+    assert!(!before.statuses_missing.contains(&500));
+    let seen = measure(
+        &[ex("GET", "/v1.41/containers/abc/json", None, Some(500))],
+        V141,
+    )
+    .expect("measure");
+    let after = inspect(&seen);
+    assert!(after.statuses_seen.contains(&500));
+    assert!(after.statuses_unservable.is_empty());
+    assert_eq!(seen.totals().statuses, none.totals().statuses + 1);
+    assert_eq!(
+        seen.totals().statuses_unservable + 1,
+        none.totals().statuses_unservable
+    );
+    let mut merged = none.clone();
+    merged.merge(&seen).expect("merge");
+    assert_eq!(merged.totals(), seen.totals());
+}

@@ -119,7 +119,10 @@ fn websocket(ctx: &Ctx) -> Outcome {
     }
     drop(conn);
     // Without the handshake headers the WebSocket server refuses: 400.
-    let resp = ctx.send(Req::get(format!("/containers/{}/attach/ws?logs=1&stdout=1", enc(&id))))?;
+    let resp = ctx.send(Req::get(format!(
+        "/containers/{}/attach/ws?logs=1&stdout=1",
+        enc(&id)
+    )))?;
     expect_status(&resp, 400, "attach/ws without a WebSocket handshake")?;
     let gone = format!("shipshape-{}-no-such-container", ctx.run_id);
     match ctx.client.upgrade(ws(&gone), "websocket")? {

@@ -33,9 +33,21 @@ pub fn malformed(ctx: &Ctx) -> Outcome {
         (Req::post("/volumes/prune?filters=x"), 500, json_err),
         (Req::get("/plugins?filters=x"), 500, json_err),
         (Req::post(format!("/containers/{gone}/stop?t=x")), 500, atoi),
-        (Req::post(format!("/containers/{gone}/restart?t=x")), 500, atoi),
-        (Req::get("/events?since=x&until=1"), 500, "strconv.ParseInt: parsing \"x\": invalid syntax"),
-        (Req::get("/events?since=2&until=1"), 400, "`since` time (2) cannot be after `until` time (1)"),
+        (
+            Req::post(format!("/containers/{gone}/restart?t=x")),
+            500,
+            atoi,
+        ),
+        (
+            Req::get("/events?since=x&until=1"),
+            500,
+            "strconv.ParseInt: parsing \"x\": invalid syntax",
+        ),
+        (
+            Req::get("/events?since=2&until=1"),
+            400,
+            "`since` time (2) cannot be after `until` time (1)",
+        ),
         (Req::get("/images/SHIPSHAPE/get"), 500, lower),
         (Req::get("/images/get?names=SHIPSHAPE"), 500, lower),
         (

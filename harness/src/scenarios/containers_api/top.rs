@@ -84,5 +84,10 @@ fn top_ps_args(ctx: &Ctx) -> Outcome {
     // dockerd: 404 "No such container: C" for a container nobody made.
     let gone = format!("shipshape-{}-no-such-container", ctx.run_id);
     let resp = top(ctx, &gone, "-o pid")?;
-    expect_error(&resp, 404, &format!("No such container: {gone}"), "top of an unknown container")
+    expect_error(
+        &resp,
+        404,
+        &format!("No such container: {gone}"),
+        "top of an unknown container",
+    )
 }
