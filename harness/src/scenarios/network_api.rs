@@ -77,6 +77,21 @@ fn post(ctx: &Ctx, path: String, body: Value) -> Result<Response, Problem> {
     ctx.send(Req::post(path).json(body))
 }
 
+/// `POST /networks/{nonet}/{verb}` of a container: 404 `network N not found`.
+fn unknown_network(ctx: &Ctx, verb: &str, nonet: &str, cname: &str) -> Outcome {
+    let resp = post(
+        ctx,
+        format!("/networks/{}/{verb}", enc(nonet)),
+        json!({"Container": cname}),
+    )?;
+    expect_error(
+        &resp,
+        404,
+        &format!("network {nonet} not found"),
+        &format!("{verb} with an unknown network"),
+    )
+}
+
 fn lifecycle(ctx: &Ctx) -> Outcome {
     let mut nets = Nets {
         ctx,
@@ -196,17 +211,7 @@ fn lifecycle(ctx: &Ctx) -> Outcome {
         "connecting an unknown container",
     )?;
     let nonet = format!("shipshape-{}-no-such-network", ctx.run_id);
-    let resp = post(
-        ctx,
-        format!("/networks/{}/connect", enc(&nonet)),
-        json!({"Container": cname}),
-    )?;
-    expect_error(
-        &resp,
-        404,
-        &format!("network {nonet} not found"),
-        "connecting to an unknown network",
-    )?;
+    unknown_network(ctx, "connect", &nonet, &cname)?;
     let resp = post(
         ctx,
         "/networks/host/connect".into(),
@@ -238,17 +243,7 @@ fn lifecycle(ctx: &Ctx) -> Outcome {
         &format!("No such container: {nobody}"),
         "disconnecting an unknown container",
     )?;
-    let resp = post(
-        ctx,
-        format!("/networks/{}/disconnect", enc(&nonet)),
-        json!({"Container": cname}),
-    )?;
-    expect_error(
-        &resp,
-        404,
-        &format!("network {nonet} not found"),
-        "disconnecting from an unknown network",
-    )?;
+    unknown_network(ctx, "disconnect", &nonet, &cname)?;
     let resp = ctx.send(Req::delete("/networks/bridge"))?;
     expect_error(
         &resp,

@@ -7,10 +7,9 @@
 
 use super::{expect_error, list_ids, list_request, Made};
 use crate::client::Response;
-use crate::ground::{fail, fail_at, seed_bytes, Ctx, Outcome, Problem};
+use crate::ground::{fail, fail_at, Ctx, Outcome, Problem};
 use crate::scenarios::{scenario, Scenario};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
@@ -476,32 +475,9 @@ fn property_case(ctx: &Ctx, specs: &[Spec], queries: &[Vec<Key>]) -> Outcome {
 fn property(ctx: &Ctx) -> Outcome {
     ctx.image()?;
     let name = "containers-api/list-filter-property";
-    let config = Config {
-        cases: ctx.cases.max(1),
-        max_shrink_iters: 16,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(ctx.seed, name));
-    let mut runner = TestRunner::new_with_rng(config, rng);
-    let result = runner.run(&case_strategy(), |(specs, queries)| {
-        property_case(ctx, &specs, &queries).map_err(|p| match p {
-            Problem::Fail(f) => TestCaseError::fail(f.reason),
-            Problem::Skip(s) => TestCaseError::fail(format!("prerequisite missing: {s}")),
-        })
-    });
-    let reproduce = format!(
-        "reproduce: shipshape run --filter {name} --seed {} --cases {}",
-        ctx.seed, ctx.cases
-    );
-    match result {
-        Ok(()) => Ok(()),
-        Err(TestError::Abort(why)) => Err(fail(format!("proptest aborted: {why}")).note(reproduce)),
-        Err(TestError::Fail(why, (specs, queries))) => Err(fail(format!(
-            "{why}; minimal input: containers {specs:?}, filters {queries:?}"
-        ))
-        .note(reproduce)),
-    }
+    crate::ground::property::check(ctx, name, case_strategy(), |(specs, queries)| {
+        property_case(ctx, specs, queries)
+    })
 }
 
 #[cfg(test)]
