@@ -195,6 +195,26 @@ fn push_pull_roundtrip(ctx: &Ctx) -> Outcome {
             &[],
         ));
     }
+    // What the registry holds, as dockerd reads it (20.10.24: 200,
+    // Descriptor {mediaType (schema 2 manifest), digest (the push's),
+    // size}, Platforms [{architecture, os}]).
+    let resp = ctx.send(Req::get(format!("/distribution/{repo}:v1/json")))?;
+    expect_status(&resp, 200, "distribution inspect of the pushed tag")?;
+    let dist = json_body(&resp, "distribution inspect")?;
+    let d = &dist["Descriptor"];
+    if d["digest"] != json!(digest)
+        || d["mediaType"] != "application/vnd.docker.distribution.manifest.v2+json"
+        || d["size"].as_i64().is_none_or(|n| n <= 0)
+        || dist["Platforms"].as_array().is_none_or(|p| p.is_empty())
+    {
+        return Err(fail_at(
+            &resp,
+            format!(
+                "distribution inspect gave {dist}; dockerd: Descriptor with the schema 2 \
+                 manifest type, digest {digest} and its size, and the image's Platforms"
+            ),
+        ));
+    }
     // Remove it (tag and digest go; the image with them), then pull it back.
     let del = ctx.send(Req::delete(format!(
         "/images/{}",
