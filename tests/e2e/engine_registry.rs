@@ -70,21 +70,7 @@ fn oci_image(layers: &[Vec<u8>], tag_note: &str) -> (Vec<u8>, Vec<u8>, HashMap<S
 /// error: the message of an error status, or of the stream's error line).
 pub(crate) fn api_pull(socket: &std::path::Path, image: &str, tag: &str) -> (u16, String) {
     let target = format!("/v1.41/images/create?fromImage={image}&tag={tag}");
-    let mut req = Request::new("POST", &target);
-    req.timeout = Duration::from_secs(120);
-    let resp = req.send(socket).expect("pull request");
-    let text = resp.text();
-    let err = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find_map(|v| {
-            v.get("error")
-                .or_else(|| v.get("message"))
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
-    (resp.status, err)
+    api_call(socket, "POST", &target, None, None)
 }
 
 fn layer_dirs(engine: &Engine) -> Vec<String> {
@@ -342,6 +328,18 @@ fn import(socket: &std::path::Path, repo: &str, tag: &str) {
     assert_eq!(resp.status, 200, "import: {}", resp.text());
 }
 
+/// One request of [`real_registry_failures_answer_as_dockerd`]: what it
+/// is, method, target, credentials, body, and dockerd's status and message.
+struct Case<'a>(
+    &'a str,
+    &'a str,
+    String,
+    Option<(&'a str, &'a str)>,
+    Option<&'a [u8]>,
+    u16,
+    String,
+);
+
 /// The failures a real registry produces, engine and dockerd side by side,
 /// each with dockerd 20.10.24's answer pinned (observed 2026-12-03 against
 /// Debian's docker-registry 2.8.2 with htpasswd auth).
@@ -369,16 +367,8 @@ fn real_registry_failures_answer_as_dockerd() {
     let pushed = format!("{h}/e2e/wrong-push");
     import(&engine.socket, &pushed, "v1");
     import(dockerd, &pushed, "v1");
-    let cases: Vec<(
-        &str,
-        &str,
-        String,
-        Option<(&str, &str)>,
-        Option<&[u8]>,
-        u16,
-        String,
-    )> = vec![
-        (
+    let cases: Vec<Case<'_>> = vec![
+        Case(
             "registry down",
             "POST",
             pull(&format!("{}/e2e/x", down.host)),
@@ -390,7 +380,7 @@ fn real_registry_failures_answer_as_dockerd() {
                 down.host
             ),
         ),
-        (
+        Case(
             "wrong credentials (pull)",
             "POST",
             pull(&format!("{h}/e2e/x")),
@@ -399,7 +389,7 @@ fn real_registry_failures_answer_as_dockerd() {
             500,
             "unauthorized: authentication required".into(),
         ),
-        (
+        Case(
             "no credentials (pull)",
             "POST",
             pull(&format!("{h}/e2e/x")),
@@ -408,7 +398,7 @@ fn real_registry_failures_answer_as_dockerd() {
             500,
             format!("Head \"http://{h}/v2/e2e/x/manifests/v1\": no basic auth credentials"),
         ),
-        (
+        Case(
             "wrong credentials (push, in the stream)",
             "POST",
             format!("/v1.41/images/{pushed}/push?tag=v1"),
@@ -417,7 +407,7 @@ fn real_registry_failures_answer_as_dockerd() {
             200,
             "unauthorized: authentication required".into(),
         ),
-        (
+        Case(
             "wrong credentials (login)",
             "POST",
             "/v1.41/auth".into(),
@@ -426,7 +416,7 @@ fn real_registry_failures_answer_as_dockerd() {
             500,
             format!("login attempt to http://{h}/v2/ failed with status: 401 Unauthorized"),
         ),
-        (
+        Case(
             "unknown manifest",
             "POST",
             pull(&format!("{h}/e2e/none")),
@@ -437,7 +427,7 @@ fn real_registry_failures_answer_as_dockerd() {
         ),
     ];
     let mut diffs = Vec::new();
-    for (name, method, target, auth, body, status, message) in &cases {
+    for Case(name, method, target, auth, body, status, message) in &cases {
         let e = api_call(&engine.socket, method, target, *auth, *body);
         let d = api_call(dockerd, method, target, *auth, *body);
         if d != (*status, message.clone()) {
