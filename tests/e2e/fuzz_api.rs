@@ -57,6 +57,7 @@ fn check(e: &Engine, method: &str, target: &str, content_type: Option<&str>, bod
         body,
         timeout: ANSWER_WITHIN,
         body_on_success: false,
+        headers: Vec::new(),
     }
     .send(&e.socket)
     .unwrap_or_else(|err| {

@@ -22,6 +22,7 @@ mod engine_hostile;
 mod engine_images_more;
 mod engine_networks;
 mod engine_registry;
+mod engine_registry_modes;
 mod engine_security;
 mod engine_volumes;
 mod fuzz_api;

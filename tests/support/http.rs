@@ -40,6 +40,8 @@ pub struct Request<'a> {
     /// Read the body of 1xx-3xx answers too. Off for fuzzing, where a
     /// success may be an endless stream (events, stats).
     pub body_on_success: bool,
+    /// More headers (`X-Registry-Auth`, ...).
+    pub headers: Vec<(String, String)>,
 }
 
 impl<'a> Request<'a> {
@@ -51,7 +53,13 @@ impl<'a> Request<'a> {
             body: &[],
             timeout: Duration::from_secs(30),
             body_on_success: true,
+            headers: Vec::new(),
         }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
     }
 
     pub fn json(mut self, body: &'a [u8]) -> Self {
@@ -72,6 +80,9 @@ impl<'a> Request<'a> {
         );
         if let Some(ct) = self.content_type {
             head.push_str(&format!("Content-Type: {ct}\r\n"));
+        }
+        for (k, v) in &self.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
         s.write_all(head.as_bytes())?;

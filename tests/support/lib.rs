@@ -5,9 +5,11 @@
 //! tests that must see or send exactly the bytes.
 
 pub mod http;
+pub mod netns;
 pub mod registry;
 pub mod sshd;
 pub mod tls;
+pub mod token;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,8 +1,11 @@
 //! A throwaway image registry for the distribution tests: Debian's
 //! `docker-registry` (the CNCF distribution registry) on 127.0.0.1, on a
 //! free port, with its storage in a temp directory; plain HTTP, with
-//! htpasswd basic auth, and/or with TLS from a throwaway CA. Killed (and its
-//! storage removed) on drop. Tests that need one skip when the package is
+//! htpasswd basic auth or the bearer-token flow (with [`TokenServer`]),
+//! and/or with TLS from a throwaway CA; on loopback, or in a network
+//! namespace of its own on a non-loopback address (where TLS is verified
+//! against the CA, as for any remote registry). Killed (and its storage
+//! removed) on drop. Tests that need one skip when the package is
 //! not installed (`.ci/run` installs it).
 
 use std::net::TcpListener;
@@ -10,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::netns::TestNetns;
 use crate::tls::{Ca, Leaf};
+use crate::token::TokenServer;
 
 /// The registry binary Debian's package installs.
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
@@ -20,8 +25,14 @@ pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 pub struct RegistryOptions {
     /// Basic auth through an htpasswd file with this one user.
     pub basic_auth: Option<(String, String)>,
-    /// TLS with a certificate for 127.0.0.1 and `localhost` from a fresh CA.
+    /// Bearer tokens from a [`TokenServer`] for this one user (instead of
+    /// basic auth).
+    pub bearer: Option<(String, String)>,
+    /// TLS with a certificate for the registry's address and `localhost`
+    /// from a fresh CA.
     pub tls: bool,
+    /// In a network namespace of its own, at a non-loopback address.
+    pub netns: bool,
 }
 
 /// A running registry; stopped on drop.
@@ -32,6 +43,10 @@ pub struct Registry {
     pub host: String,
     /// The CA that signed the server certificate (TLS only).
     pub ca_cert: Option<PathBuf>,
+    /// The token server of a bearer-auth registry.
+    pub token: Option<TokenServer>,
+    /// The namespace the registry runs in (dropped after the registry).
+    netns: Option<TestNetns>,
 }
 
 /// Whether the registry package is installed (tests skip without it).
@@ -61,8 +76,14 @@ fn htpasswd_line(user: &str, password: &str) -> String {
 impl Registry {
     pub fn start(opts: &RegistryOptions) -> Registry {
         let dir = tempfile::tempdir().expect("registry temp dir");
-        let port = free_port();
-        let host = format!("127.0.0.1:{port}");
+        let netns = opts
+            .netns
+            .then(|| TestNetns::new().unwrap_or_else(|e| panic!("registry namespace: {e}")));
+        let host = match &netns {
+            Some(ns) => format!("{}:5000", ns.ns_ip),
+            None => format!("127.0.0.1:{}", free_port()),
+        };
+        let address = host.split(':').next().unwrap_or("127.0.0.1").to_string();
         let storage = dir.path().join("data");
         std::fs::create_dir_all(&storage).expect("registry storage");
         let mut config = format!(
@@ -77,8 +98,8 @@ impl Registry {
                 dir.path(),
                 "registry",
                 &Leaf {
-                    names: &["127.0.0.1", "localhost"],
-                    common_name: "127.0.0.1",
+                    names: &[&address, "localhost"],
+                    common_name: &address,
                     server: true,
                     expired: false,
                 },
@@ -98,10 +119,26 @@ impl Registry {
                 file.display()
             ));
         }
+        let mut token = None;
+        if let Some((user, password)) = &opts.bearer {
+            let t = TokenServer::start(dir.path(), user, password);
+            config.push_str(&format!(
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                t.realm,
+                crate::token::SERVICE,
+                crate::token::ISSUER,
+                t.cert.display()
+            ));
+            token = Some(t);
+        }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).expect("registry config");
         let log = std::fs::File::create(dir.path().join("registry.log")).expect("registry log");
-        let child = Command::new(REGISTRY_BIN)
+        let mut cmd = match &netns {
+            Some(ns) => ns.command(REGISTRY_BIN),
+            None => Command::new(REGISTRY_BIN),
+        };
+        let child = cmd
             .arg("serve")
             .arg(&config_path)
             .stdin(Stdio::null())
@@ -114,6 +151,8 @@ impl Registry {
             dir,
             host,
             ca_cert,
+            token,
+            netns,
         };
         reg.wait_listening(Duration::from_secs(20));
         reg
@@ -148,6 +187,7 @@ impl Registry {
 impl Drop for Registry {
     fn drop(&mut self) {
         self.stop();
+        self.netns.take();
     }
 }
 
@@ -160,6 +200,10 @@ pub enum BlobFault {
     Truncate,
     /// Serve the first half, then hold the connection until the registry is dropped.
     Stall,
+    /// The first GET as `Truncate`; after it, the whole blob, and a
+    /// `Range: bytes=N-` request with a 206 and the rest (as a real
+    /// registry does), so a client may resume.
+    TruncateOnce,
 }
 
 /// A scripted registry for failures a real one will not produce: it serves
@@ -193,23 +237,42 @@ impl FakeRegistry {
         let stalled = Arc::new(AtomicBool::new(false));
         let content = Arc::new(content);
         let (stop2, stalled2) = (stop.clone(), stalled.clone());
+        // Blobs already cut once (`TruncateOnce`).
+        let cut2 = Arc::new(std::sync::Mutex::new(
+            std::collections::HashSet::<String>::new(),
+        ));
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(mut s) = conn else { continue };
-                let (content, stop, stalled) = (content.clone(), stop2.clone(), stalled2.clone());
+                let (content, stop, stalled, cut) = (
+                    content.clone(),
+                    stop2.clone(),
+                    stalled2.clone(),
+                    cut2.clone(),
+                );
                 std::thread::spawn(move || {
                     let mut r = BufReader::new(s.try_clone().expect("clone"));
                     let mut line = String::new();
                     if r.read_line(&mut line).is_err() {
                         return;
                     }
+                    let mut range_from: Option<usize> = None;
                     loop {
                         let mut h = String::new();
                         if r.read_line(&mut h).is_err() || h.trim().is_empty() {
                             break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            if k.trim().eq_ignore_ascii_case("range") {
+                                range_from = v
+                                    .trim()
+                                    .strip_prefix("bytes=")
+                                    .and_then(|v| v.strip_suffix('-'))
+                                    .and_then(|n| n.parse().ok());
+                            }
                         }
                     }
                     let mut parts = line.split_whitespace();
@@ -282,6 +345,34 @@ impl FakeRegistry {
                                     .copied()
                                     .unwrap_or(BlobFault::None)
                                 {
+                                    BlobFault::TruncateOnce
+                                        if head
+                                            || !cut
+                                                .lock()
+                                                .expect("cut set")
+                                                .insert(digest.to_string()) =>
+                                    {
+                                        match range_from.filter(|&n| n < b.len()) {
+                                            Some(n) => send(
+                                                &mut s,
+                                                "206 Partial Content",
+                                                "application/octet-stream",
+                                                &b[n..],
+                                                &format!(
+                                                    "Content-Range: bytes {n}-{}/{}\r\n",
+                                                    b.len() - 1,
+                                                    b.len()
+                                                ),
+                                            ),
+                                            None => send(
+                                                &mut s,
+                                                "200 OK",
+                                                "application/octet-stream",
+                                                b,
+                                                "",
+                                            ),
+                                        }
+                                    }
                                     BlobFault::None => {
                                         send(&mut s, "200 OK", "application/octet-stream", b, "")
                                     }

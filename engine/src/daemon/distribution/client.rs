@@ -481,7 +481,7 @@ impl Client {
             return Ok(Some(format!("Bearer {t}")));
         }
         if let Some(ch) = bearer {
-            let token = self.fetch_token(&ch, scope).await?;
+            let token = self.fetch_token(&ch, scope, method, url).await?;
             if let Ok(mut a) = self.auth.lock() {
                 a.tokens.insert(scope.to_string(), token.clone());
             }
@@ -499,7 +499,16 @@ impl Client {
         Ok(None)
     }
 
-    async fn fetch_token(&self, ch: &Challenge, scope: &str) -> Result<String, EngineError> {
+    /// A token for `scope` from the challenge's realm; `method` and `for_url`
+    /// are the request it is for: a refusal is worded as dockerd's, behind
+    /// that request (`Get "https://H/v2/": unauthorized: ...`).
+    async fn fetch_token(
+        &self,
+        ch: &Challenge,
+        scope: &str,
+        method: &Method,
+        for_url: &str,
+    ) -> Result<String, EngineError> {
         let query = {
             let mut q = form_urlencoded::Serializer::new(String::new());
             if !ch.service.is_empty() {
@@ -527,7 +536,7 @@ impl Client {
             let text = r.error_text().await;
             return Err(
                 if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                    EngineError::System(text)
+                    EngineError::System(format!("{} {for_url:?}: {text}", go_method(method)))
                 } else {
                     EngineError::System(format!("token request to {url} failed: {text}"))
                 },

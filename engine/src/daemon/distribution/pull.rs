@@ -2,7 +2,8 @@
 //! manifest (Docker schema 2 or OCI; a list or index resolved to the asked
 //! platform, the host's by default), the config, then the layers: up to
 //! `--max-concurrent-downloads` at once, each streamed as it arrives
-//! through its digest check and decompression into the store, which makes
+//! through its digest check and decompression (gzip, zstd or none, told
+//! by the stream's magic as dockerd does) into the store, which makes
 //! it visible only once both its blob digest and its diff ID are checked.
 //! The image (and its tag and RepoDigest) is stored only after every layer
 //! is in, so a failure or a crash leaves no partial image, and every layer
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -375,9 +377,6 @@ pub async fn pull(
             diff_ids.len()
         )));
     }
-    for l in &layers {
-        check_layer_media(l)?;
-    }
     let previous = daemon.images.get(&r.familiar()).ok().map(|i| i.id);
     if daemon.images.get(&image_id).is_err() {
         download_layers(
@@ -454,17 +453,6 @@ fn is_eof(e: &(dyn std::error::Error + 'static)) -> bool {
 /// Nondistributable (foreign) layers are not in the registry and not pulled.
 fn is_foreign(l: &Descriptor) -> bool {
     l.media_type.contains("foreign") || l.media_type.contains("nondistributable")
-}
-
-fn check_layer_media(l: &Descriptor) -> Result<(), EngineError> {
-    let m = l.media_type.as_str();
-    if m.ends_with("+zstd") {
-        return Err(EngineError::NotImplemented(format!(
-            "layer {} is zstd-compressed ({m}): this engine decompresses gzip and plain layers only",
-            l.digest
-        )));
-    }
-    Ok(())
 }
 
 fn config_diff_ids(config: &[u8]) -> Result<Vec<String>, EngineError> {
@@ -561,7 +549,23 @@ async fn download_layers(
     }
 }
 
-/// Downloads one layer straight into the store; returns the blob's size.
+/// How many times a download cut short is resumed (`Range: bytes=N-`)
+/// before the pull fails with `unexpected EOF`.
+const MAX_RESUMES: usize = 3;
+
+/// The rest of a blob from byte `from` on, if the registry serves ranges
+/// (206); `None` otherwise (or on any error: the caller fails the pull).
+async fn resume(client: &Client, scope: &str, path: &str, from: u64) -> Option<Incoming> {
+    let range = [("range".to_string(), format!("bytes={from}-"))];
+    let resp = client
+        .send(scope, Method::GET, path, &range, ReqBody::Empty)
+        .await
+        .ok()?;
+    (resp.status == StatusCode::PARTIAL_CONTENT).then_some(resp.body)
+}
+
+/// Downloads one layer straight into the store, resuming a download cut
+/// short where the registry allows it; returns the blob's size.
 async fn download_one(
     daemon: Arc<Daemon>,
     client: &Client,
@@ -604,18 +608,16 @@ async fn download_one(
     let mut last = Instant::now() - Duration::from_secs(1);
     let mut shown: u64 = 0;
     let mut failure: Option<EngineError> = None;
+    let mut resumes = 0;
     loop {
-        match body.frame().await {
+        let cut = match body.frame().await {
+            None if total > 0 && current < total => true,
             None => break,
+            // A connection closed before the announced length is Go's io.ErrUnexpectedEOF.
+            Some(Err(e)) if e.is_incomplete_message() || is_eof(&e) => true,
             Some(Err(e)) => {
-                // A connection closed before the announced length is Go's io.ErrUnexpectedEOF.
-                let what = if e.is_incomplete_message() || is_eof(&e) {
-                    "unexpected EOF".to_string()
-                } else {
-                    e.to_string()
-                };
                 failure = Some(EngineError::System(format!(
-                    "error pulling layer {}: {what}",
+                    "error pulling layer {}: {e}",
                     desc.digest
                 )));
                 break;
@@ -640,6 +642,26 @@ async fn download_one(
                 }
                 if tx.send(Ok(data)).await.is_err() {
                     // The store stopped reading: its error says why.
+                    break;
+                }
+                false
+            }
+        };
+        if cut {
+            // Cut short: ask for the rest, as dockerd does (a few times).
+            let rest = if resumes < MAX_RESUMES {
+                resumes += 1;
+                resume(client, &scope, &url_path, current).await
+            } else {
+                None
+            };
+            match rest {
+                Some(b) => body = b,
+                None => {
+                    failure = Some(EngineError::System(format!(
+                        "error pulling layer {}: unexpected EOF",
+                        desc.digest
+                    )));
                     break;
                 }
             }

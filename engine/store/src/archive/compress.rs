@@ -1,5 +1,6 @@
 //! Compressed streams: the magics dockerd recognises, one table shared by
-//! detection and decoding. Only gzip is decoded.
+//! detection and decoding. gzip and zstd are decoded (zstd by `ruzstd`, a
+//! pure-Rust decoder); bzip2 and xz are refused.
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -22,13 +23,14 @@ fn compression(head: &[u8]) -> Option<&'static str> {
 }
 
 /// Whether `head` (the first bytes of a file) starts like a compressed
-/// stream: gzip, or one of the formats `decompress` refuses.
+/// stream: gzip, zstd, or one of the formats `decompress` refuses.
 pub fn is_compressed(head: &[u8]) -> bool {
     compression(head).is_some()
 }
 
-/// Wraps `r` in a gzip decoder if it starts with the gzip magic; refuses the
-/// other compressions dockerd knows (we ship no decoder for them) with a clear message.
+/// Wraps `r` in a gzip or zstd decoder if it starts with that magic;
+/// refuses the other compressions dockerd knows (we ship no decoder for
+/// them) with a clear message.
 pub fn decompress<'a, R: Read + Send + 'a>(r: R) -> Result<Box<dyn Read + Send + 'a>, StoreError> {
     let mut br = BufReader::with_capacity(64 * 1024, r);
     let head = br.fill_buf()?.to_vec();
@@ -36,8 +38,11 @@ pub fn decompress<'a, R: Read + Send + 'a>(r: R) -> Result<Box<dyn Read + Send +
         None => Ok(Box::new(br)),
         // MultiGzDecoder: some tools write concatenated gzip members.
         Some("gzip") => Ok(Box::new(flate2::read::MultiGzDecoder::new(br))),
+        Some("zstd") => ruzstd::decoding::StreamingDecoder::new(br)
+            .map(|d| Box::new(d) as Box<dyn Read + Send + 'a>)
+            .map_err(|e| StoreError::InvalidInput(format!("invalid zstd stream: {e}"))),
         Some(name) => Err(StoreError::InvalidInput(format!(
-            "unsupported compression format {name}: only gzip and uncompressed archives can be loaded"
+            "unsupported compression format {name}: only gzip, zstd and uncompressed archives can be loaded"
         ))),
     }
 }
