@@ -18,7 +18,7 @@ use crate::client::{enc, Req, Response};
 use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem, RUN_LABEL};
 
 /// A tar holding `files` (name, content).
-fn tar_of(files: &[(&str, &str)]) -> Result<Vec<u8>, Problem> {
+pub(super) fn tar_of(files: &[(&str, &str)]) -> Result<Vec<u8>, Problem> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in files {
         let mut h = tar::Header::new_gnu();
@@ -34,16 +34,16 @@ fn tar_of(files: &[(&str, &str)]) -> Result<Vec<u8>, Problem> {
 }
 
 /// A finished build: the response, its stream text and the image it tagged.
-struct Built {
-    resp: Response,
-    stream: String,
-    error: Option<Value>,
-    tag: String,
-    ids: Vec<String>,
+pub(super) struct Built {
+    pub resp: Response,
+    pub stream: String,
+    pub error: Option<Value>,
+    pub tag: String,
+    pub ids: Vec<String>,
 }
 
 /// `POST /build` with the run's label, tagged with a unique name.
-fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Built, Problem> {
+pub(super) fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Built, Problem> {
     let tag = format!("{}:latest", ctx.unique_name("build"));
     ctx.record_created_image(tag.clone());
     let labels = serde_json::json!({ RUN_LABEL: ctx.run_id }).to_string();
@@ -85,7 +85,7 @@ fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Built, Proble
 }
 
 /// Removes what a build made (never the fixture).
-fn clean(ctx: &Ctx, b: &Built) {
+pub(super) fn clean(ctx: &Ctx, b: &Built) {
     let _ = ctx.send(Req::delete(format!("/images/{}", enc(&b.tag))));
     ctx.forget_created_image(&b.tag);
     let fixture = ctx
@@ -99,7 +99,7 @@ fn clean(ctx: &Ctx, b: &Built) {
     }
 }
 
-fn ok_build(b: &Built) -> Outcome {
+pub(super) fn ok_build(b: &Built) -> Outcome {
     expect_status(&b.resp, 200, "building")?;
     if let Some(e) = &b.error {
         return Err(fail_at(&b.resp, format!("the build failed: {e}")));

@@ -4,6 +4,7 @@
 //! answers is in specs/harness/expectations.json (`api/...`).
 
 mod build;
+mod build_checks;
 mod build_classic;
 mod info;
 mod json;
@@ -51,6 +52,12 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("build-run-failure", true, build_classic::run_failure),
     ("build-cache-from", true, build_classic::cache_from),
     ("build-run-stderr", true, build_classic::run_stderr),
+    (
+        "build-empty-dockerfile-and-platform",
+        true,
+        build_checks::dockerfile_and_platform,
+    ),
+    ("build-stage-aux-ids", true, build_checks::stage_ids),
     ("list-trailing-slash", false, routing::list_trailing_slash),
     ("volume-empty-name", false, routing::volume_empty_name),
     (

@@ -7,6 +7,7 @@ mod create_checks;
 mod health;
 mod links;
 mod list_filters;
+mod old_clients;
 mod ops;
 mod top;
 mod volumes;
@@ -26,6 +27,7 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(ops::scenarios());
     v.extend(health::scenarios());
     v.extend(links::scenarios());
+    v.extend(old_clients::scenarios());
     v
 }
 
