@@ -92,9 +92,7 @@ pub fn parse(platform: &str) -> Result<Spec, EngineError> {
             "{platform:?}: unknown operating system or architecture: invalid argument"
         ))),
         [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(spec(os, arch, "")),
-        [os, arch, variant] if !os.is_empty() && !arch.is_empty() => {
-            Ok(spec(os, arch, variant))
-        }
+        [os, arch, variant] if !os.is_empty() && !arch.is_empty() => Ok(spec(os, arch, variant)),
         _ => Err(EngineError::InvalidParameter(format!(
             "{platform:?}: cannot parse platform specifier: invalid argument"
         ))),

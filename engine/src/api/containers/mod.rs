@@ -250,7 +250,11 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
                 head = head.replacen("\"Ports\":[]", &format!("\"Ports\":{ports}"), 1);
             }
             if let Some((own, names)) = names {
-                head = head.replacen(&format!("\"Names\":{own}"), &format!("\"Names\":{names}"), 1);
+                head = head.replacen(
+                    &format!("\"Names\":{own}"),
+                    &format!("\"Names\":{names}"),
+                    1,
+                );
             }
             buf.extend_from_slice(head.as_bytes());
         }

@@ -43,7 +43,9 @@ pub fn names_by_target(d: &Daemon) -> std::collections::HashMap<String, Vec<Stri
             .filter_map(Value::as_str)
             .filter_map(|l| l.split_once(':'))
         {
-            out.entry(target.to_string()).or_default().push(name.to_string());
+            out.entry(target.to_string())
+                .or_default()
+                .push(name.to_string());
         }
     }
     out

@@ -19,14 +19,21 @@ use crate::client::{enc, Req};
 use crate::ground::{fail, fail_at, Ctx, Outcome};
 use crate::scenarios::containers_api::expect_error;
 
-const BAD_PLATFORM: &str =
-    "\"foobar\": unknown operating system or architecture: invalid argument";
+const BAD_PLATFORM: &str = "\"foobar\": unknown operating system or architecture: invalid argument";
 
 pub fn dockerfile_and_platform(ctx: &Ctx) -> Outcome {
     let cases: [(&str, &str, &str); 4] = [
         ("", "", "the Dockerfile (Dockerfile) cannot be empty"),
-        ("\n\n   \n\t\n", "", "failed to parse Dockerfile: file with no instructions"),
-        ("# only a comment", "", "failed to parse Dockerfile: file with no instructions"),
+        (
+            "\n\n   \n\t\n",
+            "",
+            "failed to parse Dockerfile: file with no instructions",
+        ),
+        (
+            "# only a comment",
+            "",
+            "failed to parse Dockerfile: file with no instructions",
+        ),
         ("FROM scratch\n", "&platform=foobar", BAD_PLATFORM),
     ];
     for (dockerfile, query, message) in cases {
@@ -34,7 +41,12 @@ pub fn dockerfile_and_platform(ctx: &Ctx) -> Outcome {
             Req::post(format!("/build?rm=1&forcerm=1{query}"))
                 .raw(tar_of(&[("Dockerfile", dockerfile)])?, "application/x-tar"),
         )?;
-        expect_error(&resp, 400, message, &format!("building {dockerfile:?}{query}"))?;
+        expect_error(
+            &resp,
+            400,
+            message,
+            &format!("building {dockerfile:?}{query}"),
+        )?;
     }
     let img = ctx.image()?;
     let resp = ctx.send(Req::post(format!(

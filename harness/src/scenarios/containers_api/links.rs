@@ -32,14 +32,19 @@ fn list_link_names(ctx: &Ctx) -> Outcome {
     cfg["HostConfig"] = json!({"Links": [format!("{target}:al")]});
     made.create(cfg, Some(&parent))?;
     let filters = json!({"id": [tid]}).to_string();
-    let resp = ctx.send(Req::get(format!("/containers/json?all=1&filters={}", enc(&filters))))?;
+    let resp = ctx.send(Req::get(format!(
+        "/containers/json?all=1&filters={}",
+        enc(&filters)
+    )))?;
     expect_status(&resp, 200, "listing the target")?;
     let list = crate::ground::json_body(&resp, "container list")?;
     let names = &list[0]["Names"];
     let mut want = vec![format!("/{parent}/al"), format!("/{target}")];
     want.sort();
     if *names != json!(want) {
-        return Err(fail(format!("the target's Names: dockerd lists {want:?}, got {names}")));
+        return Err(fail(format!(
+            "the target's Names: dockerd lists {want:?}, got {names}"
+        )));
     }
     Ok(())
 }

@@ -21,8 +21,18 @@ use serde_json::{json, Value};
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        scenario("containers-api", "update-pids-limit", true, update_pids_limit),
-        scenario("containers-api", "inspect-old-versions", true, inspect_old_versions),
+        scenario(
+            "containers-api",
+            "update-pids-limit",
+            true,
+            update_pids_limit,
+        ),
+        scenario(
+            "containers-api",
+            "inspect-old-versions",
+            true,
+            inspect_old_versions,
+        ),
     ]
 }
 
@@ -59,7 +69,12 @@ fn update_pids_limit(ctx: &Ctx) -> Outcome {
             "an update as API 1.24 set PidsLimit to {got}; dockerd ignores it there (32 stays)"
         )));
     }
-    for (limit, want) in [(16, json!(16)), (-1, json!(0)), (7, json!(7)), (-2, json!(0))] {
+    for (limit, want) in [
+        (16, json!(16)),
+        (-1, json!(0)),
+        (7, json!(7)),
+        (-2, json!(0)),
+    ] {
         update(Req::post(path.clone()), limit)?;
         let got = pids_limit(ctx, &id)?;
         if got != want {
@@ -72,7 +87,8 @@ fn update_pids_limit(ctx: &Ctx) -> Outcome {
 }
 
 fn inspect_as(ctx: &Ctx, version: &str, id: &str) -> Result<Value, Problem> {
-    let resp = ctx.send(Req::get(format!("/v{version}/containers/{}/json", enc(id))).unversioned())?;
+    let resp =
+        ctx.send(Req::get(format!("/v{version}/containers/{}/json", enc(id))).unversioned())?;
     expect_status(&resp, 200, &format!("inspect as API {version}"))?;
     json_body(&resp, "inspect")
 }
@@ -104,7 +120,9 @@ fn inspect_old_versions(ctx: &Ctx) -> Outcome {
         return Err(fail(p.clone()));
     }
     let v20 = inspect_as(ctx, "1.20", &id)?;
-    if !has(&v20, "Mounts") || has(&v20["Config"], "Cpuset") || !has(&v20["Config"], "NetworkDisabled")
+    if !has(&v20, "Mounts")
+        || has(&v20["Config"], "Cpuset")
+        || !has(&v20["Config"], "NetworkDisabled")
         || has(&v20["NetworkSettings"], "Networks")
     {
         return Err(fail(format!(
