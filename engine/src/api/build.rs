@@ -71,6 +71,9 @@ fn options(ctx: &Ctx) -> Result<Options, EngineError> {
         target: q.get("target").filter(|t| !t.is_empty()).map(String::from),
         cache_from,
     };
+    if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
+        crate::daemon::platform::parse(p)?;
+    }
     let dockerfile_name = q
         .get("dockerfile")
         .filter(|s| !s.is_empty())
@@ -104,7 +107,19 @@ async fn start(
             drop(spool);
             let text = context.dockerfile(&dockerfile_name)?;
             context.drop_ignored(&dockerfile_name)?;
+            // dockerd 20.10.24: a file of no bytes "cannot be empty"; one of
+            // blank lines and comments has "no instructions".
+            if text.is_empty() {
+                return Err(EngineError::InvalidParameter(format!(
+                    "the Dockerfile ({dockerfile_name}) cannot be empty"
+                )));
+            }
             let mut ins = dockerfile::parse(&text)?;
+            if ins.is_empty() {
+                return Err(EngineError::InvalidParameter(
+                    "failed to parse Dockerfile: file with no instructions".into(),
+                ));
+            }
             build::validate(&ins)?;
             if let Some(t) = &target {
                 build::cut_to_target(&mut ins, t)?;
@@ -143,7 +158,7 @@ async fn start(
                 if quiet {
                     out.always(json!({ "stream": format!("{id}\n") })).await;
                 } else {
-                    out.always(json!({ "aux": { "ID": id } })).await;
+                    out.aux_id(&id).await;
                     out.stream(&format!(
                         "Successfully built {}\n",
                         id.trim_start_matches("sha256:")

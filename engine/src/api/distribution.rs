@@ -88,6 +88,8 @@ pub async fn pull(ctx: &Ctx, req: Request, image: &str) -> Result<Response, Engi
     super::body::request::drain(req).await;
     let tag = ctx.query.get("tag").unwrap_or("");
     let reference = crate::daemon::distribution::pull_reference(image, tag)?;
+    // dockerd checks the platform before it contacts any registry.
+    pull::wanted_platform(ctx.query.get("platform"))?;
     if reference.domain == "docker.io" {
         // Docker Hub is never contacted: fail as dockerd does offline.
         return Err(crate::daemon::images::pull::pull_error(image, tag).await);

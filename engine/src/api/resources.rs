@@ -15,6 +15,7 @@ use crate::api::{body, json, no_content, Ctx, Request, Response};
 use crate::daemon::containers::record::{HostConfig, RestartPolicy};
 use crate::daemon::{containers::cgroups, containers::restart, containers::stats, Container};
 use crate::errdefs::EngineError;
+use crate::version::ApiVersion;
 
 /// How often a stats stream reports, as dockerd's collector.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
@@ -184,7 +185,12 @@ pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, Engi
         set("MemoryReservation", json!(u.memory_reservation));
         res.memory_reservation = Some(u.memory_reservation);
     }
-    if let Some(p) = u.pids_limit {
+    // Clients before API 1.25 cannot update PidsLimit: dockerd drops the
+    // field. Zero or less lifts the limit, and inspect then shows 0
+    // (dockerd 20.10.24 for -2, -1 and 0).
+    let pids_limit = u.pids_limit.filter(|_| ctx.version >= ApiVersion(1, 25));
+    if let Some(p) = pids_limit {
+        let p = p.max(0);
         hc.pids_limit = Some(p);
         set("PidsLimit", json!(p));
         res.pids = Some(if p > 0 { p } else { -1 });

@@ -15,6 +15,7 @@ pub mod distribution;
 pub mod events;
 pub mod images;
 pub mod networks;
+pub mod platform;
 pub mod plugins;
 pub mod swarm;
 pub mod volumes;

@@ -17,6 +17,7 @@ use crate::errdefs::EngineError;
 use crate::version::ApiVersion;
 
 pub mod attach;
+mod legacy;
 pub mod ops;
 mod render;
 
@@ -89,6 +90,7 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
         v["SizeRw"] = json!(rw);
         v["SizeRootFs"] = json!(rootfs);
     }
+    legacy::inspect_for_version(&mut v, ctx.version);
     Ok(json(&v))
 }
 
@@ -169,6 +171,13 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
     };
     // `before` and `since` depend on where a container sits in the walk.
     let mut walk = filters.walk();
+    let link_names = crate::daemon::containers::links::names_by_target(d);
+    let names_of = |r: &Record| -> Option<Value> {
+        let extra = link_names.get(&r.name)?;
+        let mut all: Vec<&String> = extra.iter().chain([&r.name]).collect();
+        all.sort();
+        Some(json!(all))
+    };
     if with_sizes {
         // Sizes walk the filesystem: the slow path, built as JSON values.
         let mut out: Vec<Value> = Vec::new();
@@ -186,7 +195,11 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
                 if !wanted(&r) {
                     continue;
                 }
-                render::list_entry(&r, ops::mounts_json(d, &r))
+                let mut v = render::list_entry(&r, ops::mounts_json(d, &r));
+                if let Some(names) = names_of(&r) {
+                    v["Names"] = names;
+                }
+                v
             };
             let published = d.networks.published(&c.id);
             if !published.is_empty() {
@@ -223,18 +236,26 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
         }
         state.clear();
         render::write_list_state(&mut state, &r);
+        let names = names_of(&r).map(|n| (json!([r.name]).to_string(), n));
         let fixed = r.derived(|r| render::list_fixed(r, ops::mounts_json(d, r)));
         let published = d.networks.published(&c.id);
-        if published.is_empty() {
+        if published.is_empty() && names.is_none() {
             buf.extend_from_slice(&fixed.list_head);
         } else {
-            // The cached head has no ports: a running container's go in.
-            let ports = crate::daemon::networks::ports::render_list(&published);
-            let head = String::from_utf8_lossy(&fixed.list_head).replacen(
-                "\"Ports\":[]",
-                &format!("\"Ports\":{ports}"),
-                1,
-            );
+            // The cached head has no ports and only the container's own
+            // name: a running container's ports and its link names go in.
+            let mut head = String::from_utf8_lossy(&fixed.list_head).into_owned();
+            if !published.is_empty() {
+                let ports = crate::daemon::networks::ports::render_list(&published);
+                head = head.replacen("\"Ports\":[]", &format!("\"Ports\":{ports}"), 1);
+            }
+            if let Some((own, names)) = names {
+                head = head.replacen(
+                    &format!("\"Names\":{own}"),
+                    &format!("\"Names\":{names}"),
+                    1,
+                );
+            }
             buf.extend_from_slice(head.as_bytes());
         }
         buf.extend_from_slice(&state);

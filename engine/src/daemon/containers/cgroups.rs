@@ -166,8 +166,16 @@ fn check_cpuset(value: &str, key: &str, what: &str, online_file: &str) -> Result
 }
 
 /// dockerd's defaults at create: a memory limit without a swap setting
-/// allows as much swap again (MemorySwap = 2 x Memory), and inspect shows it.
+/// allows as much swap again (MemorySwap = 2 x Memory), and inspect shows it;
+/// a PidsLimit of zero or less means "no limit" and inspect shows null
+/// (dockerd 20.10.24 for PidsLimit -2, -1 and 0).
 pub fn normalize(hc: &mut HostConfig, raw: &mut Value) {
+    if hc.pids_limit.is_some_and(|p| p <= 0) {
+        hc.pids_limit = None;
+        if let Some(o) = raw.as_object_mut() {
+            o.insert("PidsLimit".into(), Value::Null);
+        }
+    }
     if hc.memory > 0 && hc.memory_swap == 0 {
         // Saturating: a client may send any int64, and a huge limit must
         // stay huge rather than overflow (a panic, or a negative limit).

@@ -492,13 +492,14 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
         Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmounting the container's root"),
         Err(e) => tracing::warn!(id = %c.id, error = %e, "unmounting the container's root"),
     }
-    let auto_remove = {
+    let (auto_remove, restart) = {
         let mut r = c.record();
         r.state.status = Status::Exited;
         r.state.running_exit(status.code());
         r.state.oom_killed = oom_killed;
         super::health::on_exit(&mut r.state);
-        r.host_config.auto_remove
+        let restart = super::restart::plan(&c.id, &mut r);
+        (r.host_config.auto_remove, restart)
     };
     if let Err(e) = c.save_state() {
         tracing::warn!(id = %c.id, error = %e, "persisting exit");
@@ -512,7 +513,9 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     c.hub.bump();
     c.progress.send_modify(|p| p.exits += 1);
     tracing::info!(id = %c.id, code = status.code(), "container exited");
-    super::restart::on_exit(d, c);
+    if let Some(planned) = restart {
+        super::restart::schedule(d, c, planned);
+    }
     if auto_remove {
         let _op = c.op_lock.lock().await;
         let rec = c.snapshot();

@@ -27,6 +27,30 @@ pub fn normalize(d: &Daemon, name: &str, host_raw: &mut Value) {
     }
 }
 
+/// The names legacy links give containers, by the target's own name: a
+/// container that links "/db" as "data" gives "/db" the name "/app/data",
+/// and the list shows it among the target's `Names` (dockerd 20.10.24 sorts
+/// them: `["/app/data", "/db"]`).
+pub fn names_by_target(d: &Daemon) -> std::collections::HashMap<String, Vec<String>> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for c in d.all_containers() {
+        let rec = c.record();
+        let Some(links) = rec.host_config_raw.get("Links").and_then(Value::as_array) else {
+            continue;
+        };
+        for (target, name) in links
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(|l| l.split_once(':'))
+        {
+            out.entry(target.to_string())
+                .or_default()
+                .push(name.to_string());
+        }
+    }
+    out
+}
+
 /// `DELETE /containers/{name}?link=1`: `name` is "<container>/<alias>".
 pub fn remove(d: &Daemon, name: &str) -> Result<(), EngineError> {
     let not_found = || EngineError::NotFound(format!("No such container: {name}"));

@@ -142,36 +142,47 @@ fn ran_for(r: &Record) -> Duration {
     }
 }
 
-/// Called once an exit has been recorded: schedules a restart when the
-/// policy asks for one.
-pub fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>) {
+/// A restart the policy asks for: its back-off and the manager's
+/// generation it belongs to.
+pub struct Planned {
+    delay: Duration,
+    generation: u64,
+}
+
+/// Called with the exit being recorded, under the record's lock: when the
+/// policy wants the container back, it is "restarting" (and its count one
+/// higher) from the moment the exit is visible, as dockerd shows it, never
+/// "exited" in between. Takes the managers' lock inside the record's.
+pub fn plan(id: &str, r: &mut Record) -> Option<Planned> {
     if SHUTTING_DOWN.load(Ordering::SeqCst) {
-        return;
+        return None;
     }
-    let (delay, generation) = {
-        let mut m = managers();
-        let e = m.entry(c.id.clone()).or_default();
-        let mut r = c.record();
-        if e.cancelled
-            || r.host_config.auto_remove
-            || r.state.status != Status::Exited
-            || !policy_wants(&r, r.state.exit_code)
-        {
-            return;
-        }
-        e.delay = if ran_for(&r) >= RESET_AFTER || e.delay.is_zero() {
-            FIRST_DELAY
-        } else {
-            (e.delay * 2).min(MAX_DELAY)
-        };
-        r.restart_count += 1;
-        r.state.status = Status::Restarting;
-        (e.delay, e.generation)
+    let mut m = managers();
+    let e = m.entry(id.to_string()).or_default();
+    if e.cancelled
+        || r.host_config.auto_remove
+        || r.state.status != Status::Exited
+        || !policy_wants(r, r.state.exit_code)
+    {
+        return None;
+    }
+    e.delay = if ran_for(r) >= RESET_AFTER || e.delay.is_zero() {
+        FIRST_DELAY
+    } else {
+        (e.delay * 2).min(MAX_DELAY)
     };
-    if let Err(e) = c.save_state() {
-        tracing::warn!(id = %c.id, error = %e, "persisting restarting state");
-    }
-    c.hub.bump();
+    r.restart_count += 1;
+    r.state.status = Status::Restarting;
+    Some(Planned {
+        delay: e.delay,
+        generation: e.generation,
+    })
+}
+
+/// Starts the container again after the planned back-off, unless it was
+/// stopped, started, removed or restarted through the API meanwhile.
+pub fn schedule(d: &Arc<Daemon>, c: &Arc<Container>, planned: Planned) {
+    let Planned { delay, generation } = planned;
     tracing::info!(id = %c.id, ?delay, "restarting container per its restart policy");
     let (d, c) = (d.clone(), c.clone());
     tokio::spawn(async move {

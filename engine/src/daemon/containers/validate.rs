@@ -98,63 +98,6 @@ fn healthcheck(hc: &Value) -> Result<(), EngineError> {
     Ok(())
 }
 
-const KNOWN_OS: &[&str] = &[
-    "aix",
-    "android",
-    "darwin",
-    "dragonfly",
-    "freebsd",
-    "hurd",
-    "illumos",
-    "ios",
-    "js",
-    "linux",
-    "nacl",
-    "netbsd",
-    "openbsd",
-    "plan9",
-    "solaris",
-    "windows",
-    "zos",
-];
-const KNOWN_ARCH: &[&str] = &[
-    "386",
-    "amd64",
-    "amd64p32",
-    "arm",
-    "armbe",
-    "arm64",
-    "arm64be",
-    "ppc64",
-    "ppc64le",
-    "loong64",
-    "mips",
-    "mipsle",
-    "mips64",
-    "mips64le",
-    "mips64p32",
-    "mips64p32le",
-    "ppc",
-    "riscv",
-    "riscv64",
-    "s390",
-    "s390x",
-    "sparc",
-    "sparc64",
-    "wasm",
-];
-
-/// containerd's architecture aliases.
-fn normalize_arch(a: &str) -> &str {
-    match a {
-        "i386" => "386",
-        "x86_64" | "x86-64" => "amd64",
-        "aarch64" => "arm64",
-        "armhf" | "armel" => "arm",
-        other => other,
-    }
-}
-
 /// The `platform` query of a create, as containerd's `platforms.Parse`
 /// reads it (`os`, `arch`, `os/arch[/variant]`, case-insensitive), checked
 /// against the image: malformed is 400, another platform than the image's
@@ -163,29 +106,13 @@ pub fn platform(image: &Image, reference: &str, platform: &str) -> Result<(), En
     if platform.is_empty() {
         return Ok(());
     }
-    let lower = platform.to_ascii_lowercase();
-    let parts: Vec<&str> = lower.split('/').collect();
-    let (os, arch) = match parts.as_slice() {
-        [one] if KNOWN_OS.contains(one) => (one.to_string(), std::env::consts::ARCH),
-        [one] if KNOWN_ARCH.contains(&normalize_arch(one)) => {
-            ("linux".to_string(), normalize_arch(one))
-        }
-        [_] => {
-            return Err(invalid(format!(
-                "{platform:?}: unknown operating system or architecture: invalid argument"
-            )))
-        }
-        [os, arch] | [os, arch, _] => (os.to_string(), normalize_arch(arch)),
-        _ => {
-            return Err(invalid(format!(
-                "{platform:?}: cannot parse platform specifier: invalid argument"
-            )))
-        }
-    };
-    // Rust names the host's architecture as uname does; Go as GOARCH.
-    let arch = normalize_arch(arch);
+    let want = crate::daemon::platform::parse(platform)?;
+    let (os, arch) = (want.os, want.arch);
     let field = |k: &str| image.config.get(k).and_then(Value::as_str).unwrap_or("");
-    let (have_os, have_arch) = (field("os"), normalize_arch(field("architecture")));
+    let (have_os, have_arch) = (
+        field("os"),
+        crate::daemon::platform::normalize_arch(field("architecture")),
+    );
     if os != have_os || arch != have_arch {
         return Err(EngineError::NotFound(format!(
             "image with reference {reference} was found but does not match the specified platform: wanted {os}/{arch}, actual: {have_os}/{have_arch}"

@@ -105,19 +105,11 @@ pub fn wanted_platform(p: Option<&str>) -> Result<Platform, EngineError> {
             ..Platform::default()
         });
     }
-    let parts: Vec<&str> = p.split('/').collect();
-    if parts.len() > 3 || parts.iter().any(|s| s.is_empty()) {
-        return Err(EngineError::InvalidParameter(format!(
-            "\"{p}\": unknown operating system or architecture: invalid argument"
-        )));
-    }
+    let spec = crate::daemon::platform::parse(p)?;
     Ok(Platform {
-        os: parts[0].to_lowercase(),
-        architecture: parts
-            .get(1)
-            .map(|s| s.to_lowercase())
-            .unwrap_or_else(|| go_arch().into()),
-        variant: parts.get(2).map(|s| s.to_lowercase()).unwrap_or_default(),
+        os: spec.os,
+        architecture: spec.arch,
+        variant: spec.variant,
         ..Platform::default()
     })
 }

@@ -270,6 +270,12 @@ fn parse_tmpfs(dest: &str, opts: &str) -> Result<MountPoint, EngineError> {
             "invalid mount path: '{dest}' mount path must be absolute"
         )));
     }
+    // dockerd 20.10.24 for "/" and "//": nothing may be mounted over the root.
+    if clean_dest(dest) == "/" {
+        return Err(EngineError::InvalidParameter(
+            "invalid specification: destination can't be '/'".into(),
+        ));
+    }
     let mut list: Vec<&str> = vec!["noexec", "nosuid", "nodev"];
     list.extend(opts.split(',').filter(|o| !o.is_empty()));
     let ro = list.contains(&"ro");

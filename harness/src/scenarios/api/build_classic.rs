@@ -35,11 +35,11 @@ pub(super) fn tar_of(files: &[(&str, &str)]) -> Result<Vec<u8>, Problem> {
 
 /// A finished build: the response, its stream text and the image it tagged.
 pub(super) struct Built {
-    pub(super) resp: Response,
-    pub(super) stream: String,
-    error: Option<Value>,
-    tag: String,
-    ids: Vec<String>,
+    pub resp: Response,
+    pub stream: String,
+    pub error: Option<Value>,
+    pub tag: String,
+    pub ids: Vec<String>,
 }
 
 /// `POST /build` with the run's label, tagged with a unique name.

@@ -5,6 +5,7 @@
 
 mod bad_params;
 mod build;
+mod build_checks;
 mod build_classic;
 mod build_options;
 mod info;
@@ -58,6 +59,12 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("build-run-stderr", true, build_classic::run_stderr),
     ("build-options", true, build_options::options),
     ("build-prune", false, build_options::prune),
+    (
+        "build-empty-dockerfile-and-platform",
+        true,
+        build_checks::dockerfile_and_platform,
+    ),
+    ("build-stage-aux-ids", true, build_checks::stage_ids),
     ("list-trailing-slash", false, routing::list_trailing_slash),
     ("volume-empty-name", false, routing::volume_empty_name),
     (

@@ -99,13 +99,37 @@ const MISSING_VOLUMES_FROM: Check = &[case(
     "No such container: {missing}",
 )];
 
-const RELATIVE_TMPFS: Check = &[case(
-    "{}",
-    r#"{"Tmpfs":{"relative":""}}"#,
-    "",
-    400,
-    "invalid mount path: 'relative' mount path must be absolute",
-)];
+const RELATIVE_TMPFS: Check = &[
+    case(
+        "{}",
+        r#"{"Tmpfs":{"relative":""}}"#,
+        "",
+        400,
+        "invalid mount path: 'relative' mount path must be absolute",
+    ),
+    case(
+        "{}",
+        r#"{"Tmpfs":{".":""}}"#,
+        "",
+        400,
+        "invalid mount path: '.' mount path must be absolute",
+    ),
+    // Nothing may be mounted over the root (moby's TestCreateTmpfsMountsTarget).
+    case(
+        "{}",
+        r#"{"Tmpfs":{"/":""}}"#,
+        "",
+        400,
+        "invalid specification: destination can't be '/'",
+    ),
+    case(
+        "{}",
+        r#"{"Tmpfs":{"//":""}}"#,
+        "",
+        400,
+        "invalid specification: destination can't be '/'",
+    ),
+];
 
 /// Durations are nanoseconds: 0 means the default, anything else must be
 /// at least 1 ms; retries must not be negative.

@@ -14,12 +14,39 @@ use crate::scenarios::{scenario, Scenario};
 use serde_json::{json, Value};
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![scenario(
-        "containers-api",
-        "legacy-links",
-        true,
-        legacy_links,
-    )]
+    vec![
+        scenario("containers-api", "legacy-links", true, legacy_links),
+        scenario("containers-api", "list-link-names", true, list_link_names),
+    ]
+}
+
+/// The list names a link's target by the link too, sorted: dockerd
+/// 20.10.24 lists a target "/db" linked by "/app" as "al" with
+/// `Names: ["/app/al", "/db"]` (moby's TestLinksContainerNames).
+fn list_link_names(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let target = ctx.unique_name("lnt");
+    let parent = ctx.unique_name("lnp");
+    let tid = made.create(ctx.probe_config(&["sleep", "300"])?, Some(&target))?;
+    let mut cfg = ctx.probe_config(&["sleep", "300"])?;
+    cfg["HostConfig"] = json!({"Links": [format!("{target}:al")]});
+    made.create(cfg, Some(&parent))?;
+    let filters = json!({"id": [tid]}).to_string();
+    let resp = ctx.send(Req::get(format!(
+        "/containers/json?all=1&filters={}",
+        enc(&filters)
+    )))?;
+    expect_status(&resp, 200, "listing the target")?;
+    let list = crate::ground::json_body(&resp, "container list")?;
+    let names = &list[0]["Names"];
+    let mut want = vec![format!("/{parent}/al"), format!("/{target}")];
+    want.sort();
+    if *names != json!(want) {
+        return Err(fail(format!(
+            "the target's Names: dockerd lists {want:?}, got {names}"
+        )));
+    }
+    Ok(())
 }
 
 fn delete_link(ctx: &Ctx, name: &str) -> Result<crate::client::Response, crate::ground::Problem> {

@@ -9,6 +9,7 @@ mod health;
 mod links;
 mod list_filters;
 mod logs;
+mod old_clients;
 mod ops;
 mod params;
 mod top;
@@ -32,6 +33,7 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(params::scenarios());
     v.extend(logs::scenarios());
     v.extend(archive::scenarios());
+    v.extend(old_clients::scenarios());
     v
 }
 

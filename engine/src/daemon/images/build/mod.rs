@@ -117,6 +117,13 @@ impl Progress {
         }
     }
 
+    /// `{"aux":{"ID":...}}`: an image the build made (not in quiet mode).
+    pub async fn aux_id(&self, id: &str) {
+        if !self.quiet {
+            self.send(json!({ "aux": { "ID": id } })).await;
+        }
+    }
+
     /// A line sent even in quiet mode.
     pub async fn always(&self, v: Value) {
         self.send(v).await;
@@ -293,6 +300,11 @@ pub async fn run(
         out.stream("\n").await;
         if ins.cmd == "from" {
             if let Some(prev) = stage.take() {
+                // dockerd emits each finished stage's image as an aux line
+                // (the last stage's is the build's result, sent after run).
+                if let Some(img) = &prev.image {
+                    out.aux_id(&img.id).await;
+                }
                 done.push(Done {
                     name: prev.name,
                     image: prev.image,
@@ -304,8 +316,12 @@ pub async fn run(
                 // The base image's ONBUILD triggers run as steps of FROM,
                 // with only the last result shown.
                 let n = triggers.len();
+                // dockerd writes the plural "s" and the newline apart.
                 out.stream(&format!("# Executing {n} build trigger")).await;
-                out.stream(if n == 1 { "\n" } else { "s\n" }).await;
+                if n > 1 {
+                    out.stream("s").await;
+                }
+                out.stream("\n").await;
                 out.set_quiet_results(true);
                 let mut result = Ok(());
                 for t in &triggers {
