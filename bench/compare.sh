@@ -14,6 +14,8 @@
 #   CMD...` (CMD runs with DOCKER_HOST set, $W the scratch dir, $IMG the probe
 #   image), and list it in WORKLOADS.
 # RUNS (default 5) sets the measured runs per CLI workload, after one warm-up.
+# ENGINE_BIN (default: the release build) is the engine measured: an older
+# build gives a before/after in the same conditions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${NO_BUILD:-}" ] || cargo build --workspace --release --locked -q   # NO_BUILD=1: use what is built
@@ -35,7 +37,7 @@ DOCKERD="unix:///var/run/docker.sock"
 LABEL="io.shipshape.bench.cli=$(basename "$W")"
 IMG="shipshape-bench-cli:$(basename "$W" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9')"
 NET="shipshape-bench-$(basename "$W" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9')"   # the DNS workload's network
-./target/release/shipshape-engine -H "$ENGINE" --data-root "$W/data" 2>"$W/engine.log" &
+"${ENGINE_BIN:-./target/release/shipshape-engine}" -H "$ENGINE" --data-root "$W/data" 2>"$W/engine.log" &
 engine=$!
 cleanup() {
   for h in "$ENGINE" "$DOCKERD"; do
