@@ -69,7 +69,10 @@ selected() {
 }
 
 # ---------------------------------------------------------------- helpers
-ROWS=()   # "title|engine|dockerd|unit|target|better": better = lo (latencies) or hi (rates)
+# One row per line of $W/rows, "title|engine|dockerd|unit|target|better":
+# better = lo (latencies), hi (rates) or max (a ceiling on the engine's
+# figure). A file, so a workload can run in a subshell and fail alone.
+ROWS=()
 
 # now_ms: wall clock in milliseconds.
 now_ms() { date +%s%3N; }
@@ -98,7 +101,7 @@ measure() {
     done
   done
   unset DOCKER_HOST
-  ROWS+=("$title|$(median "${te[@]}")|$(median "${td[@]}")|ms|$target|lo")
+  echo "$title|$(median "${te[@]}")|$(median "${td[@]}")|ms|$target|lo" >>"$W/rows"
 }
 
 # measure_rate TITLE UNIT TARGET CMD: like `measure` for a rate (higher is
@@ -121,12 +124,12 @@ measure_rate() {
     done
   done
   unset DOCKER_HOST
-  ROWS+=("$title|$(median "${re[@]}")|$(median "${rd[@]}")|$unit|$target|hi")
+  echo "$title|$(median "${re[@]}")|$(median "${rd[@]}")|$unit|$target|hi" >>"$W/rows"
 }
 
 # An absolute figure of each daemon, with a target on the engine's alone
 # ("at most TARGET UNIT"): title|engine|dockerd|unit|target|max.
-absolute_row() { ROWS+=("$1|$2|$3|$4|$5|max"); }
+absolute_row() { echo "$1|$2|$3|$4|$5|max" >>"$W/rows"; }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -346,8 +349,21 @@ for w in "${WORKLOADS[@]}"; do
   selected "$title" || continue
   prepare_cli
   echo "bench: $title" >&2
-  "wl_$key"
+  # In a subshell: a workload that fails (a daemon out of disk, ...) is
+  # reported and the others still run and print.
+  set +e
+  (
+    set -e
+    "wl_$key"
+  )
+  rc=$?
+  set -e
+  if [ $rc != 0 ]; then
+    echo "bench: $title failed (exit $rc), left out of the table" >&2
+    status=1
+  fi
 done
+[ -f "$W/rows" ] && mapfile -t ROWS <"$W/rows"
 
 # ratio ROW: how many times better the engine is (B/A for latencies, A/B for rates).
 ratio() {
