@@ -14,6 +14,8 @@
 #   CMD...` (CMD runs with DOCKER_HOST set, $W the scratch dir, $IMG the probe
 #   image), and list it in WORKLOADS.
 # RUNS (default 5) sets the measured runs per CLI workload, after one warm-up.
+# ENGINE_BIN (default: the release build) is the engine measured: an older
+# build gives a before/after in the same conditions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${NO_BUILD:-}" ] || cargo build --workspace --release --locked -q   # NO_BUILD=1: use what is built
@@ -34,7 +36,8 @@ ENGINE="unix://$W/engine.sock"
 DOCKERD="unix:///var/run/docker.sock"
 LABEL="io.shipshape.bench.cli=$(basename "$W")"
 IMG="shipshape-bench-cli:$(basename "$W" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9')"
-./target/release/shipshape-engine -H "$ENGINE" --data-root "$W/data" 2>"$W/engine.log" &
+NET="shipshape-bench-$(basename "$W" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9')"   # the DNS workload's network
+"${ENGINE_BIN:-./target/release/shipshape-engine}" -H "$ENGINE" --data-root "$W/data" 2>"$W/engine.log" &
 engine=$!
 cleanup() {
   for h in "$ENGINE" "$DOCKERD"; do
@@ -44,6 +47,7 @@ cleanup() {
       DOCKER_HOST=$h docker rmi -f "$t" >/dev/null 2>&1 || true
     done
     DOCKER_HOST=$h docker rmi "$IMG" >/dev/null 2>&1 || true
+    DOCKER_HOST=$h docker network rm "$NET" >/dev/null 2>&1 || true
   done
   # `docker load` of the fixture applies its own tag: dockerd keeps it only if it had it.
   if [ "${had_fixture_tag:-1}" = 0 ]; then
@@ -65,7 +69,10 @@ selected() {
 }
 
 # ---------------------------------------------------------------- helpers
-ROWS=()   # "title|engine ms|dockerd ms|target"
+# One row per line of $W/rows, "title|engine|dockerd|unit|target|better":
+# better = lo (latencies), hi (rates) or max (a ceiling on the engine's
+# figure). A file, so a workload can run in a subshell and fail alone.
+ROWS=()
 
 # now_ms: wall clock in milliseconds.
 now_ms() { date +%s%3N; }
@@ -94,10 +101,37 @@ measure() {
     done
   done
   unset DOCKER_HOST
-  ROWS+=("$title|$(median "${te[@]}")|$(median "${td[@]}")|$target")
+  echo "$title|$(median "${te[@]}")|$(median "${td[@]}")|ms|$target|lo" >>"$W/rows"
 }
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# measure_rate TITLE UNIT TARGET CMD: like `measure` for a rate (higher is
+# better): CMD runs with DOCKER_HOST set and prints one number, the rate.
+measure_rate() {
+  local title=$1 unit=$2 target=$3
+  shift 3
+  local -a re=() rd=()
+  local i h v
+  for i in $(seq 0 "$RUNS"); do
+    for h in "$ENGINE" "$DOCKERD"; do
+      export DOCKER_HOST=$h
+      if ! v=$("$@" 2>"$W/last.err"); then
+        echo "$title on $h failed: $(cat "$W/last.err")" >&2
+        return 1
+      fi
+      if [ "$i" -gt 0 ]; then
+        if [ "$h" = "$ENGINE" ]; then re+=("$v"); else rd+=("$v"); fi
+      fi
+    done
+  done
+  unset DOCKER_HOST
+  echo "$title|$(median "${re[@]}")|$(median "${rd[@]}")|$unit|$target|hi" >>"$W/rows"
+}
+
+# An absolute figure of each daemon, with a target on the engine's alone
+# ("at most TARGET UNIT"): title|engine|dockerd|unit|target|max.
+absolute_row() { echo "$1|$2|$3|$4|$5|max" >>"$W/rows"; }
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # The probe image (a static binary, /probe) on both daemons, and a 100 MB tree.
 prepare_cli() {
@@ -191,6 +225,95 @@ wl_build_cached() {
     env DOCKER_BUILDKIT=0 docker build -q "$W/ctx"
 }
 
+# ---------------------------------------------------------------- network workloads
+# Each daemon serves one container per workload; the load comes from
+# bench/netclient.py (stdlib Python), one request in flight.
+NETSECS=${NETSECS:-2}
+
+# on_each VAR CMD...: runs CMD against each daemon; VAR_engine / VAR_dockerd
+# get its output (e.g. a container's ID).
+on_each() {
+  local var=$1
+  shift
+  printf -v "${var}_engine" '%s' "$(DOCKER_HOST=$ENGINE "$@")"
+  printf -v "${var}_dockerd" '%s' "$(DOCKER_HOST=$DOCKERD "$@")"
+}
+# mine VAR: VAR_engine or VAR_dockerd, after DOCKER_HOST.
+mine() { local v="${1}_dockerd"; [ "$DOCKER_HOST" = "$ENGINE" ] && v="${1}_engine"; echo "${!v}"; }
+
+# A container answering TEXT to each connection on a port published on 127.0.0.1; prints the host port.
+port_server() {
+  local c
+  c=$(docker run -d --label "$LABEL" -p 127.0.0.1::8080 "$IMG" /probe tcp-serve 8080 "$1")
+  for _ in $(seq 1 50); do docker logs "$c" 2>/dev/null | grep -q listening && break; sleep 0.1; done
+  docker port "$c" 8080/tcp | sed -n 's/^127.0.0.1://p' | head -1
+}
+# conn_rate | byte_rate: connections per second, MB per second through the port.
+conn_rate() { python3 bench/netclient.py tcp 127.0.0.1 "$(mine PORT)" "$NETSECS" | awk '{printf "%.0f", $1 / $3}'; }
+byte_rate() { python3 bench/netclient.py tcp 127.0.0.1 "$(mine PORT)" "$NETSECS" | awk '{printf "%.1f", $2 / $3 / 1e6}'; }
+
+wl_port_conns() {
+  on_each PORT port_server hi
+  measure_rate "published port, connections/s (2-byte answer)" conn/s 1 conn_rate
+}
+
+wl_port_bytes() {
+  # 128,000 bytes: the most one argument can carry (MAX_ARG_STRLEN is 128 KiB).
+  on_each PORT port_server "$(head -c 128000 /dev/zero | tr '\0' x)"
+  measure_rate "published port, MB/s (128 KB answers)" MB/s 1 byte_rate
+}
+
+# DNS: a container on a user-defined network asks its network's resolver
+# (127.0.0.11, in its own network namespace) for its own name.
+dns_client() {
+  docker network create "$NET" >/dev/null
+  local c
+  c=$(docker run -d --label "$LABEL" --network "$NET" --name "$NET-dns" "$IMG" /probe sleep 600)
+  docker inspect -f '{{.State.Pid}}' "$c"
+}
+dns_rate() {
+  nsenter -t "$(mine DNSPID)" -n python3 bench/netclient.py dns 127.0.0.11 "$NET-dns" "$NETSECS" |
+    awk '{printf "%.0f", $1 / $2}'
+}
+wl_dns() {
+  on_each DNSPID dns_client
+  measure_rate "DNS lookups inside a container (user-defined network)" queries/s 1 dns_rate
+}
+
+# Resident memory of a daemon, in kB: dockerd with containerd, the shims and
+# docker-proxy; the engine with its helper processes (its own program's children).
+daemon_rss_kb() {
+  local pids p
+  if [ "$1" = "$DOCKERD" ]; then
+    pids=$(pgrep -x -d ' ' 'dockerd|containerd|containerd-shim.*|docker-proxy')
+  else
+    pids="$engine"
+    for p in $(pgrep -P "$engine"); do
+      [ "$(readlink "/proc/$p/exe")" = "$(readlink "/proc/$engine/exe")" ] && pids="$pids $p"
+    done
+  fi
+  for p in $pids; do awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'
+}
+
+# MEM_CONTAINERS (default 20) running containers, each on the default bridge
+# with a published port; the daemon's RSS growth per container.
+wl_mem_ports() {
+  local n=${MEM_CONTAINERS:-20} h before after i
+  local -A per=()
+  for h in "$ENGINE" "$DOCKERD"; do
+    before=$(daemon_rss_kb "$h")
+    for i in $(seq 1 "$n"); do
+      DOCKER_HOST=$h docker run -d --label "$LABEL" -p 127.0.0.1::8080 "$IMG" /probe sleep 600 >/dev/null
+    done
+    sleep 1
+    after=$(daemon_rss_kb "$h")
+    per[$h]=$(echo "scale=3; ($after - $before) / 1024 / $n" | bc | xargs printf '%.2f')
+    DOCKER_HOST=$h docker rm -f $(DOCKER_HOST=$h docker ps -q --filter "label=$LABEL") >/dev/null
+  done
+  absolute_row "daemon RSS per running container with a published port ($n running)" \
+    "${per[$ENGINE]}" "${per[$DOCKERD]}" MB 1
+}
+
 # title of each CLI workload, in order (the function is wl_<key>).
 WORKLOADS=(
   "build_cold|build, 10 steps, cold (classic builder)"
@@ -199,6 +322,10 @@ WORKLOADS=(
   "export|docker export of a 100 MB tree"
   "cp_in|docker cp into a container, 100 MB tree"
   "cp_out|docker cp out of a container, 100 MB tree"
+  "port_conns|published port, connections/s (2-byte answer)"
+  "port_bytes|published port, MB/s (128 KB answers)"
+  "dns|DNS lookups inside a container (user-defined network)"
+  "mem_ports|daemon RSS per running container with a published port"
 )
 
 # ---------------------------------------------------------------- run
@@ -222,40 +349,80 @@ for w in "${WORKLOADS[@]}"; do
   selected "$title" || continue
   prepare_cli
   echo "bench: $title" >&2
-  "wl_$key"
+  # In a subshell: a workload that fails (a daemon out of disk, ...) is
+  # reported and the others still run and print.
+  set +e
+  (
+    set -e
+    "wl_$key"
+  )
+  rc=$?
+  set -e
+  if [ $rc != 0 ]; then
+    echo "bench: $title failed (exit $rc), left out of the table" >&2
+    status=1
+  fi
 done
+[ -f "$W/rows" ] && mapfile -t ROWS <"$W/rows"
+
+# ratio ROW: how many times better the engine is (B/A for latencies, A/B for rates).
+ratio() {
+  local title a b unit target better
+  IFS='|' read -r title a b unit target better <<<"$1"
+  case $better in
+    lo | max) echo "scale=2; $b / ($a + 0.0001)" | bc ;;
+    *) echo "scale=2; $a / ($b + 0.0001)" | bc ;;
+  esac
+}
 
 if [ ${#ROWS[@]} -gt 0 ]; then
   echo
   echo "CLI workloads (docker CLI $(docker version -f '{{.Client.Version}}' 2>/dev/null), median of $RUNS after a warm-up, alternating A and B)"
-  printf '%-56s%14s%14s%10s\n' "workload" "A (engine)" "B (dockerd)" "A vs B"
+  printf '%-72s%16s%16s%10s\n' "workload" "A (engine)" "B (dockerd)" "A vs B"
   for r in "${ROWS[@]}"; do
-    IFS='|' read -r title a b target <<<"$r"
-    printf '%-56s%11s ms%11s ms%9.1fx\n' "$title" "$a" "$b" "$(echo "scale=2; $b / ($a + 0.0001)" | bc)"
+    IFS='|' read -r title a b unit target better <<<"$r"
+    printf '%-72s%16s%16s%9.1fx\n' "$title" "$a $unit" "$b $unit" "$(ratio "$r")"
   done
   echo
-  printf '%-84s%-16s%s\n' "target" "this run" "verdict"
+  printf '%-100s%-16s%s\n' "target" "this run" "verdict"
   for r in "${ROWS[@]}"; do
-    IFS='|' read -r title a b target <<<"$r"
-    x=$(echo "scale=2; $b / ($a + 0.0001)" | bc)
+    IFS='|' read -r title a b unit target better <<<"$r"
+    if [ "$better" = max ]; then
+      verdict=$(echo "$a <= $target" | bc)
+      printf '%-100s%-16s%s\n' "$title: A at most $target $unit" "$a $unit" "$([ "$verdict" = 1 ] && echo met || echo MISSED)"
+      continue
+    fi
+    x=$(ratio "$r")
     verdict=$(echo "$x >= $target" | bc)
-    printf '%-84s%-16s%s\n' "$title: A at least ${target}x better than B" "$(printf '%.1f' "$x")x" "$([ "$verdict" = 1 ] && echo met || echo MISSED)"
+    if [ "$target" = 1 ]; then goal="A at least as good as B"; else goal="A at least ${target}x better than B"; fi
+    printf '%-100s%-16s%s\n' "$title: $goal" "$(printf '%.1f' "$x")x" "$([ "$verdict" = 1 ] && echo met || echo MISSED)"
   done
 fi
 
 # --- registry bench (issue 16): pull and push of a 5-layer ~100 MB image ---
-# against one local docker-registry, engine vs dockerd. Opt-in (it moves
+# against a local docker-registry, engine vs dockerd. Opt-in (it moves
 # 100 MB several times): SHIPSHAPE_BENCH_REGISTRY=1 bench/compare.sh
+
+# start_registry DIR NAME: a docker-registry on a free loopback port, storing
+# under DIR/NAME; sets REG (host:port) and REG_PID once it answers.
+start_registry() {
+  local dir=$1 name=$2 port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  REG="127.0.0.1:$port"
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/%s\nhttp:\n  addr: %s\n' \
+    "$dir" "$name" "$REG" >"$dir/$name.yml"
+  /usr/bin/docker-registry serve "$dir/$name.yml" >"$dir/$name.log" 2>&1 &
+  REG_PID=$!
+  for _ in $(seq 1 50); do curl -fsS "http://$REG/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+}
+stop_registry() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
 registry_bench() {
   [ -x /usr/bin/docker-registry ] || { echo "registry bench: docker-registry not installed"; return 0; }
-  local port reg rdir ctx img d e t0 t1 dpull epull dpush epush
+  local reg reg2 rpid rpid2 rdir ctx img t0 t1 dpull epull dpush epush
   rdir=$(mktemp -d /tmp/shipshape-bench-registry-XXXXXX)
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  reg="127.0.0.1:$port"
-  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: %s\n' "$rdir" "$reg" >"$rdir/config.yml"
-  /usr/bin/docker-registry serve "$rdir/config.yml" >"$rdir/log" 2>&1 &
-  local rpid=$!
-  for _ in $(seq 1 50); do curl -fsS "http://$reg/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+  start_registry "$rdir" data
+  reg=$REG rpid=$REG_PID
   ctx="$rdir/ctx"; mkdir -p "$ctx"
   { echo "FROM scratch"; echo "LABEL io.shipshape.bench=registry"; } >"$ctx/Dockerfile"
   for i in 1 2 3 4 5; do
@@ -263,8 +430,8 @@ registry_bench() {
     echo "COPY layer$i.bin /layer$i.bin" >>"$ctx/Dockerfile"
   done
   img="$reg/bench/big:v1"
-  d() { DOCKER_HOST=unix:///var/run/docker.sock DOCKER_CONFIG="$rdir/cfg-d" docker "$@"; }
-  e() { DOCKER_HOST="unix://$W/engine.sock" DOCKER_CONFIG="$rdir/cfg-e" docker "$@"; }
+  d() { DOCKER_HOST=$DOCKERD DOCKER_CONFIG="$rdir/cfg-d" docker "$@"; }
+  e() { DOCKER_HOST=$ENGINE DOCKER_CONFIG="$rdir/cfg-e" docker "$@"; }
   now() { date +%s.%N; }
   d build -q -t "$img" "$ctx" >/dev/null 2>&1
   t0=$(now); d push "$img" >/dev/null; t1=$(now); dpush=$(echo "$t1 - $t0" | bc)
@@ -273,22 +440,15 @@ registry_bench() {
   t0=$(now); e pull -q "$img" >/dev/null; t1=$(now); epull=$(echo "$t1 - $t0" | bc)
   # The engine pushes to a second, empty registry: every blob uploaded, as
   # dockerd's push above (no mounts or skips to flatter it).
-  local port2 reg2
-  port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  reg2="127.0.0.1:$port2"
-  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data2\nhttp:\n  addr: %s\n' "$rdir" "$reg2" >"$rdir/config2.yml"
-  /usr/bin/docker-registry serve "$rdir/config2.yml" >"$rdir/log2" 2>&1 &
-  local rpid2=$!
-  for _ in $(seq 1 50); do curl -fsS "http://$reg2/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+  start_registry "$rdir" data2
+  reg2=$REG rpid2=$REG_PID
   e tag "$img" "$reg2/bench/big:v1"
   t0=$(now); e push "$reg2/bench/big:v1" >/dev/null; t1=$(now); epush=$(echo "$t1 - $t0" | bc)
   d rmi "$img" >/dev/null 2>&1 || true
-  kill "$rpid2" 2>/dev/null || true
-  wait "$rpid2" 2>/dev/null || true
+  stop_registry "$rpid2"
   printf 'registry: pull 5 x 20 MB: engine %.2fs, dockerd %.2fs (%.1fx); push: engine %.2fs, dockerd %.2fs (%.1fx, target 2x)\n' \
     "$epull" "$dpull" "$(echo "$dpull / $epull" | bc -l)" "$epush" "$dpush" "$(echo "$dpush / $epush" | bc -l)"
-  kill "$rpid" 2>/dev/null || true
-  wait "$rpid" 2>/dev/null || true
+  stop_registry "$rpid"
   rm -rf "$rdir"
 }
 if [ "${SHIPSHAPE_BENCH_REGISTRY:-0}" = 1 ]; then

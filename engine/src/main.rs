@@ -144,6 +144,14 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(shipshape_runtime::INIT_ARG) {
         shipshape_runtime::init_main();
     }
+    // One malloc arena for all threads: glibc's default (one per thread
+    // that allocates, up to 8 per core) keeps each blocking thread's freed
+    // memory resident; about 0.4 MB of an idle engine's RSS after an
+    // image load. Small allocations still go through per-thread caches.
+    // SAFETY: mallopt before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));

@@ -264,6 +264,11 @@ impl ImageStore {
                     d
                 }
                 LayerSource::Tar(r) => self.register_layer(r)?.diff_id,
+                LayerSource::TarFile(path) => {
+                    let file = std::fs::File::open(&path)
+                        .map_err(|e| StoreError::io(path.display(), e))?;
+                    self.register_layer_file(file, &path, None, None)?.diff_id
+                }
             };
             pins.push(self.pin(&d)?);
             diff_ids.push(d);

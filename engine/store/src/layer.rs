@@ -23,6 +23,10 @@ pub enum LayerSource {
     Existing(String),
     /// An uncompressed or gzip'd layer tar, registered on the way.
     Tar(Box<dyn Read + Send>),
+    /// The same in a scratch file on the store's filesystem, which the
+    /// store takes over (its path is removed): when the tree cannot rebuild
+    /// the tar, the file is linked in rather than copied while unpacking.
+    TarFile(std::path::PathBuf),
 }
 
 /// A registered layer.

@@ -24,6 +24,7 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("runtime", "cgroup-mount", true, cgroup_mount),
         super::scenario("runtime", "host-network-hostname", true, host_hostname),
         super::scenario("runtime", "sysctl-defaults", true, sysctl_defaults),
+        super::scenario("runtime", "ipv6-off", true, ipv6_off),
         super::scenario("runtime", "sysctls-and-domainname", true, sysctls),
         super::scenario("runtime", "sysctl-not-namespaced", true, sysctl_not_ns),
         super::scenario("runtime", "sysctl-host-network", true, sysctl_host_net),
@@ -393,6 +394,35 @@ fn sysctl_defaults(ctx: &Ctx) -> Outcome {
             format!("ip_unprivileged_port_start and ping_group_range read {out:?}"),
             format!("{want:?}"),
         ));
+    }
+    Ok(())
+}
+
+fn ipv6_off(ctx: &Ctx) -> Outcome {
+    // dockerd 20.10.24 turns IPv6 off in a container's own network
+    // namespace when its network has no IPv6 (the default bridge, and
+    // `none`): `all/disable_ipv6` reads 1 and no interface, lo included,
+    // has an IPv6 address (/proc/net/if_inet6 is empty).
+    for mode in ["none", "bridge"] {
+        let out = output(
+            ctx,
+            &[
+                "read",
+                "/proc/sys/net/ipv6/conf/all/disable_ipv6",
+                "--",
+                "read",
+                "/proc/net/if_inet6",
+            ],
+            json!({ "NetworkMode": mode }),
+        )?;
+        if out != "1\n" {
+            return Err(failure(
+                format!(
+                    "with NetworkMode {mode}, all/disable_ipv6 and /proc/net/if_inet6 read {out:?}"
+                ),
+                "\"1\\n\" and no IPv6 address".to_string(),
+            ));
+        }
     }
     Ok(())
 }

@@ -31,6 +31,24 @@ pub(super) fn loopback_up() -> io::Result<()> {
     }
 }
 
+/// Turns IPv6 off in this (new) network namespace, as dockerd does when the
+/// container's networks have no IPv6: `default` first, so the veths are
+/// made with it off, then `all`, for lo. Besides matching dockerd, the
+/// kernel then does no IPv6 address setup (link-local addresses, duplicate
+/// address detection, router solicitation) for the container's interfaces.
+/// A `--sysctl` for these keys is applied later and wins. A kernel without
+/// IPv6 has no such files: nothing to do.
+pub(super) fn ipv6_off() -> io::Result<()> {
+    for key in ["default", "all"] {
+        match std::fs::write(format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6"), b"1") {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Makes the container's interfaces: for each veth, the pair is created from
 /// the host's namespace (`host`, a socket opened before the unshare) with
 /// its inner end put straight into this (new) namespace, then the inner end

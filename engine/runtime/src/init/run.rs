@@ -27,6 +27,10 @@ pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, Ru
         None
     };
     unshare(flags).map_err(|e| RuntimeError::Namespace(format!("unshare: {e}")))?;
+    if spec.network == Network::None {
+        network::ipv6_off()
+            .map_err(|e| RuntimeError::Namespace(format!("turning IPv6 off: {e}")))?;
+    }
     if let Some(host) = host_rtnl.as_mut() {
         network::veths_up(host, &spec.veths)
             .map_err(|e| RuntimeError::Namespace(format!("setting up the network: {e}")))?;

@@ -60,7 +60,6 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         &fs_dir.join("upper"),
         std::io::BufWriter::new(tmp.as_file()),
     )?;
-    let layer = std::fs::File::open(tmp.path())?;
     // dockerd adds no layer for a container without changes (its diff is
     // the empty tar); the history entry says so with `empty_layer`.
     let empty = tar::Archive::new(std::fs::File::open(tmp.path())?)
@@ -127,7 +126,8 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         .map(LayerSource::Existing)
         .collect();
     if !empty {
-        layers.push(LayerSource::Tar(Box::new(std::io::BufReader::new(layer))));
+        // The store takes the temp file over (no second copy of the layer).
+        layers.push(LayerSource::TarFile(tmp.path().to_path_buf()));
     }
     let tags: Vec<String> = opts.tag.into_iter().collect();
     let image = d

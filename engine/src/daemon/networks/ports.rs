@@ -267,6 +267,9 @@ fn mapping(key: &str, port: u16, proto: Proto, ip: IpAddr, hp: u16) -> Mapping {
     }
 }
 
+/// Bytes buffered per direction of a proxied TCP connection.
+const PROXY_BUFFER: usize = 64 << 10;
+
 async fn forward_tcp(l: tokio::net::TcpListener, to: SocketAddr) {
     loop {
         let Ok((mut inbound, _)) = l.accept().await else {
@@ -278,7 +281,15 @@ async fn forward_tcp(l: tokio::net::TcpListener, to: SocketAddr) {
                 return;
             };
             let _ = outbound.set_nodelay(true);
-            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            // 64 KiB each way (tokio's default is 8 KiB): a quarter of the
+            // wakeups and syscalls per byte on bulk transfers.
+            let _ = tokio::io::copy_bidirectional_with_sizes(
+                &mut inbound,
+                &mut outbound,
+                PROXY_BUFFER,
+                PROXY_BUFFER,
+            )
+            .await;
         });
     }
 }

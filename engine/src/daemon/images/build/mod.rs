@@ -736,9 +736,9 @@ async fn commit(
                     .collect()
             })
             .unwrap_or_default();
+        // A scratch file of the build's: the store takes it over.
         if let Some(path) = layer {
-            let f = std::fs::File::open(path)?;
-            layers.push(LayerSource::Tar(Box::new(std::io::BufReader::new(f))));
+            layers.push(LayerSource::TarFile(path));
         }
         Ok(d2
             .images
