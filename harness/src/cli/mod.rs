@@ -43,6 +43,9 @@ pub enum Command {
     /// Work on JSON reports written by `run --report-json`.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Measure how many deliberate divergences (mutants) planted by a
+    /// proxy in front of a real endpoint make a run fail.
+    Mutants(crate::mutate::MutantsArgs),
     /// List the scenarios (area/name), in run order.
     List,
     /// Write the fixture image as a docker-archive tarball (for `docker load -i`),
@@ -116,6 +119,10 @@ pub struct RunArgs {
     /// reports with `shipshape report merge`.
     #[arg(long, value_name = "K/N", value_parser = scenarios::Partition::parse)]
     pub partition: Option<scenarios::Partition>,
+    /// Stop at the first failure: later scenarios are skipped, the cleanup
+    /// check still runs.
+    #[arg(long)]
+    pub fail_fast: bool,
     #[command(flatten)]
     pub reports: runner::ReportArgs,
 }
@@ -134,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => crate::diff::run(args),
         Command::Bench(args) => crate::bench::main(args),
         Command::Coverage(args) => crate::coverage::listing::main(args),
+        Command::Mutants(args) => crate::mutate::main(args),
         Command::Report(ReportCommand::Merge(args)) => merge_reports(&args),
         Command::Fixture(args) => fixture_command(&args).map(|()| ExitCode::SUCCESS),
         Command::List => {
@@ -320,6 +328,7 @@ fn run_one(
         run_id,
         registry: args.registry.clone(),
         jobs: args.jobs,
+        fail_fast: args.fail_fast,
     };
     if let Some(p) = args.partition {
         println!("partition {p}");
