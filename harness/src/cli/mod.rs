@@ -108,7 +108,7 @@ pub struct RunArgs {
     /// area: pull, push and auth scenarios; without it they skip.
     #[arg(long, value_name = "HOST:PORT")]
     pub registry: Option<String>,
-    /// Scenarios run at once (default: the number of cores). Those that
+    /// Scenarios run at once (default: twice the number of cores). Those that
     /// need the endpoint to themselves still run alone; output and results
     /// stay in run order.
     #[arg(long, short = 'j', value_name = "N", default_value_t = runner::default_jobs(),

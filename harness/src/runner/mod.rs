@@ -45,11 +45,15 @@ pub struct RunOptions {
     pub fail_fast: bool,
 }
 
-/// The default `--jobs`: the machine's cores.
+/// The default `--jobs`: twice the machine's cores. A scenario spends most
+/// of its time waiting for the endpoint (a container's start, exit and
+/// removal), not computing: on 2 cores against dockerd 20.10 a share of
+/// the scenarios took 39-45 s with 2 jobs and 28-31 s with 4 (6 and 8
+/// gained nothing more).
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+        .map(|n| n.get() * 2)
+        .unwrap_or(2)
 }
 
 /// Runs the selected scenarios, calling `on_result` as each finishes.

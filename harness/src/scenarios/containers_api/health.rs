@@ -258,21 +258,29 @@ fn health_timeout(ctx: &Ctx) -> Outcome {
             )));
         }
     }
-    // Each hanging check was killed: at most the current one is running.
-    let resp = ctx.send(Req::get(format!("/containers/{}/top", enc(&id))))?;
-    expect_status(&resp, 200, "top")?;
-    let top = json_body(&resp, "top")?;
-    let hanging = top["Processes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|p| {
-            p.as_array().and_then(|r| r.last()).and_then(Value::as_str) == Some("/probe sleep 100")
-        })
-        .count();
-    if hanging > 1 {
+    // Each hanging check is killed: at most the current one runs. A killed
+    // one may take a moment to go (dockerd kills, then reaps, and a new
+    // check starts every 200 ms), so look until they stop piling up: were
+    // they not killed, one more would pile up every 400 ms.
+    let mut hanging = 0;
+    let settled = ctx.poll(Duration::from_secs(10), || {
+        let resp = ctx.send(Req::get(format!("/containers/{}/top", enc(&id))))?;
+        expect_status(&resp, 200, "top")?;
+        let top = json_body(&resp, "top")?;
+        hanging = top["Processes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| {
+                p.as_array().and_then(|r| r.last()).and_then(Value::as_str)
+                    == Some("/probe sleep 100")
+            })
+            .count();
+        Ok((hanging <= 1).then_some(()))
+    })?;
+    if settled.is_none() {
         return Err(fail(format!(
-            "{hanging} hanging checks still run: dockerd kills each at its timeout"
+            "{hanging} hanging checks still run after 10 s: dockerd kills each at its timeout"
         )));
     }
     Ok(())
