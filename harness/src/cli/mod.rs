@@ -46,6 +46,9 @@ pub enum Command {
     /// Measure how many deliberate divergences (mutants) planted by a
     /// proxy in front of a real endpoint make a run fail.
     Mutants(crate::mutate::MutantsArgs),
+    /// Remove what runs left on an endpoint (an interrupted run, say):
+    /// everything carrying their run label or tags, nothing else.
+    Cleanup(CleanupArgs),
     /// List the scenarios (area/name), in run order.
     List,
     /// Write the fixture image as a docker-archive tarball (for `docker load -i`),
@@ -69,6 +72,15 @@ pub struct MergeArgs {
     pub inputs: Vec<PathBuf>,
     #[command(flatten)]
     pub reports: runner::ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// The run id (printed as `run ID: ...` and in the JSON report); repeatable.
+    #[arg(long = "run", value_name = "ID", required = true)]
+    pub runs: Vec<String>,
+    #[command(flatten)]
+    pub target: target::TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +154,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => crate::bench::main(args),
         Command::Coverage(args) => crate::coverage::listing::main(args),
         Command::Mutants(args) => crate::mutate::main(args),
+        Command::Cleanup(args) => cleanup_command(&args).map(|()| ExitCode::SUCCESS),
         Command::Report(ReportCommand::Merge(args)) => merge_reports(&args),
         Command::Fixture(args) => fixture_command(&args).map(|()| ExitCode::SUCCESS),
         Command::List => {
@@ -183,6 +196,22 @@ fn merge_reports(args: &MergeArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn cleanup_command(args: &CleanupArgs) -> Result<()> {
+    let endpoints = args.target.resolve()?;
+    if endpoints.is_empty() {
+        anyhow::bail!("cleanup needs an endpoint: --host, DOCKER_HOST or a docker context");
+    }
+    for ep in endpoints {
+        let mut client = Client::new(ep.target.clone())?;
+        client.negotiate(None)?;
+        for id in &args.runs {
+            scenarios::hygiene::sweep(&client, id);
+            println!("swept run {id} on {}", ep.target);
+        }
+    }
+    Ok(())
 }
 
 fn fixture_command(args: &FixtureArgs) -> Result<()> {

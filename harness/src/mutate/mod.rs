@@ -92,7 +92,8 @@ pub fn main(args: MutantsArgs) -> Result<ExitCode> {
         }
         None => Workdir::Temp(tempfile::tempdir().context("temp dir")?),
     };
-    let upstream_client = Client::from_url(&format!("unix://{}", args.upstream.display()))?;
+    let mut upstream_client = Client::from_url(&format!("unix://{}", args.upstream.display()))?;
+    upstream_client.negotiate(None)?;
     println!(
         "{} mutants through a proxy to {}",
         selected.len(),
@@ -291,6 +292,13 @@ fn run_one(
         .unwrap_or_default()
         .iter()
         .filter(|r| r.get("status").and_then(Value::as_str) == Some("fail"))
+        // Not those --fail-fast stopped half-way.
+        .filter(|r| {
+            !r.get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .contains(crate::ground::STOPPED)
+        })
         .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_string))
         .collect();
     let verdict = match status.and_then(|s| s.code()) {

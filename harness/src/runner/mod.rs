@@ -14,7 +14,7 @@ pub mod probe;
 pub use finish::{finish, ReportArgs};
 
 use crate::client::{Client, Exchange, Negotiation};
-use crate::ground::{fail, Ctx, Outcome, Problem, Shared};
+use crate::ground::{fail, Ctx, Outcome, Problem, Shared, STOPPED};
 use crate::report::unsupported::NotFoundAnswer;
 use crate::report::{Endpoint, ExchangeRecord, FailureDetail, Report, ScenarioResult, Status};
 use crate::scenarios::{
@@ -159,8 +159,11 @@ pub fn run_recorded(
             return Executed::skipped(ctx, "not run: --fail-fast after a failure".into());
         }
         let ex = execute(ctx, s, &os, forked);
-        if opts.fail_fast && matches!(ex.outcome, Err(Problem::Fail(_))) {
+        let stopped = matches!(&ex.outcome, Err(Problem::Fail(f)) if f.reason.contains(STOPPED));
+        if opts.fail_fast && !stopped && matches!(ex.outcome, Err(Problem::Fail(_))) {
             stop.store(true, Ordering::SeqCst);
+            // Those still running give up at their next request.
+            shared.stop(true);
         }
         ex
     };
@@ -171,6 +174,8 @@ pub fn run_recorded(
             let s = &selected[i];
             let ctx = ctx_for(client, negotiation, opts, &shared, i);
             if s.full_name() == NOTHING_LEFT {
+                // Everything before it has ended: its own requests must go.
+                shared.stop(false);
                 // Remove everything first; the check then verifies it worked.
                 hygiene::cleanup(&ctx);
             }
