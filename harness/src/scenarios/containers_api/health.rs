@@ -17,7 +17,7 @@
 
 use super::{list_ids, Made};
 use crate::client::{enc, Req};
-use crate::ground::{expect_status, fail, json_body, Ctx, Outcome, Problem};
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
 use crate::scenarios::{scenario, Scenario};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -258,29 +258,43 @@ fn health_timeout(ctx: &Ctx) -> Outcome {
             )));
         }
     }
-    // Each hanging check is killed: at most the current one runs. A killed
-    // one may take a moment to go (dockerd kills, then reaps, and a new
-    // check starts every 200 ms), so look until they stop piling up: were
-    // they not killed, one more would pile up every 400 ms.
-    let mut hanging = 0;
-    let settled = ctx.poll(Duration::from_secs(10), || {
+    // Each hanging check is killed at its timeout: none is left running, or
+    // one seen running is gone a moment later (well before its `sleep 100`
+    // could end). Not a count: a new check starts every 200 ms, and a busy
+    // dockerd takes its time to kill, and now and then misses one whose
+    // exec started after the timeout had fired.
+    let hanging = |ctx: &Ctx| -> Result<Vec<String>, Problem> {
         let resp = ctx.send(Req::get(format!("/containers/{}/top", enc(&id))))?;
         expect_status(&resp, 200, "top")?;
         let top = json_body(&resp, "top")?;
-        hanging = top["Processes"]
+        let pid_col = top["Titles"]
+            .as_array()
+            .and_then(|t| t.iter().position(|x| x == "PID"))
+            .ok_or_else(|| fail_at(&resp, "top has no PID title"))?;
+        Ok(top["Processes"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|p| {
-                p.as_array().and_then(|r| r.last()).and_then(Value::as_str)
-                    == Some("/probe sleep 100")
-            })
-            .count();
-        Ok((hanging <= 1).then_some(()))
+            .filter_map(Value::as_array)
+            .filter(|r| r.last().and_then(Value::as_str) == Some("/probe sleep 100"))
+            .filter_map(|r| r.get(pid_col).and_then(Value::as_str).map(str::to_string))
+            .collect())
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let killed = ctx.poll(Duration::from_secs(20), || {
+        let now = hanging(ctx)?;
+        let gone = seen.iter().any(|p| !now.contains(p));
+        seen.extend(
+            now.iter()
+                .filter(|p| !seen.contains(p))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        Ok((now.is_empty() || gone).then_some(()))
     })?;
-    if settled.is_none() {
+    if killed.is_none() {
         return Err(fail(format!(
-            "{hanging} hanging checks still run after 10 s: dockerd kills each at its timeout"
+            "hanging checks (pids {seen:?}) all still run 20 s later: dockerd kills each at its timeout"
         )));
     }
     Ok(())
