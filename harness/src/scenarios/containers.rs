@@ -4,7 +4,7 @@ use super::{scenario, Scenario};
 use crate::client::{demux, enc, Req};
 use crate::fixture;
 use crate::ground::spec::expectation;
-use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, RUN_LABEL};
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem, RUN_LABEL};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -129,15 +129,62 @@ fn run_exit_code(ctx: &Ctx) -> Outcome {
 fn logs_multiplexed(ctx: &Ctx) -> Outcome {
     let image = ctx.image()?;
     let (id, code, logs) = ctx.run_probe(&image.tag, &["lines", "3", "--", "stderr", "oops"])?;
+    let res = (|| {
+        if code != 0 {
+            return Err(fail(format!("probe exited {code}")));
+        }
+        if logs.stdout_text() != "line 1\nline 2\nline 3\n" || logs.stderr_text() != "oops\n" {
+            return Err(fail(format!(
+                "stdout {:?} / stderr {:?}, expected \"line 1\\nline 2\\nline 3\\n\" / \"oops\\n\"",
+                logs.stdout_text(),
+                logs.stderr_text()
+            )));
+        }
+        logs_options(ctx, &id)
+    })();
     ctx.remove(&id);
-    if code != 0 {
-        return Err(fail(format!("probe exited {code}")));
+    res
+}
+
+/// `tail` and `timestamps` on the same logs, as dockerd 20.10.24 answers
+/// them (`curl .../logs?stdout=1&tail=1` and so on, 2026-12-03): `tail=1`
+/// the last line, `tail=0` nothing, `tail=all` every line; `timestamps=1`
+/// each line after an RFC 3339 UTC time with nanoseconds and a space.
+fn logs_options(ctx: &Ctx, id: &str) -> Outcome {
+    let stdout = |q: &str| -> Result<String, Problem> {
+        let resp = ctx.send(Req::get(format!(
+            "/containers/{}/logs?stdout=1&{q}",
+            enc(id)
+        )))?;
+        expect_status(&resp, 200, "reading logs")?;
+        let d = demux(&resp.body)
+            .map_err(|e| fail_at(&resp, format!("logs are not a valid multiplexed stream: {e}")))?;
+        Ok(d.stdout_text())
+    };
+    for (q, want) in [
+        ("tail=1", "line 3\n"),
+        ("tail=0", ""),
+        ("tail=all", "line 1\nline 2\nline 3\n"),
+    ] {
+        let got = stdout(q)?;
+        if got != want {
+            return Err(fail(format!("logs?stdout=1&{q}: {got:?}, expected {want:?}")));
+        }
     }
-    if logs.stdout_text() != "line 1\nline 2\nline 3\n" || logs.stderr_text() != "oops\n" {
+    let stamped = stdout("timestamps=1")?;
+    let lines: Vec<&str> = stamped.lines().collect();
+    let ok = lines.len() == 3
+        && lines.iter().enumerate().all(|(i, l)| {
+            l.split_once(' ').is_some_and(|(t, rest)| {
+                rest == format!("line {}", i + 1)
+                    && t.ends_with('Z')
+                    && t.contains('.')
+                    && chrono::DateTime::parse_from_rfc3339(t).is_ok()
+            })
+        });
+    if !ok {
         return Err(fail(format!(
-            "stdout {:?} / stderr {:?}, expected \"line 1\\nline 2\\nline 3\\n\" / \"oops\\n\"",
-            logs.stdout_text(),
-            logs.stderr_text()
+            "logs?stdout=1&timestamps=1: {stamped:?}, expected each line after an RFC 3339 time (2026-12-03T16:54:36.611537661Z line 1)"
         )));
     }
     Ok(())
