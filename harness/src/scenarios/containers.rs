@@ -157,8 +157,12 @@ fn logs_options(ctx: &Ctx, id: &str) -> Outcome {
             enc(id)
         )))?;
         expect_status(&resp, 200, "reading logs")?;
-        let d = demux(&resp.body)
-            .map_err(|e| fail_at(&resp, format!("logs are not a valid multiplexed stream: {e}")))?;
+        let d = demux(&resp.body).map_err(|e| {
+            fail_at(
+                &resp,
+                format!("logs are not a valid multiplexed stream: {e}"),
+            )
+        })?;
         Ok(d.stdout_text())
     };
     for (q, want) in [
@@ -168,7 +172,9 @@ fn logs_options(ctx: &Ctx, id: &str) -> Outcome {
     ] {
         let got = stdout(q)?;
         if got != want {
-            return Err(fail(format!("logs?stdout=1&{q}: {got:?}, expected {want:?}")));
+            return Err(fail(format!(
+                "logs?stdout=1&{q}: {got:?}, expected {want:?}"
+            )));
         }
     }
     let stamped = stdout("timestamps=1")?;
