@@ -96,6 +96,25 @@ fn create_and_inspect(ctx: &Ctx) -> Outcome {
                 return Err(e.fail(Some(&ins), what, &[]));
             }
         }
+        // Sizes only with size=1 (dockerd 20.10.24: SizeRw 0 and SizeRootFs
+        // the image's size for a created container; neither key without).
+        if v.get("SizeRw").is_some() || v.get("SizeRootFs").is_some() {
+            return Err(e.fail(Some(&ins), "SizeRw/SizeRootFs without size=1", &[]));
+        }
+        let sized = ctx.send(Req::get(format!("/containers/{}/json?size=1", enc(&name))))?;
+        expect_status(&sized, 200, "inspecting with size=1")?;
+        let sv = json_body(&sized, "inspect size=1")?;
+        if sv.get("SizeRw") != Some(&json!(0)) || !sv.get("SizeRootFs").is_some_and(Value::is_i64) {
+            return Err(e.fail(
+                Some(&sized),
+                format!(
+                    "size=1: SizeRw {:?}, SizeRootFs {:?}; dockerd: 0 and the image's size",
+                    sv.get("SizeRw"),
+                    sv.get("SizeRootFs")
+                ),
+                &[],
+            ));
+        }
         Ok(())
     })();
     if !id.is_empty() {
@@ -385,8 +404,41 @@ fn hostname(ctx: &Ctx) -> Outcome {
 }
 
 fn list_by_label(ctx: &Ctx) -> Outcome {
-    let id = ctx.create(ctx.probe_config(&["exit", "0"])?, None)?;
+    // Two containers under a label of this scenario's own (for `limit`).
+    let mine = ctx.unique_name("list");
+    let mut cfg = ctx.probe_config(&["exit", "0"])?;
+    cfg["Labels"]["io.shipshape.list"] = json!(mine);
+    let id = ctx.create(cfg.clone(), None)?;
+    let newer = match ctx.create(cfg, None) {
+        Ok(n) => n,
+        Err(e) => {
+            ctx.remove(&id);
+            return Err(e);
+        }
+    };
     let result = (|| {
+        // dockerd lists newest first, and `limit=1` keeps the newest.
+        let filters = json!({"label": [format!("io.shipshape.list={mine}")]}).to_string();
+        let resp = ctx.send(Req::get(format!(
+            "/containers/json?all=1&limit=1&filters={}",
+            enc(&filters)
+        )))?;
+        expect_status(&resp, 200, "listing containers with limit=1")?;
+        let body = json_body(&resp, "container list")?;
+        let ids: Vec<&str> = body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("Id").and_then(Value::as_str))
+            .collect();
+        if ids != [newer.as_str()] {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "limit=1 over two containers listed {ids:?}; dockerd: only the newer, {newer}"
+                ),
+            ));
+        }
         let filters = json!({"label": [format!("{RUN_LABEL}={}", ctx.run_id)]}).to_string();
         let resp = ctx.send(Req::get(format!(
             "/containers/json?all=1&filters={}",
@@ -419,6 +471,7 @@ fn list_by_label(ctx: &Ctx) -> Outcome {
         Ok(())
     })();
     ctx.remove(&id);
+    ctx.remove(&newer);
     result
 }
 
