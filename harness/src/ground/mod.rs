@@ -153,7 +153,15 @@ impl<'a> Ctx<'a> {
         if self.shared.stopping.load(Ordering::SeqCst) {
             return Err(Problem::Skip(STOPPED.into()));
         }
-        let resp = self.client.send(req)?;
+        let mut resp = self.client.send(req.clone())?;
+        // dockerd runs one prune and one disk usage at a time, whoever asks:
+        // another user's (or run's) makes it refuse ours. Ask again once
+        // that one is done (a refusal that never ends is still answered).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while busy_elsewhere(&resp) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+            resp = self.client.send(req.clone())?;
+        }
         if resp.body.len() <= CAPTURE_LIMIT {
             self.bodies
                 .borrow_mut()
@@ -366,6 +374,15 @@ impl<'a> Ctx<'a> {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// dockerd's refusal of a prune or disk usage while another runs.
+fn busy_elsewhere(resp: &Response) -> bool {
+    matches!(
+        (resp.status, resp.message().as_deref()),
+        (409, Some("a prune operation is already running"))
+            | (500, Some("a disk usage operation is already running"))
+    )
 }
 
 /// 32 seed bytes for one property: sha256 of the run seed and its name.

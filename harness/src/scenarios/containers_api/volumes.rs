@@ -12,7 +12,6 @@ use crate::client::{enc, Req};
 use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
 use crate::scenarios::{scenario, Scenario};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 const AREA: &str = "containers-api";
 
@@ -184,21 +183,7 @@ fn lifecycle_shapes(ctx: &Ctx) -> Outcome {
         .ok_or_else(|| fail("inspect lists no volume mount at /anon"))?;
     made.volumes.push(anon.clone());
     // /system/df: each volume with UsageData {RefCount, Size}.
-    // dockerd computes one disk usage at a time and answers 500 "a disk
-    // usage operation is already running" to another user's meanwhile: ask
-    // again when that one is done.
-    let mut resp = ctx.send(Req::get("/system/df"))?;
-    let busy = |r: &crate::client::Response| {
-        r.status == 500
-            && r.message().as_deref() == Some("a disk usage operation is already running")
-    };
-    if busy(&resp) {
-        let again = ctx.poll(Duration::from_secs(60), || {
-            let r = ctx.send(Req::get("/system/df"))?;
-            Ok((!busy(&r)).then_some(r))
-        })?;
-        resp = again.unwrap_or(resp);
-    }
+    let resp = ctx.send(Req::get("/system/df"))?;
     expect_status(&resp, 200, "system df")?;
     let df = json_body(&resp, "system df")?;
     // dockerd 20.10.24's top-level keys (curl .../system/df, 2026-12-03).
