@@ -166,29 +166,33 @@ fn logs_multiplexed(ctx: &Ctx) -> Outcome {
 }
 
 /// `tail` and `timestamps` on the same logs, as dockerd 20.10.24 answers
-/// them (`curl .../logs?stdout=1&tail=1` and so on, 2026-12-03): `tail=1`
-/// the last line, `tail=0` nothing, `tail=all` every line; `timestamps=1`
-/// each line after an RFC 3339 UTC time with nanoseconds and a space.
+/// them (`curl .../logs?stdout=1&stderr=1&tail=1` and so on, 2026-12-03):
+/// `tail` counts the last lines of both streams together (which of
+/// `line 3` and `oops` came last is the container's timing), `tail=0`
+/// gives nothing, `tail=all` every line; `timestamps=1` puts each line
+/// after an RFC 3339 UTC time with nanoseconds and a space.
 fn logs_options(ctx: &Ctx, id: &str) -> Outcome {
-    let stdout = |q: &str| -> Result<String, Problem> {
-        let resp = ctx.send(Req::get(format!(
-            "/containers/{}/logs?stdout=1&{q}",
-            enc(id)
-        )))?;
+    let logs = |q: &str| -> Result<crate::client::Demuxed, Problem> {
+        let resp = ctx.send(Req::get(format!("/containers/{}/logs?{q}", enc(id))))?;
         expect_status(&resp, 200, "reading logs")?;
-        let d = demux(&resp.body).map_err(|e| {
+        demux(&resp.body).map_err(|e| {
             fail_at(
                 &resp,
                 format!("logs are not a valid multiplexed stream: {e}"),
             )
-        })?;
-        Ok(d.stdout_text())
+        })
     };
-    for (q, want) in [
-        ("tail=1", "line 3\n"),
-        ("tail=0", ""),
-        ("tail=all", "line 1\nline 2\nline 3\n"),
-    ] {
+    let stdout =
+        |q: &str| -> Result<String, Problem> { Ok(logs(&format!("stdout=1&{q}"))?.stdout_text()) };
+    let last = logs("stdout=1&stderr=1&tail=1")?;
+    let one = (last.stdout_text(), last.stderr_text());
+    if one != ("line 3\n".into(), String::new()) && one != (String::new(), "oops\n".into()) {
+        return Err(fail(format!(
+            "logs?stdout=1&stderr=1&tail=1: stdout {:?}, stderr {:?}; expected only the last line written (\"line 3\" or \"oops\")",
+            one.0, one.1
+        )));
+    }
+    for (q, want) in [("tail=0", ""), ("tail=all", "line 1\nline 2\nline 3\n")] {
         let got = stdout(q)?;
         if got != want {
             return Err(fail(format!(
