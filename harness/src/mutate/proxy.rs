@@ -377,17 +377,6 @@ fn relay_mutated(
             to_client.write_all(resp.render().as_bytes())?;
             io::copy(from_up, to_client).map(|_| ())
         }
-        Action::Body(f) => {
-            let body = read_body(req, resp, from_up)?;
-            let body = match f(&body) {
-                Some(b) => {
-                    hit();
-                    b
-                }
-                None => body,
-            };
-            write_body(resp, &body, to_client)
-        }
         Action::Messages(f) if resp.chunked() => {
             // A stream: each chunk's messages as they come (events, pulls,
             // builds, loads).
@@ -403,7 +392,8 @@ fn relay_mutated(
             }
             to_client.write_all(b"0\r\n\r\n")
         }
-        Action::Messages(f) => {
+        // A whole answer (messages of a finite one too).
+        Action::Body(f) | Action::Messages(f) => {
             let body = read_body(req, resp, from_up)?;
             let body = match f(&body) {
                 Some(b) => {
