@@ -300,11 +300,22 @@ fn run_one(
                 .contains(crate::ground::STOPPED)
         })
         .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_string))
-        .collect();
+        .collect::<Vec<String>>();
+    let err_line = std::fs::read_to_string(dir.join(format!("{name}.err")))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let failed = match status.and_then(|s| s.code()) {
+        Some(2) if failed.is_empty() => vec![err_line],
+        _ => failed,
+    };
     let verdict = match status.and_then(|s| s.code()) {
         None => Verdict::Error(format!("gave up after {} s", args.run_timeout)),
         Some(0) => Verdict::Survived,
         Some(1) => Verdict::Killed,
+        // The run refused the endpoint (exit 2 with one error line): the
+        // run failed all the same, since the unaltered one did not.
+        Some(2) => Verdict::Killed,
         Some(c) => Verdict::Error(format!(
             "the run exited {c}: {}",
             std::fs::read_to_string(dir.join(format!("{name}.err")))
