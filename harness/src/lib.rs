@@ -36,6 +36,7 @@ pub mod filetree;
 pub mod fixture;
 pub mod ground;
 pub mod model;
+pub mod mutate;
 pub mod regressions;
 pub mod report;
 pub mod runner;

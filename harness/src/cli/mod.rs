@@ -43,6 +43,12 @@ pub enum Command {
     /// Work on JSON reports written by `run --report-json`.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Measure how many deliberate divergences (mutants) planted by a
+    /// proxy in front of a real endpoint make a run fail.
+    Mutants(crate::mutate::MutantsArgs),
+    /// Remove what runs left on an endpoint (an interrupted run, say):
+    /// everything carrying their run label or tags, nothing else.
+    Cleanup(CleanupArgs),
     /// List the scenarios (area/name), in run order.
     List,
     /// Write the fixture image as a docker-archive tarball (for `docker load -i`),
@@ -66,6 +72,15 @@ pub struct MergeArgs {
     pub inputs: Vec<PathBuf>,
     #[command(flatten)]
     pub reports: runner::ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// The run id (printed as `run ID: ...` and in the JSON report); repeatable.
+    #[arg(long = "run", value_name = "ID", required = true)]
+    pub runs: Vec<String>,
+    #[command(flatten)]
+    pub target: target::TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -105,7 +120,7 @@ pub struct RunArgs {
     /// area: pull, push and auth scenarios; without it they skip.
     #[arg(long, value_name = "HOST:PORT")]
     pub registry: Option<String>,
-    /// Scenarios run at once (default: the number of cores). Those that
+    /// Scenarios run at once (default: twice the number of cores). Those that
     /// need the endpoint to themselves still run alone; output and results
     /// stay in run order.
     #[arg(long, short = 'j', value_name = "N", default_value_t = runner::default_jobs(),
@@ -116,6 +131,10 @@ pub struct RunArgs {
     /// reports with `shipshape report merge`.
     #[arg(long, value_name = "K/N", value_parser = scenarios::Partition::parse)]
     pub partition: Option<scenarios::Partition>,
+    /// Stop at the first failure: later scenarios are skipped, the cleanup
+    /// check still runs.
+    #[arg(long)]
+    pub fail_fast: bool,
     #[command(flatten)]
     pub reports: runner::ReportArgs,
 }
@@ -134,6 +153,8 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => crate::diff::run(args),
         Command::Bench(args) => crate::bench::main(args),
         Command::Coverage(args) => crate::coverage::listing::main(args),
+        Command::Mutants(args) => crate::mutate::main(args),
+        Command::Cleanup(args) => cleanup_command(&args).map(|()| ExitCode::SUCCESS),
         Command::Report(ReportCommand::Merge(args)) => merge_reports(&args),
         Command::Fixture(args) => fixture_command(&args).map(|()| ExitCode::SUCCESS),
         Command::List => {
@@ -175,6 +196,22 @@ fn merge_reports(args: &MergeArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn cleanup_command(args: &CleanupArgs) -> Result<()> {
+    let endpoints = args.target.resolve()?;
+    if endpoints.is_empty() {
+        anyhow::bail!("cleanup needs an endpoint: --host, DOCKER_HOST or a docker context");
+    }
+    for ep in endpoints {
+        let mut client = Client::new(ep.target.clone())?;
+        client.negotiate(None)?;
+        for id in &args.runs {
+            scenarios::hygiene::sweep(&client, id);
+            println!("swept run {id} on {}", ep.target);
+        }
+    }
+    Ok(())
 }
 
 fn fixture_command(args: &FixtureArgs) -> Result<()> {
@@ -320,6 +357,7 @@ fn run_one(
         run_id,
         registry: args.registry.clone(),
         jobs: args.jobs,
+        fail_fast: args.fail_fast,
     };
     if let Some(p) = args.partition {
         println!("partition {p}");

@@ -683,6 +683,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         registry: None,
         // The two sides already run side by side.
         jobs: 1,
+        fail_fast: false,
     };
     let (oa, ob) = (opts("a"), opts("b"));
     // The two endpoints are independent: run them side by side.

@@ -250,13 +250,16 @@ impl<'c, 'a> Sut<'c, 'a> {
     ) -> StepResult {
         self.views += 1;
         let name = format!("{}-view{}", self.names.prefix, self.views);
+        // No network: the model looks at files and states, and a start
+        // without a veth is quicker.
         let mut cfg = json!({
             "Image": image,
             "Cmd": [fixture::PROBE_PATH, "dump", dir],
             "Labels": self.ctx.labels(),
+            "HostConfig": { "NetworkMode": "none" },
         });
         if let Some(b) = binds {
-            cfg["HostConfig"] = json!({ "Binds": [b] });
+            cfg["HostConfig"]["Binds"] = json!([b]);
         }
         let resp =
             self.send(Req::post(format!("/containers/create?name={}", enc(&name))).json(cfg))?;
@@ -292,9 +295,10 @@ impl<'c, 'a> Sut<'c, 'a> {
                     "Image": n.image_ref(before, *image),
                     "Cmd": container_cmd(*server, *code, write),
                     "Labels": self.ctx.labels(),
+                    "HostConfig": { "NetworkMode": "none" },
                 });
                 if let Some(v) = volume {
-                    cfg["HostConfig"] = json!({ "Binds": [format!("{}:/vol", n.volume(*v))] });
+                    cfg["HostConfig"]["Binds"] = json!([format!("{}:/vol", n.volume(*v))]);
                 }
                 let resp = self.send(
                     Req::post(format!("/containers/create?name={}", enc(&n.container(i))))

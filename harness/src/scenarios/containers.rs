@@ -4,7 +4,7 @@ use super::{scenario, Scenario};
 use crate::client::{demux, enc, Req};
 use crate::fixture;
 use crate::ground::spec::expectation;
-use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, RUN_LABEL};
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem, RUN_LABEL};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -96,6 +96,25 @@ fn create_and_inspect(ctx: &Ctx) -> Outcome {
                 return Err(e.fail(Some(&ins), what, &[]));
             }
         }
+        // Sizes only with size=1 (dockerd 20.10.24: SizeRw 0 and SizeRootFs
+        // the image's size for a created container; neither key without).
+        if v.get("SizeRw").is_some() || v.get("SizeRootFs").is_some() {
+            return Err(e.fail(Some(&ins), "SizeRw/SizeRootFs without size=1", &[]));
+        }
+        let sized = ctx.send(Req::get(format!("/containers/{}/json?size=1", enc(&name))))?;
+        expect_status(&sized, 200, "inspecting with size=1")?;
+        let sv = json_body(&sized, "inspect size=1")?;
+        if sv.get("SizeRw") != Some(&json!(0)) || !sv.get("SizeRootFs").is_some_and(Value::is_i64) {
+            return Err(e.fail(
+                Some(&sized),
+                format!(
+                    "size=1: SizeRw {:?}, SizeRootFs {:?}; dockerd: 0 and the image's size",
+                    sv.get("SizeRw"),
+                    sv.get("SizeRootFs")
+                ),
+                &[],
+            ));
+        }
         Ok(())
     })();
     if !id.is_empty() {
@@ -129,15 +148,72 @@ fn run_exit_code(ctx: &Ctx) -> Outcome {
 fn logs_multiplexed(ctx: &Ctx) -> Outcome {
     let image = ctx.image()?;
     let (id, code, logs) = ctx.run_probe(&image.tag, &["lines", "3", "--", "stderr", "oops"])?;
+    let res = (|| {
+        if code != 0 {
+            return Err(fail(format!("probe exited {code}")));
+        }
+        if logs.stdout_text() != "line 1\nline 2\nline 3\n" || logs.stderr_text() != "oops\n" {
+            return Err(fail(format!(
+                "stdout {:?} / stderr {:?}, expected \"line 1\\nline 2\\nline 3\\n\" / \"oops\\n\"",
+                logs.stdout_text(),
+                logs.stderr_text()
+            )));
+        }
+        logs_options(ctx, &id)
+    })();
     ctx.remove(&id);
-    if code != 0 {
-        return Err(fail(format!("probe exited {code}")));
-    }
-    if logs.stdout_text() != "line 1\nline 2\nline 3\n" || logs.stderr_text() != "oops\n" {
+    res
+}
+
+/// `tail` and `timestamps` on the same logs, as dockerd 20.10.24 answers
+/// them (`curl .../logs?stdout=1&stderr=1&tail=1` and so on, 2026-12-03):
+/// `tail` counts the last lines of both streams together (which of
+/// `line 3` and `oops` came last is the container's timing), `tail=0`
+/// gives nothing, `tail=all` every line; `timestamps=1` puts each line
+/// after an RFC 3339 UTC time with nanoseconds and a space.
+fn logs_options(ctx: &Ctx, id: &str) -> Outcome {
+    let logs = |q: &str| -> Result<crate::client::Demuxed, Problem> {
+        let resp = ctx.send(Req::get(format!("/containers/{}/logs?{q}", enc(id))))?;
+        expect_status(&resp, 200, "reading logs")?;
+        demux(&resp.body).map_err(|e| {
+            fail_at(
+                &resp,
+                format!("logs are not a valid multiplexed stream: {e}"),
+            )
+        })
+    };
+    let stdout =
+        |q: &str| -> Result<String, Problem> { Ok(logs(&format!("stdout=1&{q}"))?.stdout_text()) };
+    let last = logs("stdout=1&stderr=1&tail=1")?;
+    let one = (last.stdout_text(), last.stderr_text());
+    if one != ("line 3\n".into(), String::new()) && one != (String::new(), "oops\n".into()) {
         return Err(fail(format!(
-            "stdout {:?} / stderr {:?}, expected \"line 1\\nline 2\\nline 3\\n\" / \"oops\\n\"",
-            logs.stdout_text(),
-            logs.stderr_text()
+            "logs?stdout=1&stderr=1&tail=1: stdout {:?}, stderr {:?}; expected only the last line written (\"line 3\" or \"oops\")",
+            one.0, one.1
+        )));
+    }
+    for (q, want) in [("tail=0", ""), ("tail=all", "line 1\nline 2\nline 3\n")] {
+        let got = stdout(q)?;
+        if got != want {
+            return Err(fail(format!(
+                "logs?stdout=1&{q}: {got:?}, expected {want:?}"
+            )));
+        }
+    }
+    let stamped = stdout("timestamps=1")?;
+    let lines: Vec<&str> = stamped.lines().collect();
+    let ok = lines.len() == 3
+        && lines.iter().enumerate().all(|(i, l)| {
+            l.split_once(' ').is_some_and(|(t, rest)| {
+                rest == format!("line {}", i + 1)
+                    && t.ends_with('Z')
+                    && t.contains('.')
+                    && chrono::DateTime::parse_from_rfc3339(t).is_ok()
+            })
+        });
+    if !ok {
+        return Err(fail(format!(
+            "logs?stdout=1&timestamps=1: {stamped:?}, expected each line after an RFC 3339 time (2026-12-03T16:54:36.611537661Z line 1)"
         )));
     }
     Ok(())
@@ -332,8 +408,41 @@ fn hostname(ctx: &Ctx) -> Outcome {
 }
 
 fn list_by_label(ctx: &Ctx) -> Outcome {
-    let id = ctx.create(ctx.probe_config(&["exit", "0"])?, None)?;
+    // Two containers under a label of this scenario's own (for `limit`).
+    let mine = ctx.unique_name("list");
+    let mut cfg = ctx.probe_config(&["exit", "0"])?;
+    cfg["Labels"]["io.shipshape.list"] = json!(mine);
+    let id = ctx.create(cfg.clone(), None)?;
+    let newer = match ctx.create(cfg, None) {
+        Ok(n) => n,
+        Err(e) => {
+            ctx.remove(&id);
+            return Err(e);
+        }
+    };
     let result = (|| {
+        // dockerd lists newest first, and `limit=1` keeps the newest.
+        let filters = json!({"label": [format!("io.shipshape.list={mine}")]}).to_string();
+        let resp = ctx.send(Req::get(format!(
+            "/containers/json?all=1&limit=1&filters={}",
+            enc(&filters)
+        )))?;
+        expect_status(&resp, 200, "listing containers with limit=1")?;
+        let body = json_body(&resp, "container list")?;
+        let ids: Vec<&str> = body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get("Id").and_then(Value::as_str))
+            .collect();
+        if ids != [newer.as_str()] {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "limit=1 over two containers listed {ids:?}; dockerd: only the newer, {newer}"
+                ),
+            ));
+        }
         let filters = json!({"label": [format!("{RUN_LABEL}={}", ctx.run_id)]}).to_string();
         let resp = ctx.send(Req::get(format!(
             "/containers/json?all=1&filters={}",
@@ -366,6 +475,7 @@ fn list_by_label(ctx: &Ctx) -> Outcome {
         Ok(())
     })();
     ctx.remove(&id);
+    ctx.remove(&newer);
     result
 }
 

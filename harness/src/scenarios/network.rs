@@ -11,7 +11,7 @@
 
 use super::Scenario;
 use crate::client::{enc, Req, Target};
-use crate::ground::{expect_status, fail, json_body, Ctx, Outcome, Problem};
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
 use serde_json::{json, Value};
 use std::io::Read;
 use std::time::Duration;
@@ -31,11 +31,29 @@ fn create_network(ctx: &Ctx, name: &str) -> Result<String, Problem> {
     let resp = ctx
         .send(Req::post("/networks/create").json(json!({"Name": name, "Labels": ctx.labels()})))?;
     expect_status(&resp, 201, "creating a network")?;
-    json_body(&resp, "network create response")?
+    let id = json_body(&resp, "network create response")?
         .get("Id")
         .and_then(Value::as_str)
         .map(String::from)
-        .ok_or_else(|| fail("network create response has no Id"))
+        .ok_or_else(|| fail("network create response has no Id"))?;
+    // The list shows it with dockerd's default driver, "bridge".
+    let filters = json!({"id": [id]}).to_string();
+    let resp = ctx.send(Req::get(format!("/networks?filters={}", enc(&filters))))?;
+    expect_status(&resp, 200, "listing networks")?;
+    let list = json_body(&resp, "network list")?;
+    let entry = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n["Id"] == json!(id));
+    if entry.map(|n| &n["Driver"]) != Some(&json!("bridge")) {
+        remove_network(ctx, &id);
+        return Err(fail_at(
+            &resp,
+            format!("GET /networks lists the new network as {entry:?}; dockerd: Driver \"bridge\""),
+        ));
+    }
+    Ok(id)
 }
 
 fn remove_network(ctx: &Ctx, id: &str) {

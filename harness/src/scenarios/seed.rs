@@ -289,7 +289,7 @@ fn apply(
     }
     args.extend(["dump".to_string(), DATA_DIR.to_string()]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (id, code, logs) = ctx.run_probe(image, &refs)?;
+    let (id, code, logs) = ctx.run_config(ctx.offline_probe_config(image, &refs))?;
     held.hold(&id);
     if code != 0 {
         return Err(fail(format!(
@@ -308,8 +308,8 @@ fn apply(
 
 /// What a fresh container from `image` sees in /data.
 fn fresh_view(ctx: &Ctx, image: &str) -> Result<Tree, Problem> {
-    let out = ctx.probe_output(image, &["dump", DATA_DIR])?;
-    parse_dump(&out.stdout_text(), 0).map_err(fail)
+    let out = ctx.config_output(ctx.offline_probe_config(image, &["dump", DATA_DIR]))?;
+    parse_dump(&out, 0).map_err(fail)
 }
 
 /// The parts of an image that must not change: Id, RootFS and Config.
@@ -380,7 +380,7 @@ fn container_state(ctx: &Ctx, p: &Plan) -> Outcome {
         args.push(s.into());
     }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let id = ctx.create(ctx.probe_config_for(&image.tag, &refs), None)?;
+    let id = ctx.create(ctx.offline_probe_config(&image.tag, &refs), None)?;
     let mut held = Containers::new(ctx);
     held.hold(&id);
 

@@ -222,12 +222,31 @@ fn tty_cat(ctx: &Ctx) -> Result<Value, Problem> {
 
 /// Writes each piece on its own (a pause between them), then reads the
 /// stream to its end: it must end, since the last piece detaches.
-fn type_then_read(att: &mut Attach, pieces: &[&[u8]]) -> Result<String, Problem> {
-    for p in pieces {
-        att.write(p)?;
-        std::thread::sleep(Duration::from_millis(200));
+/// Types each piece, then waits until the TTY has echoed what it should
+/// (`Some`: the text to see; `None`: nothing shows, e.g. a key held back as
+/// a possible start of the detach sequence), then reads to the end.
+/// Waiting for the echo rather than a fixed pause: on a busy daemon the
+/// echo can come after the detach otherwise, and never at all.
+fn type_then_read(att: &mut Attach, steps: &[(&[u8], Option<&str>)]) -> Result<String, Problem> {
+    let mut seen = Vec::new();
+    for (piece, echo) in steps {
+        att.write(piece)?;
+        match echo {
+            None => std::thread::sleep(Duration::from_millis(200)),
+            Some(want) => {
+                let deadline = std::time::Instant::now() + Duration::from_secs(15);
+                while !text(&seen).contains(want) && std::time::Instant::now() < deadline {
+                    let (got, closed) = att.read_for(Duration::from_millis(100))?;
+                    seen.extend_from_slice(&got);
+                    if closed {
+                        return Ok(text(&seen));
+                    }
+                }
+            }
+        }
     }
-    Ok(text(&att.read_to_end(Duration::from_secs(15))?))
+    seen.extend(att.read_to_end(Duration::from_secs(15))?);
+    Ok(text(&seen))
 }
 
 fn expect_running(ctx: &Ctx, id: &str, what: &str) -> Outcome {
@@ -260,8 +279,17 @@ fn attach_detach_keys(ctx: &Ctx) -> Outcome {
             )
         };
         let mut att = attach("")?;
-        let got = type_then_read(&mut att, &[b"ab", b"\x10", b"c", b"\x10", b"\x11"])
-            .map_err(|p| p.note("default detach keys ctrl-p,ctrl-q"))?;
+        let got = type_then_read(
+            &mut att,
+            &[
+                (b"ab", Some("ab")),
+                (b"\x10", None),
+                (b"c", Some("^Pc")),
+                (b"\x10", None),
+                (b"\x11", None),
+            ],
+        )
+        .map_err(|p| p.note("default detach keys ctrl-p,ctrl-q"))?;
         if !got.contains("ab^Pc") {
             return Err(fail(format!(
                 "default keys: echo {got:?}, expected \"ab^Pc\" (ctrl-p then c forwarded)"
@@ -270,8 +298,17 @@ fn attach_detach_keys(ctx: &Ctx) -> Outcome {
         expect_running(ctx, id, "default keys")?;
 
         let mut att = attach("&detachKeys=ctrl-a,x")?;
-        let got = type_then_read(&mut att, &[b"ab", b"\x10\x11", b"\x01y", b"\x01", b"x"])
-            .map_err(|p| p.note("detachKeys=ctrl-a,x"))?;
+        let got = type_then_read(
+            &mut att,
+            &[
+                (b"ab", Some("ab")),
+                (b"\x10\x11", Some("^P")),
+                (b"\x01y", Some("^Ay")),
+                (b"\x01", None),
+                (b"x", None),
+            ],
+        )
+        .map_err(|p| p.note("detachKeys=ctrl-a,x"))?;
         if !got.contains("ab^P") || !got.contains("^Ay") {
             return Err(fail(format!(
                 "detachKeys=ctrl-a,x: echo {got:?}, expected \"ab^P^Ay\""
@@ -348,7 +385,15 @@ fn exec_detach_keys(ctx: &Ctx) -> Outcome {
                    "AttachStdout": true, "AttachStderr": true, "DetachKeys": "ctrl-a,x"}),
         )?;
         let mut att = exec_start_hijacked(ctx, &exec, true)?;
-        let got = type_then_read(&mut att, &[b"ab", b"\x10\x11", b"\x01", b"x"])?;
+        let got = type_then_read(
+            &mut att,
+            &[
+                (b"ab", Some("ab")),
+                (b"\x10\x11", Some("^P")),
+                (b"\x01", None),
+                (b"x", None),
+            ],
+        )?;
         let tail = "exec attach failed: error on attach stdin: read escape sequence\r\n";
         if !got.starts_with("ab^P") || !got.ends_with(tail) {
             return Err(fail(format!(

@@ -69,8 +69,25 @@ fn version_shape(ctx: &Ctx) -> Outcome {
 }
 
 fn info_shape(ctx: &Ctx) -> Outcome {
+    let e = expectation("system/info-shape")?;
     let resp = ctx.send(Req::get("/info"))?;
-    expectation("system/info-shape")?.check(&resp, &[])
+    e.check(&resp, &[])?;
+    // dockerd counts Containers as the sum of the three states, from one
+    // look at its containers (moby daemon/info.go), whatever else runs.
+    let body = resp.json().map_err(|m| e.fail(Some(&resp), m, &[]))?;
+    let n = |k: &str| body.get(k).and_then(Value::as_i64).unwrap_or(-1);
+    let sum = n("ContainersRunning") + n("ContainersPaused") + n("ContainersStopped");
+    if n("Containers") != sum {
+        return Err(e.fail(
+            Some(&resp),
+            format!(
+                "Containers {} is not ContainersRunning + ContainersPaused + ContainersStopped ({sum})",
+                n("Containers")
+            ),
+            &[],
+        ));
+    }
+    Ok(())
 }
 
 fn too_old(ctx: &Ctx) -> Outcome {

@@ -42,9 +42,17 @@ pub(super) struct Built {
     pub ids: Vec<String>,
 }
 
-/// `POST /build` with the run's label, tagged with a unique name.
+/// `POST /build` with the run's label, tagged with a unique name. Without
+/// the build cache unless the query is about it: the fixture's ID is the
+/// same in every run, so another run's build on the same daemon leaves
+/// "Using cache" steps whose RUN output never shows.
 pub(super) fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Built, Problem> {
     let tag = format!("{}:latest", ctx.unique_name("build"));
+    let query = if query.contains("cache") {
+        query.to_string()
+    } else {
+        format!("{query}&nocache=1")
+    };
     ctx.record_created_image(tag.clone());
     let labels = serde_json::json!({ RUN_LABEL: ctx.run_id }).to_string();
     let resp = ctx.send(

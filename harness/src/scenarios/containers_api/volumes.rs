@@ -192,6 +192,20 @@ fn lifecycle_shapes(ctx: &Ctx) -> Outcome {
     let resp = ctx.send(Req::get("/system/df"))?;
     expect_status(&resp, 200, "system df")?;
     let df = json_body(&resp, "system df")?;
+    // dockerd 20.10.24's top-level keys (curl .../system/df, 2026-12-03).
+    let kinds = [
+        ("LayersSize", df["LayersSize"].is_i64()),
+        ("Images", df["Images"].is_array()),
+        ("Containers", df["Containers"].is_array()),
+        ("Volumes", df["Volumes"].is_array()),
+        ("BuilderSize", df["BuilderSize"].is_i64()),
+    ];
+    if let Some((k, _)) = kinds.iter().find(|(_, ok)| !ok) {
+        return Err(fail_at(
+            &resp,
+            format!("/system/df {k}: {}; dockerd: LayersSize and BuilderSize integers, Images, Containers and Volumes arrays", df[*k]),
+        ));
+    }
     for (vol, size) in [(&name, 0), (&anon, 0)] {
         let entry = df["Volumes"]
             .as_array()
