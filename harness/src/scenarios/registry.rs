@@ -3,8 +3,8 @@
 
 use super::{
     api, containers, containers_api, distribution, errors, hostile, hygiene, image_ops, images,
-    model, network, network_dns, protocol, runtime, schema, security, seed, snapshots, streams,
-    system,
+    model, network, network_dns, protocol, run_options, runtime, schema, security, seed, snapshots,
+    streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -57,6 +57,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(api::scenarios());
     v.extend(streams::scenarios());
     v.extend(runtime::scenarios());
+    v.extend(run_options::scenarios());
     // coverage (issue 13): operations nothing else sent
     v.extend(image_ops::scenarios());
     v.extend(network::scenarios());
