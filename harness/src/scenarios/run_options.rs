@@ -7,12 +7,14 @@
 //!
 //! Every expected value was read off dockerd 20.10.24 (runc 1.1.5, cgroup
 //! v1) running the probe image; error answers are in
-//! specs/harness/expectations.json under these scenarios' names.
+//! specs/harness/expectations.json under these scenarios' names. The
+//! helpers are `runtime`'s (same area, same source).
 
+use super::runtime::{config, failure, output, refused_start, status_field};
 use super::Scenario;
 use crate::client::{enc, Req};
 use crate::ground::spec::expectation;
-use crate::ground::{fail_expected, Ctx, Outcome, Problem};
+use crate::ground::{Ctx, Outcome, Problem};
 use serde_json::{json, Value};
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -34,22 +36,6 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("runtime", "bind-propagation", true, bind_propagation),
         super::scenario("security", "privileged", true, privileged),
     ]
-}
-
-const SOURCE: &str = "dockerd 20.10.24 (runc 1.1.5, cgroup v1) with the probe image, 2026-12-03";
-
-fn failure(reason: impl Into<String>, expected: impl Into<String>) -> Problem {
-    fail_expected(reason, expected, SOURCE)
-}
-
-fn config(ctx: &Ctx, args: &[&str], host_config: Value) -> Result<Value, Problem> {
-    let mut c = ctx.probe_config(args)?;
-    c["HostConfig"] = host_config;
-    Ok(c)
-}
-
-fn output(ctx: &Ctx, args: &[&str], host_config: Value) -> Result<String, Problem> {
-    ctx.config_output(config(ctx, args, host_config)?)
 }
 
 /// Runs `args` in a container made with `host_config` and returns its
@@ -118,18 +104,6 @@ fn ulimits(ctx: &Ctx) -> Outcome {
         ));
     }
     Ok(())
-}
-
-/// Creates a container with `host_config`, starts it and checks the failed
-/// start against `check`; dockerd leaves the container created.
-fn refused_start(ctx: &Ctx, check: &str, host_config: Value, vars: &[(&str, &str)]) -> Outcome {
-    let id = ctx.create(config(ctx, &["exit", "0"], host_config)?, None)?;
-    let res = (|| {
-        let resp = ctx.send(Req::post(format!("/containers/{}/start", enc(&id))))?;
-        expectation(check)?.check(&resp, vars)
-    })();
-    ctx.remove(&id);
-    res
 }
 
 fn ulimit_refused(ctx: &Ctx) -> Outcome {
@@ -226,18 +200,29 @@ fn create_refused(ctx: &Ctx) -> Outcome {
         ),
     ];
     for (hc, check, name) in cases {
-        let c = config(ctx, &["exit", "0"], hc)?;
-        let resp = ctx.send(Req::post("/containers/create").json(c))?;
-        if let Some(id) = resp
-            .json()
-            .ok()
-            .and_then(|b| b["Id"].as_str().map(String::from))
-        {
-            ctx.remove(&id);
-        }
-        expectation(check)?.check(&resp, &[("name", name)])?;
+        refused_create(ctx, hc, check, &[("name", name)])?;
     }
     Ok(())
+}
+
+/// A create with `host_config` checked against `check`; a container made
+/// by mistake is removed.
+pub(super) fn refused_create(
+    ctx: &Ctx,
+    host_config: Value,
+    check: &str,
+    vars: &[(&str, &str)],
+) -> Outcome {
+    let c = config(ctx, &["exit", "0"], host_config)?;
+    let resp = ctx.send(Req::post("/containers/create").json(c))?;
+    if let Some(id) = resp
+        .json()
+        .ok()
+        .and_then(|b| b["Id"].as_str().map(String::from))
+    {
+        ctx.remove(&id);
+    }
+    expectation(check)?.check(&resp, vars)
 }
 
 fn ipc_mode_invalid(ctx: &Ctx) -> Outcome {
@@ -454,14 +439,6 @@ fn create_warnings(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// The value of `key:` in /proc/<pid>/status text.
-fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
-    status.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        (k == key).then(|| v.trim())
-    })
-}
-
 /// dockerd gives a privileged container every capability the kernel has
 /// and no seccomp filter. runc fails the start when the daemon itself lacks
 /// one of them (as on this project's machines, without CAP_SYS_RESOURCE);
@@ -573,16 +550,7 @@ fn bind_propagation(ctx: &Ctx) -> Outcome {
         ),
     ];
     for (hc, check) in refused {
-        let c = config(ctx, &["exit", "0"], hc)?;
-        let resp = ctx.send(Req::post("/containers/create").json(c))?;
-        if let Some(id) = resp
-            .json()
-            .ok()
-            .and_then(|b| b["Id"].as_str().map(String::from))
-        {
-            ctx.remove(&id);
-        }
-        expectation(check)?.check(&resp, &[])?;
+        refused_create(ctx, hc, check, &[])?;
     }
     Ok(())
 }
