@@ -22,7 +22,16 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("runtime", "ulimits", true, ulimits),
         super::scenario("runtime", "ulimit-refused", true, ulimit_refused),
         super::scenario("runtime", "shm-size", true, shm_size),
-        super::scenario("runtime", "create-refused-options", true, create_refused),
+        super::scenario("runtime", "shm-size-negative", true, shm_negative),
+        super::scenario("runtime", "cgroupns-mode-invalid", true, cgroupns_invalid),
+        super::scenario("runtime", "namespace-donor-missing", true, donor_missing),
+        super::scenario(
+            "runtime",
+            "memory-swappiness-invalid",
+            true,
+            swappiness_invalid,
+        ),
+        super::scenario("runtime", "storage-opt-refused", true, storage_opt),
         super::scenario("runtime", "ipc-mode-invalid", true, ipc_mode_invalid),
         super::scenario("runtime", "namespaces-host", true, namespaces_host),
         super::scenario(
@@ -31,9 +40,45 @@ pub fn scenarios() -> Vec<Scenario> {
             true,
             namespaces_container,
         ),
+        super::scenario(
+            "runtime",
+            "namespace-donor-not-running",
+            true,
+            donor_not_running,
+        ),
+        super::scenario(
+            "runtime",
+            "ipc-donor-not-shareable",
+            true,
+            donor_not_shareable,
+        ),
         super::scenario("runtime", "cgroupns-private", true, cgroupns_private),
         super::scenario("runtime", "create-warnings", true, create_warnings),
         super::scenario("runtime", "bind-propagation", true, bind_propagation),
+        super::scenario(
+            "runtime",
+            "bind-propagation-not-shared",
+            true,
+            propagation_shared,
+        ),
+        super::scenario(
+            "runtime",
+            "bind-propagation-not-slave",
+            true,
+            propagation_slave,
+        ),
+        super::scenario(
+            "runtime",
+            "bind-propagation-invalid",
+            true,
+            propagation_invalid,
+        ),
+        super::scenario(
+            "runtime",
+            "bind-propagation-volume",
+            true,
+            propagation_volume,
+        ),
         super::scenario("security", "privileged", true, privileged),
     ]
 }
@@ -169,40 +214,45 @@ fn shm_size(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// Each of these is refused at create; a container made by mistake is removed.
-fn create_refused(ctx: &Ctx) -> Outcome {
-    let cases = [
-        (json!({ "ShmSize": -1 }), "runtime/shm-size-negative", ""),
-        (
-            json!({ "CgroupnsMode": "bogus" }),
-            "runtime/cgroupns-mode-invalid",
-            "",
-        ),
-        (
-            json!({ "PidMode": "container:nosuch-clib" }),
-            "runtime/namespace-donor-missing",
-            "nosuch-clib",
-        ),
-        (
-            json!({ "IpcMode": "container:nosuch-clib" }),
-            "runtime/namespace-donor-missing",
-            "nosuch-clib",
-        ),
-        (
-            json!({ "MemorySwappiness": 101 }),
-            "runtime/memory-swappiness-invalid",
-            "",
-        ),
-        (
-            json!({ "StorageOpt": { "size": "1G" } }),
-            "runtime/storage-opt-refused",
-            "",
-        ),
-    ];
-    for (hc, check, name) in cases {
-        refused_create(ctx, hc, check, &[("name", name)])?;
-    }
-    Ok(())
+fn shm_negative(ctx: &Ctx) -> Outcome {
+    refused_create(
+        ctx,
+        json!({ "ShmSize": -1 }),
+        "runtime/shm-size-negative",
+        &[],
+    )
+}
+
+fn cgroupns_invalid(ctx: &Ctx) -> Outcome {
+    let hc = json!({ "CgroupnsMode": "bogus" });
+    refused_create(ctx, hc, "runtime/cgroupns-mode-invalid", &[])
+}
+
+fn donor_missing(ctx: &Ctx) -> Outcome {
+    let check = "runtime/namespace-donor-missing";
+    let vars = [("name", "nosuch-clib")];
+    refused_create(
+        ctx,
+        json!({ "PidMode": "container:nosuch-clib" }),
+        check,
+        &vars,
+    )?;
+    refused_create(
+        ctx,
+        json!({ "IpcMode": "container:nosuch-clib" }),
+        check,
+        &vars,
+    )
+}
+
+fn swappiness_invalid(ctx: &Ctx) -> Outcome {
+    let hc = json!({ "MemorySwappiness": 101 });
+    refused_create(ctx, hc, "runtime/memory-swappiness-invalid", &[])
+}
+
+fn storage_opt(ctx: &Ctx) -> Outcome {
+    let hc = json!({ "StorageOpt": { "size": "1G" } });
+    refused_create(ctx, hc, "runtime/storage-opt-refused", &[])
 }
 
 /// A create with `host_config` checked against `check`; a container made
@@ -317,23 +367,8 @@ fn namespaces_container(ctx: &Ctx) -> Outcome {
     let donor_name = ctx.unique_name("ipc-donor");
     let donor_cfg = config(ctx, &["sleep", "60"], json!({ "IpcMode": "shareable" }))?;
     let donor = ctx.create(donor_cfg, Some(&donor_name))?;
-    let plain = ctx.create(config(ctx, &["sleep", "60"], json!({}))?, None)?;
     let res = (|| {
-        // Not running yet: dockerd refuses at start, naming the full id.
-        refused_start(
-            ctx,
-            "runtime/namespace-donor-not-running",
-            json!({ "PidMode": format!("container:{donor_name}") }),
-            &[("id", &donor)],
-        )?;
         ctx.start(&donor)?;
-        ctx.start(&plain)?;
-        refused_start(
-            ctx,
-            "runtime/ipc-donor-not-shareable",
-            json!({ "IpcMode": format!("container:{plain}") }),
-            &[("id", &plain)],
-        )?;
         let joined = format!("container:{donor_name}");
         let hc = json!({ "PidMode": joined, "IpcMode": joined });
         let (out, inspect) = output_and_inspect(
@@ -375,6 +410,35 @@ fn namespaces_container(ctx: &Ctx) -> Outcome {
         Ok(())
     })();
     ctx.remove(&donor);
+    res
+}
+
+/// A donor created but not started: dockerd refuses at start, naming its
+/// full id.
+fn donor_not_running(ctx: &Ctx) -> Outcome {
+    let name = ctx.unique_name("pid-donor");
+    let donor = ctx.create(config(ctx, &["sleep", "60"], json!({}))?, Some(&name))?;
+    let res = refused_start(
+        ctx,
+        "runtime/namespace-donor-not-running",
+        json!({ "PidMode": format!("container:{name}") }),
+        &[("id", &donor)],
+    );
+    ctx.remove(&donor);
+    res
+}
+
+/// A running donor with the default IpcMode (private).
+fn donor_not_shareable(ctx: &Ctx) -> Outcome {
+    let plain = ctx.create(config(ctx, &["sleep", "60"], json!({}))?, None)?;
+    let res = ctx.start(&plain).and_then(|_| {
+        refused_start(
+            ctx,
+            "runtime/ipc-donor-not-shareable",
+            json!({ "IpcMode": format!("container:{plain}") }),
+            &[("id", &plain)],
+        )
+    });
     ctx.remove(&plain);
     res
 }
@@ -453,7 +517,7 @@ fn privileged(ctx: &Ctx) -> Outcome {
     let res = (|| {
         let resp = ctx.send(Req::post(format!("/containers/{}/start", enc(&id))))?;
         if resp.status != 204 {
-            return expectation("security/privileged-caps-unavailable")?.check(&resp, &[]);
+            return expectation("security/privileged")?.check(&resp, &[]);
         }
         ctx.wait(&id)?;
         let status = ctx.logs(&id)?.stdout_text();
@@ -479,51 +543,66 @@ fn optional_fields(line: &str) -> Vec<&str> {
     line.split(' ').skip(6).take_while(|f| *f != "-").collect()
 }
 
-/// Binds of /tmp (there on every host) with a propagation mode: inspect
+/// A bind of /tmp (there on every host) with propagation `mode`: inspect
 /// shows the mode asked for; the start either applies it (the host's /tmp
 /// is on a shared mount) or is refused in dockerd's words (it is not, as on
 /// this project's machines).
+fn propagation_mode(ctx: &Ctx, mode: &str, check: &str, field: &str) -> Outcome {
+    let bind = format!("/tmp:/p:ro,{mode}");
+    let c = config(
+        ctx,
+        &["read", "/proc/self/mountinfo"],
+        json!({ "Binds": [bind] }),
+    )?;
+    let id = ctx.create(c, None)?;
+    let res = (|| {
+        let shown = ctx.inspect(&id)?["Mounts"][0]["Propagation"].clone();
+        if shown != mode {
+            return Err(failure(
+                format!("with Binds [{bind:?}], Mounts[0].Propagation is {shown}"),
+                format!("{mode:?}"),
+            ));
+        }
+        let resp = ctx.send(Req::post(format!("/containers/{}/start", enc(&id))))?;
+        if resp.status != 204 {
+            return expectation(check)?.check(&resp, &[]);
+        }
+        ctx.wait(&id)?;
+        let out = ctx.logs(&id)?.stdout_text();
+        let line = mount_line(&out, "/p").unwrap_or("");
+        // A slave of a shared mount shows master:; rshared shows shared:.
+        if !optional_fields(line).iter().any(|f| f.starts_with(field)) {
+            return Err(failure(
+                format!("with Binds [{bind:?}] the container's /p is {line:?}"),
+                format!("a {field}N field on /p"),
+            ));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    res
+}
+
+fn propagation_shared(ctx: &Ctx) -> Outcome {
+    propagation_mode(
+        ctx,
+        "rshared",
+        "runtime/bind-propagation-not-shared",
+        "shared:",
+    )
+}
+
+fn propagation_slave(ctx: &Ctx) -> Outcome {
+    propagation_mode(
+        ctx,
+        "rslave",
+        "runtime/bind-propagation-not-slave",
+        "master:",
+    )
+}
+
+/// The default: private, shown as rprivate.
 fn bind_propagation(ctx: &Ctx) -> Outcome {
-    let cases = [
-        ("rshared", "runtime/bind-propagation-not-shared", "shared:"),
-        ("rslave", "runtime/bind-propagation-not-slave", "master:"),
-    ];
-    for (mode, check, field) in cases {
-        let bind = format!("/tmp:/p:ro,{mode}");
-        let c = config(
-            ctx,
-            &["read", "/proc/self/mountinfo"],
-            json!({ "Binds": [bind] }),
-        )?;
-        let id = ctx.create(c, None)?;
-        let res = (|| {
-            let shown = ctx.inspect(&id)?["Mounts"][0]["Propagation"].clone();
-            if shown != mode {
-                return Err(failure(
-                    format!("with Binds [{bind:?}], Mounts[0].Propagation is {shown}"),
-                    format!("{mode:?}"),
-                ));
-            }
-            let resp = ctx.send(Req::post(format!("/containers/{}/start", enc(&id))))?;
-            if resp.status != 204 {
-                return expectation(check)?.check(&resp, &[]);
-            }
-            ctx.wait(&id)?;
-            let out = ctx.logs(&id)?.stdout_text();
-            let line = mount_line(&out, "/p").unwrap_or("");
-            // A slave of a shared mount shows master:; rshared shows shared:.
-            if !optional_fields(line).iter().any(|f| f.starts_with(field)) {
-                return Err(failure(
-                    format!("with Binds [{bind:?}] the container's /p is {line:?}"),
-                    format!("a {field}N field on /p"),
-                ));
-            }
-            Ok(())
-        })();
-        ctx.remove(&id);
-        res?;
-    }
-    // The default and rprivate: private, shown as rprivate.
     let (out, inspect) = output_and_inspect(
         ctx,
         &["read", "/proc/self/mountinfo"],
@@ -537,20 +616,16 @@ fn bind_propagation(ctx: &Ctx) -> Outcome {
             "a private mount (no shared:/master: field), Propagation \"rprivate\"",
         ));
     }
-    // Refused at create: an unknown mode, and any mode on a volume.
-    let refused = [
-        (
-            json!({ "Mounts": [{ "Type": "bind", "Source": "/tmp", "Target": "/p",
-                "BindOptions": { "Propagation": "bogus" } }] }),
-            "runtime/bind-propagation-invalid",
-        ),
-        (
-            json!({ "Binds": ["ss-propagation-vol:/p:rshared"] }),
-            "runtime/bind-propagation-volume",
-        ),
-    ];
-    for (hc, check) in refused {
-        refused_create(ctx, hc, check, &[])?;
-    }
     Ok(())
+}
+
+fn propagation_invalid(ctx: &Ctx) -> Outcome {
+    let hc = json!({ "Mounts": [{ "Type": "bind", "Source": "/tmp", "Target": "/p",
+        "BindOptions": { "Propagation": "bogus" } }] });
+    refused_create(ctx, hc, "runtime/bind-propagation-invalid", &[])
+}
+
+fn propagation_volume(ctx: &Ctx) -> Outcome {
+    let hc = json!({ "Binds": ["ss-propagation-vol:/p:rshared"] });
+    refused_create(ctx, hc, "runtime/bind-propagation-volume", &[])
 }
