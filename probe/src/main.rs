@@ -108,7 +108,7 @@ fn usage_error(msg: &str) -> ! {
     eprintln!(
         "usage: probe CMD [ARGS...] [-- CMD [ARGS...]]...\n\
          commands: echo ARGS..., write PATH CONTENT, append PATH CONTENT, read PATH,\n\
-         delete PATH, chmod PATH OCTAL, ls DIR, stat PATH, dump DIR, sleep SECS,\n\
+         delete PATH, chmod PATH OCTAL, ls DIR, stat PATH, readlink PATH, dump DIR, sleep SECS,\n\
          exit N, env, hostname, pid, uid, cwd, trap-term CODE, stderr TEXT, cat,\n\
          lines N, guard PATH ... end, try-open PATH r|w, try-mknod PATH b|c MAJ MIN,\n\
          devstat PATH, orphan SECS, detach SECS, zombies,\n\
@@ -187,6 +187,13 @@ fn run(cmd: &[String]) -> CmdResult {
                 meta.permissions().mode() & 0o7777,
                 meta.len()
             );
+        }
+        "readlink" => {
+            // `readlink PATH`: a symlink's target (`/proc/self/ns/ipc` names
+            // the namespace, so two processes can be compared).
+            let path = arg(cmd, 1, "PATH")?;
+            let target = fs::read_link(path).map_err(|e| fail(format!("readlink {path}: {e}")))?;
+            println!("{}", target.display());
         }
         "dump" => {
             let dir = arg(cmd, 1, "DIR")?;

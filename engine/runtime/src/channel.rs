@@ -238,7 +238,7 @@ mod tests {
             .collect();
         let req = InitRequest::Exec {
             pid: 42,
-            spec: ExecSpec {
+            spec: Box::new(ExecSpec {
                 args: vec!["sh".into()],
                 env: env.clone(),
                 cwd: "/".into(),
@@ -248,7 +248,7 @@ mod tests {
                 open_stdin: false,
                 cgroups: vec![],
                 security: Default::default(),
-            },
+            }),
         };
         let null = std::fs::File::open("/dev/null").unwrap();
         let fd = null.as_raw_fd();

@@ -41,7 +41,10 @@ pub use rootfs::{
     detach_rootfs, mount_rootfs, rootfs_kind, unmount_rootfs, DetachedRoot, RootfsKind,
 };
 pub use signal::{kill, parse_signal};
-pub use spec::{BindMount, Device, ExecSpec, Network, ProcessSpec, Security, TmpfsMount, Veth};
+pub use spec::{
+    BindMount, Device, ExecSpec, Namespace, Namespaces, Network, ProcessSpec, Propagation, Rlimit,
+    Security, Shm, TmpfsMount, Veth,
+};
 pub use supervisor::{ExitStatus, Supervisor};
 pub use tty::resize_tty;
 

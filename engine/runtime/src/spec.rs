@@ -15,6 +15,29 @@ pub struct BindMount {
     /// in the image cannot lead it outside) and created when missing.
     pub destination: String,
     pub readonly: bool,
+    /// Mount propagation (`-v src:dst:rshared`, `BindOptions.Propagation`).
+    #[serde(default)]
+    pub propagation: Propagation,
+}
+
+/// Docker's bind propagation modes (see `init::propagation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    #[default]
+    Rprivate,
+    Private,
+    Rshared,
+    Shared,
+    Rslave,
+    Slave,
+}
+
+impl Propagation {
+    /// Docker's name for a mode (`rshared`...); None for an unknown one.
+    pub fn parse(name: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
 }
 
 /// A tmpfs mounted into the container (`--tmpfs`, `--mount type=tmpfs`).
@@ -65,6 +88,59 @@ pub struct Security {
     /// Compiled seccomp programs (see [`crate::seccomp`]), installed in this
     /// order; empty: no filter.
     pub seccomp: Vec<crate::seccomp::Program>,
+    /// `Ulimits`, set before the user switch (see `init::rlimits`).
+    #[serde(default)]
+    pub rlimits: Vec<Rlimit>,
+}
+
+/// One `--ulimit`: Docker's name (`nofile`, `nproc`...) and its limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    pub name: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Whose namespace of one kind (pid, ipc, uts) the container gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Namespace {
+    /// A new one of its own.
+    #[default]
+    Private,
+    /// The daemon's (`--pid host`, `--ipc host`, `--uts host`).
+    Host,
+    /// The one this host pid is in (`--pid container:X`, `--ipc container:X`).
+    Join(i32),
+}
+
+/// The container's pid, ipc and uts namespaces, its cgroup namespace and
+/// its /dev/shm (see `init::namespaces`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespaces {
+    pub pid: Namespace,
+    pub ipc: Namespace,
+    pub uts: Namespace,
+    /// `CgroupnsMode: private`: a cgroup namespace rooted at its own group.
+    pub cgroup_private: bool,
+    pub shm: Shm,
+}
+
+/// What the container's /dev/shm is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Shm {
+    /// A tmpfs of this many bytes (`--shm-size`; dockerd's default 64 MiB).
+    Size(u64),
+    /// This host directory, bound (`--ipc host`: /dev/shm; `--ipc
+    /// container:X`: X's, through /proc/<pid>/root).
+    Bind(PathBuf),
+    /// None (`--ipc none`).
+    Absent,
+}
+
+impl Default for Shm {
+    fn default() -> Self {
+        Shm::Size(64 << 20)
+    }
 }
 
 /// A host device node made in the container (`--device`): the node only;
@@ -139,6 +215,8 @@ pub struct ProcessSpec {
     /// Made after /dev is mounted.
     #[serde(default)]
     pub devices: Vec<Device>,
+    #[serde(default)]
+    pub namespaces: Namespaces,
 }
 
 /// An extra process started inside a running container (`docker exec`).
@@ -168,7 +246,7 @@ pub struct ExecSpec {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum InitRequest {
     /// Create namespaces and run the container's pid 1.
-    Run(ProcessSpec),
+    Run(Box<ProcessSpec>),
     /// Join the namespaces of `pid` and run an extra process there.
-    Exec { pid: i32, spec: ExecSpec },
+    Exec { pid: i32, spec: Box<ExecSpec> },
 }

@@ -219,11 +219,13 @@ fn bind_mounts() {
             source: host.path().to_path_buf(),
             destination: "/data".into(),
             readonly: false,
+            propagation: Default::default(),
         },
         BindMount {
             source: host.path().to_path_buf(),
             destination: "/ro".into(),
             readonly: true,
+            propagation: Default::default(),
         },
     ];
     let out = run(f, &spec);
@@ -254,6 +256,7 @@ fn bind_mount_destination_cannot_escape_through_a_symlink() {
         source: src.path().to_path_buf(),
         destination: "/escape/sub".into(),
         readonly: true,
+        propagation: Default::default(),
     }];
     let out = run(f, &spec);
     assert_eq!(out.stdout, "ok\n", "stderr: {}", out.stderr);

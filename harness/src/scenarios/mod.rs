@@ -26,6 +26,7 @@ pub mod network_api;
 pub mod network_dns;
 pub mod protocol;
 pub mod registry;
+pub mod run_options;
 pub mod runtime;
 pub mod schema;
 pub mod security;

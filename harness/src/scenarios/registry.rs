@@ -4,7 +4,7 @@
 use super::{
     api, attach_api, containers, containers_api, distribution, errors, exec_identity, hostile,
     hygiene, image_api, image_ops, images, model, network, network_api, network_dns, protocol,
-    runtime, schema, security, seed, snapshots, streams, system,
+    run_options, runtime, schema, security, seed, snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -59,6 +59,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(exec_identity::scenarios());
     v.extend(attach_api::scenarios());
     v.extend(runtime::scenarios());
+    v.extend(run_options::scenarios());
     // coverage (issue 13): operations nothing else sent
     v.extend(image_ops::scenarios());
     v.extend(image_api::scenarios());

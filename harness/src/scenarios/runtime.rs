@@ -42,23 +42,23 @@ pub fn scenarios() -> Vec<Scenario> {
 
 const SOURCE: &str = "dockerd 20.10.24 (runc 1.1.5, cgroup v1) with the probe image, 2026-12-03";
 
-fn failure(reason: impl Into<String>, expected: impl Into<String>) -> Problem {
+pub(super) fn failure(reason: impl Into<String>, expected: impl Into<String>) -> Problem {
     fail_expected(reason, expected, SOURCE)
 }
 
 /// The probe running `args`, with `host_config` as its HostConfig.
-fn config(ctx: &Ctx, args: &[&str], host_config: Value) -> Result<Value, Problem> {
+pub(super) fn config(ctx: &Ctx, args: &[&str], host_config: Value) -> Result<Value, Problem> {
     let mut c = ctx.probe_config(args)?;
     c["HostConfig"] = host_config;
     Ok(c)
 }
 
-fn output(ctx: &Ctx, args: &[&str], host_config: Value) -> Result<String, Problem> {
+pub(super) fn output(ctx: &Ctx, args: &[&str], host_config: Value) -> Result<String, Problem> {
     ctx.config_output(config(ctx, args, host_config)?)
 }
 
 /// The value of `key:` in /proc/<pid>/status text.
-fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+pub(super) fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
     status.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         (k == key).then(|| v.trim())
@@ -465,12 +465,17 @@ fn sysctls(ctx: &Ctx) -> Outcome {
 }
 
 /// Creates a container with `host_config`, starts it and checks the failed
-/// start against `check`; dockerd leaves the container created.
-fn refused_start(ctx: &Ctx, check: &str, host_config: Value) -> Outcome {
+/// start against `check` (with `vars`); dockerd leaves the container created.
+pub(super) fn refused_start(
+    ctx: &Ctx,
+    check: &str,
+    host_config: Value,
+    vars: &[(&str, &str)],
+) -> Outcome {
     let id = ctx.create(config(ctx, &["echo", "hi"], host_config)?, None)?;
     let res = (|| {
         let resp = ctx.send(Req::post(format!("/containers/{}/start", enc(&id))))?;
-        expectation(check)?.check(&resp, &[])
+        expectation(check)?.check(&resp, vars)
     })();
     ctx.remove(&id);
     res
@@ -481,6 +486,7 @@ fn sysctl_not_ns(ctx: &Ctx) -> Outcome {
         ctx,
         "runtime/sysctl-not-namespaced",
         json!({ "Sysctls": { "vm.swappiness": "1" } }),
+        &[],
     )
 }
 
@@ -489,6 +495,7 @@ fn sysctl_host_net(ctx: &Ctx) -> Outcome {
         ctx,
         "runtime/sysctl-host-network",
         json!({ "NetworkMode": "host", "Sysctls": { "net.ipv4.ip_forward": "1" } }),
+        &[],
     )
 }
 
@@ -621,16 +628,12 @@ fn auto_remove_failed(ctx: &Ctx) -> Outcome {
 
 fn cpuset_unavailable(ctx: &Ctx) -> Outcome {
     // dockerd checks CpusetCpus against the host's online CPUs at create.
-    let c = config(ctx, &["echo", "hi"], json!({ "CpusetCpus": "99" }))?;
-    let resp = ctx.send(Req::post("/containers/create").json(c))?;
-    if let Some(id) = resp
-        .json()
-        .ok()
-        .and_then(|b| b["Id"].as_str().map(String::from))
-    {
-        ctx.remove(&id);
-    }
-    expectation("runtime/cpuset-unavailable")?.check(&resp, &[])
+    super::run_options::refused_create(
+        ctx,
+        json!({ "CpusetCpus": "99" }),
+        "runtime/cpuset-unavailable",
+        &[],
+    )
 }
 
 fn cpuset_applied(ctx: &Ctx) -> Outcome {

@@ -7,6 +7,8 @@
 
 use std::io;
 
+use crate::error::RuntimeError;
+
 /// Capability names by number (linux/capability.h), without the `CAP_`
 /// prefix: the ones dockerd 20.10 knows (up to CHECKPOINT_RESTORE, 40).
 const NAMES: &[&str] = &[
@@ -98,8 +100,24 @@ fn last_cap() -> u32 {
 }
 
 /// Drop every capability outside `keep` from the bounding set, and clear the
-/// ambient set.
-pub(super) fn restrict_bounding_set(keep: &[u32]) -> io::Result<()> {
+/// ambient set. A capability of `keep` that this process's bounding set
+/// lacks (a daemon running with fewer than all) cannot be given: the start
+/// fails as runc's does ("unable to apply caps: operation not permitted"),
+/// rather than running the container with less than it asked for.
+pub(super) fn restrict_bounding_set(keep: &[u32]) -> Result<(), RuntimeError> {
+    for cap in keep {
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_READ, *cap as libc::c_ulong, 0, 0, 0) } == 0 {
+            return Err(RuntimeError::Other(
+                "unable to apply caps: operation not permitted".into(),
+            ));
+        }
+    }
+    drop_others(keep)
+        .map_err(|e| RuntimeError::Io(io::Error::new(e.kind(), format!("drop capabilities: {e}"))))
+}
+
+fn drop_others(keep: &[u32]) -> io::Result<()> {
     for cap in 0..=last_cap() {
         if keep.contains(&cap) {
             continue;

@@ -17,7 +17,7 @@ use nix::unistd::{fchdir, pivot_root as sys_pivot_root};
 
 use crate::error::RuntimeError;
 use crate::path::resolve_in_root;
-use crate::spec::ProcessSpec;
+use crate::spec::{ProcessSpec, Shm};
 
 /// Host device nodes bind-mounted into the container's /dev (mknod may be
 /// forbidden, e.g. by a device cgroup or in a user namespace).
@@ -116,15 +116,18 @@ fn mount_at(
 /// Everything before pivot_root. Runs as pid 1 of the new namespaces.
 pub(super) fn prepare_rootfs(spec: &ProcessSpec) -> Result<(), RuntimeError> {
     let root = spec.rootfs.as_path();
-    // Nothing we do from here on may propagate back to the daemon's namespace.
+    // Nothing we do from here on may propagate back to the daemon's
+    // namespace: "/" is rprivate unless a bind asks for more, and then the
+    // mount under the rootfs is made private (see `propagation`).
     mount(
         None::<&str>,
         "/",
         None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        super::propagation::root_flags(&spec.mounts),
         None::<&str>,
     )
-    .map_err(mount_err("make / private"))?;
+    .map_err(mount_err("set the propagation of /"))?;
+    super::propagation::make_rootfs_parent_private(root)?;
     // pivot_root needs the new root to be a mount point (a copied root is not).
     mount(
         Some(root),
@@ -145,7 +148,7 @@ pub(super) fn prepare_rootfs(spec: &ProcessSpec) -> Result<(), RuntimeError> {
         nosuid_nodev_noexec,
         None,
     )?;
-    mount_dev(root, spec.tty)?;
+    mount_dev(root, &spec.namespaces.shm)?;
     super::devices::create_nodes(root, &spec.devices)?;
     // Best effort: sysfs may be refused (e.g. net=host without privileges).
     let sys = mount_at(
@@ -180,6 +183,20 @@ pub(super) fn prepare_rootfs(spec: &ProcessSpec) -> Result<(), RuntimeError> {
         if m.readonly {
             remount_readonly(root, &m.destination, kind, MsFlags::empty())?;
         }
+        // Re-opened: an fd opened before the bind points under it.
+        let (fd, _) = target(root, &m.destination, kind)?;
+        let flags = super::propagation::flags(m.propagation);
+        mount(
+            None::<&str>,
+            fd_path(&fd).as_str(),
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+        .map_err(mount_err(format!(
+            "set the propagation of {}",
+            m.destination
+        )))?;
     }
     for t in &spec.tmpfs {
         let (flags, data) = tmpfs_options(&t.options, t.readonly);
@@ -287,7 +304,7 @@ fn tmpfs_options(options: &str, readonly: bool) -> (MsFlags, String) {
     (flags, data.join(","))
 }
 
-fn mount_dev(root: &Path, tty: bool) -> Result<(), RuntimeError> {
+fn mount_dev(root: &Path, shm: &Shm) -> Result<(), RuntimeError> {
     let dev = mount_at(
         root,
         "/dev",
@@ -324,16 +341,7 @@ fn mount_dev(root: &Path, tty: bool) -> Result<(), RuntimeError> {
         Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
     )
     .map_err(mount_err("/dev/pts"))?;
-    let shm = dev.join("shm");
-    fs::create_dir(&shm).map_err(io_mount_err("/dev/shm"))?;
-    mount(
-        Some("shm"),
-        &shm,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
-    )
-    .map_err(mount_err("/dev/shm"))?;
+    mount_shm(&dev.join("shm"), shm)?;
     let mqueue = dev.join("mqueue");
     if fs::create_dir(&mqueue).is_ok() {
         // Best effort: POSIX message queues are rarely needed.
@@ -360,8 +368,33 @@ fn mount_dev(root: &Path, tty: bool) -> Result<(), RuntimeError> {
         symlink("/proc/kcore", dev.join("core")).map_err(io_mount_err("/dev/core"))?;
     }
     // With a tty, /dev/console is bound in `init::console`.
-    let _ = tty;
     Ok(())
+}
+
+/// /dev/shm: a tmpfs of `--shm-size` bytes, the host's or the donor
+/// container's (`--ipc host`, `--ipc container:X`), or none (`--ipc none`).
+fn mount_shm(path: &Path, shm: &Shm) -> Result<(), RuntimeError> {
+    let data;
+    let (source, fstype, flags, data) = match shm {
+        Shm::Absent => return Ok(()),
+        Shm::Size(bytes) => {
+            data = format!("mode=1777,size={bytes}");
+            (
+                Path::new("shm"),
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some(data.as_str()),
+            )
+        }
+        Shm::Bind(host) => (
+            host.as_path(),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        ),
+    };
+    fs::create_dir(path).map_err(io_mount_err("/dev/shm"))?;
+    mount(Some(source), path, fstype, flags, data).map_err(mount_err("/dev/shm"))
 }
 
 /// Make `rootfs` the root and detach the old one (runc's `pivot_root(".", ".")`

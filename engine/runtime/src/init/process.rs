@@ -44,10 +44,9 @@ pub(super) fn finish(f: &Finish) -> Result<Infallible, RuntimeError> {
     enter_cwd(f.cwd)?;
     fix_stdio_ownership(exec_user.uid, exec_user.gid);
 
+    super::rlimits::apply(&f.security.rlimits)?;
     let caps = f.security.capabilities.as_deref();
-    super::caps::restrict_bounding_set(caps.unwrap_or(super::caps::DOCKER_DEFAULT_CAPS)).map_err(
-        |e| RuntimeError::Io(io::Error::new(e.kind(), format!("drop capabilities: {e}"))),
-    )?;
+    super::caps::restrict_bounding_set(caps.unwrap_or(super::caps::DOCKER_DEFAULT_CAPS))?;
     // As runc: without no_new_privs, installing a filter needs
     // CAP_SYS_ADMIN, which the user switch below takes away; with it, the
     // filter goes in last, so it constrains nothing of our own setup.

@@ -2,24 +2,30 @@
 
 use std::convert::Infallible;
 
-use nix::sched::{unshare, CloneFlags};
+use nix::sched::unshare;
 use nix::unistd::{fork, sethostname, ForkResult};
 
-use super::{console, fail, mounts, network, process, reaper, sysctl};
+use super::{console, fail, mounts, namespaces, network, process, propagation, reaper, sysctl};
 use crate::channel::{Channel, InitMessage};
 use crate::error::RuntimeError;
-use crate::spec::{Network, ProcessSpec};
+use crate::spec::{Namespace, Network, ProcessSpec};
 
 pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, RuntimeError> {
     // Before the fork: the container's pid 1 inherits the groups.
     crate::cgroups::join(&spec.cgroups)?;
-    let mut flags = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWPID;
-    if spec.network == Network::None {
-        flags |= CloneFlags::CLONE_NEWNET;
+    // Against the daemon's mount table, before the namespace is made.
+    if spec
+        .mounts
+        .iter()
+        .any(|m| m.propagation != Default::default())
+    {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| RuntimeError::mount("read mountinfo", e))?;
+        propagation::check_sources(&spec.mounts, &mountinfo)?;
     }
+    // Before the unshare: a joined pid namespace is the child's, as a new one.
+    namespaces::join(&spec.namespaces)?;
+    let flags = namespaces::unshare_flags(&spec.namespaces, spec.network);
     // Opened before the unshare, so it stays in the host's namespace.
     let mut host_rtnl = if spec.network == Network::None && !spec.veths.is_empty() {
         Some(crate::netlink::Rtnl::open().map_err(RuntimeError::Io)?)
@@ -81,10 +87,12 @@ fn container_init(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, Runt
     if spec.tty {
         console::setup(chan, &spec.rootfs.join("dev"), true)?;
     }
-    if !spec.hostname.is_empty() {
+    // In the host's UTS namespace (`--uts host`) the names are the host's.
+    let own_uts = spec.namespaces.uts == Namespace::Private;
+    if own_uts && !spec.hostname.is_empty() {
         sethostname(&spec.hostname).map_err(|e| RuntimeError::sys("sethostname", e))?;
     }
-    if !spec.domainname.is_empty() {
+    if own_uts && !spec.domainname.is_empty() {
         set_domainname(&spec.domainname)?;
     }
     if spec.network == Network::None {

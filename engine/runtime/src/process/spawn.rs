@@ -95,7 +95,11 @@ pub fn spawn(spec: &ProcessSpec) -> Result<Spawned, RuntimeError> {
         }
     }
     crate::init::sysctl::check(&spec.sysctls, spec.network)?;
-    launch(InitRequest::Run(spec.clone()), spec.tty, spec.open_stdin)
+    launch(
+        InitRequest::Run(Box::new(spec.clone())),
+        spec.tty,
+        spec.open_stdin,
+    )
 }
 
 /// Start an extra process inside the running container whose init has host pid
@@ -108,7 +112,7 @@ pub fn exec_in(pid: i32, spec: &ExecSpec) -> Result<Spawned, RuntimeError> {
     launch(
         InitRequest::Exec {
             pid,
-            spec: spec.clone(),
+            spec: Box::new(spec.clone()),
         },
         spec.tty,
         spec.open_stdin,

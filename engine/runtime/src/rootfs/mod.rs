@@ -9,7 +9,7 @@
 //!   restart) keep using the same strategy and the daemon knows where changes are.
 
 mod copy;
-mod mountinfo;
+pub(crate) mod mountinfo;
 
 use std::fs;
 use std::io;

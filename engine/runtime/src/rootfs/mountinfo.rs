@@ -31,6 +31,37 @@ pub(crate) fn mount_points(text: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The mount `path` (absolute, symlinks resolved) lies on, as mountinfo
+/// lists it: its mount point and its optional fields (`shared:N`,
+/// `master:N`...). The last listed of the longest matching mount points
+/// (the one on top).
+pub(crate) fn containing_mount(text: &str, path: &Path) -> Option<(PathBuf, Vec<String>)> {
+    let mut best: Option<(PathBuf, Vec<String>)> = None;
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(point) = fields.get(4).map(|f| PathBuf::from(unescape(f))) else {
+            continue;
+        };
+        if !path.starts_with(&point) {
+            continue;
+        }
+        if best
+            .as_ref()
+            .is_some_and(|(b, _)| b.components().count() > point.components().count())
+        {
+            continue;
+        }
+        let optional = fields
+            .iter()
+            .skip(6)
+            .take_while(|f| **f != "-")
+            .map(|f| f.to_string())
+            .collect();
+        best = Some((point, optional));
+    }
+    best
+}
+
 /// Whether `path` is currently a mount point in this mount namespace.
 pub(crate) fn is_mount_point(path: &Path) -> io::Result<bool> {
     match mount_root_attr(path) {
@@ -100,6 +131,23 @@ mod tests {
                 listed_in_mountinfo(p).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn finds_the_mount_a_path_is_on() {
+        let text = "22 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n\
+                    30 22 0:5 / /tmp rw master:3 - tmpfs tmpfs rw\n\
+                    31 22 0:6 / /tmpx rw - tmpfs tmpfs rw\n";
+        let of = |p: &str| containing_mount(text, Path::new(p));
+        assert_eq!(
+            of("/tmp/a/b"),
+            Some((PathBuf::from("/tmp"), vec!["master:3".to_string()]))
+        );
+        assert_eq!(
+            of("/tmpy"),
+            Some((PathBuf::from("/"), vec!["shared:1".to_string()]))
+        );
+        assert_eq!(of("/tmpx").map(|m| m.1), Some(vec![]));
     }
 
     #[test]

@@ -135,6 +135,7 @@ impl Container {
             cgroups: vec![],
             security: Default::default(),
             devices: vec![],
+            namespaces: Default::default(),
         }
     }
 }

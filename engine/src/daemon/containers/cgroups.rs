@@ -113,6 +113,13 @@ pub fn validate(hc: &HostConfig) -> Result<(), EngineError> {
     if hc.cpu_quota > 0 && hc.cpu_quota < 1000 {
         return bad("CPU cfs quota can not be less than 1ms (i.e. 1000)");
     }
+    if let Some(v) = hc.memory_swappiness.filter(|v| *v != -1) {
+        if !(0..=100).contains(&v) {
+            return Err(EngineError::InvalidParameter(format!(
+                "Invalid value: {v}, valid memory swappiness range is 0-100"
+            )));
+        }
+    }
     check_cpuset(
         &hc.cpuset_cpus,
         "cpus",
@@ -184,6 +191,26 @@ pub fn normalize(hc: &mut HostConfig, raw: &mut Value) {
             o.insert("MemorySwap".into(), Value::from(hc.memory_swap));
         }
     }
+}
+
+/// dockerd's warnings at create for settings the host cannot honour (or
+/// that are risky), with what it then stores: a block I/O weight without
+/// `blkio.weight` on the host is discarded.
+pub fn warnings(hc: &mut HostConfig, raw: &mut Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if hc.oom_kill_disable == Some(true) && hc.memory == 0 {
+        out.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".to_string());
+    }
+    let weight_file = Path::new(DEFAULT_ROOT).join("blkio/blkio.weight");
+    let v2 = shipshape_runtime::cgroups::detect(Path::new(DEFAULT_ROOT)) == Version::V2;
+    if hc.blkio_weight > 0 && !v2 && !weight_file.exists() {
+        out.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".to_string());
+        hc.blkio_weight = 0;
+        if let Some(o) = raw.as_object_mut() {
+            o.insert("BlkioWeight".into(), Value::from(0));
+        }
+    }
+    out
 }
 
 /// Every limit the settings ask for, for a fresh group.

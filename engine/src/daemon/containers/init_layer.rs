@@ -139,6 +139,7 @@ pub fn prepare(
             source: path,
             destination: dest.to_string(),
             readonly: false,
+            propagation: Default::default(),
         });
     }
     Ok(mounts)

@@ -114,6 +114,8 @@ pub fn create(
     let (mut host_config, mut host_config_raw) = (host_config, host_config_raw);
     super::cgroups::normalize(&mut host_config, &mut host_config_raw);
     super::links::normalize(d, &name, &mut host_config_raw);
+    super::namespaces::normalize(d, &mut host_config, &mut host_config_raw)?;
+    let warnings = super::cgroups::warnings(&mut host_config, &mut host_config_raw);
     let id = names::new_id();
     let mut config = merge_image_config(req.config, &image);
     if config.hostname.is_empty() {
@@ -179,7 +181,7 @@ pub fn create(
     }
     d.register(c.clone());
     crate::daemon::events::container(&c, "create", Default::default());
-    Ok((id, Vec::new()))
+    Ok((id, warnings))
 }
 
 /// The image's config supplies what the request leaves out, as Docker does.
@@ -299,22 +301,25 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         }
     };
 
-    // A bad seccomp profile or a missing host device fails the start.
-    let (security, devices) =
-        match super::security::runtime_security(&rec.host_config).and_then(|s| {
+    // A bad seccomp profile, a missing host device or a namespace donor
+    // that is not running fails the start.
+    let (security, devices, namespaces) = match super::security::runtime_security(&rec.host_config)
+        .and_then(|s| {
             let devices = super::devices::gather(&rec.host_config)?;
-            Ok((s, devices.into_iter().map(|(d, _)| d).collect()))
+            let ns = super::namespaces::runtime(d, &c.id, &rec.host_config)?;
+            Ok((s, devices.into_iter().map(|(d, _)| d).collect(), ns))
         }) {
-            Ok(s) => s,
-            Err(e) => {
-                crate::daemon::networks::endpoint::detach(d, &c.id);
-                undo_prepare(c, true).await;
-                return Err(failed_start(d, c, e).await);
-            }
-        };
+        Ok(s) => s,
+        Err(e) => {
+            crate::daemon::networks::endpoint::detach(d, &c.id);
+            undo_prepare(c, true).await;
+            return Err(failed_start(d, c, e).await);
+        }
+    };
     let cfg = &rec.config;
     let mut spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups, security, devices);
     spec.veths = plan.veths.clone();
+    spec.namespaces = namespaces;
     // The embedded resolver's sockets are bound before the command runs.
     spec.dns_bind = plan
         .user_defined

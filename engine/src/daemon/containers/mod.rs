@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod logs;
 pub mod names;
+pub mod namespaces;
 pub mod record;
 pub mod recovery;
 pub mod restart;

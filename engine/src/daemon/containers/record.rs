@@ -72,17 +72,41 @@ pub struct HostConfig {
     pub cpuset_cpus: String,
     pub cpuset_mems: String,
     pub nano_cpus: i64,
+    /// -1 (or none): the host's; else 0..=100.
+    pub memory_swappiness: Option<i64>,
+    pub oom_kill_disable: Option<bool>,
+    pub blkio_weight: u16,
     /// Privileges (see `daemon::containers::security`).
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,
     pub security_opt: Option<Vec<String>>,
     pub devices: Option<Vec<super::devices::DeviceMapping>>,
+    /// All capabilities, no seccomp filter (see `security`).
+    pub privileged: bool,
+    /// `--ulimit`s, set on the container's processes.
+    pub ulimits: Option<Vec<Ulimit>>,
+    /// Namespaces and /dev/shm (see `daemon::containers::namespaces`).
+    pub pid_mode: String,
+    pub ipc_mode: String,
+    #[serde(rename = "UTSMode")]
+    pub uts_mode: String,
+    pub cgroupns_mode: String,
+    pub shm_size: i64,
     /// Resolver options (`--dns`, `--dns-search`, `--dns-option`) and
     /// `--add-host` entries: see `daemon::networks::dns`.
     pub dns: Option<Vec<String>>,
     pub dns_search: Option<Vec<String>>,
     pub dns_options: Option<Vec<String>>,
     pub extra_hosts: Option<Vec<String>>,
+}
+
+/// One `--ulimit` (Go's int64s; -1 is unlimited, as a cast makes it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

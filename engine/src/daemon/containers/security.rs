@@ -5,9 +5,11 @@
 //!
 //! Checked at create (capabilities before the image is looked up, options
 //! after, as dockerd), turned into the runtime's [`Security`] at each start
-//! and exec.
+//! and exec, with `Privileged` and the `Ulimits`.
 
-use shipshape_runtime::{all_capabilities, capability_number, Security, DOCKER_DEFAULT_CAPS};
+use shipshape_runtime::{
+    all_capabilities, capability_number, Rlimit, Security, DOCKER_DEFAULT_CAPS,
+};
 
 use super::record::HostConfig;
 use crate::errdefs::EngineError;
@@ -146,10 +148,17 @@ pub fn capabilities(hc: &HostConfig) -> Result<Vec<u32>, EngineError> {
 /// The runtime's view of a container's privileges, for a start or an exec.
 pub fn runtime_security(hc: &HostConfig) -> Result<Security, EngineError> {
     let opts = parse_security_opts(hc.security_opt.as_deref().unwrap_or_default())?;
-    let caps = capabilities(hc)?;
+    // Privileged: every capability and no filter, as dockerd (a daemon
+    // without all of them fails the start, see `init::caps`).
+    let caps = if hc.privileged {
+        all_capabilities()
+    } else {
+        capabilities(hc)?
+    };
     // Compiled once per distinct profile and capability set (cached by the
     // runtime); a profile that does not decode fails the start, as dockerd.
     let seccomp = match opts.seccomp.as_deref() {
+        _ if hc.privileged => Vec::new(),
         Some("unconfined") => Vec::new(),
         custom => shipshape_runtime::seccomp::programs(custom, &caps)
             .map_err(EngineError::system)?
@@ -159,6 +168,16 @@ pub fn runtime_security(hc: &HostConfig) -> Result<Security, EngineError> {
         capabilities: Some(caps),
         no_new_privileges: opts.no_new_privileges,
         seccomp,
+        rlimits: hc
+            .ulimits
+            .iter()
+            .flatten()
+            .map(|u| Rlimit {
+                name: u.name.clone(),
+                soft: u.soft as u64,
+                hard: u.hard as u64,
+            })
+            .collect(),
     })
 }
 

@@ -81,5 +81,7 @@ pub fn process_spec(
         dns_bind: None,
         security,
         devices,
+        // Set at start (see `namespaces::runtime`): it needs the donors.
+        namespaces: Default::default(),
     }
 }

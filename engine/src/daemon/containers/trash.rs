@@ -46,6 +46,7 @@ pub fn sweep(data_root: &Path) {
 }
 
 fn delete(path: &Path) {
+    super::namespaces::release_shm(path);
     // The container's root may still be mounted at fs/merged: unmount it
     // first, and never delete through a mount (that would write whiteouts
     // into a layer, or worse, into a bind-mounted host path).

@@ -61,6 +61,18 @@ pub fn check(d: &Daemon, config: &Config, host_raw: &Value) -> Result<(), Engine
             return Err(invalid(format!("No such container: {source}")));
         }
     }
+    // Quotas need overlay on xfs with pquota, which the engine does not
+    // set up: refused as dockerd's overlay2 driver refuses them without it.
+    if host_raw
+        .get("StorageOpt")
+        .and_then(Value::as_object)
+        .is_some_and(|o| !o.is_empty())
+    {
+        return Err(EngineError::System(
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"
+                .into(),
+        ));
+    }
     let driver = host_raw
         .pointer("/LogConfig/Type")
         .and_then(Value::as_str)

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use shipshape_runtime::{BindMount, TmpfsMount};
+use shipshape_runtime::{BindMount, Propagation, TmpfsMount};
 
 use super::{invalid_name, valid_name, POPULATING};
 use crate::daemon::containers::{names, record::Record};
@@ -42,6 +42,8 @@ pub struct MountPoint {
     pub options: String,
     /// Listed in inspect's `Mounts` (dockerd leaves `--tmpfs` out).
     pub listed: bool,
+    /// A bind's propagation as asked (`rshared`...); "" is rprivate.
+    pub propagation: String,
 }
 
 impl MountPoint {
@@ -60,7 +62,8 @@ impl MountPoint {
             }),
             _ => json!({
                 "Type": "bind", "Source": self.source, "Destination": self.destination,
-                "Mode": self.mode, "RW": self.rw, "Propagation": "rprivate",
+                "Mode": self.mode, "RW": self.rw,
+                "Propagation": if self.propagation.is_empty() { "rprivate" } else { &self.propagation },
             }),
         }
     }
@@ -119,6 +122,16 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
     if kind == "volume" && !valid_name(src) {
         return Err(invalid_name(src));
     }
+    let propagation = mode
+        .split(',')
+        .rfind(|m| Propagation::parse(m).is_some())
+        .unwrap_or("");
+    if kind == "volume" && !propagation.is_empty() {
+        // dockerd answers this one with a plain error: 500.
+        return Err(EngineError::System(format!(
+            "invalid volume specification: '{spec}': invalid mount config for type \"volume\": field BindOptions must not be specified"
+        )));
+    }
     let ro = mode.split(',').any(|m| m == "ro");
     let nocopy = mode.split(',').any(|m| m == "nocopy");
     Ok(MountPoint {
@@ -144,6 +157,7 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
         copy_data: kind == "volume" && !nocopy,
         options: String::new(),
         listed: true,
+        propagation: propagation.into(),
     })
 }
 
@@ -167,6 +181,13 @@ struct MountRequest {
     read_only: bool,
     volume_options: Option<VolumeOptions>,
     tmpfs_options: Option<TmpfsOptions>,
+    bind_options: Option<BindOptions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct BindOptions {
+    propagation: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -206,6 +227,9 @@ fn parse_mount(v: &Value) -> Result<(MountPoint, Option<BTreeMap<String, String>
         listed: true,
         ..Default::default()
     };
+    if kind != "bind" && m.bind_options.is_some() {
+        return Err(bad("field BindOptions must not be specified".into()));
+    }
     let mut labels = None;
     match kind {
         "bind" => {
@@ -219,6 +243,11 @@ fn parse_mount(v: &Value) -> Result<(MountPoint, Option<BTreeMap<String, String>
                 )));
             }
             mp.source = m.source;
+            let p = m.bind_options.unwrap_or_default().propagation;
+            if !p.is_empty() && Propagation::parse(&p).is_none() {
+                return Err(bad(format!("invalid propagation mode: {p}")));
+            }
+            mp.propagation = p;
         }
         "volume" => {
             if m.source.is_empty() {
@@ -416,6 +445,7 @@ pub fn host_mounts(d: &Daemon, rec: &Record) -> Result<Vec<BindMount>, EngineErr
             },
             destination: m.destination.clone(),
             readonly: !m.rw,
+            propagation: Propagation::parse(&m.propagation).unwrap_or_default(),
         })
         .collect())
 }
