@@ -19,6 +19,7 @@ pub mod image_ops;
 pub mod images;
 pub mod model;
 pub mod network;
+pub mod network_connect;
 pub mod network_dns;
 pub mod protocol;
 pub mod registry;

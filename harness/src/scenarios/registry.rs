@@ -3,8 +3,8 @@
 
 use super::{
     api, containers, containers_api, distribution, errors, hostile, hygiene, image_ops, images,
-    model, network, network_dns, protocol, runtime, schema, security, seed, snapshots, streams,
-    system,
+    model, network, network_connect, network_dns, protocol, runtime, schema, security, seed,
+    snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -61,6 +61,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(image_ops::scenarios());
     v.extend(network::scenarios());
     v.extend(network_dns::scenarios());
+    v.extend(network_connect::scenarios());
     v.extend(distribution::scenarios());
     v.extend(hygiene::scenarios());
     v
