@@ -304,16 +304,20 @@ impl Rtnl {
         .map(drop)
     }
 
-    /// Whether the main table has an IPv4 default route.
-    pub fn has_default_route(&mut self) -> io::Result<bool> {
+    /// Every IPv4 route message of this namespace.
+    fn dump_routes_v4(&mut self) -> io::Result<Vec<RouteNetlinkMessage>> {
         let mut msg = RouteMessage::default();
         msg.header.address_family = AddressFamily::Inet;
-        let msgs = self.call(
+        self.call(
             RouteNetlinkMessage::GetRoute(msg),
             NLM_F_DUMP,
             "list routes",
-        )?;
-        Ok(msgs.iter().any(|m| {
+        )
+    }
+
+    /// Whether the main table has an IPv4 default route.
+    pub fn has_default_route(&mut self) -> io::Result<bool> {
+        Ok(self.dump_routes_v4()?.iter().any(|m| {
             matches!(m, RouteNetlinkMessage::NewRoute(r)
                 if r.header.table == RouteHeader::RT_TABLE_MAIN
                     && r.header.destination_prefix_length == 0)
@@ -322,13 +326,7 @@ impl Rtnl {
 
     /// The IPv4 destinations (network, prefix length) of the main table.
     pub fn routes_v4(&mut self) -> io::Result<Vec<(Ipv4Addr, u8)>> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet;
-        let msgs = self.call(
-            RouteNetlinkMessage::GetRoute(msg),
-            NLM_F_DUMP,
-            "list routes",
-        )?;
+        let msgs = self.dump_routes_v4()?;
         let mut out = Vec::new();
         for m in msgs {
             let RouteNetlinkMessage::NewRoute(r) = m else {

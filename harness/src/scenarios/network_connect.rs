@@ -25,13 +25,15 @@
 //! - Create with two `EndpointsConfig` entries: 400 "Container cannot be
 //!   connected to network endpoints: A, B" (the names in Go map order).
 
-use super::network_dns::{address_on, create_network, remove_network, run_on, start_on};
+use super::network::wait_listening;
+use super::network_dns::{
+    address_on, create_network, nth_address, remove_network, run_on, start_on,
+};
 use super::protocol::{events, now_secs};
 use super::Scenario;
 use crate::client::{enc, Req};
 use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -121,16 +123,6 @@ fn network_with_subnet(
     }
 }
 
-/// The 200th address of `subnet` ("a.b.c.d/p").
-fn address_in(subnet: &str) -> Result<String, Problem> {
-    let base: std::net::Ipv4Addr = subnet
-        .split('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| fail(format!("not an IPv4 subnet: {subnet}")))?;
-    Ok(std::net::Ipv4Addr::from(u32::from(base) + 200).to_string())
-}
-
 fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
@@ -172,18 +164,9 @@ fn live_in(ctx: &Ctx, made: &mut Made) -> Outcome {
     let name = ctx.unique_name("conn-srv");
     let id = start_on(ctx, &name, &home, &[], &["tcp-serve", PORT, "srv"])?;
     made.containers.push(id.clone());
-    let listening = ctx.poll(Duration::from_secs(10), || {
-        Ok(ctx
-            .logs(&id)?
-            .stdout_text()
-            .contains("listening")
-            .then_some(()))
-    })?;
-    if listening.is_none() {
-        return Err(fail("the server probe never said it was listening"));
-    }
+    wait_listening(ctx, &id)?;
     let since = now_secs().saturating_sub(1);
-    let ip = address_in(&subnet)?;
+    let ip = nth_address(&subnet, 200)?;
     let alias = format!("{name}-live");
     let resp = post(
         ctx,

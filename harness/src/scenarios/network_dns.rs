@@ -232,12 +232,18 @@ fn bridge_gateway(ctx: &Ctx) -> Result<String, Problem> {
         return Ok(gw.to_string());
     }
     let subnet = cfg["Subnet"].as_str().unwrap_or("");
+    nth_address(subnet, 1)
+        .map_err(|_| fail(format!("the default bridge has no IPv4 subnet: {body}")))
+}
+
+/// The `n`th address of `subnet` ("a.b.c.d/p").
+pub(super) fn nth_address(subnet: &str, n: u32) -> Result<String, Problem> {
     let base: std::net::Ipv4Addr = subnet
         .split('/')
         .next()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| fail(format!("the default bridge has no IPv4 subnet: {body}")))?;
-    Ok(std::net::Ipv4Addr::from(u32::from(base) + 1).to_string())
+        .ok_or_else(|| fail(format!("not an IPv4 subnet: {subnet}")))?;
+    Ok(std::net::Ipv4Addr::from(u32::from(base) + n).to_string())
 }
 
 fn extra_hosts(ctx: &Ctx) -> Outcome {
