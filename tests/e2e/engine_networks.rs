@@ -6,15 +6,35 @@ use std::io::Read;
 
 use shipshape_tests::{ok, run, stderr, Engine};
 
-/// This engine's bridges on the host: `ss<tag>-...` links, the tag being
-/// FNV-1a of its data root (see engine/src/daemon/networks/bridge.rs).
-fn engine_bridges(e: &Engine) -> Vec<String> {
+/// This engine's tag: FNV-1a of its data root (see
+/// engine/src/daemon/networks/bridge.rs).
+pub(crate) fn engine_tag(e: &Engine) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in e.data_root.as_os_str().as_encoded_bytes() {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x100000001b3);
     }
-    let prefix = format!("ss{:05x}-", h & 0xfffff);
+    format!("{:05x}", h & 0xfffff)
+}
+
+/// This engine's firewall rules (`iptables -S` of its chain `SS-<tag>` in
+/// `table`), its own header and final RETURN left out.
+pub(crate) fn engine_rules(e: &Engine, table: &str) -> Vec<String> {
+    let chain = format!("SS-{}", engine_tag(e));
+    let o = std::process::Command::new("iptables")
+        .args(["-w", "-t", table, "-S", &chain])
+        .output()
+        .expect("iptables");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.starts_with("-A ") && *l != format!("-A {chain} -j RETURN"))
+        .map(String::from)
+        .collect()
+}
+
+/// This engine's bridges on the host: `ss<tag>-...` links.
+pub(crate) fn engine_bridges(e: &Engine) -> Vec<String> {
+    let prefix = format!("ss{}-", engine_tag(e));
     let o = std::process::Command::new("ip")
         .args(["-o", "link", "show", "type", "bridge"])
         .output()

@@ -14,6 +14,7 @@
 mod docker_cli;
 mod engine_build;
 mod engine_cgroups;
+mod engine_compose;
 mod engine_conformance;
 mod engine_dns;
 mod engine_events;

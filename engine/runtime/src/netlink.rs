@@ -78,6 +78,22 @@ impl Rtnl {
         Ok(Rtnl { sock, seq: 0 })
     }
 
+    /// Opens a socket in the network namespace `netns` (an open
+    /// `/proc/<pid>/ns/net`), from a short-lived thread that joins it: the
+    /// socket stays bound to that namespace, and the calling thread's own
+    /// namespace never changes (the daemon is multi-threaded).
+    pub fn open_in(netns: &std::fs::File) -> io::Result<Rtnl> {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| nl_err("joining the container's network namespace", e.into()))?;
+                Rtnl::open()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("netlink thread panicked")))
+        })
+    }
+
     /// Sends `msg` and collects the replies until the ack (or the end of a
     /// dump). A netlink error becomes an `io::Error` with its errno.
     fn request(
@@ -288,15 +304,29 @@ impl Rtnl {
         .map(drop)
     }
 
-    /// The IPv4 destinations (network, prefix length) of the main table.
-    pub fn routes_v4(&mut self) -> io::Result<Vec<(Ipv4Addr, u8)>> {
+    /// Every IPv4 route message of this namespace.
+    fn dump_routes_v4(&mut self) -> io::Result<Vec<RouteNetlinkMessage>> {
         let mut msg = RouteMessage::default();
         msg.header.address_family = AddressFamily::Inet;
-        let msgs = self.call(
+        self.call(
             RouteNetlinkMessage::GetRoute(msg),
             NLM_F_DUMP,
             "list routes",
-        )?;
+        )
+    }
+
+    /// Whether the main table has an IPv4 default route.
+    pub fn has_default_route(&mut self) -> io::Result<bool> {
+        Ok(self.dump_routes_v4()?.iter().any(|m| {
+            matches!(m, RouteNetlinkMessage::NewRoute(r)
+                if r.header.table == RouteHeader::RT_TABLE_MAIN
+                    && r.header.destination_prefix_length == 0)
+        }))
+    }
+
+    /// The IPv4 destinations (network, prefix length) of the main table.
+    pub fn routes_v4(&mut self) -> io::Result<Vec<(Ipv4Addr, u8)>> {
+        let msgs = self.dump_routes_v4()?;
         let mut out = Vec::new();
         for m in msgs {
             let RouteNetlinkMessage::NewRoute(r) = m else {
@@ -348,4 +378,41 @@ fn link_of(l: LinkMessage) -> Link {
         }
     }
     out
+}
+
+/// Plugs `v` into a container: the pair is made from the host's namespace
+/// (`host`) with its inner end, `peer_name`, put straight into the
+/// container's namespace (`netns`, where `inner` is bound); the inner end
+/// gets its address and comes up; with `route`, the default route goes via
+/// its gateway. True when that route was added.
+pub fn plug_veth(
+    host: &mut Rtnl,
+    inner: &mut Rtnl,
+    netns: RawFd,
+    v: &crate::spec::Veth,
+    peer_name: &str,
+    route: bool,
+) -> io::Result<bool> {
+    let Some(bridge) = host.link(&v.bridge)? else {
+        return Err(io::Error::other(format!("bridge {} not found", v.bridge)));
+    };
+    host.add_veth(&VethPair {
+        host_name: &v.host_name,
+        master: bridge.index,
+        peer_name,
+        peer_netns: netns,
+        peer_mac: v.mac,
+        mtu: v.mtu,
+    })?;
+    let Some(link) = inner.link(peer_name)? else {
+        return Err(io::Error::other(format!(
+            "{peer_name} not found after creating it"
+        )));
+    };
+    inner.add_addr(link.index, v.address, v.prefix)?;
+    inner.set_up(link.index)?;
+    match v.gateway {
+        Some(gw) if route => inner.add_default_route(gw).map(|()| true),
+        _ => Ok(false),
+    }
 }

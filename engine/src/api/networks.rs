@@ -1,6 +1,5 @@
 //! Networks API group: list, inspect, create, remove, connect, disconnect,
-//! prune. The store is `daemon::networks` (bookkeeping only: containers still
-//! share the host's network namespace unless they are on `none`).
+//! prune. The daemon's side is `daemon::networks`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +11,7 @@ use serde_json::{json, Value};
 use super::body::request::read_json_body;
 use super::{json, json_status, no_content, Ctx, Request, Response};
 use crate::daemon::networks::{self, Network};
-use crate::daemon::{events, Container, Daemon};
+use crate::daemon::{Container, Daemon};
 use crate::errdefs::EngineError;
 use crate::filters;
 
@@ -140,6 +139,8 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
         options: r.options.unwrap_or_default(),
         labels: r.labels.unwrap_or_default(),
         connected: Vec::new(),
+        left: Vec::new(),
+        auto_subnet: false,
         bridge: String::new(),
         endpoints: Default::default(),
     };
@@ -167,9 +168,12 @@ pub async fn remove(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 #[serde(rename_all = "PascalCase", default)]
 struct ConnectRequest {
     container: String,
+    endpoint_config: Option<Value>,
+    force: bool,
 }
 
-/// `POST /networks/{id}/connect` and `/disconnect`.
+/// `POST /networks/{id}/connect` and `/disconnect` (see
+/// `daemon::networks::connect`).
 pub async fn connect(
     ctx: &Ctx,
     key: &str,
@@ -178,46 +182,10 @@ pub async fn connect(
 ) -> Result<Response, EngineError> {
     let r: ConnectRequest = body_json(req).await?;
     let d = &ctx.daemon;
-    let c = d.container(&r.container)?;
-    let n = d.networks.get(key)?;
-    let on_it = networks::networks_of(d, &c).iter().any(|x| x.id == n.id);
-    let primary = networks::primary_name(&c.record().host_config.network_mode);
-    let mode = c.record().host_config.network_mode.clone();
-    if n.name == "host" || n.name == "none" || mode == "host" || mode == "none" {
-        return Err(EngineError::InvalidParameter(
-            "container cannot be disconnected from host network or connected to host network"
-                .into(),
-        ));
-    }
-    if on && on_it {
-        return Err(EngineError::Forbidden(format!(
-            "endpoint with name {} already exists in network {}",
-            c.name().trim_start_matches('/'),
-            n.name
-        )));
-    }
-    if !on && !on_it {
-        return Err(EngineError::Forbidden(format!(
-            "container {} is not connected to network {}",
-            c.id, n.name
-        )));
-    }
-    if !on && primary.as_deref() == Some(n.name.as_str()) {
-        // Leaving one's own network would need a NetworkMode change, which
-        // this engine does not model; say so rather than pretend.
-        return Err(EngineError::NotImplemented(format!(
-            "disconnecting container {} from its own network {} is not supported by this engine",
-            c.id, n.name
-        )));
-    }
-    let (d2, nid, cid) = (d.clone(), n.id.clone(), c.id.clone());
-    tokio::task::spawn_blocking(move || d2.networks.set_connected(&nid, &cid, on))
-        .await
-        .map_err(EngineError::system)??;
-    // dockerd only reports endpoints of running containers.
-    if c.is_running() {
-        let action = if on { "connect" } else { "disconnect" };
-        events::network(&n.id, &n.name, n.kind(), action, Some(&c.id));
+    if on {
+        networks::connect::connect(d, key, &r.container, r.endpoint_config).await?;
+    } else {
+        networks::connect::disconnect(d, key, &r.container, r.force).await?;
     }
     Ok(super::body::status_only(StatusCode::OK))
 }

@@ -23,6 +23,7 @@ pub mod images;
 pub mod model;
 pub mod network;
 pub mod network_api;
+pub mod network_connect;
 pub mod network_dns;
 pub mod protocol;
 pub mod registry;

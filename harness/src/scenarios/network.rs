@@ -82,6 +82,21 @@ fn connect_from(ctx: &Ctx, net: &str, ip: &str) -> Result<Option<String>, Proble
     res
 }
 
+/// Waits until the probe's tcp-serve in container `id` says it listens.
+pub(super) fn wait_listening(ctx: &Ctx, id: &str) -> Outcome {
+    let listening = ctx.poll(Duration::from_secs(10), || {
+        Ok(ctx
+            .logs(id)?
+            .stdout_text()
+            .contains("listening")
+            .then_some(()))
+    })?;
+    if listening.is_none() {
+        return Err(fail("the server probe never said it was listening"));
+    }
+    Ok(())
+}
+
 fn reachability(ctx: &Ctx) -> Outcome {
     let n1 = ctx.unique_name("net-a");
     let n2 = ctx.unique_name("net-b");
@@ -103,16 +118,7 @@ fn reachability(ctx: &Ctx) -> Outcome {
         });
         server = ctx.create(c, None)?;
         ctx.start(&server)?;
-        let listening = ctx.poll(Duration::from_secs(10), || {
-            Ok(ctx
-                .logs(&server)?
-                .stdout_text()
-                .contains("listening")
-                .then_some(()))
-        })?;
-        if listening.is_none() {
-            return Err(fail("the server probe never said it was listening"));
-        }
+        wait_listening(ctx, &server)?;
         let info = ctx.inspect(&server)?;
         let ns = &info["NetworkSettings"];
         let ip = ns["Networks"][&n1]["IPAddress"]

@@ -29,7 +29,7 @@ pub fn scenarios() -> Vec<Scenario> {
 }
 
 /// A user-defined bridge network with this run's label; its name.
-fn create_network(ctx: &Ctx, what: &str) -> Result<String, Problem> {
+pub(super) fn create_network(ctx: &Ctx, what: &str) -> Result<String, Problem> {
     let name = ctx.unique_name(what);
     let resp = ctx.send(Req::post("/networks/create").json(json!({
         "Name": name,
@@ -40,7 +40,7 @@ fn create_network(ctx: &Ctx, what: &str) -> Result<String, Problem> {
     Ok(name)
 }
 
-fn remove_network(ctx: &Ctx, name: &str) {
+pub(super) fn remove_network(ctx: &Ctx, name: &str) {
     let _ = ctx
         .client
         .send(Req::delete(format!("/networks/{}", enc(name))));
@@ -48,7 +48,7 @@ fn remove_network(ctx: &Ctx, name: &str) {
 
 /// A probe container on `network` (with these aliases), created and
 /// started; its id.
-fn start_on(
+pub(super) fn start_on(
     ctx: &Ctx,
     name: &str,
     network: &str,
@@ -67,7 +67,7 @@ fn start_on(
 }
 
 /// The address of container `id` on `network`, from inspect.
-fn address_on(ctx: &Ctx, id: &str, network: &str) -> Result<String, Problem> {
+pub(super) fn address_on(ctx: &Ctx, id: &str, network: &str) -> Result<String, Problem> {
     let c = ctx.inspect(id)?;
     c["NetworkSettings"]["Networks"][network]["IPAddress"]
         .as_str()
@@ -83,7 +83,11 @@ fn address_on(ctx: &Ctx, id: &str, network: &str) -> Result<String, Problem> {
 
 /// Runs a probe container on `network` to its end; its exit code, stdout
 /// and stderr.
-fn run_on(ctx: &Ctx, network: &str, args: &[&str]) -> Result<(i64, String, String), Problem> {
+pub(super) fn run_on(
+    ctx: &Ctx,
+    network: &str,
+    args: &[&str],
+) -> Result<(i64, String, String), Problem> {
     let mut c = ctx.probe_config(args)?;
     c["HostConfig"] = json!({ "NetworkMode": network });
     let id = ctx.create(c, None)?;
@@ -228,12 +232,18 @@ fn bridge_gateway(ctx: &Ctx) -> Result<String, Problem> {
         return Ok(gw.to_string());
     }
     let subnet = cfg["Subnet"].as_str().unwrap_or("");
+    nth_address(subnet, 1)
+        .map_err(|_| fail(format!("the default bridge has no IPv4 subnet: {body}")))
+}
+
+/// The `n`th address of `subnet` ("a.b.c.d/p").
+pub(super) fn nth_address(subnet: &str, n: u32) -> Result<String, Problem> {
     let base: std::net::Ipv4Addr = subnet
         .split('/')
         .next()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| fail(format!("the default bridge has no IPv4 subnet: {body}")))?;
-    Ok(std::net::Ipv4Addr::from(u32::from(base) + 1).to_string())
+        .ok_or_else(|| fail(format!("not an IPv4 subnet: {subnet}")))?;
+    Ok(std::net::Ipv4Addr::from(u32::from(base) + n).to_string())
 }
 
 fn extra_hosts(ctx: &Ctx) -> Outcome {

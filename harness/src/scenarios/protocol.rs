@@ -477,7 +477,7 @@ fn logs_follow_headers_first(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-fn now_secs() -> u64 {
+pub(super) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -576,7 +576,11 @@ fn load_progress(ctx: &Ctx) -> Outcome {
 }
 
 /// Events between `since` and now matching `filters`, in order.
-fn events(ctx: &Ctx, since: u64, filters: Value) -> Result<(Response, Vec<Value>), Problem> {
+pub(super) fn events(
+    ctx: &Ctx,
+    since: u64,
+    filters: Value,
+) -> Result<(Response, Vec<Value>), Problem> {
     // `until` in the past returns at once; wait a moment so the window
     // holds everything just done.
     std::thread::sleep(Duration::from_millis(1100));

@@ -3,8 +3,9 @@
 
 use super::{
     api, attach_api, containers, containers_api, distribution, errors, exec_identity, hostile,
-    hygiene, image_api, image_ops, images, model, network, network_api, network_dns, protocol,
-    run_options, runtime, schema, security, seed, snapshots, streams, system,
+    hygiene, image_api, image_ops, images, model, network, network_api, network_connect,
+    network_dns, protocol, run_options, runtime, schema, security, seed, snapshots, streams,
+    system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -66,6 +67,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(network::scenarios());
     v.extend(network_api::scenarios());
     v.extend(network_dns::scenarios());
+    v.extend(network_connect::scenarios());
     v.extend(distribution::scenarios());
     v.extend(hygiene::scenarios());
     v

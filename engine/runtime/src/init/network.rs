@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
-use crate::netlink::{Rtnl, VethPair};
+use crate::netlink::Rtnl;
 use crate::spec::Veth;
 
 pub(super) fn loopback_up() -> io::Result<()> {
@@ -60,33 +60,11 @@ pub(super) fn veths_up(host: &mut Rtnl, veths: &[Veth]) -> io::Result<()> {
     }
     let netns = std::fs::File::open("/proc/thread-self/ns/net")?;
     let mut inner = Rtnl::open()?;
-    let mut gateway = None;
+    let mut routed = false;
     for (i, v) in veths.iter().enumerate() {
         let peer_name = format!("eth{i}");
-        let Some(bridge) = host.link(&v.bridge)? else {
-            return Err(io::Error::other(format!("bridge {} not found", v.bridge)));
-        };
-        host.add_veth(&VethPair {
-            host_name: &v.host_name,
-            master: bridge.index,
-            peer_name: &peer_name,
-            peer_netns: netns.as_raw_fd(),
-            peer_mac: v.mac,
-            mtu: v.mtu,
-        })?;
-        let Some(link) = inner.link(&peer_name)? else {
-            return Err(io::Error::other(format!(
-                "{peer_name} not found after creating it"
-            )));
-        };
-        inner.add_addr(link.index, v.address, v.prefix)?;
-        inner.set_up(link.index)?;
-        if gateway.is_none() {
-            gateway = v.gateway;
-        }
-    }
-    if let Some(gw) = gateway {
-        inner.add_default_route(gw)?;
+        routed |=
+            crate::netlink::plug_veth(host, &mut inner, netns.as_raw_fd(), v, &peer_name, !routed)?;
     }
     Ok(())
 }

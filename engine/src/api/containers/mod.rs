@@ -33,6 +33,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let mut parsed: CreateRequest = serde_json::from_value(value)
         .map_err(|e| EngineError::System(crate::gojson::describe_data(&e)))?;
     parsed.platform = ctx.query.get("platform").map(String::from);
+    parsed.several_networks = ctx.version >= ApiVersion(1, 44);
     let name = ctx.query.get("name").map(String::from);
     let daemon = ctx.daemon.clone();
     let (id, warnings) =
@@ -108,7 +109,15 @@ fn network_settings(d: &crate::daemon::Daemon, c: &crate::daemon::Container, ns:
         .as_object()
         .and_then(|m| m.values().next().cloned())
         .unwrap_or_else(|| json!({}));
-    for n in networks::networks_of(d, c) {
+    let on = networks::networks_of(d, c);
+    let rec = c.snapshot();
+    // A container that left its own network (NetworkMode stays).
+    if !on.iter().any(|n| n.name == rec.network_name()) {
+        if let Some(m) = ns["Networks"].as_object_mut() {
+            m.remove(rec.network_name());
+        }
+    }
+    for n in on {
         let mut entry = match ns["Networks"].get(&n.name) {
             Some(e) if e.is_object() => e.clone(),
             _ => template.clone(),
@@ -116,6 +125,11 @@ fn network_settings(d: &crate::daemon::Daemon, c: &crate::daemon::Container, ns:
         entry["NetworkID"] = json!(n.id);
         if let Some((_, _, e)) = eps.iter().find(|(_, id, _)| *id == n.id) {
             fill_endpoint(&mut entry, ns, &n, &c.id, e);
+        } else if let Some(cfg) = networks::endpoint::endpoint_config(&rec, &n.name, &n.id) {
+            // Not running: the settings as given (at create or connect).
+            for k in ["Aliases", "IPAMConfig"] {
+                entry[k] = cfg.get(k).cloned().unwrap_or(Value::Null);
+            }
         }
         ns["Networks"][&n.name] = entry;
     }

@@ -97,6 +97,12 @@ pub fn create(
     )?;
     super::security::parse_security_opts(host_config.security_opt.as_deref().unwrap_or_default())?;
     super::validate::check(d, &req.config, &host_config_raw)?;
+    let extra_networks = super::validate::networking(
+        d,
+        req.networking_config.as_ref(),
+        &host_config.network_mode,
+        req.several_networks,
+    )?;
     // Mount specs are checked now; volumes are created once the name is ours.
     for bind in host_config.binds.iter().flatten() {
         volumes::mounts::parse_bind(bind)?;
@@ -180,6 +186,11 @@ pub fn create(
         return Err(e.into());
     }
     d.register(c.clone());
+    for net in extra_networks {
+        if let Err(e) = d.networks.set_connected(&net, &id, true, false) {
+            tracing::warn!(id = %id, network = %net, error = %e, "connecting at create");
+        }
+    }
     crate::daemon::events::container(&c, "create", Default::default());
     Ok((id, warnings))
 }

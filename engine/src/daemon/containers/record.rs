@@ -128,6 +128,9 @@ pub struct CreateRequest {
     /// The `platform` query parameter, not part of the body.
     #[serde(skip)]
     pub platform: Option<String>,
+    /// API >= 1.44: `EndpointsConfig` may name several networks.
+    #[serde(skip)]
+    pub several_networks: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

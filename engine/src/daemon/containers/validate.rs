@@ -85,6 +85,42 @@ pub fn check(d: &Daemon, config: &Config, host_raw: &Value) -> Result<(), Engine
     Ok(())
 }
 
+/// The networks a create's `EndpointsConfig` names besides the container's
+/// own (`network_mode`), by ID, to connect it to once it exists. Before API
+/// 1.44 (`several` false) there may be one entry only: more are refused
+/// naming them all (dockerd walks a Go map, so its order varies; this is
+/// the request's).
+pub fn networking(
+    d: &Daemon,
+    networking_config: Option<&Value>,
+    network_mode: &str,
+    several: bool,
+) -> Result<Vec<String>, EngineError> {
+    let Some(eps) = networking_config
+        .and_then(|n| n.get("EndpointsConfig"))
+        .and_then(Value::as_object)
+        .filter(|m| m.len() > 1)
+    else {
+        return Ok(Vec::new());
+    };
+    if !several {
+        let names: Vec<&str> = eps.keys().map(String::as_str).collect();
+        return Err(invalid(format!(
+            "Container cannot be connected to network endpoints: {}",
+            names.join(", ")
+        )));
+    }
+    let own = crate::daemon::networks::primary_name(network_mode).unwrap_or_default();
+    let mut extra = Vec::new();
+    for name in eps.keys() {
+        let n = d.networks.get(name)?;
+        if n.name != own && n.id != own && !extra.contains(&n.id) {
+            extra.push(n.id);
+        }
+    }
+    Ok(extra)
+}
+
 fn strings<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a str> {
     v.get(key)
         .and_then(Value::as_array)

@@ -184,6 +184,22 @@ impl Host {
         })
     }
 
+    /// Plugs veth `v` into a running container (see
+    /// `shipshape_runtime::netlink::plug_veth`): `inner` is bound to its
+    /// namespace `netns`.
+    pub fn plug(
+        &self,
+        inner: &mut Rtnl,
+        netns: std::os::fd::RawFd,
+        v: &shipshape_runtime::Veth,
+        peer: &str,
+        route: bool,
+    ) -> std::io::Result<bool> {
+        self.with_rtnl(|host| {
+            shipshape_runtime::netlink::plug_veth(host, inner, netns, v, peer, route)
+        })
+    }
+
     pub fn delete_link(&self, name: &str) -> std::io::Result<()> {
         self.with_rtnl(|r| match r.link(name)? {
             Some(l) => r.del_link(l.index),

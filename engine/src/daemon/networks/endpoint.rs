@@ -58,7 +58,7 @@ pub fn bridged(mode: &str) -> bool {
 }
 
 /// `EndpointsConfig[<network>]` from the create request, by name or ID.
-fn endpoint_config<'a>(rec: &'a Record, name: &str, id: &str) -> Option<&'a Value> {
+pub fn endpoint_config<'a>(rec: &'a Record, name: &str, id: &str) -> Option<&'a Value> {
     let eps = rec.networking_config.as_ref()?.get("EndpointsConfig")?;
     eps.get(name)
         .or_else(|| eps.get(id))
@@ -76,6 +76,11 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
     if !bridged(&rec.host_config.network_mode) {
         return Ok(plan);
     }
+    // A container whose own network is user-defined gets the embedded
+    // resolver even when it left that network before starting (dockerd's
+    // resolv.conf names 127.0.0.11 then too).
+    plan.user_defined = super::primary_name(&rec.host_config.network_mode)
+        .is_some_and(|p| !super::PREDEFINED.contains(&p.as_str()));
     let wanted: Vec<String> = super::networks_of(d, c)
         .into_iter()
         .filter(|n| n.driver == "bridge")
@@ -88,85 +93,10 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
             let Some(n) = nets.iter_mut().find(|n| &n.id == id) else {
                 continue;
             };
-            let (Some(subnet), false) = (n.subnet(), n.bridge.is_empty()) else {
-                return Err(EngineError::System(format!(
-                    "network {} has no bridge",
-                    n.name
-                )));
-            };
-            let gateway = n.gateway().unwrap_or(subnet.first_host());
-            let cfg = endpoint_config(rec, &n.name, &n.id);
-            let requested: Option<Ipv4Addr> = cfg
-                .and_then(|v| v.get("IPAMConfig"))
-                .and_then(|v| v.get("IPv4Address"))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .and_then(|s| s.parse().ok());
-            let used: Vec<Ipv4Addr> = n.endpoints.values().map(|e| e.ip).collect();
-            let ip = match requested {
-                Some(ip) => {
-                    if used.contains(&ip) || ip == gateway {
-                        return Err(EngineError::Forbidden("Address already in use".into()));
-                    }
-                    if !subnet.contains(ip) {
-                        return Err(EngineError::InvalidParameter(format!(
-                            "no available IPv4 addresses on this network's address pools: {} ({})",
-                            n.name, n.id
-                        )));
-                    }
-                    ip
-                }
-                None => ipam::pick_address(&subnet, n.ip_range().as_ref(), gateway, &used)
-                    .ok_or_else(|| {
-                        EngineError::System(format!(
-                            "no available IPv4 addresses on this network's address pools: {} ({})",
-                            n.name, n.id
-                        ))
-                    })?,
-            };
-            let mut aliases: Vec<String> = cfg
-                .and_then(|v| v.get("Aliases"))
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !n.predefined() {
-                plan.user_defined = true;
-                let short = short_id(&c.id);
-                if !aliases.contains(&short) {
-                    aliases.insert(0, short);
-                }
-            }
-            let mac_bytes = ipam::mac_of(ip);
-            let host_veth = format!("veth{:07x}", rand::thread_rng().gen::<u32>() & 0xfff_ffff);
-            let internal = n.internal;
-            plan.veths.push(Veth {
-                host_name: host_veth.clone(),
-                bridge: n.bridge.clone(),
-                mac: mac_bytes,
-                mtu: n.mtu(),
-                address: ip,
-                prefix: subnet.prefix,
-                gateway: (!internal).then_some(gateway),
-            });
-            plan.ip.get_or_insert(ip);
-            n.endpoints.insert(
-                c.id.clone(),
-                Endpoint {
-                    ip,
-                    prefix: subnet.prefix,
-                    gateway: (!internal).then_some(gateway),
-                    mac: ipam::mac_string(&mac_bytes),
-                    host_veth,
-                    name: rec.name.trim_start_matches('/').to_string(),
-                    aliases,
-                    requested_ip: requested,
-                },
-            );
+            let veth = reserve(n, &c.id, rec)?;
+            plan.user_defined |= !n.predefined();
+            plan.ip.get_or_insert(veth.address);
+            plan.veths.push(veth);
             done.push(n.id.clone());
         }
         Ok(())
@@ -178,6 +108,102 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
         return Err(e);
     }
     Ok(plan)
+}
+
+/// The address `rec` asks for on `n` (`IPAMConfig.IPv4Address`), in
+/// dockerd's words when it is not one.
+pub fn requested_ip(rec: &Record, n: &super::Network) -> Result<Option<Ipv4Addr>, EngineError> {
+    let cfg = endpoint_config(rec, &n.name, &n.id);
+    let Some(s) = cfg
+        .and_then(|v| v.get("IPAMConfig"))
+        .and_then(|v| v.get("IPv4Address"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    s.parse()
+        .map(Some)
+        .map_err(|_| EngineError::System(format!("Invalid IPv4 address: {s})")))
+}
+
+/// Reserves container `cid`'s endpoint on bridge network `n` (address,
+/// MAC, aliases from `rec`'s endpoint settings) and says which veth makes
+/// it.
+pub fn reserve(n: &mut super::Network, cid: &str, rec: &Record) -> Result<Veth, EngineError> {
+    let (Some(subnet), false) = (n.subnet(), n.bridge.is_empty()) else {
+        return Err(EngineError::System(format!(
+            "network {} has no bridge",
+            n.name
+        )));
+    };
+    let gateway = n.gateway().unwrap_or(subnet.first_host());
+    let cfg = endpoint_config(rec, &n.name, &n.id);
+    let requested = requested_ip(rec, n)?;
+    let used: Vec<Ipv4Addr> = n.endpoints.values().map(|e| e.ip).collect();
+    let ip = match requested {
+        Some(ip) => {
+            if used.contains(&ip) || ip == gateway {
+                return Err(EngineError::Forbidden("Address already in use".into()));
+            }
+            if !subnet.contains(ip) {
+                return Err(EngineError::System(format!(
+                    "Invalid address {ip}: It does not belong to any of this network's subnets"
+                )));
+            }
+            ip
+        }
+        None => {
+            ipam::pick_address(&subnet, n.ip_range().as_ref(), gateway, &used).ok_or_else(|| {
+                EngineError::System(format!(
+                    "no available IPv4 addresses on this network's address pools: {} ({})",
+                    n.name, n.id
+                ))
+            })?
+        }
+    };
+    let mut aliases: Vec<String> = cfg
+        .and_then(|v| v.get("Aliases"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !n.predefined() {
+        // dockerd appends the short ID after the requested aliases.
+        let short = short_id(cid);
+        if !aliases.contains(&short) {
+            aliases.push(short);
+        }
+    }
+    let mac_bytes = ipam::mac_of(ip);
+    let host_veth = format!("veth{:07x}", rand::thread_rng().gen::<u32>() & 0xfff_ffff);
+    let gateway = (!n.internal).then_some(gateway);
+    n.endpoints.insert(
+        cid.to_string(),
+        Endpoint {
+            ip,
+            prefix: subnet.prefix,
+            gateway,
+            mac: ipam::mac_string(&mac_bytes),
+            host_veth: host_veth.clone(),
+            name: rec.name.trim_start_matches('/').to_string(),
+            aliases,
+            requested_ip: requested,
+        },
+    );
+    Ok(Veth {
+        host_name: host_veth,
+        bridge: n.bridge.clone(),
+        mac: mac_bytes,
+        mtu: n.mtu(),
+        address: ip,
+        prefix: subnet.prefix,
+        gateway,
+    })
 }
 
 /// The container's network namespace is complete (`pid` is its pid 1, so

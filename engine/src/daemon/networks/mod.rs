@@ -8,6 +8,7 @@
 //! one.
 
 pub mod bridge;
+pub mod connect;
 pub mod dns;
 pub mod endpoint;
 pub mod ipam;
@@ -47,6 +48,14 @@ pub struct Network {
     /// container's own network (its `NetworkMode`) is not listed here.
     #[serde(default)]
     pub connected: Vec<String>,
+    /// Containers whose own network this is, disconnected from it
+    /// (`NetworkMode` stays, as in dockerd, but they are not on it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<String>,
+    /// The subnet came from the pool, not from the request (dockerd then
+    /// refuses static addresses on it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_subnet: bool,
     /// The host's bridge for this network (bridge driver only).
     #[serde(default)]
     pub bridge: String,
@@ -94,6 +103,11 @@ impl Network {
             Some(_) => true,
             None => default,
         }
+    }
+
+    /// How many containers this network's records name.
+    fn members(&self) -> usize {
+        self.connected.len() + self.left.len()
     }
 
     /// The `type` attribute of network events: the driver.
@@ -165,6 +179,8 @@ impl NetworkStore {
                 options,
                 labels: BTreeMap::new(),
                 connected: Vec::new(),
+                left: Vec::new(),
+                auto_subnet: false,
                 bridge: String::new(),
                 endpoints: BTreeMap::new(),
             });
@@ -270,15 +286,25 @@ impl NetworkStore {
         Ok(())
     }
 
-    /// Records (or forgets) an explicit connection of `cid` to network `id`.
-    pub fn set_connected(&self, id: &str, cid: &str, on: bool) -> Result<(), EngineError> {
+    /// Records that `cid` joins (`on`) or leaves network `id`; `primary`:
+    /// it is the container's own network (its `NetworkMode`).
+    pub fn set_connected(
+        &self,
+        id: &str,
+        cid: &str,
+        on: bool,
+        primary: bool,
+    ) -> Result<(), EngineError> {
         let mut nets = self.lock();
         let Some(n) = nets.iter_mut().find(|n| n.id == id) else {
             return Err(EngineError::NotFound(format!("network {id} not found")));
         };
         n.connected.retain(|c| c != cid);
-        if on {
-            n.connected.push(cid.to_string());
+        n.left.retain(|c| c != cid);
+        match (on, primary) {
+            (true, false) => n.connected.push(cid.to_string()),
+            (false, true) => n.left.push(cid.to_string()),
+            _ => {}
         }
         self.save(&nets).map_err(Into::into)
     }
@@ -286,11 +312,12 @@ impl NetworkStore {
     /// Forgets a removed container everywhere.
     pub fn forget_container(&self, cid: &str) {
         let mut nets = self.lock();
-        let before: usize = nets.iter().map(|n| n.connected.len()).sum();
+        let before: usize = nets.iter().map(Network::members).sum();
         for n in nets.iter_mut() {
             n.connected.retain(|c| c != cid);
+            n.left.retain(|c| c != cid);
         }
-        if nets.iter().map(|n| n.connected.len()).sum::<usize>() != before {
+        if nets.iter().map(Network::members).sum::<usize>() != before {
             if let Err(e) = self.save(&nets) {
                 tracing::warn!(error = %e, "persisting networks");
             }
@@ -322,6 +349,7 @@ impl NetworkStore {
                 })?;
                 n.ipam_config =
                     vec![json!({"Subnet": s.to_string(), "Gateway": s.first_host().to_string()})];
+                n.auto_subnet = true;
                 s
             }
         };
@@ -404,11 +432,12 @@ impl NetworkStore {
     /// store heard of it).
     pub fn forget_missing_containers(&self, exists: impl Fn(&str) -> bool) {
         let mut nets = self.lock();
-        let before: usize = nets.iter().map(|n| n.connected.len()).sum();
+        let before: usize = nets.iter().map(Network::members).sum();
         for n in nets.iter_mut() {
             n.connected.retain(|c| exists(c));
+            n.left.retain(|c| exists(c));
         }
-        if nets.iter().map(|n| n.connected.len()).sum::<usize>() != before {
+        if nets.iter().map(Network::members).sum::<usize>() != before {
             if let Err(e) = self.save(&nets) {
                 tracing::warn!(error = %e, "persisting networks");
             }
@@ -449,7 +478,9 @@ pub fn networks_of(d: &Daemon, c: &Container) -> Vec<Network> {
     let mut out: Vec<Network> = Vec::new();
     if let Some(p) = primary_name(&mode) {
         if let Ok(n) = find(&nets, &p) {
-            out.push(n.clone());
+            if !n.left.contains(&c.id) {
+                out.push(n.clone());
+            }
         }
     }
     for n in nets
@@ -524,8 +555,8 @@ mod tests {
         let path = dir.path().join("networks.json");
         let store = NetworkStore::open(path.clone()).unwrap();
         let bridge = store.get("bridge").unwrap().id;
-        store.set_connected(&bridge, "gone", true).unwrap();
-        store.set_connected(&bridge, "here", true).unwrap();
+        store.set_connected(&bridge, "gone", true, false).unwrap();
+        store.set_connected(&bridge, "here", true, false).unwrap();
         store.forget_missing_containers(|c| c == "here");
         let reopened = NetworkStore::open(path).unwrap();
         assert_eq!(reopened.get("bridge").unwrap().connected, vec!["here"]);

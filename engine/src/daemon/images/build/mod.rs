@@ -981,6 +981,7 @@ async fn run_step(
         host_config: None,
         networking_config: None,
         platform: None,
+        several_networks: false,
     };
     let d2 = d.clone();
     let (cid, _) = tokio::task::spawn_blocking(move || lifecycle::create(&d2, None, req))

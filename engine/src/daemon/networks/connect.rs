@@ -1,0 +1,313 @@
+//! `POST /networks/{id}/connect` and `/disconnect`, as dockerd 20.10 does
+//! them.
+//!
+//! A created container only has its settings changed: the endpoint
+//! settings (aliases, `IPAMConfig`) go into its record's
+//! `NetworkingConfig.EndpointsConfig[<network>]`, which every start reads.
+//! A running one is changed live: connecting reserves an endpoint
+//! ([`endpoint::reserve`]) and plugs a veth into its network namespace
+//! (`eth<N>`, the first free N; the default route only if it has none);
+//! disconnecting deletes the host end of its veth (the kernel takes the
+//! inner end and its routes) and releases the address. The embedded
+//! resolver reads the endpoints on every query, so the container's names
+//! appear and disappear with them. Events `connect`/`disconnect` are
+//! published for running containers only, as dockerd does.
+//!
+//! Leaving the container's own network (its `NetworkMode`, which stays as
+//! it is) is recorded in [`super::Network::left`]; docker-compose does this
+//! to every container it creates, to reconnect it with its aliases.
+
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::{endpoint, primary_name, Network};
+use crate::daemon::{events, Container, Daemon};
+use crate::errdefs::EngineError;
+
+const HOST_MODE: &str =
+    "container cannot be disconnected from host network or connected to host network";
+
+fn invalid_name(key: &str) -> EngineError {
+    EngineError::InvalidParameter(format!("invalid name or ID supplied: {key:?}"))
+}
+
+/// True when `n` is `c`'s own network (its `NetworkMode`).
+fn is_primary(c: &Container, n: &Network) -> bool {
+    primary_name(&c.record().host_config.network_mode).is_some_and(|p| p == n.name || p == n.id)
+}
+
+fn on_network(d: &Daemon, c: &Container, n: &Network) -> bool {
+    super::networks_of(d, c).iter().any(|x| x.id == n.id)
+}
+
+/// Connects container `key` to network `net` with endpoint settings `cfg`
+/// (the request's `EndpointConfig`).
+pub async fn connect(
+    d: &Arc<Daemon>,
+    net: &str,
+    key: &str,
+    cfg: Option<Value>,
+) -> Result<(), EngineError> {
+    if key.is_empty() {
+        return Err(invalid_name(key));
+    }
+    let c = d.container(key)?;
+    let n = d.networks.get(net)?;
+    let _op = c.op_lock.lock().await;
+    let mode = c.record().host_config.network_mode.clone();
+    if n.name == "host" || mode == "host" {
+        return Err(EngineError::InvalidParameter(HOST_MODE.into()));
+    }
+    if n.name == "none" || mode == "none" || mode.starts_with("container:") {
+        return Err(EngineError::InvalidParameter(
+            "container cannot be connected to multiple networks with one of the networks in private (none) mode".into(),
+        ));
+    }
+    // A created container's settings are just replaced.
+    if c.is_running() && on_network(d, &c, &n) {
+        return Err(EngineError::Forbidden(format!(
+            "endpoint with name {} already exists in network {}",
+            c.name().trim_start_matches('/'),
+            n.name
+        )));
+    }
+    let mut cfg = cfg.filter(|v| v.is_object()).unwrap_or_else(|| json!({}));
+    check_static_ip(&n, &cfg)?;
+    if !n.predefined() {
+        // dockerd keeps the short ID among the aliases given.
+        let short = c.id.get(..12).unwrap_or(&c.id).to_string();
+        if !cfg["Aliases"].is_array() {
+            cfg["Aliases"] = json!([]);
+        }
+        if let Some(a) = cfg["Aliases"].as_array_mut() {
+            if !a.iter().any(|x| x.as_str() == Some(short.as_str())) {
+                a.push(json!(short));
+            }
+        }
+    }
+    let previous = set_endpoint_config(&c, &n.name, Some(cfg));
+    let (d2, c2, n2) = (d.clone(), c.clone(), n.clone());
+    let live = tokio::task::spawn_blocking(move || {
+        if c2.is_running() {
+            plug(&d2, &c2, &n2)
+        } else {
+            Ok(())
+        }
+    })
+    .await
+    .map_err(EngineError::system)
+    .and_then(|r| r);
+    if let Err(e) = live {
+        set_endpoint_config(&c, &n.name, previous);
+        return Err(e);
+    }
+    let (d2, c2, n2) = (d.clone(), c.clone(), n.clone());
+    let primary = is_primary(&c, &n);
+    let saved = tokio::task::spawn_blocking(move || {
+        d2.networks.set_connected(&n2.id, &c2.id, true, primary)?;
+        c2.save().map_err(EngineError::system)
+    })
+    .await
+    .map_err(EngineError::system)
+    .and_then(|r| r);
+    if let Err(e) = saved {
+        unplug(d, &c.id, &n);
+        return Err(e);
+    }
+    if c.is_running() {
+        events::network(&n.id, &n.name, n.kind(), "connect", Some(&c.id));
+    }
+    Ok(())
+}
+
+/// Disconnects container `key` from network `net`. With `force`, a
+/// container that no longer exists is looked up as an endpoint name (and
+/// is not found: this engine keeps no endpoint without its container).
+pub async fn disconnect(
+    d: &Arc<Daemon>,
+    net: &str,
+    key: &str,
+    force: bool,
+) -> Result<(), EngineError> {
+    if key.is_empty() {
+        return Err(invalid_name(key));
+    }
+    let c = match d.container(key) {
+        Ok(c) => c,
+        Err(EngineError::NotFound(_)) if force => {
+            d.networks.get(net)?;
+            return Err(EngineError::NotFound(format!("endpoint {key} not found")));
+        }
+        Err(e) => return Err(e),
+    };
+    let _op = c.op_lock.lock().await;
+    // dockerd looks a stopped container's networks up by the name given,
+    // and a running one's through the network.
+    let not_connected = |name: &str| {
+        EngineError::System(format!(
+            "container {} is not connected to the network {name}",
+            c.id
+        ))
+    };
+    let running = c.is_running();
+    let n = match d.networks.get(net) {
+        Ok(n) => n,
+        Err(e) if running && !force => return Err(e),
+        Err(_) => return Err(not_connected(net)),
+    };
+    let mode = c.record().host_config.network_mode.clone();
+    if running && n.name == "host" && mode == "host" {
+        return Err(EngineError::InvalidParameter(HOST_MODE.into()));
+    }
+    if !on_network(d, &c, &n) {
+        if running {
+            return Err(EngineError::System(format!(
+                "container {} is not connected to network {}",
+                c.id, n.name
+            )));
+        }
+        return Err(not_connected(net));
+    }
+    let (d2, c2, n2) = (d.clone(), c.clone(), n.clone());
+    let primary = is_primary(&c, &n);
+    tokio::task::spawn_blocking(move || d2.networks.set_connected(&n2.id, &c2.id, false, primary))
+        .await
+        .map_err(EngineError::system)??;
+    set_endpoint_config(&c, &n.name, None);
+    if let Err(e) = c.save() {
+        tracing::warn!(id = %c.id, error = %e, "saving the container after a disconnect");
+    }
+    if c.is_running() {
+        let (d2, cid, n2) = (d.clone(), c.id.clone(), n.clone());
+        let pid = c.record().state.pid;
+        tokio::task::spawn_blocking(move || {
+            unplug(&d2, &cid, &n2);
+            if let Err(e) = reroute(&d2, &cid, pid) {
+                tracing::warn!(id = %cid, error = %e, "default route after a disconnect");
+            }
+        })
+        .await
+        .map_err(EngineError::system)?;
+        events::network(&n.id, &n.name, n.kind(), "disconnect", Some(&c.id));
+    }
+    Ok(())
+}
+
+/// dockerd's checks of a requested address, made before anything changes.
+fn check_static_ip(n: &Network, cfg: &Value) -> Result<(), EngineError> {
+    let Some(ip) = cfg
+        .get("IPAMConfig")
+        .and_then(|v| v.get("IPv4Address"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(());
+    };
+    if n.predefined() {
+        return Err(EngineError::InvalidParameter(
+            "user specified IP address is supported on user defined networks only".into(),
+        ));
+    }
+    if n.auto_subnet {
+        return Err(EngineError::InvalidParameter(
+            "user specified IP address is supported only when connecting to networks with user configured subnets".into(),
+        ));
+    }
+    ip.parse::<Ipv4Addr>()
+        .map(drop)
+        .map_err(|_| EngineError::System(format!("Invalid IPv4 address: {ip})")))
+}
+
+/// Sets (or removes) the container's endpoint settings for network `name`;
+/// returns the previous ones.
+fn set_endpoint_config(c: &Container, name: &str, cfg: Option<Value>) -> Option<Value> {
+    let mut rec = c.record();
+    let nc = rec.networking_config.get_or_insert_with(|| json!({}));
+    if !nc.is_object() {
+        *nc = json!({});
+    }
+    let eps = &mut nc["EndpointsConfig"];
+    if !eps.is_object() {
+        *eps = json!({});
+    }
+    let map = eps.as_object_mut()?;
+    match cfg {
+        Some(v) => map.insert(name.to_string(), v),
+        None => map.remove(name),
+    }
+}
+
+/// Gives running container `c` an endpoint on bridge network `n`: an
+/// address and a veth in its namespace.
+fn plug(d: &Daemon, c: &Container, n: &Network) -> Result<(), EngineError> {
+    if n.driver != "bridge" {
+        return Ok(());
+    }
+    let rec = c.snapshot();
+    let veth = {
+        let mut nets = d.networks.lock();
+        let Some(slot) = nets.iter_mut().find(|x| x.id == n.id) else {
+            return Err(EngineError::NotFound(format!(
+                "network {} not found",
+                n.name
+            )));
+        };
+        endpoint::reserve(slot, &c.id, &rec)?
+    };
+    let plugged = (|| {
+        let netns = std::fs::File::open(format!("/proc/{}/ns/net", rec.state.pid))?;
+        let mut inner = shipshape_runtime::netlink::Rtnl::open_in(&netns)?;
+        let taken: Vec<String> = inner.links()?.into_iter().map(|l| l.name).collect();
+        let peer = (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|p| !taken.contains(p))
+            .unwrap_or_default();
+        let route = !inner.has_default_route()?;
+        d.networks
+            .host
+            .plug(&mut inner, netns.as_raw_fd(), &veth, &peer, route)
+    })();
+    if let Err(e) = plugged {
+        unplug(d, &c.id, n);
+        return Err(EngineError::System(format!(
+            "connecting to network {}: {e}",
+            n.name
+        )));
+    }
+    Ok(())
+}
+
+/// Removes container `cid`'s endpoint on `n`: its veth, and its address.
+fn unplug(d: &Daemon, cid: &str, n: &Network) {
+    let ep = {
+        let mut nets = d.networks.lock();
+        nets.iter_mut()
+            .find(|x| x.id == n.id)
+            .and_then(|x| x.endpoints.remove(cid))
+    };
+    if let Some(ep) = ep {
+        if let Err(e) = d.networks.host.delete_link(&ep.host_veth) {
+            tracing::warn!(veth = %ep.host_veth, error = %e, "removing a container's veth");
+        }
+    }
+}
+
+/// After a disconnect: a container left without a default route gets one
+/// via the gateway of another of its networks, as dockerd moves it.
+fn reroute(d: &Daemon, cid: &str, pid: i32) -> std::io::Result<()> {
+    let Some(gw) = endpoint::endpoints_of(d, cid)
+        .into_iter()
+        .find_map(|(_, _, e)| e.gateway)
+    else {
+        return Ok(());
+    };
+    let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+    let mut inner = shipshape_runtime::netlink::Rtnl::open_in(&netns)?;
+    if !inner.has_default_route()? {
+        inner.add_default_route(gw)?;
+    }
+    Ok(())
+}
