@@ -18,7 +18,7 @@ use crate::client::{enc, Req, Response};
 use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem, RUN_LABEL};
 
 /// A tar holding `files` (name, content).
-fn tar_of(files: &[(&str, &str)]) -> Result<Vec<u8>, Problem> {
+pub(crate) fn tar_of(files: &[(&str, &str)]) -> Result<Vec<u8>, Problem> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in files {
         let mut h = tar::Header::new_gnu();

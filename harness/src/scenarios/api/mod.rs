@@ -13,6 +13,8 @@ mod session;
 mod swarm;
 mod versions;
 
+pub(crate) use build_classic::tar_of;
+
 use super::{scenario, Scenario, ScenarioFn};
 use crate::client::Req;
 use crate::ground::spec::expectation;

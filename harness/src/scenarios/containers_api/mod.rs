@@ -3,8 +3,10 @@
 //! Expected statuses and messages are written next to each check, with the
 //! note that they are dockerd's answers.
 
+mod archive;
 mod create_checks;
 mod health;
+mod inspect_defaults;
 mod links;
 mod list_filters;
 mod ops;
@@ -26,6 +28,8 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(ops::scenarios());
     v.extend(health::scenarios());
     v.extend(links::scenarios());
+    v.extend(archive::scenarios());
+    v.extend(inspect_defaults::scenarios());
     v
 }
 
