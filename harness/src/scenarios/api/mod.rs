@@ -43,6 +43,7 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("json-before-lookup-exec", false, json::before_lookup_400),
     ("build-null-query-params", false, build::null_query_params),
     ("build-bad-query-json", false, build::bad_query_json),
+    ("build-prune", false, build::prune),
     ("build-multistage", true, build_classic::multistage),
     (
         "build-config-instructions",
