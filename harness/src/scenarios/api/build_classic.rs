@@ -19,12 +19,20 @@ use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Probl
 
 /// A tar holding `files` (name, content).
 pub(crate) fn tar_of(files: &[(&str, &str)]) -> Result<Vec<u8>, Problem> {
+    tar_with(files, 0o644, CONTEXT_MTIME)
+}
+
+/// The mtime of every context file (2024-01-01T00:00:00Z).
+pub(super) const CONTEXT_MTIME: u64 = 1_704_067_200;
+
+/// A tar holding `files`, each with `mode` and `mtime`.
+pub(super) fn tar_with(files: &[(&str, &str)], mode: u32, mtime: u64) -> Result<Vec<u8>, Problem> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in files {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(1_704_067_200);
+        h.set_mode(mode);
+        h.set_mtime(mtime);
         h.set_cksum();
         b.append_data(&mut h, name, data.as_bytes())
             .map_err(|e| fail(format!("writing the build context: {e}")))?;
@@ -34,16 +42,21 @@ pub(crate) fn tar_of(files: &[(&str, &str)]) -> Result<Vec<u8>, Problem> {
 }
 
 /// A finished build: the response, its stream text and the image it tagged.
-struct Built {
-    resp: Response,
-    stream: String,
-    error: Option<Value>,
-    tag: String,
-    ids: Vec<String>,
+pub(super) struct Built {
+    pub(super) resp: Response,
+    pub(super) stream: String,
+    pub(super) error: Option<Value>,
+    pub(super) tag: String,
+    pub(super) ids: Vec<String>,
 }
 
 /// `POST /build` with the run's label, tagged with a unique name.
 fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Built, Problem> {
+    build_tar(ctx, tar_of(files)?, query)
+}
+
+/// [`build`] of a context tar.
+pub(super) fn build_tar(ctx: &Ctx, context: Vec<u8>, query: &str) -> Result<Built, Problem> {
     let tag = format!("{}:latest", ctx.unique_name("build"));
     ctx.record_created_image(tag.clone());
     let labels = serde_json::json!({ RUN_LABEL: ctx.run_id }).to_string();
@@ -53,7 +66,7 @@ fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Built, Proble
             enc(&tag),
             enc(&labels)
         ))
-        .raw(tar_of(files)?, "application/x-tar")
+        .raw(context, "application/x-tar")
         .timeout(Duration::from_secs(180)),
     )?;
     let mut stream = String::new();
@@ -85,7 +98,7 @@ fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Built, Proble
 }
 
 /// Removes what a build made (never the fixture).
-fn clean(ctx: &Ctx, b: &Built) {
+pub(super) fn clean(ctx: &Ctx, b: &Built) {
     let _ = ctx.send(Req::delete(format!("/images/{}", enc(&b.tag))));
     ctx.forget_created_image(&b.tag);
     let fixture = ctx
@@ -99,7 +112,7 @@ fn clean(ctx: &Ctx, b: &Built) {
     }
 }
 
-fn ok_build(b: &Built) -> Outcome {
+pub(super) fn ok_build(b: &Built) -> Outcome {
     expect_status(&b.resp, 200, "building")?;
     if let Some(e) = &b.error {
         return Err(fail_at(&b.resp, format!("the build failed: {e}")));
@@ -115,7 +128,7 @@ fn inspect_config(ctx: &Ctx, tag: &str) -> Result<Value, Problem> {
 }
 
 /// The stream has `text` as a whole line (not only in an echoed Step line).
-fn want_line(b: &Built, text: &str, why: &str) -> Outcome {
+pub(super) fn want_line(b: &Built, text: &str, why: &str) -> Outcome {
     if b.stream.lines().any(|l| l.trim_end() == text) {
         Ok(())
     } else {
@@ -126,7 +139,7 @@ fn want_line(b: &Built, text: &str, why: &str) -> Outcome {
     }
 }
 
-fn want(b: &Built, text: &str, why: &str) -> Outcome {
+pub(super) fn want(b: &Built, text: &str, why: &str) -> Outcome {
     if b.stream.contains(text) {
         Ok(())
     } else {

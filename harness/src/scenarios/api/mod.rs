@@ -5,6 +5,7 @@
 
 mod build;
 mod build_classic;
+mod build_copy;
 mod info;
 mod json;
 mod plugins;
@@ -54,6 +55,12 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("build-run-failure", true, build_classic::run_failure),
     ("build-cache-from", true, build_classic::cache_from),
     ("build-run-stderr", true, build_classic::run_stderr),
+    (
+        "build-copy-cache-by-content",
+        true,
+        build_copy::copy_cache_by_content,
+    ),
+    ("build-copy-chown", true, build_copy::copy_chown),
     ("list-trailing-slash", false, routing::list_trailing_slash),
     ("volume-empty-name", false, routing::volume_empty_name),
     (
