@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
+use shipshape_runtime::{DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
 
 use crate::daemon::containers::container::Derived;
 use crate::daemon::containers::lifecycle::human_status;
@@ -119,25 +120,6 @@ fn adapt_sent_host_config(hc: &mut serde_json::Map<String, Value>) {
 /// itself, where dockerd has runc do it).
 pub const DEFAULT_RUNTIME: &str = "runc";
 const DEFAULT_SHM_SIZE: i64 = 64 << 20;
-const DEFAULT_MASKED_PATHS: &[&str] = &[
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-];
-const DEFAULT_READONLY_PATHS: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
 
 fn network_mode_str(r: &Record) -> &str {
     if r.host_config.network_mode.is_empty() {

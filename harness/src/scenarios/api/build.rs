@@ -74,7 +74,7 @@ pub fn prune(ctx: &Ctx) -> Outcome {
             .check(&post(q)?, &[])
             .map_err(|p| p.note(format!("query {q:?}")))?;
     }
-    let foo = format!("?filters={}", enc(r#"{"foo":["bar"]}"#));
-    expectation("api/build-prune-bad-filter")?.check(&post(&foo)?, &[])?;
+    let unknown_key = format!("?filters={}", enc(r#"{"foo":["bar"]}"#));
+    expectation("api/build-prune-bad-filter")?.check(&post(&unknown_key)?, &[])?;
     expectation("api/build-prune-bad-json")?.check(&post("?filters=xx")?, &[])
 }

@@ -51,38 +51,30 @@ pub fn copy_cache_by_content(ctx: &Ctx) -> Outcome {
         "FROM {}\nCOPY f /f\nRUN [\"/probe\", \"read\", \"/f\"]\n",
         img.tag
     );
-    let mut built = Vec::new();
-    let result = (|| -> Outcome {
-        let b = build_file(ctx, &dockerfile, "aaaa\n", 0o644, CONTEXT_MTIME)?;
-        built.push(b);
-        let b = built.last().ok_or_else(|| fail("no build"))?;
-        ok_build(b)?;
-        want_line(b, "aaaa", "the first build runs its RUN")?;
+    let mut built: Vec<Built> = Vec::new();
+    let mut step = |content: &str, mode: u32, mtime: u64| -> Result<usize, Problem> {
+        built.push(build_file(ctx, &dockerfile, content, mode, mtime)?);
+        ok_build(&built[built.len() - 1])?;
+        Ok(built.len() - 1)
+    };
+    let result = (|| -> Result<(usize, usize, usize, usize), Problem> {
+        let first = step("aaaa\n", 0o644, CONTEXT_MTIME)?;
         // New bytes, same size, same mtime: a miss, so the RUN runs again.
-        built.push(build_file(
-            ctx,
-            &dockerfile,
-            "bbbb\n",
-            0o644,
-            CONTEXT_MTIME,
-        )?);
-        let b = built.last().ok_or_else(|| fail("no build"))?;
-        ok_build(b)?;
+        let changed = step("bbbb\n", 0o644, CONTEXT_MTIME)?;
+        // The same bytes with another mtime: dockerd's key has no mtime.
+        let touched = step("bbbb\n", 0o644, CONTEXT_MTIME + 86_400)?;
+        // Another mode: a miss again.
+        let chmod = step("bbbb\n", 0o600, CONTEXT_MTIME)?;
+        Ok((first, changed, touched, chmod))
+    })()
+    .and_then(|(first, changed, touched, chmod)| {
+        want_line(&built[first], "aaaa", "the first build runs its RUN")?;
         want_line(
-            b,
+            &built[changed],
             "bbbb",
             "COPY of a file with new content (same size and mtime) misses the cache on dockerd",
         )?;
-        // The same bytes with another mtime: dockerd's key has no mtime.
-        built.push(build_file(
-            ctx,
-            &dockerfile,
-            "bbbb\n",
-            0o644,
-            CONTEXT_MTIME + 86_400,
-        )?);
-        let b = built.last().ok_or_else(|| fail("no build"))?;
-        ok_build(b)?;
+        let b = &built[touched];
         want(
             b,
             " ---> Using cache",
@@ -97,22 +89,12 @@ pub fn copy_cache_by_content(ctx: &Ctx) -> Outcome {
                 ),
             ));
         }
-        // Another mode: a miss again.
-        built.push(build_file(
-            ctx,
-            &dockerfile,
-            "bbbb\n",
-            0o600,
-            CONTEXT_MTIME,
-        )?);
-        let b = built.last().ok_or_else(|| fail("no build"))?;
-        ok_build(b)?;
         want_line(
-            b,
+            &built[chmod],
             "bbbb",
             "COPY of a file with another mode misses the cache on dockerd",
         )
-    })();
+    });
     for b in built.iter().rev() {
         clean(ctx, b);
     }
