@@ -36,6 +36,8 @@ mod tty;
 pub use error::RuntimeError;
 pub use init::caps::{all_capabilities, capability_number, DOCKER_DEFAULT_CAPS};
 pub use init::init_main;
+/// Docker's default masked and read-only paths, which inspect shows too.
+pub use init::mounts::{MASKED as DEFAULT_MASKED_PATHS, READONLY as DEFAULT_READONLY_PATHS};
 pub use process::{exec_in, init_program, keep_warm_init, set_init_program, spawn, Spawned};
 pub use rootfs::{
     detach_rootfs, mount_rootfs, rootfs_kind, unmount_rootfs, DetachedRoot, RootfsKind,

@@ -186,3 +186,37 @@ async fn start(
     });
     Ok(resp)
 }
+
+/// `POST /build/prune`: dockerd prunes BuildKit's build cache here, and with
+/// none (a daemon that only ever ran the classic builder) answers
+/// `{"CachesDeleted":null,"SpaceReclaimed":0}`. The engine has no BuildKit
+/// cache at all (its classic builder's cache is the step images, which go
+/// with `docker image prune`), so that is its true answer. Filters are
+/// checked as dockerd 20.10.24 checks them: BuildKit's keys only, "failed to
+/// prune build cache: Invalid filter 'x'" (400) for another, "could not
+/// parse filters: ..." (500) for malformed JSON.
+pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
+    const KEYS: &[&str] = &[
+        "id",
+        "parent",
+        "type",
+        "description",
+        "inuse",
+        "shared",
+        "private",
+        "until",
+        "unused-for",
+    ];
+    match crate::filters::parse(ctx.query.get("filters"), KEYS) {
+        Ok(_) => Ok(super::json(
+            &json!({"CachesDeleted": null, "SpaceReclaimed": 0}),
+        )),
+        Err(EngineError::InvalidParameter(m)) => Err(EngineError::InvalidParameter(format!(
+            "failed to prune build cache: {m}"
+        ))),
+        Err(EngineError::System(m)) => {
+            Err(EngineError::System(format!("could not parse filters: {m}")))
+        }
+        Err(e) => Err(e),
+    }
+}

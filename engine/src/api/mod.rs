@@ -243,6 +243,7 @@ async fn route(
             distribution::push_image(ctx, req, &name.join("/")).await
         }
         ["build"] if is_post => build::build(ctx, req).await,
+        ["build", "prune"] if is_post => build::prune(ctx).await,
         ["images", name @ .., "history"] if is_get && !name.is_empty() => {
             images::history(ctx, &name.join("/")).await
         }

@@ -154,8 +154,10 @@ pub async fn info(ctx: &Ctx) -> Result<Response, EngineError> {
         "Labels": [],
         "ExperimentalBuild": false,
         "ServerVersion": ENGINE_VERSION,
-        "Runtimes": {"shipshape": {"path": "shipshape-engine"}},
-        "DefaultRuntime": "shipshape",
+        // dockerd's runtime name, as inspect shows it (HostConfig.Runtime);
+        // the engine itself is what runs containers.
+        "Runtimes": {"runc": {"path": "shipshape-engine"}},
+        "DefaultRuntime": super::containers::DEFAULT_RUNTIME,
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
         "LiveRestoreEnabled": false,
         "Isolation": "",

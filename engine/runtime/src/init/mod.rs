@@ -23,7 +23,7 @@ mod command;
 mod console;
 mod devices;
 mod exec;
-mod mounts;
+pub(crate) mod mounts;
 mod namespaces;
 mod network;
 mod process;

@@ -29,7 +29,7 @@ const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 /// api/containers/render.rs). Newer Docker releases also mask
 /// /proc/interrupts and /sys/devices/virtual/powercap; adding them here
 /// means adding them to inspect too.
-const MASKED: &[&str] = &[
+pub const MASKED: &[&str] = &[
     "/proc/asound",
     "/proc/acpi",
     "/proc/kcore",
@@ -41,7 +41,7 @@ const MASKED: &[&str] = &[
     "/proc/scsi",
     "/sys/firmware",
 ];
-const READONLY: &[&str] = &[
+pub const READONLY: &[&str] = &[
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",

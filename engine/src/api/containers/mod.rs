@@ -20,6 +20,7 @@ pub mod attach;
 mod legacy;
 pub mod ops;
 mod render;
+pub(crate) use render::DEFAULT_RUNTIME;
 
 pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let bytes = read_json_body(req).await?;
@@ -79,7 +80,16 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
         Default::default()
     });
     if started {
-        v["HostConfig"]["Runtime"] = json!("shipshape");
+        v["HostConfig"]["Runtime"] = json!(DEFAULT_RUNTIME);
+    }
+    // As overlay2 shows it: the image's layers and the init layer, top first.
+    if let Ok(layers) = crate::daemon::containers::init_layer::root_layers(d, &rec.image_id) {
+        let lower: Vec<String> = layers
+            .iter()
+            .rev()
+            .map(|p| p.display().to_string())
+            .collect();
+        v["GraphDriver"]["Data"]["LowerDir"] = json!(lower.join(":"));
     }
     network_settings(d, &c, &mut v["NetworkSettings"]);
     let execs = d.execs.pending_for(&c.id);

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
+use shipshape_runtime::{DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
 
 use crate::daemon::containers::container::Derived;
 use crate::daemon::containers::lifecycle::human_status;
@@ -22,7 +23,7 @@ fn host_config(r: &Record) -> Value {
         "GroupAdd": null, "IpcMode": "private", "Cgroup": "", "Links": null,
         "OomScoreAdj": 0, "PidMode": "", "Privileged": false, "PublishAllPorts": false,
         "ReadonlyRootfs": false, "SecurityOpt": null, "UTSMode": "", "UsernsMode": "",
-        "ShmSize": 67108864, "ConsoleSize": [0, 0], "Isolation": "",
+        "ShmSize": DEFAULT_SHM_SIZE, "ConsoleSize": [0, 0], "Isolation": "",
         "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "",
         "BlkioWeight": 0, "BlkioWeightDevice": null, "BlkioDeviceReadBps": null,
         "BlkioDeviceWriteBps": null, "BlkioDeviceReadIOps": null, "BlkioDeviceWriteIOps": null,
@@ -32,15 +33,14 @@ fn host_config(r: &Record) -> Value {
         "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": null,
         "OomKillDisable": false, "PidsLimit": null, "Ulimits": null,
         "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
-        "MaskedPaths": ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
-            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-            "/proc/sched_debug", "/proc/scsi", "/sys/firmware"],
-        "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        "MaskedPaths": DEFAULT_MASKED_PATHS,
+        "ReadonlyPaths": DEFAULT_READONLY_PATHS
     });
     if let (Some(dst), Value::Object(src)) = (hc.as_object_mut(), &r.host_config_raw) {
         for (k, v) in src {
             dst.insert(k.clone(), v.clone());
         }
+        adapt_sent_host_config(dst);
     }
     if let Some(obj) = hc.as_object_mut() {
         // Normalise what we act on, so inspect tells the truth about it.
@@ -55,6 +55,71 @@ fn host_config(r: &Record) -> Value {
     }
     hc
 }
+
+/// What dockerd 20.10 makes of the zero values a client sends (the docker
+/// CLI sends every field): its `adaptContainerSettings` defaults and the
+/// create route's "unlimited" spellings, as `GET /containers/{id}/json`
+/// shows them (asked of dockerd 20.10.24 with curl; see
+/// specs/harness/inspect-defaults.json). A HostConfig that was not sent at
+/// all is the defaults above, with no `Runtime` until the first start.
+fn adapt_sent_host_config(hc: &mut serde_json::Map<String, Value>) {
+    let empty = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+        _ => false,
+    };
+    if empty(hc.get("Runtime")) {
+        hc.insert("Runtime".into(), json!(DEFAULT_RUNTIME));
+    }
+    if empty(hc.get("ShmSize")) {
+        hc.insert("ShmSize".into(), json!(DEFAULT_SHM_SIZE));
+    }
+    if empty(hc.get("IpcMode")) {
+        hc.insert("IpcMode".into(), json!("private"));
+    }
+    let privileged = hc.get("Privileged") == Some(&json!(true));
+    if empty(hc.get("CgroupnsMode")) {
+        let v2 = crate::daemon::containers::cgroups::host_support().0 == "2";
+        let mode = if v2 { "private" } else { "host" };
+        hc.insert("CgroupnsMode".into(), json!(mode));
+    }
+    if let Some(Value::Object(log)) = hc.get_mut("LogConfig") {
+        if empty(log.get("Type")) {
+            log.insert("Type".into(), json!("json-file"));
+        }
+    }
+    // 0 and every negative value mean "unlimited", shown as null.
+    if hc
+        .get("PidsLimit")
+        .and_then(Value::as_i64)
+        .is_some_and(|n| n <= 0)
+    {
+        hc.insert("PidsLimit".into(), Value::Null);
+    }
+    if hc.get("MemorySwappiness").and_then(Value::as_i64) == Some(-1) {
+        hc.insert("MemorySwappiness".into(), Value::Null);
+    }
+    // null (not []) means the defaults, which a privileged container has none of.
+    for (key, default) in [
+        ("MaskedPaths", DEFAULT_MASKED_PATHS),
+        ("ReadonlyPaths", DEFAULT_READONLY_PATHS),
+    ] {
+        if hc.get(key).is_none_or(Value::is_null) {
+            let v = if privileged {
+                Value::Null
+            } else {
+                json!(default)
+            };
+            hc.insert(key.into(), v);
+        }
+    }
+}
+
+/// dockerd's runtime name, which inspect shows (this engine runs containers
+/// itself, where dockerd has runc do it).
+pub const DEFAULT_RUNTIME: &str = "runc";
+const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 
 fn network_mode_str(r: &Record) -> &str {
     if r.host_config.network_mode.is_empty() {
@@ -173,7 +238,7 @@ pub fn inspect(r: &Record, log_path: &Path, fs_dir: &Path, mounts: Value) -> Val
             }
         },
         "Mounts": mounts,
-        "Config": r.config,
+        "Config": config(r),
         "NetworkSettings": {
             "Bridge": "", "SandboxID": "", "HairpinMode": false,
             "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
@@ -189,6 +254,19 @@ pub fn inspect(r: &Record, log_path: &Path, fs_dir: &Path, mounts: Value) -> Val
         state["Health"] = json!(h);
     }
     v
+}
+
+/// The container's Config; an empty `Volumes` is shown as null, as dockerd
+/// shows the `{}` the docker CLI sends.
+fn config(r: &Record) -> Value {
+    let mut c = json!(r.config);
+    if c.get("Volumes")
+        .and_then(Value::as_object)
+        .is_some_and(|m| m.is_empty())
+    {
+        c["Volumes"] = Value::Null;
+    }
+    c
 }
 
 /// Docker's `Command` column: the argv joined by spaces.

@@ -146,12 +146,20 @@ fn enter_root(root: &Path, mounts: &[BindMount]) -> Result<(), EngineError> {
         // The destination is resolved inside the root by the kernel and
         // pinned by a file descriptor, which the mount then goes through:
         // a container swapping it for a symlink meanwhile cannot redirect
-        // the mount. A missing one is skipped (the container creates it
-        // when it starts).
-        let Ok(target) = mounts::open_in_root(&root_dir, &m.destination) else {
+        // the mount. A missing one is made first, as dockerd does (a
+        // directory, or an empty file for a file's bind): a container that
+        // was created but never started has none of its mount points yet.
+        let Ok(src_meta) = fs::metadata(&m.source) else {
             continue;
         };
-        let (Ok(src_meta), Ok(dst_meta)) = (fs::metadata(&m.source), target.metadata()) else {
+        let target = match mounts::create_in_root(&root_dir, &m.destination, src_meta.is_dir()) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(dest = %m.destination, error = %e, "making a volume's mount point for a copy");
+                continue;
+            }
+        };
+        let Ok(dst_meta) = target.metadata() else {
             continue;
         };
         if src_meta.is_dir() != dst_meta.is_dir() {

@@ -116,3 +116,66 @@ pub(super) fn attach(source: &Path, target: &File, readonly: bool) -> io::Result
     }
     Ok(())
 }
+
+/// Opens `path` inside `root` as [`open_in_root`] does, first making what
+/// is missing of it as dockerd does for a volume's mount point before a
+/// copy: the parents as directories (0755), the last component as a
+/// directory, or an empty file when `dir` is false. Each new entry is made
+/// by name in a parent resolved inside the root, so nothing outside it is
+/// ever created.
+pub(super) fn create_in_root(root: &File, path: &str, dir: bool) -> io::Result<File> {
+    match open_in_root(root, path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        other => return other,
+    }
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let mut so_far = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        let parent = if so_far.is_empty() {
+            root.try_clone()?
+        } else {
+            open_in_root(root, &so_far)?
+        };
+        so_far.push('/');
+        so_far.push_str(part);
+        match open_in_root(root, &so_far) {
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let name = cstring(part.as_bytes())?;
+        let last = i + 1 == parts.len();
+        // SAFETY: a valid directory descriptor and a NUL-terminated single
+        // path component.
+        let rc = unsafe {
+            if last && !dir {
+                let fd = libc::openat(
+                    parent.as_raw_fd(),
+                    name.as_ptr(),
+                    libc::O_CREAT
+                        | libc::O_EXCL
+                        | libc::O_WRONLY
+                        | libc::O_CLOEXEC
+                        | libc::O_NOFOLLOW,
+                    0o644,
+                );
+                if fd >= 0 {
+                    libc::close(fd);
+                }
+                fd.min(0)
+            } else {
+                libc::mkdirat(parent.as_raw_fd(), name.as_ptr(), 0o755)
+            }
+        };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::AlreadyExists {
+                return Err(e);
+            }
+        }
+    }
+    open_in_root(root, path)
+}

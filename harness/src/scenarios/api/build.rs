@@ -61,3 +61,20 @@ pub fn bad_query_json(ctx: &Ctx) -> Outcome {
     }
     Ok(())
 }
+
+/// `POST /build/prune` on a daemon without a BuildKit cache: nothing
+/// deleted, BuildKit's filter keys checked (docker-py's test_prune_builds
+/// and `docker builder prune` call it).
+pub fn prune(ctx: &Ctx) -> Outcome {
+    let post = |q: &str| ctx.send(Req::post(format!("/v1.41/build/prune{q}")).unversioned());
+    let empty = expectation("api/build-prune-empty")?;
+    let until = format!("?filters={}", enc(r#"{"until":["24h"]}"#));
+    for q in ["", "?all=1&keep-storage=10", until.as_str()] {
+        empty
+            .check(&post(q)?, &[])
+            .map_err(|p| p.note(format!("query {q:?}")))?;
+    }
+    let unknown_key = format!("?filters={}", enc(r#"{"foo":["bar"]}"#));
+    expectation("api/build-prune-bad-filter")?.check(&post(&unknown_key)?, &[])?;
+    expectation("api/build-prune-bad-json")?.check(&post("?filters=xx")?, &[])
+}

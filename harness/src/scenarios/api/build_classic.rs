@@ -18,13 +18,21 @@ use crate::client::{enc, Req, Response};
 use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem, RUN_LABEL};
 
 /// A tar holding `files` (name, content).
-pub(super) fn tar_of(files: &[(&str, &str)]) -> Result<Vec<u8>, Problem> {
+pub(crate) fn tar_of(files: &[(&str, &str)]) -> Result<Vec<u8>, Problem> {
+    tar_with(files, 0o644, CONTEXT_MTIME)
+}
+
+/// The mtime of every context file (2024-01-01T00:00:00Z).
+pub(super) const CONTEXT_MTIME: u64 = 1_704_067_200;
+
+/// A tar holding `files`, each with `mode` and `mtime`.
+pub(super) fn tar_with(files: &[(&str, &str)], mode: u32, mtime: u64) -> Result<Vec<u8>, Problem> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in files {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(1_704_067_200);
+        h.set_mode(mode);
+        h.set_mtime(mtime);
         h.set_cksum();
         b.append_data(&mut h, name, data.as_bytes())
             .map_err(|e| fail(format!("writing the build context: {e}")))?;
@@ -42,11 +50,16 @@ pub(super) struct Built {
     pub ids: Vec<String>,
 }
 
-/// `POST /build` with the run's label, tagged with a unique name. Without
-/// the build cache unless the query is about it: the fixture's ID is the
-/// same in every run, so another run's build on the same daemon leaves
-/// "Using cache" steps whose RUN output never shows.
+/// `POST /build` with the run's label, tagged with a unique name.
 pub(super) fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Built, Problem> {
+    build_tar(ctx, tar_of(files)?, query)
+}
+
+/// [`build`] of a context tar. Without the build cache unless the query is
+/// about it: the fixture's ID is the same in every run, so another run's
+/// build on the same daemon leaves "Using cache" steps whose RUN output
+/// never shows.
+pub(super) fn build_tar(ctx: &Ctx, context: Vec<u8>, query: &str) -> Result<Built, Problem> {
     let tag = format!("{}:latest", ctx.unique_name("build"));
     let query = if query.contains("cache") {
         query.to_string()
@@ -61,7 +74,7 @@ pub(super) fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Bu
             enc(&tag),
             enc(&labels)
         ))
-        .raw(tar_of(files)?, "application/x-tar")
+        .raw(context, "application/x-tar")
         .timeout(Duration::from_secs(180)),
     )?;
     let mut stream = String::new();
@@ -134,7 +147,7 @@ pub(super) fn want_line(b: &Built, text: &str, why: &str) -> Outcome {
     }
 }
 
-fn want(b: &Built, text: &str, why: &str) -> Outcome {
+pub(super) fn want(b: &Built, text: &str, why: &str) -> Outcome {
     if b.stream.contains(text) {
         Ok(())
     } else {

@@ -8,6 +8,7 @@ mod build;
 mod build_checks;
 mod build_classic;
 mod build_options;
+mod build_copy;
 mod info;
 mod json;
 mod plugin_create;
@@ -16,6 +17,8 @@ mod routing;
 mod session;
 mod swarm;
 mod versions;
+
+pub(crate) use build_classic::tar_of;
 
 use super::{scenario, Scenario, ScenarioFn};
 use crate::client::Req;
@@ -47,6 +50,7 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("json-before-lookup-exec", false, json::before_lookup_400),
     ("build-null-query-params", false, build::null_query_params),
     ("build-bad-query-json", false, build::bad_query_json),
+    ("build-prune-route", false, build::prune),
     ("build-multistage", true, build_classic::multistage),
     (
         "build-config-instructions",
@@ -65,6 +69,12 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
         build_checks::dockerfile_and_platform,
     ),
     ("build-stage-aux-ids", true, build_checks::stage_ids),
+    (
+        "build-copy-cache-by-content",
+        true,
+        build_copy::copy_cache_by_content,
+    ),
+    ("build-copy-chown", true, build_copy::copy_chown),
     ("list-trailing-slash", false, routing::list_trailing_slash),
     ("volume-empty-name", false, routing::volume_empty_name),
     (

@@ -4,8 +4,10 @@
 //! note that they are dockerd's answers.
 
 mod archive;
+mod archive_created;
 mod create_checks;
 mod health;
+mod inspect_defaults;
 mod links;
 mod list_filters;
 mod logs;
@@ -33,7 +35,9 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(params::scenarios());
     v.extend(logs::scenarios());
     v.extend(archive::scenarios());
+    v.extend(archive_created::scenarios());
     v.extend(old_clients::scenarios());
+    v.extend(inspect_defaults::scenarios());
     v
 }
 

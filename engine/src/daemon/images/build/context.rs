@@ -3,7 +3,7 @@
 //! is resolved inside the context, so nothing outside it can be read.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -196,6 +196,7 @@ pub fn copy_layer(
     srcs: &[String],
     dest: &str,
     tmp: &Path,
+    owner: Owner,
 ) -> Result<CopyLayer, EngineError> {
     let add = cmd == "add";
     let mut sources = Vec::new();
@@ -219,19 +220,17 @@ pub fn copy_layer(
         .trim_end_matches('/')
         .to_string();
     let tar = tempfile::NamedTempFile::new_in(tmp)?;
-    let mut kind = "file";
     {
         let mut b = tar::Builder::new(BufWriter::new(tar.as_file()));
         b.follow_symlinks(false);
         for (path, base) in &sources {
             let meta = fs::symlink_metadata(path)?;
             if meta.is_dir() {
-                kind = "dir";
                 // A directory's contents go into dest (not the dir itself).
                 if !dest_rel.is_empty() {
-                    append_dir_entry(&mut b, &dest_rel, &meta)?;
+                    append_dir_entry(&mut b, &dest_rel, &meta, owner)?;
                 }
-                walk(&mut b, path, &dest_rel)?;
+                walk(&mut b, path, &dest_rel, owner)?;
             } else if add && meta.is_file() && is_archive(path) {
                 // ADD extracts a local archive into dest, confined to a scratch dir first.
                 let scratch = tempfile::Builder::new().prefix("add-").tempdir_in(tmp)?;
@@ -248,9 +247,9 @@ pub fn copy_layer(
                 .map_err(|e| EngineError::InvalidParameter(format!("ADD {base}: {e}")))?;
                 if !dest_rel.is_empty() {
                     let m = fs::symlink_metadata(scratch.path())?;
-                    append_dir_entry(&mut b, &dest_rel, &m)?;
+                    append_dir_entry(&mut b, &dest_rel, &m, owner)?;
                 }
-                walk(&mut b, scratch.path(), &dest_rel)?;
+                walk(&mut b, scratch.path(), &dest_rel, owner)?;
             } else {
                 let target = if dest_is_dir {
                     join_rel(&dest_rel, base)
@@ -262,23 +261,19 @@ pub fn copy_layer(
                         "cannot copy {base} to the root directory as a file"
                     )));
                 }
-                append_path(&mut b, path, &target, &meta)?;
+                append_path(&mut b, path, &target, &meta, owner)?;
             }
         }
         b.into_inner()?.flush()?;
     }
-    if sources.len() > 1 {
-        kind = "multi";
-    }
-    let mut f = tar.reopen()?;
-    f.rewind()?;
-    let mut hasher = archive::HashReader::new(f);
-    io::copy(&mut hasher, &mut io::sink())?;
-    let (digest, _) = hasher.finish()?;
-    let hex = digest.trim_start_matches("sha256:").to_string();
+    let named = matches!(from, Source::Context(_));
+    let hashes = sources
+        .iter()
+        .map(|(path, _)| super::source_hash::of_path(from.root(), path, named))
+        .collect::<io::Result<Vec<_>>>()?;
     Ok(CopyLayer {
         tar,
-        source_id: format!("{kind}:{hex}"),
+        source_id: super::source_hash::combine(hashes),
     })
 }
 
@@ -290,12 +285,15 @@ fn join_rel(a: &str, b: &str) -> String {
     }
 }
 
-fn header_for(meta: &fs::Metadata) -> tar::Header {
+/// The owner COPY/ADD gives what it copies: root's unless `--chown`.
+pub type Owner = (u64, u64);
+
+fn header_for(meta: &fs::Metadata, owner: Owner) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_mode(meta.permissions().mode() & 0o7777);
     // COPY without --chown makes files root's, as Docker does.
-    h.set_uid(0);
-    h.set_gid(0);
+    h.set_uid(owner.0);
+    h.set_gid(owner.1);
     h.set_mtime(meta.mtime().max(0) as u64);
     h
 }
@@ -304,8 +302,9 @@ fn append_dir_entry<W: Write>(
     b: &mut tar::Builder<W>,
     rel: &str,
     meta: &fs::Metadata,
+    owner: Owner,
 ) -> io::Result<()> {
-    let mut h = header_for(meta);
+    let mut h = header_for(meta, owner);
     h.set_entry_type(tar::EntryType::Directory);
     h.set_size(0);
     b.append_data(&mut h, format!("{rel}/"), io::empty())
@@ -316,18 +315,19 @@ fn append_path<W: Write>(
     path: &Path,
     rel: &str,
     meta: &fs::Metadata,
+    owner: Owner,
 ) -> io::Result<()> {
     let ft = meta.file_type();
     if ft.is_dir() {
-        append_dir_entry(b, rel, meta)
+        append_dir_entry(b, rel, meta, owner)
     } else if ft.is_symlink() {
         let target = fs::read_link(path)?;
-        let mut h = header_for(meta);
+        let mut h = header_for(meta, owner);
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
         b.append_link(&mut h, rel, target)
     } else if ft.is_file() {
-        let mut h = header_for(meta);
+        let mut h = header_for(meta, owner);
         h.set_entry_type(tar::EntryType::Regular);
         h.set_size(meta.len());
         b.append_data(&mut h, rel, File::open(path)?)
@@ -339,16 +339,21 @@ fn append_path<W: Write>(
 
 /// Adds everything under `dir` (not `dir` itself) at `prefix`, sorted so the
 /// layer (and its cache key) is the same for the same content.
-fn walk<W: Write>(b: &mut tar::Builder<W>, dir: &Path, prefix: &str) -> io::Result<()> {
+fn walk<W: Write>(
+    b: &mut tar::Builder<W>,
+    dir: &Path,
+    prefix: &str,
+    owner: Owner,
+) -> io::Result<()> {
     let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
         let rel = join_rel(prefix, &name);
         let meta = fs::symlink_metadata(e.path())?;
-        append_path(b, &e.path(), &rel, &meta)?;
+        append_path(b, &e.path(), &rel, &meta, owner)?;
         if meta.is_dir() {
-            walk(b, &e.path(), &rel)?;
+            walk(b, &e.path(), &rel, owner)?;
         }
     }
     Ok(())

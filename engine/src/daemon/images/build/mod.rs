@@ -7,8 +7,10 @@
 //! container config) is reused, as dockerd's build cache does.
 //! Progress is streamed as dockerd's JSON messages.
 
+mod chown;
 pub mod context;
 pub mod dockerignore;
+mod source_hash;
 pub mod stage_root;
 
 use std::collections::BTreeMap;
@@ -805,6 +807,13 @@ async fn copy_step(
         None => None,
         Some((_, v)) => Some(copy_from_image(d, v, done).await?),
     };
+    // `--chown=`: the owner of everything copied (root's without it).
+    let owner = match ins.flags.iter().rev().find(|(k, _)| k == "chown") {
+        Some((_, v)) if !v.is_empty() => {
+            chown::resolve(d, st.image.as_ref().map(|i| i.id.clone()), v).await?
+        }
+        _ => (0, 0),
+    };
     let upper = ins.cmd.to_ascii_uppercase();
     let words = dockerfile::list(&ins.args, &st.sub_env())?;
     if words.len() < 2 {
@@ -838,10 +847,17 @@ async fn copy_step(
     );
     let d2 = d.clone();
     let layer = tokio::task::spawn_blocking(move || match from_image {
-        None => context::copy_layer(Source::Context(&ctx2), &cmd, &srcs2, &dest2, &tmp),
+        None => context::copy_layer(Source::Context(&ctx2), &cmd, &srcs2, &dest2, &tmp, owner),
         Some(Some(img)) => {
             let root = stage_root::ImageRoot::mount(&d2, &img.id)?;
-            context::copy_layer(Source::Image(root.root()), &cmd, &srcs2, &dest2, &tmp)
+            context::copy_layer(
+                Source::Image(root.root()),
+                &cmd,
+                &srcs2,
+                &dest2,
+                &tmp,
+                owner,
+            )
         }
         Some(None) => {
             // An empty scratch stage: nothing to copy from.
@@ -849,7 +865,14 @@ async fn copy_step(
             let empty = tempfile::Builder::new()
                 .prefix("copy-from-")
                 .tempdir_in(&tmp)?;
-            context::copy_layer(Source::Image(empty.path()), &cmd, &srcs2, &dest2, &tmp)
+            context::copy_layer(
+                Source::Image(empty.path()),
+                &cmd,
+                &srcs2,
+                &dest2,
+                &tmp,
+                owner,
+            )
         }
     })
     .await
