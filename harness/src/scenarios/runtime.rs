@@ -556,7 +556,9 @@ fn stop_signal_restart(ctx: &Ctx) -> Outcome {
             } else {
                 ("exited".to_string(), 3, 0)
             };
-            let got = ctx.poll(Duration::from_secs(5), || {
+            // The restart is a whole container start: 20 s, as the other
+            // polls, for slow hosts (emulated, loaded); dockerd takes ~0.2 s.
+            let got = ctx.poll(Duration::from_secs(20), || {
                 let s = run_state(ctx, &id)?;
                 Ok((s == want).then_some(s))
             })?;
