@@ -36,6 +36,10 @@ fn host_config(r: &Record) -> Value {
         "MaskedPaths": DEFAULT_MASKED_PATHS,
         "ReadonlyPaths": DEFAULT_READONLY_PATHS
     });
+    // dockerd's default cgroup namespace: the host's on v1, private on v2.
+    if crate::daemon::containers::cgroups::host_support().0 == "2" {
+        hc["CgroupnsMode"] = json!("private");
+    }
     if let (Some(dst), Value::Object(src)) = (hc.as_object_mut(), &r.host_config_raw) {
         for (k, v) in src {
             dst.insert(k.clone(), v.clone());
@@ -89,14 +93,8 @@ fn adapt_sent_host_config(hc: &mut serde_json::Map<String, Value>) {
             log.insert("Type".into(), json!("json-file"));
         }
     }
-    // 0 and every negative value mean "unlimited", shown as null.
-    if hc
-        .get("PidsLimit")
-        .and_then(Value::as_i64)
-        .is_some_and(|n| n <= 0)
-    {
-        hc.insert("PidsLimit".into(), Value::Null);
-    }
+    // PidsLimit: create stores 0 and less as null (daemon::containers::
+    // cgroups::normalize); an update to 0 or less shows 0, as dockerd.
     if hc.get("MemorySwappiness").and_then(Value::as_i64) == Some(-1) {
         hc.insert("MemorySwappiness".into(), Value::Null);
     }

@@ -59,9 +59,9 @@ pub fn normalize(d: &Daemon, hc: &mut HostConfig, raw: &mut Value) -> Result<(),
         }
         .into();
     }
-    if raw.is_null() {
-        *raw = json!({});
-    }
+    // A HostConfig that was not sent stays unsent: inspect then shows
+    // dockerd's defaults for one, which these are (and no Runtime before
+    // the first start, as dockerd).
     if let Some(obj) = raw.as_object_mut() {
         obj.insert("ShmSize".into(), json!(hc.shm_size));
         obj.insert("IpcMode".into(), json!(hc.ipc_mode));
