@@ -155,14 +155,10 @@ fn normalize_arch(a: &str) -> &str {
     }
 }
 
-/// The `platform` query of a create, as containerd's `platforms.Parse`
-/// reads it (`os`, `arch`, `os/arch[/variant]`, case-insensitive), checked
-/// against the image: malformed is 400, another platform than the image's
-/// is 404, as dockerd answers.
-pub fn platform(image: &Image, reference: &str, platform: &str) -> Result<(), EngineError> {
-    if platform.is_empty() {
-        return Ok(());
-    }
+/// A `platform` query as containerd's `platforms.Parse` reads it (`os`,
+/// `arch`, `os/arch[/variant]`, case-insensitive) into (os, arch);
+/// malformed is 400 in dockerd's words. Create and import share it.
+pub fn parse_platform(platform: &str) -> Result<(String, String), EngineError> {
     let lower = platform.to_ascii_lowercase();
     let parts: Vec<&str> = lower.split('/').collect();
     let (os, arch) = match parts.as_slice() {
@@ -183,7 +179,16 @@ pub fn platform(image: &Image, reference: &str, platform: &str) -> Result<(), En
         }
     };
     // Rust names the host's architecture as uname does; Go as GOARCH.
-    let arch = normalize_arch(arch);
+    Ok((os, normalize_arch(arch).to_string()))
+}
+
+/// The `platform` query of a create ([`parse_platform`]), checked against
+/// the image: another platform than the image's is 404, as dockerd answers.
+pub fn platform(image: &Image, reference: &str, platform: &str) -> Result<(), EngineError> {
+    if platform.is_empty() {
+        return Ok(());
+    }
+    let (os, arch) = parse_platform(platform)?;
     let field = |k: &str| image.config.get(k).and_then(Value::as_str).unwrap_or("");
     let (have_os, have_arch) = (field("os"), normalize_arch(field("architecture")));
     if os != have_os || arch != have_arch {
