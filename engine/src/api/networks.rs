@@ -83,7 +83,11 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
             )));
         }
     }
-    if ctx.query.get("scope").is_some_and(|s| !s.is_empty() && s != "local") {
+    if ctx
+        .query
+        .get("scope")
+        .is_some_and(|s| !s.is_empty() && s != "local")
+    {
         return Err(EngineError::NotFound(format!("network {key} not found")));
     }
     let n = ctx.daemon.networks.get(key)?;
