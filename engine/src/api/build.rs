@@ -70,9 +70,26 @@ fn options(ctx: &Ctx) -> Result<Options, EngineError> {
         quiet: q.flag("q"),
         target: q.get("target").filter(|t| !t.is_empty()).map(String::from),
         cache_from,
+        // dockerd 20.10.24 reads every `extrahosts` value (`host:ip`).
+        extra_hosts: q.all("extrahosts"),
     };
+    // dockerd 20.10.24 without experimental mode: squash=1 (or any true
+    // value) is 400.
     if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
         crate::daemon::platform::parse(p)?;
+    }
+    // dockerd 20.10.24: "1" is the classic builder, "2" BuildKit; any
+    // other value is 500 `invalid version "7"`.
+    if let Some(v) = q
+        .get("version")
+        .filter(|v| !v.is_empty() && *v != "1" && *v != "2")
+    {
+        return Err(EngineError::System(format!("invalid version {v:?}")));
+    }
+    if q.flag("squash") {
+        return Err(EngineError::InvalidParameter(
+            "squash is only supported with experimental mode".into(),
+        ));
     }
     let dockerfile_name = q
         .get("dockerfile")

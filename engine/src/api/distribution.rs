@@ -161,7 +161,15 @@ pub async fn inspect(ctx: &Ctx, req: Request, name: &str) -> Result<Response, En
 pub async fn search(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let creds = registry_auth(&req);
     let term = ctx.query.get("term").unwrap_or("").to_string();
+    // dockerd 20.10.24 reads `limit` (500 strconv.Atoi) and the filters
+    // (400 "Invalid filter ...") before it contacts the registry.
+    let limit = ctx.query.int_uncategorised("limit")?;
+    let f = crate::filters::parse(
+        ctx.query.get("filters"),
+        &["is-automated", "is-official", "stars"],
+    )?;
+    let filter = info::SearchFilter::new(&f)?;
     Ok(json(
-        &info::search(&ctx.daemon.config.registry, &term, creds).await?,
+        &info::search(&ctx.daemon.config.registry, &term, limit, &filter, creds).await?,
     ))
 }

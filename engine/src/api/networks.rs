@@ -71,7 +71,24 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
 }
 
 /// `GET /networks/{id}`.
+/// `GET /networks/{id}`. As dockerd 20.10.24: `verbose` is read first
+/// (`verbose=x` 400), and a `scope` other than `local` finds no network
+/// (every network here is local).
 pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
+    if let Some(v) = ctx.query.get("verbose").filter(|v| !v.is_empty()) {
+        if crate::daemon::containers::security::parse_go_bool(v).is_none() {
+            return Err(EngineError::InvalidParameter(format!(
+                "invalid value for verbose: {v}: strconv.ParseBool: parsing {v:?}: invalid syntax"
+            )));
+        }
+    }
+    if ctx
+        .query
+        .get("scope")
+        .is_some_and(|s| !s.is_empty() && s != "local")
+    {
+        return Err(EngineError::NotFound(format!("network {key} not found")));
+    }
     let n = ctx.daemon.networks.get(key)?;
     Ok(json(&networks::render(&n, &members(&ctx.daemon, &n))))
 }
@@ -95,6 +112,7 @@ struct CreateRequest {
 #[serde(rename_all = "PascalCase", default)]
 struct Ipam {
     config: Option<Vec<Value>>,
+    options: Option<BTreeMap<String, String>>,
 }
 
 /// `POST /networks/create`. Only the `bridge` driver can be created.
@@ -122,11 +140,9 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
         }
     }
     // Without a config the store picks the next free subnet of dockerd's pools.
-    let ipam_config = r
-        .ipam
-        .and_then(|i| i.config)
-        .filter(|c| !c.is_empty())
-        .unwrap_or_default();
+    let ipam = r.ipam.unwrap_or_default();
+    let ipam_options = ipam.options;
+    let ipam_config = ipam.config.filter(|c| !c.is_empty()).unwrap_or_default();
     let n = Network {
         name: r.name,
         id: String::new(),
@@ -136,6 +152,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
         attachable: r.attachable,
         enable_ipv6: r.enable_ipv6,
         ipam_config,
+        ipam_options,
         options: r.options.unwrap_or_default(),
         labels: r.labels.unwrap_or_default(),
         connected: Vec::new(),

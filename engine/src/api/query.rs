@@ -51,14 +51,22 @@ impl Query {
     }
 
     /// An integer parameter; a malformed value is Docker's 400 with Go's
-    /// `strconv.Atoi` message, as dockerd words it for every integer
-    /// parameter (limit, t, h, w...).
+    /// `strconv.Atoi` message, as dockerd answers for `h` and `w` (resize).
     pub fn int(&self, key: &str) -> Result<Option<i64>, EngineError> {
+        self.atoi(key).map_err(EngineError::InvalidParameter)
+    }
+
+    /// An integer parameter dockerd parses without categorising the error:
+    /// a malformed value is 500 with Go's `strconv.Atoi` message
+    /// (`containers/json?limit=x`, `stop?t=x`, `restart?t=x` in 20.10.24).
+    pub fn int_uncategorised(&self, key: &str) -> Result<Option<i64>, EngineError> {
+        self.atoi(key).map_err(EngineError::System)
+    }
+
+    fn atoi(&self, key: &str) -> Result<Option<i64>, String> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(v) => crate::filters::go_parse("Atoi", v)
-                .map(Some)
-                .map_err(EngineError::InvalidParameter),
+            Some(v) => crate::filters::go_parse("Atoi", v).map(Some),
         }
     }
 }
@@ -81,5 +89,10 @@ mod tests {
             Query::parse("n=x").int("n").unwrap_err().to_string(),
             "strconv.Atoi: parsing \"x\": invalid syntax"
         );
+        // dockerd 20.10.24: containers/json?limit=x is 500 with the same message.
+        assert!(matches!(
+            Query::parse("limit=x").int_uncategorised("limit"),
+            Err(EngineError::System(m)) if m == "strconv.Atoi: parsing \"x\": invalid syntax"
+        ));
     }
 }

@@ -61,9 +61,14 @@ pub(super) fn finish(f: &Finish) -> Result<Infallible, RuntimeError> {
     let uid = Uid::from_raw(exec_user.uid);
     setresuid(uid, uid, uid).map_err(|e| RuntimeError::sys("setuid", e))?;
 
+    // As runc: HOME from the user when the environment lacks it or has it
+    // empty (`HOME=` is replaced in place).
     let mut env: Vec<String> = f.env.to_vec();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", exec_user.home));
+    let home = format!("HOME={}", exec_user.home);
+    match env.iter().rposition(|e| e.starts_with("HOME=")) {
+        Some(i) if env[i] == "HOME=" => env[i] = home,
+        Some(_) => {}
+        None => env.push(home),
     }
     // Lookup after setuid so permission checks are the user's.
     let program = command::find_executable(&f.args[0], &env)?;

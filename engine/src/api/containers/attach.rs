@@ -48,7 +48,12 @@ pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, 
         Ok(k) => k,
         Err(e) => return Ok(refusal(&e)),
     };
-    let c = ctx.daemon.container(key)?;
+    // dockerd 20.10.24 refuses a missing container the same way, with or
+    // without `Upgrade`: 404, raw-stream, `No such container: C\r\n`.
+    let c = match ctx.daemon.container(key) {
+        Ok(c) => c,
+        Err(e) => return Ok(refusal(&e)),
+    };
     let rec = c.snapshot();
     let want = Want {
         stdin: q.flag("stdin"),

@@ -110,6 +110,10 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     }
     // Check everything that can be refused before storing the upload.
     let checked = (|| -> Result<_, EngineError> {
+        // dockerd 20.10.24 parses `platform` first: `bogus` is 400.
+        if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
+            crate::daemon::platform::parse(p)?;
+        }
         let changes = dockerfile::parse_changes(&q.all("changes"))?;
         let mut tags = Vec::new();
         if let Some(repo) = q.get("repo").filter(|r| !r.is_empty()) {

@@ -742,14 +742,13 @@ pub enum WaitCondition {
 }
 
 impl WaitCondition {
-    pub fn parse(s: Option<&str>) -> Result<Self, EngineError> {
+    /// dockerd 20.10.24 takes any other value (even `bogus`) as
+    /// not-running: `wait?condition=bogus` answers 200.
+    pub fn parse(s: Option<&str>) -> Self {
         match s.unwrap_or("") {
-            "" | "not-running" => Ok(WaitCondition::NotRunning),
-            "next-exit" => Ok(WaitCondition::NextExit),
-            "removed" => Ok(WaitCondition::Removed),
-            other => Err(EngineError::InvalidParameter(format!(
-                "invalid condition: \"{other}\""
-            ))),
+            "next-exit" => WaitCondition::NextExit,
+            "removed" => WaitCondition::Removed,
+            _ => WaitCondition::NotRunning,
         }
     }
 }
@@ -855,14 +854,14 @@ mod tests {
 
     #[test]
     fn wait_conditions() {
+        assert_eq!(WaitCondition::parse(None), WaitCondition::NotRunning);
         assert_eq!(
-            WaitCondition::parse(None).unwrap(),
-            WaitCondition::NotRunning
-        );
-        assert_eq!(
-            WaitCondition::parse(Some("removed")).unwrap(),
+            WaitCondition::parse(Some("removed")),
             WaitCondition::Removed
         );
-        assert!(WaitCondition::parse(Some("bogus")).is_err());
+        assert_eq!(
+            WaitCondition::parse(Some("bogus")),
+            WaitCondition::NotRunning
+        );
     }
 }

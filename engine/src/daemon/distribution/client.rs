@@ -430,6 +430,30 @@ impl Client {
         Ok(r)
     }
 
+    /// dockerd's v1 endpoint check before a search of an insecure
+    /// registry: `/v1/_ping` over TLS, then over plain HTTP; any answer
+    /// will do. Both failing is dockerd's `invalid registry endpoint`.
+    /// A secure registry is not checked here (its wording is unverified).
+    pub async fn ping_v1(&self) -> Result<(), EngineError> {
+        if self.scheme == (Scheme::Https { verify: true }) {
+            return Ok(());
+        }
+        let mut errors = Vec::new();
+        for scheme in ["https", "http"] {
+            let url = format!("{scheme}://{}/v1/_ping", self.host);
+            match self.send_url(Method::GET, &url, &[], ReqBody::Empty).await {
+                Ok(_) => return Ok(()),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        Err(EngineError::System(format!(
+            "invalid registry endpoint \"http://{}/v1/\". HTTPS attempt: {}. HTTP attempt: {}",
+            self.host,
+            errors.first().map_or("", String::as_str),
+            errors.get(1).map_or("", String::as_str)
+        )))
+    }
+
     /// Remembers the auth scheme a 401 announces.
     fn learn(&self, r: &Resp) {
         if r.status != StatusCode::UNAUTHORIZED {

@@ -54,12 +54,53 @@ pub async fn inspect(
     }))
 }
 
+/// The `filters` of a search, as dockerd applies them to the results.
+#[derive(Debug, Default)]
+pub struct SearchFilter {
+    is_automated: Option<bool>,
+    is_official: Option<bool>,
+    min_stars: i64,
+}
+
+impl SearchFilter {
+    /// A malformed value is 400 `Invalid filter 'key=value'`, as dockerd.
+    pub fn new(f: &crate::filters::Filters) -> Result<Self, EngineError> {
+        let invalid =
+            |k: &str, v: &str| EngineError::InvalidParameter(format!("Invalid filter '{k}={v}'"));
+        let mut out = SearchFilter::default();
+        for (key, slot) in [
+            ("is-automated", &mut out.is_automated),
+            ("is-official", &mut out.is_official),
+        ] {
+            for v in f.get(key).into_iter().flatten() {
+                let b = crate::daemon::containers::security::parse_go_bool(v)
+                    .ok_or_else(|| invalid(key, v))?;
+                *slot = Some(b);
+            }
+        }
+        for v in f.get("stars").into_iter().flatten() {
+            let n = crate::filters::go_parse("Atoi", v).map_err(|_| invalid("stars", v))?;
+            out.min_stars = out.min_stars.max(n);
+        }
+        Ok(out)
+    }
+
+    fn keeps(&self, r: &Value) -> bool {
+        let flag = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+        self.is_automated.is_none_or(|b| flag("is_automated") == b)
+            && self.is_official.is_none_or(|b| flag("is_official") == b)
+            && r.get("star_count").and_then(Value::as_i64).unwrap_or(0) >= self.min_stars
+    }
+}
+
 /// `GET /images/search?term=HOST:PORT/text`: the registry's v1 search,
 /// which a distribution registry does not serve; dockerd then says what
 /// the registry answered.
 pub async fn search(
     cfg: &RegistryConfig,
     term: &str,
+    limit: Option<i64>,
+    filter: &SearchFilter,
     creds: Credentials,
 ) -> Result<Value, EngineError> {
     let (host, text) =
@@ -73,10 +114,16 @@ pub async fn search(
             )),
         };
     let mut client = Client::new(cfg, &host, creds)?;
+    client.ping_v1().await?;
     client.ping().await?;
-    let q: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("q", &text)
-        .finish();
+    let q = {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("q", &text);
+        if let Some(n) = limit.filter(|n| *n > 0) {
+            q.append_pair("n", &n.to_string());
+        }
+        q.finish()
+    };
     let r = client
         .send(
             "",
@@ -94,5 +141,13 @@ pub async fn search(
     }
     let body = r.bytes(super::client::MAX_DOCUMENT).await?;
     let v: Value = serde_json::from_slice(&body).map_err(|e| EngineError::System(e.to_string()))?;
-    Ok(v.get("results").cloned().unwrap_or_else(|| json!([])))
+    let results: Vec<Value> = v
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| filter.keeps(r))
+        .cloned()
+        .collect();
+    Ok(json!(results))
 }

@@ -68,6 +68,7 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         .is_none();
 
     let mut container_config = serde_json::to_value(&rec.config).map_err(EngineError::system)?;
+    let own = container_config.clone();
     if let (Some(Value::Object(over)), Value::Object(base)) = (&opts.config, &mut container_config)
     {
         for (k, v) in over {
@@ -77,8 +78,20 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         }
     }
     super::dockerfile::apply_changes(&mut container_config, &opts.changes)?;
+    if opts.config.is_some() {
+        merge_container(&mut container_config, &own);
+    }
     if let Value::Object(m) = &mut container_config {
-        m.insert("Image".into(), json!(parent.id));
+        // dockerd keeps a commit body's `Image` as given.
+        let given = opts
+            .config
+            .as_ref()
+            .and_then(|c| c.get("Image"))
+            .and_then(Value::as_str)
+            .is_some_and(|i| !i.is_empty());
+        if !given {
+            m.insert("Image".into(), json!(parent.id));
+        }
     }
     let now = now_rfc3339();
     let mut history = parent
@@ -164,5 +177,44 @@ pub fn with_default_tag(r: &str) -> String {
     match r.rfind(':') {
         Some(i) if !r[i + 1..].contains('/') => r.to_string(),
         _ => format!("{r}:latest"),
+    }
+}
+
+/// What dockerd 20.10.24 keeps of the container's own config under a
+/// commit's body (after the changes): the container's `Env` variables the
+/// body lacks (appended, by name), and its `Labels`, `ExposedPorts` and
+/// `Volumes` entries the body lacks.
+fn merge_container(cfg: &mut Value, own: &Value) {
+    let Value::Object(cfg) = cfg else {
+        return;
+    };
+    let key = |kv: &str| kv.split('=').next().unwrap_or("").to_string();
+    if let Some(own_env) = own.get("Env").and_then(Value::as_array) {
+        let mut env = cfg
+            .get("Env")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let names: Vec<String> = env.iter().filter_map(Value::as_str).map(key).collect();
+        for v in own_env {
+            if v.as_str().is_some_and(|kv| !names.contains(&key(kv))) {
+                env.push(v.clone());
+            }
+        }
+        cfg.insert("Env".into(), Value::Array(env));
+    }
+    for field in ["Labels", "ExposedPorts", "Volumes"] {
+        let Some(own_map) = own.get(field).and_then(Value::as_object) else {
+            continue;
+        };
+        let entry = cfg.entry(field).or_insert_with(|| json!({}));
+        if !entry.is_object() {
+            *entry = json!({});
+        }
+        if let Some(m) = entry.as_object_mut() {
+            for (k, v) in own_map {
+                m.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
     }
 }

@@ -40,6 +40,10 @@ pub struct Network {
     pub enable_ipv6: bool,
     #[serde(default)]
     pub ipam_config: Vec<Value>,
+    /// `IPAM.Options` as created: dockerd 20.10.24 shows `null` when the
+    /// request had none (or no IPAM), `{}` when it sent `{}`.
+    #[serde(default)]
+    pub ipam_options: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
     #[serde(default)]
@@ -176,6 +180,7 @@ impl NetworkStore {
                 attachable: false,
                 enable_ipv6: false,
                 ipam_config: Vec::new(),
+                ipam_options: None,
                 options,
                 labels: BTreeMap::new(),
                 connected: Vec::new(),
@@ -525,7 +530,7 @@ pub fn render(n: &Network, containers: &[std::sync::Arc<Container>]) -> Value {
         "Scope": "local",
         "Driver": n.driver,
         "EnableIPv6": n.enable_ipv6,
-        "IPAM": {"Driver": "default", "Options": if n.predefined() { Value::Null } else { json!({}) }, "Config": n.ipam_config},
+        "IPAM": {"Driver": "default", "Options": n.ipam_options, "Config": n.ipam_config},
         "Internal": n.internal,
         "Attachable": n.attachable,
         "Ingress": false,

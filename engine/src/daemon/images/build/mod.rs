@@ -60,6 +60,8 @@ pub struct BuildOptions {
     /// `cachefrom`: when given, only these images and their ancestors are
     /// cache sources (as dockerd: `cachefrom=["nosuchimage"]` uses no cache).
     pub cache_from: Vec<String>,
+    /// `extrahosts` (repeated `host:ip`): added to each RUN step's /etc/hosts.
+    pub extra_hosts: Vec<String>,
 }
 
 /// A build failure as the stream reports it (with the exit code for RUN).
@@ -1001,7 +1003,8 @@ async fn run_step(
             attach_stderr: true,
             ..Default::default()
         },
-        host_config: None,
+        host_config: (!opts.extra_hosts.is_empty())
+            .then(|| json!({ "ExtraHosts": opts.extra_hosts })),
         networking_config: None,
         platform: None,
         several_networks: false,
