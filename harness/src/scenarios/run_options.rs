@@ -319,11 +319,14 @@ fn namespaces_host(ctx: &Ctx) -> Outcome {
             "three namespace links, a pid and a hostname",
         ));
     }
-    // Private: each container its own pid/ipc/uts namespace, pid 1 in it.
+    // Private: each container its own pid/ipc/uts namespace, pid 1 in it,
+    // never the host's. (Two default containers run one after the other
+    // may show the same link: the kernel reuses a freed namespace's inode
+    // number, so only a comparison with the host's namespace tells.)
     for i in 0..3 {
-        if own_a[i] == own_b[i] {
+        if own_a[i] == host_a[i] || own_b[i] == host_a[i] {
             return Err(failure(
-                format!("two default containers share {}", own_a[i]),
+                format!("a default container is in the host's {}", host_a[i]),
                 "a new pid, ipc and uts namespace for each container",
             ));
         }

@@ -33,6 +33,11 @@ struct Want {
     logs: bool,
     stream: bool,
     tty: bool,
+    /// The container's start count when attach subscribed to its output,
+    /// if it was not running then: an end of output before the next start
+    /// belongs to the run that had already ended (its exit is recorded
+    /// before its output is closed), and must not end this stream.
+    stopped_at: Option<u64>,
 }
 
 impl Want {
@@ -62,10 +67,15 @@ pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, 
         logs: q.flag("logs"),
         stream: q.flag("stream"),
         tty: rec.config.tty,
+        stopped_at: None,
     };
     // Subscribe before answering, so output produced right after (docker run
     // starts the container once attach is answered) is not lost.
     let output = c.hub.output.subscribe();
+    let mut want = want;
+    if !c.is_running() {
+        want.stopped_at = Some(c.progress.borrow().starts);
+    }
     crate::daemon::events::container(&c, "attach", Default::default());
     let content_type = stream_content_type(ctx.version, want.tty);
 
@@ -222,6 +232,7 @@ async fn write_output(
                     write_chunk(w, want, stream, &bytes).await?;
                 }
             }
+            Ok(Output::End) if want.stopped_at == Some(c.progress.borrow().starts) => {}
             Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => break,
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(id = %c.id, skipped = n, "slow attach client lost output");
