@@ -62,28 +62,38 @@ pub fn bad_query_json(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
+fn prune_post(ctx: &Ctx, q: &str) -> Result<crate::client::Response, crate::ground::Problem> {
+    ctx.send(Req::post(format!("/v1.41/build/prune{q}")).unversioned())
+}
+
 /// `POST /build/prune` on a daemon without a BuildKit cache: nothing
-/// deleted, BuildKit's filter keys checked (docker-py's test_prune_builds
-/// and `docker builder prune` call it).
-pub fn prune(ctx: &Ctx) -> Outcome {
-    let post = |q: &str| ctx.send(Req::post(format!("/v1.41/build/prune{q}")).unversioned());
-    let empty = expectation("api/build-prune-empty")?;
-    // Only what no cache record matches: the daemon may be shared, and its
-    // BuildKit cache (others' builds) is not ours to delete.
+/// deleted (docker-py's test_prune_builds and `docker builder prune` call
+/// it). Only what no cache record matches is asked: the daemon may be
+/// shared, and its BuildKit cache (others' builds) is not ours to delete.
+pub fn prune_empty(ctx: &Ctx) -> Outcome {
+    let empty = expectation("api/build-prune-route-empty")?;
     let none = ctx.unique_name("no-such-cache");
     let id = enc(&format!(r#"{{"id":["{none}"]}}"#));
     let until = enc(&format!(r#"{{"until":["24h"],"id":["{none}"]}}"#));
-    let (q1, q2, q3) = (
+    for q in [
         format!("?filters={id}"),
         format!("?all=1&keep-storage=10&filters={id}"),
         format!("?filters={until}"),
-    );
-    for q in [q1.as_str(), q2.as_str(), q3.as_str()] {
+    ] {
         empty
-            .check(&post(q)?, &[])
+            .check(&prune_post(ctx, &q)?, &[])
             .map_err(|p| p.note(format!("query {q:?}")))?;
     }
+    Ok(())
+}
+
+/// BuildKit's filter keys are checked: another key is 400.
+pub fn prune_bad_filter(ctx: &Ctx) -> Outcome {
     let unknown_key = format!("?filters={}", enc(r#"{"foo":["bar"]}"#));
-    expectation("api/build-prune-bad-filter")?.check(&post(&unknown_key)?, &[])?;
-    expectation("api/build-prune-bad-json")?.check(&post("?filters=xx")?, &[])
+    expectation("api/build-prune-route-bad-filter")?.check(&prune_post(ctx, &unknown_key)?, &[])
+}
+
+/// Filters that are not JSON: 500.
+pub fn prune_bad_json(ctx: &Ctx) -> Outcome {
+    expectation("api/build-prune-route-bad-json")?.check(&prune_post(ctx, "?filters=xx")?, &[])
 }

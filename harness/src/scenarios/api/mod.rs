@@ -50,7 +50,13 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("json-before-lookup-exec", false, json::before_lookup_400),
     ("build-null-query-params", false, build::null_query_params),
     ("build-bad-query-json", false, build::bad_query_json),
-    ("build-prune-route", false, build::prune),
+    ("build-prune-route-empty", false, build::prune_empty),
+    (
+        "build-prune-route-bad-filter",
+        false,
+        build::prune_bad_filter,
+    ),
+    ("build-prune-route-bad-json", false, build::prune_bad_json),
     ("build-multistage", true, build_classic::multistage),
     (
         "build-config-instructions",
