@@ -43,8 +43,17 @@ fn fake_endpoint() -> String {
                     "application/json",
                     r#"{"Version":"0.1-fake","ApiVersion":"1.41","MinAPIVersion":"1.24","Os":"linux","Arch":"amd64"}"#.into(),
                 )
-            } else if p == "/v1.41/containers/json" || p == "/v1.41/images/json" {
+            } else if p == "/v1.41/containers/json"
+                || p == "/v1.41/images/json"
+                || p == "/v1.41/networks"
+            {
                 ("200 OK", "application/json", "[]".into())
+            } else if p == "/v1.41/volumes" {
+                (
+                    "200 OK",
+                    "application/json",
+                    r#"{"Volumes":[],"Warnings":null}"#.into(),
+                )
             } else if p == "/v1.41/commit" {
                 (
                     "501 Not Implemented",
