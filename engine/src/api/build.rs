@@ -37,8 +37,30 @@ pub async fn build(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
             return Err(e);
         }
     };
-    let spool = spool(ctx.daemon.tmp_dir(), req).await?;
-    start(ctx, spool, opts, dockerfile_name, labels).await
+    let Some(url) = ctx.query.get("remote").filter(|r| !r.is_empty()) else {
+        let spool = spool(ctx.daemon.tmp_dir(), req).await?;
+        return start(ctx, spool, opts, dockerfile_name, labels, Vec::new()).await;
+    };
+    // A remote context: the body, if any, is not read (as dockerd).
+    drain(req).await;
+    build::remote::check(url)?;
+    let fetched =
+        build::remote::fetch(&ctx.daemon.config.registry, url, &ctx.daemon.tmp_dir()).await?;
+    // dockerd reports the download first; a lone Dockerfile's report ends
+    // with an empty message.
+    let mut preface = vec![json!({
+        "status": url,
+        "progressDetail": {"current": fetched.size},
+        "progress": format!("{:>8}", build::remote::human_size(fetched.size)),
+        "id": "Downloading context",
+    })];
+    let dockerfile_name = if fetched.dockerfile {
+        preface.push(json!({}));
+        "Dockerfile".to_string()
+    } else {
+        dockerfile_name
+    };
+    start(ctx, fetched.spool, opts, dockerfile_name, labels, preface).await
 }
 
 type Options = (BuildOptions, String, BTreeMap<String, String>);
@@ -101,11 +123,6 @@ fn options(ctx: &Ctx) -> Result<Options, EngineError> {
             "remote Dockerfiles are not supported by this engine".into(),
         ));
     }
-    if q.get("remote").is_some_and(|r| !r.is_empty()) {
-        return Err(EngineError::NotImplemented(
-            "remote build contexts are not supported by this engine".into(),
-        ));
-    }
     Ok((opts, dockerfile_name, labels))
 }
 
@@ -115,6 +132,7 @@ async fn start(
     opts: BuildOptions,
     dockerfile_name: String,
     labels: BTreeMap<String, String>,
+    preface: Vec<serde_json::Value>,
 ) -> Result<Response, EngineError> {
     let tmp = ctx.daemon.tmp_dir();
     let target = opts.target.clone();
@@ -161,6 +179,9 @@ async fn start(
     let context = Arc::new(context);
     tokio::spawn(async move {
         let out = Progress::new(tx, opts.quiet);
+        for line in preface {
+            out.message(line).await;
+        }
         let tags = opts.tags.clone();
         let quiet = opts.quiet;
         match build::run(&daemon, context, instructions, opts, &out).await {
@@ -208,10 +229,16 @@ async fn start(
 /// none (a daemon that only ever ran the classic builder) answers
 /// `{"CachesDeleted":null,"SpaceReclaimed":0}`. The engine has no BuildKit
 /// cache at all (its classic builder's cache is the step images, which go
-/// with `docker image prune`), so that is its true answer. Filters are
-/// checked as dockerd 20.10.24 checks them: BuildKit's keys only, "failed to
-/// prune build cache: Invalid filter 'x'" (400) for another, "could not
-/// parse filters: ..." (500) for malformed JSON.
+/// with `docker image prune`, and a build's context is deleted when the
+/// build ends), so that is its true answer. The parameters are checked as
+/// dockerd 20.10.24 checks them, in its order (read with curl):
+/// malformed filters JSON 500 "could not parse filters: ..."; then
+/// `keep-storage` 500 "keep-storage is in bytes and expects an integer, got
+/// x: strconv.Atoi: ..."; then BuildKit's filter keys, 400 "failed to prune
+/// build cache: Invalid filter 'x'"; then `until`/`unused-for`: one value
+/// each (400 "filters expect only one value"), not both (400 "conflicting
+/// filters: ..."), a Go duration (500 "\"until\" filter expects a
+/// duration (e.g., '24h'): time: invalid duration ...").
 pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
     const KEYS: &[&str] = &[
         "id",
@@ -224,16 +251,47 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
         "until",
         "unused-for",
     ];
-    match crate::filters::parse(ctx.query.get("filters"), KEYS) {
-        Ok(_) => Ok(super::json(
-            &json!({"CachesDeleted": null, "SpaceReclaimed": 0}),
-        )),
-        Err(EngineError::InvalidParameter(m)) => Err(EngineError::InvalidParameter(format!(
-            "failed to prune build cache: {m}"
-        ))),
+    let failed = |m: String| format!("failed to prune build cache: {m}");
+    let filters = match crate::filters::parse(ctx.query.get("filters"), KEYS) {
+        Ok(f) => Ok(f),
         Err(EngineError::System(m)) => {
-            Err(EngineError::System(format!("could not parse filters: {m}")))
+            return Err(EngineError::System(format!("could not parse filters: {m}")))
         }
-        Err(e) => Err(e),
+        Err(EngineError::InvalidParameter(m)) => Err(failed(m)),
+        Err(e) => return Err(e),
+    };
+    if let Some(v) = ctx.query.get("keep-storage").filter(|v| !v.is_empty()) {
+        crate::filters::go_parse::<i64>("Atoi", v).map_err(|e| {
+            EngineError::System(format!(
+                "keep-storage is in bytes and expects an integer, got {v}: {e}"
+            ))
+        })?;
     }
+    let filters = filters.map_err(EngineError::InvalidParameter)?;
+    let durations: Vec<(&str, &Vec<String>)> = ["until", "unused-for"]
+        .into_iter()
+        .filter_map(|k| filters.get(k).map(|v| (k, v)))
+        .collect();
+    if durations.iter().any(|(_, v)| v.len() > 1) {
+        return Err(EngineError::InvalidParameter(failed(
+            "filters expect only one value".into(),
+        )));
+    }
+    if durations.len() > 1 {
+        return Err(EngineError::InvalidParameter(failed(
+            "conflicting filters: \"until\" and \"unused-for\"".into(),
+        )));
+    }
+    for (key, values) in durations {
+        for v in values {
+            crate::filters::time::go_duration(v).map_err(|e| {
+                EngineError::System(failed(format!(
+                    "{key:?} filter expects a duration (e.g., '24h'): {e}"
+                )))
+            })?;
+        }
+    }
+    Ok(super::json(
+        &json!({"CachesDeleted": null, "SpaceReclaimed": 0}),
+    ))
 }

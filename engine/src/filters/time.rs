@@ -193,16 +193,24 @@ fn split_zone(value: &str) -> Option<(&str, i64)> {
 /// Go's `time.ParseDuration`, in nanoseconds: `[-+]` then one or more
 /// `number[.fraction]unit`, units ns, us (µs, μs), ms, s, m, h.
 pub fn parse_go_duration(s: &str) -> Option<i64> {
-    let (neg, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
+    go_duration(s).ok()
+}
+
+/// [`parse_go_duration`] with Go's error message when it fails (`time:
+/// invalid duration "x"`, `time: missing unit in duration "1"`, `time:
+/// unknown unit "-" in duration "2020-01-01"`), which dockerd passes on.
+pub fn go_duration(s: &str) -> Result<i64, String> {
+    let invalid = || format!("time: invalid duration {s:?}");
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
     if rest == "0" {
-        return Some(0);
+        return Ok(0);
     }
     if rest.is_empty() {
-        return None;
+        return Err(invalid());
     }
     let mut total = 0f64;
     while !rest.is_empty() {
@@ -211,27 +219,28 @@ pub fn parse_go_duration(s: &str) -> Option<i64> {
             .unwrap_or(rest.len());
         let num = &rest[..n];
         if num.is_empty() || num == "." {
-            return None;
+            return Err(invalid());
         }
-        let num: f64 = num.parse().ok()?;
+        let num: f64 = num.parse().map_err(|_| invalid())?;
         rest = &rest[n..];
         let u = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
         let unit = match &rest[..u] {
+            "" => return Err(format!("time: missing unit in duration {s:?}")),
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
             "ms" => 1e6,
             "s" => 1e9,
             "m" => 60e9,
             "h" => 3600e9,
-            _ => return None,
+            other => return Err(format!("time: unknown unit {other:?} in duration {s:?}")),
         };
         total += num * unit;
         rest = &rest[u..];
     }
     let total = total as i64;
-    Some(if neg { -total } else { total })
+    Ok(if neg { -total } else { total })
 }
 
 #[cfg(test)]

@@ -22,7 +22,11 @@
 //!   `keep-storage=x` 500 `keep-storage is in bytes and expects an
 //!   integer, got x: strconv.Atoi: parsing "x": invalid syntax`; an
 //!   unknown filter 400 `failed to prune build cache: Invalid filter
-//!   'bogus'`.
+//!   'bogus'`; `until=2020-01-01` 500 `failed to prune build cache:
+//!   "until" filter expects a duration (e.g., '24h'): time: unknown unit
+//!   "-" in duration "2020-01-01"`; `until` with `unused-for` 400
+//!   `... conflicting filters: "until" and "unused-for"`; two values 400
+//!   `... filters expect only one value`.
 
 use super::build_classic::{build, clean, ok_build, tar_of, want_line};
 use crate::client::Req;
@@ -146,5 +150,205 @@ pub fn prune(ctx: &Ctx) -> Outcome {
         400,
         "failed to prune build cache: Invalid filter 'bogus'",
         "build prune with an unknown filter",
-    )
+    )?;
+    let checks: [(serde_json::Value, u16, &str); 3] = [
+        (
+            json!({"until": ["2020-01-01"]}),
+            500,
+            "failed to prune build cache: \"until\" filter expects a duration (e.g., '24h'): \
+             time: unknown unit \"-\" in duration \"2020-01-01\"",
+        ),
+        (
+            json!({"until": ["24h"], "unused-for": ["1h"]}),
+            400,
+            "failed to prune build cache: conflicting filters: \"until\" and \"unused-for\"",
+        ),
+        (
+            json!({"unused-for": ["24h", "1h"]}),
+            400,
+            "failed to prune build cache: filters expect only one value",
+        ),
+    ];
+    for (filters, status, message) in checks {
+        let q = crate::client::enc(&filters.to_string());
+        let resp = ctx.send(Req::post(format!("/build/prune?filters={q}")))?;
+        expect_error(
+            &resp,
+            status,
+            message,
+            &format!("build prune with {filters}"),
+        )?;
+    }
+    Ok(())
+}
+
+/// A one-thread HTTP server on 127.0.0.1 for the remote context scenario:
+/// each path's status, content type and body; it serves `n` requests,
+/// then stops (the listener is dropped with it).
+fn serve(
+    routes: Vec<(&'static str, u16, &'static str, Vec<u8>)>,
+    n: usize,
+) -> Result<(String, std::thread::JoinHandle<()>), crate::ground::Problem> {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| crate::ground::fail(format!("binding a context server: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| crate::ground::fail(format!("context server address: {e}")))?;
+    let handle = std::thread::spawn(move || {
+        for conn in listener.incoming().take(n) {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+            let mut first = String::new();
+            let mut rd = BufReader::new(match conn.try_clone() {
+                Ok(c) => c,
+                Err(_) => continue,
+            });
+            if rd.read_line(&mut first).is_err() {
+                continue;
+            }
+            let mut line = String::new();
+            while rd.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = first.split(' ').nth(1).unwrap_or("");
+            let (status, ctype, body) = routes
+                .iter()
+                .find(|r| r.0 == path)
+                .map(|r| (r.1, r.2, r.3.clone()))
+                .unwrap_or((404, "text/plain", b"nothing here".to_vec()));
+            let reason = if status == 200 { "OK" } else { "Not Found" };
+            let head = format!(
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body);
+        }
+    });
+    Ok((format!("http://{addr}"), handle))
+}
+
+/// `POST /build?remote=URL` with an http URL, as dockerd 20.10.24 answers
+/// (read with curl against a server on 127.0.0.1): a `text/plain` body is
+/// the Dockerfile (the stream starts with the download's progress,
+/// `{"status":URL,"progressDetail":{"current":N},"progress":"     NB","id":"Downloading context"}`,
+/// then `{}`); an `application/x-tar` body is the context; `text/html` is
+/// 500 `error detecting content type for remote URL: unsupported
+/// Content-Type "text/html"`; a 404 is 404 `error downloading remote
+/// context URL: failed to GET URL with status 404 Not Found: <body>`; a URL
+/// of another scheme 500 `remoteURL (X) could not be recognized as URL`.
+/// Needs the daemon on this machine (it fetches from the harness's
+/// loopback): skipped for a remote endpoint.
+pub fn remote_context(ctx: &Ctx) -> Outcome {
+    if !matches!(ctx.client.target(), crate::client::Target::Unix(_)) {
+        return Err(crate::ground::Problem::Skip(
+            "the daemon must reach the harness's loopback (a unix socket endpoint)".into(),
+        ));
+    }
+    let label = format!("LABEL {}={}\n", crate::ground::RUN_LABEL, ctx.run_id);
+    let dockerfile = format!("FROM scratch\n{label}");
+    let copy = format!("FROM scratch\nCOPY f /f\n{label}");
+    let tar = tar_of(&[("Dockerfile", copy.as_str()), ("f", "x")])?;
+    let routes = vec![
+        (
+            "/Dockerfile",
+            200,
+            "text/plain",
+            dockerfile.clone().into_bytes(),
+        ),
+        ("/ctx.tar", 200, "application/x-tar", tar),
+        ("/page.html", 200, "text/html", b"<html>x</html>".to_vec()),
+    ];
+    let (base, server) = serve(routes, 4)?;
+    let result = (|| {
+        let tag = format!("{}:latest", ctx.unique_name("remote"));
+        ctx.record_created_image(tag.clone());
+        let url = format!("{base}/Dockerfile");
+        let resp = ctx.send(Req::post(format!(
+            "/build?t={}&remote={}",
+            crate::client::enc(&tag),
+            crate::client::enc(&url)
+        )))?;
+        expect_status(&resp, 200, "build of a remote Dockerfile")?;
+        let text = resp.text();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let size = dockerfile.len();
+        let want_first = json!({"status": url, "progressDetail": {"current": size},
+            "progress": format!("{:>8}", format!("{size}B")), "id": "Downloading context"});
+        if lines.first() != Some(&want_first)
+            || lines.get(1) != Some(&json!({}))
+            || !text.contains("Successfully tagged")
+        {
+            return Err(fail_at(
+                &resp,
+                format!("remote Dockerfile build streamed {text:?}; dockerd: {want_first}, {{}}, then the build, tagged"),
+            ));
+        }
+        let _ = ctx.send(Req::delete(format!("/images/{}", crate::client::enc(&tag))));
+        let tag = format!("{}:latest", ctx.unique_name("remote-tar"));
+        ctx.record_created_image(tag.clone());
+        let resp = ctx.send(Req::post(format!(
+            "/build?t={}&remote={}",
+            crate::client::enc(&tag),
+            crate::client::enc(&format!("{base}/ctx.tar"))
+        )))?;
+        expect_status(&resp, 200, "build of a remote tar context")?;
+        let text = resp.text();
+        if !text.contains("Step 2/3 : COPY f /f") || !text.contains("Successfully tagged") {
+            return Err(fail_at(
+                &resp,
+                format!("remote tar build streamed {text:?}; dockerd: the COPY step, tagged"),
+            ));
+        }
+        let _ = ctx.send(Req::delete(format!("/images/{}", crate::client::enc(&tag))));
+        let page = format!("{base}/page.html");
+        let resp = ctx.send(Req::post(format!(
+            "/build?remote={}",
+            crate::client::enc(&page)
+        )))?;
+        expect_error(
+            &resp,
+            500,
+            &format!("error detecting content type for remote {page}: unsupported Content-Type \"text/html\""),
+            "a remote HTML page",
+        )?;
+        let missing = format!("{base}/missing");
+        let resp = ctx.send(Req::post(format!(
+            "/build?remote={}",
+            crate::client::enc(&missing)
+        )))?;
+        expect_error(
+            &resp,
+            404,
+            &format!(
+                "error downloading remote context {missing}: failed to GET {missing} with status \
+                 404 Not Found: nothing here"
+            ),
+            "a remote context that is not there",
+        )?;
+        let resp = ctx.send(Req::post("/build?remote=ftp%3A%2F%2F127.0.0.1%2Fx"))?;
+        expect_error(
+            &resp,
+            500,
+            "remoteURL (ftp://127.0.0.1/x) could not be recognized as URL",
+            "a remote of another scheme",
+        )
+    })();
+    // Requests the failure above never made, so the server's loop ends.
+    for _ in 0..4 {
+        if server.is_finished() {
+            break;
+        }
+        if let Ok(mut c) = std::net::TcpStream::connect(base.trim_start_matches("http://")) {
+            use std::io::{Read, Write};
+            let _ = c.write_all(b"GET /done HTTP/1.0\r\n\r\n");
+            let _ = c.read_to_end(&mut Vec::new());
+        }
+    }
+    let _ = server.join();
+    result
 }

@@ -69,6 +69,7 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("build-run-stderr", true, build_classic::run_stderr),
     ("build-options", true, build_options::options),
     ("build-prune", false, build_options::prune),
+    ("build-remote-context", false, build_options::remote_context),
     (
         "build-empty-dockerfile-and-platform",
         true,
