@@ -106,6 +106,16 @@ struct CreateRequest {
     ipam: Option<Ipam>,
     options: Option<BTreeMap<String, String>>,
     labels: Option<BTreeMap<String, String>>,
+    scope: String,
+    ingress: bool,
+    config_only: bool,
+    config_from: Option<ConfigFrom>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ConfigFrom {
+    network: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +138,9 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     };
     match driver.as_str() {
         "bridge" => {}
+        // dockerd gives a config-only network the `null` driver before it
+        // looks the driver up.
+        _ if r.config_only && driver != "host" && driver != "null" => {}
         "host" | "null" => {
             return Err(EngineError::Forbidden(format!(
                 "only one instance of \"{driver}\" network is allowed"
@@ -158,9 +171,12 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
         connected: Vec::new(),
         left: Vec::new(),
         auto_subnet: false,
+        config_only: r.config_only,
+        config_from: r.config_from.map(|c| c.network).unwrap_or_default(),
         bridge: String::new(),
         endpoints: Default::default(),
     };
+    networks::config_only::validate(&n, &r.scope, r.ingress)?;
     let d = ctx.daemon.clone();
     let n = tokio::task::spawn_blocking(move || d.networks.create(n))
         .await
@@ -214,7 +230,8 @@ pub async fn prune(ctx: &Ctx) -> Result<Response, EngineError> {
     let deleted = tokio::task::spawn_blocking(move || {
         let mut deleted = Vec::new();
         for n in d.networks.list() {
-            if n.predefined() || !filters::label_filters_match(&f, &n.labels) {
+            // dockerd's prune leaves configuration-only networks.
+            if n.predefined() || n.config_only || !filters::label_filters_match(&f, &n.labels) {
                 continue;
             }
             if d.networks

@@ -243,6 +243,9 @@ fn set_endpoint_config(c: &Container, name: &str, cfg: Option<Value>) -> Option<
 /// Gives running container `c` an endpoint on bridge network `n`: an
 /// address and a veth in its namespace.
 fn plug(d: &Daemon, c: &Container, n: &Network) -> Result<(), EngineError> {
+    if n.config_only {
+        return Err(super::config_only::no_endpoint());
+    }
     if n.driver != "bridge" {
         return Ok(());
     }

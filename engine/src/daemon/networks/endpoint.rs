@@ -81,7 +81,11 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
     // resolv.conf names 127.0.0.11 then too).
     plan.user_defined = super::primary_name(&rec.host_config.network_mode)
         .is_some_and(|p| !super::PREDEFINED.contains(&p.as_str()));
-    let wanted: Vec<String> = super::networks_of(d, c)
+    let on = super::networks_of(d, c);
+    if on.iter().any(|n| n.config_only) {
+        return Err(super::config_only::no_endpoint());
+    }
+    let wanted: Vec<String> = on
         .into_iter()
         .filter(|n| n.driver == "bridge")
         .map(|n| n.id)

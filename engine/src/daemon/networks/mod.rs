@@ -8,6 +8,7 @@
 //! one.
 
 pub mod bridge;
+pub mod config_only;
 pub mod connect;
 pub mod dns;
 pub mod endpoint;
@@ -60,6 +61,12 @@ pub struct Network {
     /// refuses static addresses on it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_subnet: bool,
+    /// Holds configuration only (`--config-only`): no bridge, no endpoints.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub config_only: bool,
+    /// The config-only network this one took its configuration from.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub config_from: String,
     /// The host's bridge for this network (bridge driver only).
     #[serde(default)]
     pub bridge: String,
@@ -186,6 +193,8 @@ impl NetworkStore {
                 connected: Vec::new(),
                 left: Vec::new(),
                 auto_subnet: false,
+                config_only: false,
+                config_from: String::new(),
                 bridge: String::new(),
                 endpoints: BTreeMap::new(),
             });
@@ -235,9 +244,14 @@ impl NetworkStore {
                 n.name
             )));
         }
+        if !n.config_from.is_empty() {
+            config_only::apply(&mut n, &nets)?;
+        }
         n.id = names::new_id();
         n.created = now();
-        if n.driver == "bridge" {
+        if n.config_only {
+            n.driver = "null".into();
+        } else if n.driver == "bridge" {
             if let Err(e) = self.make_bridge(&mut n, &nets) {
                 let _ = self.host.delete_link(&n.bridge);
                 return Err(e);
@@ -274,6 +288,7 @@ impl NetworkStore {
             )));
         }
         let mut nets = self.lock();
+        config_only::check_unused(&n, &nets)?;
         nets.retain(|x| x.id != n.id);
         if let Err(e) = self.save(&nets) {
             nets.push(n);
@@ -534,8 +549,8 @@ pub fn render(n: &Network, containers: &[std::sync::Arc<Container>]) -> Value {
         "Internal": n.internal,
         "Attachable": n.attachable,
         "Ingress": false,
-        "ConfigFrom": {"Network": ""},
-        "ConfigOnly": false,
+        "ConfigFrom": {"Network": n.config_from},
+        "ConfigOnly": n.config_only,
         "Containers": cs,
         "Options": n.options,
         "Labels": n.labels,
