@@ -39,15 +39,13 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
             r.driver
         )));
     }
-    if r.driver_opts.as_ref().is_some_and(|o| !o.is_empty()) {
-        return Err(EngineError::NotImplemented(format!(
-            "create {shown}: local volume options (DriverOpts) are not supported by this engine"
-        )));
-    }
     let d = ctx.daemon.clone();
-    let v = tokio::task::spawn_blocking(move || d.volumes.create(Some(&r.name), r.labels, false))
-        .await
-        .map_err(EngineError::system)??;
+    let v = tokio::task::spawn_blocking(move || {
+        d.volumes
+            .create(Some(&r.name), r.labels, r.driver_opts, false)
+    })
+    .await
+    .map_err(EngineError::system)??;
     Ok(json_status(
         StatusCode::CREATED,
         &ctx.daemon.volumes.render(&v),

@@ -55,7 +55,7 @@ mod tag;
 mod unpack;
 
 pub use error::{ErrorKind, StoreError};
-pub use gopath::path_error;
+pub use gopath::{errno_text, path_error};
 pub use gotime::parse_time_unix;
 pub use image::Image;
 pub use layer::{LayerInfo, LayerSource};

@@ -302,12 +302,12 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         (Ok(root), Ok(cgroups)) => (root, cgroups),
         (Err(e), cgroups) => {
             crate::daemon::networks::endpoint::detach(d, &c.id);
-            undo_prepare(c, cgroups.is_ok()).await;
+            undo_prepare(d, c, cgroups.is_ok()).await;
             return Err(failed_start(d, c, e).await);
         }
         (Ok(_), Err(e)) => {
             crate::daemon::networks::endpoint::detach(d, &c.id);
-            undo_prepare(c, false).await;
+            undo_prepare(d, c, false).await;
             return Err(failed_start(d, c, e).await);
         }
     };
@@ -323,7 +323,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         Ok(s) => s,
         Err(e) => {
             crate::daemon::networks::endpoint::detach(d, &c.id);
-            undo_prepare(c, true).await;
+            undo_prepare(d, c, true).await;
             return Err(failed_start(d, c, e).await);
         }
     };
@@ -353,7 +353,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
             }
             let _ = c.save_state();
             crate::daemon::networks::endpoint::detach(d, &c.id);
-            undo_prepare(c, true).await;
+            undo_prepare(d, c, true).await;
             return Err(failed_start(d, c, e.into()).await);
         }
     };
@@ -434,13 +434,15 @@ async fn failed_start(d: &Arc<Daemon>, c: &Arc<Container>, e: EngineError) -> En
 
 /// A start that failed before its process ran: release what `prepare_root`
 /// and the cgroups' preparation made.
-async fn undo_prepare(c: &Container, release_cgroups: bool) {
+async fn undo_prepare(d: &Arc<Daemon>, c: &Container, release_cgroups: bool) {
     if release_cgroups {
         super::cgroups::release(&c.id).await;
     }
     let fs_dir = c.fs_dir();
     let _ = tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&fs_dir))
         .await;
+    let (d, id) = (d.clone(), c.id.clone());
+    let _ = tokio::task::spawn_blocking(move || d.volumes.release_for(&id)).await;
 }
 
 /// The container's root and what is mounted into it: the image's layers
@@ -462,6 +464,11 @@ fn prepare_root(
     } else {
         shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir)?
     };
+    // Volumes with a filesystem of their own (local driver options) are
+    // mounted first: the image's content is copied onto that filesystem.
+    for m in rec.mount_points.iter().filter(|m| m.kind == "volume") {
+        d.volumes.mount_for(&m.name, &c.id)?;
+    }
     // Image content goes into fresh volumes before the container sees them.
     let mut points = rec.mount_points.clone();
     if volumes::mounts::populate(d, &rootfs, &mut points) {
@@ -503,6 +510,8 @@ async fn on_exit(d: &Arc<Daemon>, c: &Arc<Container>, status: ExitStatus) {
     let detached = tokio::task::spawn_blocking(move || shipshape_runtime::detach_rootfs(&fs_dir));
     let oom_killed = super::cgroups::release(&c.id).await;
     crate::daemon::networks::endpoint::detach(d, &c.id);
+    let (d2, id) = (d.clone(), c.id.clone());
+    let _ = tokio::task::spawn_blocking(move || d2.volumes.release_for(&id)).await;
     match detached.await {
         Ok(Ok(root)) => c.release_root_later(root),
         Ok(Err(e)) => tracing::warn!(id = %c.id, error = %e, "unmounting the container's root"),

@@ -22,6 +22,7 @@ use crate::daemon::containers::record::Record;
 use crate::daemon::{containers::names, Daemon};
 use crate::errdefs::EngineError;
 
+pub mod local;
 pub mod mounts;
 
 const META_FILE: &str = "volume.json";
@@ -44,6 +45,8 @@ pub struct Volume {
 pub struct VolumeStore {
     dir: PathBuf,
     vols: Mutex<BTreeMap<String, Volume>>,
+    /// Volumes whose options mount a filesystem, and who holds each mount.
+    mounted: local::Users,
 }
 
 /// Docker's rule for local volume names.
@@ -71,6 +74,11 @@ impl VolumeStore {
                 .and_then(|b| serde_json::from_slice(&b).ok());
             match meta {
                 Some(v) => {
+                    // No container runs at startup: a mount left by a
+                    // crash goes (a later start mounts it again).
+                    if v.options.as_ref().is_some_and(local::wants_mount) {
+                        local::unmount(&path.join("_data"));
+                    }
                     let _ = shipshape_store::atomic::clean_temp_files(&path);
                     if path.join(POPULATING).exists() {
                         // Emptied, so the next start of its container copies again.
@@ -92,6 +100,7 @@ impl VolumeStore {
         Ok(VolumeStore {
             dir,
             vols: Mutex::new(vols),
+            mounted: local::Users::default(),
         })
     }
 
@@ -103,11 +112,14 @@ impl VolumeStore {
         self.dir.join(name).join("_data")
     }
 
-    /// Creates the volume, or returns the existing one of that name (as dockerd).
+    /// Creates the volume, or returns the existing one of that name (as
+    /// dockerd, whose options then are not even checked). `options` are
+    /// the local driver's (see [`local`]).
     pub fn create(
         &self,
         name: Option<&str>,
         labels: Option<BTreeMap<String, String>>,
+        options: Option<BTreeMap<String, String>>,
         anonymous: bool,
     ) -> Result<Volume, EngineError> {
         let name = match name {
@@ -123,11 +135,16 @@ impl VolumeStore {
             crate::daemon::events::volume(&name, "create", Default::default());
             return Ok(v.clone());
         }
+        let options = options.filter(|o| !o.is_empty());
+        if let Some(o) = &options {
+            local::validate(o)
+                .map_err(|m| EngineError::InvalidParameter(format!("create {name}: {m}")))?;
+        }
         let v = Volume {
             name: name.clone(),
             created_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             labels,
-            options: None,
+            options,
             anonymous,
         };
         let dir = self.dir.join(&name);
@@ -155,13 +172,40 @@ impl VolumeStore {
         self.map().values().cloned().collect()
     }
 
+    /// Mounts volume `name`'s filesystem for container `cid`, when its
+    /// options ask for one and no other container holds it mounted.
+    pub fn mount_for(&self, name: &str, cid: &str) -> Result<(), EngineError> {
+        let options = self.map().get(name).and_then(|v| v.options.clone());
+        match options.filter(local::wants_mount) {
+            Some(o) => self.mounted.acquire(name, cid, &o, &self.mountpoint(name)),
+            None => Ok(()),
+        }
+    }
+
+    /// Container `cid` stopped (or failed to start): unmounts the volumes
+    /// it was the last to hold.
+    pub fn release_for(&self, cid: &str) {
+        self.mounted.release_all(cid, |n| self.mountpoint(n));
+    }
+
     /// Deletes the volume and its data. The caller checked it is unused.
     fn delete(&self, name: &str) -> Result<u64, EngineError> {
         let mut vols = self.map();
-        if vols.remove(name).is_none() {
+        let Some(v) = vols.remove(name) else {
             return Err(no_such_volume(name));
-        }
+        };
         let dir = self.dir.join(name);
+        if v.options.as_ref().is_some_and(local::wants_mount) {
+            // Never delete through a mount (a bind volume's device is the
+            // user's own directory): unmounted first, and kept if it stays.
+            local::unmount(&dir.join("_data"));
+            if is_mount_point(&dir.join("_data")) {
+                vols.insert(name.to_string(), v);
+                return Err(EngineError::System(format!(
+                    "remove {name}: its filesystem is still mounted"
+                )));
+            }
+        }
         let size = dir_size(&dir.join("_data"));
         // The metadata goes first: once it is gone the volume is gone, even
         // if a crash interrupts the rest.
@@ -183,6 +227,19 @@ impl VolumeStore {
             "Scope": "local",
         })
     }
+}
+
+/// Whether `p` is a mount point: on another device than its parent, or
+/// the same directory mounted on itself (a bind of a directory of the
+/// same filesystem), as /proc/self/mountinfo lists it.
+fn is_mount_point(p: &Path) -> bool {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = p.to_string_lossy();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|m| m == want)
 }
 
 /// Removes everything inside `dir`, keeping `dir` (its mode and owner).
@@ -294,8 +351,8 @@ mod tests {
     fn a_copy_cut_by_a_crash_is_undone_on_open() {
         let tmp = tempfile::tempdir().unwrap();
         let store = VolumeStore::open(tmp.path().to_path_buf()).unwrap();
-        store.create(Some("half"), None, false).unwrap();
-        store.create(Some("whole"), None, false).unwrap();
+        store.create(Some("half"), None, None, false).unwrap();
+        store.create(Some("whole"), None, None, false).unwrap();
         for name in ["half", "whole"] {
             fs::create_dir_all(store.mountpoint(name).join("etc")).unwrap();
             fs::write(store.mountpoint(name).join("etc/a"), b"a").unwrap();

@@ -411,7 +411,7 @@ pub fn resolve_mounts(
     }
     for m in out.iter().filter(|m| m.kind == "volume") {
         d.volumes
-            .create(Some(&m.name), labels.remove(&m.name), m.anonymous)?;
+            .create(Some(&m.name), labels.remove(&m.name), None, m.anonymous)?;
     }
     out.extend(shared);
     Ok(out)

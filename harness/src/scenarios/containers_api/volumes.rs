@@ -26,6 +26,12 @@ pub fn scenarios() -> Vec<Scenario> {
             false,
             list_filters_options,
         ),
+        scenario(
+            AREA,
+            "volume-local-options-mount",
+            true,
+            local_options_mount,
+        ),
     ]
 }
 
@@ -337,4 +343,99 @@ fn list_filters_options(ctx: &Ctx) -> Outcome {
         &format!("get {other}: no such volume"),
         "removing an unknown volume",
     )
+}
+
+/// The local driver's options at work (dockerd 20.10.24, read with the
+/// docker CLI and curl): a tmpfs volume (`type=tmpfs device=tmpfs
+/// o=size=1m,uid=1000`) is mounted when a container using it starts
+/// (`/proc/mounts` in the container: `tmpfs /mnt/opts tmpfs
+/// rw,relatime,size=1024k,uid=1000 0 0`) and unmounted when it stops: a
+/// file written by one container is gone for the next. Options that cannot
+/// be mounted fail the start with 500: an empty device `error while
+/// mounting volume '<Mountpoint>': missing device in volume options`; a
+/// filesystem type the kernel lacks `... failed to mount local volume:
+/// mount x:<Mountpoint>, data: bogusopt: no such device`.
+fn local_options_mount(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let mut volume = |opts: Value| -> Result<(String, String), Problem> {
+        let name = ctx.unique_name("vol-mnt");
+        let resp = ctx.send(
+            Req::post("/volumes/create")
+                .json(json!({"Name": name, "DriverOpts": opts, "Labels": ctx.labels()})),
+        )?;
+        expect_status(
+            &resp,
+            201,
+            &format!("creating a volume with options {opts}"),
+        )?;
+        made.volumes.push(name.clone());
+        let v = json_body(&resp, "volume create")?;
+        Ok((name, v["Mountpoint"].as_str().unwrap_or("").to_string()))
+    };
+    let (tmpfs, _) = volume(json!({"type": "tmpfs", "device": "tmpfs", "o": "size=1m,uid=1000"}))?;
+    let (nodev, nodev_at) = volume(json!({"type": "tmpfs", "device": "", "o": "size=1m"}))?;
+    let (bogus, bogus_at) =
+        volume(json!({"type": "shipshape-bogusfs", "device": "x", "o": "bogusopt"}))?;
+    let with = |vol: &str, args: &[&str]| -> Result<Value, Problem> {
+        let mut cfg = ctx.probe_config(args)?;
+        cfg["HostConfig"] = json!({"Binds": [format!("{vol}:/mnt/opts")]});
+        Ok(cfg)
+    };
+    let out = ctx.config_output(with(
+        &tmpfs,
+        &[
+            "read",
+            "/proc/mounts",
+            "--",
+            "write",
+            "/mnt/opts/f",
+            "x",
+            "--",
+            "ls",
+            "/mnt/opts",
+        ],
+    )?)?;
+    let line = out.lines().find(|l| l.contains(" /mnt/opts "));
+    let mounted = line.is_some_and(|l| {
+        l.starts_with("tmpfs /mnt/opts tmpfs ")
+            && l.contains("size=1024k")
+            && l.contains("uid=1000")
+    });
+    if !mounted || !out.lines().any(|l| l == "f") {
+        return Err(fail(format!(
+            "the container saw {line:?} at /mnt/opts and listed {:?}; dockerd: a tmpfs \
+             (`tmpfs /mnt/opts tmpfs rw,relatime,size=1024k,uid=1000 0 0`) holding the file written",
+            out.lines().filter(|l| !l.contains(' ')).collect::<Vec<_>>()
+        )));
+    }
+    let out = ctx.config_output(with(&tmpfs, &["ls", "/mnt/opts"])?)?;
+    if !out.trim().is_empty() {
+        return Err(fail(format!(
+            "the next container found {out:?} in the tmpfs volume; dockerd: empty (unmounted \
+             when the first stopped)"
+        )));
+    }
+    for (vol, message) in [
+        (
+            &nodev,
+            format!("error while mounting volume '{nodev_at}': missing device in volume options"),
+        ),
+        (
+            &bogus,
+            format!(
+                "error while mounting volume '{bogus_at}': failed to mount local volume: mount \
+                 x:{bogus_at}, data: bogusopt: no such device"
+            ),
+        ),
+    ] {
+        let id = made.create(with(vol, &["exit", "0"])?, None)?;
+        let resp = ctx.send(Req::post(format!("/containers/{}/start", enc(&id))))?;
+        expect_error(
+            &resp,
+            500,
+            &message,
+            &format!("starting a container on {vol}"),
+        )?;
+    }
+    Ok(())
 }
