@@ -175,6 +175,9 @@ async fn route(
             containers::wait(ctx, id).await
         }
         ["containers", id, "attach"] if is_post => containers::attach_route(ctx, id, req).await,
+        ["containers", id, "attach", "ws"] if is_get => {
+            containers::attach_ws_route(ctx, id, req).await
+        }
         ["containers", id, "logs"] if is_get => {
             body::request::drain(req).await;
             containers::logs(ctx, id).await

@@ -26,18 +26,19 @@ use crate::errdefs::EngineError;
 use std::sync::Arc;
 
 #[derive(Clone, Copy)]
-struct Want {
-    stdin: bool,
-    stdout: bool,
-    stderr: bool,
-    logs: bool,
-    stream: bool,
-    tty: bool,
+pub(super) struct Want {
+    pub(super) stdin: bool,
+    pub(super) stdout: bool,
+    pub(super) stderr: bool,
+    pub(super) logs: bool,
+    pub(super) stream: bool,
+    /// Output as written (a tty's, or a WebSocket's), else multiplexed.
+    pub(super) tty: bool,
     /// The container's start count when attach subscribed to its output,
     /// if it was not running then: an end of output before the next start
     /// belongs to the run that had already ended (its exit is recorded
     /// before its output is closed), and must not end this stream.
-    stopped_at: Option<u64>,
+    pub(super) stopped_at: Option<u64>,
 }
 
 impl Want {
@@ -170,7 +171,7 @@ pub(crate) async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
 /// (docker run), so first wait for the run that owns a stdin pipe. At the
 /// client's EOF (half-close), close the container's stdin if it asked for
 /// StdinOnce. True when the client typed the detach keys.
-async fn forward_stdin<R: AsyncRead + Unpin>(
+pub(super) async fn forward_stdin<R: AsyncRead + Unpin>(
     rd: &mut R,
     c: &Container,
     escape: Option<Escape>,
@@ -198,7 +199,7 @@ async fn forward_stdin<R: AsyncRead + Unpin>(
     false
 }
 
-async fn write_output(
+pub(super) async fn write_output(
     w: &mpsc::Sender<Bytes>,
     c: &Container,
     want: Want,

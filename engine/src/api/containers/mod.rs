@@ -17,6 +17,7 @@ use crate::errdefs::EngineError;
 use crate::version::ApiVersion;
 
 pub mod attach;
+mod attach_ws;
 mod legacy;
 pub mod ops;
 mod render;
@@ -508,6 +509,11 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
         }
     });
     Ok(resp)
+}
+
+/// `GET /containers/{id}/attach/ws`.
+pub async fn attach_ws_route(ctx: &Ctx, key: &str, req: Request) -> Result<Response, EngineError> {
+    attach_ws::attach_ws(ctx, key, req).await
 }
 
 /// `POST /containers/{id}/attach`.
