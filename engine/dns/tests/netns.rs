@@ -166,11 +166,17 @@ fn fake_upstream() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     (addr, seen)
 }
 
-#[test]
-fn resolver_in_a_namespace_answers_and_forwards() {
+/// What each test starts from: a runtime, a fresh namespace and the
+/// resolver's sockets bound in it; None (the test skips) without root.
+fn resolver_setup() -> Option<(
+    tokio::runtime::Runtime,
+    File,
+    std::net::UdpSocket,
+    std::net::TcpListener,
+)> {
     if !is_root() {
         eprintln!("skipped: needs root for network namespaces");
-        return;
+        return None;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -179,6 +185,14 @@ fn resolver_in_a_namespace_answers_and_forwards() {
         .unwrap();
     let ns = new_netns();
     let (udp, tcp) = bind_in_netns(&ns, EMBEDDED_RESOLVER).expect("bind in netns");
+    Some((rt, ns, udp, tcp))
+}
+
+#[test]
+fn resolver_in_a_namespace_answers_and_forwards() {
+    let Some((rt, ns, udp, tcp)) = resolver_setup() else {
+        return;
+    };
     // The sockets live in the namespace: the host has no 127.0.0.11:53 of ours.
     assert_eq!(udp.local_addr().unwrap(), EMBEDDED_RESOLVER);
     let (upstream, seen) = fake_upstream();
@@ -241,17 +255,9 @@ fn resolver_in_a_namespace_answers_and_forwards() {
 
 #[test]
 fn no_upstream_answers_servfail() {
-    if !is_root() {
-        eprintln!("skipped: needs root for network namespaces");
+    let Some((rt, ns, udp, tcp)) = resolver_setup() else {
         return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let ns = new_netns();
-    let (udp, tcp) = bind_in_netns(&ns, EMBEDDED_RESOLVER).expect("bind in netns");
+    };
     let _task = {
         let _g = rt.enter();
         serve(udp, tcp, Arc::new(Net), vec![])

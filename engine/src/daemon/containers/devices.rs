@@ -37,19 +37,6 @@ fn gather_err(path: &str, reason: impl std::fmt::Display) -> EngineError {
     ))
 }
 
-/// Go's text for an errno: strerror, lower-cased first letter.
-fn errno_text(e: &std::io::Error) -> String {
-    let text = e
-        .raw_os_error()
-        .map(|n| nix::errno::Errno::from_raw(n).desc().to_string())
-        .unwrap_or_else(|| e.to_string());
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
-    }
-}
-
 /// The container's extra nodes with their cgroup rules.
 pub fn gather(hc: &HostConfig) -> Result<Vec<(Device, DeviceRule)>, EngineError> {
     hc.devices
@@ -57,7 +44,8 @@ pub fn gather(hc: &HostConfig) -> Result<Vec<(Device, DeviceRule)>, EngineError>
         .flatten()
         .map(|m| {
             let host = m.path_on_host.as_str();
-            let meta = std::fs::metadata(host).map_err(|e| gather_err(host, errno_text(&e)))?;
+            let meta = std::fs::metadata(host)
+                .map_err(|e| gather_err(host, shipshape_store::errno_text(&e)))?;
             let kind = match meta.file_type() {
                 t if t.is_char_device() => 'c',
                 t if t.is_block_device() => 'b',

@@ -5,7 +5,7 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::client::{Client, ReqBody};
-use super::pull::{fetch_blob, fetch_manifest, is_index_public, Platform};
+use super::pull::{fetch_blob, is_index_public, open_manifest, Platform};
 use super::{Credentials, RegistryConfig};
 use crate::errdefs::EngineError;
 
@@ -16,15 +16,7 @@ pub async fn inspect(
     creds: Credentials,
 ) -> Result<Value, EngineError> {
     let r = shipshape_store::reference::parse_normalized_named(name)?.with_default_tag();
-    let host = super::registry_host(&r)?;
-    let mut client = Client::new(cfg, &host, creds)?;
-    client.ping().await?;
-    let reference = r
-        .digest
-        .clone()
-        .or_else(|| r.tag.clone())
-        .unwrap_or_else(|| "latest".into());
-    let m = fetch_manifest(&client, &r, &reference).await?;
+    let (client, _, m) = open_manifest(cfg, &r, creds).await?;
     let mut platforms: Vec<Platform> = Vec::new();
     if is_index_public(&m) {
         platforms.extend(

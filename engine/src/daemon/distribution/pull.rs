@@ -134,6 +134,26 @@ pub fn select_platform<'a>(list: &'a [Descriptor], want: &Platform) -> Option<&'
     })
 }
 
+/// How every read of a repository starts (pull, `GET /distribution`): a
+/// client that has pinged the registry, and the manifest `r` names (by
+/// digest, else tag, else `latest`), with that reference.
+pub async fn open_manifest(
+    cfg: &RegistryConfig,
+    r: &Reference,
+    creds: Credentials,
+) -> Result<(Client, String, Fetched), EngineError> {
+    let host = super::registry_host(r)?;
+    let mut client = Client::new(cfg, &host, creds)?;
+    client.ping().await?;
+    let reference = r
+        .digest
+        .clone()
+        .or_else(|| r.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let m = fetch_manifest(&client, r, &reference).await?;
+    Ok((client, reference, m))
+}
+
 /// The manifest of `r` (by tag or digest): `Err` as dockerd words a failure.
 pub async fn fetch_manifest(
     client: &Client,
@@ -312,14 +332,7 @@ pub async fn pull(
     let r = req.reference;
     let want = wanted_platform(req.platform.as_deref())?;
     let host = super::registry_host(&r)?;
-    let mut client = Client::new(cfg, &host, req.creds)?;
-    client.ping().await?;
-    let tag_or_digest = r
-        .digest
-        .clone()
-        .or_else(|| r.tag.clone())
-        .unwrap_or_else(|| "latest".into());
-    let top = fetch_manifest(&client, &r, &tag_or_digest).await?;
+    let (client, tag_or_digest, top) = open_manifest(cfg, &r, req.creds).await?;
     // dockerd names the pull by tag, or by the whole reference for a digest.
     let id = if r.digest.is_some() {
         r.familiar()
