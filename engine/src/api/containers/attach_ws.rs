@@ -44,8 +44,9 @@ fn not_websocket(message: &'static str, version_header: bool) -> Response {
     resp
 }
 
-/// x/net/websocket's checks of the handshake, in its order; the key.
-fn handshake_key(req: &Request) -> Result<String, Response> {
+/// x/net/websocket's checks of the handshake, in its order; the key, or
+/// the refusal's text and whether it names the version it wants.
+fn handshake_key(req: &Request) -> Result<String, (&'static str, bool)> {
     let h = req.headers();
     let get = |name: &str| {
         h.get(name)
@@ -56,14 +57,14 @@ fn handshake_key(req: &Request) -> Result<String, Response> {
     if !get("upgrade").eq_ignore_ascii_case("websocket")
         || !get("connection").to_ascii_lowercase().contains("upgrade")
     {
-        return Err(not_websocket("not websocket protocol", false));
+        return Err(("not websocket protocol", false));
     }
     let key = get("sec-websocket-key");
     if key.is_empty() {
-        return Err(not_websocket("mismatch challenge/response", false));
+        return Err(("mismatch challenge/response", false));
     }
     if get("sec-websocket-version") != "13" {
-        return Err(not_websocket("missing or bad WebSocket Version", true));
+        return Err(("missing or bad WebSocket Version", true));
     }
     Ok(key)
 }
@@ -72,7 +73,7 @@ pub async fn attach_ws(ctx: &Ctx, key: &str, mut req: Request) -> Result<Respons
     let c = ctx.daemon.container(key)?;
     let ws_key = match handshake_key(&req) {
         Ok(k) => k,
-        Err(resp) => return Ok(resp),
+        Err((message, version)) => return Ok(not_websocket(message, version)),
     };
     let q = &ctx.query;
     let chosen = ctx.version >= ApiVersion(1, 42);
