@@ -402,7 +402,11 @@ fn run(cmd: &[String]) -> CmdResult {
             // Answers TEXT to every connection, forever.
             let port = arg(cmd, 1, "port")?;
             let text = arg(cmd, 2, "text")?.to_string();
-            let l = std::net::TcpListener::bind(("0.0.0.0", port.parse::<u16>().unwrap_or(0)))
+            // Both families where the kernel has IPv6 (a `::` socket takes
+            // IPv4 too, as bindv6only is off by default), else IPv4 only.
+            let port = port.parse::<u16>().unwrap_or(0);
+            let l = std::net::TcpListener::bind(("::", port))
+                .or_else(|_| std::net::TcpListener::bind(("0.0.0.0", port)))
                 .map_err(|e| fail(format!("tcp-serve: {e}")))?;
             println!("listening");
             let _ = io::stdout().flush();

@@ -45,7 +45,7 @@ pub use rootfs::{
 pub use signal::{kill, parse_signal};
 pub use spec::{
     BindMount, Device, ExecSpec, Namespace, Namespaces, Network, ProcessSpec, Propagation, Rlimit,
-    Security, Shm, TmpfsMount, Veth,
+    Security, Shm, TmpfsMount, Veth, Veth6,
 };
 pub use supervisor::{ExitStatus, Supervisor};
 pub use tty::resize_tty;

@@ -10,14 +10,14 @@
 //! namespace and the container's at once.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
     NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
@@ -286,6 +286,45 @@ impl Rtnl {
         }
     }
 
+    /// Adds `ip/prefix` to link `index` without duplicate address detection
+    /// (as libnetwork adds a container's IPv6 address: usable at once, not
+    /// "tentative" for a second).
+    pub fn add_addr6(&mut self, index: u32, ip: Ipv6Addr, prefix: u8) -> io::Result<()> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet6;
+        msg.header.prefix_len = prefix;
+        msg.header.index = index;
+        msg.header.flags = AddressHeaderFlags::Nodad;
+        msg.attributes.push(AddressAttribute::Address(ip.into()));
+        let what = format!("add address {ip}/{prefix}");
+        match self.request(
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            &what,
+        ) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+            r => r.map(drop).map_err(|e| wrap(&what, e)),
+        }
+    }
+
+    /// `default via gw` for IPv6.
+    pub fn add_default_route6(&mut self, gw: Ipv6Addr) -> io::Result<()> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet6;
+        msg.header.table = RouteHeader::RT_TABLE_MAIN;
+        msg.header.protocol = RouteProtocol::Boot;
+        msg.header.scope = RouteScope::Universe;
+        msg.header.kind = RouteType::Unicast;
+        msg.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gw)));
+        self.call(
+            RouteNetlinkMessage::NewRoute(msg),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            &format!("add default route via {gw}"),
+        )
+        .map(drop)
+    }
+
     /// `default via gw`.
     pub fn add_default_route(&mut self, gw: Ipv4Addr) -> io::Result<()> {
         let mut msg = RouteMessage::default();
@@ -383,8 +422,10 @@ fn link_of(l: LinkMessage) -> Link {
 /// Plugs `v` into a container: the pair is made from the host's namespace
 /// (`host`) with its inner end, `peer_name`, put straight into the
 /// container's namespace (`netns`, where `inner` is bound); the inner end
-/// gets its address and comes up; with `route`, the default route goes via
-/// its gateway. True when that route was added.
+/// gets its address(es) and comes up; with `route`, the default route(s) go
+/// via its gateway(s). True when a route was added. With an IPv6 address,
+/// `ipv6_on` first turns IPv6 on for the inner end (a sysctl of the
+/// container's namespace, which only a task in it can write).
 pub fn plug_veth(
     host: &mut Rtnl,
     inner: &mut Rtnl,
@@ -392,6 +433,7 @@ pub fn plug_veth(
     v: &crate::spec::Veth,
     peer_name: &str,
     route: bool,
+    ipv6_on: &dyn Fn(&str) -> io::Result<()>,
 ) -> io::Result<bool> {
     let Some(bridge) = host.link(&v.bridge)? else {
         return Err(io::Error::other(format!("bridge {} not found", v.bridge)));
@@ -410,9 +452,40 @@ pub fn plug_veth(
         )));
     };
     inner.add_addr(link.index, v.address, v.prefix)?;
-    inner.set_up(link.index)?;
-    match v.gateway {
-        Some(gw) if route => inner.add_default_route(gw).map(|()| true),
-        _ => Ok(false),
+    if let Some(a6) = &v.ipv6 {
+        ipv6_on(peer_name)?;
+        inner.add_addr6(link.index, a6.address, a6.prefix)?;
     }
+    inner.set_up(link.index)?;
+    if !route {
+        return Ok(false);
+    }
+    if let Some(gw6) = v.ipv6.as_ref().and_then(|a| a.gateway) {
+        inner.add_default_route6(gw6)?;
+    }
+    match v.gateway {
+        Some(gw) => inner.add_default_route(gw).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// Turns IPv6 on for interface `name` of the calling task's network
+/// namespace (`net.ipv6.conf.<name>.disable_ipv6 = 0`).
+pub fn ipv6_on_here(name: &str) -> io::Result<()> {
+    std::fs::write(format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"), b"0")
+        .map_err(|e| io::Error::new(e.kind(), format!("turning IPv6 on for {name}: {e}")))
+}
+
+/// Like [`ipv6_on_here`] in network namespace `netns`, from a short-lived
+/// thread that joins it (the caller's namespace never changes).
+pub fn ipv6_on_in(netns: &std::fs::File, name: &str) -> io::Result<()> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| nl_err("joining the container's network namespace", e.into()))?;
+            ipv6_on_here(name)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("sysctl thread panicked")))
+    })
 }

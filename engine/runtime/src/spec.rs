@@ -74,6 +74,17 @@ pub struct Veth {
     pub prefix: u8,
     /// Default route via this gateway (the first interface that has one).
     pub gateway: Option<std::net::Ipv4Addr>,
+    /// Its IPv6 address, on a network with IPv6 enabled.
+    #[serde(default)]
+    pub ipv6: Option<Veth6>,
+}
+
+/// A veth's IPv6 side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Veth6 {
+    pub address: std::net::Ipv6Addr,
+    pub prefix: u8,
+    pub gateway: Option<std::net::Ipv6Addr>,
 }
 
 /// What the container's processes may do: capabilities, no_new_privs and

@@ -15,8 +15,24 @@ where
     S: Strategy,
     S::Value: Debug,
 {
+    check_cases(ctx, name, ctx.cases, strategy, body)
+}
+
+/// [`check`] with `cases` inputs instead of `ctx.cases` (for properties
+/// whose every case is costly).
+pub fn check_cases<S>(
+    ctx: &Ctx,
+    name: &str,
+    cases: u32,
+    strategy: S,
+    body: impl Fn(&S::Value) -> Outcome,
+) -> Outcome
+where
+    S: Strategy,
+    S::Value: Debug,
+{
     let config = Config {
-        cases: ctx.cases.max(1),
+        cases: cases.max(1),
         max_shrink_iters: 16,
         max_shrink_time: 120_000,
         failure_persistence: None,

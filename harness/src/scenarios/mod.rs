@@ -25,6 +25,8 @@ pub mod network;
 pub mod network_api;
 pub mod network_connect;
 pub mod network_dns;
+pub mod network_ipv6;
+pub mod network_props;
 pub mod protocol;
 pub mod registry;
 pub mod run_options;

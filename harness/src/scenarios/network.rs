@@ -8,21 +8,32 @@
 //! network (or the default bridge) times out connecting to it; a port
 //! published on 127.0.0.1 with an empty HostPort gets a host port from the
 //! ephemeral range, shown in `NetworkSettings.Ports`, and answers there.
+//!
+//! Addresses across restarts, read off dockerd 20.10.24 (`docker restart`,
+//! `docker stop`/`start` of busybox containers on a network
+//! 10.231.7.0/24): every start takes the lowest free address of the
+//! subnet, not the one the container had. With `a` at .2 and `b` at .3,
+//! stopping `a` then restarting `b` gives `b` .2; starting `a` again gives
+//! it .3; a stopped container shows an empty `IPAddress`.
 
 use super::Scenario;
 use crate::client::{enc, Req, Target};
 use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
 use serde_json::{json, Value};
+use sha2::Digest;
 use std::io::Read;
 use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![super::scenario(
-        "network",
-        "reachability",
-        true,
-        reachability,
-    )]
+    vec![
+        super::scenario("network", "reachability", true, reachability),
+        super::scenario(
+            "network",
+            "address-after-restart",
+            true,
+            address_after_restart,
+        ),
+    ]
 }
 
 const PORT: &str = "7777";
@@ -172,5 +183,59 @@ fn reachability(ctx: &Ctx) -> Outcome {
     }
     remove_network(ctx, &id2);
     remove_network(ctx, &id1);
+    res
+}
+
+/// The IPv4 address of container `id` on network `net`, as inspect shows it.
+fn address_on(ctx: &Ctx, id: &str, net: &str) -> Result<String, Problem> {
+    let info = ctx.inspect(id)?;
+    Ok(info["NetworkSettings"]["Networks"][net]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+fn address_after_restart(ctx: &Ctx) -> Outcome {
+    let name = ctx.unique_name("net-restart");
+    let h = sha2::Sha256::digest(format!("{}restart", ctx.run_id).as_bytes());
+    let prefix = format!("10.214.{}", h[0]);
+    let resp = ctx.send(Req::post("/networks/create").json(json!({"Name": name,
+        "Labels": ctx.labels(), "IPAM": {"Config": [{"Subnet": format!("{prefix}.0/24")}]}})))?;
+    expect_status(&resp, 201, "creating a network")?;
+    let mut made: Vec<String> = Vec::new();
+    let res = (|| {
+        for _ in 0..2 {
+            let mut c = ctx.probe_config(&["sleep", "300"])?;
+            c["HostConfig"] = json!({"NetworkMode": name});
+            let id = ctx.create(c, None)?;
+            made.push(id.clone());
+            ctx.start(&id)?;
+        }
+        let (a, b) = (made[0].clone(), made[1].clone());
+        let check = |id: &str, want: &str, when: &str| -> Outcome {
+            let got = address_on(ctx, id, &name)?;
+            if got != want {
+                return Err(fail(format!(
+                    "{when}: the container's IPAddress is {got:?}; dockerd: {want:?} (the \
+                     lowest free address of the subnet at each start)"
+                )));
+            }
+            Ok(())
+        };
+        check(&a, &format!("{prefix}.2"), "first container")?;
+        check(&b, &format!("{prefix}.3"), "second container")?;
+        let resp = ctx.stop(&a, 0)?;
+        expect_status(&resp, 204, "stopping the first container")?;
+        check(&a, "", "first container, stopped")?;
+        let resp = ctx.send(Req::post(format!("/containers/{}/restart?t=0", enc(&b))))?;
+        expect_status(&resp, 204, "restarting the second container")?;
+        check(&b, &format!("{prefix}.2"), "second container, restarted")?;
+        ctx.start(&a)?;
+        check(&a, &format!("{prefix}.3"), "first container, started again")
+    })();
+    for id in &made {
+        ctx.remove(id);
+    }
+    remove_network(ctx, &name);
     res
 }

@@ -5,6 +5,11 @@
 //! that every acknowledged operation is there, that the one operation left
 //! without an answer happened entirely or not at all, and that nothing is
 //! corrupt or left over (temp files, partial layers, mounts, processes).
+//! Containers run on the default bridge or on user-defined networks the
+//! workload makes and removes, some with a published port; after each
+//! restart the host must hold exactly the bridges, addresses and firewall
+//! rules the engine's networks own, and no veth or socket of the engine's
+//! ([`net`]).
 //!
 //! `SHIPSHAPE_CRASH_KILLS` sets how many kills (default 100), and
 //! `SHIPSHAPE_CRASH_SEED` replays a run (the seed is printed at the start).
@@ -17,7 +22,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use shipshape_tests::Engine;
 
+mod checks;
+mod net;
 mod wire;
+use checks::{check_logs, check_save, leftovers, mounts_under};
 use wire::{http, Answer};
 
 const IMAGE: &str = "probe:crash";
@@ -59,6 +67,8 @@ struct Ctr {
     /// A start of this echo container was answered and waited for: its
     /// line must be in the logs from then on.
     logged: bool,
+    /// The user-defined network it is on (else the default bridge).
+    net: Option<String>,
 }
 
 /// What the engine must hold, from acknowledged operations only.
@@ -67,6 +77,7 @@ struct Model {
     containers: BTreeMap<String, Ctr>,
     tags: BTreeSet<String>,
     volumes: BTreeSet<String>,
+    networks: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +85,9 @@ enum Op {
     Create {
         name: String,
         echo: Option<u64>,
+        net: Option<String>,
+        /// Publishes a port on 127.0.0.1 (a proxy listener while it runs).
+        publish: bool,
     },
     Start(String),
     Wait(String),
@@ -89,22 +103,43 @@ enum Op {
     Cp(String),
     Pause(String),
     Unpause(String),
+    NetCreate(String),
+    NetRm(String),
 }
 
 impl Op {
     fn request(&self) -> (&'static str, String, Option<String>) {
         match self {
-            Op::Create { name, echo } => {
+            Op::Create {
+                name,
+                echo,
+                net,
+                publish,
+            } => {
                 let cmd = match echo {
                     Some(n) => format!(r#"["/probe","echo","hello-{n}"]"#),
                     None => r#"["/probe","sleep","300"]"#.to_string(),
                 };
+                let mut body = serde_json::json!({"Image": IMAGE,
+                    "Cmd": serde_json::from_str::<Value>(&cmd).unwrap_or_default(),
+                    "HostConfig": {"NetworkMode": net.as_deref().unwrap_or("default")}});
+                if *publish {
+                    body["ExposedPorts"] = serde_json::json!({"7000/tcp": {}});
+                    body["HostConfig"]["PortBindings"] =
+                        serde_json::json!({"7000/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]});
+                }
                 (
                     "POST",
                     format!("/containers/create?name={name}"),
-                    Some(format!(r#"{{"Image":"{IMAGE}","Cmd":{cmd}}}"#)),
+                    Some(body.to_string()),
                 )
             }
+            Op::NetCreate(n) => (
+                "POST",
+                "/networks/create".into(),
+                Some(format!(r#"{{"Name":"{n}"}}"#)),
+            ),
+            Op::NetRm(n) => ("DELETE", format!("/networks/{n}"), None),
             Op::Start(id) => ("POST", format!("/containers/{id}/start"), None),
             Op::Wait(id) => ("POST", format!("/containers/{id}/wait"), None),
             Op::Stop(id) => ("POST", format!("/containers/{id}/stop?t=0"), None),
@@ -135,11 +170,11 @@ impl Op {
 
     fn expected(&self) -> &'static [u16] {
         match self {
-            Op::Create { .. } | Op::Tag(_) | Op::VolCreate(_) => &[201],
+            Op::Create { .. } | Op::Tag(_) | Op::VolCreate(_) | Op::NetCreate(_) => &[201],
             // 409: it is paused.
             Op::Start(_) => &[204, 304, 409],
             Op::Stop(_) => &[204, 304],
-            Op::Rm(_) | Op::Rename(..) | Op::VolRm(_) => &[204],
+            Op::Rm(_) | Op::Rename(..) | Op::VolRm(_) | Op::NetRm(_) => &[204],
             Op::Wait(_) | Op::Rmi(_) | Op::Logs(_) | Op::Cp(_) => &[200],
             // 409: not running.
             Op::Pause(_) | Op::Unpause(_) => &[204, 409],
@@ -179,15 +214,37 @@ impl Run {
         let ids: Vec<String> = self.model.containers.keys().cloned().collect();
         let tags: Vec<String> = self.model.tags.iter().cloned().collect();
         let vols: Vec<String> = self.model.volumes.iter().cloned().collect();
+        let nets: Vec<String> = self.model.networks.iter().cloned().collect();
+        // Only networks no container of the model is on are removed (a
+        // created container's network must still be there at its start).
+        let idle: Vec<String> = nets
+            .iter()
+            .filter(|n| {
+                !self
+                    .model
+                    .containers
+                    .values()
+                    .any(|c| c.net.as_ref() == Some(n))
+            })
+            .cloned()
+            .collect();
         let crowded = ids.len() >= MAX_CONTAINERS;
         loop {
-            let op = match self.rng.below(100) {
+            let op = match self.rng.below(110) {
                 0..=19 if !crowded => {
                     let n = self.counter + 1;
                     let echo = (self.rng.below(10) < 6).then_some(n);
+                    let net = if self.rng.below(2) == 0 {
+                        self.rng.pick(&nets).cloned()
+                    } else {
+                        None
+                    };
+                    let publish = echo.is_none() && self.rng.below(3) == 0;
                     Op::Create {
                         name: self.fresh("c"),
                         echo,
+                        net,
+                        publish,
                     }
                 }
                 20..=41 => Op::Start(self.rng.pick(&ids).cloned().unwrap_or_default()),
@@ -210,10 +267,12 @@ impl Run {
                         _ => Op::Logs(id),
                     }
                 }
+                100..=104 if nets.len() < 3 => Op::NetCreate(self.fresh("n")),
+                105..=109 => Op::NetRm(self.rng.pick(&idle).cloned().unwrap_or_default()),
                 _ => continue,
             };
             let target_missing = match &op {
-                Op::Create { .. } | Op::Tag(_) | Op::VolCreate(_) => false,
+                Op::Create { .. } | Op::Tag(_) | Op::VolCreate(_) | Op::NetCreate(_) => false,
                 Op::Start(x)
                 | Op::Wait(x)
                 | Op::Stop(x)
@@ -224,7 +283,8 @@ impl Run {
                 | Op::Logs(x)
                 | Op::Cp(x)
                 | Op::Pause(x)
-                | Op::Unpause(x) => x.is_empty(),
+                | Op::Unpause(x)
+                | Op::NetRm(x) => x.is_empty(),
             };
             if !target_missing {
                 return op;
@@ -236,7 +296,9 @@ impl Run {
     fn apply(&mut self, op: &Op, body: &[u8]) {
         let m = &mut self.model;
         match op {
-            Op::Create { name, echo } => {
+            Op::Create {
+                name, echo, net, ..
+            } => {
                 let v: Value = serde_json::from_slice(body).expect("create answer is JSON");
                 let id = v["Id"]
                     .as_str()
@@ -248,6 +310,7 @@ impl Run {
                         name: name.clone(),
                         echo: *echo,
                         logged: false,
+                        net: net.clone(),
                     },
                 );
             }
@@ -276,6 +339,12 @@ impl Run {
             Op::VolRm(v) => {
                 m.volumes.remove(v);
             }
+            Op::NetCreate(n) => {
+                m.networks.insert(n.clone());
+            }
+            Op::NetRm(n) => {
+                m.networks.remove(n);
+            }
             Op::Logs(id) => {
                 if let Some(c) = m.containers.get(id) {
                     check_logs(id, c, body);
@@ -290,7 +359,9 @@ impl Run {
     fn settle(&mut self, pending: Option<Op>, seen: &Seen) {
         let m = &mut self.model;
         match pending {
-            Some(Op::Create { name, echo }) => {
+            Some(Op::Create {
+                name, echo, net, ..
+            }) => {
                 let new: Vec<&String> = seen
                     .containers
                     .keys()
@@ -307,6 +378,7 @@ impl Run {
                             name,
                             echo,
                             logged: false,
+                            net,
                         },
                     );
                 }
@@ -331,6 +403,12 @@ impl Run {
             Some(Op::VolRm(v)) if !seen.volumes.contains(&v) => {
                 m.volumes.remove(&v);
             }
+            Some(Op::NetCreate(n)) if seen.networks.contains(&n) => {
+                m.networks.insert(n);
+            }
+            Some(Op::NetRm(n)) if !seen.networks.contains(&n) => {
+                m.networks.remove(&n);
+            }
             _ => {}
         }
     }
@@ -344,6 +422,8 @@ struct Seen {
     /// `crash:*` tags
     tags: BTreeSet<String>,
     volumes: BTreeSet<String>,
+    /// User-defined networks.
+    networks: BTreeSet<String>,
 }
 
 impl Seen {
@@ -366,6 +446,12 @@ impl Seen {
                 .volumes
                 .iter()
                 .filter(|v| v.starts_with(prefix))
+                .cloned()
+                .collect(),
+            networks: self
+                .networks
+                .iter()
+                .filter(|n| n.starts_with(prefix))
                 .cloned()
                 .collect(),
         }
@@ -405,127 +491,6 @@ fn tail(e: &Engine) -> String {
         "engine log (tail):\n{}",
         shipshape_tests::tail(&e.log(), 40)
     )
-}
-
-/// Logs are a well-formed multiplexed stream, and hold the echoed line once
-/// a run was acknowledged.
-fn check_logs(id: &str, c: &Ctr, body: &[u8]) {
-    let mut rest = body;
-    let mut text = Vec::new();
-    while !rest.is_empty() {
-        assert!(rest.len() >= 8, "logs of {id}: torn frame header");
-        assert!(
-            matches!(rest[0], 1 | 2) && rest[1..4] == [0, 0, 0],
-            "logs of {id}: bad frame header {:?}",
-            &rest[..8]
-        );
-        let len = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
-        assert!(
-            rest.len() >= 8 + len,
-            "logs of {id}: frame longer than the stream"
-        );
-        text.extend_from_slice(&rest[8..8 + len]);
-        rest = &rest[8 + len..];
-    }
-    let text = String::from_utf8_lossy(&text);
-    if let (Some(n), true) = (c.echo, c.logged) {
-        assert!(
-            text.contains(&format!("hello-{n}\n")),
-            "logs of {id} lost an acknowledged run's output: {text:?}"
-        );
-    }
-    for line in text.lines() {
-        assert!(
-            line.starts_with("hello-"),
-            "logs of {id}: unexpected line {line:?}"
-        );
-    }
-}
-
-/// A `docker save` stream is a whole tar with a manifest and every layer.
-fn check_save(id: &str, tar: &[u8]) {
-    let mut pos = 0;
-    let mut names = Vec::new();
-    loop {
-        assert!(pos + 512 <= tar.len(), "save of {id}: tar cut at {pos}");
-        let h = &tar[pos..pos + 512];
-        if h.iter().all(|b| *b == 0) {
-            break;
-        }
-        let name = String::from_utf8_lossy(&h[..100])
-            .trim_end_matches('\0')
-            .to_string();
-        let size_text = String::from_utf8_lossy(&h[124..136]);
-        let size = u64::from_str_radix(size_text.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-            .unwrap_or_else(|_| panic!("save of {id}: bad size {size_text:?} for {name}"));
-        pos += 512 + (size as usize).div_ceil(512) * 512;
-        names.push(name);
-    }
-    assert!(
-        names.iter().any(|n| n == "manifest.json"),
-        "save of {id}: no manifest.json in {names:?}"
-    );
-    assert!(
-        names
-            .iter()
-            .any(|n| n.ends_with(".tar") || n.contains("blobs/")),
-        "save of {id}: no layer in {names:?}"
-    );
-}
-
-/// Mount points under `root` in this (the engine's) mount namespace.
-fn mounts_under(root: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let root = root.to_string_lossy().to_string();
-    text.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| p.replace("\\040", " "))
-        .filter(|p| p.starts_with(&format!("{root}/")))
-        .collect()
-}
-
-/// Leftovers in the data root: temp files, unfinished layers, records
-/// without their metadata.
-fn leftovers(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    walk(root, 0, &mut out);
-    for scratch in ["tmp", "image/tmp"] {
-        let d = root.join(scratch);
-        if std::fs::read_dir(&d).is_ok_and(|mut r| r.next().is_some()) {
-            out.push(format!("{} is not empty", d.display()));
-        }
-    }
-    let must_hold = [
-        ("containers", "config.v2.json"),
-        ("volumes", "volume.json"),
-        ("image/layers", "meta.json"),
-    ];
-    for (dir, file) in must_hold {
-        for entry in std::fs::read_dir(root.join(dir)).into_iter().flatten() {
-            let p = entry.map(|e| e.path()).unwrap_or_default();
-            if !p.join(file).is_file() {
-                out.push(format!("{} has no {file}", p.display()));
-            }
-        }
-    }
-    out
-}
-
-fn walk(dir: &Path, depth: usize, out: &mut Vec<String>) {
-    // Content (layers, container roots, volume data) is not the engine's bookkeeping.
-    const CONTENT: [&str; 6] = ["diff", "merged", "upper", "work", "_data", "init"];
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let path = entry.path();
-        // `populating` marks a volume being filled from the image.
-        if name.starts_with(".tmp") || name.ends_with(".tmp") || name == "populating" {
-            out.push(path.display().to_string());
-        }
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir && depth < 5 && !CONTENT.contains(&name.as_str()) {
-            walk(&path, depth + 1, out);
-        }
-    }
 }
 
 /// Cgroup directories of the container left in any hierarchy (its processes
@@ -588,6 +553,14 @@ fn verify(e: &Engine, runs: &mut [(Run, Option<Op>)], round: usize) {
             .insert(v["Name"].as_str().unwrap_or_default().to_string());
     }
 
+    let networks = get_json(e, "/networks");
+    for n in networks.as_array().cloned().unwrap_or_default() {
+        let name = n["Name"].as_str().unwrap_or_default();
+        if !["bridge", "host", "none"].contains(&name) {
+            seen.networks.insert(name.to_string());
+        }
+    }
+
     let mut accounted = Seen::default();
     for (run, pending) in runs.iter_mut() {
         let mine = seen.only(&run.prefix);
@@ -601,6 +574,7 @@ fn verify(e: &Engine, runs: &mut [(Run, Option<Op>)], round: usize) {
                 .collect(),
             tags: m.tags.clone(),
             volumes: m.volumes.clone(),
+            networks: m.networks.clone(),
         };
         assert_eq!(
             mine,
@@ -611,6 +585,7 @@ fn verify(e: &Engine, runs: &mut [(Run, Option<Op>)], round: usize) {
         accounted.containers.extend(want.containers);
         accounted.tags.extend(want.tags);
         accounted.volumes.extend(want.volumes);
+        accounted.networks.extend(want.networks);
     }
     assert_eq!(seen, accounted, "{}", ctx("objects no worker made".into()));
     for v in &seen.volumes {
@@ -668,6 +643,24 @@ fn verify(e: &Engine, runs: &mut [(Run, Option<Op>)], round: usize) {
     );
     let junk = leftovers(&root);
     assert!(junk.is_empty(), "{}", ctx(format!("leftovers {junk:?}")));
+    let tag = net::engine_tag(e);
+    let owned = net::owned(&tag, &networks);
+    // The kernel deletes a dead namespace's veths from a work queue, a
+    // moment after its last process is gone.
+    let pid = e.pid().expect("engine pid");
+    let mut wrong = net::problems(&tag, pid, &owned);
+    for _ in 0..50 {
+        if wrong.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        wrong = net::problems(&tag, pid, &owned);
+    }
+    assert!(
+        wrong.is_empty(),
+        "{}",
+        ctx(format!("networking left behind or missing: {wrong:#?}"))
+    );
 }
 
 // ---------------------------------------------------------------- the test
@@ -851,11 +844,12 @@ fn acknowledged_operations_survive_sigkill_and_nothing_is_left_over() {
     e.stop();
     let count = |f: &dyn Fn(&Run) -> usize| runs.iter().map(|(r, _)| f(r)).sum::<usize>();
     eprintln!(
-        "engine_crash: {kills} kills ({lost_mid_request} requests lost mid-way), {} answered operations, {} containers, {} tags, {} volumes at the end, in {:.1?}",
+        "engine_crash: {kills} kills ({lost_mid_request} requests lost mid-way), {} answered operations, {} containers, {} tags, {} volumes, {} networks at the end, in {:.1?}",
         count(&|r| r.answered),
         count(&|r| r.model.containers.len()),
         count(&|r| r.model.tags.len()),
         count(&|r| r.model.volumes.len()),
+        count(&|r| r.model.networks.len()),
         started.elapsed()
     );
 }

@@ -31,8 +31,9 @@ pub(super) fn loopback_up() -> io::Result<()> {
     }
 }
 
-/// Turns IPv6 off in this (new) network namespace, as dockerd does when the
-/// container's networks have no IPv6: `default` first, so the veths are
+/// Turns IPv6 off in this (new) network namespace, as dockerd does (an
+/// interface on a network with IPv6 gets it back, see
+/// `netlink::plug_veth`, as in dockerd, where `lo` keeps `::1` then): `default` first, so the veths are
 /// made with it off, then `all`, for lo. Besides matching dockerd, the
 /// kernel then does no IPv6 address setup (link-local addresses, duplicate
 /// address detection, router solicitation) for the container's interfaces.
@@ -63,8 +64,15 @@ pub(super) fn veths_up(host: &mut Rtnl, veths: &[Veth]) -> io::Result<()> {
     let mut routed = false;
     for (i, v) in veths.iter().enumerate() {
         let peer_name = format!("eth{i}");
-        routed |=
-            crate::netlink::plug_veth(host, &mut inner, netns.as_raw_fd(), v, &peer_name, !routed)?;
+        routed |= crate::netlink::plug_veth(
+            host,
+            &mut inner,
+            netns.as_raw_fd(),
+            v,
+            &peer_name,
+            !routed,
+            &crate::netlink::ipv6_on_here,
+        )?;
     }
     Ok(())
 }

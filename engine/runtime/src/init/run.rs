@@ -33,7 +33,8 @@ pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, Ru
         None
     };
     unshare(flags).map_err(|e| RuntimeError::Namespace(format!("unshare: {e}")))?;
-    if spec.network == Network::None {
+    // With an IPv6 network, `lo` keeps `::1`, as dockerd leaves it.
+    if spec.network == Network::None && !spec.veths.iter().any(|v| v.ipv6.is_some()) {
         network::ipv6_off()
             .map_err(|e| RuntimeError::Namespace(format!("turning IPv6 off: {e}")))?;
     }

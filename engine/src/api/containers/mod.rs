@@ -157,20 +157,38 @@ fn fill_endpoint(
     {
         let endpoint_id = networks::endpoint_id(&n.id, cid);
         let gateway = e.gateway.map(|g| g.to_string()).unwrap_or_default();
+        let v6 = e.ipv6.as_ref();
+        let gateway6 = v6.and_then(|a| a.gateway).map(|g| g.to_string());
         for (k, v) in [
             ("EndpointID", json!(endpoint_id)),
             ("Gateway", json!(gateway)),
             ("IPAddress", json!(e.ip.to_string())),
             ("IPPrefixLen", json!(e.prefix)),
             ("MacAddress", json!(e.mac)),
+            (
+                "GlobalIPv6Address",
+                json!(v6.map(|a| a.address.to_string()).unwrap_or_default()),
+            ),
+            (
+                "GlobalIPv6PrefixLen",
+                json!(v6.map(|a| a.prefix).unwrap_or(0)),
+            ),
+            ("IPv6Gateway", json!(gateway6.unwrap_or_default())),
         ] {
             entry[k] = v.clone();
             if n.name == "bridge" {
                 ns[k] = v;
             }
         }
-        if let Some(ip) = e.requested_ip {
-            entry["IPAMConfig"] = json!({"IPv4Address": ip.to_string()});
+        if e.requested_ip.is_some() || e.requested_ip6.is_some() {
+            let mut cfg = serde_json::Map::new();
+            if let Some(ip) = e.requested_ip {
+                cfg.insert("IPv4Address".into(), json!(ip.to_string()));
+            }
+            if let Some(ip) = e.requested_ip6 {
+                cfg.insert("IPv6Address".into(), json!(ip.to_string()));
+            }
+            entry["IPAMConfig"] = Value::Object(cfg);
         }
         if !n.predefined() {
             entry["Aliases"] = json!(e.aliases);

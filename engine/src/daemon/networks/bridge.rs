@@ -158,13 +158,14 @@ impl Host {
             .collect())
     }
 
-    /// Makes the bridge `name` with `gateway/prefix` and brings it up (all
-    /// idempotent).
+    /// Makes the bridge `name` with `gateway/prefix` (and an IPv6
+    /// gateway/prefix) and brings it up (all idempotent).
     pub fn ensure_bridge(
         &self,
         name: &str,
         gateway: std::net::Ipv4Addr,
         prefix: u8,
+        v6: Option<(std::net::Ipv6Addr, u8)>,
         mtu: u32,
     ) -> std::io::Result<()> {
         self.with_rtnl(|r| {
@@ -180,6 +181,9 @@ impl Host {
                 }
             };
             r.add_addr(link.index, gateway, prefix)?;
+            if let Some((gw6, prefix6)) = v6 {
+                r.add_addr6(link.index, gw6, prefix6)?;
+            }
             r.set_up(link.index)
         })
     }
@@ -194,9 +198,10 @@ impl Host {
         v: &shipshape_runtime::Veth,
         peer: &str,
         route: bool,
+        ipv6_on: &dyn Fn(&str) -> std::io::Result<()>,
     ) -> std::io::Result<bool> {
         self.with_rtnl(|host| {
-            shipshape_runtime::netlink::plug_veth(host, inner, netns, v, peer, route)
+            shipshape_runtime::netlink::plug_veth(host, inner, netns, v, peer, route, ipv6_on)
         })
     }
 

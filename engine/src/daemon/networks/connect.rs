@@ -269,9 +269,10 @@ fn plug(d: &Daemon, c: &Container, n: &Network) -> Result<(), EngineError> {
             .find(|p| !taken.contains(p))
             .unwrap_or_default();
         let route = !inner.has_default_route()?;
+        let ipv6_on = |name: &str| shipshape_runtime::netlink::ipv6_on_in(&netns, name);
         d.networks
             .host
-            .plug(&mut inner, netns.as_raw_fd(), &veth, &peer, route)
+            .plug(&mut inner, netns.as_raw_fd(), &veth, &peer, route, &ipv6_on)
     })();
     if let Err(e) = plugged {
         unplug(d, &c.id, n);

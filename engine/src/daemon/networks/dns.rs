@@ -383,6 +383,8 @@ mod tests {
             name: "Web".into(),
             aliases: vec!["www".into()],
             requested_ip: None,
+            ipv6: None,
+            requested_ip6: None,
         };
         for n in ["web", "www", "web.front", "www.front"] {
             assert!(names_endpoint(n, "front", &e), "{n}");

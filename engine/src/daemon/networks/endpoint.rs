@@ -13,11 +13,11 @@
 //! Names for the resolver: [`Names`] below answers, per querying container,
 //! what its networks know (container names, aliases, short IDs).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use rand::Rng;
 use serde_json::Value;
-use shipshape_runtime::Veth;
+use shipshape_runtime::{Veth, Veth6};
 
 use super::ipam;
 use crate::daemon::containers::record::Record;
@@ -40,6 +40,10 @@ pub struct Endpoint {
     pub aliases: Vec<String>,
     /// The requested IPv4 address (`IPAMConfig.IPv4Address`), if any.
     pub requested_ip: Option<Ipv4Addr>,
+    /// On a network with IPv6: the address, prefix and gateway.
+    pub ipv6: Option<Veth6>,
+    /// The requested IPv6 address (`IPAMConfig.IPv6Address`), if any.
+    pub requested_ip6: Option<Ipv6Addr>,
 }
 
 /// What a start needs from [`attach`].
@@ -131,6 +135,66 @@ pub fn requested_ip(rec: &Record, n: &super::Network) -> Result<Option<Ipv4Addr>
         .map_err(|_| EngineError::System(format!("Invalid IPv4 address: {s})")))
 }
 
+/// The IPv6 address `rec` asks for on `n` (`IPAMConfig.IPv6Address`).
+fn requested_ip6(rec: &Record, n: &super::Network) -> Result<Option<Ipv6Addr>, EngineError> {
+    let cfg = endpoint_config(rec, &n.name, &n.id);
+    let Some(s) = cfg
+        .and_then(|v| v.get("IPAMConfig"))
+        .and_then(|v| v.get("IPv6Address"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    s.parse()
+        .map(Some)
+        .map_err(|_| EngineError::System(format!("Invalid IPv6 address: {s})")))
+}
+
+/// The endpoint's IPv6 side on `n`, if `n` has IPv6 enabled: the requested
+/// address or the next free one (dockerd's words when neither works).
+fn reserve6(
+    n: &super::Network,
+    rec: &Record,
+) -> Result<(Option<Veth6>, Option<Ipv6Addr>), EngineError> {
+    let (Some(subnet), Some(gateway)) = (n.subnet6(), n.gateway6()) else {
+        return Ok((None, None));
+    };
+    let requested = requested_ip6(rec, n)?;
+    let used: Vec<Ipv6Addr> = n
+        .endpoints
+        .values()
+        .filter_map(|e| e.ipv6.as_ref().map(|a| a.address))
+        .collect();
+    let address = match requested {
+        Some(ip) => {
+            if used.contains(&ip) || ip == gateway {
+                return Err(EngineError::Forbidden("Address already in use".into()));
+            }
+            if !subnet.contains(ip) {
+                return Err(EngineError::System(format!(
+                    "Invalid address {ip}: It does not belong to any of this network's subnets"
+                )));
+            }
+            ip
+        }
+        None => ipam::pick_address6(&subnet, n.ip_range6().as_ref(), gateway, &used).ok_or_else(
+            || {
+                EngineError::System(format!(
+                    "no available IPv6 addresses on this network's address pools: {} ({})",
+                    n.name, n.id
+                ))
+            },
+        )?,
+    };
+    let v6 = Veth6 {
+        address,
+        prefix: subnet.prefix,
+        gateway: (!n.internal).then_some(gateway),
+    };
+    Ok((Some(v6), requested))
+}
+
 /// Reserves container `cid`'s endpoint on bridge network `n` (address,
 /// MAC, aliases from `rec`'s endpoint settings) and says which veth makes
 /// it.
@@ -144,6 +208,7 @@ pub fn reserve(n: &mut super::Network, cid: &str, rec: &Record) -> Result<Veth, 
     let gateway = n.gateway().unwrap_or(subnet.first_host());
     let cfg = endpoint_config(rec, &n.name, &n.id);
     let requested = requested_ip(rec, n)?;
+    let (ipv6, requested_ip6) = reserve6(n, rec)?;
     let used: Vec<Ipv4Addr> = n.endpoints.values().map(|e| e.ip).collect();
     let ip = match requested {
         Some(ip) => {
@@ -197,6 +262,8 @@ pub fn reserve(n: &mut super::Network, cid: &str, rec: &Record) -> Result<Veth, 
             name: rec.name.trim_start_matches('/').to_string(),
             aliases,
             requested_ip: requested,
+            ipv6: ipv6.clone(),
+            requested_ip6,
         },
     );
     Ok(Veth {
@@ -207,6 +274,7 @@ pub fn reserve(n: &mut super::Network, cid: &str, rec: &Record) -> Result<Veth, 
         address: ip,
         prefix: subnet.prefix,
         gateway,
+        ipv6,
     })
 }
 

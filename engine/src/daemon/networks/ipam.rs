@@ -1,7 +1,8 @@
-//! IPv4 address management: subnets from dockerd's default pools, skipping
-//! every subnet routed on the host, and addresses within a subnet.
+//! Address management: IPv4 subnets from dockerd's default pools, skipping
+//! every subnet routed on the host, and addresses within a subnet; IPv6
+//! subnets only as configured (dockerd 20.10 has no default IPv6 pool).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// An IPv4 subnet: network address and prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,81 @@ pub fn mask(prefix: u8) -> u32 {
     } else {
         u32::MAX << (32 - u32::from(prefix))
     }
+}
+
+/// An IPv6 subnet: network address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subnet6 {
+    pub net: Ipv6Addr,
+    pub prefix: u8,
+}
+
+fn mask6(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    }
+}
+
+impl Subnet6 {
+    /// Parses "x:y::/n"; the address is masked to the network.
+    pub fn parse(s: &str) -> Option<Subnet6> {
+        let (ip, p) = s.split_once('/')?;
+        let ip: Ipv6Addr = ip.parse().ok()?;
+        let prefix: u8 = p.parse().ok()?;
+        if prefix > 128 {
+            return None;
+        }
+        Some(Subnet6 {
+            net: Ipv6Addr::from(u128::from(ip) & mask6(prefix)),
+            prefix,
+        })
+    }
+
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & mask6(self.prefix) == u128::from(self.net)
+    }
+
+    pub fn overlaps(&self, other: &Subnet6) -> bool {
+        let m = mask6(self.prefix.min(other.prefix));
+        u128::from(self.net) & m == u128::from(other.net) & m
+    }
+
+    /// The first address after the network's (dockerd's default gateway).
+    pub fn first_host(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.net) + 1)
+    }
+
+    fn last(&self) -> u128 {
+        u128::from(self.net) | !mask6(self.prefix)
+    }
+}
+
+impl std::fmt::Display for Subnet6 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.prefix)
+    }
+}
+
+/// The next free IPv6 address of `range` (within `subnet`), in order from
+/// the first after the network address, skipping the gateway and `used`
+/// (IPv6 has no broadcast address to keep free).
+pub fn pick_address6(
+    subnet: &Subnet6,
+    range: Option<&Subnet6>,
+    gateway: Ipv6Addr,
+    used: &[Ipv6Addr],
+) -> Option<Ipv6Addr> {
+    let r = range.unwrap_or(subnet);
+    let first = u128::from(r.net).max(u128::from(subnet.net) + 1);
+    let last = r.last().min(subnet.last());
+    // At most one address per endpoint is skipped: the walk is short even
+    // in a /64.
+    (first..=last)
+        .map(Ipv6Addr::from)
+        .take(used.len() + 2)
+        .find(|ip| *ip != gateway && !used.contains(ip))
 }
 
 /// dockerd 20.10's default address pools, in its order: 172.17-31.0.0/16,
@@ -163,5 +239,28 @@ mod tests {
             None
         );
         assert_eq!(mac_string(&mac_of(a)), "02:42:0a:01:00:02");
+    }
+
+    #[test]
+    fn ipv6_addresses_in_order_after_the_gateway() {
+        let s = Subnet6::parse("fd00:ab::7/64").unwrap();
+        assert_eq!(s.to_string(), "fd00:ab::/64");
+        let gw = s.first_host();
+        assert_eq!(gw.to_string(), "fd00:ab::1");
+        let a = pick_address6(&s, None, gw, &[]).unwrap();
+        assert_eq!(a.to_string(), "fd00:ab::2");
+        let b = pick_address6(&s, None, gw, &[a]).unwrap();
+        assert_eq!(b.to_string(), "fd00:ab::3");
+        assert!(s.contains(b) && !s.contains("fd00:ac::2".parse().unwrap()));
+        let r = Subnet6::parse("fd00:ab::100/120").unwrap();
+        assert_eq!(
+            pick_address6(&s, Some(&r), gw, &[]).unwrap().to_string(),
+            "fd00:ab::100"
+        );
+        assert!(s.overlaps(&Subnet6::parse("fd00:ab::/48").unwrap()));
+        assert!(!s.overlaps(&Subnet6::parse("fd00:ac::/64").unwrap()));
+        let tiny = Subnet6::parse("fd00::/127").unwrap();
+        assert_eq!(pick_address6(&tiny, None, tiny.first_host(), &[]), None);
+        assert_eq!(Subnet6::parse("fd00::/129"), None);
     }
 }

@@ -81,8 +81,42 @@ impl Network {
         PREDEFINED.contains(&self.name.as_str())
     }
 
+    /// `key` of the IPv4 IPAM entry (dockerd keeps one per family).
     fn ipam_str(&self, key: &str) -> Option<&str> {
-        self.ipam_config.first()?.get(key)?.as_str()
+        self.ipam_config
+            .iter()
+            .find(|c| !is_v6_entry(c))?
+            .get(key)?
+            .as_str()
+    }
+
+    /// `key` of the IPv6 IPAM entry.
+    fn ipam6_str(&self, key: &str) -> Option<&str> {
+        self.ipam_config
+            .iter()
+            .find(|c| is_v6_entry(c))?
+            .get(key)?
+            .as_str()
+    }
+
+    /// The IPv6 subnet containers get addresses in: only with `EnableIPv6`
+    /// (dockerd keeps a v6 subnet of a network without it, unused).
+    pub fn subnet6(&self) -> Option<ipam::Subnet6> {
+        if !self.enable_ipv6 {
+            return None;
+        }
+        ipam::Subnet6::parse(self.ipam6_str("Subnet")?)
+    }
+
+    pub fn gateway6(&self) -> Option<std::net::Ipv6Addr> {
+        match self.ipam6_str("Gateway") {
+            Some(g) => g.parse().ok(),
+            None => self.subnet6().map(|s| s.first_host()),
+        }
+    }
+
+    pub fn ip_range6(&self) -> Option<ipam::Subnet6> {
+        ipam::Subnet6::parse(self.ipam6_str("IPRange")?)
     }
 
     pub fn subnet(&self) -> Option<ipam::Subnet> {
@@ -247,6 +281,7 @@ impl NetworkStore {
         if !n.config_from.is_empty() {
             config_only::apply(&mut n, &nets)?;
         }
+        check_ipam(&mut n, &nets)?;
         n.id = names::new_id();
         n.created = now();
         if n.config_only {
@@ -367,8 +402,12 @@ impl NetworkStore {
                         "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
                     )
                 })?;
-                n.ipam_config =
-                    vec![json!({"Subnet": s.to_string(), "Gateway": s.first_host().to_string()})];
+                // In front of an IPv6 entry, as dockerd lists them.
+                n.ipam_config.retain(is_v6_entry);
+                n.ipam_config.insert(
+                    0,
+                    json!({"Subnet": s.to_string(), "Gateway": s.first_host().to_string()}),
+                );
                 n.auto_subnet = true;
                 s
             }
@@ -378,8 +417,9 @@ impl NetworkStore {
                 .insert("com.docker.network.bridge.name".into(), n.bridge.clone());
         }
         let gw = n.gateway().unwrap_or(subnet.first_host());
+        let v6 = n.subnet6().zip(n.gateway6()).map(|(s, g)| (g, s.prefix));
         self.host
-            .ensure_bridge(&n.bridge, gw, subnet.prefix, n.mtu())
+            .ensure_bridge(&n.bridge, gw, subnet.prefix, v6, n.mtu())
             .map_err(|e| EngineError::System(format!("creating bridge {}: {e}", n.bridge)))
     }
 
@@ -465,6 +505,63 @@ impl NetworkStore {
     }
 }
 
+/// Checks a new network's `IPAM.Config` as dockerd's bridge driver and
+/// default IPAM do (their words and statuses, read off dockerd 20.10.24),
+/// and puts the IPv4 entry first, as dockerd lists them.
+fn check_ipam(n: &mut Network, others: &[Network]) -> Result<(), EngineError> {
+    let (mut v4, mut v6) = (0, Vec::new());
+    for c in &n.ipam_config {
+        let Some(s) = c.get("Subnet").and_then(Value::as_str) else {
+            continue;
+        };
+        let bad = || EngineError::System(format!("Invalid subnet {s} : invalid CIDR address: {s}"));
+        if is_v6_entry(c) {
+            v6.push(ipam::Subnet6::parse(s).ok_or_else(bad)?);
+        } else {
+            ipam::Subnet::parse(s).ok_or_else(bad)?;
+            v4 += 1;
+        }
+    }
+    if v4 > 1 || v6.len() > 1 {
+        return Err(EngineError::Forbidden(
+            "bridge driver doesn't support multiple subnets".into(),
+        ));
+    }
+    if n.enable_ipv6 && v6.is_empty() {
+        // dockerd 20.10 has no default IPv6 pool.
+        return Err(EngineError::NotFound(
+            "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network".into(),
+        ));
+    }
+    if let Some(s6) = v6.first() {
+        let taken = others
+            .iter()
+            .filter_map(|o| ipam::Subnet6::parse(o.ipam6_str("Subnet")?));
+        if taken.into_iter().any(|t| t.overlaps(s6)) {
+            return Err(EngineError::Forbidden(
+                "Pool overlaps with other one on this address space".into(),
+            ));
+        }
+        if let Some(g) = n.ipam6_str("Gateway") {
+            let inside = g.parse().is_ok_and(|ip| s6.contains(ip));
+            if !inside {
+                return Err(EngineError::System(format!(
+                    "failed to allocate gateway ({g}): Requested address is out of range"
+                )));
+            }
+        }
+    }
+    n.ipam_config.sort_by_key(is_v6_entry);
+    Ok(())
+}
+
+/// Whether an `IPAM.Config` entry is for IPv6 (its subnet is).
+pub fn is_v6_entry(c: &Value) -> bool {
+    c.get("Subnet")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.contains(':'))
+}
+
 fn find<'a>(nets: &'a [Network], key: &str) -> Result<&'a Network, EngineError> {
     if let Some(n) = nets.iter().find(|n| n.id == key) {
         return Ok(n);
@@ -534,7 +631,10 @@ pub fn render(n: &Network, containers: &[std::sync::Arc<Container>]) -> Value {
                 "EndpointID": endpoint_id(&n.id, &c.id),
                 "MacAddress": ep.map(|e| e.mac.clone()).unwrap_or_default(),
                 "IPv4Address": ep.map(|e| format!("{}/{}", e.ip, e.prefix)).unwrap_or_default(),
-                "IPv6Address": "",
+                "IPv6Address": ep
+                    .and_then(|e| e.ipv6.as_ref())
+                    .map(|a| format!("{}/{}", a.address, a.prefix))
+                    .unwrap_or_default(),
             }),
         );
     }

@@ -1,0 +1,221 @@
+//! IPv6 on bridge networks (issue 15): `EnableIPv6` with an IPv6 subnet
+//! gives each container an IPv6 address on the bridge, and containers on
+//! the network reach each other over it.
+//!
+//! Read off dockerd 20.10.24 on this project's host (curl on its socket,
+//! the docker CLI, a busybox image):
+//! - `EnableIPv6` without an IPv6 subnet: 404 `could not find an available,
+//!   non-overlapping IPv6 address pool among the defaults to assign to the
+//!   network` (dockerd has no default IPv6 pool);
+//! - two IPv6 subnets: 403 `bridge driver doesn't support multiple subnets`;
+//! - a gateway outside the subnet: 500 `failed to allocate gateway
+//!   (fd00:2::1): Requested address is out of range`;
+//! - the same IPv6 subnet as another network: 403 `Pool overlaps with other
+//!   one on this address space`;
+//! - created with only `{"Subnet": "fd00:ab::/64"}`: `IPAM.Config` is
+//!   `[{"Subnet": "172.19.0.0/16", "Gateway": "172.19.0.1"}, {"Subnet":
+//!   "fd00:ab::/64"}]` (an IPv4 subnet from the pool first, the IPv6 entry
+//!   as given), `EnableIPv6: true`;
+//! - the first container gets `fd00:ab::2` (the gateway is `::1`):
+//!   `Networks[N].GlobalIPv6Address` `fd00:ab::2`, `GlobalIPv6PrefixLen`
+//!   64, `IPv6Gateway` `fd00:ab::1`; the network's `Containers[id]`
+//!   `IPv6Address` `fd00:ab::2/64`; `IPAMConfig.IPv6Address` picks the
+//!   address; other containers on the network reach both over IPv6.
+
+use super::Scenario;
+use crate::client::{enc, Req};
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
+use crate::scenarios::containers_api::expect_error;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![super::scenario("network", "ipv6-bridge", true, ipv6_bridge)]
+}
+
+const PORT: &str = "7778";
+
+/// A unique-local /64 prefix picked by the run id (`fd00:5353:HHHH:`), so
+/// runs side by side rarely ask for the same one, and never the host's.
+fn prefix(ctx: &Ctx, salt: &str) -> String {
+    let h = Sha256::digest(format!("{}{salt}", ctx.run_id).as_bytes());
+    format!("fd00:5353:{:x}:", u16::from_be_bytes([h[0], h[1]]))
+}
+
+/// Networks and containers the scenario made, removed when it ends.
+struct Made<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    nets: Vec<String>,
+    containers: Vec<String>,
+}
+
+impl Drop for Made<'_, '_> {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            self.ctx.remove(c);
+        }
+        for n in &self.nets {
+            let _ = self
+                .ctx
+                .client
+                .send(Req::delete(format!("/networks/{}", enc(n))));
+        }
+    }
+}
+
+impl Made<'_, '_> {
+    fn network(&mut self, body: Value) -> Result<crate::client::Response, Problem> {
+        let mut body = body;
+        body["Labels"] = self.ctx.labels();
+        let resp = self
+            .ctx
+            .send(Req::post("/networks/create").json(body.clone()))?;
+        if resp.status == 201 {
+            if let Some(n) = body["Name"].as_str() {
+                self.nets.push(n.to_string());
+            }
+        }
+        Ok(resp)
+    }
+
+    fn container(
+        &mut self,
+        net: &str,
+        args: &[&str],
+        ip6: Option<&str>,
+    ) -> Result<String, Problem> {
+        let mut c = self.ctx.probe_config(args)?;
+        c["HostConfig"] = json!({"NetworkMode": net});
+        if let Some(ip) = ip6 {
+            c["NetworkingConfig"] =
+                json!({"EndpointsConfig": {net: {"IPAMConfig": {"IPv6Address": ip}}}});
+        }
+        let id = self.ctx.create(c, None)?;
+        self.containers.push(id.clone());
+        self.ctx.start(&id)?;
+        Ok(id)
+    }
+}
+
+fn ipv6_bridge(ctx: &Ctx) -> Outcome {
+    let mut made = Made {
+        ctx,
+        nets: Vec::new(),
+        containers: Vec::new(),
+    };
+    let p = prefix(ctx, "ipv6");
+    let resp = made.network(json!({"Name": ctx.unique_name("v6-nopool"), "EnableIPv6": true}))?;
+    expect_error(
+        &resp,
+        404,
+        "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network",
+        "EnableIPv6 without an IPv6 subnet",
+    )?;
+    let resp = made.network(
+        json!({"Name": ctx.unique_name("v6-two"), "EnableIPv6": true,
+        "IPAM": {"Config": [{"Subnet": format!("{p}1::/64")}, {"Subnet": format!("{p}2::/64")}]}}),
+    )?;
+    expect_error(
+        &resp,
+        403,
+        "bridge driver doesn't support multiple subnets",
+        "two IPv6 subnets",
+    )?;
+    let resp = made.network(json!({"Name": ctx.unique_name("v6-gw"), "EnableIPv6": true,
+        "IPAM": {"Config": [{"Subnet": format!("{p}1::/64"), "Gateway": format!("{p}2::1")}]}}))?;
+    expect_error(
+        &resp,
+        500,
+        &format!("failed to allocate gateway ({p}2::1): Requested address is out of range"),
+        "an IPv6 gateway outside the subnet",
+    )?;
+    let name = ctx.unique_name("v6");
+    let subnet = format!("{p}:/64");
+    let resp = made.network(json!({"Name": name, "EnableIPv6": true,
+        "IPAM": {"Config": [{"Subnet": subnet}]}}))?;
+    expect_status(&resp, 201, "creating a network with an IPv6 subnet")?;
+    let resp = made.network(
+        json!({"Name": ctx.unique_name("v6-again"), "EnableIPv6": true,
+        "IPAM": {"Config": [{"Subnet": subnet}]}}),
+    )?;
+    expect_error(
+        &resp,
+        403,
+        "Pool overlaps with other one on this address space",
+        "the same IPv6 subnet again",
+    )?;
+    let resp = ctx.send(Req::get(format!("/networks/{}", enc(&name))))?;
+    expect_status(&resp, 200, "inspecting the network")?;
+    let v = json_body(&resp, "network inspect")?;
+    let config = v["IPAM"]["Config"].as_array().cloned().unwrap_or_default();
+    let v4_first = config
+        .first()
+        .and_then(|c| c["Subnet"].as_str())
+        .is_some_and(|s| s.parse::<std::net::Ipv4Addr>().is_ok() || s.contains('.'));
+    if v["EnableIPv6"] != true
+        || config.len() != 2
+        || !v4_first
+        || config[1] != json!({"Subnet": subnet})
+    {
+        return Err(fail_at(
+            &resp,
+            format!(
+                "EnableIPv6 {} IPAM.Config {}; dockerd: true, and [an IPv4 subnet from the pool \
+                 with its gateway, {{\"Subnet\": \"{subnet}\"}}]",
+                v["EnableIPv6"], v["IPAM"]["Config"]
+            ),
+        ));
+    }
+    let server = made.container(&name, &["tcp-serve", PORT, "srv6"], None)?;
+    super::network::wait_listening(ctx, &server)?;
+    let info = ctx.inspect(&server)?;
+    let ep = &info["NetworkSettings"]["Networks"][&name];
+    let want = (format!("{p}:2"), format!("{p}:1"));
+    if ep["GlobalIPv6Address"] != json!(want.0)
+        || ep["GlobalIPv6PrefixLen"] != 64
+        || ep["IPv6Gateway"] != json!(want.1)
+    {
+        return Err(fail(format!(
+            "the container's endpoint on {name} is {ep}; dockerd: GlobalIPv6Address {}, \
+             GlobalIPv6PrefixLen 64, IPv6Gateway {}",
+            want.0, want.1
+        )));
+    }
+    let resp = ctx.send(Req::get(format!("/networks/{}", enc(&name))))?;
+    let v = json_body(&resp, "network inspect")?;
+    let listed = &v["Containers"][&server]["IPv6Address"];
+    if *listed != json!(format!("{}/64", want.0)) {
+        return Err(fail_at(
+            &resp,
+            format!(
+                "the network lists the container's IPv6Address as {listed}; dockerd: {}/64",
+                want.0
+            ),
+        ));
+    }
+    // A second server at a chosen address, reached from a third container
+    // over IPv6.
+    let fixed = format!("{p}:99");
+    let second = made.container(&name, &["tcp-serve", PORT, "fixed6"], Some(&fixed))?;
+    super::network::wait_listening(ctx, &second)?;
+    let info = ctx.inspect(&second)?;
+    let ep = &info["NetworkSettings"]["Networks"][&name];
+    if ep["GlobalIPv6Address"] != json!(fixed) || ep["IPAMConfig"]["IPv6Address"] != json!(fixed) {
+        return Err(fail(format!(
+            "the second container's endpoint is {ep}; dockerd: GlobalIPv6Address {fixed} \
+             and IPAMConfig.IPv6Address {fixed}"
+        )));
+    }
+    for (ip, text) in [(&fixed, "fixed6"), (&want.0, "srv6")] {
+        let client = made.container(&name, &["tcp-connect", ip, PORT, "3000"], None)?;
+        let code = ctx.wait(&client)?;
+        let out = ctx.logs(&client)?.stdout_text();
+        if code != 0 || out.trim() != format!("got {text}") {
+            return Err(fail(format!(
+                "tcp-connect to [{ip}]:{PORT} from the same network exited {code} with \
+                 {out:?}; dockerd: 0, \"got {text}\""
+            )));
+        }
+    }
+    Ok(())
+}
