@@ -725,7 +725,7 @@ async fn commit(
     d: &Arc<Daemon>,
     st: &Stage,
     config: Value,
-    layer: Option<std::path::PathBuf>,
+    layer: Option<LayerSource>,
 ) -> Result<Image, BuildError> {
     let d2 = d.clone();
     let parent = st.image.clone();
@@ -740,10 +740,7 @@ async fn commit(
                     .collect()
             })
             .unwrap_or_default();
-        // A scratch file of the build's: the store takes it over.
-        if let Some(path) = layer {
-            layers.push(LayerSource::TarFile(path));
-        }
+        layers.extend(layer);
         Ok(d2
             .images
             .create_image(config, layers, parent.as_ref().map(|p| p.id.as_str()), &[])?)
@@ -895,7 +892,9 @@ async fn copy_step(
         "created_by": format!("/bin/sh -c #(nop) {text}"),
     });
     let config = image_config(st, "", cc, entry);
-    let img = commit(d, st, config, Some(layer.tar.path().to_path_buf())).await?;
+    // A scratch file of the build's: the store takes it over.
+    let tar = LayerSource::TarFile(layer.tar.path().to_path_buf());
+    let img = commit(d, st, config, Some(tar)).await?;
     drop(layer);
     out.result(&img.id).await;
     st.image = Some(img);
@@ -1115,19 +1114,6 @@ async fn commit_run(
         )
         .into());
     }
-    let tmp = d.tmp_dir();
-    let upper = fs_dir.join("upper");
-    let layer =
-        tokio::task::spawn_blocking(move || -> Result<tempfile::NamedTempFile, EngineError> {
-            let f = tempfile::NamedTempFile::new_in(tmp)?;
-            let mut w = std::io::BufWriter::new(f.as_file());
-            shipshape_store::diff::pack_overlay_upper(&upper, &mut w)?;
-            std::io::Write::flush(&mut w)?;
-            drop(w);
-            Ok(f)
-        })
-        .await
-        .map_err(EngineError::system)??;
     let mut created_by = String::new();
     if !args.is_empty() {
         created_by = format!("|{} {} ", args.len(), args.join(" "));
@@ -1135,7 +1121,7 @@ async fn commit_run(
     created_by.push_str(&argv.join(" "));
     let entry = json!({ "created": now_rfc3339(), "created_by": created_by });
     let config = image_config(st, &c.id, cc, entry);
-    let img = commit(d, st, config, Some(layer.path().to_path_buf())).await?;
-    drop(layer);
-    Ok(img)
+    // Packed straight into the store, unpacked as it is written.
+    let layer = crate::daemon::images::commit::packed_upper(fs_dir.join("upper"));
+    commit(d, st, config, Some(layer)).await
 }
