@@ -144,6 +144,20 @@ pub fn pack_overlay_upper(upper: &Path, out: impl Write) -> io::Result<()> {
     b.into_inner()?.flush()
 }
 
+/// Whether [`pack_overlay_upper`] would write any entry: the upper
+/// directory has something at its top other than the engine's own paths.
+pub fn upper_has_changes(upper: &Path) -> io::Result<bool> {
+    if !upper.exists() {
+        return Ok(false);
+    }
+    for e in fs::read_dir(upper)? {
+        if !is_engine_path(Path::new(&e?.file_name())) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn empty_file_header(mtime: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Regular);
@@ -230,5 +244,26 @@ mod tests {
             names,
             vec!["data", "data/.wh.gone", "data/edit", "data/new"]
         );
+        assert!(upper_has_changes(&upper).unwrap());
+    }
+
+    #[test]
+    fn an_upper_with_only_engine_paths_has_no_changes() {
+        let t = tempfile::tempdir().unwrap();
+        let upper = t.path().join("upper");
+        assert!(!upper_has_changes(&upper).unwrap());
+        fs::create_dir_all(upper.join("proc")).unwrap();
+        fs::write(upper.join(".dockerenv"), "").unwrap();
+        assert!(!upper_has_changes(&upper).unwrap());
+        let mut tar_bytes = Vec::new();
+        pack_overlay_upper(&upper, &mut tar_bytes).unwrap();
+        assert_eq!(
+            tar::Archive::new(&tar_bytes[..]).entries().unwrap().count(),
+            0
+        );
+        // /etc/hostname alone is the engine's, but /etc itself is packed.
+        fs::create_dir_all(upper.join("etc")).unwrap();
+        fs::write(upper.join("etc/hostname"), "h").unwrap();
+        assert!(upper_has_changes(&upper).unwrap());
     }
 }

@@ -269,6 +269,7 @@ impl ImageStore {
                         .map_err(|e| StoreError::io(path.display(), e))?;
                     self.register_layer_file(file, &path, None, None)?.diff_id
                 }
+                LayerSource::Packed(pack) => self.register_packed(&*pack)?.diff_id,
             };
             pins.push(self.pin(&d)?);
             diff_ids.push(d);

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::archive::{HashReader, UnpackOptions};
+use crate::archive::{HashReader, HashWriter, UnpackOptions};
 use crate::atomic::random_suffix;
 use crate::resolve::digest_hex;
 use crate::split::{SplitReader, SplitSummary, SPLIT_FILE};
@@ -27,7 +27,15 @@ pub enum LayerSource {
     /// store takes over (its path is removed): when the tree cannot rebuild
     /// the tar, the file is linked in rather than copied while unpacking.
     TarFile(std::path::PathBuf),
+    /// A tar the caller writes on demand (a container's changes, packed from
+    /// its upper directory): unpacked while it is written, through a pipe,
+    /// so it never lands on disk as a tar. Written a second time (and kept
+    /// verbatim) only when the tree cannot rebuild it.
+    Packed(Box<PackFn>),
 }
+
+/// Writes a layer tar into the writer it is given (see [`LayerSource::Packed`]).
+pub type PackFn = dyn Fn(&mut dyn io::Write) -> io::Result<()> + Send + Sync;
 
 /// A registered layer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,6 +146,62 @@ impl ImageStore {
             keep_one_copy(tmp, &summary, Some(&file))?;
             let _ = fs::remove_file(scratch);
             Ok((digest.clone(), digest, size, summary.tar_size))
+        })
+    }
+
+    /// Registers the tar `pack` writes (see [`LayerSource::Packed`]). `pack`
+    /// runs on its own thread and hashes as it writes, while this one
+    /// unpacks: on two cores, packing and unpacking overlap.
+    pub(crate) fn register_packed(&self, pack: &PackFn) -> Result<LayerInfo, StoreError> {
+        self.register_with(None, None, |tmp, diff_dir| {
+            let (reader, writer) = io::pipe()?;
+            grow_pipe(&writer);
+            let split = File::create(tmp.join(SPLIT_FILE))?;
+            let (packed, unpacked) = std::thread::scope(|s| {
+                let producer = std::thread::Builder::new()
+                    .name("pack".into())
+                    .spawn_scoped(s, move || -> io::Result<String> {
+                        let mut w =
+                            io::BufWriter::with_capacity(PIPE_CHUNK, HashWriter::new(writer));
+                        pack(&mut w)?;
+                        Ok(w.into_inner().map_err(|e| e.into_error())?.digest())
+                    });
+                // The reader is dropped when the unpack ends, however it
+                // ends: a producer still writing then fails (EPIPE) instead
+                // of blocking on a full pipe.
+                let unpacked = unpack_split(
+                    io::BufReader::with_capacity(PIPE_CHUNK, reader),
+                    diff_dir,
+                    LAYER_UNPACK,
+                    split,
+                );
+                let packed = match producer {
+                    Ok(h) => h
+                        .join()
+                        .unwrap_or_else(|_| Err(io::Error::other("packing the layer panicked"))),
+                    Err(e) => Err(e),
+                };
+                (packed, unpacked)
+            });
+            // The producer's error first: the unpacker's would only say that
+            // the stream ended early.
+            let diff_id = packed?;
+            let (size, summary) = unpacked?;
+            if summary.tainted {
+                let mut w = io::BufWriter::with_capacity(
+                    PIPE_CHUNK,
+                    HashWriter::new(File::create(tmp.join(TAR_FILE))?),
+                );
+                pack(&mut w)?;
+                let again = w.into_inner().map_err(|e| e.into_error())?.digest();
+                if again != diff_id {
+                    return Err(StoreError::Other(
+                        "the layer changed while it was being packed".into(),
+                    ));
+                }
+            }
+            keep_one_copy(tmp, &summary, None)?;
+            Ok((diff_id.clone(), diff_id, size, summary.tar_size))
         })
     }
 
@@ -318,6 +382,18 @@ fn link_open_file(file: &File, to: &Path) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// The pipe between a packing thread and the unpacker: large chunks, so
+/// that the two threads trade places once per chunk rather than per 64 KiB.
+const PIPE_CHUNK: usize = 1 << 20;
+
+/// Raises the pipe's capacity to [`PIPE_CHUNK`] (best effort: the default
+/// 64 KiB only means more switches between the threads).
+fn grow_pipe(w: &io::PipeWriter) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl on an open pipe descriptor; the result is only a hint.
+    unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_CHUNK as libc::c_int) };
 }
 
 struct TeeReader<R, W: io::Write> {

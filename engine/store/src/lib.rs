@@ -58,7 +58,7 @@ pub use error::{ErrorKind, StoreError};
 pub use gopath::{errno_text, path_error};
 pub use gotime::parse_time_unix;
 pub use image::Image;
-pub use layer::{LayerInfo, LayerSource};
+pub use layer::{LayerInfo, LayerSource, PackFn};
 pub use remove::{DeleteItem, ImageUserView};
 pub use save::SavePlan;
 pub use store::ImageStore;

@@ -29,7 +29,24 @@ impl ImageStore {
         input: impl Read + Send,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Vec<String>, StoreError> {
-        load(self, input, progress)
+        load(self, input, &mut || Ok(()), progress)
+    }
+
+    /// [`Self::load`] of an archive spooled to `file` (opened for writing
+    /// too), which is emptied once extracted: its bytes are then never
+    /// flushed to disk by the sync that makes the layers durable (a
+    /// filesystem-wide `syncfs`), which would otherwise write them once more.
+    pub fn load_spooled(
+        &self,
+        file: &fs::File,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>, StoreError> {
+        load(
+            self,
+            std::io::BufReader::with_capacity(256 * 1024, file),
+            &mut || file.set_len(0),
+            progress,
+        )
     }
 }
 
@@ -68,6 +85,7 @@ struct Pending {
 pub(crate) fn load(
     store: &ImageStore,
     input: impl Read + Send,
+    extracted: &mut dyn FnMut() -> std::io::Result<()>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>, StoreError> {
     let dir = store
@@ -87,6 +105,7 @@ pub(crate) fn load(
             no_overwrite_dir_non_dir: false,
         },
     )?;
+    extracted()?;
 
     let pending = if dir.join("manifest.json").is_file() {
         docker_archive(&dir)?

@@ -944,7 +944,34 @@ fn rebuilt(tar: &[u8]) -> Vec<(Vec<u8>, bool)> {
     drop(store2);
     let store2 = ImageStore::open(&dir2.path().join("store")).unwrap();
     read_back(&store2);
+    // The same tar written on demand by a packer (commit's path, no copy on disk).
+    let dir3 = tempfile::tempdir().unwrap();
+    let store3 = ImageStore::open(&dir3.path().join("store")).unwrap();
+    let bytes = tar.to_vec();
+    let packed = store3
+        .register_packed(&move |w: &mut dyn Write| w.write_all(&bytes))
+        .unwrap();
+    assert_eq!(packed.diff_id, info.diff_id);
+    read_back(&store3);
     out
+}
+
+#[test]
+fn a_failing_packer_gives_its_own_error_and_leaves_no_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(&dir.path().join("store")).unwrap();
+    let err = store
+        .register_packed(&|w: &mut dyn Write| {
+            w.write_all(&[0u8; 512])?;
+            Err(std::io::Error::other("upper dir went away"))
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("upper dir went away"), "{err}");
+    let left: Vec<_> = fs::read_dir(dir.path().join("store/layers"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[test]

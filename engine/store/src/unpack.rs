@@ -159,7 +159,12 @@ struct Unpacker<'a> {
     dir_times: Vec<(String, u64)>,
     /// Records what the tree cannot give back (layers kept as one copy).
     split: Option<Rc<RefCell<SplitWriter>>>,
+    /// The content copy buffer, allocated at the first file.
+    buf: Vec<u8>,
 }
+
+/// How much of a file's content is copied per read and write.
+const COPY_CHUNK: usize = 256 * 1024;
 
 /// What went wrong reading the stream itself, in Go's words.
 fn read_error(e: &io::Error) -> String {
@@ -230,6 +235,7 @@ impl<'a> Unpacker<'a> {
             seen_inodes: HashSet::new(),
             dir_times: Vec::new(),
             split: None,
+            buf: Vec::new(),
         }
     }
 
@@ -402,7 +408,7 @@ impl<'a> Unpacker<'a> {
                         .begin_file(&path, size)
                         .map_err(|e| read_error(&e))?;
                 }
-                let n = io::copy(entry, &mut f).map_err(|e| read_error(&e))?;
+                let n = self.copy_content(entry, &mut f, &path)?;
                 drop(f);
                 self.size += n;
                 // chmod after chown: chown clears setuid bits.
@@ -500,6 +506,40 @@ impl<'a> Unpacker<'a> {
         mknod(Path::new(&victim), libc::S_IFCHR, 0, 0)
             .map_err(|e| path_error("mknod", &victim, &e))?;
         self.chown(&victim, uid, gid)
+    }
+
+    /// Copies a file's content from the tar, in chunks of [`COPY_CHUNK`]
+    /// (`io::copy` goes 8 KiB at a time: a write per 8 KiB of a layer).
+    fn copy_content(
+        &mut self,
+        entry: &mut impl Read,
+        f: &mut fs::File,
+        path: &str,
+    ) -> Result<u64, String> {
+        use std::io::Write;
+        if self.buf.is_empty() {
+            self.buf = vec![0; COPY_CHUNK];
+        }
+        let mut n = 0u64;
+        loop {
+            // Fill the buffer first: a request body arrives in pieces of a
+            // few KiB, and each write to the file has its own cost.
+            let mut got = 0;
+            while got < self.buf.len() {
+                match entry.read(&mut self.buf[got..]) {
+                    Ok(0) => break,
+                    Ok(k) => got += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(read_error(&e)),
+                }
+            }
+            if got == 0 {
+                return Ok(n);
+            }
+            f.write_all(&self.buf[..got])
+                .map_err(|e| path_error("write", path, &e))?;
+            n += got as u64;
+        }
     }
 
     /// This entry changes what an earlier one wrote: the tree alone cannot

@@ -53,19 +53,10 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
     let rec = c.snapshot();
     let parent = d.images.get(&rec.image_id)?;
 
-    // The layer goes through a temp file: it can be large, and the store
-    // hashes it while unpacking.
-    let tmp = tempfile::NamedTempFile::new_in(d.tmp_dir())?;
-    diff::pack_overlay_upper(
-        &fs_dir.join("upper"),
-        std::io::BufWriter::new(tmp.as_file()),
-    )?;
     // dockerd adds no layer for a container without changes (its diff is
     // the empty tar); the history entry says so with `empty_layer`.
-    let empty = tar::Archive::new(std::fs::File::open(tmp.path())?)
-        .entries()?
-        .next()
-        .is_none();
+    let upper = fs_dir.join("upper");
+    let empty = !diff::upper_has_changes(&upper)?;
 
     let mut container_config = serde_json::to_value(&rec.config).map_err(EngineError::system)?;
     let own = container_config.clone();
@@ -139,8 +130,8 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
         .map(LayerSource::Existing)
         .collect();
     if !empty {
-        // The store takes the temp file over (no second copy of the layer).
-        layers.push(LayerSource::TarFile(tmp.path().to_path_buf()));
+        // Packed straight into the store, unpacked as it is written.
+        layers.push(packed_upper(upper));
     }
     let tags: Vec<String> = opts.tag.into_iter().collect();
     let image = d
@@ -161,6 +152,11 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
     ]);
     crate::daemon::events::container(c, "commit", a);
     Ok(image.id)
+}
+
+/// The container's changes as a layer the store packs while it unpacks them.
+pub fn packed_upper(upper: std::path::PathBuf) -> LayerSource {
+    LayerSource::Packed(Box::new(move |w| diff::pack_overlay_upper(&upper, w)))
 }
 
 /// Docker's `created_by` for a commit: the container's command line.

@@ -164,16 +164,21 @@ impl Daemon {
         Ok(items)
     }
 
-    /// `docker load` of the archive at `path`, reporting each step to
+    /// `docker load` of the archive spooled at `path` (emptied once
+    /// extracted), reporting each step to
     /// `progress`; the IDs loaded, each with its event. Blocking.
     pub fn load_images(
         &self,
         path: &Path,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Vec<String>, EngineError> {
-        let ids = std::fs::File::open(path)
+        // Read and write: the store empties the spool once it is extracted.
+        let ids = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
             .map_err(StoreError::from)
-            .and_then(|f| self.images.load(std::io::BufReader::new(f), progress))?;
+            .and_then(|f| self.images.load_spooled(&f, progress))?;
         for id in &ids {
             events::image(id, id, "load");
         }

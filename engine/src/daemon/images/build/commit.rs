@@ -8,7 +8,7 @@ pub(super) async fn commit(
     d: &Arc<Daemon>,
     st: &Stage,
     config: Value,
-    layer: Option<std::path::PathBuf>,
+    layer: Option<LayerSource>,
 ) -> Result<Image, BuildError> {
     let d2 = d.clone();
     let parent = st.image.clone();
@@ -23,10 +23,7 @@ pub(super) async fn commit(
                     .collect()
             })
             .unwrap_or_default();
-        // A scratch file of the build's: the store takes it over.
-        if let Some(path) = layer {
-            layers.push(LayerSource::TarFile(path));
-        }
+        layers.extend(layer);
         Ok(d2
             .images
             .create_image(config, layers, parent.as_ref().map(|p| p.id.as_str()), &[])?)

@@ -103,7 +103,9 @@ pub(super) async fn copy_step(
         "created_by": format!("/bin/sh -c #(nop) {text}"),
     });
     let config = image_config(st, "", cc, entry);
-    let img = commit(d, st, config, Some(layer.tar.path().to_path_buf())).await?;
+    // A scratch file of the build's: the store takes it over.
+    let tar = LayerSource::TarFile(layer.tar.path().to_path_buf());
+    let img = commit(d, st, config, Some(tar)).await?;
     drop(layer);
     out.result(&img.id).await;
     st.image = Some(img);

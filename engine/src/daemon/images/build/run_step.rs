@@ -184,19 +184,6 @@ async fn commit_run(
         )
         .into());
     }
-    let tmp = d.tmp_dir();
-    let upper = fs_dir.join("upper");
-    let layer =
-        tokio::task::spawn_blocking(move || -> Result<tempfile::NamedTempFile, EngineError> {
-            let f = tempfile::NamedTempFile::new_in(tmp)?;
-            let mut w = std::io::BufWriter::new(f.as_file());
-            shipshape_store::diff::pack_overlay_upper(&upper, &mut w)?;
-            std::io::Write::flush(&mut w)?;
-            drop(w);
-            Ok(f)
-        })
-        .await
-        .map_err(EngineError::system)??;
     let mut created_by = String::new();
     if !args.is_empty() {
         created_by = format!("|{} {} ", args.len(), args.join(" "));
@@ -204,7 +191,7 @@ async fn commit_run(
     created_by.push_str(&argv.join(" "));
     let entry = json!({ "created": now_rfc3339(), "created_by": created_by });
     let config = image_config(st, &c.id, cc, entry);
-    let img = commit(d, st, config, Some(layer.path().to_path_buf())).await?;
-    drop(layer);
-    Ok(img)
+    // Packed straight into the store, unpacked as it is written.
+    let layer = crate::daemon::images::commit::packed_upper(fs_dir.join("upper"));
+    commit(d, st, config, Some(layer)).await
 }
