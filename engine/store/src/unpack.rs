@@ -388,7 +388,7 @@ impl<'a> Unpacker<'a> {
                 self.dir_times.push((path.clone(), mtime));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut f = OpenOptions::new()
+                let f = OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .custom_flags(libc::O_NOFOLLOW)
@@ -402,7 +402,12 @@ impl<'a> Unpacker<'a> {
                         .begin_file(&path, size)
                         .map_err(|e| read_error(&e))?;
                 }
-                let n = io::copy(entry, &mut f).map_err(|e| read_error(&e))?;
+                // A file's zero blocks stay holes (a sparse file committed
+                // from a container arrives with all its zeros).
+                let mut w = crate::sparse::HoleWriter::new(&f)
+                    .map_err(|e| path_error("write", &path, &e))?;
+                let n = io::copy(entry, &mut w).map_err(|e| read_error(&e))?;
+                w.finish().map_err(|e| path_error("write", &path, &e))?;
                 drop(f);
                 self.size += n;
                 // chmod after chown: chown clears setuid bits.

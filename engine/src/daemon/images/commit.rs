@@ -56,10 +56,10 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
     // The layer goes through a temp file: it can be large, and the store
     // hashes it while unpacking.
     let tmp = tempfile::NamedTempFile::new_in(d.tmp_dir())?;
-    diff::pack_overlay_upper(
-        &fs_dir.join("upper"),
-        std::io::BufWriter::new(tmp.as_file()),
-    )?;
+    // Written sparse: a sparse file in the changes is all zeros in the tar.
+    let mut w = shipshape_store::sparse::HoleWriter::new(tmp.as_file())?;
+    diff::pack_overlay_upper(&fs_dir.join("upper"), &mut w)?;
+    w.finish()?;
     // dockerd adds no layer for a container without changes (its diff is
     // the empty tar); the history entry says so with `empty_layer`.
     let empty = tar::Archive::new(std::fs::File::open(tmp.path())?)

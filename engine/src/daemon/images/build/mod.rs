@@ -1120,10 +1120,10 @@ async fn commit_run(
     let layer =
         tokio::task::spawn_blocking(move || -> Result<tempfile::NamedTempFile, EngineError> {
             let f = tempfile::NamedTempFile::new_in(tmp)?;
-            let mut w = std::io::BufWriter::new(f.as_file());
+            // Written sparse: a sparse file in the changes is all zeros in the tar.
+            let mut w = shipshape_store::sparse::HoleWriter::new(f.as_file())?;
             shipshape_store::diff::pack_overlay_upper(&upper, &mut w)?;
-            std::io::Write::flush(&mut w)?;
-            drop(w);
+            w.finish()?;
             Ok(f)
         })
         .await
