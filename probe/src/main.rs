@@ -109,7 +109,7 @@ fn usage_error(msg: &str) -> ! {
         "usage: probe CMD [ARGS...] [-- CMD [ARGS...]]...\n\
          commands: echo ARGS..., write PATH CONTENT, append PATH CONTENT, read PATH,\n\
          delete PATH, chmod PATH OCTAL, ls DIR, stat PATH, readlink PATH, dump DIR, sleep SECS,\n\
-         exit N, env, hostname, pid, uid, cwd, trap-term CODE, stderr TEXT, cat,\n\
+         sparse PATH BYTES, exit N, env, hostname, pid, uid, cwd, trap-term CODE, stderr TEXT, cat,\n\
          lines N, guard PATH ... end, try-open PATH r|w, try-mknod PATH b|c MAJ MIN,\n\
          devstat PATH, orphan SECS, detach SECS, zombies,\n\
          tcp-serve PORT TEXT, tcp-connect HOST PORT MILLIS,\n\
@@ -187,6 +187,15 @@ fn run(cmd: &[String]) -> CmdResult {
                 meta.permissions().mode() & 0o7777,
                 meta.len()
             );
+        }
+        "sparse" => {
+            // `sparse PATH BYTES`: a file of BYTES that is one hole between
+            // "head" and "tail" (a sparse file, as `dd seek=` makes one).
+            let path = arg(cmd, 1, "PATH")?;
+            let size: u64 = arg(cmd, 2, "BYTES")?
+                .parse()
+                .map_err(|_| fail(format!("sparse {path}: BYTES is not a number")))?;
+            write_sparse(path, size.max(8)).map_err(|e| fail(format!("sparse {path}: {e}")))?;
         }
         "readlink" => {
             // `readlink PATH`: a symlink's target (`/proc/self/ns/ipc` names
@@ -525,6 +534,15 @@ fn list_dir(dir: &str) -> io::Result<Vec<String>> {
         names.push(entry?.file_name().to_string_lossy().into_owned());
     }
     Ok(names)
+}
+
+fn write_sparse(path: &str, size: u64) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = fs::File::create(path)?;
+    f.write_all(b"head")?;
+    f.seek(SeekFrom::Start(size - 4))?;
+    f.write_all(b"tail")?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644))
 }
 
 fn kind_of(meta: &fs::Metadata) -> &'static str {

@@ -64,20 +64,21 @@ src="$WORK/src-$version"
 if [ ! -d "$src/engine/integration" ]; then
     apt="$WORK/apt"
     mkdir -p "$apt/sources.list.d" "$apt/lists/partial"
-    # deb-src twins of the machine's deb822 sources.
+    # The machine's deb822 sources with deb-src added (binary indexes too:
+    # build-dep resolves the build dependencies against this list set).
     for f in /etc/apt/sources.list.d/*.sources; do
         [ -e "$f" ] || continue
-        sed 's/^Types: deb$/Types: deb-src/' "$f" >"$apt/sources.list.d/$(basename "$f")"
+        sed 's/^Types: deb$/Types: deb deb-src/' "$f" >"$apt/sources.list.d/$(basename "$f")"
     done
     aptx() {
-        apt-get -o Dir::Etc::SourceList=/dev/null \
+        apt-get -o DPkg::Lock::Timeout=1800 -o Dir::Etc::SourceList=/dev/null \
             -o Dir::Etc::SourceParts="$apt/sources.list.d" \
             -o Dir::State::Lists="$apt/lists" "$@"
     }
     aptx update -qq
     export DEBIAN_FRONTEND=noninteractive
     aptx build-dep -y -qq "docker.io=$version" >/dev/null
-    apt-get install -y -qq golang-go golang-github-gotestyourself-gotest.tools-dev gotestsum >/dev/null
+    apt-get -o DPkg::Lock::Timeout=1800 install -y -qq golang-go golang-github-gotestyourself-gotest.tools-dev gotestsum >/dev/null
     dl="$WORK/dl"
     rm -rf "$dl" && mkdir -p "$dl"
     (cd "$dl" && aptx source --download-only -qq "docker.io=$version")

@@ -135,9 +135,14 @@ fn walk_changes(
 
 /// Writes the upper directory as a Docker layer tar (uncompressed), turning
 /// overlay whiteouts into `.wh.` entries. Symlinks are stored, never followed.
+/// No sparse entries: dockerd's layers have none (Go's tar writer cannot
+/// write them) and neither the unpacker nor the split reads them; a sparse
+/// file is stored with its zeros, which [`crate::sparse::HoleWriter`] keeps
+/// off the disk.
 pub fn pack_overlay_upper(upper: &Path, out: impl Write) -> io::Result<()> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
+    b.sparse(false);
     if upper.exists() {
         walk_pack(upper, Path::new(""), &mut b)?;
     }

@@ -31,6 +31,7 @@
 //! - `load`, `save`: `docker load` and `docker save` archives;
 //! - `archive`, `unpack`, `diff`: tar streams in and out, hostile-safe;
 //! - `split`: one copy of each layer, its tar rebuilt from the tree;
+//! - `sparse`: zeros skipped, not written, where tars and files land;
 //! - `atomic`: crash-safe file writes; `reference`: Docker reference syntax;
 //! - `gopath`, `gotime`: Go's path and time rules, as dockerd applies them.
 
@@ -49,6 +50,7 @@ pub mod reference;
 mod remove;
 mod resolve;
 mod save;
+pub mod sparse;
 mod split;
 mod store;
 mod tag;

@@ -394,7 +394,7 @@ impl<'a> Unpacker<'a> {
                 self.dir_times.push((path.clone(), mtime));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut f = OpenOptions::new()
+                let f = OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .custom_flags(libc::O_NOFOLLOW)
@@ -408,7 +408,12 @@ impl<'a> Unpacker<'a> {
                         .begin_file(&path, size)
                         .map_err(|e| read_error(&e))?;
                 }
-                let n = self.copy_content(entry, &mut f, &path)?;
+                // A file's zero blocks stay holes (a sparse file committed
+                // from a container arrives with all its zeros).
+                let mut w = crate::sparse::HoleWriter::new(&f)
+                    .map_err(|e| path_error("write", &path, &e))?;
+                let n = self.copy_content(entry, &mut w, &path)?;
+                w.finish().map_err(|e| path_error("write", &path, &e))?;
                 drop(f);
                 self.size += n;
                 // chmod after chown: chown clears setuid bits.
@@ -513,7 +518,7 @@ impl<'a> Unpacker<'a> {
     fn copy_content(
         &mut self,
         entry: &mut impl Read,
-        f: &mut fs::File,
+        f: &mut impl io::Write,
         path: &str,
     ) -> Result<u64, String> {
         use std::io::Write;

@@ -13,7 +13,12 @@
 //!   /etc/resolv.conf (on a user-defined network the nameserver stays
 //!   127.0.0.11 and `ndots:0` is added), `--add-host` lines go to
 //!   /etc/hosts after the standard entries, `host-gateway` standing for the
-//!   default bridge's gateway.
+//!   default bridge's gateway;
+//! - a started container's aliases on a user-defined network are those
+//!   asked for, then its short ID, then its `Hostname` (each once), and the
+//!   resolver answers the hostname (moby's `TestHostnameDnsResolution`;
+//!   dockerd showed `Aliases: ["x1", "<short id>", "foobar"]` for
+//!   `--hostname foobar --network-alias x1`).
 
 use super::Scenario;
 use crate::client::{enc, Req};
@@ -25,6 +30,7 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("network", "dns-names-on-user-network", true, names),
         super::scenario("network", "dns-resolv-conf-options", true, resolv_conf),
         super::scenario("network", "dns-extra-hosts", true, extra_hosts),
+        super::scenario("network", "dns-hostname-alias", true, hostname_alias),
     ]
 }
 
@@ -268,4 +274,46 @@ fn extra_hosts(ctx: &Ctx) -> Outcome {
         );
     }
     Ok(())
+}
+
+fn hostname_alias(ctx: &Ctx) -> Outcome {
+    let mut containers = Vec::new();
+    let mut networks = Vec::new();
+    let res = (|| {
+        let net = create_network(ctx, "dns-host")?;
+        networks.push(net.clone());
+        let hostname = ctx.unique_name("host");
+        let mut c = ctx.probe_config(&["sleep", "60"])?;
+        c["Hostname"] = json!(hostname);
+        c["HostConfig"] = json!({ "NetworkMode": net });
+        c["NetworkingConfig"] = json!({ "EndpointsConfig": { &net: { "Aliases": ["x1"] } } });
+        let id = ctx.create(c, None)?;
+        containers.push(id.clone());
+        ctx.start(&id)?;
+        let short = id.get(..12).unwrap_or(&id).to_string();
+        let aliases = ctx.inspect(&id)?["NetworkSettings"]["Networks"][&net]["Aliases"].clone();
+        let want = json!(["x1", short, hostname]);
+        if aliases != want {
+            return Err(fail(format!(
+                "a started container with Hostname {hostname:?} and alias x1 on {net} has Aliases {aliases}"
+            ))
+            .note(format!("dockerd: {want}")));
+        }
+        let ip = address_on(ctx, &id, &net)?;
+        let (code, out, err) = run_on(ctx, &net, &["dns-query", &hostname])?;
+        if code != 0 || out != format!("{ip}\n") {
+            return Err(fail(format!(
+                "resolving the hostname {hostname:?} on {net}: exit {code}, {out:?}, stderr {err:?}"
+            ))
+            .note(format!("dockerd: the container's address {ip}")));
+        }
+        Ok(())
+    })();
+    for id in &containers {
+        ctx.remove(id);
+    }
+    for n in &networks {
+        remove_network(ctx, n);
+    }
+    res
 }

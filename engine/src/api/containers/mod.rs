@@ -26,11 +26,14 @@ pub(crate) use render::DEFAULT_RUNTIME;
 pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let bytes = read_json_body(req).await?;
     // dockerd 20.10 answers 500 to a body it cannot decode.
-    let value: Value = json_body::decode(&bytes).map_err(JsonBodyError::internal)?;
+    let mut value: Value = json_body::decode(&bytes).map_err(JsonBodyError::internal)?;
     if !has_config(&value) {
         return Err(EngineError::InvalidParameter(
             "Config cannot be empty in order to create a container".into(),
         ));
+    }
+    if ctx.version < ApiVersion(1, 40) {
+        old_client_ipc_default(&mut value);
     }
     let mut parsed: CreateRequest = serde_json::from_value(value)
         .map_err(|e| EngineError::System(crate::gojson::describe_data(&e)))?;
@@ -46,6 +49,24 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
         StatusCode::CREATED,
         &json!({ "Id": id, "Warnings": warnings }),
     ))
+}
+
+/// Clients before API 1.40 knew "shareable" as the default IPC mode, so
+/// dockerd 20.10 gives it to them when they send a `HostConfig` without an
+/// `IpcMode` (without any `HostConfig` the daemon's default, "private",
+/// stays; asked of dockerd with curl as API 1.39).
+fn old_client_ipc_default(v: &mut Value) {
+    if let Some(hc) = v.get_mut("HostConfig").and_then(Value::as_object_mut) {
+        // A value of the wrong type is left for the typed decode to refuse.
+        let unset = match hc.get("IpcMode") {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.is_empty(),
+            Some(_) => false,
+        };
+        if unset {
+            hc.insert("IpcMode".into(), Value::String("shareable".into()));
+        }
+    }
 }
 
 /// Whether a create body sets any field of the container config proper:

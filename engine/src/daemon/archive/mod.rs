@@ -14,10 +14,8 @@
 //! operation and unmounted after (under the container's op lock, so a start
 //! cannot interleave).
 
-use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,6 +31,7 @@ use tokio::sync::mpsc;
 use crate::daemon::{Container, Daemon};
 
 mod mounts;
+mod tar_out;
 use crate::errdefs::EngineError;
 
 /// `X-Docker-Container-Path-Stat`, dockerd's `ContainerPathStat`.
@@ -375,7 +374,7 @@ pub async fn get(
             tx,
             buf: Vec::new(),
         };
-        write_tar(
+        tar_out::write_tar(
             Path::new(&abs),
             &name,
             meta.file_type().is_symlink() && !follow,
@@ -410,18 +409,7 @@ pub fn export(d: &Arc<Daemon>, c: &Arc<Container>, tx: mpsc::Sender<Bytes>) {
             tx,
             buf: Vec::new(),
         };
-        let mut b = tar::Builder::new(&mut w);
-        b.follow_symlinks(false);
-        let mut names: Vec<_> = fs::read_dir("/")?
-            .filter_map(Result::ok)
-            .map(|e| e.file_name())
-            .collect();
-        names.sort();
-        for name in names {
-            append_tree(&mut b, &Path::new("/").join(&name), Path::new(&name))?;
-        }
-        b.finish()?;
-        drop(b);
+        tar_out::write_root(&mut w)?;
         w.flush().map_err(EngineError::from)
     });
     tokio::spawn(async move {
@@ -429,69 +417,6 @@ pub fn export(d: &Arc<Daemon>, c: &Arc<Container>, tx: mpsc::Sender<Bytes>) {
             tracing::debug!(error = %e, "export stream ended early");
         }
     });
-}
-
-/// Writes `src` (inside the chroot) as a tar whose top entry is named
-/// `name` (dockerd rebases the entries on the requested path's base name).
-fn write_tar(src: &Path, name: &str, link_itself: bool, w: &mut impl Write) -> io::Result<()> {
-    let mut b = tar::Builder::new(w);
-    b.follow_symlinks(false);
-    let top = PathBuf::from(name);
-    if link_itself {
-        b.append_path_with_name(src, &top)?;
-    } else if fs::metadata(src)?.is_dir() {
-        append_dir_entry(&mut b, src, &top)?;
-        append_children(&mut b, src, &top)?;
-    } else {
-        b.append_path_with_name(src, &top)?;
-    }
-    b.finish()
-}
-
-fn append_dir_entry<W: Write>(b: &mut tar::Builder<W>, src: &Path, name: &Path) -> io::Result<()> {
-    let meta = fs::metadata(src)?;
-    let mut h = tar::Header::new_gnu();
-    h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-    h.set_entry_type(tar::EntryType::Directory);
-    h.set_size(0);
-    let mut n = name.as_os_str().as_bytes().to_vec();
-    if n.last() != Some(&b'/') {
-        n.push(b'/');
-    }
-    b.append_data(&mut h, Path::new(OsStr::from_bytes(&n)), io::empty())
-}
-
-fn append_children<W: Write>(b: &mut tar::Builder<W>, dir: &Path, name: &Path) -> io::Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir)?.filter_map(Result::ok).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let child_name = name.join(e.file_name());
-        append_tree(b, &dir.join(e.file_name()), &child_name)?;
-    }
-    Ok(())
-}
-
-/// One path and, for a directory, everything below it. Sockets are skipped
-/// (tar cannot hold them, dockerd skips them too).
-fn append_tree<W: Write>(b: &mut tar::Builder<W>, path: &Path, name: &Path) -> io::Result<()> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        // Gone meanwhile (a running container changes its files).
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    let ft = meta.file_type();
-    if ft.is_socket() {
-        return Ok(());
-    }
-    if ft.is_dir() {
-        append_dir_entry(b, path, name)?;
-        return append_children(b, path, name);
-    }
-    match b.append_path_with_name(path, name) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        r => r,
-    }
 }
 
 /// What `PUT /containers/{id}/archive` asks for.
@@ -514,11 +439,17 @@ pub async fn put(
     let readonly_root = c.record().host_config.readonly_rootfs;
     with_root(d.clone(), c.clone(), true, move |mounts| {
         let abs = absolute(&opts.path);
-        let meta = fs::metadata(&abs).map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT) => not_found(&opts.path, &opts.key),
-            _ => EngineError::System(format!("stat {}: {e}", opts.path)),
-        })?;
-        if !meta.is_dir() {
+        let meta = match fs::metadata(&abs) {
+            Ok(m) => Some(m),
+            // A file's path with a trailing "/" (`/etc/passwd/`): dockerd
+            // resolves the path without it and finds a file.
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => None,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                return Err(not_found(&opts.path, &opts.key))
+            }
+            Err(e) => return Err(EngineError::System(format!("stat {}: {e}", opts.path))),
+        };
+        if !meta.is_some_and(|m| m.is_dir()) {
             return Err(EngineError::System(
                 "extraction point is not a directory".into(),
             ));

@@ -77,16 +77,19 @@ pub async fn connect(
     let mut cfg = cfg.filter(|v| v.is_object()).unwrap_or_else(|| json!({}));
     check_static_ip(&n, &cfg)?;
     if !n.predefined() {
-        // dockerd keeps the short ID among the aliases given.
-        let short = c.id.get(..12).unwrap_or(&c.id).to_string();
-        if !cfg["Aliases"].is_array() {
-            cfg["Aliases"] = json!([]);
-        }
-        if let Some(a) = cfg["Aliases"].as_array_mut() {
-            if !a.iter().any(|x| x.as_str() == Some(short.as_str())) {
-                a.push(json!(short));
-            }
-        }
+        // dockerd keeps the short ID and the hostname among the aliases given.
+        let mut aliases: Vec<String> = cfg["Aliases"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let hostname = c.record().config.hostname.clone();
+        super::endpoint::add_implicit_aliases(&mut aliases, &c.id, &hostname);
+        cfg["Aliases"] = json!(aliases);
     }
     let previous = set_endpoint_config(&c, &n.name, Some(cfg));
     let (d2, c2, n2) = (d.clone(), c.clone(), n.clone());

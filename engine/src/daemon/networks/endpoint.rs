@@ -73,6 +73,19 @@ fn short_id(id: &str) -> String {
     id.get(..12).unwrap_or(id).to_string()
 }
 
+/// The aliases dockerd gives an endpoint on a user-defined network: those
+/// asked for, then the short ID and the container's hostname, each unless
+/// already there (20.10's `updateNetworkConfig`). The hostname is how a
+/// container with `--hostname` finds itself through the embedded DNS once
+/// its /etc/hosts lacks it (moby's `TestHostnameDnsResolution`).
+pub(crate) fn add_implicit_aliases(aliases: &mut Vec<String>, cid: &str, hostname: &str) {
+    for a in [short_id(cid), hostname.to_string()] {
+        if !a.is_empty() && !aliases.contains(&a) {
+            aliases.push(a);
+        }
+    }
+}
+
 /// Reserves the container's addresses on its bridge networks and returns
 /// the veths to make. On error nothing stays reserved.
 pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineError> {
@@ -242,11 +255,7 @@ pub fn reserve(n: &mut super::Network, cid: &str, rec: &Record) -> Result<Veth, 
         })
         .unwrap_or_default();
     if !n.predefined() {
-        // dockerd appends the short ID after the requested aliases.
-        let short = short_id(cid);
-        if !aliases.contains(&short) {
-            aliases.push(short);
-        }
+        add_implicit_aliases(&mut aliases, cid, &rec.config.hostname);
     }
     let mac_bytes = ipam::mac_of(ip);
     let host_veth = format!("veth{:07x}", rand::thread_rng().gen::<u32>() & 0xfff_ffff);

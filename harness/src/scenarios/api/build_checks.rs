@@ -10,7 +10,10 @@
 //!   contacted): 400 "\"foobar\": unknown operating system or architecture:
 //!   invalid argument";
 //! - every stage's final image is an `{"aux":{"ID":...}}` line: three for
-//!   three stages, the last one the built image.
+//!   three stages, the last one the built image;
+//! - a RUN that leaves a sparse file (64 MiB, one hole) commits, and the
+//!   next step sees the file whole (moby's `TestBuildWithHugeFile`, whose
+//!   8 GiB sparse file dockerd builds: "Successfully built").
 
 use serde_json::Value;
 
@@ -89,4 +92,26 @@ pub fn stage_ids(ctx: &Ctx) -> Outcome {
     })();
     clean(ctx, &b);
     result
+}
+
+/// A sparse file in a RUN step's changes: committed, and whole in the next.
+pub fn sparse_file(ctx: &Ctx) -> Outcome {
+    let img = ctx.image()?;
+    let size = 64 * 1024 * 1024;
+    let dockerfile = format!(
+        "FROM {}\nRUN [\"/probe\", \"sparse\", \"/big\", \"{size}\"]\nRUN [\"/probe\", \"stat\", \"/big\"]\n",
+        img.tag
+    );
+    let b = build(ctx, &[("Dockerfile", &dockerfile)], "")?;
+    let r = (|| {
+        ok_build(&b)?;
+        super::build_classic::want_line(
+            &b,
+            &format!("file mode=0644 size={size}"),
+            "the step after the one that made a sparse file stats it",
+        )?;
+        super::build_classic::want(&b, "Successfully built", "dockerd finishes the build")
+    })();
+    clean(ctx, &b);
+    r
 }

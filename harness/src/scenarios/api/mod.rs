@@ -76,6 +76,7 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
         build_checks::dockerfile_and_platform,
     ),
     ("build-stage-aux-ids", true, build_checks::stage_ids),
+    ("build-run-sparse-file", true, build_checks::sparse_file),
     (
         "build-copy-cache-by-content",
         true,

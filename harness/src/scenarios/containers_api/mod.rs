@@ -5,6 +5,7 @@
 
 mod archive;
 mod archive_created;
+mod archive_paths;
 mod create_checks;
 mod health;
 mod inspect_defaults;
@@ -36,6 +37,7 @@ pub fn scenarios() -> Vec<Scenario> {
     v.extend(logs::scenarios());
     v.extend(archive::scenarios());
     v.extend(archive_created::scenarios());
+    v.extend(archive_paths::scenarios());
     v.extend(old_clients::scenarios());
     v.extend(inspect_defaults::scenarios());
     v

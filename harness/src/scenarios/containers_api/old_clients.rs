@@ -11,7 +11,11 @@
 //!   `VolumeDriver`; `NetworkSettings` has no `Networks`;
 //! - inspect as 1.20: `Mounts` again, `Config` still has `MacAddress` and
 //!   `NetworkDisabled` but not `Cpuset`; no `Networks`;
-//! - from 1.21 on: today's shape.
+//! - from 1.21 on: today's shape;
+//! - create as API 1.39 with a `HostConfig` that sets no `IpcMode`: inspect
+//!   shows `IpcMode: "shareable"` (clients before 1.40 knew it as the
+//!   default); with no `HostConfig` at all, or as 1.40 and later,
+//!   "private" (moby's `TestIpcModeOlderClient`).
 
 use super::Made;
 use crate::client::{enc, Req};
@@ -32,6 +36,12 @@ pub fn scenarios() -> Vec<Scenario> {
             "inspect-old-versions",
             true,
             inspect_old_versions,
+        ),
+        scenario(
+            "containers-api",
+            "create-ipc-mode-old-client",
+            true,
+            ipc_mode_old_client,
         ),
     ]
 }
@@ -133,6 +143,40 @@ fn inspect_old_versions(ctx: &Ctx) -> Outcome {
     let v21 = inspect_as(ctx, "1.21", &id)?;
     if has(&v21["Config"], "NetworkDisabled") || !has(&v21["NetworkSettings"], "Networks") {
         return Err(fail("as 1.21 dockerd shows today's shape (no Config.NetworkDisabled, NetworkSettings.Networks)"));
+    }
+    Ok(())
+}
+
+fn ipc_mode_old_client(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    for (version, host_config, want) in [
+        ("1.39", Some(json!({"AutoRemove": false})), "shareable"),
+        ("1.39", Some(json!({"IpcMode": ""})), "shareable"),
+        ("1.39", None, "private"),
+        ("1.39", Some(json!({"IpcMode": "private"})), "private"),
+        ("1.40", Some(json!({"AutoRemove": false})), "private"),
+    ] {
+        let mut cfg = ctx.probe_config(&["exit", "0"])?;
+        if let Some(hc) = &host_config {
+            cfg["HostConfig"] = hc.clone();
+        }
+        let resp = ctx.send(
+            Req::post(format!("/v{version}/containers/create"))
+                .unversioned()
+                .json(cfg),
+        )?;
+        expect_status(&resp, 201, &format!("create as API {version}"))?;
+        let id = json_body(&resp, "create")?["Id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        made.ids.push(id.clone());
+        let got = inspect_as(ctx, version, &id)?["HostConfig"]["IpcMode"].clone();
+        if got != json!(want) {
+            return Err(fail(format!(
+                "created as API {version} with HostConfig {host_config:?}: IpcMode {got}; dockerd: {want:?}"
+            )));
+        }
     }
     Ok(())
 }
