@@ -38,7 +38,7 @@ fn gather_err(path: &str, reason: impl std::fmt::Display) -> EngineError {
 }
 
 /// Go's text for an errno: strerror, lower-cased first letter.
-fn errno_text(e: &std::io::Error) -> String {
+pub(super) fn errno_text(e: &std::io::Error) -> String {
     let text = e
         .raw_os_error()
         .map(|n| nix::errno::Errno::from_raw(n).desc().to_string())
