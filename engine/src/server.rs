@@ -12,6 +12,7 @@
 //!   client holds only its own connection task, never the listener, and is
 //!   dropped in bounded time.
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,11 +176,16 @@ impl Default for ServeOptions {
 }
 
 /// Serves one connection until it closes.
-async fn serve_conn<I>(io: I, daemon: Arc<Daemon>, opts: ServeOptions)
+async fn serve_conn<I>(io: I, daemon: Arc<Daemon>, opts: ServeOptions, fd: Option<RawFd>)
 where
     I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let svc = service_fn(move |req| crate::api::handle(daemon.clone(), req));
+    let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        if let Some(fd) = fd {
+            req.extensions_mut().insert(crate::api::ConnFd(fd));
+        }
+        crate::api::handle(daemon.clone(), req)
+    });
     let conn = hyper::server::conn::http1::Builder::new()
         // Without a timer hyper enforces no header timeout at all: a client
         // that never finishes its headers would hold the connection forever.
@@ -247,7 +253,8 @@ pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, opts: ServeOpt
                 match &l {
                     Listener::Unix(u, _) => match u.accept().await {
                         Ok((s, _)) => {
-                            tokio::spawn(serve_conn(s, daemon.clone(), opts));
+                            let fd = s.as_raw_fd();
+                            tokio::spawn(serve_conn(s, daemon.clone(), opts, Some(fd)));
                         }
                         Err(e) => accept_error(e).await,
                     },
@@ -259,7 +266,8 @@ pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, opts: ServeOpt
                             let _ = set_keepalive(&s);
                             match tls {
                                 None => {
-                                    tokio::spawn(serve_conn(s, daemon.clone(), opts));
+                                    let fd = s.as_raw_fd();
+                                    tokio::spawn(serve_conn(s, daemon.clone(), opts, Some(fd)));
                                 }
                                 Some(acceptor) => {
                                     tokio::spawn(serve_tls(
@@ -291,7 +299,8 @@ async fn serve_tls(
     opts: ServeOptions,
 ) {
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(s)).await {
-        Ok(Ok(tls)) => serve_conn(tls, daemon, opts).await,
+        // Under TLS the socket holds ciphertext: no hijack wait (see ConnFd).
+        Ok(Ok(tls)) => serve_conn(tls, daemon, opts, None).await,
         Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
     }

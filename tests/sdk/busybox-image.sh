@@ -7,7 +7,8 @@
 #
 # Needs `busybox` on the host (Debian: apt-get install busybox-static) and
 # a docker CLI pointed (DOCKER_HOST) at the daemon to load into. Every image
-# gets the label shipshape.sdk=1 so it can be found and removed afterwards.
+# gets the label shipshape.sdk=$SDK_RUN (default 1) so that it, and what is
+# made from it, can be found and removed afterwards by the run that made it.
 set -eu
 [ $# -gt 0 ] || set -- busybox:latest
 bb=$(command -v busybox) || { echo "busybox-static is not installed" >&2; exit 1; }
@@ -26,6 +27,6 @@ first=$1
 shift
 tar -C "$root" --numeric-owner --owner=0 --group=0 -c . | docker import \
     -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c 'CMD ["sh"]' -c 'LABEL shipshape.sdk=1' - "$first" >/dev/null
+    -c 'CMD ["sh"]' -c "LABEL shipshape.sdk=${SDK_RUN:-1}" - "$first" >/dev/null
 for t in "$@"; do docker tag "$first" "$t"; done
 echo "$first $*"

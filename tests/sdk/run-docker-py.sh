@@ -18,8 +18,18 @@
 #   they existed before.
 # * docker-py 6.1.3 needs requests<2.32 ("Not supported URL scheme
 #   http+docker" otherwise).
-# * Afterwards the containers and images the tests left (they inherit the
-#   stand-ins' label shipshape.sdk=1) are removed.
+# * Afterwards the containers and images the tests left are removed: they
+#   inherit the stand-ins' label shipshape.sdk=<this run's id>, so a run
+#   removes only what came from the stand-ins it made itself, never another
+#   run's (several may share a daemon). When the stand-ins existed before,
+#   the run removes nothing of theirs and lists what the tests left.
+# * On a shared daemon (SDK_SHARED=1, e.g. the machine's dockerd), tests
+#   that prune are deselected: a prune removes every stopped container,
+#   unused image, volume or network on the daemon, others' included.
+# * Tests that make the daemon contact Docker Hub (pulls, even of an image
+#   it has; `inspect_distribution`; running an image it lacks) are always
+#   deselected: dockerd would look up registry-1.docker.io through the
+#   host's resolver, and nothing here may leave loopback.
 # * Swarm, service, secret, config, node and plugin tests are left out: they
 #   turn the daemon into a swarm manager or install plugins from Docker Hub,
 #   which a shared daemon must not do and this machine cannot reach.
@@ -52,6 +62,8 @@ if [ ! -d "$src/tests/integration" ]; then
 fi
 
 export DOCKER_HOST="$host"
+SDK_RUN=${SDK_RUN:-run-$$-$(date +%s)}
+export SDK_RUN
 made=""
 for t in busybox:latest alpine:3.10 alpine:latest; do
     if ! docker image inspect "$t" >/dev/null 2>&1; then
@@ -66,9 +78,9 @@ docker image inspect isolation:latest >/dev/null 2>&1 || leftover="isolation:lat
 cleanup() {
     # What the tests left: containers and images from the stand-ins carry
     # their label (shipshape.sdk=1); then the stand-ins this run made.
-    docker ps -aq --filter label=shipshape.sdk=1 | xargs -r docker rm -f -v >/dev/null 2>&1 || true
-    for id in $(docker images -q --filter label=shipshape.sdk=1 --filter dangling=false) \
-              $(docker images -q --filter label=shipshape.sdk=1 --filter dangling=true); do
+    docker ps -aq --filter "label=shipshape.sdk=$SDK_RUN" | xargs -r docker rm -f -v >/dev/null 2>&1 || true
+    for id in $(docker images -q --filter "label=shipshape.sdk=$SDK_RUN" --filter dangling=false) \
+              $(docker images -q --filter "label=shipshape.sdk=$SDK_RUN" --filter dangling=true); do
         keep=no
         for t in busybox:latest alpine:3.10 alpine:latest; do
             case " $made " in *" $t "*) ;; *)
@@ -78,6 +90,9 @@ cleanup() {
         [ $keep = yes ] || docker rmi -f "$id" >/dev/null 2>&1 || true
     done
     for t in $made $leftover; do docker rmi -f "$t" >/dev/null 2>&1 || true; done
+    if [ -z "$made" ]; then
+        echo "note: the stand-in images existed before this run; what the tests made from them is left to the run that made them" >&2
+    fi
 }
 trap cleanup EXIT
 
@@ -97,8 +112,27 @@ for f in tests/integration/*_test.py; do
     *) files="$files $f" ;;
     esac
 done
+deselect=""
+[ "${SDK_SHARED:-0}" = 1 ] && deselect="not prune"
+hub=""
+for t in api_image_test.py::PullImageTest::test_pull \
+         api_image_test.py::PullImageTest::test_pull_streaming \
+         api_image_test.py::ImportImageTest::test_get_load_image \
+         api_image_test.py::PruneImagesTest::test_prune_images \
+         api_image_test.py::InspectDistributionTest::test_inspect_distribution \
+         models_images_test.py::ImageCollectionTest::test_list \
+         models_images_test.py::ImageCollectionTest::test_list_with_repository \
+         models_images_test.py::ImageCollectionTest::test_pull \
+         models_images_test.py::ImageCollectionTest::test_pull_with_tag \
+         models_images_test.py::ImageCollectionTest::test_pull_with_sha \
+         models_images_test.py::ImageCollectionTest::test_pull_multiple \
+         models_images_test.py::ImageTest::test_tag_and_remove \
+         models_containers_test.py::ContainerCollectionTest::test_run_with_image_that_does_not_exist; do
+    hub="$hub --deselect tests/integration/$t"
+done
 # shellcheck disable=SC2086 # one word per file
 "$WORK/venv/bin/pytest" $files tests/integration/credentials \
+    ${deselect:+-k "$deselect"} $hub \
     -p no:cacheprovider \
     --timeout="${TEST_TIMEOUT:-120}" -q -o addopts= \
     --junitxml="$OUT/junit.xml" "$@" >"$OUT/pytest.log" 2>&1

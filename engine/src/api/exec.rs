@@ -56,6 +56,7 @@ pub(crate) struct StartRequest {
 /// `POST /exec/{id}/start`.
 pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, EngineError> {
     let on_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    let conn = req.extensions().get::<crate::api::ConnFd>().copied();
     // dockerd decodes the (required) body before it looks the exec up.
     let bytes = read_start_body(&mut req).await?;
     let sr: StartRequest = super::body::json::decode_required(&bytes)?;
@@ -84,7 +85,7 @@ pub async fn start(ctx: &Ctx, id: &str, mut req: Request) -> Result<Response, En
     let content_type = stream_content_type(ctx.version, sr.tty);
     let daemon = ctx.daemon.clone();
     if let Some(on_upgrade) = on_upgrade {
-        return Ok(hijack(on_upgrade, content_type, move |io| {
+        return Ok(hijack(on_upgrade, conn, content_type, move |io| {
             session(io, daemon, e, sr)
         }));
     }

@@ -34,6 +34,13 @@ use hyper::{Method, StatusCode};
 pub use body::{empty, json, json_status, no_content, Body, Request, Response};
 pub use query::Query;
 
+/// The raw socket a request came in on (unix and plain TCP connections),
+/// put in the request's extensions by the server: a hijacked stream uses
+/// it to see when the client has read the `101` (see
+/// `containers::attach::hijack`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnFd(pub std::os::fd::RawFd);
+
 use crate::daemon::Daemon;
 use crate::errdefs::EngineError;
 use crate::version::{ApiVersion, MAX_API_VERSION, MAX_API_VERSION_STR, MIN_API_VERSION};

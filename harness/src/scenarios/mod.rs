@@ -30,6 +30,7 @@ pub mod network_props;
 pub mod protocol;
 pub mod registry;
 pub mod run_options;
+pub mod run_resources;
 pub mod runtime;
 pub mod schema;
 pub mod security;

@@ -4,8 +4,8 @@
 use super::{
     api, attach_api, containers, containers_api, distribution, errors, exec_identity, hostile,
     hygiene, image_api, image_ops, images, model, network, network_api, network_connect,
-    network_dns, network_ipv6, network_props, protocol, run_options, runtime, schema, security,
-    seed, snapshots, streams, system,
+    network_dns, network_ipv6, network_props, protocol, run_options, run_resources, runtime, schema,
+    security, seed, snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -61,6 +61,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(attach_api::scenarios());
     v.extend(runtime::scenarios());
     v.extend(run_options::scenarios());
+    v.extend(run_resources::scenarios());
     // coverage (issue 13): operations nothing else sent
     v.extend(image_ops::scenarios());
     v.extend(image_api::scenarios());

@@ -127,6 +127,43 @@ pub struct Resources {
     pub cpuset_cpus: Option<String>,
     /// Memory nodes the group may allocate from.
     pub cpuset_mems: Option<String>,
+    /// v1 `memory.swappiness` (0..=100). v2 has no such file: dockerd
+    /// discards the setting there at create, and so does the daemon.
+    pub memory_swappiness: Option<u64>,
+    /// v1 `memory.oom_control` = 1. v2 cannot disable the OOM killer
+    /// (discarded at create, as dockerd does).
+    pub oom_kill_disable: bool,
+    /// Block I/O weights and throttles.
+    pub blkio: Blkio,
+}
+
+/// Block I/O settings (`--blkio-weight`, `--blkio-weight-device`,
+/// `--device-{read,write}-{bps,iops}`), devices by number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blkio {
+    /// Relative weight, 10..=1000.
+    pub weight: Option<u16>,
+    pub weight_device: Vec<DeviceValue>,
+    /// Bytes per second.
+    pub read_bps: Vec<DeviceValue>,
+    pub write_bps: Vec<DeviceValue>,
+    /// Operations per second.
+    pub read_iops: Vec<DeviceValue>,
+    pub write_iops: Vec<DeviceValue>,
+}
+
+/// A per-device value, written as the kernel reads it: `MAJ:MIN VALUE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceValue {
+    pub major: u64,
+    pub minor: u64,
+    pub value: u64,
+}
+
+impl std::fmt::Display for DeviceValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{} {}", self.major, self.minor, self.value)
+    }
 }
 
 /// One block device counter (`blkio.throttle.io_service_bytes` and friends).

@@ -119,6 +119,17 @@ impl Backend for V1 {
                 (None, None) => {}
             }
         }
+        if let Some(d) = self.dir("memory") {
+            if let Some(v) = r.memory_swappiness {
+                write(d, "memory.swappiness", &v.to_string())?;
+            }
+            if r.oom_kill_disable {
+                write(d, "memory.oom_control", "1")?;
+            }
+        }
+        if let Some(d) = self.dir("blkio") {
+            apply_blkio(d, &r.blkio)?;
+        }
         if let (Some(d), Some(p)) = (self.dir("pids"), r.pids) {
             write(d, "pids.max", &limit_or_max(p))?;
         }
@@ -217,6 +228,32 @@ impl Backend for V1 {
     }
 }
 
+/// Weights go to CFQ's `blkio.weight*` where the kernel has them, else to
+/// BFQ's `blkio.bfq.weight*` (as runc picks); throttles one device per
+/// write, as the kernel takes them.
+fn apply_blkio(d: &Path, b: &super::Blkio) -> io::Result<()> {
+    let (weight, weight_device) = if d.join("blkio.weight").exists() {
+        ("blkio.weight", "blkio.weight_device")
+    } else {
+        ("blkio.bfq.weight", "blkio.bfq.weight_device")
+    };
+    if let Some(w) = b.weight {
+        write(d, weight, &w.to_string())?;
+    }
+    for (file, list) in [
+        (weight_device, &b.weight_device),
+        ("blkio.throttle.read_bps_device", &b.read_bps),
+        ("blkio.throttle.write_bps_device", &b.write_bps),
+        ("blkio.throttle.read_iops_device", &b.read_iops),
+        ("blkio.throttle.write_iops_device", &b.write_iops),
+    ] {
+        for dv in list {
+            write(d, file, &dv.to_string())?;
+        }
+    }
+    Ok(())
+}
+
 /// v1 blkio lines: "MAJ:MIN Op value" (the "Total N" line is skipped).
 fn read_blkio(dir: &Path, file: &str) -> Vec<BlkioEntry> {
     read_trim(dir, file)
@@ -296,6 +333,50 @@ mod tests {
         assert!(cg.is_frozen());
         cg.thaw().unwrap();
         assert!(!cg.is_frozen());
+    }
+
+    #[test]
+    fn v1_swappiness_oom_and_blkio() {
+        let t = v1_tree();
+        fs::create_dir_all(t.path().join("blkio")).unwrap();
+        let cg = Cgroup::new(t.path(), "b");
+        cg.create().unwrap();
+        let dv = |value| DeviceValue {
+            major: 254,
+            minor: 0,
+            value,
+        };
+        cg.apply(&Resources {
+            memory_swappiness: Some(30),
+            oom_kill_disable: true,
+            blkio: Blkio {
+                weight: Some(300),
+                weight_device: vec![dv(400)],
+                read_bps: vec![dv(1_048_576)],
+                write_iops: vec![dv(200)],
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        let read = |p: &str| fs::read_to_string(t.path().join(p)).unwrap();
+        assert_eq!(read("memory/b/memory.swappiness"), "30");
+        assert_eq!(read("memory/b/memory.oom_control"), "1");
+        // No CFQ blkio.weight in the group: BFQ's files, as runc picks.
+        assert_eq!(read("blkio/b/blkio.bfq.weight"), "300");
+        assert_eq!(read("blkio/b/blkio.bfq.weight_device"), "254:0 400");
+        assert_eq!(
+            read("blkio/b/blkio.throttle.read_bps_device"),
+            "254:0 1048576"
+        );
+        assert_eq!(
+            read("blkio/b/blkio.throttle.write_iops_device"),
+            "254:0 200"
+        );
+        assert!(!t
+            .path()
+            .join("blkio/b/blkio.throttle.write_bps_device")
+            .exists());
     }
 
     #[test]

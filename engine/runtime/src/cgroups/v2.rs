@@ -36,6 +36,53 @@ impl V2 {
     }
 }
 
+/// Block I/O on v2, as runc writes it: weights to BFQ's `io.bfq.weight`
+/// when the kernel has it (same 10..1000 scale as v1), else to
+/// `io.weight` converted to its 1..10000 scale; throttles to `io.max`, one
+/// key per write (`MAJ:MIN rbps=N`).
+fn apply_io(d: &Path, b: &super::Blkio) -> io::Result<()> {
+    let bfq = d.join("io.bfq.weight").exists();
+    let scale = |w: u64| {
+        if bfq {
+            w
+        } else {
+            1 + (w.clamp(10, 1000) - 10) * 9999 / 990
+        }
+    };
+    let file = if bfq { "io.bfq.weight" } else { "io.weight" };
+    if let Some(w) = b.weight {
+        let w = scale(u64::from(w));
+        let value = if bfq {
+            w.to_string()
+        } else {
+            format!("default {w}")
+        };
+        write(d, file, &value)?;
+    }
+    for dv in &b.weight_device {
+        write(
+            d,
+            file,
+            &format!("{}:{} {}", dv.major, dv.minor, scale(dv.value)),
+        )?;
+    }
+    for (key, list) in [
+        ("rbps", &b.read_bps),
+        ("wbps", &b.write_bps),
+        ("riops", &b.read_iops),
+        ("wiops", &b.write_iops),
+    ] {
+        for dv in list {
+            write(
+                d,
+                "io.max",
+                &format!("{}:{} {key}={}", dv.major, dv.minor, dv.value),
+            )?;
+        }
+    }
+    Ok(())
+}
+
 impl Backend for V2 {
     fn version(&self) -> Version {
         Version::V2
@@ -79,6 +126,7 @@ impl Backend for V2 {
         if let Some(p) = r.pids {
             write(d, "pids.max", &limit_or_max(p))?;
         }
+        apply_io(d, &r.blkio)?;
         if let Some(c) = &r.cpuset_cpus {
             write(d, "cpuset.cpus", c)?;
         }
@@ -365,5 +413,31 @@ mod tests {
         assert_eq!(read("cpu.max"), "50000 100000");
         cg.freeze().unwrap();
         assert_eq!(read("cgroup.freeze"), "1");
+    }
+
+    #[test]
+    fn v2_io_weight_and_throttles() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("cgroup.controllers"), "io").unwrap();
+        let cg = Cgroup::new(t.path(), "io");
+        cg.create().unwrap();
+        let dv = |value| DeviceValue {
+            major: 8,
+            minor: 0,
+            value,
+        };
+        cg.apply(&Resources {
+            blkio: Blkio {
+                weight: Some(1000),
+                write_bps: vec![dv(2_097_152)],
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        let read = |p: &str| fs::read_to_string(t.path().join("io").join(p)).unwrap();
+        // Without BFQ: io.weight on its 1..10000 scale (1000 -> 10000).
+        assert_eq!(read("io.weight"), "default 10000");
+        assert_eq!(read("io.max"), "8:0 wbps=2097152");
     }
 }

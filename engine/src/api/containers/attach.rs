@@ -81,8 +81,10 @@ pub async fn attach(ctx: &Ctx, key: &str, mut req: Request) -> Result<Response, 
     let content_type = stream_content_type(ctx.version, want.tty);
 
     if wants_upgrade(req.headers()) {
+        let conn = req.extensions().get::<crate::api::ConnFd>().copied();
         return Ok(hijack(
             hyper::upgrade::on(&mut req),
+            conn,
             content_type,
             move |io| session(io, c, want, output, keys),
         ));
@@ -207,10 +209,9 @@ pub(super) async fn write_output(
 ) -> std::io::Result<()> {
     if want.logs {
         let path = c.log_path();
-        let entries = tokio::task::spawn_blocking(move || logs::read_from(&path, 0))
+        let entries = tokio::task::spawn_blocking(move || logs::read_all(&path))
             .await
-            .map_err(std::io::Error::other)??
-            .0;
+            .map_err(std::io::Error::other)??;
         for e in entries.into_iter().filter(|e| want.stream_wanted(e.stream)) {
             write_chunk(w, want, e.stream, &e.bytes).await?;
         }
@@ -272,8 +273,16 @@ pub(crate) async fn send_chunk(
 /// Answers `101 Switching Protocols` (`Upgrade: tcp`, as dockerd) and runs
 /// `session` on the raw connection once hyper hands it over. Shared by
 /// attach and exec start.
+///
+/// The stream starts only once the client has read the `101` (or after
+/// [`HEADERS_READ_WAIT`]): a client that reads the answer through a
+/// buffered HTTP parser and then takes over the raw socket (docker-py:
+/// `http.client`, then the socket) keeps whatever came in the same read as
+/// the headers in that parser's buffer, where nobody reads it. A fast exec
+/// wrote all of its output right behind the headers and it was lost.
 pub(crate) fn hijack<F, Fut>(
     on_upgrade: OnUpgrade,
+    conn: Option<crate::api::ConnFd>,
     content_type: &'static str,
     session: F,
 ) -> Response
@@ -281,10 +290,38 @@ where
     F: FnOnce(TokioIo<Upgraded>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let session = move |io: TokioIo<Upgraded>| async move {
+        if let Some(fd) = conn {
+            headers_read(fd).await;
+        }
+        session(io).await
+    };
     let mut resp = switch_protocols(on_upgrade, "tcp", session);
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
+}
+
+/// The longest a hijacked stream waits for its client to read the `101`.
+const HEADERS_READ_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits until the connection's send queue is empty: the client has read
+/// everything sent so far, the `101` included (unix sockets: the bytes not
+/// yet read by the peer; TCP: not yet acknowledged, which on loopback comes
+/// as soon as they are received).
+async fn headers_read(conn: crate::api::ConnFd) {
+    let deadline = tokio::time::Instant::now() + HEADERS_READ_WAIT;
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int through the pointer,
+        // which points at a live local; the fd belongs to the connection,
+        // which the upgraded stream (held by the caller) keeps open.
+        let rc = unsafe { libc::ioctl(conn.0, libc::TIOCOUTQ, &mut queued as *mut libc::c_int) };
+        if rc != 0 || queued == 0 || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
 }
 
 /// Answers `101 Switching Protocols` to `protocol` and runs `session` on

@@ -10,6 +10,10 @@
 //! * 1.20: `Mounts` as today, `Config` carries `MacAddress`,
 //!   `NetworkDisabled`, `ExposedPorts` and `VolumeDriver`;
 //! * both: `NetworkSettings` has no `Networks` map.
+//!
+//! And the create body as old clients (and docker-py without a host
+//! config: `"HostConfig": null`) send it: HostConfig fields at the top
+//! level, which dockerd still reads (see [`top_level_host_config`]).
 
 use serde_json::{json, Map, Value};
 
@@ -58,6 +62,131 @@ pub fn inspect_for_version(v: &mut Value, version: ApiVersion) {
     }
 }
 
+/// HostConfig's fields (API 1.41, Resources included): moby's
+/// `ContainerConfigWrapper` embeds a HostConfig, so these decode from the
+/// top level of a create body too. No Config field shares a name.
+const HOST_CONFIG_FIELDS: &[&str] = &[
+    "Binds",
+    "ContainerIDFile",
+    "LogConfig",
+    "NetworkMode",
+    "PortBindings",
+    "RestartPolicy",
+    "AutoRemove",
+    "VolumeDriver",
+    "VolumesFrom",
+    "CapAdd",
+    "CapDrop",
+    "CgroupnsMode",
+    "Dns",
+    "DnsOptions",
+    "DnsSearch",
+    "ExtraHosts",
+    "GroupAdd",
+    "IpcMode",
+    "Cgroup",
+    "Links",
+    "OomScoreAdj",
+    "PidMode",
+    "Privileged",
+    "PublishAllPorts",
+    "ReadonlyRootfs",
+    "SecurityOpt",
+    "StorageOpt",
+    "Tmpfs",
+    "UTSMode",
+    "UsernsMode",
+    "ShmSize",
+    "Sysctls",
+    "Runtime",
+    "ConsoleSize",
+    "Isolation",
+    "MaskedPaths",
+    "ReadonlyPaths",
+    "Mounts",
+    "Init",
+    "CpuShares",
+    "Memory",
+    "CgroupParent",
+    "BlkioWeight",
+    "BlkioWeightDevice",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+    "CpusetCpus",
+    "CpusetMems",
+    "Devices",
+    "DeviceCgroupRules",
+    "DeviceRequests",
+    "KernelMemory",
+    "KernelMemoryTCP",
+    "MemoryReservation",
+    "MemorySwap",
+    "MemorySwappiness",
+    "NanoCpus",
+    "OomKillDisable",
+    "PidsLimit",
+    "Ulimits",
+    "CpuCount",
+    "CpuPercent",
+    "IOMaximumIOps",
+    "IOMaximumBandwidth",
+];
+
+/// Whether a create body's top-level key is a HostConfig field (so not one
+/// of the container's config proper).
+pub fn is_host_config_field(key: &str) -> bool {
+    HOST_CONFIG_FIELDS.contains(&key)
+}
+
+/// The fields a `HostConfig` object takes from the top level when it has
+/// them at zero (moby's `getHostConfig`).
+const INHERITED: &[&str] = &["Memory", "MemorySwap", "CpuShares", "CpusetCpus"];
+
+fn is_zero(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+        Some(Value::String(s)) => s.is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// A create body's host config as dockerd reads it: with no `HostConfig`
+/// (or `null`), the HostConfig fields found at the top level; with one,
+/// that object, its zero `Memory`, `MemorySwap`, `CpuShares` and
+/// `CpusetCpus` taken from the top level. Top-level fields stay where they
+/// are (the typed decode ignores them).
+pub fn top_level_host_config(body: &mut Value) {
+    let Some(obj) = body.as_object_mut() else {
+        return;
+    };
+    let top: Map<String, Value> = HOST_CONFIG_FIELDS
+        .iter()
+        .filter_map(|k| obj.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect();
+    if top.is_empty() {
+        return;
+    }
+    match obj.get_mut("HostConfig") {
+        Some(Value::Object(inner)) => {
+            for k in INHERITED {
+                if is_zero(inner.get(*k)) && !is_zero(top.get(*k)) {
+                    inner.insert(k.to_string(), top[*k].clone());
+                }
+            }
+        }
+        _ => {
+            obj.insert("HostConfig".into(), Value::Object(top));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +222,26 @@ mod tests {
         let mut now = current();
         inspect_for_version(&mut now, ApiVersion(1, 21));
         assert_eq!(now, current());
+    }
+}
+
+#[cfg(test)]
+mod top_level_tests {
+    use super::*;
+
+    #[test]
+    fn top_level_fields_make_the_host_config() {
+        let mut b = json!({"Image": "x", "HostConfig": null, "Memory": 64, "Binds": ["/a:/b"]});
+        top_level_host_config(&mut b);
+        assert_eq!(b["HostConfig"], json!({"Memory": 64, "Binds": ["/a:/b"]}));
+        let mut b = json!({"Image": "x", "HostConfig": {"Privileged": false}, "Privileged": true, "CpuShares": 512});
+        top_level_host_config(&mut b);
+        assert_eq!(
+            b["HostConfig"],
+            json!({"Privileged": false, "CpuShares": 512})
+        );
+        let mut b = json!({"Image": "x"});
+        top_level_host_config(&mut b);
+        assert_eq!(b.get("HostConfig"), None);
     }
 }

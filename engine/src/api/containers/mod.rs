@@ -27,6 +27,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     let bytes = read_json_body(req).await?;
     // dockerd 20.10 answers 500 to a body it cannot decode.
     let mut value: Value = json_body::decode(&bytes).map_err(JsonBodyError::internal)?;
+    legacy::top_level_host_config(&mut value);
     if !has_config(&value) {
         return Err(EngineError::InvalidParameter(
             "Config cannot be empty in order to create a container".into(),
@@ -75,9 +76,9 @@ fn old_client_ipc_default(v: &mut Value) {
 fn has_config(v: &Value) -> bool {
     match v {
         Value::Null => false,
-        Value::Object(m) => m
-            .keys()
-            .any(|k| k != "HostConfig" && k != "NetworkingConfig"),
+        Value::Object(m) => m.keys().any(|k| {
+            k != "HostConfig" && k != "NetworkingConfig" && !legacy::is_host_config_field(k)
+        }),
         // Not an object: let the typed decode say what is wrong.
         _ => true,
     }
@@ -478,6 +479,12 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
             "Bad parameters: you must choose at least one stream".into(),
         ));
     }
+    if !crate::daemon::containers::log_driver::readable(c.record().host_config.log_config.as_ref())
+    {
+        return Err(EngineError::NotImplemented(
+            "configured logging driver does not support reading".into(),
+        ));
+    }
     let follow = q.flag("follow");
     let timestamps = q.flag("timestamps");
     let tty = c.record().config.tty;
@@ -489,17 +496,17 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let path = c.log_path();
     tokio::spawn(async move {
         let mut changed = c.hub.log_changed.subscribe();
-        let mut offset = 0u64;
+        let mut cursor = logs::Cursor::default();
         let mut first = true;
         loop {
             changed.mark_unchanged();
             let running = c.is_running();
             let read = {
                 let path = path.clone();
-                tokio::task::spawn_blocking(move || logs::read_from(&path, offset)).await
+                tokio::task::spawn_blocking(move || logs::read_since(&path, cursor)).await
             };
             let Ok(Ok((entries, next))) = read else { break };
-            offset = next;
+            cursor = next;
             let entries = if first {
                 filter.apply(entries)
             } else {

@@ -113,13 +113,19 @@ pub fn validate(hc: &HostConfig) -> Result<(), EngineError> {
     if hc.cpu_quota > 0 && hc.cpu_quota < 1000 {
         return bad("CPU cfs quota can not be less than 1ms (i.e. 1000)");
     }
-    if let Some(v) = hc.memory_swappiness.filter(|v| *v != -1) {
+    // A swappiness the host cannot take is discarded at create (see
+    // `warnings`) before dockerd checks its range.
+    if let Some(v) = hc
+        .memory_swappiness
+        .filter(|v| *v != -1 && swappiness_supported())
+    {
         if !(0..=100).contains(&v) {
             return Err(EngineError::InvalidParameter(format!(
                 "Invalid value: {v}, valid memory swappiness range is 0-100"
             )));
         }
     }
+    super::blkio::validate(hc)?;
     check_cpuset(
         &hc.cpuset_cpus,
         "cpus",
@@ -193,23 +199,43 @@ pub fn normalize(hc: &mut HostConfig, raw: &mut Value) {
     }
 }
 
+/// Whether the host's memory cgroup has `memory.swappiness` (v1 only, as
+/// dockerd's sysinfo reads it).
+fn swappiness_supported() -> bool {
+    let root = Path::new(DEFAULT_ROOT);
+    shipshape_runtime::cgroups::detect(root) == Version::V1
+        && root.join("memory/memory.swappiness").exists()
+}
+
 /// dockerd's warnings at create for settings the host cannot honour (or
-/// that are risky), with what it then stores: a block I/O weight without
-/// `blkio.weight` on the host is discarded.
+/// that are risky), in its order, with what it then stores: a setting the
+/// host's cgroups lack (cgroup v2 has neither swappiness nor a way to
+/// disable the OOM killer; block I/O: see `blkio`) is discarded.
 pub fn warnings(hc: &mut HostConfig, raw: &mut Value) -> Vec<String> {
     let mut out = Vec::new();
+    let mut set = |key: &str, v: Value| {
+        if let Some(o) = raw.as_object_mut() {
+            o.insert(key.into(), v);
+        }
+    };
+    if hc.oom_kill_disable.is_some() && !host_support().1.oom_kill_disable {
+        if hc.oom_kill_disable == Some(true) {
+            out.push(
+                "Your kernel does not support OomKillDisable. OomKillDisable discarded.".into(),
+            );
+        }
+        hc.oom_kill_disable = None;
+        set("OomKillDisable", Value::Null);
+    }
     if hc.oom_kill_disable == Some(true) && hc.memory == 0 {
         out.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".to_string());
     }
-    let weight_file = Path::new(DEFAULT_ROOT).join("blkio/blkio.weight");
-    let v2 = shipshape_runtime::cgroups::detect(Path::new(DEFAULT_ROOT)) == Version::V2;
-    if hc.blkio_weight > 0 && !v2 && !weight_file.exists() {
-        out.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".to_string());
-        hc.blkio_weight = 0;
-        if let Some(o) = raw.as_object_mut() {
-            o.insert("BlkioWeight".into(), Value::from(0));
-        }
+    if hc.memory_swappiness.is_some_and(|v| v != -1) && !swappiness_supported() {
+        out.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".into());
+        hc.memory_swappiness = None;
+        set("MemorySwappiness", Value::Null);
     }
+    super::blkio::warnings(hc, raw, &mut out);
     out
 }
 
@@ -230,6 +256,10 @@ pub fn resources(hc: &HostConfig) -> Resources {
         cpu_period: pos(hc.cpu_period).map(|v| v as u64),
         cpuset_cpus: Some(hc.cpuset_cpus.clone()).filter(|s| !s.is_empty()),
         cpuset_mems: Some(hc.cpuset_mems.clone()).filter(|s| !s.is_empty()),
+        // -1 (the CLI's default) leaves the host's value.
+        memory_swappiness: hc.memory_swappiness.and_then(|v| u64::try_from(v).ok()),
+        oom_kill_disable: hc.oom_kill_disable == Some(true),
+        blkio: Default::default(),
     };
     if hc.nano_cpus > 0 {
         // As dockerd: a 100 ms period and the matching quota.
@@ -244,9 +274,10 @@ pub fn resources(hc: &HostConfig) -> Resources {
 /// container that asks for no limit still runs (unlimited, unaccounted).
 pub fn prepare(id: &str, hc: &HostConfig) -> Result<Vec<PathBuf>, EngineError> {
     let cg = cgroup(id);
-    let res = resources(hc);
+    let mut res = resources(hc);
     // Before anything is made: a missing host device fails the start.
     let devices = super::devices::gather(hc)?;
+    res.blkio = super::blkio::resolve(hc)?;
     if let Err(e) = cg.create() {
         if res == Resources::default() {
             tracing::warn!(id, error = %e, "no cgroup for the container; running without");

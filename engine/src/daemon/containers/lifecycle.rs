@@ -277,6 +277,12 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         return Err(EngineError::NotModified);
     }
     c.root_released().await;
+    // dockerd initializes the log driver before the process is made: a bad
+    // --log-opt value fails the start with nothing set up.
+    let rotation = match super::log_driver::at_start(rec.host_config.log_config.as_ref()) {
+        Ok(r) => r,
+        Err(e) => return Err(failed_start(d, c, e).await),
+    };
     // Addresses on its bridge networks, before its hosts file is written.
     let plan = match crate::daemon::networks::endpoint::attach(d, c, &rec) {
         Ok(p) => p,
@@ -400,7 +406,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     crate::daemon::events::container_started(d, c);
     c.progress.send_modify(|p| p.starts += 1);
     super::health::spawn_monitor(d, c);
-    let log = LogWriter::open(&c.log_path())?;
+    let log = LogWriter::open_rotating(&c.log_path(), rotation)?;
     let pump = tokio::spawn(io::pump(spawned.stdout, spawned.stderr, log, c.hub.clone()));
 
     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -4,6 +4,7 @@
 //! right (recovery, the trash of half-removed containers, the shared init
 //! layer).
 
+pub mod blkio;
 pub mod cgroups;
 pub mod container;
 pub mod detach;
@@ -15,6 +16,7 @@ pub mod init_layer;
 pub mod io;
 pub mod lifecycle;
 pub mod links;
+pub mod log_driver;
 pub mod logs;
 pub mod names;
 pub mod namespaces;

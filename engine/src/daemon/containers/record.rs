@@ -49,6 +49,8 @@ pub struct HostConfig {
     pub mounts: Option<Vec<serde_json::Value>>,
     pub tmpfs: Option<BTreeMap<String, String>>,
     pub auto_remove: bool,
+    /// `--log-driver` and `--log-opt` (see `daemon::containers::log_driver`).
+    pub log_config: Option<super::log_driver::LogConfig>,
     pub readonly_rootfs: bool,
     pub network_mode: String,
     pub restart_policy: Option<RestartPolicy>,
@@ -76,6 +78,14 @@ pub struct HostConfig {
     pub memory_swappiness: Option<i64>,
     pub oom_kill_disable: Option<bool>,
     pub blkio_weight: u16,
+    /// Block I/O per device (see `daemon::containers::blkio`).
+    pub blkio_weight_device: Option<Vec<super::blkio::WeightDevice>>,
+    pub blkio_device_read_bps: Option<Vec<super::blkio::ThrottleDevice>>,
+    pub blkio_device_write_bps: Option<Vec<super::blkio::ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Option<Vec<super::blkio::ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Option<Vec<super::blkio::ThrottleDevice>>,
     /// Privileges (see `daemon::containers::security`).
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,

@@ -1,7 +1,7 @@
 //! What `POST /containers/create` refuses before anything is made, with
 //! dockerd 20.10.24's messages (harness `containers-api/create-rejects-*`):
 //! environment entries, links and `VolumesFrom` naming missing containers,
-//! healthcheck durations, the log driver, and the `platform` query against
+//! healthcheck durations, the log driver and its options (`log_driver`), and the `platform` query against
 //! the image's own.
 
 use serde_json::Value;
@@ -10,22 +10,6 @@ use shipshape_store::Image;
 use super::record::Config;
 use crate::daemon::Daemon;
 use crate::errdefs::EngineError;
-
-/// The log drivers dockerd 20.10 ships; any other is a plugin it cannot find.
-const LOG_DRIVERS: &[&str] = &[
-    "json-file",
-    "local",
-    "journald",
-    "syslog",
-    "gelf",
-    "fluentd",
-    "awslogs",
-    "splunk",
-    "etwlogs",
-    "gcplogs",
-    "logentries",
-    "none",
-];
 
 fn invalid(msg: String) -> EngineError {
     EngineError::InvalidParameter(msg)
@@ -73,14 +57,11 @@ pub fn check(d: &Daemon, config: &Config, host_raw: &Value) -> Result<(), Engine
                 .into(),
         ));
     }
-    let driver = host_raw
-        .pointer("/LogConfig/Type")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if !driver.is_empty() && !LOG_DRIVERS.contains(&driver) {
-        return Err(invalid(format!(
-            "error looking up logging plugin {driver}: plugin \"{driver}\" not found"
-        )));
+    super::log_driver::validate(host_raw)?;
+    // The one runtime the engine has (its /info lists it as runc).
+    let runtime = host_raw.get("Runtime").and_then(Value::as_str).unwrap_or("");
+    if !runtime.is_empty() && runtime != "runc" {
+        return Err(invalid(format!("Unknown runtime specified {runtime}")));
     }
     Ok(())
 }

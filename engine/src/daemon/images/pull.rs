@@ -1,10 +1,12 @@
 //! Pulls from Docker Hub (and a build's `FROM` of a missing image), which
 //! this engine never attempts (registries of your own are pulled from by
-//! `daemon::distribution`). They fail; when the registry's name does not
-//! resolve (the usual offline case) the message is dockerd's word for word,
-//! so `docker pull`, `docker run` and a build's `FROM` print the same.
-
-use std::time::Duration;
+//! `daemon::distribution`). They fail without any network traffic: not even
+//! a DNS lookup of the registry's name, since this project sends nothing
+//! beyond loopback. The message keeps dockerd's offline shape
+//! (`Get "https://registry-1.docker.io/v2/": dial tcp: lookup
+//! registry-1.docker.io on <nameserver>:53: no such host`) up to the
+//! lookup, then says why nothing was looked up, so `docker pull`, `docker
+//! run` and a build's `FROM` fail the same way and the reason is true.
 
 use shipshape_store::reference;
 
@@ -19,29 +21,15 @@ fn registry_host(domain: &str) -> &str {
     }
 }
 
-/// The resolver Go's `net` package would name in a lookup error.
-fn nameserver() -> String {
-    let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let ns = conf.lines().find_map(|l| {
-        let mut w = l.split_whitespace();
-        (w.next() == Some("nameserver")).then(|| w.next().map(str::to_string))?
-    });
-    match ns {
-        Some(ip) if ip.contains(':') => format!("[{ip}]:53"),
-        Some(ip) => format!("{ip}:53"),
-        None => "127.0.0.1:53".into(),
-    }
-}
-
 /// The error a pull of `image[:tag]` ends with (also used by build's FROM).
 pub async fn pull_error(image: &str, tag: &str) -> EngineError {
-    match pull_message(image, tag).await {
+    match pull_message(image, tag) {
         Ok(msg) => EngineError::System(msg),
         Err(e) => e,
     }
 }
 
-async fn pull_message(image: &str, tag: &str) -> Result<String, EngineError> {
+fn pull_message(image: &str, tag: &str) -> Result<String, EngineError> {
     let mut r = reference::parse_normalized_named(image)?;
     if !tag.is_empty() {
         r = if tag.starts_with("sha256:") {
@@ -50,39 +38,47 @@ async fn pull_message(image: &str, tag: &str) -> Result<String, EngineError> {
             r.with_tag(tag)?
         };
     }
-    let domain = r.domain.clone();
-    let host = registry_host(&domain).to_string();
-    let url = format!("https://{host}/v2/");
-    let lookup_target = if host.contains(':') {
-        host.clone()
-    } else {
-        format!("{host}:443")
-    };
-    let lookup = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::net::lookup_host(lookup_target),
-    )
-    .await;
-    let name_only = host.split(':').next().unwrap_or(&host).to_string();
-    let resolved = match lookup {
-        Ok(Ok(addrs)) => Ok(addrs.count() > 0),
-        Ok(Err(_)) => Ok(false),
-        Err(timeout) => Err(timeout),
-    };
-    let msg = match resolved {
-        Ok(true) => format!(
-            "Get {url:?}: this engine cannot pull images from a registry (pull of {} refused)",
-            r.familiar()
-        ),
-        Ok(_) => format!(
-            "Get {url:?}: dial tcp: lookup {name_only} on {}: no such host",
-            nameserver()
-        ),
-        Err(_) => format!(
-            "Get {url:?}: dial tcp: lookup {name_only} on {}: i/o timeout",
-            nameserver()
-        ),
-    };
+    let msg = message(&r.domain, &r.familiar());
     tracing::info!(image = %r.familiar(), "pull refused: {msg}");
     Ok(msg)
+}
+
+/// The failure's words for a reference in `domain` (no lookup is made).
+fn message(domain: &str, familiar: &str) -> String {
+    let host = registry_host(domain);
+    let url = format!("https://{host}/v2/");
+    if domain == "docker.io" {
+        let name = host.split(':').next().unwrap_or(host);
+        format!(
+            "Get {url:?}: dial tcp: lookup {name}: not looked up: this engine never contacts Docker Hub (pull {familiar} from a registry of your own, HOST:PORT/NAME)"
+        )
+    } else {
+        format!("Get {url:?}: this engine cannot pull images from a registry here (pull of {familiar} refused)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_failure_keeps_dockerds_prefix_without_a_lookup() {
+        let m = pull_message("nosuchimage", "").unwrap();
+        assert!(
+            m.starts_with(
+                "Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: "
+            ),
+            "{m}"
+        );
+        assert!(m.contains("nosuchimage:latest"), "{m}");
+    }
+
+    #[test]
+    fn other_registries_name_their_host() {
+        let m = pull_message("registry.example:5000/a/b", "v1").unwrap();
+        assert!(
+            m.starts_with("Get \"https://registry.example:5000/v2/\": "),
+            "{m}"
+        );
+    }
 }

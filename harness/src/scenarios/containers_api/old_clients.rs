@@ -16,6 +16,14 @@
 //!   shows `IpcMode: "shareable"` (clients before 1.40 knew it as the
 //!   default); with no `HostConfig` at all, or as 1.40 and later,
 //!   "private" (moby's `TestIpcModeOlderClient`).
+//! - create with `HostConfig: null` (docker-py sends it without a host
+//!   config) takes HostConfig fields from the body's top level (`Memory`,
+//!   `Privileged`, `Binds`, `Runtime`...: moby's `ContainerConfigWrapper` embeds a
+//!   HostConfig); with a `HostConfig` object too, that object wins, but its
+//!   zero `Memory`, `MemorySwap`, `CpuShares` and `CpusetCpus` are taken
+//!   from the top level (dockerd 20.10.24: top-level Memory 64 MiB,
+//!   Privileged true and CpuShares 512 with `HostConfig {"Privileged":
+//!   false}` give Memory 67108864, Privileged false, CpuShares 512).
 
 use super::Made;
 use crate::client::{enc, Req};
@@ -42,6 +50,12 @@ pub fn scenarios() -> Vec<Scenario> {
             "create-ipc-mode-old-client",
             true,
             ipc_mode_old_client,
+        ),
+        scenario(
+            "containers-api",
+            "create-top-level-host-config",
+            true,
+            top_level_host_config,
         ),
     ]
 }
@@ -177,6 +191,43 @@ fn ipc_mode_old_client(ctx: &Ctx) -> Outcome {
                 "created as API {version} with HostConfig {host_config:?}: IpcMode {got}; dockerd: {want:?}"
             )));
         }
+    }
+    Ok(())
+}
+
+
+fn top_level_host_config(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let mut cfg = ctx.probe_config(&["exit", "0"])?;
+    cfg["HostConfig"] = Value::Null;
+    cfg["Memory"] = json!(67108864);
+    cfg["Privileged"] = json!(true);
+    cfg["Binds"] = json!(["/tmp:/shipshape-bind"]);
+    // docker-py's create_container(runtime=...) sends it this way.
+    cfg["Runtime"] = json!("runc");
+    let id = made.create(cfg, None)?;
+    let hc = ctx.inspect(&id)?["HostConfig"].clone();
+    let got = (&hc["Memory"], &hc["Privileged"], &hc["Binds"], &hc["Runtime"]);
+    let want_binds = json!(["/tmp:/shipshape-bind"]);
+    if got != (&json!(67108864), &json!(true), &want_binds, &json!("runc")) {
+        return Err(fail(format!(
+            "created with HostConfig null and top-level Memory, Privileged, Binds, Runtime: inspect shows Memory {}, Privileged {}, Binds {}, Runtime {}; dockerd takes the top-level fields (67108864, true, [\"/tmp:/shipshape-bind\"], \"runc\")",
+            got.0, got.1, got.2, got.3
+        )));
+    }
+    let mut cfg = ctx.probe_config(&["exit", "0"])?;
+    cfg["HostConfig"] = json!({ "Privileged": false });
+    cfg["Memory"] = json!(67108864);
+    cfg["Privileged"] = json!(true);
+    cfg["CpuShares"] = json!(512);
+    let id = made.create(cfg, None)?;
+    let hc = ctx.inspect(&id)?["HostConfig"].clone();
+    let got = (&hc["Memory"], &hc["Privileged"], &hc["CpuShares"]);
+    if got != (&json!(67108864), &json!(false), &json!(512)) {
+        return Err(fail(format!(
+            "created with HostConfig {{\"Privileged\": false}} and top-level Memory, Privileged true, CpuShares 512: inspect shows Memory {}, Privileged {}, CpuShares {}; dockerd: 67108864, false (the HostConfig object wins), 512",
+            got.0, got.1, got.2
+        )));
     }
     Ok(())
 }
