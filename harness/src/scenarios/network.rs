@@ -17,12 +17,10 @@ use std::io::Read;
 use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![super::scenario(
-        "network",
-        "reachability",
-        true,
-        reachability,
-    )]
+    vec![
+        super::scenario("network", "reachability", true, reachability),
+        super::scenario("network", "mac-address", true, mac_address),
+    ]
 }
 
 const PORT: &str = "7777";
@@ -172,5 +170,85 @@ fn reachability(ctx: &Ctx) -> Outcome {
     }
     remove_network(ctx, &id2);
     remove_network(ctx, &id1);
+    res
+}
+
+/// `--mac-address` and the default MAC on the default bridge (issue 15),
+/// as dockerd 20.10.24 answers: a running container created with
+/// `MacAddress` reads it on its eth0, and inspect shows it in
+/// `Config.MacAddress`, `NetworkSettings.MacAddress` and
+/// `NetworkSettings.Networks.bridge.MacAddress`; one created without gets
+/// 02:42 followed by the four bytes of its IPv4 address (172.17.0.2 reads
+/// 02:42:ac:11:00:02), which inspect shows the same way.
+fn mac_address(ctx: &Ctx) -> Outcome {
+    // Locally administered and unique to the run and scenario, so two runs
+    // on one daemon never share it.
+    let n = ctx.unique_name("mac");
+    let sum = n
+        .bytes()
+        .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
+    let given = format!(
+        "02:42:c0:{:02x}:{:02x}:{:02x}",
+        (sum >> 16) & 0xff,
+        (sum >> 8) & 0xff,
+        sum & 0xff
+    );
+    let (eth0, info) = mac_of_running(ctx, Some(&given))?;
+    let shown = |v: &Value| {
+        [
+            v["Config"]["MacAddress"].clone(),
+            v["NetworkSettings"]["MacAddress"].clone(),
+            v["NetworkSettings"]["Networks"]["bridge"]["MacAddress"].clone(),
+        ]
+    };
+    if eth0 != given || shown(&info) != [json!(given), json!(given), json!(given)] {
+        return Err(fail(format!(
+            "created with MacAddress {given}: eth0 reads {eth0:?}, inspect shows (Config, NetworkSettings, Networks.bridge) {:?}",
+            shown(&info)
+        ))
+        .note(format!("dockerd: {given} in all four")));
+    }
+    let (eth0, info) = mac_of_running(ctx, None)?;
+    let ip = info["NetworkSettings"]["IPAddress"].as_str().unwrap_or("");
+    let octets: Vec<u8> = ip.split('.').filter_map(|o| o.parse().ok()).collect();
+    if octets.len() != 4 {
+        return Err(fail(format!(
+            "a running container on the default bridge has IPAddress {ip:?}; dockerd gives one from 172.17.0.0/16"
+        )));
+    }
+    let derived = format!(
+        "02:42:{:02x}:{:02x}:{:02x}:{:02x}",
+        octets[0], octets[1], octets[2], octets[3]
+    );
+    let got = shown(&info);
+    if eth0 != derived || got[1] != json!(derived) || got[2] != json!(derived) {
+        return Err(fail(format!(
+            "created without MacAddress at {ip}: eth0 reads {eth0:?}, inspect shows (NetworkSettings, Networks.bridge) {:?}, {:?}",
+            got[1], got[2]
+        ))
+        .note(format!("dockerd: {derived} (02:42 and the address's bytes) in all three")));
+    }
+    Ok(())
+}
+
+/// Runs a probe on the default bridge that prints eth0's address and stays
+/// up; its address and inspect while it runs. The container is removed.
+fn mac_of_running(ctx: &Ctx, mac: Option<&str>) -> Result<(String, Value), Problem> {
+    let mut c = ctx.probe_config(&["read", "/sys/class/net/eth0/address", "--", "sleep", "60"])?;
+    if let Some(m) = mac {
+        c["MacAddress"] = json!(m);
+    }
+    let id = ctx.create(c, None)?;
+    let res = (|| {
+        ctx.start(&id)?;
+        let out = ctx
+            .poll(Duration::from_secs(20), || {
+                let out = ctx.logs(&id)?.stdout_text();
+                Ok(out.contains('\n').then_some(out))
+            })?
+            .ok_or_else(|| fail("the probe never printed eth0's address"))?;
+        Ok((out.trim().to_string(), ctx.inspect(&id)?))
+    })();
+    ctx.remove(&id);
     res
 }
