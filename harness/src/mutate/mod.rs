@@ -63,9 +63,19 @@ pub struct MutantsArgs {
     /// requests it could act on.
     #[arg(long)]
     pub whole: bool,
-    /// Give up on one run after this many seconds (counted as not killed).
+    /// Print, for each mutant, the scenarios it would run given FILE (the
+    /// requests an unaltered run wrote with `run --report-requests`), and
+    /// exit without running anything.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Give up on one mutant's run after this many seconds (counted as
+    /// not killed); the unaltered run gets four times as long.
     #[arg(long, default_value_t = 900, value_name = "SECS")]
     pub run_timeout: u64,
+    /// Mutants measured at once, each through its own proxy (each run
+    /// still uses --jobs).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub parallel: usize,
 }
 
 /// How one run through the proxy ended.
@@ -99,6 +109,14 @@ pub fn main(args: MutantsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let selected = select(&args)?;
+    if let Some(file) = &args.plan {
+        let requests = read_requests(file)?;
+        for m in &selected {
+            let t = touching(m, &requests);
+            println!("{:32} {:>3} {}", m.name, t.len(), t.join(" "));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = match &args.keep {
         Some(d) => {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
@@ -121,6 +139,8 @@ pub fn main(args: MutantsArgs) -> Result<ExitCode> {
         None,
         &args.filter,
         Some(&requests_file),
+        // The whole run, where each mutant's is a share of it.
+        Duration::from_secs(args.run_timeout.saturating_mul(4)),
         &upstream_client,
     )?;
     if identity.verdict != Verdict::Survived {
@@ -140,47 +160,37 @@ pub fn main(args: MutantsArgs) -> Result<ExitCode> {
     } else {
         Some(read_requests(&requests_file)?)
     };
-    let mut outcomes = Vec::new();
-    for m in &selected {
-        let o = match &requests {
-            None => run_one(
-                &args,
-                dir.path(),
-                m.name,
-                Some(m),
-                &args.filter,
-                None,
-                &upstream_client,
-            )?,
-            Some(reqs) => {
-                let touching = touching(m, reqs);
-                if touching.is_empty() {
-                    Outcome {
-                        name: m.name.to_string(),
-                        verdict: Verdict::Survived,
-                        hits: 0,
-                        failed: Vec::new(),
-                        scenarios: Some(0),
-                        seconds: 0.0,
+    // Mutants run `--parallel` at a time, each through its own proxy;
+    // lines print as they end, the report keeps the catalogue's order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<Option<Outcome>>> =
+        std::sync::Mutex::new((0..selected.len()).map(|_| None).collect());
+    let first_error: std::sync::Mutex<Option<anyhow::Error>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..args.parallel.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(m) = selected.get(i) else { break };
+                match measure(&args, dir.path(), m, requests.as_ref(), &upstream_client) {
+                    Ok(o) => {
+                        print_line(&o);
+                        lock(&done)[i] = Some(o);
                     }
-                } else {
-                    let mut o = run_one(
-                        &args,
-                        dir.path(),
-                        m.name,
-                        Some(m),
-                        &touching,
-                        None,
-                        &upstream_client,
-                    )?;
-                    o.scenarios = Some(touching.len());
-                    o
+                    Err(e) => {
+                        lock(&first_error).get_or_insert(e);
+                        break;
+                    }
                 }
-            }
-        };
-        print_line(&o);
-        outcomes.push(o);
+            });
+        }
+    });
+    if let Some(e) = lock(&first_error).take() {
+        return Err(e);
     }
+    let outcomes: Vec<Outcome> = std::mem::take(&mut *lock(&done))
+        .into_iter()
+        .flatten()
+        .collect();
     let killed = outcomes
         .iter()
         .filter(|o| o.verdict == Verdict::Killed)
@@ -291,6 +301,50 @@ fn print_line(o: &Outcome) {
     );
 }
 
+/// A poisoned lock only means another mutant's thread panicked; its data
+/// is still whole.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One mutant: a run of the scenarios its selection gives (all of them
+/// with `--whole`), or survived unrun when no request matches it.
+fn measure(
+    args: &MutantsArgs,
+    dir: &Path,
+    m: &'static Mutant,
+    requests: Option<&Requests>,
+    upstream: &Client,
+) -> Result<Outcome> {
+    let limit = Duration::from_secs(args.run_timeout);
+    let Some(reqs) = requests else {
+        return run_one(
+            args,
+            dir,
+            m.name,
+            Some(m),
+            &args.filter,
+            None,
+            limit,
+            upstream,
+        );
+    };
+    let touching = touching(m, reqs);
+    if touching.is_empty() {
+        return Ok(Outcome {
+            name: m.name.to_string(),
+            verdict: Verdict::Survived,
+            hits: 0,
+            failed: Vec::new(),
+            scenarios: Some(0),
+            seconds: 0.0,
+        });
+    }
+    let mut o = run_one(args, dir, m.name, Some(m), &touching, None, limit, upstream)?;
+    o.scenarios = Some(touching.len());
+    Ok(o)
+}
+
 /// The unaltered run's requests per scenario (`run --report-requests`),
 /// in run order.
 type Requests = Vec<(String, Vec<(String, String, Option<u16>)>)>;
@@ -346,6 +400,7 @@ fn run_one(
     mutant: Option<&'static Mutant>,
     filters: &[String],
     requests: Option<&Path>,
+    limit: Duration,
     upstream: &Client,
 ) -> Result<Outcome> {
     let sock = dir.join(format!("{name}.sock"));
@@ -380,7 +435,6 @@ fn run_one(
     }
     let started = Instant::now();
     let mut child = cmd.spawn().context("starting shipshape run")?;
-    let limit = Duration::from_secs(args.run_timeout);
     let status = loop {
         if let Some(s) = child.try_wait()? {
             break Some(s);
@@ -433,7 +487,7 @@ fn run_one(
         _ => failed,
     };
     let verdict = match status.and_then(|s| s.code()) {
-        None => Verdict::Error(format!("gave up after {} s", args.run_timeout)),
+        None => Verdict::Error(format!("gave up after {} s", limit.as_secs())),
         Some(0) => Verdict::Survived,
         Some(1) => Verdict::Killed,
         // The run refused the endpoint (exit 2 with one error line): the
