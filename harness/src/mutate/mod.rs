@@ -135,7 +135,6 @@ pub fn main(args: MutantsArgs) -> Result<ExitCode> {
     let identity = run_one(
         &args,
         dir.path(),
-        "unaltered",
         None,
         &args.filter,
         Some(&requests_file),
@@ -318,16 +317,7 @@ fn measure(
 ) -> Result<Outcome> {
     let limit = Duration::from_secs(args.run_timeout);
     let Some(reqs) = requests else {
-        return run_one(
-            args,
-            dir,
-            m.name,
-            Some(m),
-            &args.filter,
-            None,
-            limit,
-            upstream,
-        );
+        return run_one(args, dir, Some(m), &args.filter, None, limit, upstream);
     };
     let touching = touching(m, reqs);
     if touching.is_empty() {
@@ -340,7 +330,7 @@ fn measure(
             seconds: 0.0,
         });
     }
-    let mut o = run_one(args, dir, m.name, Some(m), &touching, None, limit, upstream)?;
+    let mut o = run_one(args, dir, Some(m), &touching, None, limit, upstream)?;
     o.scenarios = Some(touching.len());
     Ok(o)
 }
@@ -391,18 +381,19 @@ fn touching(m: &Mutant, requests: &Requests) -> Vec<String> {
 }
 
 /// One harness run of the scenarios `filters` select through a proxy
-/// planting `mutant` (writing each scenario's requests to `requests`),
+/// planting `mutant` (none: the unaltered run, which writes each
+/// scenario's requests to `requests`),
 /// then the sweep of anything the run left on the endpoint.
 fn run_one(
     args: &MutantsArgs,
     dir: &Path,
-    name: &str,
     mutant: Option<&'static Mutant>,
     filters: &[String],
     requests: Option<&Path>,
     limit: Duration,
     upstream: &Client,
 ) -> Result<Outcome> {
+    let name = mutant.map(|m| m.name).unwrap_or("unaltered");
     let sock = dir.join(format!("{name}.sock"));
     let _ = std::fs::remove_file(&sock);
     let proxy = proxy::Proxy::start(&sock, &args.upstream, mutant)

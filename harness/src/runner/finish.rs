@@ -115,30 +115,6 @@ pub fn gate(
 
 type WriteFn = fn(&std::path::Path, &Report, Option<&Verdict>) -> anyhow::Result<()>;
 
-#[cfg(test)]
-mod tests {
-    use super::ReportArgs;
-
-    #[test]
-    fn a_host_baseline_wins_over_the_plain_one() {
-        let args = ReportArgs {
-            baseline: vec!["all.json".into(), "unix:///run/e.sock=engine.json".into()],
-            ..ReportArgs::default()
-        };
-        let path = |h: &str| args.baseline_path(h).map(|p| p.display().to_string());
-        assert_eq!(path("unix:///run/e.sock").as_deref(), Some("engine.json"));
-        assert_eq!(
-            path("unix:///var/run/docker.sock").as_deref(),
-            Some("all.json")
-        );
-        let only_one = ReportArgs {
-            baseline: vec!["unix:///run/e.sock=engine.json".into()],
-            ..ReportArgs::default()
-        };
-        assert_eq!(only_one.baseline_path("tcp://x:1"), None);
-    }
-}
-
 /// `run --report-requests FILE`: per scenario, in run order, the requests
 /// it made as `[method, path as sent (version and query included), status
 /// or null]`, so `shipshape mutants` can tell which scenarios a mutant's
@@ -164,4 +140,28 @@ pub fn write_requests(
     let text = serde_json::to_string(&serde_json::json!({ "scenarios": scenarios }))?;
     std::fs::write(path, text + "\n")
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReportArgs;
+
+    #[test]
+    fn a_host_baseline_wins_over_the_plain_one() {
+        let args = ReportArgs {
+            baseline: vec!["all.json".into(), "unix:///run/e.sock=engine.json".into()],
+            ..ReportArgs::default()
+        };
+        let path = |h: &str| args.baseline_path(h).map(|p| p.display().to_string());
+        assert_eq!(path("unix:///run/e.sock").as_deref(), Some("engine.json"));
+        assert_eq!(
+            path("unix:///var/run/docker.sock").as_deref(),
+            Some("all.json")
+        );
+        let only_one = ReportArgs {
+            baseline: vec!["unix:///run/e.sock=engine.json".into()],
+            ..ReportArgs::default()
+        };
+        assert_eq!(only_one.baseline_path("tcp://x:1"), None);
+    }
 }

@@ -200,13 +200,14 @@ pub static MUTANTS: &[Mutant] = &[
         Some(404),
         Action::Status(500),
     ),
-    // --- Go's wording of errors ---
+    // --- Go's wording of errors (dockerd answers a body that does not
+    // decode with 400 on some routes and 500 on create: any error) ---
     wording!(
         "json-decode-wording",
         "errors",
         "Go's JSON decode errors reworded ('invalid character' as 'syntax error')",
         "",
-        Some(400),
+        ERRORS,
         "invalid character",
         "syntax error"
     ),
@@ -215,7 +216,7 @@ pub static MUTANTS: &[Mutant] = &[
         "errors",
         "Go's 'json: cannot unmarshal' reworded",
         "",
-        Some(400),
+        ERRORS,
         "json: cannot unmarshal",
         "cannot decode"
     ),
