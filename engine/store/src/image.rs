@@ -46,6 +46,15 @@ impl Image {
             .unwrap_or(GO_ZERO_UNIX)
     }
 
+    /// `created` as (unix seconds, nanoseconds): what the list's `before`
+    /// and `since` filters compare, as dockerd compares the full times
+    /// (images made in one second are still ordered).
+    pub fn created_precise(&self) -> (i64, u32) {
+        parse_time(&self.created)
+            .map(|t| (t.timestamp(), t.timestamp_subsec_nanos()))
+            .unwrap_or((GO_ZERO_UNIX, 0))
+    }
+
     /// `Config.Labels` of the image config, if any.
     pub fn labels(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
         self.config.get("config")?.get("Labels")?.as_object()

@@ -135,6 +135,10 @@ pub struct RunArgs {
     /// check still runs.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Write each scenario's requests (method, path as sent, status) as
+    /// JSON to FILE: what `shipshape mutants` selects scenarios by.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub report_requests: Option<PathBuf>,
     #[command(flatten)]
     pub reports: runner::ReportArgs,
 }
@@ -370,6 +374,9 @@ fn run_one(
     let mut report = runner::run(&client, &n, &opts, |r| progress.result(r));
     progress.finish();
     report.endpoint.transport = Some(ep.transport());
+    if let Some(path) = &args.report_requests {
+        runner::finish::write_requests(path, &report, &client.transcript().all())?;
+    }
     let reports = if several {
         suffixed(&args.reports, &slug(&ep.target.to_string()))
     } else {

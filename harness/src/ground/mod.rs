@@ -284,6 +284,17 @@ impl<'a> Ctx<'a> {
     pub fn inspect(&self, id: &str) -> Result<Value, Problem> {
         let resp = self.send(Req::get(format!("/containers/{}/json", enc(id))))?;
         expect_status(&resp, 200, "inspecting a container")?;
+        // dockerd labels every JSON answer application/json; clients that
+        // check the type (docker-py's) refuse anything else.
+        if resp.header("Content-Type") != Some("application/json") {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "container inspect labelled {:?}; dockerd: application/json",
+                    resp.header("Content-Type")
+                ),
+            ));
+        }
         json_body(&resp, "inspect response")
     }
 

@@ -3,13 +3,21 @@
 //! one mutant of the [`catalogue`] per run; a run that fails has killed it.
 //! An unaltered run through the same proxy must pass first, so a kill is the
 //! mutant's doing and not the proxy's.
+//!
+//! A whole run per mutant is slow (a minute or more against dockerd), so by
+//! default each mutant runs only the scenarios whose requests in the
+//! unaltered run it could act on (its method, path and status condition
+//! match, or its query change applies): the same verdict a whole run would
+//! give for every scenario the mutant can reach, since the others never see
+//! it. A mutant no scenario's request matches is counted as survived
+//! ("never triggered") without a run. `--whole` runs everything per mutant.
 
 pub mod catalogue;
 pub mod proxy;
 
 use crate::client::Client;
 use anyhow::{bail, Context, Result};
-use catalogue::{Mutant, MUTANTS};
+use catalogue::Mutant;
 use clap::Args;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -51,9 +59,23 @@ pub struct MutantsArgs {
     /// List the mutants and exit.
     #[arg(long)]
     pub list: bool,
-    /// Give up on one run after this many seconds (counted as not killed).
+    /// Run every scenario for each mutant instead of only those whose
+    /// requests it could act on.
+    #[arg(long)]
+    pub whole: bool,
+    /// Print, for each mutant, the scenarios it would run given FILE (the
+    /// requests an unaltered run wrote with `run --report-requests`), and
+    /// exit without running anything.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Give up on one mutant's run after this many seconds (counted as
+    /// not killed); the unaltered run gets four times as long.
     #[arg(long, default_value_t = 900, value_name = "SECS")]
     pub run_timeout: u64,
+    /// Mutants measured at once, each through its own proxy (each run
+    /// still uses --jobs).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub parallel: usize,
 }
 
 /// How one run through the proxy ended.
@@ -74,17 +96,27 @@ pub struct Outcome {
     pub hits: usize,
     /// The scenarios that failed.
     pub failed: Vec<String>,
+    /// Scenarios run for it (None: the whole run).
+    pub scenarios: Option<usize>,
     pub seconds: f64,
 }
 
 pub fn main(args: MutantsArgs) -> Result<ExitCode> {
     if args.list {
-        for m in MUTANTS {
+        for m in catalogue::all() {
             println!("{:32} {:12} {}", m.name, m.group, m.what);
         }
         return Ok(ExitCode::SUCCESS);
     }
     let selected = select(&args)?;
+    if let Some(file) = &args.plan {
+        let requests = read_requests(file)?;
+        for m in &selected {
+            let t = touching(m, &requests);
+            println!("{:32} {:>3} {}", m.name, t.len(), t.join(" "));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = match &args.keep {
         Some(d) => {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
@@ -99,7 +131,17 @@ pub fn main(args: MutantsArgs) -> Result<ExitCode> {
         selected.len(),
         args.upstream.display()
     );
-    let identity = run_one(&args, dir.path(), "unaltered", None, &upstream_client)?;
+    let requests_file = dir.path().join("unaltered.requests.json");
+    let identity = run_one(
+        &args,
+        dir.path(),
+        None,
+        &args.filter,
+        Some(&requests_file),
+        // The whole run, where each mutant's is a share of it.
+        Duration::from_secs(args.run_timeout.saturating_mul(4)),
+        &upstream_client,
+    )?;
     if identity.verdict != Verdict::Survived {
         bail!(
             "the unaltered run through the proxy did not pass ({:?}; failed: {}); see {}",
@@ -112,12 +154,42 @@ pub fn main(args: MutantsArgs) -> Result<ExitCode> {
         "PASSED   {:32} {:>5}      {:6.1}s  the endpoint unaltered",
         "unaltered", "", identity.seconds
     );
-    let mut outcomes = Vec::new();
-    for m in &selected {
-        let o = run_one(&args, dir.path(), m.name, Some(m), &upstream_client)?;
-        print_line(&o);
-        outcomes.push(o);
+    let requests = if args.whole {
+        None
+    } else {
+        Some(read_requests(&requests_file)?)
+    };
+    // Mutants run `--parallel` at a time, each through its own proxy;
+    // lines print as they end, the report keeps the catalogue's order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<Option<Outcome>>> =
+        std::sync::Mutex::new((0..selected.len()).map(|_| None).collect());
+    let first_error: std::sync::Mutex<Option<anyhow::Error>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..args.parallel.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(m) = selected.get(i) else { break };
+                match measure(&args, dir.path(), m, requests.as_ref(), &upstream_client) {
+                    Ok(o) => {
+                        print_line(&o);
+                        lock(&done)[i] = Some(o);
+                    }
+                    Err(e) => {
+                        lock(&first_error).get_or_insert(e);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = lock(&first_error).take() {
+        return Err(e);
     }
+    let outcomes: Vec<Outcome> = std::mem::take(&mut *lock(&done))
+        .into_iter()
+        .flatten()
+        .collect();
     let killed = outcomes
         .iter()
         .filter(|o| o.verdict == Verdict::Killed)
@@ -156,6 +228,7 @@ pub fn main(args: MutantsArgs) -> Result<ExitCode> {
                     Verdict::Error(e) => format!("error: {e}"),
                 },
                 "hits": o.hits,
+                "scenarios": o.scenarios,
                 "failed": o.failed,
                 "seconds": o.seconds,
             })).collect::<Vec<_>>(),
@@ -185,7 +258,7 @@ impl Workdir {
 
 fn select(args: &MutantsArgs) -> Result<Vec<&'static Mutant>> {
     let mut out: Vec<&'static Mutant> = if args.only.is_empty() {
-        MUTANTS.iter().collect()
+        catalogue::all().collect()
     } else {
         args.only
             .iter()
@@ -201,7 +274,7 @@ fn select(args: &MutantsArgs) -> Result<Vec<&'static Mutant>> {
         use sha2::{Digest, Sha256};
         out.sort_by_key(|m| Sha256::digest(format!("{}:{}", args.seed, m.name)).to_vec());
         out.truncate(n);
-        out.sort_by_key(|m| MUTANTS.iter().position(|x| x.name == m.name));
+        out.sort_by_key(|m| catalogue::all().position(|x| x.name == m.name));
     }
     Ok(out)
 }
@@ -209,25 +282,118 @@ fn select(args: &MutantsArgs) -> Result<Vec<&'static Mutant>> {
 fn print_line(o: &Outcome) {
     let (word, why) = match &o.verdict {
         Verdict::Killed => ("KILLED  ", format!("by {}", o.failed.join(", "))),
+        Verdict::Survived if o.scenarios == Some(0) => (
+            "SURVIVED",
+            "never triggered (no scenario's request matches it)".to_string(),
+        ),
         Verdict::Survived if o.hits == 0 => ("SURVIVED", "never triggered".to_string()),
         Verdict::Survived => ("SURVIVED", "not noticed".to_string()),
         Verdict::Error(e) => ("ERROR   ", e.clone()),
     };
+    let ran = o
+        .scenarios
+        .map(|n| format!("{n:>3} sc"))
+        .unwrap_or_else(|| "all   ".to_string());
     println!(
-        "{word} {:32} {:>5} hits {:6.1}s  {why}",
+        "{word} {:32} {:>5} hits {ran} {:6.1}s  {why}",
         o.name, o.hits, o.seconds
     );
 }
 
-/// One harness run through a proxy planting `mutant`, then the sweep of
-/// anything the run left on the endpoint.
+/// A poisoned lock only means another mutant's thread panicked; its data
+/// is still whole.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One mutant: a run of the scenarios its selection gives (all of them
+/// with `--whole`), or survived unrun when no request matches it.
+fn measure(
+    args: &MutantsArgs,
+    dir: &Path,
+    m: &'static Mutant,
+    requests: Option<&Requests>,
+    upstream: &Client,
+) -> Result<Outcome> {
+    let limit = Duration::from_secs(args.run_timeout);
+    let Some(reqs) = requests else {
+        return run_one(args, dir, Some(m), &args.filter, None, limit, upstream);
+    };
+    let touching = touching(m, reqs);
+    if touching.is_empty() {
+        return Ok(Outcome {
+            name: m.name.to_string(),
+            verdict: Verdict::Survived,
+            hits: 0,
+            failed: Vec::new(),
+            scenarios: Some(0),
+            seconds: 0.0,
+        });
+    }
+    let mut o = run_one(args, dir, Some(m), &touching, None, limit, upstream)?;
+    o.scenarios = Some(touching.len());
+    Ok(o)
+}
+
+/// The unaltered run's requests per scenario (`run --report-requests`),
+/// in run order.
+type Requests = Vec<(String, Vec<(String, String, Option<u16>)>)>;
+
+fn read_requests(path: &Path) -> Result<Requests> {
+    let doc: Value = serde_json::from_slice(
+        &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", path.display()))?;
+    let list = doc
+        .get("scenarios")
+        .and_then(Value::as_array)
+        .with_context(|| format!("{} has no scenarios", path.display()))?;
+    Ok(list
+        .iter()
+        .filter_map(|s| {
+            let name = s.get("name")?.as_str()?.to_string();
+            let reqs = s
+                .get("requests")?
+                .as_array()?
+                .iter()
+                .filter_map(|r| {
+                    Some((
+                        r.get(0)?.as_str()?.to_string(),
+                        r.get(1)?.as_str()?.to_string(),
+                        r.get(2)
+                            .and_then(Value::as_u64)
+                            .and_then(|s| u16::try_from(s).ok()),
+                    ))
+                })
+                .collect();
+            Some((name, reqs))
+        })
+        .collect())
+}
+
+/// The scenarios (full names, run order) with a request `m` could act on.
+fn touching(m: &Mutant, requests: &Requests) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|(_, reqs)| reqs.iter().any(|(me, t, st)| m.could_touch(me, t, *st)))
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// One harness run of the scenarios `filters` select through a proxy
+/// planting `mutant` (none: the unaltered run, which writes each
+/// scenario's requests to `requests`),
+/// then the sweep of anything the run left on the endpoint.
 fn run_one(
     args: &MutantsArgs,
     dir: &Path,
-    name: &str,
     mutant: Option<&'static Mutant>,
+    filters: &[String],
+    requests: Option<&Path>,
+    limit: Duration,
     upstream: &Client,
 ) -> Result<Outcome> {
+    let name = mutant.map(|m| m.name).unwrap_or("unaltered");
     let sock = dir.join(format!("{name}.sock"));
     let _ = std::fs::remove_file(&sock);
     let proxy = proxy::Proxy::start(&sock, &args.upstream, mutant)
@@ -249,15 +415,17 @@ fn run_one(
     if let Some(r) = &args.registry {
         cmd.arg("--registry").arg(r);
     }
-    for f in &args.filter {
+    for f in filters {
         cmd.arg("--filter").arg(f);
+    }
+    if let Some(r) = requests {
+        cmd.arg("--report-requests").arg(r);
     }
     if let Some(j) = args.jobs {
         cmd.arg("--jobs").arg(j.to_string());
     }
     let started = Instant::now();
     let mut child = cmd.spawn().context("starting shipshape run")?;
-    let limit = Duration::from_secs(args.run_timeout);
     let status = loop {
         if let Some(s) = child.try_wait()? {
             break Some(s);
@@ -310,7 +478,7 @@ fn run_one(
         _ => failed,
     };
     let verdict = match status.and_then(|s| s.code()) {
-        None => Verdict::Error(format!("gave up after {} s", args.run_timeout)),
+        None => Verdict::Error(format!("gave up after {} s", limit.as_secs())),
         Some(0) => Verdict::Survived,
         Some(1) => Verdict::Killed,
         // The run refused the endpoint (exit 2 with one error line): the
@@ -328,6 +496,7 @@ fn run_one(
         verdict,
         hits,
         failed,
+        scenarios: None,
         seconds,
     })
 }

@@ -115,6 +115,12 @@ impl RequestHead {
         })
     }
 
+    /// The head of a request `method target` with no headers (what the
+    /// catalogue matches a recorded request by).
+    pub fn from_target(method: &str, target: &str) -> Option<RequestHead> {
+        RequestHead::parse(&format!("{method} {target} HTTP/1.1"))
+    }
+
     fn render(&self) -> String {
         let mut out = format!("{} {}", self.method, self.raw_path);
         if !self.query.is_empty() {

@@ -115,6 +115,33 @@ pub fn gate(
 
 type WriteFn = fn(&std::path::Path, &Report, Option<&Verdict>) -> anyhow::Result<()>;
 
+/// `run --report-requests FILE`: per scenario, in run order, the requests
+/// it made as `[method, path as sent (version and query included), status
+/// or null]`, so `shipshape mutants` can tell which scenarios a mutant's
+/// route and status could reach.
+pub fn write_requests(
+    path: &std::path::Path,
+    report: &Report,
+    transcript: &[crate::client::Exchange],
+) -> anyhow::Result<()> {
+    let scenarios: Vec<serde_json::Value> = report
+        .results
+        .iter()
+        .map(|r| {
+            let requests: Vec<serde_json::Value> = transcript
+                .get(r.transcript.clone())
+                .unwrap_or_default()
+                .iter()
+                .map(|e| serde_json::json!([e.method, e.path, e.status]))
+                .collect();
+            serde_json::json!({"name": r.name, "requests": requests})
+        })
+        .collect();
+    let text = serde_json::to_string(&serde_json::json!({ "scenarios": scenarios }))?;
+    std::fs::write(path, text + "\n")
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::ReportArgs;

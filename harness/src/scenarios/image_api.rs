@@ -46,6 +46,7 @@ const AREA: &str = "images";
 pub fn scenarios() -> Vec<Scenario> {
     vec![
         scenario(AREA, "list-all-digests", true, list_all_digests),
+        scenario(AREA, "list-filters", false, list_filters),
         scenario(AREA, "import-message-platform", false, import),
         scenario(AREA, "delete-noprune-and-conflicts", true, delete_conflicts),
         scenario(AREA, "tag-errors", true, tag_errors),
@@ -84,13 +85,120 @@ fn list_all_digests(ctx: &Ctx) -> Outcome {
 
 /// A one-file tar to import.
 fn layer() -> Vec<u8> {
+    layer_of(b"hi\n")
+}
+
+fn layer_of(content: &[u8]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
-    h.set_size(3);
+    h.set_size(content.len() as u64);
     h.set_mode(0o644);
     h.set_mtime(1_700_000_000);
-    let _ = b.append_data(&mut h, "f", &b"hi\n"[..]);
+    let _ = b.append_data(&mut h, "f", content);
     b.into_inner().unwrap_or_default()
+}
+
+/// Image list filters as dockerd 20.10.24 answers them (read with curl):
+/// three imports labelled for this scenario, `R:a`, then `R:b`, then a
+/// third as `R:a` (the first goes dangling):
+/// `label` gives the three; with `dangling=true` the untagged first,
+/// with `dangling=false` the two tagged; `before=R:b` the first, `since=R:b`
+/// the third; `reference=R:b` just `R:b` (the order among images made in
+/// one second is dockerd's sort by seconds: the sets are compared). `dangling=maybe` is 400
+/// `Invalid filter 'dangling=[maybe]'`, `before` an unknown image 404
+/// `No such image: R:none`.
+fn list_filters(ctx: &Ctx) -> Outcome {
+    let repo = ctx.unique_name("listf");
+    let mark = format!("io.shipshape.list={repo}");
+    let changes = enc(&format!(
+        "LABEL {}={} io.shipshape.list={repo}",
+        crate::ground::RUN_LABEL,
+        ctx.run_id
+    ));
+    let mut ids = Vec::new();
+    let res = (|| {
+        for (tag, content) in [("a", "A\n"), ("b", "B\n"), ("a", "C\n")] {
+            let resp = ctx.send(
+                Req::post(format!(
+                    "/images/create?fromSrc=-&repo={}&tag={tag}&changes={changes}",
+                    enc(&repo)
+                ))
+                .raw(layer_of(content.as_bytes()), "application/x-tar"),
+            )?;
+            expect_status(&resp, 200, "importing a labelled image")?;
+            let id = resp
+                .text()
+                .rsplit("sha256:")
+                .next()
+                .map(|t| format!("sha256:{}", &t[..t.len().min(64)]))
+                .filter(|i| i.len() == 71)
+                .ok_or_else(|| fail_at(&resp, "the import's answer names no image ID"))?;
+            ids.push(id);
+        }
+        let (first, second, third) = (&ids[0], &ids[1], &ids[2]);
+        let b = format!("{repo}:b");
+        let cases: [(Value, Vec<&String>); 6] = [
+            (json!({"label": [mark]}), vec![third, second, first]),
+            (json!({"label": [mark], "dangling": ["true"]}), vec![first]),
+            (
+                json!({"label": [mark], "dangling": ["false"]}),
+                vec![third, second],
+            ),
+            (json!({"label": [mark], "before": [b]}), vec![first]),
+            (json!({"label": [mark], "since": [b]}), vec![third]),
+            (json!({"reference": [b]}), vec![second]),
+        ];
+        for (filters, want) in cases {
+            let resp = ctx.send(Req::get(format!(
+                "/images/json?filters={}",
+                enc(&filters.to_string())
+            )))?;
+            expect_status(&resp, 200, "listing images with filters")?;
+            let list = json_body(&resp, "image list")?;
+            let got: Vec<&str> = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["Id"].as_str())
+                .collect();
+            // Several images imported in one second: the order among them
+            // is dockerd's by nanoseconds, the set is what is checked.
+            let (mut g, mut w) = (got.clone(), want.clone());
+            g.sort_unstable();
+            w.sort_unstable();
+            if g != w {
+                return Err(fail_at(
+                    &resp,
+                    format!("filters {filters} listed {got:?}; dockerd: {want:?}"),
+                ));
+            }
+        }
+        let resp = ctx.send(Req::get(format!(
+            "/images/json?filters={}",
+            enc(&json!({"dangling": ["maybe"]}).to_string())
+        )))?;
+        expect_error(
+            &resp,
+            400,
+            "Invalid filter 'dangling=[maybe]'",
+            "dangling=maybe",
+        )?;
+        let none = format!("{repo}:none");
+        let resp = ctx.send(Req::get(format!(
+            "/images/json?filters={}",
+            enc(&json!({"before": [none]}).to_string())
+        )))?;
+        expect_error(
+            &resp,
+            404,
+            &format!("No such image: {none}"),
+            "before an unknown image",
+        )
+    })();
+    for id in &ids {
+        let _ = ctx.send(Req::delete(format!("/images/{}?force=1", enc(id))));
+    }
+    res
 }
 
 fn import(ctx: &Ctx) -> Outcome {

@@ -68,7 +68,54 @@ fn history(ctx: &Ctx) -> Outcome {
         404,
         &format!("No such image: {missing}"),
         "history of an unknown image",
-    )
+    )?;
+    committed_history(ctx, &image.id)
+}
+
+/// A commit of a fixture container has two entries, newest first (dockerd
+/// 20.10.24): the commit's (its image ID, its comment, the container's
+/// command as CreatedBy), then the fixture's (the fixture's ID).
+fn committed_history(ctx: &Ctx, fixture_id: &str) -> Outcome {
+    let cid = ctx.create(ctx.probe_config(&["exit", "0"])?, None)?;
+    let tag = ctx
+        .unique_name("hist")
+        .trim_start_matches("shipshape-")
+        .to_string();
+    let reference = format!("{}:{tag}", crate::ground::COMMIT_REPO);
+    ctx.record_created_image(reference.clone());
+    let res = (|| {
+        let resp = ctx.send(Req::post(format!(
+            "/commit?container={}&repo={}&tag={}&comment={}",
+            enc(&cid),
+            crate::ground::COMMIT_REPO,
+            enc(&tag),
+            enc(&tag)
+        )))?;
+        expect_status(&resp, 201, "committing a fixture container")?;
+        let new_id = json_body(&resp, "commit")?["Id"].clone();
+        let resp = ctx.send(Req::get(format!("/images/{}/history", enc(&reference))))?;
+        expect_status(&resp, 200, "history of the commit")?;
+        let v = json_body(&resp, "history")?;
+        let ids: Vec<&Value> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| &e["Id"])
+            .collect();
+        if ids != [&new_id, &json!(fixture_id)] || v[0]["Comment"] != json!(tag) {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "history of the commit {v}; dockerd: two entries, newest first: {new_id} with Comment {tag:?}, then {fixture_id}"
+                ),
+            ));
+        }
+        Ok(())
+    })();
+    let _ = ctx.send(Req::delete(format!("/images/{}", enc(&reference))));
+    ctx.forget_created_image(&reference);
+    ctx.remove(&cid);
+    res
 }
 
 /// The files of a docker-archive tarball by name.

@@ -144,6 +144,17 @@ fn lifecycle(ctx: &Ctx) -> Outcome {
             ),
         ));
     }
+    // The name filter (dockerd: a match within the name) finds it alone.
+    let by_name = enc(&json!({"name": [name]}).to_string());
+    let resp = ctx.send(Req::get(format!("/networks?filters={by_name}")))?;
+    expect_status(&resp, 200, "listing networks by name")?;
+    let list = json_body(&resp, "network list")?;
+    if list.as_array().map(Vec::len) != Some(1) || list[0]["Id"] != json!(id) {
+        return Err(fail_at(
+            &resp,
+            format!("the name filter gave {list}; dockerd: exactly {name}"),
+        ));
+    }
     let resp = ctx.send(Req::get(format!(
         "/networks/{}?verbose=1&scope=local",
         enc(&name)

@@ -107,8 +107,9 @@ pub const EXCLUSIVE: &[&str] = &[
     LOAD_FIXTURE,
     // re-checks every exchange made so far: all earlier ones must be in
     "schema/transcript",
-    // compares answers with snapshots that hold dockerd's "Less than a
-    // second ago": timed, so not beside a busy neighbour
+    // compares answers with dockerd's snapshots; how long ago a container
+    // exited is normalised (under load it read "1 second ago"), the rest
+    // of its answers still best taken without a busy neighbour
     "snapshots/dockerd-baseline",
     // removes everything of the run first, then counts what is left
     NOTHING_LEFT,

@@ -145,10 +145,33 @@ fn norm_str(s: &str, key: &str, run: &str, ids: &mut HashMap<String, String>) ->
     if host_path && !s.is_empty() {
         return json!("<path>");
     }
+    if key == "Status" {
+        if let Some(d) = exited_ago(s) {
+            return json!(s.replacen(d, "<duration>", 1));
+        }
+    }
     if !run.is_empty() && s.contains(run) {
         return json!(s.replace(run, "<run>"));
     }
     json!(s)
+}
+
+/// The duration of a list entry's `Exited (N) <duration> ago`, when it is
+/// one Go's `units.HumanDuration` writes: how long ago depends on the
+/// machine's pace ("Less than a second" on a quiet one, "1 second" under
+/// load), its wording does not.
+fn exited_ago(s: &str) -> Option<&str> {
+    let rest = s.strip_prefix("Exited (")?;
+    let (_, rest) = rest.split_once(") ")?;
+    let d = rest.strip_suffix(" ago")?;
+    let units = ["second", "minute", "hour", "day", "week", "month", "year"];
+    let counted = d.split_once(' ').is_some_and(|(n, unit)| {
+        n.parse::<u64>().is_ok()
+            && units
+                .iter()
+                .any(|u| unit == *u || unit.strip_suffix('s') == Some(u))
+    });
+    (matches!(d, "Less than a second" | "About a minute" | "About an hour") || counted).then_some(d)
 }
 
 fn norm(v: &Value, key: &str, run: &str, ids: &mut HashMap<String, String>) -> Value {

@@ -84,10 +84,10 @@ impl Daemon {
             }
         };
         // before/since name an image; an unknown one is dockerd's 404.
-        let bound = |key: &str| -> Result<Option<i64>, EngineError> {
+        let bound = |key: &str| -> Result<Option<(i64, u32)>, EngineError> {
             match filters.get(key).and_then(|v| v.last()) {
                 None => Ok(None),
-                Some(r) => Ok(Some(store.get(r)?.created_unix())),
+                Some(r) => Ok(Some(store.get(r)?.created_precise())),
             }
         };
         let before = bound("before")?;
@@ -99,7 +99,7 @@ impl Daemon {
         images.sort_by_key(|i| std::cmp::Reverse(i.created_unix()));
         let mut out = Vec::new();
         for img in images {
-            let created = img.created_unix();
+            let created = img.created_precise();
             if before.is_some_and(|b| created >= b) || since.is_some_and(|s| created <= s) {
                 continue;
             }
