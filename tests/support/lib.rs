@@ -105,7 +105,7 @@ impl Engine {
     /// (Re)starts the engine process on the same socket and data root.
     pub fn spawn(&mut self) {
         self.launch();
-        wait_for_ping(&self.socket, Duration::from_secs(20));
+        wait_for_ping(&self.socket, start_limit());
     }
 
     /// Starts the engine process without waiting for it to answer (to crash
@@ -209,6 +209,18 @@ fn nix_kill(pid: i32, sig: i32) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::other("kill failed"))
     }
+}
+
+/// How long a started engine has to answer: 20 s, or
+/// `SHIPSHAPE_TEST_ENGINE_START_SECS` on a far slower machine (the cgroup v2
+/// lane runs the debug engine in an emulated guest, where it took over 20 s).
+/// A bound on a hang, not a timing the tests check.
+pub fn start_limit() -> Duration {
+    let secs = std::env::var("SHIPSHAPE_TEST_ENGINE_START_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    Duration::from_secs(secs)
 }
 
 /// Polls `GET /_ping` over the socket until it answers.
