@@ -4,8 +4,8 @@
 use super::{
     api, attach_api, containers, containers_api, distribution, errors, exec_identity, hostile,
     hygiene, image_api, image_ops, images, model, network, network_api, network_connect,
-    network_dns, protocol, run_options, runtime, schema, security, seed, snapshots, streams,
-    system,
+    network_container, network_dns, network_identity, protocol, run_options, runtime, schema,
+    security, seed, snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -68,6 +68,8 @@ pub fn all() -> Vec<Scenario> {
     v.extend(network_api::scenarios());
     v.extend(network_dns::scenarios());
     v.extend(network_connect::scenarios());
+    v.extend(network_container::scenarios());
+    v.extend(network_identity::scenarios());
     v.extend(distribution::scenarios());
     v.extend(hygiene::scenarios());
     v
