@@ -165,7 +165,9 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
         endpoints: Default::default(),
     };
     let d = ctx.daemon.clone();
-    let check = r.check_duplicate;
+    // From API 1.44 dockerd always refuses a taken name (the field is
+    // gone; docker CLI 28 sends it only below 1.44).
+    let check = r.check_duplicate || ctx.version >= crate::version::ApiVersion(1, 44);
     let (n, warning) = tokio::task::spawn_blocking(move || d.networks.create(n, check))
         .await
         .map_err(EngineError::system)??;

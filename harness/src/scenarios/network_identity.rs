@@ -410,6 +410,18 @@ fn legacy_links(ctx: &Ctx) -> Outcome {
 }
 
 fn check_duplicate(ctx: &Ctx) -> Outcome {
+    // `CheckDuplicate` is API 1.41's (dockerd 20.10); from 1.44 the field
+    // is gone and a taken name is always refused.
+    let v144 = crate::client::ApiVersion {
+        major: 1,
+        minor: 44,
+    };
+    if ctx.negotiation.api_version >= v144 {
+        return Err(Problem::Skip(
+            "CheckDuplicate is an API below 1.44 option (checked at 1.41 against dockerd 20.10)"
+                .into(),
+        ));
+    }
     let name = ctx.unique_name("dup-net");
     let mut ids: Vec<String> = Vec::new();
     let res = (|| {
