@@ -60,6 +60,9 @@ pub enum Network {
     /// A new, empty network namespace with only `lo` (brought up).
     #[default]
     None,
+    /// The network namespace this host pid is in (`--network
+    /// container:X`): its interfaces, addresses and routes, shared.
+    Join(i32),
 }
 
 /// One network interface of a container on a bridge: a veth pair whose host

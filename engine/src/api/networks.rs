@@ -97,6 +97,9 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 #[serde(rename_all = "PascalCase", default)]
 struct CreateRequest {
     name: String,
+    /// Refuse a name already taken (else dockerd 20.10 makes another
+    /// network of that name, with a warning).
+    check_duplicate: bool,
     driver: String,
     internal: bool,
     attachable: bool,
@@ -178,12 +181,15 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     };
     networks::config_only::validate(&n, &r.scope, r.ingress)?;
     let d = ctx.daemon.clone();
-    let n = tokio::task::spawn_blocking(move || d.networks.create(n))
+    // From API 1.44 dockerd always refuses a taken name (the field is
+    // gone; docker CLI 28 sends it only below 1.44).
+    let check = r.check_duplicate || ctx.version >= crate::version::ApiVersion(1, 44);
+    let (n, warning) = tokio::task::spawn_blocking(move || d.networks.create(n, check))
         .await
         .map_err(EngineError::system)??;
     Ok(json_status(
         StatusCode::CREATED,
-        &json!({"Id": n.id, "Warning": ""}),
+        &json!({"Id": n.id, "Warning": warning}),
     ))
 }
 

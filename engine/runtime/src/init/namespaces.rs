@@ -1,7 +1,7 @@
 //! Which namespaces a container's pid 1 gets: its own (unshared), the
 //! daemon's (`--pid host`, `--ipc host`, `--uts host`: nothing to do), or
-//! another container's (`--pid container:X`, `--ipc container:X`: setns
-//! to that container's process's). Joins happen before the unshare and the
+//! another container's (`--pid container:X`, `--ipc container:X`,
+//! `--network container:X`: setns to that container's process's). Joins happen before the unshare and the
 //! fork, so the pid namespace joined is the child's.
 
 use std::fs::File;
@@ -34,11 +34,16 @@ pub(super) fn unshare_flags(ns: &Namespaces, network: Network) -> CloneFlags {
 }
 
 /// setns into every namespace to join (all opened first, then joined).
-pub(super) fn join(ns: &Namespaces) -> Result<(), RuntimeError> {
+pub(super) fn join(ns: &Namespaces, network: Network) -> Result<(), RuntimeError> {
+    let net = match network {
+        Network::Join(pid) => Namespace::Join(pid),
+        _ => Namespace::Private,
+    };
     let mut files = Vec::new();
     for (name, kind, flag) in [
         ("ipc", ns.ipc, CloneFlags::CLONE_NEWIPC),
         ("pid", ns.pid, CloneFlags::CLONE_NEWPID),
+        ("net", net, CloneFlags::CLONE_NEWNET),
     ] {
         if let Namespace::Join(pid) = kind {
             let path = format!("/proc/{pid}/ns/{name}");
@@ -75,5 +80,8 @@ mod tests {
         };
         let flags = unshare_flags(&shared, Network::Host);
         assert_eq!(flags, CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP);
+        // A joined network namespace is not a new one either.
+        let joined = unshare_flags(&shared, Network::Join(1));
+        assert!(!joined.contains(CloneFlags::CLONE_NEWNET));
     }
 }

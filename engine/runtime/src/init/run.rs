@@ -24,7 +24,7 @@ pub(super) fn start(chan: &Channel, spec: &ProcessSpec) -> Result<Infallible, Ru
         propagation::check_sources(&spec.mounts, &mountinfo)?;
     }
     // Before the unshare: a joined pid namespace is the child's, as a new one.
-    namespaces::join(&spec.namespaces)?;
+    namespaces::join(&spec.namespaces, spec.network)?;
     let flags = namespaces::unshare_flags(&spec.namespaces, spec.network);
     // Opened before the unshare, so it stays in the host's namespace.
     let mut host_rtnl = if spec.network == Network::None && !spec.veths.is_empty() {

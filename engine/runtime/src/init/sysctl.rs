@@ -20,7 +20,9 @@ const IPC_SYSCTLS: &[&str] = &[
 
 /// Refuses a sysctl that would not stay inside the container, as runc does
 /// before it creates anything. A container always has its own IPC and UTS
-/// namespaces here; its network namespace only with [`Network::None`].
+/// namespaces here; a network namespace of its own with [`Network::None`]
+/// or another container's with [`Network::Join`] (runc refuses only the
+/// host's).
 pub(crate) fn check(
     sysctls: &BTreeMap<String, String>,
     network: Network,
@@ -29,7 +31,7 @@ pub(crate) fn check(
         let allowed = if IPC_SYSCTLS.contains(&key.as_str()) || key.starts_with("fs.mqueue.") {
             true
         } else if key.starts_with("net.") {
-            if network != Network::None {
+            if network == Network::Host {
                 return Err(RuntimeError::Other(format!(
                     "sysctl {key:?} not allowed in host network namespace"
                 )));

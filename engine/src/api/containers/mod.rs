@@ -89,14 +89,15 @@ pub async fn inspect(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
     let rec = c.snapshot();
     let d = &ctx.daemon;
     let mut v = render::inspect(&rec, &c.log_path(), &c.fs_dir(), ops::mounts_json(d, &rec));
-    // dockerd fills these paths (and the runtime) at the first start.
-    let dir = c.dir();
+    // dockerd fills these paths (and the runtime) at the first start; a
+    // container on another's network shows that one's files.
+    let log_path = c.log_path();
+    let started = log_path.exists();
+    let dir = &crate::daemon::networks::container_mode::files_dir(d, &c, started);
     use crate::daemon::containers::init_layer::{shown_path, HOSTNAME, HOSTS, RESOLV_CONF};
     v["HostnamePath"] = json!(shown_path(dir, HOSTNAME));
     v["HostsPath"] = json!(shown_path(dir, HOSTS));
     v["ResolvConfPath"] = json!(shown_path(dir, RESOLV_CONF));
-    let log_path = c.log_path();
-    let started = log_path.exists();
     v["LogPath"] = json!(if started {
         log_path
     } else {
@@ -218,6 +219,14 @@ fn fill_endpoint(
     }
 }
 
+/// The names of the networks, among `nets`, container `r` is on.
+fn networks_on<'a>(nets: &'a [crate::daemon::networks::Network], r: &Record) -> Vec<&'a str> {
+    crate::daemon::networks::on(nets, &r.id, &r.host_config.network_mode)
+        .into_iter()
+        .map(|n| n.name.as_str())
+        .collect()
+}
+
 pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
     let all = ctx.query.flag("all");
     let limit = ctx
@@ -237,6 +246,9 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
     // `before` and `since` depend on where a container sits in the walk.
     let mut walk = filters.walk();
     let link_names = crate::daemon::containers::links::names_by_target(d);
+    // The networks each container is on now (connected, or left its own).
+    let nets = d.networks.list();
+    let on = |r: &Record| networks_on(&nets, r);
     let names_of = |r: &Record| -> Option<Value> {
         let extra = link_names.get(&r.name)?;
         let mut all: Vec<&String> = extra.iter().chain([&r.name]).collect();
@@ -264,6 +276,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
                 if let Some(names) = names_of(&r) {
                     v["Names"] = names;
                 }
+                v["NetworkSettings"]["Networks"] = render::list_networks(&on(&r));
                 v
             };
             let published = d.networks.published(&c.id);
@@ -302,6 +315,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
         state.clear();
         render::write_list_state(&mut state, &r);
         let names = names_of(&r).map(|n| (json!([r.name]).to_string(), n));
+        let networks = render::list_networks_splice(&r, &on(&r));
         let fixed = r.derived(|r| render::list_fixed(r, ops::mounts_json(d, r)));
         let published = d.networks.published(&c.id);
         if published.is_empty() && names.is_none() {
@@ -324,7 +338,13 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
             buf.extend_from_slice(head.as_bytes());
         }
         buf.extend_from_slice(&state);
-        buf.extend_from_slice(&fixed.list_tail);
+        match networks {
+            None => buf.extend_from_slice(&fixed.list_tail),
+            Some((cached, actual)) => {
+                let tail = String::from_utf8_lossy(&fixed.list_tail);
+                buf.extend_from_slice(tail.replacen(&cached, &actual, 1).as_bytes());
+            }
+        }
         n += 1;
     }
     buf.extend_from_slice(b"]\n");

@@ -188,6 +188,43 @@ impl serde::Serialize for Networks<'_> {
     }
 }
 
+/// `{"<network>": <endpoint>, ...}` for the networks a container is on,
+/// by name (Go sorts a map's keys).
+struct NetworksOn<'a>(Vec<&'a str>);
+
+impl serde::Serialize for NetworksOn<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut names = self.0.clone();
+        names.sort_unstable();
+        names.dedup();
+        let mut m = s.serialize_map(Some(names.len()))?;
+        for n in names {
+            m.serialize_entry(n, &ENDPOINT_STUB)?;
+        }
+        m.end()
+    }
+}
+
+/// A list entry's `"Networks":{...}` fragment as the cached tail holds it
+/// (its own network only), and as `names` make it; None when they agree.
+pub fn list_networks_splice(r: &Record, names: &[&str]) -> Option<(String, String)> {
+    if names == [r.network_name()] {
+        return None;
+    }
+    let cached = serde_json::to_string(&Networks(r.network_name())).ok()?;
+    let actual = serde_json::to_string(&NetworksOn(names.to_vec())).ok()?;
+    Some((
+        format!("\"Networks\":{cached}"),
+        format!("\"Networks\":{actual}"),
+    ))
+}
+
+/// [`list_entry`]'s `Networks` from the names of the networks it is on.
+pub fn list_networks(names: &[&str]) -> Value {
+    serde_json::to_value(NetworksOn(names.to_vec())).unwrap_or(Value::Null)
+}
+
 fn networks(r: &Record) -> Value {
     serde_json::to_value(Networks(r.network_name())).unwrap_or(Value::Null)
 }

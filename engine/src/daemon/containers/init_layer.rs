@@ -71,11 +71,7 @@ fn hosts_file(
     ip: Option<std::net::Ipv4Addr>,
     extra: &str,
 ) -> String {
-    let fqdn = if domainname.is_empty() {
-        hostname.to_string()
-    } else {
-        format!("{hostname}.{domainname} {hostname}")
-    };
+    let fqdn = own_names(hostname, domainname);
     format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{extra}{}\t{fqdn}\n",
         ip.map(|ip| ip.to_string())
@@ -143,6 +139,63 @@ pub fn prepare(
         });
     }
     Ok(mounts)
+}
+
+/// Bind mounts of another container's files (`NetworkMode container:X`
+/// shares its target's, as dockerd does), leaving out any path the user
+/// already binds and any file the target does not have.
+pub fn shared(dir: &Path, user_destinations: &[String]) -> Vec<BindMount> {
+    [
+        (HOSTNAME, "/etc/hostname"),
+        (HOSTS, "/etc/hosts"),
+        (RESOLV_CONF, "/etc/resolv.conf"),
+    ]
+    .into_iter()
+    .filter(|(_, dest)| {
+        !user_destinations
+            .iter()
+            .any(|d| d.trim_end_matches('/') == *dest)
+    })
+    .map(|(name, dest)| (dir.join(name), dest))
+    .filter(|(source, _)| source.is_file())
+    .map(|(source, dest)| BindMount {
+        source,
+        destination: dest.to_string(),
+        readonly: false,
+        propagation: Default::default(),
+    })
+    .collect()
+}
+
+/// The names a container's own /etc/hosts lines give its address.
+pub fn own_names(hostname: &str, domainname: &str) -> String {
+    if domainname.is_empty() {
+        hostname.to_string()
+    } else {
+        format!("{hostname}.{domainname} {hostname}")
+    }
+}
+
+/// Rewrites the hosts file in `dir` in place (it is bind-mounted into the
+/// running container: a new file would not be seen) with `edit` applied to
+/// its lines. A container that has no hosts file yet is left alone.
+pub fn edit_hosts(dir: &Path, edit: impl FnOnce(&mut Vec<String>)) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = dir.join(HOSTS);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    edit(&mut lines);
+    let mut out = lines.join("\n");
+    out.push('\n');
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)?;
+    f.write_all(out.as_bytes())
 }
 
 /// A file's path for inspect once it exists (after the first start), else "".

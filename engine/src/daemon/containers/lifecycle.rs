@@ -1,14 +1,12 @@
 //! A container's life: create, start, stop, kill, restart, remove, wait, and
 //! what happens when its process exits. Docker's rules and messages live here.
 
-use crate::daemon::networks::dns;
+use crate::daemon::networks::{self, dns};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use shipshape_runtime::supervisor::ExitStatus;
-use shipshape_runtime::BindMount;
 use shipshape_store::Image;
 
 use super::container::{Container, Progress};
@@ -87,6 +85,8 @@ pub fn create(
             .map_err(|e| EngineError::System(format!("invalid HostConfig: {e}")))?,
         None => HostConfig::default(),
     };
+    // dockerd refuses these while it decodes, before the image lookup.
+    networks::container_mode::check_create(&req.config, &host_config, &host_config_raw)?;
     // dockerd checks capabilities before it looks the image up.
     super::security::validate_capabilities(&host_config)?;
     let image = d.images.get(&req.config.image)?;
@@ -121,9 +121,11 @@ pub fn create(
     super::cgroups::normalize(&mut host_config, &mut host_config_raw);
     super::links::normalize(d, &name, &mut host_config_raw);
     super::namespaces::normalize(d, &mut host_config, &mut host_config_raw)?;
+    networks::container_mode::normalize(d, &mut host_config, &mut host_config_raw);
     let warnings = super::cgroups::warnings(&mut host_config, &mut host_config_raw);
     let id = names::new_id();
     let mut config = merge_image_config(req.config, &image);
+    config.mac_address = config.mac_address.filter(|m| !m.is_empty());
     if config.hostname.is_empty() {
         // dockerd: a host-network container takes the host's name.
         config.hostname = if host_config.network_mode == "host" {
@@ -283,6 +285,26 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         Ok(r) => r,
         Err(e) => return Err(failed_start(d, c, e).await),
     };
+    // The containers it joins or links to must be running.
+    let peers = networks::container_mode::join(d, &rec)
+        .and_then(|j| Ok((j, networks::links::resolve(d, &rec)?)));
+    let (joined, links) = match peers {
+        Ok(p) => p,
+        Err(e) => return Err(failed_start(d, c, e).await),
+    };
+    let mut rec = rec;
+    if let Some(j) = joined
+        .as_ref()
+        .filter(|j| j.hostname != rec.config.hostname)
+    {
+        // dockerd: a joiner takes its target's hostname, and shows it.
+        rec.config.hostname = j.hostname.clone();
+        c.record().config.hostname = j.hostname.clone();
+    }
+    let files = super::root::NetworkFiles {
+        shared: joined.as_ref().map(|j| j.target.dir().to_path_buf()),
+        link_hosts: networks::links::hosts_lines(&links),
+    };
     // Addresses on its bridge networks, before its hosts file is written.
     let plan = match crate::daemon::networks::endpoint::attach(d, c, &rec) {
         Ok(p) => p,
@@ -298,11 +320,12 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     let (id2, hc2) = (c.id.clone(), rec.host_config.clone());
     let cgroups = tokio::task::spawn_blocking(move || super::cgroups::prepare(&id2, &hc2));
     let (d2, c2, rec2) = (d.clone(), c.clone(), rec.clone());
-    let root =
-        tokio::task::spawn_blocking(move || prepare_root(&d2, &c2, &rec2, hosts_ip, user_defined))
-            .await
-            .map_err(EngineError::system)
-            .and_then(|r| r);
+    let root = tokio::task::spawn_blocking(move || {
+        super::root::prepare_root(&d2, &c2, &rec2, hosts_ip, user_defined, files)
+    })
+    .await
+    .map_err(EngineError::system)
+    .and_then(|r| r);
     let cgroups = cgroups.await.map_err(EngineError::system).and_then(|r| r);
     let ((rootfs, mounts), cgroups) = match (root, cgroups) {
         (Ok(root), Ok(cgroups)) => (root, cgroups),
@@ -337,6 +360,16 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     let mut spec = super::spec::process_spec(&rec, rootfs, mounts, cgroups, security, devices);
     spec.veths = plan.veths.clone();
     spec.namespaces = namespaces;
+    if let Some(j) = &joined {
+        spec.network = shipshape_runtime::Network::Join(j.pid);
+    }
+    // The links' variables, unless the container sets its own.
+    for var in links.iter().flat_map(networks::links::env) {
+        let key = var.split('=').next().unwrap_or("");
+        if !spec.env.iter().any(|e| e.split('=').next() == Some(key)) {
+            spec.env.push(var);
+        }
+    }
     // The embedded resolver's sockets are bound before the command runs.
     spec.dns_bind = plan
         .user_defined
@@ -449,59 +482,6 @@ async fn undo_prepare(d: &Arc<Daemon>, c: &Container, release_cgroups: bool) {
         .await;
     let (d, id) = (d.clone(), c.id.clone());
     let _ = tokio::task::spawn_blocking(move || d.volumes.release_for(&id)).await;
-}
-
-/// The container's root and what is mounted into it: the image's layers
-/// under a writable one, fresh volumes filled from the image, bind sources
-/// (Docker creates a missing one), and its /etc/hostname, hosts and
-/// resolv.conf. Blocking.
-fn prepare_root(
-    d: &Arc<Daemon>,
-    c: &Container,
-    rec: &Record,
-    ip: Option<std::net::Ipv4Addr>,
-    user_defined: bool,
-) -> Result<(PathBuf, Vec<BindMount>), EngineError> {
-    let layers = super::init_layer::root_layers(d, &rec.image_id)?;
-    let fs_dir = c.fs_dir();
-    // A container removed when it exits has a throwaway writable layer.
-    let rootfs = if rec.host_config.auto_remove {
-        shipshape_runtime::rootfs::mount_rootfs_volatile(&layers, &fs_dir)?
-    } else {
-        shipshape_runtime::rootfs::mount_rootfs(&layers, &fs_dir)?
-    };
-    // Volumes with a filesystem of their own (local driver options) are
-    // mounted first: the image's content is copied onto that filesystem.
-    for m in rec.mount_points.iter().filter(|m| m.kind == "volume") {
-        d.volumes.mount_for(&m.name, &c.id)?;
-    }
-    // Image content goes into fresh volumes before the container sees them.
-    let mut points = rec.mount_points.clone();
-    if volumes::mounts::populate(d, &rootfs, &mut points) {
-        c.record().mount_points = points;
-        if let Err(e) = c.save() {
-            tracing::warn!(id = %c.id, error = %e, "persisting volume copy state");
-        }
-    }
-    let mut mounts = volumes::mounts::host_mounts(d, rec)?;
-    volumes::mounts::create_bind_sources(&mounts)?;
-    let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
-    let cfg = &rec.config;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let dns = super::init_layer::DnsFiles {
-        resolv: dns::resolv_conf(&host_resolv, &rec.host_config, user_defined),
-        extra_hosts: dns::extra_hosts(&rec.host_config, dns::host_gateway(d)),
-    };
-    mounts.extend(super::init_layer::prepare(
-        c.dir(),
-        &cfg.hostname,
-        &cfg.domainname,
-        &rec.host_config.network_mode,
-        ip,
-        &dns,
-        &user_destinations,
-    )?);
-    Ok((rootfs, mounts))
 }
 
 /// Records the exit, wakes waiters and attached clients, releases the rootfs,

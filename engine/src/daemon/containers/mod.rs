@@ -23,6 +23,7 @@ pub mod namespaces;
 pub mod record;
 pub mod recovery;
 pub mod restart;
+mod root;
 pub mod security;
 pub mod spec;
 pub mod stats;

@@ -18,6 +18,10 @@ pub struct Config {
     pub attach_stderr: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<serde_json::Value>,
+    /// The MAC of the endpoint on the container's own network (dockerd
+    /// omits it when empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
     pub tty: bool,
     pub open_stdin: bool,
     pub stdin_once: bool,

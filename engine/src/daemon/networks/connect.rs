@@ -24,6 +24,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::{endpoint, primary_name, Network};
+use crate::daemon::containers::init_layer;
 use crate::daemon::{events, Container, Daemon};
 use crate::errdefs::EngineError;
 
@@ -61,7 +62,12 @@ pub async fn connect(
     if n.name == "host" || mode == "host" {
         return Err(EngineError::InvalidParameter(HOST_MODE.into()));
     }
-    if n.name == "none" || mode == "none" || mode.starts_with("container:") {
+    if super::container_mode::target_of(&mode).is_some() {
+        return Err(EngineError::InvalidParameter(
+            "container sharing network namespace with another container or host cannot be connected to any other network".into(),
+        ));
+    }
+    if n.name == "none" || mode == "none" {
         return Err(EngineError::InvalidParameter(
             "container cannot be connected to multiple networks with one of the networks in private (none) mode".into(),
         ));
@@ -184,12 +190,13 @@ pub async fn disconnect(
         tracing::warn!(id = %c.id, error = %e, "saving the container after a disconnect");
     }
     if c.is_running() {
-        let (d2, cid, n2) = (d.clone(), c.id.clone(), n.clone());
+        let (d2, c2, n2) = (d.clone(), c.clone(), n.clone());
         let pid = c.record().state.pid;
         tokio::task::spawn_blocking(move || {
-            unplug(&d2, &cid, &n2);
-            if let Err(e) = reroute(&d2, &cid, pid) {
-                tracing::warn!(id = %cid, error = %e, "default route after a disconnect");
+            unplug(&d2, &c2.id, &n2);
+            forget_hosts(&c2);
+            if let Err(e) = reroute(&d2, &c2.id, pid) {
+                tracing::warn!(id = %c2.id, error = %e, "default route after a disconnect");
             }
         })
         .await
@@ -284,7 +291,25 @@ fn plug(d: &Daemon, c: &Container, n: &Network) -> Result<(), EngineError> {
             n.name
         )));
     }
+    // dockerd appends the new address to the container's /etc/hosts.
+    let line = format!("{}\t{}", veth.address, own_names(&rec));
+    if let Err(e) = init_layer::edit_hosts(c.dir(), |l| l.push(line)) {
+        tracing::warn!(id = %c.id, error = %e, "adding to /etc/hosts after a connect");
+    }
     Ok(())
+}
+
+fn own_names(rec: &crate::daemon::containers::record::Record) -> String {
+    init_layer::own_names(&rec.config.hostname, &rec.config.domainname)
+}
+
+/// After a disconnect: dockerd drops every /etc/hosts line that ends with
+/// the container's names (the ones of its other networks too).
+fn forget_hosts(c: &Container) {
+    let suffix = format!("\t{}", own_names(&c.snapshot()));
+    if let Err(e) = init_layer::edit_hosts(c.dir(), |l| l.retain(|x| !x.ends_with(&suffix))) {
+        tracing::warn!(id = %c.id, error = %e, "removing from /etc/hosts after a disconnect");
+    }
 }
 
 /// Removes container `cid`'s endpoint on `n`: its veth, and its address.

@@ -257,7 +257,7 @@ pub fn reserve(n: &mut super::Network, cid: &str, rec: &Record) -> Result<Veth, 
     if !n.predefined() {
         add_implicit_aliases(&mut aliases, cid, &rec.config.hostname);
     }
-    let mac_bytes = ipam::mac_of(ip);
+    let mac_bytes = given_mac(rec, n)?.unwrap_or_else(|| ipam::mac_of(ip));
     let host_veth = format!("veth{:07x}", rand::thread_rng().gen::<u32>() & 0xfff_ffff);
     let gateway = (!n.internal).then_some(gateway);
     n.endpoints.insert(
@@ -285,6 +285,22 @@ pub fn reserve(n: &mut super::Network, cid: &str, rec: &Record) -> Result<Veth, 
         gateway,
         ipv6,
     })
+}
+
+/// `Config.MacAddress`, which dockerd gives the endpoint on the container's
+/// own network only; one that does not parse fails the start in Go's words.
+fn given_mac(rec: &Record, n: &super::Network) -> Result<Option<[u8; 6]>, EngineError> {
+    let Some(s) = rec.config.mac_address.as_deref().filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let own = super::primary_name(&rec.host_config.network_mode)
+        .is_some_and(|p| p == n.name || p == n.id);
+    if !own {
+        return Ok(None);
+    }
+    ipam::parse_mac(s)
+        .map(Some)
+        .ok_or_else(|| EngineError::System(format!("address {s}: invalid MAC address")))
 }
 
 /// The container's network namespace is complete (`pid` is its pid 1, so
@@ -323,9 +339,21 @@ pub fn publish_ports(
 pub fn detach(d: &Daemon, cid: &str) {
     super::dns::stop(d, cid);
     d.networks.set_published(cid, None);
-    let mut nets = d.networks.lock();
-    for n in nets.iter_mut() {
-        n.endpoints.remove(cid);
+    // Containers that joined its namespace keep it alive, veths included:
+    // those go now, as dockerd takes them out, so that no address
+    // released here stays on a bridge.
+    let joined = super::container_mode::has_joiners(d, cid);
+    let veths: Vec<String> = {
+        let mut nets = d.networks.lock();
+        nets.iter_mut()
+            .filter_map(|n| n.endpoints.remove(cid))
+            .map(|e| e.host_veth)
+            .collect()
+    };
+    for veth in veths.iter().filter(|_| joined) {
+        if let Err(e) = d.networks.host.delete_link(veth) {
+            tracing::warn!(veth = %veth, error = %e, "removing a shared namespace's veth");
+        }
     }
 }
 

@@ -184,7 +184,9 @@ pub fn mac_string(mac: &[u8; 6]) -> String {
 }
 
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = s.split(':').collect();
+    // Go's net.ParseMAC takes ':' or '-' between the bytes.
+    let sep = if s.contains('-') { '-' } else { ':' };
+    let parts: Vec<&str> = s.split(sep).collect();
     if parts.len() != 6 {
         return None;
     }

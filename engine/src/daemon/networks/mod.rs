@@ -10,9 +10,11 @@
 pub mod bridge;
 pub mod config_only;
 pub mod connect;
+pub mod container_mode;
 pub mod dns;
 pub mod endpoint;
 pub mod ipam;
+pub mod links;
 pub mod ports;
 
 use std::collections::BTreeMap;
@@ -264,7 +266,14 @@ impl NetworkStore {
         find(&self.lock(), key).cloned()
     }
 
-    pub fn create(&self, mut n: Network) -> Result<Network, EngineError> {
+    /// Adds network `n`; with `check_duplicate` a name already taken is
+    /// refused, else (dockerd 20.10) it is taken twice and the answer
+    /// carries dockerd's warning.
+    pub fn create(
+        &self,
+        mut n: Network,
+        check_duplicate: bool,
+    ) -> Result<(Network, String), EngineError> {
         let mut nets = self.lock();
         if PREDEFINED.contains(&n.name.as_str()) {
             return Err(EngineError::Forbidden(format!(
@@ -272,11 +281,18 @@ impl NetworkStore {
                 n.name
             )));
         }
-        if nets.iter().any(|x| x.name == n.name) {
-            return Err(EngineError::Conflict(format!(
-                "network with name {} already exists",
-                n.name
-            )));
+        let mut warning = String::new();
+        if let Some(taken) = nets.iter().find(|x| x.name == n.name) {
+            if check_duplicate {
+                return Err(EngineError::Conflict(format!(
+                    "network with name {} already exists",
+                    n.name
+                )));
+            }
+            warning = format!(
+                "Network with name {} (id : {}) already exists",
+                n.name, taken.id
+            );
         }
         if !n.config_from.is_empty() {
             config_only::apply(&mut n, &nets)?;
@@ -302,7 +318,7 @@ impl NetworkStore {
             tracing::warn!(error = %e, "firewall rules");
         }
         events::network(&n.id, &n.name, n.kind(), "create", None);
-        Ok(n)
+        Ok((n, warning))
     }
 
     /// Removes a user-defined network. `in_use` says whether a container is
@@ -566,7 +582,15 @@ fn find<'a>(nets: &'a [Network], key: &str) -> Result<&'a Network, EngineError> 
     if let Some(n) = nets.iter().find(|n| n.id == key) {
         return Ok(n);
     }
-    if let Some(n) = nets.iter().find(|n| n.name == key) {
+    let mut named = nets.iter().filter(|n| n.name == key);
+    if let Some(n) = named.next() {
+        let more = named.count();
+        if more > 0 {
+            return Err(EngineError::InvalidParameter(format!(
+                "network {key} is ambiguous ({} matches found based on name)",
+                more + 1
+            )));
+        }
         return Ok(n);
     }
     if !key.is_empty() {
@@ -591,21 +615,26 @@ pub fn primary_name(mode: &str) -> Option<String> {
 /// Every network `c` is on: its own, then the ones it was connected to.
 pub fn networks_of(d: &Daemon, c: &Container) -> Vec<Network> {
     let mode = c.record().host_config.network_mode.clone();
-    let nets = d.networks.list();
-    let mut out: Vec<Network> = Vec::new();
-    if let Some(p) = primary_name(&mode) {
-        if let Ok(n) = find(&nets, &p) {
-            if !n.left.contains(&c.id) {
-                out.push(n.clone());
+    on(&d.networks.list(), &c.id, &mode)
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+/// Among `nets`, the ones container `cid` (whose `NetworkMode` is `mode`)
+/// is on: its own unless it left it, then the ones it was connected to.
+pub fn on<'a>(nets: &'a [Network], cid: &str, mode: &str) -> Vec<&'a Network> {
+    let mut out: Vec<&Network> = Vec::new();
+    if let Some(p) = primary_name(mode) {
+        if let Ok(n) = find(nets, &p) {
+            if !n.left.iter().any(|x| x == cid) {
+                out.push(n);
             }
         }
     }
-    for n in nets
-        .iter()
-        .filter(|n| n.connected.iter().any(|x| x == &c.id))
-    {
+    for n in nets.iter().filter(|n| n.connected.iter().any(|x| x == cid)) {
         if !out.iter().any(|o| o.id == n.id) {
-            out.push(n.clone());
+            out.push(n);
         }
     }
     out
