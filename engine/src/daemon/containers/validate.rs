@@ -59,7 +59,10 @@ pub fn check(d: &Daemon, config: &Config, host_raw: &Value) -> Result<(), Engine
     }
     super::log_driver::validate(host_raw)?;
     // The one runtime the engine has (its /info lists it as runc).
-    let runtime = host_raw.get("Runtime").and_then(Value::as_str).unwrap_or("");
+    let runtime = host_raw
+        .get("Runtime")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !runtime.is_empty() && runtime != "runc" {
         return Err(invalid(format!("Unknown runtime specified {runtime}")));
     }

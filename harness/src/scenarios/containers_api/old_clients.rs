@@ -195,7 +195,6 @@ fn ipc_mode_old_client(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-
 fn top_level_host_config(ctx: &Ctx) -> Outcome {
     let mut made = Made::new(ctx);
     let mut cfg = ctx.probe_config(&["exit", "0"])?;
@@ -207,7 +206,12 @@ fn top_level_host_config(ctx: &Ctx) -> Outcome {
     cfg["Runtime"] = json!("runc");
     let id = made.create(cfg, None)?;
     let hc = ctx.inspect(&id)?["HostConfig"].clone();
-    let got = (&hc["Memory"], &hc["Privileged"], &hc["Binds"], &hc["Runtime"]);
+    let got = (
+        &hc["Memory"],
+        &hc["Privileged"],
+        &hc["Binds"],
+        &hc["Runtime"],
+    );
     let want_binds = json!(["/tmp:/shipshape-bind"]);
     if got != (&json!(67108864), &json!(true), &want_binds, &json!("runc")) {
         return Err(fail(format!(
