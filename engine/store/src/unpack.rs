@@ -521,7 +521,6 @@ impl<'a> Unpacker<'a> {
         f: &mut impl io::Write,
         path: &str,
     ) -> Result<u64, String> {
-        use std::io::Write;
         if self.buf.is_empty() {
             self.buf = vec![0; COPY_CHUNK];
         }

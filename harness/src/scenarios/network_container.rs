@@ -88,7 +88,7 @@ fn shares(ctx: &Ctx) -> Outcome {
         let want_mode = format!("container:{target}");
         if created["HostConfig"]["NetworkMode"] != json!(want_mode)
             || created["NetworkSettings"]["Networks"] != json!({})
-            || str_at(&created, &["NetworkSettings", "IPAddress"]) != ""
+            || !str_at(&created, &["NetworkSettings", "IPAddress"]).is_empty()
         {
             return Err(fail(format!(
                 "inspect of the created joiner: NetworkMode {}, Networks {}, IPAddress {}; dockerd: {want_mode:?} (the target's full id), {{}}, \"\"",

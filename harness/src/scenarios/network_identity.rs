@@ -122,7 +122,7 @@ fn mac_address(ctx: &Ctx) -> Outcome {
         made.push(id.clone());
         let created = ctx.inspect(&id)?;
         if str_of(&created["Config"]["MacAddress"]) != GIVEN_MAC
-            || str_of(&created["NetworkSettings"]["MacAddress"]) != ""
+            || !str_of(&created["NetworkSettings"]["MacAddress"]).is_empty()
         {
             return Err(fail(format!(
                 "created with MacAddress {GIVEN_MAC}: Config.MacAddress {}, NetworkSettings.MacAddress {}; dockerd: {GIVEN_MAC:?} and \"\"",

@@ -112,6 +112,9 @@ fn port(key: &str) -> Option<(u16, String)> {
     Some((p.parse().ok()?, proto.to_ascii_lowercase()))
 }
 
+/// One end of a run of consecutive ports: number and protocol.
+type PortEnd<'a> = (u16, &'a str);
+
 /// The variables one link gives, in dockerd's order.
 pub fn env(link: &Link) -> Vec<String> {
     let alias = link.alias().to_uppercase().replace('-', "_");
@@ -120,7 +123,7 @@ pub fn env(link: &Link) -> Vec<String> {
     // By number; at the same number tcp first.
     ports.sort_by(|a, b| a.0.cmp(&b.0).then((b.1 == "tcp").cmp(&(a.1 == "tcp"))));
     let mut out = Vec::new();
-    let mut range: Option<((u16, &str), (u16, &str))> = None;
+    let mut range: Option<(PortEnd, PortEnd)> = None;
     for (i, (p, proto)) in ports.iter().enumerate() {
         let (p, proto) = (*p, proto.as_str());
         if i == 0 {
