@@ -202,21 +202,37 @@ impl LogWriter {
 /// offset of the next record in it. The default reads from the start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cursor {
-    ino: Option<u64>,
+    ino: Option<FileId>,
     offset: u64,
+}
+
+/// A file's identity: its inode and its birth time. An inode alone is not
+/// enough: a file deleted by rotation frees its inode, and the next file of
+/// the log may get the same number, which would put an old cursor's offset
+/// into a new file. Filesystems without a birth time give 0 (inode only).
+type FileId = (u64, u128);
+
+fn file_id(f: &File) -> io::Result<FileId> {
+    let m = f.metadata()?;
+    let born = m
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    Ok((m.ino(), born))
 }
 
 /// The log's files that exist, oldest first, each open with its inode.
 /// Opened newest first: a rotation between two opens then shows one file
 /// twice (dropped by inode) rather than skipping one.
-fn open_files(path: &Path) -> io::Result<Vec<(File, u64)>> {
-    let mut out: Vec<(File, u64)> = Vec::new();
+fn open_files(path: &Path) -> io::Result<Vec<(File, FileId)>> {
+    let mut out: Vec<(File, FileId)> = Vec::new();
     let candidates =
         std::iter::once(path.to_path_buf()).chain((1..=MAX_ROTATED).map(|n| rotated(path, n)));
     for (i, p) in candidates.enumerate() {
         match File::open(&p) {
             Ok(f) => {
-                let ino = f.metadata()?.ino();
+                let ino = file_id(&f)?;
                 if !out.iter().any(|(_, seen)| *seen == ino) {
                     out.push((f, ino));
                 }

@@ -70,7 +70,7 @@ mod tests {
             ),
             "{m}"
         );
-        assert!(m.contains("nosuchimage:latest"), "{m}");
+        assert!(m.contains("pull nosuchimage from"), "{m}");
     }
 
     #[test]
