@@ -309,36 +309,32 @@ impl Rtnl {
 
     /// `default via gw` for IPv6.
     pub fn add_default_route6(&mut self, gw: Ipv6Addr) -> io::Result<()> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet6;
-        msg.header.table = RouteHeader::RT_TABLE_MAIN;
-        msg.header.protocol = RouteProtocol::Boot;
-        msg.header.scope = RouteScope::Universe;
-        msg.header.kind = RouteType::Unicast;
-        msg.attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gw)));
-        self.call(
-            RouteNetlinkMessage::NewRoute(msg),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-            &format!("add default route via {gw}"),
-        )
-        .map(drop)
+        self.add_default_route_via(AddressFamily::Inet6, RouteAddress::Inet6(gw), gw.into())
     }
 
     /// `default via gw`.
     pub fn add_default_route(&mut self, gw: Ipv4Addr) -> io::Result<()> {
+        self.add_default_route_via(AddressFamily::Inet, RouteAddress::Inet(gw), gw.into())
+    }
+
+    /// A default route in the main table through `gw`, of either family.
+    fn add_default_route_via(
+        &mut self,
+        family: AddressFamily,
+        gw: RouteAddress,
+        shown: std::net::IpAddr,
+    ) -> io::Result<()> {
         let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet;
+        msg.header.address_family = family;
         msg.header.table = RouteHeader::RT_TABLE_MAIN;
         msg.header.protocol = RouteProtocol::Boot;
         msg.header.scope = RouteScope::Universe;
         msg.header.kind = RouteType::Unicast;
-        msg.attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet(gw)));
+        msg.attributes.push(RouteAttribute::Gateway(gw));
         self.call(
             RouteNetlinkMessage::NewRoute(msg),
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-            &format!("add default route via {gw}"),
+            &format!("add default route via {shown}"),
         )
         .map(drop)
     }

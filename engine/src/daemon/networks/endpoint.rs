@@ -134,26 +134,26 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
 /// The address `rec` asks for on `n` (`IPAMConfig.IPv4Address`), in
 /// dockerd's words when it is not one.
 pub fn requested_ip(rec: &Record, n: &super::Network) -> Result<Option<Ipv4Addr>, EngineError> {
-    let cfg = endpoint_config(rec, &n.name, &n.id);
-    let Some(s) = cfg
-        .and_then(|v| v.get("IPAMConfig"))
-        .and_then(|v| v.get("IPv4Address"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    else {
-        return Ok(None);
-    };
-    s.parse()
-        .map(Some)
-        .map_err(|_| EngineError::System(format!("Invalid IPv4 address: {s})")))
+    requested(rec, n, "IPv4Address", "IPv4")
 }
 
 /// The IPv6 address `rec` asks for on `n` (`IPAMConfig.IPv6Address`).
 fn requested_ip6(rec: &Record, n: &super::Network) -> Result<Option<Ipv6Addr>, EngineError> {
+    requested(rec, n, "IPv6Address", "IPv6")
+}
+
+/// `IPAMConfig.<key>` of `rec`'s endpoint on `n`, parsed; dockerd's
+/// "Invalid <family> address" when it does not parse.
+fn requested<T: std::str::FromStr>(
+    rec: &Record,
+    n: &super::Network,
+    key: &str,
+    family: &str,
+) -> Result<Option<T>, EngineError> {
     let cfg = endpoint_config(rec, &n.name, &n.id);
     let Some(s) = cfg
         .and_then(|v| v.get("IPAMConfig"))
-        .and_then(|v| v.get("IPv6Address"))
+        .and_then(|v| v.get(key))
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
     else {
@@ -161,7 +161,7 @@ fn requested_ip6(rec: &Record, n: &super::Network) -> Result<Option<Ipv6Addr>, E
     };
     s.parse()
         .map(Some)
-        .map_err(|_| EngineError::System(format!("Invalid IPv6 address: {s})")))
+        .map_err(|_| EngineError::System(format!("Invalid {family} address: {s})")))
 }
 
 /// The endpoint's IPv6 side on `n`, if `n` has IPv6 enabled: the requested
