@@ -22,6 +22,7 @@
 //!   `IPv6Address` `fd00:ab::2/64`; `IPAMConfig.IPv6Address` picks the
 //!   address; other containers on the network reach both over IPv6.
 
+use super::network_props::Made;
 use super::Scenario;
 use crate::client::{enc, Req};
 use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
@@ -40,27 +41,6 @@ const PORT: &str = "7778";
 fn prefix(ctx: &Ctx, salt: &str) -> String {
     let h = Sha256::digest(format!("{}{salt}", ctx.run_id).as_bytes());
     format!("fd00:5353:{:x}:", u16::from_be_bytes([h[0], h[1]]))
-}
-
-/// Networks and containers the scenario made, removed when it ends.
-struct Made<'c, 'a> {
-    ctx: &'c Ctx<'a>,
-    nets: Vec<String>,
-    containers: Vec<String>,
-}
-
-impl Drop for Made<'_, '_> {
-    fn drop(&mut self) {
-        for c in &self.containers {
-            self.ctx.remove(c);
-        }
-        for n in &self.nets {
-            let _ = self
-                .ctx
-                .client
-                .send(Req::delete(format!("/networks/{}", enc(n))));
-        }
-    }
 }
 
 impl Made<'_, '_> {

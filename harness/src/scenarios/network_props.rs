@@ -66,11 +66,12 @@ fn case() -> impl Strategy<Value = Case> {
         })
 }
 
-/// What one case made, removed when it ends.
-struct Made<'c, 'a> {
-    ctx: &'c Ctx<'a>,
-    nets: Vec<String>,
-    containers: Vec<String>,
+/// Networks and containers a case (or scenario) made, removed when it
+/// ends; network_ipv6 uses it too.
+pub(super) struct Made<'c, 'a> {
+    pub(super) ctx: &'c Ctx<'a>,
+    pub(super) nets: Vec<String>,
+    pub(super) containers: Vec<String>,
 }
 
 impl Drop for Made<'_, '_> {
