@@ -95,6 +95,7 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
         false,
         routing::unclean_path_redirect,
     ),
+    ("container-name-slash", false, routing::container_name_slash),
     ("old-versions-served", false, versions::old_versions_served),
     (
         "old-info-execution-driver",
