@@ -84,6 +84,23 @@ fn check_frames(
     Ok(d)
 }
 
+/// dockerd 20.10 answers logs with no Content-Type at all, TTY or not, at
+/// every version it serves (newer daemons name the stream's media type):
+/// a client up to 1.41 must not be told a type dockerd never sends.
+fn no_logs_content_type(ctx: &Ctx, resp: &Response) -> Outcome {
+    let v141 = crate::client::ApiVersion {
+        major: 1,
+        minor: 41,
+    };
+    match resp.header("Content-Type") {
+        Some(ct) if version(ctx) <= v141 => Err(fail_at(
+            resp,
+            format!("logs answered Content-Type {ct:?}; dockerd 20.10 (API <= 1.41) sends none"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn multiplexed_framing(ctx: &Ctx) -> Outcome {
     let image = ctx.image()?;
     let args = ["lines", "2", "--", "stderr", "oops", "--", "echo", "after"];
@@ -97,6 +114,7 @@ fn multiplexed_framing(ctx: &Ctx) -> Outcome {
         enc(&id)
     )))?;
     expect_status(&resp, 200, "logs")?;
+    no_logs_content_type(ctx, &resp)?;
     let d = check_frames(Some(&resp), &resp.body, "logs")?;
     if d.stdout_text() != "line 1\nline 2\nafter\n" || d.stderr_text() != "oops\n" {
         return Err(fail_at(
@@ -130,6 +148,7 @@ fn tty_raw_stream(ctx: &Ctx) -> Outcome {
         enc(&id)
     )))?;
     e.check(&resp, &[])?;
+    no_logs_content_type(ctx, &resp)?;
     // A TTY has one stream: the bytes as the terminal produced them (the
     // line discipline turns \n into \r\n), with no frame headers.
     if resp.body.as_ref() != b"hello\r\n" {
@@ -657,6 +676,45 @@ fn events_container_life(ctx: &Ctx) -> Outcome {
                 &[],
             ));
         }
+        // The pre-1.22 fields dockerd still sends on container events:
+        // status the action, id the container, from its image.
+        let legacy = ev.get("status") == ev.get("Action")
+            && ev.get("id") == Some(&json!(id))
+            && ev.get("from") == Some(&json!(ctx.image()?.tag));
+        if !legacy {
+            return Err(e.fail(
+                Some(&resp),
+                format!("event {ev}: dockerd sends status (the Action), id (the container) and from (its image)"),
+                &[],
+            ));
+        }
+    }
+    // `type=container` alone: every event is a container's, ours among them
+    // in order (other clients' events may interleave).
+    let (all_resp, all_evs) = events(ctx, since, json!({"type": ["container"]}))?;
+    if let Some(other) = all_evs
+        .iter()
+        .find(|v| v.get("Type") != Some(&json!("container")))
+    {
+        return Err(e.fail(
+            Some(&all_resp),
+            format!("filter type=container alone let through {other}"),
+            &[],
+        ));
+    }
+    let ours: Vec<Value> = all_evs
+        .into_iter()
+        .filter(|v| v.pointer("/Actor/ID") == Some(&json!(id)))
+        .collect();
+    if actions(&ours) != want {
+        return Err(e.fail(
+            Some(&all_resp),
+            format!(
+                "filter type=container alone: this container's actions {:?}, expected {want:?}",
+                actions(&ours)
+            ),
+            &[],
+        ));
     }
     let die = evs.iter().find(|v| v.get("Action") == Some(&json!("die")));
     if die.and_then(|d| d.pointer("/Actor/Attributes/exitCode")) != Some(&json!("3")) {

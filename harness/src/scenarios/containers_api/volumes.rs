@@ -198,18 +198,26 @@ fn lifecycle_shapes(ctx: &Ctx) -> Outcome {
     let resp = ctx.send(Req::get("/system/df"))?;
     expect_status(&resp, 200, "system df")?;
     let df = json_body(&resp, "system df")?;
-    // dockerd 20.10.24's top-level keys (curl .../system/df, 2026-12-03).
+    // dockerd 20.10.24's top-level keys (curl .../system/df, 2026-12-03;
+    // BuildCache null with no build cache, 2026-12-04).
     let kinds = [
         ("LayersSize", df["LayersSize"].is_i64()),
         ("Images", df["Images"].is_array()),
         ("Containers", df["Containers"].is_array()),
         ("Volumes", df["Volumes"].is_array()),
         ("BuilderSize", df["BuilderSize"].is_i64()),
+        // Present always: null while the build cache is empty (as on a
+        // daemon that never built with BuildKit), else an array.
+        (
+            "BuildCache",
+            df.get("BuildCache")
+                .is_some_and(|b| b.is_null() || b.is_array()),
+        ),
     ];
     if let Some((k, _)) = kinds.iter().find(|(_, ok)| !ok) {
         return Err(fail_at(
             &resp,
-            format!("/system/df {k}: {}; dockerd: LayersSize and BuilderSize integers, Images, Containers and Volumes arrays", df[*k]),
+            format!("/system/df {k}: {}; dockerd: LayersSize and BuilderSize integers, Images, Containers and Volumes arrays, BuildCache null or an array", df[*k]),
         ));
     }
     for (vol, size) in [(&name, 0), (&anon, 0)] {
