@@ -255,8 +255,8 @@ fn lifecycle_shapes(ctx: &Ctx) -> Outcome {
 }
 
 /// `Driver` and `DriverOpts` on create, `GET /volumes?filters=` by label,
-/// name and driver, and the errors (dockerd 20.10.24): a tmpfs volume of
-/// the local driver is 201 with `Options` as given; an unknown driver 404
+/// name (alone too, and as a regexp) and driver, and the errors (dockerd
+/// 20.10.24): a tmpfs volume of the local driver is 201 with `Options` as given; an unknown driver 404
 /// `create N: error looking up volume plugin D: plugin "D" not found`; an
 /// option the local driver lacks 400 `create N: invalid option: "bogus"`;
 /// an unknown filter 400 `Invalid filter 'bogus'`, a bad `dangling` 400
@@ -282,9 +282,13 @@ fn list_filters_options(ctx: &Ctx) -> Outcome {
             format!("create gave {v}; dockerd: Driver local, Options {opts}"),
         ));
     }
+    // `name` alone too, and as the regular expression dockerd takes it for
+    // (an anchored pattern matches the whole name).
     let queries = [
         json!({"label": [mark]}),
         json!({"name": [name], "driver": ["local"], "label": [MARK]}),
+        json!({"name": [name]}),
+        json!({"name": [format!("^{name}$")]}),
     ];
     for f in queries {
         let resp = ctx.send(Req::get(format!(
