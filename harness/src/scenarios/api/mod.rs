@@ -18,7 +18,7 @@ mod session;
 mod swarm;
 mod versions;
 
-pub(crate) use build_classic::tar_of;
+pub(crate) use build_classic::{build, clean, ok_build, tar_of};
 
 use super::{scenario, Scenario, ScenarioFn};
 use crate::client::Req;
