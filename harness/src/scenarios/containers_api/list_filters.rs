@@ -7,7 +7,7 @@
 
 use super::{expect_error, list_ids, list_request, Made};
 use crate::client::Response;
-use crate::ground::{fail, fail_at, Ctx, Outcome, Problem};
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
 use crate::scenarios::{scenario, Scenario};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -92,6 +92,27 @@ fn since_before(ctx: &Ctx) -> Outcome {
     }
     let all = ids.clone();
     let (a, b, c) = (&ids[0], &ids[1], &ids[2]);
+    // The list itself is newest first (dockerd sorts by creation time, to
+    // the nanosecond: three creates in one second keep their order).
+    let resp = ctx.send(list_request(&json!({"id": all}), true))?;
+    expect_status(&resp, 200, "listing the three by id")?;
+    let listed: Vec<String> = json_body(&resp, "container list")?
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["Id"].as_str().map(str::to_string))
+        .collect();
+    if listed != [c.clone(), b.clone(), a.clone()] {
+        let short = |v: &[String]| v.iter().map(|i| i[..12].to_string()).collect::<Vec<_>>();
+        return Err(fail_at(
+            &resp,
+            format!(
+                "listed {:?}; dockerd lists newest first: {:?}",
+                short(&listed),
+                short(&[c.clone(), b.clone(), a.clone()])
+            ),
+        ));
+    }
     expect_ids(ctx, json!({"since": [names[0]]}), true, &all, &[b, c])?;
     expect_ids(ctx, json!({"since": [b]}), true, &all, &[c])?;
     expect_ids(ctx, json!({"before": [names[2]]}), true, &all, &[a, b])?;
@@ -192,6 +213,12 @@ fn more_keys(ctx: &Ctx) -> Outcome {
     expect_ids(ctx, json!({"isolation": ["default"]}), true, &all, &both)?;
     // On Linux dockerd accepts any isolation value and filters nothing out.
     expect_ids(ctx, json!({"isolation": ["hyperv"]}), true, &all, &both)?;
+    // `ancestor` names the image by reference, full ID or short ID.
+    let image = ctx.image()?;
+    let hex = image.id.trim_start_matches("sha256:");
+    for a in [image.tag.as_str(), image.id.as_str(), &hex[..12]] {
+        expect_ids(ctx, json!({"ancestor": [a]}), true, &all, &both)?;
+    }
     expect_ids(ctx, json!({"is-task": ["false"]}), true, &all, &both)?;
     expect_ids(ctx, json!({"is-task": ["true"]}), true, &all, &[])?;
     expect_ids(ctx, json!({"network": ["none"]}), true, &all, &[&lone])?;
