@@ -283,7 +283,17 @@ fn list_filters_options(ctx: &Ctx) -> Outcome {
         ));
     }
     // `name` alone too, and as the regular expression dockerd takes it for
-    // (an anchored pattern matches the whole name).
+    // (an anchored pattern matches the whole name). A second volume of
+    // this scenario (with the MARK label too) must not be listed: on an
+    // otherwise empty daemon a list that ignored `name` would still look
+    // right without it.
+    let decoy = ctx.unique_name("vol-decoy");
+    let mut decoy_labels = ctx.labels();
+    decoy_labels[MARK] = json!(decoy);
+    let resp = ctx
+        .send(Req::post("/volumes/create").json(json!({"Name": decoy, "Labels": decoy_labels})))?;
+    expect_status(&resp, 201, "creating a second volume")?;
+    made.volumes.push(decoy);
     let queries = [
         json!({"label": [mark]}),
         json!({"name": [name], "driver": ["local"], "label": [MARK]}),
