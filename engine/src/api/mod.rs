@@ -55,7 +55,9 @@ pub struct Ctx {
 
 /// hyper's service entry point. Never fails: every error becomes a response.
 pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infallible> {
-    let path = req.uri().path().to_string();
+    // Go's net/http hands the router the decoded path: `/containers/a%2Fb/json`
+    // is `/containers/a/b/json` to dockerd's mux.
+    let path = percent_decode(req.uri().path());
     if let Some(resp) = redirect_unclean(&path, req.uri().query()) {
         return Ok(resp);
     }
@@ -83,6 +85,40 @@ pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infal
     };
     Ok(resp)
 }
+
+/// `%XX` escapes decoded to their bytes (invalid UTF-8 replaced); a `%`
+/// not followed by two hex digits stays as it is.
+fn percent_decode(raw: &str) -> String {
+    let b = raw.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The verbs of `/containers/{name}/<verb>`: dockerd's routes are
+/// `/containers/{name:.*}/<verb>`, so a name may hold slashes
+/// (`/containers/a/b/json` asks for "a/b").
+const CONTAINER_VERBS: &[&str] = &[
+    "json", "start", "stop", "restart", "kill", "wait", "attach", "logs", "resize", "changes",
+    "pause", "unpause", "stats", "update", "exec", "archive", "export", "rename", "top",
+];
 
 /// dockerd's router (gorilla/mux) answers a path that is not clean (`//`,
 /// `.` or `..` segments) with `301` to its clean form, query kept, and
@@ -161,7 +197,18 @@ async fn route(
     method: &Method,
     path: &str,
 ) -> Option<Result<Response, EngineError>> {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let collapsed = match segs.as_slice() {
+        ["containers", middle @ .., verb]
+            if middle.len() > 1 && method != Method::DELETE && CONTAINER_VERBS.contains(verb) =>
+        {
+            Some((middle.join("/"), *verb))
+        }
+        _ => None,
+    };
+    if let Some((name, verb)) = &collapsed {
+        segs = vec!["containers", name.as_str(), verb];
+    }
     let is_get = method == Method::GET || method == Method::HEAD;
     let is_post = method == Method::POST;
     let is_delete = method == Method::DELETE;
@@ -316,6 +363,16 @@ mod tests {
         let r = redirect_unclean("/v1.41//containers/json", Some("all=1")).unwrap();
         assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
         assert_eq!(r.headers()["location"], "/v1.41/containers/json?all=1");
+    }
+
+    #[test]
+    fn paths_are_percent_decoded_as_go_does() {
+        assert_eq!(
+            percent_decode("/containers/a%2Fb/json"),
+            "/containers/a/b/json"
+        );
+        assert_eq!(percent_decode("/containers/a%2fb%20c"), "/containers/a/b c");
+        assert_eq!(percent_decode("/x%zz%4"), "/x%zz%4");
     }
 
     #[test]
