@@ -56,7 +56,12 @@ pub struct Ctx {
 /// hyper's service entry point. Never fails: every error becomes a response.
 pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infallible> {
     let path = req.uri().path().to_string();
-    if let Some(resp) = redirect_unclean(&path, req.uri().query()) {
+    // Go's server decodes the path before any handler sees it, and answers
+    // a bad escape (`%zz`) itself: a plain 400, no Docker headers.
+    let Some(decoded) = unescape(&path) else {
+        return Ok(bad_request());
+    };
+    if let Some(resp) = redirect_unclean(&decoded, req.uri().query()) {
         return Ok(resp);
     }
     let (version, rest) = match split_version(&path) {
@@ -96,6 +101,7 @@ fn redirect_unclean(path: &str, query: Option<&str>) -> Option<Response> {
     if clean == path {
         return None;
     }
+    let clean = escape_path(&clean);
     let location = match query {
         Some(q) => format!("{clean}?{q}"),
         None => clean,
@@ -105,6 +111,57 @@ fn redirect_unclean(path: &str, query: Option<&str>) -> Option<Response> {
     let value = HeaderValue::from_str(&location).ok()?;
     resp.headers_mut().insert(hyper::header::LOCATION, value);
     Some(resp)
+}
+
+/// Go's `url.PathUnescape`: `%XX` escapes decoded (`+` stays `+`); `None`
+/// for a malformed escape. Bytes that are not UTF-8 are replaced, as no
+/// name the daemon keeps can hold them.
+fn unescape(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_string());
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Go's `url.URL.String` for a path: what may not stand in a path escaped
+/// again (a redirect's `Location` to a decoded, cleaned path).
+fn escape_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Go's server's own answer to a request line it cannot parse.
+fn bad_request() -> Response {
+    let mut resp = hyper::Response::new(body::full("400 Bad Request"));
+    *resp.status_mut() = StatusCode::BAD_REQUEST;
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp.headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// Go's `path.Clean` as mux applies it: rooted, `.` and `..` resolved,
@@ -161,7 +218,16 @@ async fn route(
     method: &Method,
     path: &str,
 ) -> Option<Result<Response, EngineError>> {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // mux matches the path as sent and decodes each variable: a name may
+    // hold an escaped space or slash (`/networks/my%20net`, `a%2Fb`).
+    let mut decoded = Vec::new();
+    for seg in path.trim_start_matches('/').split('/') {
+        match unescape(seg) {
+            Some(s) => decoded.push(s),
+            None => return Some(Ok(bad_request())),
+        }
+    }
+    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let is_get = method == Method::GET || method == Method::HEAD;
     let is_post = method == Method::POST;
     let is_delete = method == Method::DELETE;
@@ -316,6 +382,22 @@ mod tests {
         let r = redirect_unclean("/v1.41//containers/json", Some("all=1")).unwrap();
         assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
         assert_eq!(r.headers()["location"], "/v1.41/containers/json?all=1");
+    }
+
+    #[test]
+    fn path_escapes_are_decoded_as_go_does() {
+        assert_eq!(
+            unescape("/networks/my%20net").as_deref(),
+            Some("/networks/my net")
+        );
+        assert_eq!(unescape("a%2Fb+c").as_deref(), Some("a/b+c"));
+        assert_eq!(unescape("a%25b").as_deref(), Some("a%b"));
+        assert_eq!(unescape("a%zz"), None);
+        assert_eq!(unescape("a%2"), None);
+        assert_eq!(escape_path("/networks/my net"), "/networks/my%20net");
+        // An unclean decoded path redirects to its clean form, escaped again.
+        let r = redirect_unclean("/v1.41/networks/a/../my net", None).unwrap();
+        assert_eq!(r.headers()["location"], "/v1.41/networks/my%20net");
     }
 
     #[test]
