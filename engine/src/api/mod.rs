@@ -55,10 +55,13 @@ pub struct Ctx {
 
 /// hyper's service entry point. Never fails: every error becomes a response.
 pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infallible> {
-    // Go's net/http hands the router the decoded path: `/containers/a%2Fb/json`
-    // is `/containers/a/b/json` to dockerd's mux.
-    let path = percent_decode(req.uri().path());
-    if let Some(resp) = redirect_unclean(&path, req.uri().query()) {
+    let path = req.uri().path().to_string();
+    // Go's server decodes the path before any handler sees it, and answers
+    // a bad escape (`%zz`) itself: a plain 400, no Docker headers.
+    let Some(decoded) = unescape(&path) else {
+        return Ok(bad_request());
+    };
+    if let Some(resp) = redirect_unclean(&decoded, req.uri().query()) {
         return Ok(resp);
     }
     let (version, rest) = match split_version(&path) {
@@ -86,35 +89,8 @@ pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infal
     Ok(resp)
 }
 
-/// `%XX` escapes decoded to their bytes (invalid UTF-8 replaced); a `%`
-/// not followed by two hex digits stays as it is.
-fn percent_decode(raw: &str) -> String {
-    let b = raw.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).and_then(|c| hex(*c)),
-            b.get(i + 2).and_then(|c| hex(*c)),
-        ) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The verbs of `/containers/{name}/<verb>`: dockerd's routes are
-/// `/containers/{name:.*}/<verb>`, so a name may hold slashes
-/// (`/containers/a/b/json` asks for "a/b").
+/// The verbs of `/containers/{name}/<verb>` (see `route`: a name may hold
+/// slashes).
 const CONTAINER_VERBS: &[&str] = &[
     "json", "start", "stop", "restart", "kill", "wait", "attach", "logs", "resize", "changes",
     "pause", "unpause", "stats", "update", "exec", "archive", "export", "rename", "top",
@@ -132,6 +108,7 @@ fn redirect_unclean(path: &str, query: Option<&str>) -> Option<Response> {
     if clean == path {
         return None;
     }
+    let clean = escape_path(&clean);
     let location = match query {
         Some(q) => format!("{clean}?{q}"),
         None => clean,
@@ -141,6 +118,57 @@ fn redirect_unclean(path: &str, query: Option<&str>) -> Option<Response> {
     let value = HeaderValue::from_str(&location).ok()?;
     resp.headers_mut().insert(hyper::header::LOCATION, value);
     Some(resp)
+}
+
+/// Go's `url.PathUnescape`: `%XX` escapes decoded (`+` stays `+`); `None`
+/// for a malformed escape. Bytes that are not UTF-8 are replaced, as no
+/// name the daemon keeps can hold them.
+fn unescape(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_string());
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Go's `url.URL.String` for a path: what may not stand in a path escaped
+/// again (a redirect's `Location` to a decoded, cleaned path).
+fn escape_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Go's server's own answer to a request line it cannot parse.
+fn bad_request() -> Response {
+    let mut resp = hyper::Response::new(body::full("400 Bad Request"));
+    *resp.status_mut() = StatusCode::BAD_REQUEST;
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp.headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// Go's `path.Clean` as mux applies it: rooted, `.` and `..` resolved,
@@ -197,7 +225,18 @@ async fn route(
     method: &Method,
     path: &str,
 ) -> Option<Result<Response, EngineError>> {
-    let mut segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // mux matches the path as sent and decodes each variable: a name may
+    // hold an escaped space or slash (`/networks/my%20net`, `a%2Fb`).
+    let mut decoded = Vec::new();
+    for seg in path.trim_start_matches('/').split('/') {
+        match unescape(seg) {
+            Some(s) => decoded.push(s),
+            None => return Some(Ok(bad_request())),
+        }
+    }
+    let mut segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    // dockerd's routes are `/containers/{name:.*}/<verb>`: an unescaped
+    // slash stays in the name (`/containers/a/b/json` asks for "a/b").
     let collapsed = match segs.as_slice() {
         ["containers", middle @ .., verb]
             if middle.len() > 1 && method != Method::DELETE && CONTAINER_VERBS.contains(verb) =>
@@ -366,13 +405,19 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_percent_decoded_as_go_does() {
+    fn path_escapes_are_decoded_as_go_does() {
         assert_eq!(
-            percent_decode("/containers/a%2Fb/json"),
-            "/containers/a/b/json"
+            unescape("/networks/my%20net").as_deref(),
+            Some("/networks/my net")
         );
-        assert_eq!(percent_decode("/containers/a%2fb%20c"), "/containers/a/b c");
-        assert_eq!(percent_decode("/x%zz%4"), "/x%zz%4");
+        assert_eq!(unescape("a%2Fb+c").as_deref(), Some("a/b+c"));
+        assert_eq!(unescape("a%25b").as_deref(), Some("a%b"));
+        assert_eq!(unescape("a%zz"), None);
+        assert_eq!(unescape("a%2"), None);
+        assert_eq!(escape_path("/networks/my net"), "/networks/my%20net");
+        // An unclean decoded path redirects to its clean form, escaped again.
+        let r = redirect_unclean("/v1.41/networks/a/../my net", None).unwrap();
+        assert_eq!(r.headers()["location"], "/v1.41/networks/my%20net");
     }
 
     #[test]

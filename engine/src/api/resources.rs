@@ -13,7 +13,8 @@ use shipshape_runtime::cgroups::Resources;
 use crate::api::body::request::read_json_body;
 use crate::api::{body, json, no_content, Ctx, Request, Response};
 use crate::daemon::containers::record::{HostConfig, RestartPolicy};
-use crate::daemon::{containers::cgroups, containers::restart, containers::stats, Container};
+use crate::daemon::containers::{blkio, cgroups, restart, stats};
+use crate::daemon::Container;
 use crate::errdefs::EngineError;
 use crate::version::ApiVersion;
 
@@ -103,6 +104,7 @@ pub(crate) struct UpdateRequest {
     cpu_quota: i64,
     cpu_period: i64,
     nano_cpus: i64,
+    blkio_weight: u16,
     restart_policy: Option<RestartPolicy>,
 }
 
@@ -116,6 +118,7 @@ impl UpdateRequest {
             cpu_quota: self.cpu_quota,
             cpu_period: self.cpu_period,
             nano_cpus: self.nano_cpus,
+            blkio_weight: self.blkio_weight,
             ..Default::default()
         }
     }
@@ -216,6 +219,16 @@ pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, Engi
         set("CpuQuota", json!(u.cpu_quota));
         res.cpu_quota = Some(u.cpu_quota);
     }
+    // A weight the host cannot apply is discarded with dockerd's warning
+    // (the update still succeeds); one it can goes to the cgroup.
+    let mut warnings = Vec::new();
+    if u.blkio_weight != 0 {
+        if let Some(w) = blkio::weight_for_update(u.blkio_weight, &mut warnings) {
+            hc.blkio_weight = w;
+            set("BlkioWeight", json!(w));
+            res.blkio.weight = Some(w);
+        }
+    }
     if let Some(p) = policy {
         if hc.auto_remove && p.name != "no" {
             return Err(cannot(EngineError::Conflict(
@@ -248,5 +261,8 @@ pub async fn update(ctx: &Ctx, key: &str, req: Request) -> Result<Response, Engi
     }
     c.save().map_err(EngineError::from)?;
     // dockerd 1.41 answers null when there is nothing to warn about.
-    Ok(json(&json!({ "Warnings": null })))
+    if warnings.is_empty() {
+        return Ok(json(&json!({ "Warnings": null })));
+    }
+    Ok(json(&json!({ "Warnings": warnings })))
 }

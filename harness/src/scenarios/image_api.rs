@@ -58,6 +58,12 @@ pub fn scenarios() -> Vec<Scenario> {
         scenario(AREA, "commit-options", true, commit_options),
         scenario(
             AREA,
+            "commit-container-config",
+            true,
+            commit_container_config,
+        ),
+        scenario(
+            AREA,
             "search-and-distribution-unreachable",
             false,
             unreachable,
@@ -627,6 +633,121 @@ fn commit_options(ctx: &Ctx) -> Outcome {
     drop(made);
     let _ = ctx.send(Req::delete(format!("/images/{}", enc(&reference))));
     ctx.forget_created_image(&reference);
+    res
+}
+
+/// What a commit keeps of the container (docker-py's test_commit and
+/// test_commit_with_changes), as dockerd 20.10.24 answers (read with
+/// curl, 2026-12-04): the image's `ContainerConfig` is the container's own
+/// config, untouched by the changes (`Image` as the client named it,
+/// `Cmd` as created), `Container` its ID, `Parent` its image's ID. The
+/// image's `Config`: without a body (or with `{}`, which names no config
+/// field) the container's own config under the changes (`Image` as named,
+/// its `Hostname`); with a body naming a field, the body's config under
+/// the changes, completed from the container's (`Cmd`, `Env`, `Labels`...)
+/// but not its `Hostname` or `Image` (both empty).
+fn commit_container_config(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let image = ctx.image()?;
+    let cmd = json!(["/probe", "exit", "0"]);
+    let c = made.create(ctx.probe_config(&["exit", "0"])?, None)?;
+    let hostname = ctx.inspect(&c)?["Config"]["Hostname"].clone();
+    let mut made_images = Vec::new();
+    let res = (|| {
+        let mut commit_with = |query: &str, body: Option<Value>| -> Result<Value, Problem> {
+            let tag = ctx
+                .unique_name("commit")
+                .trim_start_matches("shipshape-")
+                .to_string();
+            let reference = format!("{COMMIT_REPO}:{tag}");
+            ctx.record_created_image(reference.clone());
+            made_images.push(reference.clone());
+            let mut req = Req::post(format!(
+                "/commit?container={}&repo={COMMIT_REPO}&tag={}{query}",
+                enc(&c),
+                enc(&tag)
+            ));
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = ctx.send(req)?;
+            expect_status(&resp, 201, &format!("commit with {query:?}"))?;
+            // As API 1.41 (docker-py's): from 1.45 inspect drops
+            // `Container` and `ContainerConfig`.
+            let resp = ctx
+                .send(Req::get(format!("/v1.41/images/{}/json", enc(&reference))).unversioned())?;
+            expect_status(&resp, 200, "image inspect as API 1.41")?;
+            json_body(&resp, "image inspect")
+        };
+        let changes = format!(
+            "&changes={}&changes={}",
+            enc("EXPOSE 8000"),
+            enc("CMD [\"bash\"]")
+        );
+        let v = commit_with(&changes, None)?;
+        let check = |what: &str, got: &Value, want: &Value| -> Outcome {
+            if got != want {
+                return Err(fail(format!("{what} is {got}; dockerd: {want}")));
+            }
+            Ok(())
+        };
+        check("Container", &v["Container"], &json!(c))?;
+        check("Parent", &v["Parent"], &json!(image.id))?;
+        let cc = &v["ContainerConfig"];
+        check("ContainerConfig.Image", &cc["Image"], &json!(image.tag))?;
+        check("ContainerConfig.Cmd", &cc["Cmd"], &cmd)?;
+        check(
+            "ContainerConfig.ExposedPorts",
+            &cc["ExposedPorts"],
+            &Value::Null,
+        )?;
+        check("ContainerConfig.Hostname", &cc["Hostname"], &hostname)?;
+        let conf = &v["Config"];
+        check("Config.Image (no body)", &conf["Image"], &json!(image.tag))?;
+        check("Config.Cmd", &conf["Cmd"], &json!(["bash"]))?;
+        check(
+            "Config.ExposedPorts",
+            &conf["ExposedPorts"],
+            &json!({"8000/tcp": {}}),
+        )?;
+        check("Config.Hostname (no body)", &conf["Hostname"], &hostname)?;
+        let v = commit_with("", Some(json!({})))?;
+        check(
+            "Config.Image (body {})",
+            &v["Config"]["Image"],
+            &json!(image.tag),
+        )?;
+        check(
+            "Config.Hostname (body {})",
+            &v["Config"]["Hostname"],
+            &hostname,
+        )?;
+        let v = commit_with("", Some(json!({"Env": ["B=2"]})))?;
+        let conf = &v["Config"];
+        check("Config.Image (a body with Env)", &conf["Image"], &json!(""))?;
+        check(
+            "Config.Hostname (a body with Env)",
+            &conf["Hostname"],
+            &json!(""),
+        )?;
+        check("Config.Cmd (a body with Env)", &conf["Cmd"], &cmd)?;
+        if conf["Env"].get(0) != Some(&json!("B=2")) {
+            return Err(fail(format!(
+                "Config.Env (a body with Env) is {}; dockerd: B=2 first, then the container's",
+                conf["Env"]
+            )));
+        }
+        check(
+            "ContainerConfig.Image (a body with Env)",
+            &v["ContainerConfig"]["Image"],
+            &json!(image.tag),
+        )
+    })();
+    drop(made);
+    for r in &made_images {
+        let _ = ctx.send(Req::delete(format!("/images/{}", enc(r))));
+        ctx.forget_created_image(r);
+    }
     res
 }
 

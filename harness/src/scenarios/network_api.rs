@@ -35,6 +35,13 @@ pub fn scenarios() -> Vec<Scenario> {
         scenario("network", "api-lifecycle", true, lifecycle),
         scenario("network", "config-only-and-from", false, config_from),
         scenario("network", "create-errors", false, create_errors),
+        scenario("network", "name-with-space", true, name_with_space),
+        scenario(
+            "network",
+            "endpoint-config-shown",
+            true,
+            endpoint_config_shown,
+        ),
     ]
 }
 
@@ -366,4 +373,160 @@ fn create_errors(ctx: &Ctx) -> Outcome {
         "operation is not permitted on predefined host network ",
         "creating `host`",
     )
+}
+
+/// A network whose name holds a space (docker-py names one so): the
+/// path carries it escaped (`/networks/my%20net`), and dockerd decodes
+/// each path variable, so inspect, connect, disconnect and delete all
+/// find it; a second delete is 404 `network NAME not found` with the
+/// name decoded. A malformed escape (`%zz`) is Go's server's own plain
+/// 400 `400 Bad Request` (dockerd 20.10.24, read with curl).
+fn name_with_space(ctx: &Ctx) -> Outcome {
+    let mut nets = Nets {
+        ctx,
+        names: Vec::new(),
+    };
+    let mut made = Made::new(ctx);
+    let name = format!("{} net", ctx.unique_name("netspace"));
+    let resp = create(
+        ctx,
+        &mut nets,
+        json!({"Name": name, "Labels": ctx.labels()}),
+    )?;
+    expect_status(&resp, 201, "creating a network named with a space")?;
+    let path = format!("/networks/{}", enc(&name));
+    if !path.contains("%20") {
+        return Err(crate::ground::fail(format!(
+            "the harness sent {path}: the space was not escaped"
+        )));
+    }
+    let resp = ctx.send(Req::get(path.clone()))?;
+    expect_status(&resp, 200, "inspect by the escaped name")?;
+    let v = json_body(&resp, "network inspect")?;
+    if v["Name"] != json!(name) {
+        return Err(fail_at(
+            &resp,
+            format!("inspect's Name is {}; dockerd: {name:?}", v["Name"]),
+        ));
+    }
+    let cname = ctx.unique_name("netspace-c");
+    made.create(ctx.probe_config(&["sleep", "300"])?, Some(&cname))?;
+    let resp = post(ctx, format!("{path}/connect"), json!({"Container": cname}))?;
+    expect_status(&resp, 200, "connect through the escaped name")?;
+    let resp = ctx.send(Req::get(format!("/containers/{}/json", enc(&cname))))?;
+    expect_status(&resp, 200, "container inspect")?;
+    let c = json_body(&resp, "container inspect")?;
+    if !c["NetworkSettings"]["Networks"][&name].is_object() {
+        return Err(fail_at(
+            &resp,
+            format!(
+                "the container's networks are {}; dockerd: {name:?} among them",
+                c["NetworkSettings"]["Networks"]
+            ),
+        ));
+    }
+    let resp = post(
+        ctx,
+        format!("{path}/disconnect"),
+        json!({"Container": cname}),
+    )?;
+    expect_status(&resp, 200, "disconnect through the escaped name")?;
+    let resp = ctx.send(Req::delete(path.clone()))?;
+    expect_status(&resp, 204, "delete by the escaped name")?;
+    nets.names.clear();
+    let resp = ctx.send(Req::delete(path))?;
+    expect_error(
+        &resp,
+        404,
+        &format!("network {name} not found"),
+        "a second delete",
+    )?;
+    let resp = ctx.send(Req::get("/networks/a%zz"))?;
+    expect_status(&resp, 400, "a malformed escape")?;
+    if resp.text() != "400 Bad Request" {
+        return Err(fail_at(
+            &resp,
+            format!(
+                "a malformed escape answered {:?}; dockerd: `400 Bad Request`",
+                resp.text()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Endpoint settings docker-py sends (`links`, `driver_opt`,
+/// `link_local_ips`) are shown in container inspect's
+/// `NetworkSettings.Networks.<net>` as given, before and after the start,
+/// whether they came with a live connect or with the create's
+/// `NetworkingConfig` (dockerd 20.10.24, read with curl, 2026-12-04):
+/// `Links` and `DriverOpts` as sent, `IPAMConfig` `{"LinkLocalIPs": [..]}`.
+fn endpoint_config_shown(ctx: &Ctx) -> Outcome {
+    let mut nets = Nets {
+        ctx,
+        names: Vec::new(),
+    };
+    let mut made = Made::new(ctx);
+    let net = ctx.unique_name("epcfg");
+    let resp = create(ctx, &mut nets, json!({"Name": net, "Labels": ctx.labels()}))?;
+    expect_status(&resp, 201, "creating a network")?;
+    let target = ctx.unique_name("epcfg-target");
+    made.create(ctx.probe_config(&["sleep", "300"])?, Some(&target))?;
+    let shown = |id: &str, links: &Value, opts: &Value, ipam: &Value, when: &str| -> Outcome {
+        let resp = ctx.send(Req::get(format!("/containers/{}/json", enc(id))))?;
+        expect_status(&resp, 200, "container inspect")?;
+        let v = json_body(&resp, "container inspect")?;
+        let ep = &v["NetworkSettings"]["Networks"][&net];
+        let got = (&ep["Links"], &ep["DriverOpts"], &ep["IPAMConfig"]);
+        if got != (links, opts, ipam) {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "{when}: the endpoint on {net} shows Links {}, DriverOpts {}, IPAMConfig {}; \
+                     dockerd: {links}, {opts}, {ipam}",
+                    got.0, got.1, got.2
+                ),
+            ));
+        }
+        Ok(())
+    };
+    // A live connect of a created container.
+    let links = json!([format!("{target}:foo")]);
+    let opts = json!({"com.docker-py.setting": "on"});
+    let ipam = json!({"LinkLocalIPs": ["169.254.8.8"]});
+    let b = made.create(ctx.probe_config(&["sleep", "300"])?, None)?;
+    let resp = post(
+        ctx,
+        format!("/networks/{}/connect", enc(&net)),
+        json!({"Container": b, "EndpointConfig": {"Links": links, "DriverOpts": opts,
+            "IPAMConfig": {"LinkLocalIPs": ["169.254.8.8"]}}}),
+    )?;
+    expect_status(
+        &resp,
+        200,
+        "connecting with Links, DriverOpts and LinkLocalIPs",
+    )?;
+    shown(&b, &links, &opts, &ipam, "connected, not started")?;
+    ctx.start(&b)?;
+    shown(&b, &links, &opts, &ipam, "connected, then started")?;
+    // The same settings at create.
+    let links = json!([format!("{target}:bar")]);
+    let opts = json!({"k": "v"});
+    let ipam = json!({"LinkLocalIPs": ["169.254.9.9"]});
+    let mut cfg = ctx.probe_config(&["sleep", "300"])?;
+    cfg["HostConfig"] = json!({"NetworkMode": net});
+    cfg["NetworkingConfig"] = json!({"EndpointsConfig": {&net: {"Links": links,
+        "DriverOpts": opts, "IPAMConfig": {"IPv4Address": "", "LinkLocalIPs": ["169.254.9.9"]}}}});
+    let c = made.create(cfg, None)?;
+    shown(&c, &links, &opts, &ipam, "created on the network")?;
+    ctx.start(&c)?;
+    shown(
+        &c,
+        &links,
+        &opts,
+        &ipam,
+        "created on the network, then started",
+    )?;
+    drop(made);
+    Ok(())
 }

@@ -29,6 +29,7 @@ pub fn scenarios() -> Vec<Scenario> {
             swappiness_oom,
         ),
         super::scenario("runtime", "blkio-weight", true, blkio_weight),
+        super::scenario("runtime", "update-blkio-weight", true, update_blkio_weight),
         super::scenario("runtime", "blkio-throttle", true, blkio_throttle),
         super::scenario("runtime", "blkio-device-missing", true, blkio_missing),
         super::scenario("runtime", "userns-mode-without-remap", true, userns),
@@ -157,6 +158,61 @@ fn blkio_weight(ctx: &Ctx) -> Outcome {
         ));
     }
     Ok(())
+}
+
+/// `docker update --blkio-weight` (docker-py's test_update_container's
+/// neighbours send `BlkioWeight`). dockerd 20.10.24 on a host without
+/// `blkio.weight` answers every update with a weight 200 and its create
+/// warning, created or running, out of range (5) or not (its range check
+/// only applies where the host has a weight), and keeps inspect's
+/// `BlkioWeight` at 0; an update without a weight warns of nothing
+/// (`Warnings: null`).
+fn update_blkio_weight(ctx: &Ctx) -> Outcome {
+    if !cgroup_v1(ctx)? {
+        return Err(Problem::Skip(
+            "cgroup v2: dockerd's io.weight answer was not observed".into(),
+        ));
+    }
+    let listing = output(ctx, &["ls", "/sys/fs/cgroup/blkio"], json!({}))?;
+    if listing.lines().any(|l| l == "blkio.weight") {
+        return Err(Problem::Skip(
+            "the host has CFQ's blkio.weight: dockerd's answer there was not observed".into(),
+        ));
+    }
+    let mut made = super::containers_api::Made::new(ctx);
+    let id = made.create(config(ctx, &["sleep", "300"], json!({}))?, None)?;
+    let discarded = json!({"Warnings": [
+        "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
+    ]});
+    let update = |body: Value, want: &Value, what: &str| -> Outcome {
+        let resp = ctx.send(Req::post(format!("/containers/{}/update", enc(&id))).json(body))?;
+        crate::ground::expect_status(&resp, 200, what)?;
+        let got = json_body(&resp, "update response")?;
+        if &got != want {
+            return Err(failure(format!("{what} answered {got}"), want.to_string()));
+        }
+        let weight = ctx.inspect(&id)?["HostConfig"]["BlkioWeight"].clone();
+        if weight != json!(0) {
+            return Err(failure(
+                format!("after {what}, inspect's BlkioWeight is {weight}"),
+                "0 (the weight discarded)",
+            ));
+        }
+        Ok(())
+    };
+    update(json!({"BlkioWeight": 300}), &discarded, "a weight, created")?;
+    ctx.start(&id)?;
+    update(json!({"BlkioWeight": 300}), &discarded, "a weight, running")?;
+    update(
+        json!({"BlkioWeight": 5}),
+        &discarded,
+        "a weight out of range",
+    )?;
+    update(
+        json!({"BlkioWeight": 0}),
+        &json!({"Warnings": null}),
+        "no weight",
+    )
 }
 
 /// The host's first block device as `(path, "MAJ:MIN")`, from

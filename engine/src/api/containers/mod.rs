@@ -157,16 +157,50 @@ fn network_settings(d: &crate::daemon::Daemon, c: &crate::daemon::Container, ns:
             _ => template.clone(),
         };
         entry["NetworkID"] = json!(n.id);
+        let given = networks::endpoint::endpoint_config(&rec, &n.name, &n.id);
         if let Some((_, _, e)) = eps.iter().find(|(_, id, _)| *id == n.id) {
             fill_endpoint(&mut entry, ns, &n, &c.id, e);
-        } else if let Some(cfg) = networks::endpoint::endpoint_config(&rec, &n.name, &n.id) {
+        } else if let Some(cfg) = given {
             // Not running: the settings as given (at create or connect).
-            for k in ["Aliases", "IPAMConfig"] {
-                entry[k] = cfg.get(k).cloned().unwrap_or(Value::Null);
-            }
+            entry["Aliases"] = cfg.get("Aliases").cloned().unwrap_or(Value::Null);
+            entry["IPAMConfig"] = Value::Null;
+        }
+        if let Some(cfg) = given {
+            given_endpoint_settings(&mut entry, cfg);
         }
         ns["Networks"][&n.name] = entry;
     }
+}
+
+/// What dockerd shows of an endpoint's settings as the client gave them
+/// (at create or connect), running or not: `Links` and `DriverOpts` as
+/// sent, and `IPAMConfig` in its Go shape (each of `IPv4Address`,
+/// `IPv6Address` and `LinkLocalIPs` only when set).
+fn given_endpoint_settings(entry: &mut Value, cfg: &Value) {
+    for k in ["Links", "DriverOpts"] {
+        entry[k] = cfg.get(k).cloned().unwrap_or(Value::Null);
+    }
+    let Some(Value::Object(ipam)) = cfg.get("IPAMConfig") else {
+        return;
+    };
+    let mut shown = serde_json::Map::new();
+    for k in ["IPv4Address", "IPv6Address"] {
+        if let Some(a) = ipam
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+        {
+            shown.insert(k.into(), json!(a));
+        }
+    }
+    if let Some(ips) = ipam
+        .get("LinkLocalIPs")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+    {
+        shown.insert("LinkLocalIPs".into(), Value::Array(ips.clone()));
+    }
+    entry["IPAMConfig"] = Value::Object(shown);
 }
 
 fn fill_endpoint(

@@ -87,12 +87,44 @@ where
         tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::mount_rootfs(&layers, &dir))
             .await
             .map_err(EngineError::system)??;
+        // A volume with a filesystem of its own (local driver options: a
+        // tmpfs, a bind of a device) is mounted for the copy as dockerd
+        // does, so the copy reads and writes that filesystem, not the
+        // volume's empty directory beneath it; held in the container's
+        // name until the copy ends.
+        if with_mounts {
+            let (d2, id, points) = (d.clone(), c.id.clone(), rec.mount_points.clone());
+            let mounted = tokio::task::spawn_blocking(move || {
+                let res = points
+                    .iter()
+                    .filter(|m| m.kind == "volume")
+                    .try_for_each(|m| d2.volumes.mount_for(&m.name, &id));
+                if res.is_err() {
+                    d2.volumes.release_for(&id);
+                }
+                res
+            })
+            .await
+            .unwrap_or_else(|e| Err(EngineError::system(e)));
+            if let Err(e) = mounted {
+                let dir = fs_dir.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    shipshape_runtime::rootfs::unmount_rootfs(&dir)
+                })
+                .await;
+                return Err(e);
+            }
+        }
         Some(op)
     };
     let res = tokio::task::spawn_blocking(move || in_root(root, mounts, f))
         .await
         .unwrap_or_else(|e| Err(EngineError::system(e)));
     if op.is_some() {
+        if with_mounts {
+            let (d2, id) = (d.clone(), c.id.clone());
+            let _ = tokio::task::spawn_blocking(move || d2.volumes.release_for(&id)).await;
+        }
         let dir = fs_dir.clone();
         let unmounted =
             tokio::task::spawn_blocking(move || shipshape_runtime::rootfs::unmount_rootfs(&dir))

@@ -96,7 +96,7 @@ pub fn warnings(hc: &mut HostConfig, raw: &mut Value, out: &mut Vec<String>) {
         }
     };
     if hc.blkio_weight > 0 && !s.weight {
-        out.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into());
+        out.push(WEIGHT_DISCARDED.into());
         hc.blkio_weight = 0;
         set("BlkioWeight", Value::from(0));
     }
@@ -124,6 +124,21 @@ pub fn warnings(hc: &mut HostConfig, raw: &mut Value, out: &mut Vec<String>) {
         }
     }
 }
+
+/// `POST /containers/{id}/update` with a `BlkioWeight`: the weight to
+/// apply, or `None` where the host cannot take one (dockerd then answers
+/// 200 with its create warning and inspect keeps the old weight; its range
+/// check, in `validate`, only applies where it can).
+pub fn weight_for_update(weight: u16, warnings: &mut Vec<String>) -> Option<u16> {
+    if support().weight {
+        return Some(weight);
+    }
+    warnings.push(WEIGHT_DISCARDED.into());
+    None
+}
+
+const WEIGHT_DISCARDED: &str =
+    "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.";
 
 /// A device path's numbers, as dockerd takes them: the `st_rdev` of
 /// whatever the path is (a directory gives 0:0, which the kernel refuses).

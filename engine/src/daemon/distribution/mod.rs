@@ -17,6 +17,7 @@ pub mod metadata;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod redirect;
 
 use std::path::PathBuf;
 

@@ -256,7 +256,8 @@ pub async fn fetch_blob(
     let resp = client
         .send(&scope, Method::GET, &path, &[], ReqBody::Empty)
         .await?;
-    let resp = follow_redirect(client, resp).await?;
+    // Registries may send blob GETs on to storage.
+    let resp = super::redirect::follow(client, resp).await?;
     if resp.status != StatusCode::OK {
         return Err(EngineError::System(resp.error_text().await));
     }
@@ -268,28 +269,6 @@ pub async fn fetch_blob(
         )));
     }
     Ok(b)
-}
-
-/// Registries may redirect blob GETs (to storage); followed without our
-/// credentials, as Go's client does across hosts.
-async fn follow_redirect(client: &Client, mut resp: Resp) -> Result<Resp, EngineError> {
-    for _ in 0..5 {
-        if !resp.status.is_redirection() {
-            return Ok(resp);
-        }
-        let Some(loc) = resp.header("location").map(str::to_string) else {
-            return Ok(resp);
-        };
-        let url = if loc.starts_with('/') {
-            client.url(&loc)
-        } else {
-            loc
-        };
-        resp = client
-            .send_url(Method::GET, &url, &[], ReqBody::Empty)
-            .await?;
-    }
-    Ok(resp)
 }
 
 /// A blocking reader over the chunks a download task sends.
@@ -586,7 +565,8 @@ async fn download_one(
     let resp = client
         .send(&scope, Method::GET, &url_path, &[], ReqBody::Empty)
         .await?;
-    let resp = follow_redirect(client, resp).await?;
+    // Registries may send blob GETs on to storage.
+    let resp = super::redirect::follow(client, resp).await?;
     if resp.status != StatusCode::OK {
         let status = resp.status;
         let text = resp.error_text().await;

@@ -58,32 +58,17 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
     let upper = fs_dir.join("upper");
     let empty = !diff::upper_has_changes(&upper)?;
 
-    let mut container_config = serde_json::to_value(&rec.config).map_err(EngineError::system)?;
-    let own = container_config.clone();
-    if let (Some(Value::Object(over)), Value::Object(base)) = (&opts.config, &mut container_config)
-    {
-        for (k, v) in over {
-            if !v.is_null() {
-                base.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    super::dockerfile::apply_changes(&mut container_config, &opts.changes)?;
-    if opts.config.is_some() {
-        merge_container(&mut container_config, &own);
-    }
-    if let Value::Object(m) = &mut container_config {
-        // dockerd keeps a commit body's `Image` as given.
-        let given = opts
-            .config
-            .as_ref()
-            .and_then(|c| c.get("Image"))
-            .and_then(Value::as_str)
-            .is_some_and(|i| !i.is_empty());
-        if !given {
-            m.insert("Image".into(), json!(parent.id));
-        }
-    }
+    // dockerd: the body's config if it has one, else the container's own;
+    // then the changes; then what the body left out is taken from the
+    // container (`merge`). The image's `ContainerConfig` is the container's
+    // own config, untouched (its `Image` as the client named it).
+    let own = serde_json::to_value(&rec.config).map_err(EngineError::system)?;
+    let mut new_config = match body_config(opts.config.as_ref())? {
+        Some(body) => body,
+        None => own.clone(),
+    };
+    super::dockerfile::apply_changes(&mut new_config, &opts.changes)?;
+    merge_container(&mut new_config, &own);
     let now = now_rfc3339();
     let mut history = parent
         .config
@@ -107,9 +92,9 @@ pub fn commit(d: &Arc<Daemon>, c: &Container, opts: CommitOptions) -> Result<Str
     let Value::Object(cfg) = &mut config else {
         return Err(EngineError::System("image config is not an object".into()));
     };
-    cfg.insert("config".into(), container_config.clone());
+    cfg.insert("config".into(), new_config);
     cfg.insert("container".into(), json!(rec.id));
-    cfg.insert("container_config".into(), container_config);
+    cfg.insert("container_config".into(), own);
     cfg.insert("created".into(), json!(now));
     cfg.insert("history".into(), history);
     cfg.insert(
@@ -176,14 +161,115 @@ pub fn with_default_tag(r: &str) -> String {
     }
 }
 
-/// What dockerd 20.10.24 keeps of the container's own config under a
-/// commit's body (after the changes): the container's `Env` variables the
-/// body lacks (appended, by name), and its `Labels`, `ExposedPorts` and
-/// `Volumes` entries the body lacks.
+/// The fields of Docker's container `Config`, as its JSON names them.
+const CONFIG_FIELDS: &[&str] = &[
+    "Hostname",
+    "Domainname",
+    "User",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "ExposedPorts",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "Env",
+    "Cmd",
+    "Healthcheck",
+    "ArgsEscaped",
+    "Image",
+    "Volumes",
+    "WorkingDir",
+    "Entrypoint",
+    "NetworkDisabled",
+    "MacAddress",
+    "OnBuild",
+    "Labels",
+    "StopSignal",
+    "StopTimeout",
+    "Shell",
+];
+
+/// A commit body's container config as dockerd's decoder reads it: the
+/// config is embedded in the body, so there is one only when the body
+/// names one of its fields (matched case-insensitively, as Go's JSON
+/// does). `{}`, or a body of `HostConfig` alone, is no config: the
+/// container's own is committed (dockerd 20.10.24: `Image` and `Hostname`
+/// kept with `{}`, empty with `{"Env": [...]}`).
+fn body_config(body: Option<&Value>) -> Result<Option<Value>, EngineError> {
+    let Some(Value::Object(body)) = body else {
+        return Ok(None);
+    };
+    let mut cfg = serde_json::to_value(crate::daemon::containers::record::Config::default())
+        .map_err(EngineError::system)?;
+    let mut named = false;
+    for (k, v) in body {
+        let Some(name) = CONFIG_FIELDS.iter().find(|n| n.eq_ignore_ascii_case(k)) else {
+            continue;
+        };
+        named = true;
+        // Go's strslice: a lone string is a one-element list.
+        let v = match (*name, v) {
+            ("Cmd" | "Entrypoint" | "Shell", Value::String(s)) => json!([s]),
+            _ => v.clone(),
+        };
+        cfg[*name] = v;
+    }
+    Ok(named.then_some(cfg))
+}
+
+/// Whether a config value counts as unset for dockerd's `merge` (Go's
+/// zero value: null, "", 0, an empty list).
+fn unset(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+        Some(Value::Array(a)) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// dockerd 20.10.24's `merge` of the container's own config into the new
+/// image's (after the changes): `User`, `WorkingDir` and `StopSignal`
+/// where unset; the `Env` variables it lacks (appended, by name); the
+/// `Labels`, `ExposedPorts` and `Volumes` entries it lacks; `Cmd` (and a
+/// null `Entrypoint`) when it has no `Entrypoint` and no `Cmd`; the
+/// `Healthcheck`, or each of its unset fields.
 fn merge_container(cfg: &mut Value, own: &Value) {
     let Value::Object(cfg) = cfg else {
         return;
     };
+    for field in ["User", "WorkingDir", "StopSignal"] {
+        if unset(cfg.get(field)) && !unset(own.get(field)) {
+            cfg.insert(field.into(), own[field].clone());
+        }
+    }
+    if unset(cfg.get("Entrypoint")) {
+        if unset(cfg.get("Cmd")) {
+            cfg.insert("Cmd".into(), own["Cmd"].clone());
+        }
+        if cfg.get("Entrypoint").is_none_or(Value::is_null) {
+            cfg.insert("Entrypoint".into(), own["Entrypoint"].clone());
+        }
+    }
+    if let Some(Value::Object(own_hc)) = own.get("Healthcheck") {
+        match cfg.get_mut("Healthcheck") {
+            Some(Value::Object(hc)) => {
+                for (k, v) in own_hc {
+                    if unset(hc.get(k)) {
+                        hc.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            _ => {
+                cfg.insert("Healthcheck".into(), Value::Object(own_hc.clone()));
+            }
+        }
+    }
+    if !cfg.get("Labels").is_some_and(Value::is_object) {
+        cfg.insert("Labels".into(), json!({}));
+    }
     let key = |kv: &str| kv.split('=').next().unwrap_or("").to_string();
     if let Some(own_env) = own.get("Env").and_then(Value::as_array) {
         let mut env = cfg

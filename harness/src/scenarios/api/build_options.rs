@@ -182,11 +182,13 @@ pub fn prune(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// A one-thread HTTP server on 127.0.0.1 for the remote context scenario:
-/// each path's status, content type and body; it serves `n` requests,
-/// then stops (the listener is dropped with it).
+/// A one-thread HTTP server on 127.0.0.1 for the remote context scenarios:
+/// each path's status, content type and body, or (`redirects`) its
+/// redirect status and `Location`; it serves `n` requests, then stops (the
+/// listener is dropped with it).
 fn serve(
     routes: Vec<(&'static str, u16, &'static str, Vec<u8>)>,
+    redirects: Vec<(&'static str, u16, &'static str)>,
     n: usize,
 ) -> Result<(String, std::thread::JoinHandle<()>), crate::ground::Problem> {
     use std::io::{BufRead, BufReader, Write};
@@ -212,6 +214,13 @@ fn serve(
                 line.clear();
             }
             let path = first.split(' ').nth(1).unwrap_or("");
+            if let Some((_, status, location)) = redirects.iter().find(|r| r.0 == path) {
+                let head = format!(
+                    "HTTP/1.1 {status} Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = conn.write_all(head.as_bytes());
+                continue;
+            }
             let (status, ctype, body) = routes
                 .iter()
                 .find(|r| r.0 == path)
@@ -260,7 +269,7 @@ pub fn remote_context(ctx: &Ctx) -> Outcome {
         ("/ctx.tar", 200, "application/x-tar", tar),
         ("/page.html", 200, "text/html", b"<html>x</html>".to_vec()),
     ];
-    let (base, server) = serve(routes, 4)?;
+    let (base, server) = serve(routes, Vec::new(), 4)?;
     let result = (|| {
         let tag = format!("{}:latest", ctx.unique_name("remote"));
         ctx.record_created_image(tag.clone());
@@ -339,7 +348,14 @@ pub fn remote_context(ctx: &Ctx) -> Outcome {
         )
     })();
     // Requests the failure above never made, so the server's loop ends.
-    for _ in 0..4 {
+    finish(&base, server, 4);
+    result
+}
+
+/// Ends a context server that still waits for requests a failure never
+/// made: one request per connection it still expects.
+fn finish(base: &str, server: std::thread::JoinHandle<()>, left: usize) {
+    for _ in 0..left {
         if server.is_finished() {
             break;
         }
@@ -350,5 +366,118 @@ pub fn remote_context(ctx: &Ctx) -> Outcome {
         }
     }
     let _ = server.join();
+}
+
+/// `POST /build?remote=URL` where the URL redirects, as dockerd 20.10.24
+/// follows it (Go's client; read with curl against a loopback server,
+/// 2026-12-04): a 301 to a path, a 302 to a relative `Location` and a 307
+/// to another redirect all build what they lead to, the download's
+/// progress line naming the URL asked for; a redirect to nothing is 404
+/// `error downloading remote context URL: failed to GET URL with status
+/// 404 Not Found: <body>` with the URL asked for; a redirect to itself
+/// stops at Go's tenth request: 500 `error downloading remote context
+/// URL: Get "/loop": stopped after 10 redirects` (the `Location` as sent).
+pub fn remote_context_redirects(ctx: &Ctx) -> Outcome {
+    if !matches!(ctx.client.target(), crate::client::Target::Unix(_)) {
+        return Err(crate::ground::Problem::Skip(
+            "the daemon must reach the harness's loopback (a unix socket endpoint)".into(),
+        ));
+    }
+    let label = format!("LABEL {}={}\n", crate::ground::RUN_LABEL, ctx.run_id);
+    let dockerfile = format!("FROM scratch\n{label}");
+    let copy = format!("FROM scratch\nCOPY f /f\n{label}");
+    let tar = tar_of(&[("Dockerfile", copy.as_str()), ("f", "x")])?;
+    let routes = vec![
+        (
+            "/Dockerfile",
+            200,
+            "text/plain",
+            dockerfile.clone().into_bytes(),
+        ),
+        ("/ctx/ctx.tar", 200, "application/x-tar", tar),
+    ];
+    let redirects = vec![
+        ("/r301", 301, "/Dockerfile"),
+        ("/ctx/r302", 302, "ctx.tar"),
+        ("/r307", 307, "/r301"),
+        ("/gone", 302, "/missing"),
+        ("/loop", 302, "/loop"),
+    ];
+    // 2 + 2 + 3 + 2 requests, and Go's 10 for the loop.
+    let total = 19;
+    let (base, server) = serve(routes, redirects, total)?;
+    let made = std::cell::Cell::new(0usize);
+    let build = |path: &str,
+                 tag: Option<&str>|
+     -> Result<crate::client::Response, crate::ground::Problem> {
+        let url = format!("{base}{path}");
+        let mut q = format!("/build?remote={}", crate::client::enc(&url));
+        if let Some(t) = tag {
+            ctx.record_created_image(t.to_string());
+            q.push_str(&format!("&t={}", crate::client::enc(t)));
+        }
+        ctx.send(Req::post(q))
+    };
+    let result = (|| {
+        for (path, hops, copies) in [
+            ("/r301", 2, false),
+            ("/ctx/r302", 2, true),
+            ("/r307", 3, false),
+        ] {
+            let tag = format!("{}:latest", ctx.unique_name("remote-redirect"));
+            let resp = build(path, Some(&tag))?;
+            made.set(made.get() + hops);
+            expect_status(
+                &resp,
+                200,
+                &format!("build of a remote context behind {path}"),
+            )?;
+            let text = resp.text();
+            let first: Option<serde_json::Value> = text
+                .lines()
+                .next()
+                .and_then(|l| serde_json::from_str(l).ok());
+            let want_status = format!("{base}{path}");
+            let ok = first
+                .as_ref()
+                .is_some_and(|f| f["status"] == json!(want_status))
+                && text.contains("Successfully tagged")
+                && (!copies || text.contains("COPY f /f"));
+            if !ok {
+                return Err(fail_at(
+                    &resp,
+                    format!(
+                        "the build behind {path} streamed {text:?}; dockerd follows the redirect: \
+                         progress for {want_status}, {}then tagged",
+                        if copies { "the COPY step, " } else { "" }
+                    ),
+                ));
+            }
+            let _ = ctx.send(Req::delete(format!("/images/{}", crate::client::enc(&tag))));
+        }
+        let resp = build("/gone", None)?;
+        made.set(made.get() + 2);
+        let gone = format!("{base}/gone");
+        expect_error(
+            &resp,
+            404,
+            &format!(
+                "error downloading remote context {gone}: failed to GET {gone} with status \
+                 404 Not Found: nothing here"
+            ),
+            "a redirect to nothing",
+        )?;
+        let resp = build("/loop", None)?;
+        made.set(made.get() + 10);
+        expect_error(
+            &resp,
+            500,
+            &format!(
+                "error downloading remote context {base}/loop: Get \"/loop\": stopped after 10 redirects"
+            ),
+            "a redirect to itself",
+        )
+    })();
+    finish(&base, server, total.saturating_sub(made.get()));
     result
 }

@@ -71,6 +71,11 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("build-prune", false, build_options::prune),
     ("build-remote-context", false, build_options::remote_context),
     (
+        "build-remote-context-redirects",
+        false,
+        build_options::remote_context_redirects,
+    ),
+    (
         "build-empty-dockerfile-and-platform",
         true,
         build_checks::dockerfile_and_platform,

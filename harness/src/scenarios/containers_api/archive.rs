@@ -67,7 +67,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The decoded `X-Docker-Container-Path-Stat` of an answer.
-fn path_stat(resp: &Response) -> Result<Value, Problem> {
+pub(super) fn path_stat(resp: &Response) -> Result<Value, Problem> {
     let h = resp
         .header("X-Docker-Container-Path-Stat")
         .ok_or_else(|| fail_at(resp, "no X-Docker-Container-Path-Stat header"))?;

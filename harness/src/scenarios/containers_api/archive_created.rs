@@ -19,12 +19,15 @@ use std::io::Read;
 const AREA: &str = "containers-api";
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![scenario(
-        AREA,
-        "archive-created-volumes",
-        true,
-        created_volumes,
-    )]
+    vec![
+        scenario(AREA, "archive-created-volumes", true, created_volumes),
+        scenario(
+            AREA,
+            "archive-created-volume-options",
+            true,
+            created_volume_options,
+        ),
+    ]
 }
 
 fn archive(id: &str, path: &str) -> String {
@@ -120,4 +123,57 @@ fn created_volumes(ctx: &Ctx) -> Outcome {
         )));
     }
     Ok(())
+}
+
+/// Go's `os.ModeDir` and `os.ModeSticky`, as the path stat's mode has them.
+const MODE_DIR: u64 = 1 << 31;
+const MODE_STICKY: u64 = 1 << 20;
+
+/// A named volume created with local driver options (here a tmpfs: `type`
+/// tmpfs, `device` tmpfs, `o` size=1m) on a container created but never
+/// started: dockerd 20.10.24 mounts the volume's filesystem for each copy
+/// and unmounts it after (read with curl, 2026-12-04). So `HEAD` of the
+/// mount point stats the tmpfs's root (a directory, sticky, 0777), a `PUT`
+/// into it answers 200, and what it wrote went with that tmpfs: a `GET`
+/// of the file is 404 `Could not find the file /vol/f in container ID`.
+fn created_volume_options(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let vol = ctx.unique_name("cpvolopt");
+    let resp = ctx.send(Req::post("/volumes/create").json(json!({
+        "Name": vol,
+        "Driver": "local",
+        "DriverOpts": {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"},
+        "Labels": ctx.labels()
+    })))?;
+    expect_status(&resp, 201, "creating a tmpfs-typed local volume")?;
+    made.volumes.push(vol.clone());
+    let mut cfg = ctx.probe_config(&["ls", "/vol"])?;
+    cfg["HostConfig"] = json!({"Binds": [format!("{vol}:/vol")]});
+    let id = made.create(cfg, None)?;
+    let resp = ctx.send(Req::head(archive(&id, "/vol")))?;
+    expect_status(&resp, 200, "HEAD of the volume before the first start")?;
+    let stat = super::archive::path_stat(&resp)?;
+    let mode = stat["mode"].as_u64().unwrap_or_default();
+    let want = MODE_DIR | MODE_STICKY | 0o777;
+    if mode & (MODE_DIR | MODE_STICKY | 0o7777) != want {
+        return Err(fail_at(
+            &resp,
+            format!(
+                "the volume's mount point stats as {stat}: mode {mode:#o}; dockerd stats the \
+                 mounted tmpfs's root (a sticky 0777 directory, mode {want})"
+            ),
+        ));
+    }
+    let resp = ctx.send(
+        Req::new(hyper::Method::PUT, archive(&id, "/vol"))
+            .raw(tar_of(&[("f", "in the tmpfs\n")])?, "application/x-tar"),
+    )?;
+    expect_status(&resp, 200, "PUT into the volume before the first start")?;
+    let resp = ctx.send(Req::get(archive(&id, "/vol/f")))?;
+    super::expect_error(
+        &resp,
+        404,
+        &format!("Could not find the file /vol/f in container {id}"),
+        "GET of the copied file (its tmpfs was unmounted after the copy)",
+    )
 }

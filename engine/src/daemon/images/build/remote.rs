@@ -10,6 +10,9 @@
 //!   "URL": dial tcp ...` (500), an error status `error downloading remote
 //!   context URL: failed to GET URL with status 404 Not Found: <body>` with
 //!   that status's category;
+//! * a redirect (301, 302, 303, 307, 308) is followed, up to Go's 10
+//!   requests (`daemon::distribution::redirect`); the progress line and
+//!   the errors name the URL asked for, not where it led;
 //! * a git URL (`git://`, `git@`, `github.com/`, or a path ending in
 //!   `.git`) dockerd clones: not done here (501);
 //! * anything else: 500 `remoteURL (X) could not be recognized as URL`.
@@ -21,6 +24,7 @@ use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
 
 use crate::daemon::distribution::client::{Client, ReqBody};
+use crate::daemon::distribution::redirect;
 use crate::daemon::distribution::{Credentials, RegistryConfig};
 use crate::errdefs::EngineError;
 
@@ -146,6 +150,9 @@ pub async fn fetch(cfg: &RegistryConfig, url: &str, tmp: &Path) -> Result<Fetche
     let client = Client::new(cfg, &host, Credentials::default())?;
     let resp = client
         .send_url(Method::GET, url, &[], ReqBody::Empty)
+        .await
+        .map_err(|e| EngineError::System(downloading(e.to_string())))?;
+    let resp = redirect::follow(&client, resp)
         .await
         .map_err(|e| EngineError::System(downloading(e.to_string())))?;
     if resp.status.as_u16() >= 400 {
