@@ -14,7 +14,7 @@
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -253,7 +253,7 @@ pub fn bind(
 /// connection (and its TLS handshake) runs in its own task, so the accept
 /// loop never waits on a client.
 pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, opts: ServeOptions) {
-    let idle = Arc::new(IdleTrim::default());
+    let idle = Arc::new(IdleTrim::new(TRIM_AFTER_IDLE));
     let trimmer = tokio::spawn(trim_when_idle(idle.clone()));
     let mut tasks = Vec::new();
     for l in listeners {
@@ -358,57 +358,73 @@ fn set_keepalive(s: &tokio::net::TcpStream) -> std::io::Result<()> {
     Ok(())
 }
 
-/// How long the API must have had no open connection before freed heap
+/// How long no API connection may have opened or closed before freed heap
 /// is given back: a burst of requests (a client opens one connection per
 /// command) pays for no trim between its connections.
 pub const TRIM_AFTER_IDLE: Duration = Duration::from_millis(250);
 
-/// Counts open API connections, and wakes [`trim_when_idle`] when the last
-/// one closes.
-#[derive(Default)]
+/// Counts connections opening and closing, and wakes [`trim_when_idle`]
+/// when one closes. Open connections are not required to be zero: a client
+/// following `/events` or logs holds one for hours, and the requests
+/// around it still leave freed heap behind.
 struct IdleTrim {
-    open: AtomicUsize,
-    /// Bumped each time the count falls to zero: a quiet period that a
-    /// connection interrupted (opened and closed again) starts over.
-    quiet: AtomicU64,
+    /// Bumped by every open and close: a quiet period that a connection
+    /// interrupts starts over.
+    activity: AtomicU64,
     wake: Notify,
+    /// The quiet period ([`TRIM_AFTER_IDLE`]; shorter in tests).
+    after: Duration,
+    /// Trims done (for tests and the trace).
+    trims: AtomicU64,
 }
 
 impl IdleTrim {
+    fn new(after: Duration) -> IdleTrim {
+        IdleTrim {
+            activity: AtomicU64::new(0),
+            wake: Notify::new(),
+            after,
+            trims: AtomicU64::new(0),
+        }
+    }
+
     fn opened(self: &Arc<Self>) -> OpenConn {
-        self.open.fetch_add(1, Ordering::SeqCst);
+        self.activity.fetch_add(1, Ordering::SeqCst);
         OpenConn(self.clone())
     }
 }
 
-/// One open API connection, counted until dropped.
+/// One open API connection; its close may start a quiet period.
 struct OpenConn(Arc<IdleTrim>);
 
 impl Drop for OpenConn {
     fn drop(&mut self) {
-        if self.0.open.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.quiet.fetch_add(1, Ordering::SeqCst);
-            self.0.wake.notify_one();
-        }
+        self.0.activity.fetch_add(1, Ordering::SeqCst);
+        self.0.wake.notify_one();
     }
 }
 
-/// Gives freed heap back to the kernel once the API has had no connection
-/// for [`TRIM_AFTER_IDLE`]. glibc returns only the top of the heap by
-/// itself: what a burst of requests freed below a live allocation stays
-/// resident, so an idle engine's RSS would keep its busiest moment's size.
+/// Gives freed heap back to the kernel once a connection has closed and
+/// none has opened or closed for the quiet period. glibc returns only the
+/// top of the heap by itself: what a burst of requests freed below a live
+/// allocation stays resident, so an idle engine's RSS would keep its
+/// busiest moment's size.
 async fn trim_when_idle(idle: Arc<IdleTrim>) {
+    // Activity starts at 0, with nothing to give back.
+    let mut trimmed_at = 0;
     loop {
         idle.wake.notified().await;
         loop {
-            let quiet = idle.quiet.load(Ordering::SeqCst);
-            tokio::time::sleep(TRIM_AFTER_IDLE).await;
-            if idle.open.load(Ordering::SeqCst) != 0 {
-                // Busy again: its last close wakes this task.
+            let seen = idle.activity.load(Ordering::SeqCst);
+            if seen == trimmed_at {
+                // A wake-up left by a close the last trim already covered.
                 break;
             }
-            if idle.quiet.load(Ordering::SeqCst) == quiet {
+            tokio::time::sleep(idle.after).await;
+            if idle.activity.load(Ordering::SeqCst) == seen {
                 trim_heap();
+                idle.trims.fetch_add(1, Ordering::Relaxed);
+                trimmed_at = seen;
                 break;
             }
         }
@@ -463,18 +479,30 @@ mod tests {
         assert!(Host::parse("unix://").is_err());
     }
 
-    #[test]
-    fn a_quiet_period_starts_when_the_last_connection_closes() {
-        let idle = Arc::new(IdleTrim::default());
-        let a = idle.opened();
-        let b = idle.opened();
-        drop(a);
-        assert_eq!(idle.quiet.load(Ordering::SeqCst), 0);
-        drop(b);
-        assert_eq!(idle.open.load(Ordering::SeqCst), 0);
-        assert_eq!(idle.quiet.load(Ordering::SeqCst), 1);
-        drop(idle.opened());
-        assert_eq!(idle.quiet.load(Ordering::SeqCst), 2);
+    #[tokio::test]
+    async fn heap_is_trimmed_once_after_connections_go_quiet() {
+        let after = Duration::from_millis(20);
+        let idle = Arc::new(IdleTrim::new(after));
+        let trimmer = tokio::spawn(trim_when_idle(idle.clone()));
+        let trims = || idle.trims.load(Ordering::Relaxed);
+        // A follower's connection stays open throughout: it does not
+        // keep the heap from being trimmed after the others close.
+        let _events = idle.opened();
+        for _ in 0..3 {
+            drop(idle.opened());
+        }
+        for _ in 0..200 {
+            if trims() > 0 {
+                break;
+            }
+            tokio::time::sleep(after).await;
+        }
+        assert!(trims() >= 1, "no trim after connections went quiet");
+        // No connection opens or closes: no further trim.
+        let done = trims();
+        tokio::time::sleep(after * 10).await;
+        assert_eq!(trims(), done);
+        trimmer.abort();
     }
 
     #[tokio::test]
