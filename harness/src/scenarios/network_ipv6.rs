@@ -27,6 +27,12 @@
 //!   default bridge connected live with `--ip6 fd00:55::77` gets
 //!   `<bridge address>\t<hostname>`, `<IPv4 address on the network>\t
 //!   <hostname>`, `fd00:55::77\t<hostname>`, in that order.
+//! - the embedded resolver (127.0.0.11) on such a network answers AAAA for
+//!   a container's name, `name.network` and its `--network-alias` with its
+//!   IPv6 address (`fd00:55::2`, also for one connected live with an
+//!   alias), A as before, and PTR of the IPv6 address (`ip6.arpa`) with
+//!   `name.network`; AAAA for a name known on an IPv4-only network has no
+//!   answer (and is not an error: the probe says "no answer").
 
 use super::network_props::Made;
 use super::Scenario;
@@ -40,6 +46,7 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![
         super::scenario("network", "ipv6-bridge", true, ipv6_bridge),
         super::scenario("network", "ipv6-etc-hosts", true, ipv6_etc_hosts),
+        super::scenario("network", "ipv6-dns", true, ipv6_dns),
     ]
 }
 
@@ -305,6 +312,99 @@ fn ipv6_etc_hosts(ctx: &Ctx) -> Outcome {
         return Err(fail(format!(
             "after a live connect to {net} /etc/hosts has {got:?} for the container's own \
              name; dockerd: {want:?} (the new IPv4 and IPv6 addresses appended)"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs a probe container on `net` to its end: exit code, stdout, stderr.
+fn run_on(made: &mut Made, net: &str, args: &[&str]) -> Result<(i64, String, String), Problem> {
+    let id = made.container(net, args, None)?;
+    let code = made.ctx.wait(&id)?;
+    let logs = made.ctx.logs(&id)?;
+    Ok((code, logs.stdout_text(), logs.stderr_text()))
+}
+
+fn ipv6_dns(ctx: &Ctx) -> Outcome {
+    let mut made = Made {
+        ctx,
+        nets: Vec::new(),
+        containers: Vec::new(),
+    };
+    let (net, p) = v6_network(&mut made, "v6-dns")?;
+    let server = ctx.unique_name("v6-dns-srv");
+    let id = made.named(Some(&server), &net, &["sleep", "60"], None)?;
+    let ep = ctx.inspect(&id)?["NetworkSettings"]["Networks"][&net].clone();
+    let (v4, v6) = (
+        ep["IPAddress"].as_str().unwrap_or_default().to_string(),
+        ep["GlobalIPv6Address"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    if v6 != format!("{p}:2") {
+        return Err(fail(format!(
+            "the container's GlobalIPv6Address on {net} is {v6:?}; dockerd: {p}:2"
+        )));
+    }
+    // Another container on an IPv4-only network, connected live to the
+    // IPv6 one with an alias.
+    let v4net = ctx.unique_name("v6-dns-v4");
+    let resp = made.network(json!({"Name": v4net}))?;
+    expect_status(&resp, 201, "creating an IPv4-only network")?;
+    let other = ctx.unique_name("v6-dns-late");
+    let late = made.named(Some(&other), &v4net, &["sleep", "60"], None)?;
+    let alias = format!("{other}-al");
+    let resp = ctx.send(
+        Req::post(format!("/networks/{}/connect", enc(&net))).json(json!({
+            "Container": late,
+            "EndpointConfig": {"Aliases": [alias]},
+        })),
+    )?;
+    expect_status(
+        &resp,
+        200,
+        "connecting a running container to the IPv6 network",
+    )?;
+    let late_v6 = ctx.inspect(&late)?["NetworkSettings"]["Networks"][&net]["GlobalIPv6Address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let scoped = format!("{server}.{net}");
+    let q =
+        |name: &str, kind: &str| ["--", "dns-query", name, "127.0.0.11", kind].map(String::from);
+    let mut args: Vec<String> = vec!["echo".into(), "start".into()];
+    for (name, kind) in [
+        (server.as_str(), "aaaa"),
+        (scoped.as_str(), "aaaa"),
+        (server.as_str(), "a"),
+        (v6.as_str(), "ptr"),
+        (alias.as_str(), "aaaa"),
+        (other.as_str(), "aaaa"),
+    ] {
+        args.extend(q(name, kind));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run_on(&mut made, &net, &args)?;
+    let want = format!("start\n{v6}\n{v6}\n{v4}\n{scoped}\n{late_v6}\n{late_v6}\n");
+    if code != 0 || out != want || late_v6.is_empty() {
+        return Err(fail(format!(
+            "a container on {net} (exit {code}) asked 127.0.0.11 for AAAA {server}, AAAA \
+             {scoped}, A {server}, PTR {v6}, AAAA {alias} and AAAA {other}: {out:?}, \
+             stderr {err:?}"
+        ))
+        .note(format!("dockerd: exit 0 and {want:?}")));
+    }
+    // A name known only on an IPv4 network has no AAAA record.
+    let (code, out, err) = run_on(
+        &mut made,
+        &v4net,
+        &["dns-query", &other, "127.0.0.11", "aaaa"],
+    )?;
+    if code == 0 || !out.is_empty() || !err.contains("no answer") {
+        return Err(fail(format!(
+            "AAAA {other} asked on the IPv4-only {v4net}: exit {code}, {out:?}, stderr {err:?}; \
+             dockerd: no answer (an empty reply, not NXDOMAIN)"
         )));
     }
     Ok(())
