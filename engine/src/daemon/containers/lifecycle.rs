@@ -404,6 +404,8 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     let pid = spawned.pid;
     let dns_sockets = spawned.dns_sockets.take();
     crate::daemon::networks::endpoint::network_ready(d, c, pid, &plan);
+    // Containers linking this one learn its (new) address.
+    networks::links::update_parents(d, c);
     if let Some((udp, tcp)) = dns_sockets {
         dns::start(d, &c.id, udp, tcp, &rec.host_config);
     }
