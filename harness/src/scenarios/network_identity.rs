@@ -29,6 +29,13 @@
 //!   alias). A link to a target that exists but is not running fails the
 //!   start: 500 "Cannot link to a non running container: /<target> AS
 //!   /<container>/<alias>".
+//! - When the target stops (2026-12-04): an exec create in the linking
+//!   container answers that same 500. When it starts again with a new
+//!   address (another container took the old one meanwhile), the linking
+//!   container's hosts line for the alias carries the new address
+//!   (`172.17.0.2\tdb <hostname> <target>` became `172.17.0.4\tdb ...`),
+//!   an exec created then sees `DB_PORT=tcp://<new>:80`, and its main
+//!   process (/proc/1/environ) still has `DB_PORT=tcp://<old>:80`.
 //! - Network create with a name already taken: 409 "network with name N
 //!   already exists" with `CheckDuplicate: true`; without it (false or
 //!   absent) 201 and a second network, `Warning` "Network with name N (id :
@@ -54,6 +61,12 @@ pub fn scenarios() -> Vec<Scenario> {
             hosts_after_connect,
         ),
         super::scenario("network", "legacy-links", true, legacy_links),
+        super::scenario(
+            "network",
+            "legacy-links-target-restart",
+            true,
+            links_target_restart,
+        ),
         super::scenario("network", "create-check-duplicate", false, check_duplicate),
     ]
 }
@@ -400,6 +413,81 @@ fn legacy_links(ctx: &Ctx) -> Outcome {
             format!("Cannot link to a non running container: /{idle_name} AS /{late_name}/x");
         if resp.status != 500 || resp.message().as_deref() != Some(want.as_str()) {
             return Err(fail_at(&resp, format!("dockerd answers 500 {want:?}")));
+        }
+        Ok(())
+    })();
+    for id in made.iter().rev() {
+        ctx.remove(id);
+    }
+    res
+}
+
+fn links_target_restart(ctx: &Ctx) -> Outcome {
+    let mut made = Vec::new();
+    let res = (|| {
+        let target_name = ctx.unique_name("relink-db");
+        let target = start_sleeper(ctx, Some(&target_name), |c| {
+            c["ExposedPorts"] = json!({"80/tcp": {}});
+        })?;
+        made.push(target.clone());
+        let app_name = ctx.unique_name("relink-app");
+        let app = start_sleeper(ctx, Some(&app_name), |c| {
+            c["HostConfig"] = json!({ "Links": [format!("{target_name}:db")] });
+        })?;
+        made.push(app.clone());
+        let t = ctx.inspect(&target)?;
+        let old = str_of(&t["NetworkSettings"]["IPAddress"]).to_string();
+        let hostname = str_of(&t["Config"]["Hostname"]).to_string();
+        let resp = ctx.stop(&target, 0)?;
+        expect_status(&resp, 204, "stopping the link's target")?;
+        let resp = ctx.send(
+            Req::post(format!("/containers/{}/exec", enc(&app)))
+                .json(json!({"Cmd": [crate::fixture::PROBE_PATH, "env"], "AttachStdout": true})),
+        )?;
+        let want =
+            format!("Cannot link to a non running container: /{target_name} AS /{app_name}/db");
+        if resp.status != 500 || resp.message().as_deref() != Some(want.as_str()) {
+            return Err(fail_at(
+                &resp,
+                format!("an exec create in the linking container while the target is stopped; dockerd answers 500 {want:?}"),
+            ));
+        }
+        // Another container takes the old address (as it does on dockerd,
+        // which hands the lowest free one out), so the target gets a new one.
+        let filler = start_sleeper(ctx, None, |_| {})?;
+        made.push(filler);
+        ctx.start(&target)?;
+        let new = str_of(&ctx.inspect(&target)?["NetworkSettings"]["IPAddress"]).to_string();
+        let hosts = exec_output(ctx, &app, &["read", "/etc/hosts"])?;
+        let line = format!("{new}\tdb {hostname} {target_name}");
+        let alias_lines: Vec<&str> = hosts.lines().filter(|l| l.contains("\tdb ")).collect();
+        if alias_lines != [line.as_str()] {
+            return Err(fail(format!(
+                "after the target came back at {new} (was {old}) the linking container's \
+                 /etc/hosts has {alias_lines:?} for the alias; dockerd: [{line:?}]"
+            )));
+        }
+        let env = exec_output(ctx, &app, &["env"])?;
+        let want = format!("DB_PORT=tcp://{new}:80");
+        if !env.lines().any(|l| l == want) {
+            return Err(fail(format!(
+                "an exec created after the target came back has {:?}; dockerd: {want:?}",
+                env.lines()
+                    .filter(|l| l.starts_with("DB_PORT="))
+                    .collect::<Vec<_>>()
+            )));
+        }
+        let first = exec_output(ctx, &app, &["read", "/proc/1/environ"])?;
+        let want = format!("DB_PORT=tcp://{old}:80");
+        if !first.split(['\0', '\n']).any(|l| l == want) {
+            return Err(fail(format!(
+                "the linking container's main process has {:?}; dockerd keeps what it \
+                 started with: {want:?}",
+                first
+                    .split(['\0', '\n'])
+                    .filter(|l| l.starts_with("DB_PORT="))
+                    .collect::<Vec<_>>()
+            )));
         }
         Ok(())
     })();

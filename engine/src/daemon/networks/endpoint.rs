@@ -52,6 +52,9 @@ pub struct Plan {
     pub veths: Vec<Veth>,
     /// The address of the first endpoint (for /etc/hosts).
     pub ip: Option<Ipv4Addr>,
+    /// The first endpoint's IPv6 address, on a network with IPv6 (for
+    /// /etc/hosts).
+    pub ip6: Option<Ipv6Addr>,
     /// On a user-defined network: the embedded resolver serves DNS.
     pub user_defined: bool,
 }
@@ -116,7 +119,10 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
             };
             let veth = reserve(n, &c.id, rec)?;
             plan.user_defined |= !n.predefined();
-            plan.ip.get_or_insert(veth.address);
+            if plan.ip.is_none() {
+                plan.ip = Some(veth.address);
+                plan.ip6 = veth.ipv6.as_ref().map(|v6| v6.address);
+            }
             plan.veths.push(veth);
             done.push(n.id.clone());
         }
