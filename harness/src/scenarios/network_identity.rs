@@ -38,7 +38,9 @@
 //!   process (/proc/1/environ) still has `DB_PORT=tcp://<old>:80`.
 //! - The default bridge next to a user network (2026-12-04): a container
 //!   created on a user network and connected to `bridge` before its start
-//!   has a hosts line for each, the default bridge's first; one connected
+//!   has a hosts line for each, the default bridge's first, and its eth0
+//!   is the default bridge's endpoint (its MAC), with the default route
+//!   through it; one connected
 //!   to `bridge` while running gets its line appended and keeps its
 //!   resolv.conf (127.0.0.11); once it left the user network, a restart
 //!   gives it the resolv.conf of any default-bridge container (the host's
@@ -559,6 +561,24 @@ fn bridge_beside_user_network(ctx: &Ctx) -> Outcome {
             return Err(fail(format!(
                 "a container created on {net} and connected to bridge before its start names \
                  itself in /etc/hosts as {own:?}; dockerd: {want:?} (the default bridge's first)"
+            )));
+        }
+        let eth0 = exec_output(ctx, &a, &["read", "/sys/class/net/eth0/address"])?;
+        let bridge_mac = str_of(&info["NetworkSettings"]["Networks"]["bridge"]["MacAddress"]);
+        let routes = exec_output(ctx, &a, &["read", "/proc/net/route"])?;
+        let default_dev: Vec<&str> = routes
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.get(1) == Some(&"00000000")).then(|| f[0])
+            })
+            .collect();
+        if eth0.trim() != bridge_mac || default_dev != ["eth0"] {
+            return Err(fail(format!(
+                "created on {net} and connected to bridge before its start: eth0 has MAC {:?}, \
+                 default routes via {default_dev:?}; dockerd: eth0 is the default bridge's \
+                 endpoint ({bridge_mac}) and the one default route goes through it",
+                eth0.trim()
             )));
         }
         // Connected to the default bridge while running.

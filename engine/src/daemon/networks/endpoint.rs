@@ -104,11 +104,13 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
     if on.iter().any(|n| n.config_only) {
         return Err(super::config_only::no_endpoint());
     }
-    let wanted: Vec<String> = on
-        .into_iter()
-        .filter(|n| n.driver == "bridge")
-        .map(|n| n.id)
-        .collect();
+    // dockerd joins the default bridge first: it is eth0, gives the
+    // default route and takes the published ports, and its /etc/hosts line
+    // comes first (a container created on a user network and connected to
+    // bridge before its start).
+    let mut on: Vec<_> = on.into_iter().filter(|n| n.driver == "bridge").collect();
+    on.sort_by_key(|n| n.name != "bridge");
+    let wanted: Vec<String> = on.into_iter().map(|n| n.id).collect();
     let mut nets = d.networks.lock();
     let mut done: Vec<String> = Vec::new();
     let result = (|| {
@@ -119,14 +121,9 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
             let veth = reserve(n, &c.id, rec)?;
             plan.user_defined |= !n.predefined();
             plan.ip.get_or_insert(veth.address);
-            // dockerd joins the default bridge first, and each join adds
-            // the endpoint's lines to /etc/hosts.
-            let line = (veth.address, veth.ipv6.as_ref().map(|v6| v6.address));
-            if n.name == "bridge" {
-                plan.hosts.insert(0, line);
-            } else {
-                plan.hosts.push(line);
-            }
+            // Each join adds the endpoint's lines to /etc/hosts.
+            plan.hosts
+                .push((veth.address, veth.ipv6.as_ref().map(|v6| v6.address)));
             plan.veths.push(veth);
             done.push(n.id.clone());
         }
