@@ -315,8 +315,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         return Err(failed_start(d, c, e).await);
     }
     let hosts_ip = super::init_layer::OwnAddresses {
-        v4: plan.ip,
-        v6: plan.ip6,
+        each: plan.hosts.clone(),
     };
     let user_defined = plan.user_defined;
     // The cgroups are made while the root is mounted: neither needs the
