@@ -221,6 +221,9 @@ fn fill_endpoint(
 
 /// The names of the networks, among `nets`, container `r` is on.
 fn networks_on<'a>(nets: &'a [crate::daemon::networks::Network], r: &Record) -> Vec<&'a str> {
+    if r.config.network_disabled {
+        return Vec::new();
+    }
     crate::daemon::networks::on(nets, &r.id, &r.host_config.network_mode)
         .into_iter()
         .map(|n| n.name.as_str())
