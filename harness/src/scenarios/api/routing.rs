@@ -107,7 +107,14 @@ pub fn methods_not_routed(ctx: &Ctx) -> Outcome {
         let resp = ctx.send(Req::new(method.clone(), path))?;
         expect_error(&resp, 404, "page not found", &format!("{method} {path}"))?;
     }
-    for path in ["/version", "/info", "/containers/json"] {
+    for path in [
+        "/version",
+        "/info",
+        "/containers/json",
+        "/plugins",
+        "/swarm",
+        "/nodes",
+    ] {
         let resp = ctx.send(Req::head(path))?;
         if resp.status != 404 {
             return Err(fail_at(
