@@ -36,6 +36,15 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
         ctx.query.get("filters"),
         &["dangling", "driver", "id", "label", "name", "scope", "type"],
     )?;
+    // dockerd refuses a type other than its two (case counts), as a 500.
+    if let Some(bad) = f
+        .get("type")
+        .and_then(|ts| ts.iter().find(|t| *t != "custom" && *t != "builtin"))
+    {
+        return Err(EngineError::System(format!(
+            "invalid filter: 'type'='{bad}'"
+        )));
+    }
     let d = &ctx.daemon;
     let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
         f.get(key).is_none_or(|vals| vals.iter().any(|v| pred(v)))
