@@ -479,8 +479,14 @@ pub async fn changes(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 const LOG_CHUNK: usize = 64 * 1024;
 
 pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
-    let c = ctx.daemon.container(key)?;
     let q = &ctx.query;
+    // dockerd asks for a stream before it looks the container up.
+    if !q.flag("stdout") && !q.flag("stderr") {
+        return Err(EngineError::InvalidParameter(
+            "Bad parameters: you must choose at least one stream".into(),
+        ));
+    }
+    let c = ctx.daemon.container(key)?;
     let time = |k: &str| -> Result<Option<i64>, EngineError> {
         match q.get(k) {
             None | Some("") | Some("0") => Ok(None),
@@ -497,11 +503,6 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
         // anything that is not a number (`tail=x` is 200 with all lines).
         tail: q.get("tail").and_then(|n| n.parse::<usize>().ok()),
     };
-    if !filter.stdout && !filter.stderr {
-        return Err(EngineError::InvalidParameter(
-            "Bad parameters: you must choose at least one stream".into(),
-        ));
-    }
     if !crate::daemon::containers::log_driver::readable(c.record().host_config.log_config.as_ref())
     {
         return Err(EngineError::NotImplemented(
