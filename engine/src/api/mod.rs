@@ -248,11 +248,14 @@ async fn route(
     if let Some((name, verb)) = &collapsed {
         segs = vec!["containers", name.as_str(), verb];
     }
-    let is_get = method == Method::GET || method == Method::HEAD;
+    // dockerd's GET routes do not answer HEAD (404), but for /_ping and the
+    // archive's own HEAD route.
+    let is_get = method == Method::GET;
     let is_post = method == Method::POST;
     let is_delete = method == Method::DELETE;
     let r = match segs.as_slice() {
-        ["_ping"] if is_get => system::ping(ctx, method),
+        _ if method == Method::OPTIONS => system::options(),
+        ["_ping"] if is_get || method == Method::HEAD => system::ping(ctx, method),
         ["version"] if is_get => system::version(ctx),
         ["info"] if is_get => system::info(ctx).await,
 

@@ -36,6 +36,23 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
         ctx.query.get("filters"),
         &["dangling", "driver", "id", "label", "name", "scope", "type"],
     )?;
+    // dockerd refuses a type other than its two (case counts), as a 500.
+    if let Some(bad) = f
+        .get("type")
+        .and_then(|ts| ts.iter().find(|t| *t != "custom" && *t != "builtin"))
+    {
+        return Err(EngineError::System(format!(
+            "invalid filter: 'type'='{bad}'"
+        )));
+    }
+    // dockerd takes dangling as true/1 or false/0 only (a 400 otherwise).
+    let odd = |v: &String| !matches!(v.as_str(), "true" | "1" | "false" | "0");
+    if f.get("dangling").is_some_and(|ds| ds.iter().any(odd)) {
+        return Err(EngineError::InvalidParameter(
+            "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")"
+                .into(),
+        ));
+    }
     let d = &ctx.daemon;
     let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
         f.get(key).is_none_or(|vals| vals.iter().any(|v| pred(v)))

@@ -32,13 +32,15 @@ impl Query {
             .collect()
     }
 
-    /// Docker's boolean query values: absent, "", "0", "false", "no" are false.
+    /// Docker's boolean query values (moby's httputils.BoolValue): absent,
+    /// and, trimmed and in any case, "", "0", "false", "no" and "none" are
+    /// false; anything else ("off" and "x" too) is true.
     pub fn flag(&self, key: &str) -> bool {
         match self.get(key) {
             None => false,
             Some(v) => !matches!(
-                v.to_ascii_lowercase().as_str(),
-                "" | "0" | "false" | "no" | "off"
+                v.trim().to_ascii_lowercase().as_str(),
+                "" | "0" | "false" | "no" | "none"
             ),
         }
     }
@@ -82,6 +84,11 @@ mod tests {
         assert!(!q.flag("force"));
         assert!(q.flag("v"));
         assert!(!q.flag("missing"));
+        // dockerd 20.10.24's container list: all=off and all=x list all,
+        // all=none and all=%200 do not.
+        let b = Query::parse("a=off&b=x&c=none&d=%200&e=NO");
+        assert!(b.flag("a") && b.flag("b"));
+        assert!(!b.flag("c") && !b.flag("d") && !b.flag("e"));
         assert_eq!(q.all("names"), vec!["a", "b/c"]);
         assert_eq!(q.int("n").unwrap(), Some(5));
         // dockerd 20.10.24: 400 {"message":"strconv.Atoi: parsing \"x\": invalid syntax"}

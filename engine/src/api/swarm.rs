@@ -30,7 +30,8 @@ pub async fn route(
     method: &Method,
     segs: &[&str],
 ) -> Option<Result<Response, EngineError>> {
-    let is_get = method == Method::GET || method == Method::HEAD;
+    // GET routes only: dockerd answers HEAD on them 404 (see api::route).
+    let is_get = method == Method::GET;
     let is_post = method == Method::POST;
     let is_delete = method == Method::DELETE;
     let r = match segs {

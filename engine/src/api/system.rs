@@ -33,6 +33,15 @@ pub fn ping(_ctx: &Ctx, method: &Method) -> Result<Response, EngineError> {
     Ok(r)
 }
 
+/// `OPTIONS` on any path: dockerd's catch-all options route (meant for
+/// CORS preflights) answers 200 with an empty body, whatever the path.
+pub fn options() -> Result<Response, EngineError> {
+    let mut r = hyper::Response::new(body::empty());
+    r.headers_mut()
+        .insert(hyper::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    Ok(r)
+}
+
 fn kernel_version() -> String {
     nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())

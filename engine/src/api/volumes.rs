@@ -54,10 +54,18 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
 
 /// `GET /volumes`, with filters dangling, name, label, driver.
 pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
+    // dockerd wraps a filters value that does not decode (400), not an
+    // unknown key (already its own 400).
     let f = filters::parse(
         ctx.query.get("filters"),
         &["dangling", "name", "label", "driver"],
-    )?;
+    )
+    .map_err(|e| match e {
+        EngineError::System(m) => {
+            EngineError::InvalidParameter(format!("error reading volume filters: {m}"))
+        }
+        other => other,
+    })?;
     let dangling = match f
         .get("dangling")
         .and_then(|v| v.first())

@@ -21,7 +21,9 @@
 //! * disconnect: not connected 500 `container ID is not connected to
 //!   network N`;
 //! * prune: `{"NetworksDeleted": [names]}`; an unknown filter 400
-//!   `Invalid filter 'bogus'`.
+//!   `Invalid filter 'bogus'`;
+//! * list: a `type` other than `custom` or `builtin` (`Custom` too) is 500
+//!   `invalid filter: 'type'='T'` (curl, 2026-12-04).
 
 use crate::client::{enc, Req, Response};
 use crate::ground::{expect_status, fail_at, json_body, Ctx, Outcome, Problem};
@@ -293,7 +295,25 @@ fn lifecycle(ctx: &Ctx) -> Outcome {
         400,
         "Invalid filter 'bogus'",
         "pruning with an unknown filter",
-    )
+    )?;
+    // The list's `type` takes "custom" and "builtin" only, case and all:
+    // anything else is a 500 even beside a good one.
+    for t in [json!(["x", "custom"]), json!(["Custom"])] {
+        let bad = t
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let f = enc(&json!({ "type": t }).to_string());
+        let resp = ctx.send(Req::get(format!("/networks?filters={f}")))?;
+        expect_error(
+            &resp,
+            500,
+            &format!("invalid filter: 'type'='{bad}'"),
+            &format!("listing networks of type {t}"),
+        )?;
+    }
+    Ok(())
 }
 
 /// `ConfigOnly` networks hold a configuration others take with

@@ -614,6 +614,17 @@ fn events_until(
     until: u64,
     filters: Value,
 ) -> Result<(Response, Vec<Value>), Problem> {
+    events_window(ctx, &since.to_string(), &until.to_string(), filters)
+}
+
+/// [`events_until`] with `since` and `until` as sent: whole seconds or
+/// `SECONDS.NANOSECONDS`, which dockerd also takes.
+fn events_window(
+    ctx: &Ctx,
+    since: &str,
+    until: &str,
+    filters: Value,
+) -> Result<(Response, Vec<Value>), Problem> {
     let resp = ctx.send(Req::get(format!(
         "/events?since={since}&until={until}&filters={}",
         enc(&filters.to_string())
@@ -878,7 +889,8 @@ fn kinds(evs: &[Value]) -> Vec<(String, String)> {
 /// the value, whatever its type, so `container=<name>` also keeps the
 /// volume's events; `volume` keeps the volume's create and destroy (Actor
 /// ID the name, attribute driver "local"); volume events carry no labels,
-/// so `type=volume&label=..` keeps nothing.
+/// so `type=volume&label=..` keeps nothing. `since` and `until` taken with
+/// nanoseconds (`S.NNNNNNNNN`) split the container's life at that instant.
 fn events_filters(ctx: &Ctx) -> Outcome {
     events_supported(ctx)?;
     let since = now_secs().saturating_sub(1);
@@ -888,6 +900,13 @@ fn events_filters(ctx: &Ctx) -> Outcome {
     cfg["Labels"]["io.shipshape.evf"] = json!(name);
     let id = ctx.create(cfg, Some(&name))?;
     let mut g = Guard(ctx, id.clone());
+    // A moment between create and start, to split the window there.
+    std::thread::sleep(Duration::from_millis(200));
+    let mid = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos()))
+        .unwrap_or_default();
+    std::thread::sleep(Duration::from_millis(200));
     ctx.start(&id)?;
     for query in ["?signal=SIGTERM", ""] {
         let resp = ctx.send(Req::post(format!("/containers/{}/kill{query}", enc(&id))))?;
@@ -963,6 +982,27 @@ fn events_filters(ctx: &Ctx) -> Outcome {
             return Err(fail_at(
                 &resp,
                 format!("filters {filters}: kill signals {signals:?}; dockerd: {want_signals:?}"),
+            ));
+        }
+    }
+    // since/until with nanoseconds split the life between create and start.
+    let filters = json!({"container": [id]});
+    for (from, to, want) in [
+        (since.to_string(), mid.clone(), vec!["create"]),
+        (
+            mid.clone(),
+            until.to_string(),
+            vec!["start", "kill", "kill", "die", "destroy"],
+        ),
+    ] {
+        let (resp, evs) = events_window(ctx, &from, &to, filters.clone())?;
+        if actions(&evs) != want {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "since={from}&until={to}: actions {:?}; dockerd: {want:?}",
+                    actions(&evs)
+                ),
             ));
         }
     }

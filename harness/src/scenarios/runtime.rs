@@ -29,6 +29,7 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("runtime", "sysctl-not-namespaced", true, sysctl_not_ns),
         super::scenario("runtime", "sysctl-host-network", true, sysctl_host_net),
         super::scenario("runtime", "stop-signal-restart", true, stop_signal_restart),
+        super::scenario("runtime", "stop-timeout-config", true, stop_timeout_config),
         super::scenario(
             "runtime",
             "auto-remove-failed-start",
@@ -507,6 +508,59 @@ fn run_state(ctx: &Ctx, id: &str) -> Result<(String, i64, i64), Problem> {
         i["State"]["ExitCode"].as_i64().unwrap_or(-1),
         i["RestartCount"].as_i64().unwrap_or(-1),
     ))
+}
+
+/// Create's `StopTimeout`, `Shell` and `NetworkDisabled`, which nothing
+/// else sends. dockerd 20.10.24 (curl, 2026-12-04): inspect keeps them in
+/// Config (`StopTimeout` 1, `Shell` as given, `NetworkDisabled` true, and
+/// with it `NetworkSettings.Networks` {}); a stop without `t` waits the
+/// container's StopTimeout (about 1 s, not the default 10 s) before the
+/// SIGKILL that ends the probe, which as PID 1 ignores SIGTERM: 137.
+fn stop_timeout_config(ctx: &Ctx) -> Outcome {
+    let mut c = ctx.probe_config(&["sleep", "100"])?;
+    c["StopTimeout"] = json!(1);
+    c["Shell"] = json!(["/probe", "echo"]);
+    c["NetworkDisabled"] = json!(true);
+    let id = ctx.create(c, None)?;
+    let res = (|| {
+        let i = ctx.inspect(&id)?;
+        let cfg = &i["Config"];
+        if cfg["StopTimeout"] != 1
+            || cfg["Shell"] != json!(["/probe", "echo"])
+            || cfg["NetworkDisabled"] != true
+            || i["NetworkSettings"]["Networks"] != json!({})
+        {
+            return Err(failure(
+                format!(
+                    "inspect: Config.StopTimeout {}, Shell {}, NetworkDisabled {}, NetworkSettings.Networks {}",
+                    cfg["StopTimeout"], cfg["Shell"], cfg["NetworkDisabled"], i["NetworkSettings"]["Networks"]
+                ),
+                "StopTimeout 1, Shell [\"/probe\", \"echo\"], NetworkDisabled true, Networks {}",
+            ));
+        }
+        ctx.start(&id)?;
+        let started = Instant::now();
+        let resp = ctx.send(Req::post(format!("/containers/{}/stop", enc(&id))))?;
+        expect_status(&resp, 204, "stopping without t")?;
+        let took = started.elapsed();
+        let state = run_state(ctx, &id)?;
+        if took < Duration::from_millis(800)
+            || took > Duration::from_secs(6)
+            || state.0 != "exited"
+            || state.1 != 137
+        {
+            return Err(failure(
+                format!(
+                    "stop without t took {took:?}; then (Status, ExitCode) = ({}, {})",
+                    state.0, state.1
+                ),
+                "about the StopTimeout of 1 s (0.8 s to 6 s), then (\"exited\", 137)",
+            ));
+        }
+        Ok(())
+    })();
+    ctx.remove(&id);
+    res
 }
 
 fn stop_signal_restart(ctx: &Ctx) -> Outcome {

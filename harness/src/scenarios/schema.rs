@@ -197,12 +197,25 @@ fn transcript(ctx: &Ctx) -> Outcome {
         let is_json = ex.response_headers.iter().any(|(k, v)| {
             k.eq_ignore_ascii_case("content-type") && v.starts_with("application/json")
         });
-        if !is_json {
-            continue;
-        }
         let Some(def) = schema_for(&ex.method, &ex.path, status) else {
             continue;
         };
+        // dockerd writes every one of these documents with Content-Type
+        // application/json (its JSON writer, at every API version); error
+        // bodies are text/plain below API 1.24, so only successes count.
+        if !is_json && status < 400 {
+            return Err(Problem::Fail(crate::ground::Failure {
+                reason: format!(
+                    "{} {} ({status}): a {def} without Content-Type application/json, which dockerd sends",
+                    ex.method, ex.path
+                ),
+                exchange: Some(ex.id),
+                ..Default::default()
+            }));
+        }
+        if !is_json {
+            continue;
+        }
         // Error bodies of routes an endpoint lacks are not Docker's.
         let Ok(v) = serde_json::from_slice::<Value>(&ex.response_body) else {
             return Err(Problem::Fail(crate::ground::Failure {

@@ -649,7 +649,9 @@ fn exec_gone(ctx: &Ctx) -> Outcome {
 /// (curl, 2026-12-04): created, `Running` false, `ExitCode` null, `Pid` 0,
 /// `ContainerID` the container, `CanRemove` false, the Open* flags as
 /// attached (none here); once started detached, `Running` true, `ExitCode`
-/// still null and `Pid` the host PID that the container's top lists.
+/// still null and `Pid` the host PID that the container's top lists;
+/// resizing it is 200 (not a TTY too), `h=x` 400 `strconv.Atoi: parsing
+/// "x": invalid syntax`.
 fn exec_inspect_states(ctx: &Ctx) -> Outcome {
     let cfg = ctx.probe_config(&["sleep", "300"])?;
     with_container(ctx, cfg, true, |id| {
@@ -720,6 +722,19 @@ fn exec_inspect_states(ctx: &Ctx) -> Outcome {
             return Err(fail_at(
                 &resp,
                 format!("a running exec inspects as {v}; dockerd: Running true, ExitCode null"),
+            ));
+        }
+        // Resizing a running exec, TTY or not, is 200; a size that is not
+        // a number is 400 with Go's strconv wording.
+        let resize = |q: &str| ctx.send(Req::post(format!("/exec/{}/resize?{q}", enc(&exec))));
+        expect_status(&resize("h=10&w=20")?, 200, "resizing a running exec")?;
+        let resp = resize("h=x&w=20")?;
+        if resp.status != 400
+            || resp.message().as_deref() != Some("strconv.Atoi: parsing \"x\": invalid syntax")
+        {
+            return Err(fail_at(
+                &resp,
+                "resize with h=x: dockerd answers 400 strconv.Atoi: parsing \"x\": invalid syntax",
             ));
         }
         Ok(())

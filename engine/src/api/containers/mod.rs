@@ -255,6 +255,9 @@ fn fill_endpoint(
 
 /// The names of the networks, among `nets`, container `r` is on.
 fn networks_on<'a>(nets: &'a [crate::daemon::networks::Network], r: &Record) -> Vec<&'a str> {
+    if r.config.network_disabled {
+        return Vec::new();
+    }
     crate::daemon::networks::on(nets, &r.id, &r.host_config.network_mode)
         .into_iter()
         .map(|n| n.name.as_str())
@@ -510,8 +513,14 @@ pub async fn changes(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
 const LOG_CHUNK: usize = 64 * 1024;
 
 pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
-    let c = ctx.daemon.container(key)?;
     let q = &ctx.query;
+    // dockerd asks for a stream before it looks the container up.
+    if !q.flag("stdout") && !q.flag("stderr") {
+        return Err(EngineError::InvalidParameter(
+            "Bad parameters: you must choose at least one stream".into(),
+        ));
+    }
+    let c = ctx.daemon.container(key)?;
     let time = |k: &str| -> Result<Option<i64>, EngineError> {
         match q.get(k) {
             None | Some("") | Some("0") => Ok(None),
@@ -528,11 +537,6 @@ pub async fn logs(ctx: &Ctx, key: &str) -> Result<Response, EngineError> {
         // anything that is not a number (`tail=x` is 200 with all lines).
         tail: q.get("tail").and_then(|n| n.parse::<usize>().ok()),
     };
-    if !filter.stdout && !filter.stderr {
-        return Err(EngineError::InvalidParameter(
-            "Bad parameters: you must choose at least one stream".into(),
-        ));
-    }
     if !crate::daemon::containers::log_driver::readable(c.record().host_config.log_config.as_ref())
     {
         return Err(EngineError::NotImplemented(

@@ -39,6 +39,17 @@ pub struct Config {
     pub stop_signal: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// Kept for inspect (and `docker commit`); the engine runs no shell form.
+    #[serde(
+        deserialize_with = "str_slice",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub shell: Option<Vec<String>>,
+    /// No network at all: the container joins none of its networks, not
+    /// even its NetworkMode's (which inspect still shows); dockerd omits
+    /// the field when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub network_disabled: bool,
     /// Run while the container runs (see `health.rs`); durations checked at create.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<serde_json::Value>,

@@ -614,6 +614,9 @@ pub fn primary_name(mode: &str) -> Option<String> {
 
 /// Every network `c` is on: its own, then the ones it was connected to.
 pub fn networks_of(d: &Daemon, c: &Container) -> Vec<Network> {
+    if c.record().config.network_disabled {
+        return Vec::new();
+    }
     let mode = c.record().host_config.network_mode.clone();
     on(&d.networks.list(), &c.id, &mode)
         .into_iter()

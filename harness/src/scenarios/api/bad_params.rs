@@ -5,6 +5,10 @@
 //! * `filters=x` (not JSON): 500 `invalid character 'x' looking for
 //!   beginning of value` on GET /images/json, GET /networks, POST
 //!   /networks/prune, POST /volumes/prune, GET /plugins;
+//! * logs of an unknown container without stdout or stderr: 400 `Bad
+//!   parameters: you must choose at least one stream` (checked first);
+//!   networks `dangling=x`: 400 `invalid value for filter 'dangling',
+//!   must be "true" (or "1"), or "false" (or "0")` (curl, 2026-12-04);
 //! * `t=x` on stop and restart: 500 `strconv.Atoi: parsing "x": invalid
 //!   syntax` (parsed before the container is looked up);
 //! * events: `since=x` 500 `strconv.ParseInt: parsing "x": invalid
@@ -32,6 +36,20 @@ pub fn malformed(ctx: &Ctx) -> Outcome {
         (Req::post("/networks/prune?filters=x"), 500, json_err),
         (Req::post("/volumes/prune?filters=x"), 500, json_err),
         (Req::get("/plugins?filters=x"), 500, json_err),
+        // Asked for no stream: refused before the container is looked up.
+        (
+            Req::get(format!("/containers/{gone}/logs")),
+            400,
+            "Bad parameters: you must choose at least one stream",
+        ),
+        (
+            Req::get(format!(
+                "/networks?filters={}",
+                crate::client::enc(&json!({"dangling": ["x"]}).to_string())
+            )),
+            400,
+            "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")",
+        ),
         (Req::post(format!("/containers/{gone}/stop?t=x")), 500, atoi),
         (
             Req::post(format!("/containers/{gone}/restart?t=x")),

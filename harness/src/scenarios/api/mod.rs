@@ -101,6 +101,7 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
         routing::unclean_path_redirect,
     ),
     ("container-name-slash", false, routing::container_name_slash),
+    ("methods-not-routed", false, routing::methods_not_routed),
     ("old-versions-served", false, versions::old_versions_served),
     (
         "old-info-execution-driver",

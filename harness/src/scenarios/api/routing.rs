@@ -88,3 +88,56 @@ pub fn container_name_slash(ctx: &Ctx) -> Outcome {
     }
     Ok(())
 }
+
+/// Methods a route was not made for, as dockerd 20.10.24 answers them
+/// (curl, 2026-12-04): a GET route asked with PUT, PATCH, DELETE or POST,
+/// and `GET /containers/create`, are 404 "page not found"; HEAD is routed
+/// for `/_ping` (and the archive) only, so `HEAD /version` is a 404 too;
+/// OPTIONS on any path, a route or not, is 200 with an empty body (the
+/// catch-all route for CORS preflights), with the usual Api-Version.
+pub fn methods_not_routed(ctx: &Ctx) -> Outcome {
+    use hyper::Method;
+    for (method, path) in [
+        (Method::PUT, "/version"),
+        (Method::PATCH, "/version"),
+        (Method::DELETE, "/version"),
+        (Method::POST, "/info"),
+        (Method::GET, "/containers/create"),
+    ] {
+        let resp = ctx.send(Req::new(method.clone(), path))?;
+        expect_error(&resp, 404, "page not found", &format!("{method} {path}"))?;
+    }
+    for path in [
+        "/version",
+        "/info",
+        "/containers/json",
+        "/plugins",
+        "/swarm",
+        "/nodes",
+    ] {
+        let resp = ctx.send(Req::head(path))?;
+        if resp.status != 404 {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "HEAD {path}: {}; dockerd: 404 (only /_ping answers HEAD)",
+                    resp.status
+                ),
+            ));
+        }
+    }
+    for path in ["/version", "/containers/json", "/shipshape-no-such-route"] {
+        let resp = ctx.send(Req::new(Method::OPTIONS, path))?;
+        if resp.status != 200 || !resp.body.is_empty() || resp.header("Api-Version").is_none() {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "OPTIONS {path}: {} with {} body bytes; dockerd: 200, empty, with Api-Version",
+                    resp.status,
+                    resp.body.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

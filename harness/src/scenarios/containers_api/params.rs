@@ -24,6 +24,7 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![
         scenario(AREA, "list-limit-and-size", true, list_limit_size),
         scenario(AREA, "wait-conditions", true, wait_conditions),
+        scenario(AREA, "list-all-bool-values", true, list_all_bool_values),
     ]
 }
 
@@ -141,4 +142,46 @@ fn wait_conditions(ctx: &Ctx) -> Outcome {
     ctx.wait(&id)?;
     wait_for(ctx, &id, "not-running", 3)?;
     wait_for(ctx, &id, "shipshape-no-such-condition", 3)
+}
+
+/// How dockerd reads a boolean query parameter (httputils.BoolValue), on
+/// the container list's `all` over one created container (curl on dockerd
+/// 20.10.24, 2026-12-04): trimmed and in any case, "", "0", "no", "false"
+/// and "none" are false; anything else ("off", "x", "yes", "True") true.
+fn list_all_bool_values(ctx: &Ctx) -> Outcome {
+    let mut made = Made::new(ctx);
+    let mark = ctx.unique_name("bools");
+    let mut config = ctx.probe_config(&["exit", "0"])?;
+    config["Labels"]["io.shipshape.bools"] = json!(mark);
+    made.create(config, None)?;
+    let filters = enc(&json!({"label": [format!("io.shipshape.bools={mark}")]}).to_string());
+    for (value, listed) in [
+        ("off", true),
+        ("x", true),
+        ("yes", true),
+        ("True", true),
+        ("none", false),
+        ("NO", false),
+        (" 0", false),
+        ("false", false),
+        ("", false),
+    ] {
+        let resp = ctx.send(Req::get(format!(
+            "/containers/json?all={}&filters={filters}",
+            enc(value)
+        )))?;
+        expect_status(&resp, 200, &format!("listing with all={value:?}"))?;
+        let n = json_body(&resp, "container list")?
+            .as_array()
+            .map_or(0, Vec::len);
+        if n != usize::from(listed) {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "all={value:?} listed {n} of the one created container; dockerd takes it as {listed}"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

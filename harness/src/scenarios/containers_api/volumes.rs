@@ -326,6 +326,11 @@ fn list_filters_options(ctx: &Ctx) -> Outcome {
             json!({"dangling": ["maybe"]}),
             "Invalid filter 'dangling=[maybe]'",
         ),
+        // A value that does not decode as filters: dockerd wraps Go's error.
+        (
+            json!([]),
+            "error reading volume filters: json: cannot unmarshal array into Go value of type map[string]map[string]bool",
+        ),
     ] {
         let resp = ctx.send(Req::get(format!(
             "/volumes?filters={}",
