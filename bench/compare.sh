@@ -15,9 +15,13 @@
 #   image), and list it in WORKLOADS.
 # RUNS (default 5) sets the measured runs per CLI workload, after one warm-up.
 # ENGINE_BIN (default: the release build) is the engine measured: an older
-# build gives a before/after in the same conditions.
+# build gives a before/after in the same conditions. SHIPSHAPE_BIN (default:
+# the release build) is the harness that runs the API workloads and writes the
+# probe image.
+# The pull and push workloads need Debian's docker-registry (REGISTRY_BIN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SECONDS=0
 [ -n "${NO_BUILD:-}" ] || cargo build --workspace --release --locked -q   # NO_BUILD=1: use what is built
 
 only=()
@@ -55,7 +59,12 @@ cleanup() {
   fi
   kill "$engine" 2>/dev/null || true
   wait "$engine" 2>/dev/null || true
+  if [ -f "$W/registry.pids" ]; then
+    local name pid
+    while read -r name pid; do stop_pid "$pid"; done <"$W/registry.pids"
+  fi
   rm -rf "$W"
+  echo "bench: total run time ${SECONDS}s (build not included)"
 }
 trap cleanup EXIT
 for _ in $(seq 1 100); do [ -S "$W/engine.sock" ] && break; sleep 0.05; done
@@ -133,13 +142,15 @@ absolute_row() { echo "$1|$2|$3|$4|$5|max" >>"$W/rows"; }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+SHIPSHAPE_BIN=${SHIPSHAPE_BIN:-./target/release/shipshape}
+
 # The probe image (a static binary, /probe) on both daemons, and a 100 MB tree.
 prepare_cli() {
   [ -n "${prepared:-}" ] && return 0
   prepared=1
   had_fixture_tag=0
   DOCKER_HOST=$DOCKERD docker image inspect shipshape-probe:latest >/dev/null 2>&1 && had_fixture_tag=1
-  ./target/release/shipshape fixture --output "$W/probe.tar" >/dev/null
+  "$SHIPSHAPE_BIN" fixture --output "$W/probe.tar" >/dev/null
   for h in "$ENGINE" "$DOCKERD"; do
     id=$(DOCKER_HOST=$h docker load -q -i "$W/probe.tar" | sed -n 's/^Loaded image[^:]*: //p' | tail -1)
     DOCKER_HOST=$h docker tag "$id" "$IMG"
@@ -280,6 +291,97 @@ wl_dns() {
   measure_rate "DNS lookups inside a container (user-defined network)" queries/s 1 dns_rate
 }
 
+# ---------------------------------------------------------------- registry workloads
+# Pull and push through a local docker-registry (Debian's package) on a free
+# loopback port; both daemons treat 127.0.0.0/8 as an insecure (plain HTTP)
+# registry by default. The image is REG_LAYERS layers of REG_LAYER_MB MB of
+# random bytes (incompressible: a push gzips each layer, as dockerd does).
+REGISTRY_BIN=${REGISTRY_BIN:-/usr/bin/docker-registry}
+REG_LAYERS=${REG_LAYERS:-5}
+REG_LAYER_MB=${REG_LAYER_MB:-20}
+REG_SIZE="$REG_LAYERS x $REG_LAYER_MB MB layers"
+
+# stop_pid PID: ends a process this script started and waits until it is gone
+# (a registry started in a workload's subshell is not this shell's child).
+stop_pid() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
+}
+
+# start_registry NAME [PORT]: a registry storing under $W/registry/NAME.data;
+# prints host:port once it answers. Its PID goes to $W/registry.pids, which
+# cleanup reads (workloads run in subshells).
+start_registry() {
+  local name=$1 port=${2:-} dir="$W/registry"
+  [ -x "$REGISTRY_BIN" ] || { echo "$REGISTRY_BIN not found (apt-get install docker-registry)" >&2; return 1; }
+  mkdir -p "$dir"
+  [ -n "$port" ] || port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$dir/$name.data" "$port" >"$dir/$name.yml"
+  "$REGISTRY_BIN" serve "$dir/$name.yml" >>"$dir/$name.log" 2>&1 &
+  echo "$name $!" >>"$W/registry.pids"
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && { echo "127.0.0.1:$port"; return 0; }
+    sleep 0.05
+  done
+  echo "registry $name did not answer on port $port: $(cat "$dir/$name.log")" >&2
+  return 1
+}
+stop_registry() { stop_pid "$(awk -v n="$1" '$1 == n {p = $2} END {print p}' "$W/registry.pids")"; }
+
+# registry_source: the source registry holding the bench image, made once (a
+# classic build on dockerd, pushed, then removed from dockerd so that its
+# pulls download every layer); sets REGIMG.
+registry_source() {
+  if [ ! -f "$W/registry/source.addr" ]; then
+    local src ctx="$W/regctx" i
+    src=$(start_registry source)
+    mkdir -p "$ctx"
+    printf 'FROM scratch\nLABEL %s\n' "$LABEL" >"$ctx/Dockerfile"
+    for i in $(seq 1 "$REG_LAYERS"); do
+      head -c $((REG_LAYER_MB * 1000000)) /dev/urandom >"$ctx/layer$i"
+      echo "COPY layer$i /layer$i" >>"$ctx/Dockerfile"
+    done
+    if ! DOCKER_HOST=$DOCKERD DOCKER_BUILDKIT=0 docker build -q -t "$src/shipshape-bench/big:1" "$ctx" \
+      >/dev/null 2>"$W/last.err"; then
+      grep -v -e DEPRECATED -e BuildKit -e '^ *$' "$W/last.err" >&2
+      return 1
+    fi
+    DOCKER_HOST=$DOCKERD docker push "$src/shipshape-bench/big:1" >/dev/null
+    DOCKER_HOST=$DOCKERD docker rmi "$src/shipshape-bench/big:1" >/dev/null
+    rm -rf "$ctx"
+    echo "$src" >"$W/registry/source.addr"
+  fi
+  REGIMG="$(cat "$W/registry/source.addr")/shipshape-bench/big:1"
+}
+
+wl_pull() {
+  registry_source
+  # Before each pull the image is removed, with its layers (nothing else uses them).
+  unpull() { docker rmi -f "$REGIMG" >/dev/null 2>&1 || true; }
+  measure "docker pull from a local registry, $REG_SIZE" 1 unpull \
+    docker pull -q "$REGIMG"
+}
+
+wl_push() {
+  registry_source
+  local h dst port
+  for h in "$ENGINE" "$DOCKERD"; do DOCKER_HOST=$h docker pull -q "$REGIMG" >/dev/null; done
+  dst=$(start_registry push)
+  port=${dst##*:}
+  for h in "$ENGINE" "$DOCKERD"; do DOCKER_HOST=$h docker tag "$REGIMG" "$dst/shipshape-bench/big:1"; done
+  # Each push goes to an empty registry (restarted on the same port, its
+  # storage removed): every layer is gzipped and uploaded, none skipped.
+  fresh_registry() {
+    stop_registry push
+    rm -rf "$W/registry/push.data"
+    start_registry push "$port" >/dev/null
+  }
+  measure "docker push to a local registry, $REG_SIZE" 2 fresh_registry \
+    docker push "$dst/shipshape-bench/big:1"
+  stop_registry push
+}
+
 # Resident memory of a daemon, in kB: dockerd with containerd, the shims and
 # docker-proxy; the engine with its helper processes (its own program's children).
 daemon_rss_kb() {
@@ -326,6 +428,8 @@ WORKLOADS=(
   "port_bytes|published port, MB/s (128 KB answers)"
   "dns|DNS lookups inside a container (user-defined network)"
   "mem_ports|daemon RSS per running container with a published port"
+  "pull|docker pull from a local registry, $REG_SIZE"
+  "push|docker push to a local registry, $REG_SIZE"
 )
 
 # ---------------------------------------------------------------- run
@@ -340,7 +444,7 @@ if [ ${#only[@]} -gt 0 ]; then
 fi
 status=0
 if [ $api_wanted = 1 ]; then
-  ./target/release/shipshape bench --host "$ENGINE" --host "$DOCKERD" "${pass[@]}" || status=$?
+  "$SHIPSHAPE_BIN" bench --host "$ENGINE" --host "$DOCKERD" "${pass[@]}" || status=$?
 fi
 
 for w in "${WORKLOADS[@]}"; do
@@ -399,60 +503,4 @@ if [ ${#ROWS[@]} -gt 0 ]; then
   done
 fi
 
-# --- registry bench (issue 16): pull and push of a 5-layer ~100 MB image ---
-# against a local docker-registry, engine vs dockerd. Opt-in (it moves
-# 100 MB several times): SHIPSHAPE_BENCH_REGISTRY=1 bench/compare.sh
-
-# start_registry DIR NAME: a docker-registry on a free loopback port, storing
-# under DIR/NAME; sets REG (host:port) and REG_PID once it answers.
-start_registry() {
-  local dir=$1 name=$2 port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  REG="127.0.0.1:$port"
-  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/%s\nhttp:\n  addr: %s\n' \
-    "$dir" "$name" "$REG" >"$dir/$name.yml"
-  /usr/bin/docker-registry serve "$dir/$name.yml" >"$dir/$name.log" 2>&1 &
-  REG_PID=$!
-  for _ in $(seq 1 50); do curl -fsS "http://$REG/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
-}
-stop_registry() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-
-registry_bench() {
-  [ -x /usr/bin/docker-registry ] || { echo "registry bench: docker-registry not installed"; return 0; }
-  local reg reg2 rpid rpid2 rdir ctx img t0 t1 dpull epull dpush epush
-  rdir=$(mktemp -d /tmp/shipshape-bench-registry-XXXXXX)
-  start_registry "$rdir" data
-  reg=$REG rpid=$REG_PID
-  ctx="$rdir/ctx"; mkdir -p "$ctx"
-  { echo "FROM scratch"; echo "LABEL io.shipshape.bench=registry"; } >"$ctx/Dockerfile"
-  for i in 1 2 3 4 5; do
-    head -c $((20 * 1024 * 1024)) /dev/urandom >"$ctx/layer$i.bin"
-    echo "COPY layer$i.bin /layer$i.bin" >>"$ctx/Dockerfile"
-  done
-  img="$reg/bench/big:v1"
-  d() { DOCKER_HOST=$DOCKERD DOCKER_CONFIG="$rdir/cfg-d" docker "$@"; }
-  e() { DOCKER_HOST=$ENGINE DOCKER_CONFIG="$rdir/cfg-e" docker "$@"; }
-  now() { date +%s.%N; }
-  d build -q -t "$img" "$ctx" >/dev/null 2>&1
-  t0=$(now); d push "$img" >/dev/null; t1=$(now); dpush=$(echo "$t1 - $t0" | bc)
-  d rmi "$img" >/dev/null
-  t0=$(now); d pull -q "$img" >/dev/null; t1=$(now); dpull=$(echo "$t1 - $t0" | bc)
-  t0=$(now); e pull -q "$img" >/dev/null; t1=$(now); epull=$(echo "$t1 - $t0" | bc)
-  # The engine pushes to a second, empty registry: every blob uploaded, as
-  # dockerd's push above (no mounts or skips to flatter it).
-  start_registry "$rdir" data2
-  reg2=$REG rpid2=$REG_PID
-  e tag "$img" "$reg2/bench/big:v1"
-  t0=$(now); e push "$reg2/bench/big:v1" >/dev/null; t1=$(now); epush=$(echo "$t1 - $t0" | bc)
-  d rmi "$img" >/dev/null 2>&1 || true
-  stop_registry "$rpid2"
-  printf 'registry: pull 5 x 20 MB: engine %.2fs, dockerd %.2fs (%.1fx); push: engine %.2fs, dockerd %.2fs (%.1fx, target 2x)\n' \
-    "$epull" "$dpull" "$(echo "$dpull / $epull" | bc -l)" "$epush" "$dpush" "$(echo "$dpush / $epush" | bc -l)"
-  stop_registry "$rpid"
-  rm -rf "$rdir"
-}
-if [ "${SHIPSHAPE_BENCH_REGISTRY:-0}" = 1 ]; then
-  registry_bench
-fi
-# --- end registry bench ---
 exit $status

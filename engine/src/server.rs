@@ -14,6 +14,7 @@
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Notify;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
@@ -175,9 +177,15 @@ impl Default for ServeOptions {
     }
 }
 
-/// Serves one connection until it closes.
-async fn serve_conn<I>(io: I, daemon: Arc<Daemon>, opts: ServeOptions, fd: Option<RawFd>)
-where
+/// Serves one connection until it closes; `_open` counts it as open
+/// until then.
+async fn serve_conn<I>(
+    io: I,
+    daemon: Arc<Daemon>,
+    opts: ServeOptions,
+    fd: Option<RawFd>,
+    _open: OpenConn,
+) where
     I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
@@ -245,16 +253,20 @@ pub fn bind(
 /// connection (and its TLS handshake) runs in its own task, so the accept
 /// loop never waits on a client.
 pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, opts: ServeOptions) {
+    let idle = Arc::new(IdleTrim::new(TRIM_AFTER_IDLE));
+    let trimmer = tokio::spawn(trim_when_idle(idle.clone()));
     let mut tasks = Vec::new();
     for l in listeners {
         let daemon = daemon.clone();
+        let idle = idle.clone();
         tasks.push(tokio::spawn(async move {
             loop {
                 match &l {
                     Listener::Unix(u, _) => match u.accept().await {
                         Ok((s, _)) => {
                             let fd = s.as_raw_fd();
-                            tokio::spawn(serve_conn(s, daemon.clone(), opts, Some(fd)));
+                            let open = idle.opened();
+                            tokio::spawn(serve_conn(s, daemon.clone(), opts, Some(fd), open));
                         }
                         Err(e) => accept_error(e).await,
                     },
@@ -264,10 +276,17 @@ pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, opts: ServeOpt
                             // A peer that vanished (no FIN) is noticed
                             // eventually instead of holding its task forever.
                             let _ = set_keepalive(&s);
+                            let open = idle.opened();
                             match tls {
                                 None => {
                                     let fd = s.as_raw_fd();
-                                    tokio::spawn(serve_conn(s, daemon.clone(), opts, Some(fd)));
+                                    tokio::spawn(serve_conn(
+                                        s,
+                                        daemon.clone(),
+                                        opts,
+                                        Some(fd),
+                                        open,
+                                    ));
                                 }
                                 Some(acceptor) => {
                                     tokio::spawn(serve_tls(
@@ -276,6 +295,7 @@ pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, opts: ServeOpt
                                         peer,
                                         daemon.clone(),
                                         opts,
+                                        open,
                                     ));
                                 }
                             }
@@ -289,6 +309,7 @@ pub async fn serve(listeners: Vec<Listener>, daemon: Arc<Daemon>, opts: ServeOpt
     for t in tasks {
         let _ = t.await;
     }
+    trimmer.abort();
 }
 
 async fn serve_tls(
@@ -297,10 +318,11 @@ async fn serve_tls(
     peer: std::net::SocketAddr,
     daemon: Arc<Daemon>,
     opts: ServeOptions,
+    open: OpenConn,
 ) {
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(s)).await {
         // Under TLS the socket holds ciphertext: no hijack wait (see ConnFd).
-        Ok(Ok(tls)) => serve_conn(tls, daemon, opts, None).await,
+        Ok(Ok(tls)) => serve_conn(tls, daemon, opts, None, open).await,
         Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
     }
@@ -334,6 +356,89 @@ fn set_keepalive(s: &tokio::net::TcpStream) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How long no API connection may have opened or closed before freed heap
+/// is given back: a burst of requests (a client opens one connection per
+/// command) pays for no trim between its connections.
+pub const TRIM_AFTER_IDLE: Duration = Duration::from_millis(250);
+
+/// Counts connections opening and closing, and wakes [`trim_when_idle`]
+/// when one closes. Open connections are not required to be zero: a client
+/// following `/events` or logs holds one for hours, and the requests
+/// around it still leave freed heap behind.
+struct IdleTrim {
+    /// Bumped by every open and close: a quiet period that a connection
+    /// interrupts starts over.
+    activity: AtomicU64,
+    wake: Notify,
+    /// The quiet period ([`TRIM_AFTER_IDLE`]; shorter in tests).
+    after: Duration,
+    /// Trims done (for tests and the trace).
+    trims: AtomicU64,
+}
+
+impl IdleTrim {
+    fn new(after: Duration) -> IdleTrim {
+        IdleTrim {
+            activity: AtomicU64::new(0),
+            wake: Notify::new(),
+            after,
+            trims: AtomicU64::new(0),
+        }
+    }
+
+    fn opened(self: &Arc<Self>) -> OpenConn {
+        self.activity.fetch_add(1, Ordering::SeqCst);
+        OpenConn(self.clone())
+    }
+}
+
+/// One open API connection; its close may start a quiet period.
+struct OpenConn(Arc<IdleTrim>);
+
+impl Drop for OpenConn {
+    fn drop(&mut self) {
+        self.0.activity.fetch_add(1, Ordering::SeqCst);
+        self.0.wake.notify_one();
+    }
+}
+
+/// Gives freed heap back to the kernel once a connection has closed and
+/// none has opened or closed for the quiet period. glibc returns only the
+/// top of the heap by itself: what a burst of requests freed below a live
+/// allocation stays resident, so an idle engine's RSS would keep its
+/// busiest moment's size.
+async fn trim_when_idle(idle: Arc<IdleTrim>) {
+    // Activity starts at 0, with nothing to give back.
+    let mut trimmed_at = 0;
+    loop {
+        idle.wake.notified().await;
+        loop {
+            let seen = idle.activity.load(Ordering::SeqCst);
+            if seen == trimmed_at {
+                // A wake-up left by a close the last trim already covered.
+                break;
+            }
+            tokio::time::sleep(idle.after).await;
+            if idle.activity.load(Ordering::SeqCst) == seen {
+                trim_heap();
+                idle.trims.fetch_add(1, Ordering::Relaxed);
+                trimmed_at = seen;
+                break;
+            }
+        }
+    }
+}
+
+/// `malloc_trim(0)`: with one arena (see main) it walks the one heap; well
+/// under a millisecond for an idle engine's few MB, so it runs in place.
+fn trim_heap() {
+    let started = std::time::Instant::now();
+    // SAFETY: malloc_trim only takes glibc's arena locks; no pointer is
+    // passed and any thread may call it at any time.
+    let released = unsafe { libc::malloc_trim(0) };
+    tracing::trace!(released, took = ?started.elapsed(), "idle: heap trimmed");
 }
 
 /// Out of fds and the like: log, back off briefly, keep serving.
@@ -372,6 +477,32 @@ mod tests {
         assert!(Host::parse("unix:///x.sock").unwrap().check(None).is_ok());
         assert!(Host::parse("bogus://x").is_err());
         assert!(Host::parse("unix://").is_err());
+    }
+
+    #[tokio::test]
+    async fn heap_is_trimmed_once_after_connections_go_quiet() {
+        let after = Duration::from_millis(20);
+        let idle = Arc::new(IdleTrim::new(after));
+        let trimmer = tokio::spawn(trim_when_idle(idle.clone()));
+        let trims = || idle.trims.load(Ordering::Relaxed);
+        // A follower's connection stays open throughout: it does not
+        // keep the heap from being trimmed after the others close.
+        let _events = idle.opened();
+        for _ in 0..3 {
+            drop(idle.opened());
+        }
+        for _ in 0..200 {
+            if trims() > 0 {
+                break;
+            }
+            tokio::time::sleep(after).await;
+        }
+        assert!(trims() >= 1, "no trim after connections went quiet");
+        // No connection opens or closes: no further trim.
+        let done = trims();
+        tokio::time::sleep(after * 10).await;
+        assert_eq!(trims(), done);
+        trimmer.abort();
     }
 
     #[tokio::test]

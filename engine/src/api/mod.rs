@@ -89,6 +89,13 @@ pub async fn handle(daemon: Arc<Daemon>, req: Request) -> Result<Response, Infal
     Ok(resp)
 }
 
+/// The verbs of `/containers/{name}/<verb>` (see `route`: a name may hold
+/// slashes).
+const CONTAINER_VERBS: &[&str] = &[
+    "json", "start", "stop", "restart", "kill", "wait", "attach", "logs", "resize", "changes",
+    "pause", "unpause", "stats", "update", "exec", "archive", "export", "rename", "top",
+];
+
 /// dockerd's router (gorilla/mux) answers a path that is not clean (`//`,
 /// `.` or `..` segments) with `301` to its clean form, query kept, and
 /// without Docker's headers or a body, whatever the route.
@@ -227,7 +234,20 @@ async fn route(
             None => return Some(Ok(bad_request())),
         }
     }
-    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let mut segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    // dockerd's routes are `/containers/{name:.*}/<verb>`: an unescaped
+    // slash stays in the name (`/containers/a/b/json` asks for "a/b").
+    let collapsed = match segs.as_slice() {
+        ["containers", middle @ .., verb]
+            if middle.len() > 1 && method != Method::DELETE && CONTAINER_VERBS.contains(verb) =>
+        {
+            Some((middle.join("/"), *verb))
+        }
+        _ => None,
+    };
+    if let Some((name, verb)) = &collapsed {
+        segs = vec!["containers", name.as_str(), verb];
+    }
     let is_get = method == Method::GET || method == Method::HEAD;
     let is_post = method == Method::POST;
     let is_delete = method == Method::DELETE;

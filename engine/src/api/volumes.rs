@@ -78,9 +78,14 @@ pub async fn list(ctx: &Ctx) -> Result<Response, EngineError> {
         .list()
         .into_iter()
         .filter(|v| dangling.is_none_or(|want| volumes::users(d, &v.name).is_empty() == want))
+        // dockerd matches `name` as a regular expression (Go's
+        // regexp.MatchString, unanchored); one that does not compile
+        // matches nothing.
         .filter(|v| {
-            f.get("name")
-                .is_none_or(|ns| ns.iter().any(|n| v.name.contains(n.as_str())))
+            f.get("name").is_none_or(|ns| {
+                ns.iter()
+                    .any(|n| regex::Regex::new(n).is_ok_and(|re| re.is_match(&v.name)))
+            })
         })
         .filter(|_| {
             f.get("driver")

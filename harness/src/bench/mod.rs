@@ -221,6 +221,9 @@ async fn run_async(opts: Options) -> Result<std::process::ExitCode, String> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// How long a daemon is left alone before its idle RSS is read.
+const IDLE_SETTLE: Duration = Duration::from_secs(1);
+
 async fn setup(
     name: &'static str,
     target: &Target,
@@ -280,6 +283,13 @@ async fn setup(
         201,
     )
     .await?;
+    // Idle means no request for a while, not the instant the load answered:
+    // a daemon may give memory back once quiet (the reference engine trims
+    // its heap 250 ms after its last connection closes).
+    drop(c);
+    if listener.is_some() {
+        tokio::time::sleep(IDLE_SETTLE).await;
+    }
     let idle_rss = listener.map(memory::daemon_rss);
     Ok(Endpoint {
         name,

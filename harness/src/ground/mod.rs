@@ -202,7 +202,7 @@ impl<'a> Ctx<'a> {
     pub fn unique_name(&self, what: &str) -> String {
         let n = self.counter.get() + 1;
         self.counter.set(n);
-        format!("shipshape-{}-{n}-{what}", self.run_id)
+        format!("{}{n}-{what}", run_name_prefix(&self.run_id))
     }
 
     pub fn labels(&self) -> Value {
@@ -400,4 +400,11 @@ fn busy_elsewhere(resp: &Response) -> bool {
 /// 32 seed bytes for one property: sha256 of the run seed and its name.
 pub fn seed_bytes(seed: u64, property: &str) -> [u8; 32] {
     Sha256::digest(format!("shipshape-seed:{seed}:{property}").as_bytes()).into()
+}
+
+/// What every [`Ctx::unique_name`] of run `run_id` starts with, so that a
+/// sweep after the run can recognise, say, an image repository a scenario
+/// named (`shipshape-<run>-3-hostile-import:1`) that carries no run label.
+pub fn run_name_prefix(run_id: &str) -> String {
+    format!("shipshape-{run_id}-")
 }

@@ -76,9 +76,16 @@ pub fn sweep(client: &Client, run_id: &str) {
     for id in labelled(client, "/images/json", "Id", run_id).unwrap_or_default() {
         remove(format!("/images/{}?force=1", enc(&id)));
     }
+    // A repository named by `unique_name` (possibly behind a registry
+    // host: `127.0.0.1:5000/shipshape-<run>-4-push:1`) is the run's too.
+    let named = crate::ground::run_name_prefix(run_id);
     let ours = |tag: &str| {
         tag == format!("{FIXTURE_REPO}:run-{run_id}")
             || tag.starts_with(&format!("{COMMIT_REPO}:{run_id}-"))
+            || tag
+                .rsplit('/')
+                .next()
+                .is_some_and(|r| r.starts_with(&named))
     };
     if let Ok(resp) = client.send(Req::get("/images/json")) {
         let tags: Vec<String> = serde_json::from_slice::<Value>(&resp.body)

@@ -12,7 +12,10 @@
 //!   delete <id12> (must be forced) - image is referenced in multiple
 //!   repositories`; one a container uses: 409 `conflict: unable to delete
 //!   <id12> (must be forced) - image is being used by stopped container
-//!   <cid12>`;
+//!   <cid12>`; deleting its last tag: 409 `conflict: unable to remove
+//!   repository reference "R" (must force) - container <cid12> is using
+//!   its referenced image <id12>`, and with `force=1` 200 `[{"Untagged":
+//!   R}, {"Deleted": id}]` (a stopped container does not hold it);
 //! * tag: a digest as the new reference 400 `refusing to create a tag with
 //!   a digest reference`; an unknown image 404 `No such image: R`; an
 //!   upper-case repository 500 `invalid reference format: repository name
@@ -47,6 +50,8 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![
         scenario(AREA, "list-all-digests", true, list_all_digests),
         scenario(AREA, "list-filters", false, list_filters),
+        scenario(AREA, "list-newest-first", false, list_newest_first),
+        scenario(AREA, "list-all-intermediates", true, list_all_intermediates),
         scenario(AREA, "import-message-platform", false, import),
         scenario(AREA, "delete-noprune-and-conflicts", true, delete_conflicts),
         scenario(AREA, "tag-errors", true, tag_errors),
@@ -104,6 +109,164 @@ fn layer_of(content: &[u8]) -> Vec<u8> {
     b.into_inner().unwrap_or_default()
 }
 
+/// Imports a one-file image as `repo:tag` with the (encoded) `changes`;
+/// its ID.
+fn import_labelled(
+    ctx: &Ctx,
+    repo: &str,
+    tag: &str,
+    content: &str,
+    changes: &str,
+) -> Result<String, Problem> {
+    let resp = ctx.send(
+        Req::post(format!(
+            "/images/create?fromSrc=-&repo={}&tag={tag}&changes={changes}",
+            enc(repo)
+        ))
+        .raw(layer_of(content.as_bytes()), "application/x-tar"),
+    )?;
+    expect_status(&resp, 200, "importing a labelled image")?;
+    resp.text()
+        .rsplit("sha256:")
+        .next()
+        .map(|t| format!("sha256:{}", &t[..t.len().min(64)]))
+        .filter(|i| i.len() == 71)
+        .ok_or_else(|| fail_at(&resp, "the import's answer names no image ID"))
+}
+
+/// The IDs `GET /images/json?{query}` lists, in its order.
+fn listed_ids(ctx: &Ctx, query: &str) -> Result<(crate::client::Response, Vec<String>), Problem> {
+    let resp = ctx.send(Req::get(format!("/images/json?{query}")))?;
+    expect_status(&resp, 200, &format!("listing images with {query}"))?;
+    let ids = json_body(&resp, "image list")?
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["Id"].as_str().map(str::to_string))
+        .collect();
+    Ok((resp, ids))
+}
+
+/// The image list is newest first (dockerd sorts by `Created`, in whole
+/// seconds: the three imports are a second apart), with `all=1` too.
+fn list_newest_first(ctx: &Ctx) -> Outcome {
+    let repo = ctx.unique_name("newest");
+    let mark = format!("io.shipshape.newest={repo}");
+    let changes = enc(&format!(
+        "LABEL {}={} {mark}",
+        crate::ground::RUN_LABEL,
+        ctx.run_id
+    ));
+    let mut ids = Vec::new();
+    let res = (|| {
+        for (i, tag) in ["a", "b", "c"].into_iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1100));
+            }
+            ids.push(import_labelled(ctx, &repo, tag, tag, &changes)?);
+        }
+        let want: Vec<String> = ids.iter().rev().cloned().collect();
+        let filters = enc(&json!({ "label": [mark] }).to_string());
+        for query in [
+            format!("filters={filters}"),
+            format!("all=1&filters={filters}"),
+        ] {
+            let (resp, got) = listed_ids(ctx, &query)?;
+            if got != want {
+                return Err(fail_at(
+                    &resp,
+                    format!("{query} listed {got:?}; dockerd lists newest first: {want:?}"),
+                ));
+            }
+        }
+        Ok(())
+    })();
+    for id in &ids {
+        let _ = ctx.send(Req::delete(format!("/images/{}?force=1", enc(id))));
+    }
+    res
+}
+
+/// `all=1` adds a classic build's intermediate images (one per step, each
+/// the parent of the next, `RepoTags` `["<none>:<none>"]` up to API 1.41),
+/// which the default list hides; the tagged result is in both.
+fn list_all_intermediates(ctx: &Ctx) -> Outcome {
+    let dockerfile = format!(
+        "FROM {}\n\
+         RUN [\"/probe\", \"write\", \"/data/i1\", \"1\"]\n\
+         RUN [\"/probe\", \"write\", \"/data/i2\", \"2\"]\n",
+        ctx.image()?.tag
+    );
+    let b = crate::scenarios::api::build(ctx, &[("Dockerfile", &dockerfile)], "")?;
+    let res = (|| {
+        crate::scenarios::api::ok_build(&b)?;
+        // The stream names the base, then each step's image; the last step
+        // (the run's LABEL) is the result.
+        let steps: Vec<&String> = b.ids.iter().skip(1).collect();
+        let Some((last, middle)) = steps.split_last() else {
+            return Err(fail_at(
+                &b.resp,
+                format!("the stream names no step images:\n{}", b.stream),
+            ));
+        };
+        if middle.len() < 2 {
+            return Err(fail_at(
+                &b.resp,
+                format!(
+                    "the stream names {} intermediate images, expected 2 or more:\n{}",
+                    middle.len(),
+                    b.stream
+                ),
+            ));
+        }
+        let short = |id: &str| id.trim_start_matches("sha256:")[..12].to_string();
+        let (resp, all) = listed_ids(ctx, "all=1")?;
+        let all: Vec<String> = all.iter().map(|i| short(i)).collect();
+        if let Some(m) = steps.iter().find(|m| !all.contains(m)) {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "all=1 does not list the build's image {m}; dockerd lists every intermediate"
+                ),
+            ));
+        }
+        let body = json_body(&resp, "image list")?;
+        // RepoTags as dockerd 20.10 (API <= 1.41) shows an untagged image.
+        let legacy = ctx
+            .client
+            .api_version()
+            .unwrap_or(crate::client::MAX_API_VERSION)
+            <= crate::client::ApiVersion {
+                major: 1,
+                minor: 41,
+            };
+        for m in middle.iter().filter(|_| legacy) {
+            let entry = body
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["Id"].as_str().is_some_and(|i| short(i) == **m));
+            if entry.map(|e| &e["RepoTags"]) != Some(&json!(["<none>:<none>"])) {
+                return Err(fail_at(
+                    &resp,
+                    format!("all=1 lists {m} as {entry:?}; dockerd: RepoTags [\"<none>:<none>\"]"),
+                ));
+            }
+        }
+        let (resp, plain) = listed_ids(ctx, "")?;
+        let plain: Vec<String> = plain.iter().map(|i| short(i)).collect();
+        if !plain.contains(last) || middle.iter().any(|m| plain.contains(m)) {
+            return Err(fail_at(
+                &resp,
+                format!("without all the list holds {:?} of the build's {steps:?}; dockerd: only the result {last}", steps.iter().filter(|s| plain.contains(s)).collect::<Vec<_>>()),
+            ));
+        }
+        Ok(())
+    })();
+    crate::scenarios::api::clean(ctx, &b);
+    res
+}
+
 /// Image list filters as dockerd 20.10.24 answers them (read with curl):
 /// three imports labelled for this scenario, `R:a`, then `R:b`, then a
 /// third as `R:a` (the first goes dangling):
@@ -124,22 +287,7 @@ fn list_filters(ctx: &Ctx) -> Outcome {
     let mut ids = Vec::new();
     let res = (|| {
         for (tag, content) in [("a", "A\n"), ("b", "B\n"), ("a", "C\n")] {
-            let resp = ctx.send(
-                Req::post(format!(
-                    "/images/create?fromSrc=-&repo={}&tag={tag}&changes={changes}",
-                    enc(&repo)
-                ))
-                .raw(layer_of(content.as_bytes()), "application/x-tar"),
-            )?;
-            expect_status(&resp, 200, "importing a labelled image")?;
-            let id = resp
-                .text()
-                .rsplit("sha256:")
-                .next()
-                .map(|t| format!("sha256:{}", &t[..t.len().min(64)]))
-                .filter(|i| i.len() == 71)
-                .ok_or_else(|| fail_at(&resp, "the import's answer names no image ID"))?;
-            ids.push(id);
+            ids.push(import_labelled(ctx, &repo, tag, content, &changes)?);
         }
         let (first, second, third) = (&ids[0], &ids[1], &ids[2]);
         let b = format!("{repo}:b");
@@ -329,7 +477,34 @@ fn delete_conflicts(ctx: &Ctx) -> Outcome {
                  stopped container {cshort}"
             ),
             "deleting by ID an image a container uses",
-        )
+        )?;
+        // By its last tag: the reference is kept unless forced; forced, a
+        // stopped container does not hold the image: untagged and deleted.
+        let resp = ctx.send(Req::delete(format!("/images/{}", enc(&first))))?;
+        expect_error(
+            &resp,
+            409,
+            &format!(
+                "conflict: unable to remove repository reference \"{first}\" (must force) - \
+                 container {cshort} is using its referenced image {short}"
+            ),
+            "deleting the last tag of an image a stopped container uses",
+        )?;
+        let resp = ctx.send(Req::delete(format!("/images/{}?force=1", enc(&first))))?;
+        expect_status(
+            &resp,
+            200,
+            "force-deleting an image a stopped container uses",
+        )?;
+        let v = json_body(&resp, "image delete")?;
+        let want = json!([{"Untagged": first}, {"Deleted": id}]);
+        if v != want {
+            return Err(fail_at(
+                &resp,
+                format!("force delete gave {v}; dockerd: {want}"),
+            ));
+        }
+        Ok(())
     })();
     drop(made);
     for r in [&second, &first] {

@@ -29,6 +29,24 @@
 //!   alias). A link to a target that exists but is not running fails the
 //!   start: 500 "Cannot link to a non running container: /<target> AS
 //!   /<container>/<alias>".
+//! - When the target stops (2026-12-04): an exec create in the linking
+//!   container answers that same 500. When it starts again with a new
+//!   address (another container took the old one meanwhile), the linking
+//!   container's hosts line for the alias carries the new address
+//!   (`172.17.0.2\tdb <hostname> <target>` became `172.17.0.4\tdb ...`),
+//!   an exec created then sees `DB_PORT=tcp://<new>:80`, and its main
+//!   process (/proc/1/environ) still has `DB_PORT=tcp://<old>:80`.
+//! - The default bridge next to a user network (2026-12-04): a container
+//!   created on a user network and connected to `bridge` before its start
+//!   has a hosts line for each, the default bridge's first, and its eth0
+//!   is the default bridge's endpoint (its MAC), with the default route
+//!   through it; one connected
+//!   to `bridge` while running gets its line appended and keeps its
+//!   resolv.conf (127.0.0.11); once it left the user network, a restart
+//!   gives it the resolv.conf of any default-bridge container (the host's
+//!   resolvers), as does a start after leaving its own user network
+//!   before the first start: the embedded resolver comes with an endpoint
+//!   on a user network, not with `NetworkMode`.
 //! - Network create with a name already taken: 409 "network with name N
 //!   already exists" with `CheckDuplicate: true`; without it (false or
 //!   absent) 201 and a second network, `Warning` "Network with name N (id :
@@ -54,6 +72,18 @@ pub fn scenarios() -> Vec<Scenario> {
             hosts_after_connect,
         ),
         super::scenario("network", "legacy-links", true, legacy_links),
+        super::scenario(
+            "network",
+            "legacy-links-target-restart",
+            true,
+            links_target_restart,
+        ),
+        super::scenario(
+            "network",
+            "default-bridge-beside-user-network",
+            true,
+            bridge_beside_user_network,
+        ),
         super::scenario("network", "create-check-duplicate", false, check_duplicate),
     ]
 }
@@ -405,6 +435,209 @@ fn legacy_links(ctx: &Ctx) -> Outcome {
     })();
     for id in made.iter().rev() {
         ctx.remove(id);
+    }
+    res
+}
+
+fn links_target_restart(ctx: &Ctx) -> Outcome {
+    let mut made = Vec::new();
+    let res = (|| {
+        let target_name = ctx.unique_name("relink-db");
+        let target = start_sleeper(ctx, Some(&target_name), |c| {
+            c["ExposedPorts"] = json!({"80/tcp": {}});
+        })?;
+        made.push(target.clone());
+        let app_name = ctx.unique_name("relink-app");
+        let app = start_sleeper(ctx, Some(&app_name), |c| {
+            c["HostConfig"] = json!({ "Links": [format!("{target_name}:db")] });
+        })?;
+        made.push(app.clone());
+        let t = ctx.inspect(&target)?;
+        let old = str_of(&t["NetworkSettings"]["IPAddress"]).to_string();
+        let hostname = str_of(&t["Config"]["Hostname"]).to_string();
+        let resp = ctx.stop(&target, 0)?;
+        expect_status(&resp, 204, "stopping the link's target")?;
+        let resp = ctx.send(
+            Req::post(format!("/containers/{}/exec", enc(&app)))
+                .json(json!({"Cmd": [crate::fixture::PROBE_PATH, "env"], "AttachStdout": true})),
+        )?;
+        let want =
+            format!("Cannot link to a non running container: /{target_name} AS /{app_name}/db");
+        if resp.status != 500 || resp.message().as_deref() != Some(want.as_str()) {
+            return Err(fail_at(
+                &resp,
+                format!("an exec create in the linking container while the target is stopped; dockerd answers 500 {want:?}"),
+            ));
+        }
+        // Another container takes the old address (as it does on dockerd,
+        // which hands the lowest free one out), so the target gets a new one.
+        let filler = start_sleeper(ctx, None, |_| {})?;
+        made.push(filler);
+        ctx.start(&target)?;
+        let new = str_of(&ctx.inspect(&target)?["NetworkSettings"]["IPAddress"]).to_string();
+        let hosts = exec_output(ctx, &app, &["read", "/etc/hosts"])?;
+        let line = format!("{new}\tdb {hostname} {target_name}");
+        let alias_lines: Vec<&str> = hosts.lines().filter(|l| l.contains("\tdb ")).collect();
+        if alias_lines != [line.as_str()] {
+            return Err(fail(format!(
+                "after the target came back at {new} (was {old}) the linking container's \
+                 /etc/hosts has {alias_lines:?} for the alias; dockerd: [{line:?}]"
+            )));
+        }
+        let env = exec_output(ctx, &app, &["env"])?;
+        let want = format!("DB_PORT=tcp://{new}:80");
+        if !env.lines().any(|l| l == want) {
+            return Err(fail(format!(
+                "an exec created after the target came back has {:?}; dockerd: {want:?}",
+                env.lines()
+                    .filter(|l| l.starts_with("DB_PORT="))
+                    .collect::<Vec<_>>()
+            )));
+        }
+        let first = exec_output(ctx, &app, &["read", "/proc/1/environ"])?;
+        let want = format!("DB_PORT=tcp://{old}:80");
+        if !first.split(['\0', '\n']).any(|l| l == want) {
+            return Err(fail(format!(
+                "the linking container's main process has {:?}; dockerd keeps what it \
+                 started with: {want:?}",
+                first
+                    .split(['\0', '\n'])
+                    .filter(|l| l.starts_with("DB_PORT="))
+                    .collect::<Vec<_>>()
+            )));
+        }
+        Ok(())
+    })();
+    for id in made.iter().rev() {
+        ctx.remove(id);
+    }
+    res
+}
+
+/// The lines of container `id`'s /etc/hosts naming `hostname`, and its
+/// /etc/resolv.conf.
+fn own_files(ctx: &Ctx, id: &str, hostname: &str) -> Result<(Vec<String>, String), Problem> {
+    let hosts = exec_output(ctx, id, &["read", "/etc/hosts"])?;
+    let own = hosts
+        .lines()
+        .filter(|l| l.ends_with(&format!("\t{hostname}")))
+        .map(String::from)
+        .collect();
+    Ok((own, exec_output(ctx, id, &["read", "/etc/resolv.conf"])?))
+}
+
+fn ip_on(info: &Value, net: &str) -> String {
+    str_of(&info["NetworkSettings"]["Networks"][net]["IPAddress"]).to_string()
+}
+
+fn bridge_beside_user_network(ctx: &Ctx) -> Outcome {
+    let mut made = Vec::new();
+    let mut nets = Vec::new();
+    let res = (|| {
+        let net = create_network(ctx, "beside-net")?;
+        nets.push(net.clone());
+        let (code, bridge_resolv, err) =
+            super::network_dns::run_on(ctx, "bridge", &["read", "/etc/resolv.conf"])?;
+        if code != 0 {
+            return Err(fail(format!(
+                "reading resolv.conf on the default bridge: exit {code}, {err:?}"
+            )));
+        }
+        // Connected to the default bridge before its start.
+        let mut c = ctx.probe_config(&["sleep", "60"])?;
+        c["Hostname"] = json!("besidea");
+        c["HostConfig"] = json!({ "NetworkMode": net });
+        let a = ctx.create(c, None)?;
+        made.push(a.clone());
+        connection(ctx, "bridge", "connect", &a)?;
+        ctx.start(&a)?;
+        let info = ctx.inspect(&a)?;
+        let want = vec![
+            format!("{}\tbesidea", ip_on(&info, "bridge")),
+            format!("{}\tbesidea", ip_on(&info, &net)),
+        ];
+        let (own, _) = own_files(ctx, &a, "besidea")?;
+        if own != want {
+            return Err(fail(format!(
+                "a container created on {net} and connected to bridge before its start names \
+                 itself in /etc/hosts as {own:?}; dockerd: {want:?} (the default bridge's first)"
+            )));
+        }
+        let eth0 = exec_output(ctx, &a, &["read", "/sys/class/net/eth0/address"])?;
+        let bridge_mac = str_of(&info["NetworkSettings"]["Networks"]["bridge"]["MacAddress"]);
+        let routes = exec_output(ctx, &a, &["read", "/proc/net/route"])?;
+        let default_dev: Vec<&str> = routes
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.get(1) == Some(&"00000000")).then(|| f[0])
+            })
+            .collect();
+        if eth0.trim() != bridge_mac || default_dev != ["eth0"] {
+            return Err(fail(format!(
+                "created on {net} and connected to bridge before its start: eth0 has MAC {:?}, \
+                 default routes via {default_dev:?}; dockerd: eth0 is the default bridge's \
+                 endpoint ({bridge_mac}) and the one default route goes through it",
+                eth0.trim()
+            )));
+        }
+        // Connected to the default bridge while running.
+        let mut c = ctx.probe_config(&["sleep", "60"])?;
+        c["Hostname"] = json!("besideb");
+        c["HostConfig"] = json!({ "NetworkMode": net });
+        let b = ctx.create(c, None)?;
+        made.push(b.clone());
+        ctx.start(&b)?;
+        let (_, resolv_before) = own_files(ctx, &b, "besideb")?;
+        connection(ctx, "bridge", "connect", &b)?;
+        let info = ctx.inspect(&b)?;
+        let want = vec![
+            format!("{}\tbesideb", ip_on(&info, &net)),
+            format!("{}\tbesideb", ip_on(&info, "bridge")),
+        ];
+        let (own, resolv) = own_files(ctx, &b, "besideb")?;
+        if own != want || resolv != resolv_before || !resolv.contains("nameserver 127.0.0.11\n") {
+            return Err(fail(format!(
+                "after a live connect to bridge: own hosts lines {own:?}, resolv.conf {resolv:?} \
+                 (before: {resolv_before:?}); dockerd: {want:?} and resolv.conf unchanged \
+                 (nameserver 127.0.0.11)"
+            )));
+        }
+        // Off its user network, then restarted.
+        connection(ctx, &net, "disconnect", &b)?;
+        let resp = ctx.send(Req::post(format!("/containers/{}/restart?t=0", enc(&b))))?;
+        expect_status(&resp, 204, "restarting the container")?;
+        let info = ctx.inspect(&b)?;
+        let want = vec![format!("{}\tbesideb", ip_on(&info, "bridge"))];
+        let (own, resolv) = own_files(ctx, &b, "besideb")?;
+        if own != want || resolv != bridge_resolv {
+            return Err(fail(format!(
+                "restarted after leaving {net} (on bridge only): own hosts lines {own:?}, \
+                 resolv.conf {resolv:?}; dockerd: {want:?} and a default-bridge container's \
+                 resolv.conf {bridge_resolv:?}"
+            )));
+        }
+        // Off its own user network before the first start.
+        let mut c = ctx.probe_config(&["sleep", "60"])?;
+        c["HostConfig"] = json!({ "NetworkMode": net });
+        let lone = ctx.create(c, None)?;
+        made.push(lone.clone());
+        connection(ctx, &net, "disconnect", &lone)?;
+        ctx.start(&lone)?;
+        let resolv = exec_output(ctx, &lone, &["read", "/etc/resolv.conf"])?;
+        if resolv != bridge_resolv {
+            return Err(fail(format!(
+                "started after leaving its own network {net}: resolv.conf {resolv:?}; dockerd: \
+                 a default-bridge container's {bridge_resolv:?} (no embedded resolver)"
+            )));
+        }
+        Ok(())
+    })();
+    for id in made.iter().rev() {
+        ctx.remove(id);
+    }
+    for n in nets {
+        remove_network(ctx, &n);
     }
     res
 }

@@ -89,7 +89,7 @@ impl Drop for Made<'_, '_> {
 }
 
 /// Runs `cmd` (probe arguments) in container `id`: exit code and stdout.
-fn exec(ctx: &Ctx, id: &str, args: &[&str]) -> Result<(i64, String), Problem> {
+pub(super) fn exec(ctx: &Ctx, id: &str, args: &[&str]) -> Result<(i64, String), Problem> {
     let mut cmd = vec![crate::fixture::PROBE_PATH];
     cmd.extend_from_slice(args);
     let resp = ctx.send(

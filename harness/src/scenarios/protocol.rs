@@ -53,6 +53,7 @@ pub fn scenarios() -> Vec<Scenario> {
             events_container_life,
         ),
         scenario("protocol", "events-image-life", true, events_image_life),
+        scenario("protocol", "events-filters", true, events_filters),
     ]
 }
 
@@ -84,6 +85,23 @@ fn check_frames(
     Ok(d)
 }
 
+/// dockerd 20.10 answers logs with no Content-Type at all, TTY or not, at
+/// every version it serves (newer daemons name the stream's media type):
+/// a client up to 1.41 must not be told a type dockerd never sends.
+fn no_logs_content_type(ctx: &Ctx, resp: &Response) -> Outcome {
+    let v141 = crate::client::ApiVersion {
+        major: 1,
+        minor: 41,
+    };
+    match resp.header("Content-Type") {
+        Some(ct) if version(ctx) <= v141 => Err(fail_at(
+            resp,
+            format!("logs answered Content-Type {ct:?}; dockerd 20.10 (API <= 1.41) sends none"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn multiplexed_framing(ctx: &Ctx) -> Outcome {
     let image = ctx.image()?;
     let args = ["lines", "2", "--", "stderr", "oops", "--", "echo", "after"];
@@ -97,6 +115,7 @@ fn multiplexed_framing(ctx: &Ctx) -> Outcome {
         enc(&id)
     )))?;
     expect_status(&resp, 200, "logs")?;
+    no_logs_content_type(ctx, &resp)?;
     let d = check_frames(Some(&resp), &resp.body, "logs")?;
     if d.stdout_text() != "line 1\nline 2\nafter\n" || d.stderr_text() != "oops\n" {
         return Err(fail_at(
@@ -130,6 +149,7 @@ fn tty_raw_stream(ctx: &Ctx) -> Outcome {
         enc(&id)
     )))?;
     e.check(&resp, &[])?;
+    no_logs_content_type(ctx, &resp)?;
     // A TTY has one stream: the bytes as the terminal produced them (the
     // line discipline turns \n into \r\n), with no frame headers.
     if resp.body.as_ref() != b"hello\r\n" {
@@ -584,7 +604,16 @@ pub(super) fn events(
     // `until` in the past returns at once; wait a moment so the window
     // holds everything just done.
     std::thread::sleep(Duration::from_millis(1100));
-    let until = now_secs();
+    events_until(ctx, since, now_secs(), filters)
+}
+
+/// Events between `since` and `until` (in the past) matching `filters`.
+fn events_until(
+    ctx: &Ctx,
+    since: u64,
+    until: u64,
+    filters: Value,
+) -> Result<(Response, Vec<Value>), Problem> {
     let resp = ctx.send(Req::get(format!(
         "/events?since={since}&until={until}&filters={}",
         enc(&filters.to_string())
@@ -657,6 +686,45 @@ fn events_container_life(ctx: &Ctx) -> Outcome {
                 &[],
             ));
         }
+        // The pre-1.22 fields dockerd still sends on container events:
+        // status the action, id the container, from its image.
+        let legacy = ev.get("status") == ev.get("Action")
+            && ev.get("id") == Some(&json!(id))
+            && ev.get("from") == Some(&json!(ctx.image()?.tag));
+        if !legacy {
+            return Err(e.fail(
+                Some(&resp),
+                format!("event {ev}: dockerd sends status (the Action), id (the container) and from (its image)"),
+                &[],
+            ));
+        }
+    }
+    // `type=container` alone: every event is a container's, ours among them
+    // in order (other clients' events may interleave).
+    let (all_resp, all_evs) = events(ctx, since, json!({"type": ["container"]}))?;
+    if let Some(other) = all_evs
+        .iter()
+        .find(|v| v.get("Type") != Some(&json!("container")))
+    {
+        return Err(e.fail(
+            Some(&all_resp),
+            format!("filter type=container alone let through {other}"),
+            &[],
+        ));
+    }
+    let ours: Vec<Value> = all_evs
+        .into_iter()
+        .filter(|v| v.pointer("/Actor/ID") == Some(&json!(id)))
+        .collect();
+    if actions(&ours) != want {
+        return Err(e.fail(
+            Some(&all_resp),
+            format!(
+                "filter type=container alone: this container's actions {:?}, expected {want:?}",
+                actions(&ours)
+            ),
+            &[],
+        ));
     }
     let die = evs.iter().find(|v| v.get("Action") == Some(&json!("die")));
     if die.and_then(|d| d.pointer("/Actor/Attributes/exitCode")) != Some(&json!("3")) {
@@ -785,6 +853,148 @@ fn events_image_life(ctx: &Ctx) -> Outcome {
             Some(&resp),
             format!("an event's Actor.ID is not {new_id}"),
             &[],
+        ));
+    }
+    Ok(())
+}
+
+/// (Type, Action) of each event, in order.
+fn kinds(evs: &[Value]) -> Vec<(String, String)> {
+    evs.iter()
+        .map(|e| {
+            let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            (s("Type"), s("Action"))
+        })
+        .collect()
+}
+
+/// The event filters no other scenario sends alone, over one container's
+/// life (created, started, killed with SIGTERM, which the probe as PID 1
+/// ignores, then with the default KILL, removed) and a volume named after
+/// it (`<name>-vol`). dockerd 20.10.24's answers (curl, 2026-12-04):
+/// `label` keeps the container's events (a key alone matches any value);
+/// `event=kill` gives both kills with Actor.Attributes.signal "15" then
+/// "9"; `container` matches an event whose Actor ID or name *starts with*
+/// the value, whatever its type, so `container=<name>` also keeps the
+/// volume's events; `volume` keeps the volume's create and destroy (Actor
+/// ID the name, attribute driver "local"); volume events carry no labels,
+/// so `type=volume&label=..` keeps nothing.
+fn events_filters(ctx: &Ctx) -> Outcome {
+    events_supported(ctx)?;
+    let since = now_secs().saturating_sub(1);
+    let name = ctx.unique_name("evf");
+    let vol = format!("{name}-vol");
+    let mut cfg = ctx.probe_config(&["sleep", "60"])?;
+    cfg["Labels"]["io.shipshape.evf"] = json!(name);
+    let id = ctx.create(cfg, Some(&name))?;
+    let mut g = Guard(ctx, id.clone());
+    ctx.start(&id)?;
+    for query in ["?signal=SIGTERM", ""] {
+        let resp = ctx.send(Req::post(format!("/containers/{}/kill{query}", enc(&id))))?;
+        expect_status(&resp, 204, &format!("kill{query}"))?;
+    }
+    ctx.wait(&id)?;
+    let resp = ctx.send(Req::delete(format!("/containers/{}", enc(&id))))?;
+    expect_status(&resp, 204, "removing the container")?;
+    g.1 = String::new();
+    let resp =
+        ctx.send(Req::post("/volumes/create").json(json!({"Name": vol, "Labels": ctx.labels()})))?;
+    expect_status(&resp, 201, "creating the volume")?;
+    let resp = ctx.send(Req::delete(format!("/volumes/{}", enc(&vol))))?;
+    expect_status(&resp, 204, "removing the volume")?;
+    std::thread::sleep(Duration::from_millis(1100));
+    let until = now_secs();
+    let c = |a: &str| ("container".to_string(), a.to_string());
+    let v = |a: &str| ("volume".to_string(), a.to_string());
+    let life = ["create", "start", "kill", "kill", "die", "destroy"].map(c);
+    let mark = format!("io.shipshape.evf={name}");
+    let cases: [(Value, Vec<(String, String)>); 4] = [
+        (json!({"label": [mark]}), life.to_vec()),
+        (
+            json!({"event": ["kill"], "container": [id]}),
+            vec![c("kill"), c("kill")],
+        ),
+        (
+            json!({"container": [name]}),
+            life.iter()
+                .cloned()
+                .chain([v("create"), v("destroy")])
+                .collect(),
+        ),
+        (json!({"volume": [vol]}), vec![v("create"), v("destroy")]),
+    ];
+    for (filters, want) in cases {
+        let (resp, evs) = events_until(ctx, since, until, filters.clone())?;
+        if kinds(&evs) != want {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "filters {filters}: events {:?}; dockerd: {want:?}",
+                    kinds(&evs)
+                ),
+            ));
+        }
+        let actor_ok = evs.iter().all(|e| {
+            let actor = e.pointer("/Actor/ID");
+            match e.get("Type").and_then(Value::as_str) {
+                Some("volume") => {
+                    actor == Some(&json!(vol))
+                        && e.pointer("/Actor/Attributes/driver") == Some(&json!("local"))
+                }
+                _ => actor == Some(&json!(id)),
+            }
+        });
+        if !actor_ok {
+            return Err(fail_at(
+                &resp,
+                format!("filters {filters}: an event of another actor, or a volume event without driver \"local\""),
+            ));
+        }
+        let signals: Vec<&Value> = evs
+            .iter()
+            .filter_map(|e| e.pointer("/Actor/Attributes/signal"))
+            .collect();
+        let (term, kill) = (json!("15"), json!("9"));
+        let want_signals = match filters.get("volume") {
+            Some(_) => vec![],
+            None => vec![&term, &kill],
+        };
+        if signals != want_signals {
+            return Err(fail_at(
+                &resp,
+                format!("filters {filters}: kill signals {signals:?}; dockerd: {want_signals:?}"),
+            ));
+        }
+    }
+    let filters = json!({"type": ["volume"], "label": [mark]});
+    let (resp, evs) = events_until(ctx, since, until, filters.clone())?;
+    if !evs.is_empty() {
+        return Err(fail_at(
+            &resp,
+            format!(
+                "filters {filters}: events {:?}; dockerd: none (volume events carry no labels)",
+                kinds(&evs)
+            ),
+        ));
+    }
+    // A label key alone matches any value; with event=create, only creates.
+    let filters = json!({"event": ["create"], "label": ["io.shipshape.evf"]});
+    let (resp, evs) = events_until(ctx, since, until, filters.clone())?;
+    let ours = evs
+        .iter()
+        .filter(|e| e.pointer("/Actor/ID") == Some(&json!(id)))
+        .count();
+    if ours != 1
+        || evs
+            .iter()
+            .any(|e| e.get("Action") != Some(&json!("create")))
+    {
+        return Err(fail_at(
+            &resp,
+            format!(
+                "filters {filters}: events {:?} ({ours} of ours); dockerd: creates only, ours once",
+                kinds(&evs)
+            ),
         ));
     }
     Ok(())

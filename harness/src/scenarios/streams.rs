@@ -13,7 +13,7 @@
 //! are in specs/harness/expectations.json or quoted next to the check.
 
 use super::{scenario, Scenario};
-use crate::client::{demux, enc, Attach, Req};
+use crate::client::{demux, enc, Attach, Req, Response};
 use crate::fixture;
 use crate::ground::spec::expectation;
 use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
@@ -40,6 +40,7 @@ pub fn scenarios() -> Vec<Scenario> {
         ),
         scenario("streams", "exec-framing-by-start", true, exec_framing),
         scenario("streams", "exec-start-twice", true, exec_start_twice),
+        scenario("streams", "exec-inspect-states", true, exec_inspect_states),
         scenario("streams", "exec-gone-with-container", true, exec_gone),
     ]
 }
@@ -641,5 +642,86 @@ fn exec_gone(ctx: &Ctx) -> Outcome {
             &ctx.send(Req::post(format!("/exec/{}/resize?h=10&w=20", enc(&exec))))?,
             &vars,
         )
+    })
+}
+
+/// Exec inspect before and during its run, as dockerd 20.10.24 answers
+/// (curl, 2026-12-04): created, `Running` false, `ExitCode` null, `Pid` 0,
+/// `ContainerID` the container, `CanRemove` false, the Open* flags as
+/// attached (none here); once started detached, `Running` true, `ExitCode`
+/// still null and `Pid` the host PID that the container's top lists.
+fn exec_inspect_states(ctx: &Ctx) -> Outcome {
+    let cfg = ctx.probe_config(&["sleep", "300"])?;
+    with_container(ctx, cfg, true, |id| {
+        let exec = exec_create(
+            ctx,
+            id,
+            json!({"Cmd": [fixture::PROBE_PATH, "sleep", "301"]}),
+        )?;
+        let inspect = || -> Result<(Response, Value), Problem> {
+            let resp = ctx.send(Req::get(format!("/exec/{}/json", enc(&exec))))?;
+            expect_status(&resp, 200, "exec inspect")?;
+            let v = json_body(&resp, "exec inspect")?;
+            Ok((resp, v))
+        };
+        let (resp, v) = inspect()?;
+        let created = v.get("Running") == Some(&json!(false))
+            && v.get("ExitCode") == Some(&Value::Null)
+            && v.get("Pid") == Some(&json!(0))
+            && v.get("ContainerID") == Some(&json!(id))
+            && v.get("CanRemove") == Some(&json!(false))
+            && ["OpenStdin", "OpenStdout", "OpenStderr"]
+                .iter()
+                .all(|k| v.get(*k) == Some(&json!(false)));
+        if !created {
+            return Err(fail_at(
+                &resp,
+                format!(
+                    "a created exec inspects as {v}; dockerd: Running false, ExitCode null, Pid 0, \
+                     ContainerID {id}, CanRemove false, OpenStdin/OpenStdout/OpenStderr false"
+                ),
+            ));
+        }
+        let resp = ctx
+            .send(Req::post(format!("/exec/{}/start", enc(&exec))).json(json!({"Detach": true})))?;
+        expect_status(&resp, 200, "detached exec start")?;
+        // Until the process is the probe's (a detached start answers
+        // before runc has run it).
+        let running = ctx.poll(
+            ctx.client.scaled(std::time::Duration::from_secs(10)),
+            || {
+                let (resp, v) = inspect()?;
+                let pid = v.get("Pid").and_then(Value::as_i64).unwrap_or(0);
+                if pid <= 0 {
+                    return Ok(None);
+                }
+                let top = ctx.send(Req::get(format!(
+                    "/containers/{}/top?ps_args={}",
+                    enc(id),
+                    enc("-o pid,args")
+                )))?;
+                let listed = top.status == 200
+                    && json_body(&top, "top")?["Processes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|row| {
+                            row[0] == json!(pid.to_string()) && row[1] == "/probe sleep 301"
+                        });
+                Ok(listed.then_some((resp, v)))
+            },
+        )?;
+        let Some((resp, v)) = running else {
+            return Err(fail(
+                "within 10 s the running exec's inspect named no Pid that top lists as /probe sleep 301",
+            ));
+        };
+        if v.get("Running") != Some(&json!(true)) || v.get("ExitCode") != Some(&Value::Null) {
+            return Err(fail_at(
+                &resp,
+                format!("a running exec inspects as {v}; dockerd: Running true, ExitCode null"),
+            ));
+        }
+        Ok(())
     })
 }

@@ -65,6 +65,38 @@ fn version_shape(ctx: &Ctx) -> Outcome {
             return Err(e.fail(Some(&resp), format!("{v} {s:?} is not MAJOR.MINOR"), &[]));
         }
     }
+    // Components: dockerd lists itself first, as "Engine", its Version and
+    // Details repeating the top-level fields (then containerd, runc and
+    // docker-init, which an engine without them need not list).
+    let engine = body.pointer("/Components/0");
+    let detail_keys = [
+        "ApiVersion",
+        "MinAPIVersion",
+        "GitCommit",
+        "GoVersion",
+        "Os",
+        "Arch",
+        "KernelVersion",
+        "BuildTime",
+    ];
+    let same = engine.is_some_and(|c| {
+        c["Name"] == "Engine"
+            && c["Version"] == body["Version"]
+            && detail_keys
+                .iter()
+                .all(|k| c["Details"][*k] == body[*k] && body[*k].is_string())
+    });
+    if !same {
+        return Err(e.fail(
+            Some(&resp),
+            format!(
+                "Components[0] is {}; dockerd: Name \"Engine\", Version and Details ({}) as at the top level",
+                engine.cloned().unwrap_or(Value::Null),
+                detail_keys.join(", ")
+            ),
+            &[],
+        ));
+    }
     Ok(())
 }
 

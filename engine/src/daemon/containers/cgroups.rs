@@ -224,8 +224,11 @@ pub fn warnings(hc: &mut HostConfig, raw: &mut Value) -> Vec<String> {
                 "Your kernel does not support OomKillDisable. OomKillDisable discarded.".into(),
             );
         }
-        hc.oom_kill_disable = None;
-        set("OomKillDisable", Value::Null);
+        // Discarded, then defaulted: dockerd verifies the settings (which
+        // drops the flag to nil) before adaptContainerSettings turns a nil
+        // OomKillDisable into false, so inspect shows `false`, not `null`.
+        hc.oom_kill_disable = Some(false);
+        set("OomKillDisable", Value::Bool(false));
     }
     if hc.oom_kill_disable == Some(true) && hc.memory == 0 {
         out.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".to_string());

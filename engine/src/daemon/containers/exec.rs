@@ -50,6 +50,9 @@ pub struct Exec {
     pub config: ExecConfig,
     /// The `DetachKeys` of the create request, parsed (None: not given).
     pub detach_keys: Option<Vec<u8>>,
+    /// The variables of the container's legacy links, as they were at
+    /// create (dockerd resolves the links then).
+    link_env: Vec<String>,
     /// Watched by the HTTP session (to end the stream) and by resize (to
     /// wait for the process to exist).
     pub state: watch::Sender<ExecState>,
@@ -129,12 +132,20 @@ pub fn create(d: &Daemon, c: &Arc<Container>, config: ExecConfig) -> Result<Stri
     }
     // After the container checks, as dockerd.
     let detach_keys = super::detach::for_exec(&config.detach_keys)?;
+    // dockerd resolves the links again for each exec: a target that is not
+    // running fails the create, and the variables carry its address now.
+    let links = crate::daemon::networks::links::resolve(d, &c.snapshot())?;
+    let link_env = links
+        .iter()
+        .flat_map(crate::daemon::networks::links::env)
+        .collect();
     let id = names::new_id();
     let exec = Arc::new(Exec {
         id: id.clone(),
         container: c.clone(),
         config,
         detach_keys,
+        link_env,
         state: watch::channel(ExecState::default()).0,
         tty: Mutex::new(None),
     });
@@ -166,9 +177,10 @@ pub fn check_startable(e: &Exec) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// The environment an exec runs with: the container's, plus HOSTNAME (and
-/// TERM with a tty), overridden by the exec's own entries, as dockerd builds it.
-fn exec_env(c: &Container, e: &ExecConfig) -> Vec<String> {
+/// The environment an exec runs with: HOSTNAME (and TERM with a tty), the
+/// links' variables, the container's, then the exec's own entries, each
+/// overriding the ones before, as dockerd builds it.
+fn exec_env(c: &Container, e: &ExecConfig, link_env: &[String]) -> Vec<String> {
     let rec = c.record();
     let mut env: Vec<String> = Vec::new();
     let mut set = |kv: &str| {
@@ -180,6 +192,9 @@ fn exec_env(c: &Container, e: &ExecConfig) -> Vec<String> {
     set(&format!("HOSTNAME={}", rec.config.hostname));
     if e.tty {
         set("TERM=xterm");
+    }
+    for kv in link_env {
+        set(kv);
     }
     for kv in rec.config.env.iter().flatten() {
         set(kv);
@@ -245,7 +260,7 @@ pub fn start(d: &Daemon, e: &Arc<Exec>) -> Result<ExecIo, EngineError> {
     }
     let spec = ExecSpec {
         args: e.config.cmd.clone().unwrap_or_default(),
-        env: exec_env(&e.container, &e.config),
+        env: exec_env(&e.container, &e.config, &e.link_env),
         cwd,
         user,
         group_add: host_config.group_add.clone().unwrap_or_default(),

@@ -62,21 +62,32 @@ pub struct DnsFiles {
     pub extra_hosts: String,
 }
 
+/// The addresses a container's own /etc/hosts lines give its names: one
+/// entry per bridge endpoint (the default bridge's first, as dockerd joins
+/// it first), with its IPv6 address on a network with IPv6 enabled.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OwnAddresses {
+    pub each: Vec<(std::net::Ipv4Addr, Option<std::net::Ipv6Addr>)>,
+}
+
 /// Docker's standard entries, `--add-host` lines, then the container's own
-/// name so it resolves (to its address on a bridge, else to 127.0.1.1 as
-/// for `none`).
-fn hosts_file(
-    hostname: &str,
-    domainname: &str,
-    ip: Option<std::net::Ipv4Addr>,
-    extra: &str,
-) -> String {
+/// name so it resolves: a line per address of each endpoint (IPv4, then
+/// IPv6), else 127.0.1.1 as for `none`.
+fn hosts_file(hostname: &str, domainname: &str, own: &OwnAddresses, extra: &str) -> String {
     let fqdn = own_names(hostname, domainname);
-    format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{extra}{}\t{fqdn}\n",
-        ip.map(|ip| ip.to_string())
-            .unwrap_or_else(|| "127.0.1.1".into())
-    )
+    let mut out = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n{extra}"
+    );
+    if own.each.is_empty() {
+        out.push_str(&format!("127.0.1.1\t{fqdn}\n"));
+    }
+    for (v4, v6) in &own.each {
+        out.push_str(&format!("{v4}\t{fqdn}\n"));
+        if let Some(v6) = v6 {
+            out.push_str(&format!("{v6}\t{fqdn}\n"));
+        }
+    }
+    out
 }
 
 /// The host's resolv.conf. With its own (empty) network namespace a
@@ -99,7 +110,7 @@ pub fn prepare(
     hostname: &str,
     domainname: &str,
     network_mode: &str,
-    ip: Option<std::net::Ipv4Addr>,
+    own: OwnAddresses,
     dns: &DnsFiles,
     user_destinations: &[String],
 ) -> std::io::Result<Vec<BindMount>> {
@@ -109,7 +120,7 @@ pub fn prepare(
     let hosts = if network_mode == "host" {
         std::fs::read_to_string("/etc/hosts")?
     } else {
-        hosts_file(hostname, domainname, ip, &dns.extra_hosts)
+        hosts_file(hostname, domainname, &own, &dns.extra_hosts)
     };
     let resolv = match &dns.resolv {
         Some(r) => r.clone(),
@@ -241,7 +252,7 @@ mod tests {
             "box",
             "",
             "default",
-            None,
+            OwnAddresses::default(),
             &DnsFiles::default(),
             &["/etc/hosts".into()],
         )
@@ -252,10 +263,23 @@ mod tests {
             std::fs::read_to_string(d.path().join(HOSTNAME)).unwrap(),
             "box\n"
         );
-        assert!(hosts_file("box", "lan", None, "").contains("127.0.1.1\tbox.lan box"));
+        assert!(hosts_file("box", "lan", &OwnAddresses::default(), "")
+            .contains("127.0.1.1\tbox.lan box"));
+        let v4 = std::net::Ipv4Addr::new(172, 18, 0, 2);
+        let own = |each| OwnAddresses { each };
+        assert!(hosts_file("box", "", &own(vec![(v4, None)]), "")
+            .ends_with("ip6-allrouters\n172.18.0.2\tbox\n"));
+        // dockerd 20.10.24 on a network created with --ipv6 --subnet
+        // fd00:55::/64: the IPv4 line, then the IPv6 one.
+        let v6 = Some("fd00:55::2".parse().unwrap());
+        assert!(hosts_file("box", "", &own(vec![(v4, v6)]), "")
+            .ends_with("172.18.0.2\tbox\nfd00:55::2\tbox\n"));
+        // Created on a user network and connected to the default bridge
+        // before the start: a line each, the default bridge's first.
+        let bridge = std::net::Ipv4Addr::new(172, 17, 0, 3);
         assert!(
-            hosts_file("box", "", Some(std::net::Ipv4Addr::new(172, 18, 0, 2)), "")
-                .ends_with("172.18.0.2\tbox\n")
+            hosts_file("box", "", &own(vec![(bridge, None), (v4, None)]), "")
+                .ends_with("allrouters\n172.17.0.3\tbox\n172.18.0.2\tbox\n")
         );
     }
 }

@@ -314,7 +314,10 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         crate::daemon::networks::endpoint::detach(d, &c.id);
         return Err(failed_start(d, c, e).await);
     }
-    let (hosts_ip, user_defined) = (plan.ip, plan.user_defined);
+    let hosts_ip = super::init_layer::OwnAddresses {
+        each: plan.hosts.clone(),
+    };
+    let user_defined = plan.user_defined;
     // The cgroups are made while the root is mounted: neither needs the
     // other, and each is a good part of a start.
     let (id2, hc2) = (c.id.clone(), rec.host_config.clone());
@@ -400,6 +403,8 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
     let pid = spawned.pid;
     let dns_sockets = spawned.dns_sockets.take();
     crate::daemon::networks::endpoint::network_ready(d, c, pid, &plan);
+    // Containers linking this one learn its (new) address.
+    networks::links::update_parents(d, c);
     if let Some((udp, tcp)) = dns_sockets {
         dns::start(d, &c.id, udp, tcp, &rec.host_config);
     }

@@ -31,7 +31,7 @@ pub(super) fn prepare_root(
     d: &Arc<Daemon>,
     c: &Container,
     rec: &Record,
-    ip: Option<std::net::Ipv4Addr>,
+    own: super::init_layer::OwnAddresses,
     user_defined: bool,
     files: NetworkFiles,
 ) -> Result<(PathBuf, Vec<BindMount>), EngineError> {
@@ -74,7 +74,7 @@ pub(super) fn prepare_root(
         &cfg.hostname,
         &cfg.domainname,
         &rec.host_config.network_mode,
-        ip,
+        own,
         &dns,
         &user_destinations,
     )?);

@@ -83,7 +83,8 @@ fn format_g4(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
-    let exp = v.abs().log10().floor() as i32;
+    // libm's log10, not std's: std's is libm.so's (see pow in main.rs).
+    let exp = libm::log10(v.abs()).floor() as i32;
     let decimals = (3 - exp).max(0) as usize;
     let s = format!("{v:.decimals$}");
     let s = if s.contains('.') {

@@ -291,9 +291,16 @@ fn plug(d: &Daemon, c: &Container, n: &Network) -> Result<(), EngineError> {
             n.name
         )));
     }
-    // dockerd appends the new address to the container's /etc/hosts.
-    let line = format!("{}\t{}", veth.address, own_names(&rec));
-    if let Err(e) = init_layer::edit_hosts(c.dir(), |l| l.push(line)) {
+    // dockerd appends the new address to the container's /etc/hosts, and
+    // its IPv6 address on a network with IPv6.
+    let names = own_names(&rec);
+    let mut lines = vec![format!("{}\t{names}", veth.address)];
+    lines.extend(
+        veth.ipv6
+            .as_ref()
+            .map(|v6| format!("{}\t{names}", v6.address)),
+    );
+    if let Err(e) = init_layer::edit_hosts(c.dir(), |l| l.extend(lines)) {
         tracing::warn!(id = %c.id, error = %e, "adding to /etc/hosts after a connect");
     }
     Ok(())

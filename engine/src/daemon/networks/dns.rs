@@ -128,16 +128,22 @@ fn names_endpoint(name: &str, net: &str, e: &super::endpoint::Endpoint) -> bool 
     is(&e.name) || e.aliases.iter().any(|a| is(a))
 }
 
-impl shipshape_dns::Names for ContainerNames {
-    fn ipv4(&self, name: &str) -> Vec<Ipv4Addr> {
-        let mut out: Vec<Ipv4Addr> = Vec::new();
+impl ContainerNames {
+    /// The addresses (`addr` of each endpoint, skipping those without one)
+    /// of every endpoint `name` names on the querier's networks, each once.
+    fn addresses<T: PartialEq>(
+        &self,
+        name: &str,
+        addr: impl Fn(&super::endpoint::Endpoint) -> Option<T>,
+    ) -> Vec<T> {
+        let mut out: Vec<T> = Vec::new();
         for ips in self.each_shared(|n| {
             let net = n.name.to_ascii_lowercase();
             Some(
                 n.endpoints
                     .values()
                     .filter(|e| names_endpoint(name, &net, e))
-                    .map(|e| e.ip)
+                    .filter_map(&addr)
                     .collect::<Vec<_>>(),
             )
         }) {
@@ -149,18 +155,29 @@ impl shipshape_dns::Names for ContainerNames {
         }
         out
     }
+}
 
-    fn ipv6(&self, _name: &str) -> Vec<Ipv6Addr> {
-        // Bridge networks here are IPv4 only.
-        Vec::new()
+impl shipshape_dns::Names for ContainerNames {
+    fn ipv4(&self, name: &str) -> Vec<Ipv4Addr> {
+        self.addresses(name, |e| Some(e.ip))
     }
 
+    /// dockerd 20.10 answers AAAA with the endpoint's address on networks
+    /// with IPv6 enabled.
+    fn ipv6(&self, name: &str) -> Vec<Ipv6Addr> {
+        self.addresses(name, |e| e.ipv6.as_ref().map(|v6| v6.address))
+    }
+
+    /// `name.network` of the endpoint with address `ip`, IPv4 or IPv6 (as
+    /// dockerd keeps both in its reverse map).
     fn ptr(&self, ip: IpAddr) -> Option<String> {
-        let IpAddr::V4(ip) = ip else { return None };
         self.each_shared(|n| {
             n.endpoints
                 .values()
-                .find(|e| e.ip == ip)
+                .find(|e| match ip {
+                    IpAddr::V4(ip) => e.ip == ip,
+                    IpAddr::V6(ip) => e.ipv6.as_ref().is_some_and(|v6| v6.address == ip),
+                })
                 .map(|e| format!("{}.{}", e.name, n.name))
         })
         .into_iter()

@@ -52,6 +52,9 @@ pub struct Plan {
     pub veths: Vec<Veth>,
     /// The address of the first endpoint (for /etc/hosts).
     pub ip: Option<Ipv4Addr>,
+    /// Each endpoint's addresses (IPv4, and IPv6 on a network with IPv6),
+    /// the default bridge's first, for /etc/hosts.
+    pub hosts: Vec<(Ipv4Addr, Option<Ipv6Addr>)>,
     /// On a user-defined network: the embedded resolver serves DNS.
     pub user_defined: bool,
 }
@@ -93,20 +96,21 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
     if !bridged(&rec.host_config.network_mode) {
         return Ok(plan);
     }
-    // A container whose own network is user-defined gets the embedded
-    // resolver even when it left that network before starting (dockerd's
-    // resolv.conf names 127.0.0.11 then too).
-    plan.user_defined = super::primary_name(&rec.host_config.network_mode)
-        .is_some_and(|p| !super::PREDEFINED.contains(&p.as_str()));
+    // The embedded resolver comes with an endpoint on a user-defined
+    // network (below): dockerd 20.10.24 gives a container that left its own
+    // user-defined network, before a start or before a restart, the host's
+    // resolvers.
     let on = super::networks_of(d, c);
     if on.iter().any(|n| n.config_only) {
         return Err(super::config_only::no_endpoint());
     }
-    let wanted: Vec<String> = on
-        .into_iter()
-        .filter(|n| n.driver == "bridge")
-        .map(|n| n.id)
-        .collect();
+    // dockerd joins the default bridge first: it is eth0, gives the
+    // default route and takes the published ports, and its /etc/hosts line
+    // comes first (a container created on a user network and connected to
+    // bridge before its start).
+    let mut on: Vec<_> = on.into_iter().filter(|n| n.driver == "bridge").collect();
+    on.sort_by_key(|n| n.name != "bridge");
+    let wanted: Vec<String> = on.into_iter().map(|n| n.id).collect();
     let mut nets = d.networks.lock();
     let mut done: Vec<String> = Vec::new();
     let result = (|| {
@@ -117,6 +121,9 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
             let veth = reserve(n, &c.id, rec)?;
             plan.user_defined |= !n.predefined();
             plan.ip.get_or_insert(veth.address);
+            // Each join adds the endpoint's lines to /etc/hosts.
+            plan.hosts
+                .push((veth.address, veth.ipv6.as_ref().map(|v6| v6.address)));
             plan.veths.push(veth);
             done.push(n.id.clone());
         }

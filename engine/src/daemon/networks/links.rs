@@ -12,6 +12,15 @@
 //! first port of a run of consecutive ones, and `A_ENV_<k>` for the
 //! target's `Config.Env` but HOME and PATH. The hosts line is
 //! `<ip>\t<alias> <target hostname>[ <target name>]`.
+//!
+//! Later, as dockerd 20.10.24 keeps them:
+//! - an exec in the linking container gets the variables as they are when
+//!   the exec is created (the target's address now), and creating one
+//!   while a target is not running fails with the start's 500;
+//! - when a target starts again (with a new address), each running
+//!   container linking it has the address of its hosts lines for the
+//!   link's alias rewritten ([`update_parents`]); its main process keeps
+//!   the variables it started with.
 
 use std::net::Ipv4Addr;
 
@@ -165,6 +174,67 @@ pub fn env(link: &Link) -> Vec<String> {
     out
 }
 
+/// After target `c` started on the default bridge: every running
+/// container that links it gets its new address in the /etc/hosts lines of
+/// the link's alias (dockerd's parent update).
+pub fn update_parents(d: &Daemon, c: &crate::daemon::Container) {
+    let Some(ip) = super::endpoint::endpoints_of(d, &c.id)
+        .into_iter()
+        .find(|(net, _, _)| net == "bridge")
+        .map(|(_, _, e)| e.ip)
+    else {
+        return;
+    };
+    let target = c.name();
+    for parent in d.all_containers() {
+        if parent.id == c.id || !parent.is_running() {
+            continue;
+        }
+        let aliases: Vec<String> = parent
+            .record()
+            .host_config_raw
+            .get("Links")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(t, _)| *t == target)
+            .map(|(_, n)| n.rsplit('/').next().unwrap_or(n).to_string())
+            .collect();
+        if aliases.is_empty() {
+            continue;
+        }
+        let edited = crate::daemon::containers::init_layer::edit_hosts(parent.dir(), |lines| {
+            for alias in &aliases {
+                for line in lines.iter_mut() {
+                    if let Some(new) = readdress(line, alias, ip) {
+                        *line = new;
+                    }
+                }
+            }
+        });
+        if let Err(e) = edited {
+            tracing::warn!(id = %parent.id, error = %e, "updating a linking container's /etc/hosts");
+        }
+    }
+}
+
+/// `line` with its address replaced by `ip` when its names start with
+/// `name` (followed by blank, '.' or the line's end), as dockerd's
+/// etchosts.Update matches `(\S*)(\t<name>)(\s|\.)`; None otherwise.
+fn readdress(line: &str, name: &str, ip: Ipv4Addr) -> Option<String> {
+    let (addr, names) = line.split_once('\t')?;
+    let after = names.strip_prefix(name)?;
+    if !(after.is_empty() || after.starts_with(|ch: char| ch.is_whitespace() || ch == '.')) {
+        return None;
+    }
+    // `\S*` takes only the non-blank run just before the tab.
+    let keep = addr.len() - addr.trim_end_matches(|ch: char| !ch.is_whitespace()).len();
+    let lead = &addr[..addr.len() - keep];
+    Some(format!("{lead}{ip}\t{names}"))
+}
+
 /// The /etc/hosts lines of `links`.
 pub fn hosts_lines(links: &[Link]) -> String {
     links
@@ -213,6 +283,32 @@ mod tests {
         assert!(has("MY_DB_NAME=/app/my-db"));
         assert!(has("MY_DB_ENV_X=a=b"));
         assert!(!env.iter().any(|e| e.starts_with("MY_DB_ENV_PATH")));
+    }
+
+    #[test]
+    fn a_restarted_target_readdresses_the_alias_lines() {
+        let ip = Ipv4Addr::new(172, 17, 0, 4);
+        // dockerd 20.10.24: "172.17.0.2\tdb a5c77bdfa066 net15t" became
+        // "172.17.0.4\tdb a5c77bdfa066 net15t" when net15t came back.
+        assert_eq!(
+            readdress("172.17.0.2\tdb a5c77bdfa066 net15t", "db", ip).as_deref(),
+            Some("172.17.0.4\tdb a5c77bdfa066 net15t")
+        );
+        assert_eq!(
+            readdress("172.17.0.2\tdb", "db", ip).as_deref(),
+            Some("172.17.0.4\tdb")
+        );
+        assert_eq!(
+            readdress("172.17.0.2\tdb.lan", "db", ip).as_deref(),
+            Some("172.17.0.4\tdb.lan")
+        );
+        for other in [
+            "172.17.0.2\tdbx host",
+            "172.17.0.2\tx db",
+            "127.0.0.1\tlocalhost",
+        ] {
+            assert_eq!(readdress(other, "db", ip), None, "{other}");
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub(super) fn tar_with(files: &[(&str, &str)], mode: u32, mtime: u64) -> Result<
 }
 
 /// A finished build: the response, its stream text and the image it tagged.
-pub(super) struct Built {
+pub(crate) struct Built {
     pub resp: Response,
     pub stream: String,
     pub error: Option<Value>,
@@ -51,7 +51,7 @@ pub(super) struct Built {
 }
 
 /// `POST /build` with the run's label, tagged with a unique name.
-pub(super) fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Built, Problem> {
+pub(crate) fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Built, Problem> {
     build_tar(ctx, tar_of(files)?, query)
 }
 
@@ -59,7 +59,7 @@ pub(super) fn build(ctx: &Ctx, files: &[(&str, &str)], query: &str) -> Result<Bu
 /// about it: the fixture's ID is the same in every run, so another run's
 /// build on the same daemon leaves "Using cache" steps whose RUN output
 /// never shows.
-pub(super) fn build_tar(ctx: &Ctx, context: Vec<u8>, query: &str) -> Result<Built, Problem> {
+pub(crate) fn build_tar(ctx: &Ctx, context: Vec<u8>, query: &str) -> Result<Built, Problem> {
     let tag = format!("{}:latest", ctx.unique_name("build"));
     let query = if query.contains("cache") {
         query.to_string()
@@ -106,7 +106,7 @@ pub(super) fn build_tar(ctx: &Ctx, context: Vec<u8>, query: &str) -> Result<Buil
 }
 
 /// Removes what a build made (never the fixture).
-pub(super) fn clean(ctx: &Ctx, b: &Built) {
+pub(crate) fn clean(ctx: &Ctx, b: &Built) {
     let _ = ctx.send(Req::delete(format!("/images/{}", enc(&b.tag))));
     ctx.forget_created_image(&b.tag);
     let fixture = ctx
@@ -120,7 +120,7 @@ pub(super) fn clean(ctx: &Ctx, b: &Built) {
     }
 }
 
-pub(super) fn ok_build(b: &Built) -> Outcome {
+pub(crate) fn ok_build(b: &Built) -> Outcome {
     expect_status(&b.resp, 200, "building")?;
     if let Some(e) = &b.error {
         return Err(fail_at(&b.resp, format!("the build failed: {e}")));

@@ -18,7 +18,7 @@ mod session;
 mod swarm;
 mod versions;
 
-pub(crate) use build_classic::tar_of;
+pub(crate) use build_classic::{build, clean, ok_build, tar_of};
 
 use super::{scenario, Scenario, ScenarioFn};
 use crate::client::Req;
@@ -100,6 +100,7 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
         false,
         routing::unclean_path_redirect,
     ),
+    ("container-name-slash", false, routing::container_name_slash),
     ("old-versions-served", false, versions::old_versions_served),
     (
         "old-info-execution-driver",

@@ -7,7 +7,7 @@
 
 use super::{expect_error, list_ids, list_request, Made};
 use crate::client::Response;
-use crate::ground::{fail, fail_at, Ctx, Outcome, Problem};
+use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem};
 use crate::scenarios::{scenario, Scenario};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -92,6 +92,27 @@ fn since_before(ctx: &Ctx) -> Outcome {
     }
     let all = ids.clone();
     let (a, b, c) = (&ids[0], &ids[1], &ids[2]);
+    // The list itself is newest first (dockerd sorts by creation time, to
+    // the nanosecond: three creates in one second keep their order).
+    let resp = ctx.send(list_request(&json!({"id": all}), true))?;
+    expect_status(&resp, 200, "listing the three by id")?;
+    let listed: Vec<String> = json_body(&resp, "container list")?
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["Id"].as_str().map(str::to_string))
+        .collect();
+    if listed != [c.clone(), b.clone(), a.clone()] {
+        let short = |v: &[String]| v.iter().map(|i| i[..12].to_string()).collect::<Vec<_>>();
+        return Err(fail_at(
+            &resp,
+            format!(
+                "listed {:?}; dockerd lists newest first: {:?}",
+                short(&listed),
+                short(&[c.clone(), b.clone(), a.clone()])
+            ),
+        ));
+    }
     expect_ids(ctx, json!({"since": [names[0]]}), true, &all, &[b, c])?;
     expect_ids(ctx, json!({"since": [b]}), true, &all, &[c])?;
     expect_ids(ctx, json!({"before": [names[2]]}), true, &all, &[a, b])?;
@@ -192,6 +213,7 @@ fn more_keys(ctx: &Ctx) -> Outcome {
     expect_ids(ctx, json!({"isolation": ["default"]}), true, &all, &both)?;
     // On Linux dockerd accepts any isolation value and filters nothing out.
     expect_ids(ctx, json!({"isolation": ["hyperv"]}), true, &all, &both)?;
+    ancestor(ctx, &all)?;
     expect_ids(ctx, json!({"is-task": ["false"]}), true, &all, &both)?;
     expect_ids(ctx, json!({"is-task": ["true"]}), true, &all, &[])?;
     expect_ids(ctx, json!({"network": ["none"]}), true, &all, &[&lone])?;
@@ -224,6 +246,55 @@ fn more_keys(ctx: &Ctx) -> Outcome {
         &both,
     )?;
     Ok(())
+}
+
+/// `ancestor` names the image by reference, full ID or short ID, and keeps
+/// only the containers of that image (or of its descendants): beside
+/// `fixture_users`, a container of an imported image that is no kin of the
+/// fixture (created only: it has no binary to run).
+fn ancestor(ctx: &Ctx, fixture_users: &[String]) -> Outcome {
+    let image = ctx.image()?;
+    let repo = ctx.unique_name("ancestor");
+    let reference = format!("{repo}:1");
+    ctx.record_created_image(reference.clone());
+    let mut made = Made::new(ctx);
+    let res = (|| {
+        let changes = format!("LABEL {}={}", crate::ground::RUN_LABEL, ctx.run_id);
+        let resp = ctx.send(
+            crate::client::Req::post(format!(
+                "/images/create?fromSrc=-&repo={}&tag=1&changes={}",
+                crate::client::enc(&repo),
+                crate::client::enc(&changes)
+            ))
+            .raw(
+                crate::scenarios::api::tar_of(&[("f", "hi\n")])?,
+                "application/x-tar",
+            ),
+        )?;
+        expect_status(&resp, 200, "importing an image")?;
+        let other = made.create(ctx.probe_config_for(&reference, &["exit", "0"]), None)?;
+        let mut among = fixture_users.to_vec();
+        among.push(other.clone());
+        let users: Vec<&String> = fixture_users.iter().collect();
+        let hex = image.id.trim_start_matches("sha256:");
+        for a in [image.tag.as_str(), image.id.as_str(), &hex[..12]] {
+            expect_ids(ctx, json!({"ancestor": [a]}), true, &among, &users)?;
+        }
+        expect_ids(
+            ctx,
+            json!({"ancestor": [reference]}),
+            true,
+            &among,
+            &[&other],
+        )
+    })();
+    drop(made);
+    let _ = ctx.send(crate::client::Req::delete(format!(
+        "/images/{}",
+        crate::client::enc(&reference)
+    )));
+    ctx.forget_created_image(&reference);
+    res
 }
 
 /// Bad values, each with dockerd's status and message.

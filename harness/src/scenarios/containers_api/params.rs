@@ -3,7 +3,7 @@
 //!
 //! * `GET /containers/json?limit=1` keeps the newest matching container;
 //!   `size=1` adds `SizeRootFs` and a non-zero `SizeRw` (integers) to each
-//!   entry, absent without it; `limit=x` is 500 `strconv.Atoi: parsing "x":
+//!   entry, absent without it (SizeRw 5 once the container wrote 5 bytes); `limit=x` is 500 `strconv.Atoi: parsing "x":
 //!   invalid syntax`;
 //! * `GET /containers/{id}/json?size=1` adds `SizeRw` and `SizeRootFs`;
 //! * `POST /containers/{id}/start?detachKeys=ctrl-x` starts (204): the
@@ -85,6 +85,23 @@ fn list_limit_size(ctx: &Ctx) -> Outcome {
     if v.get("SizeRw").is_some() || v.get("SizeRootFs").is_some() {
         return Err(crate::ground::fail(
             "inspect without size: dockerd sends neither SizeRw nor SizeRootFs",
+        ));
+    }
+    // A container that wrote a file: its SizeRw (the writable layer) is
+    // listed and above 0 (dockerd: 5 for a 5-byte file).
+    let writer = made.create(ctx.probe_config(&["write", "/data/sized", "hello"])?, None)?;
+    ctx.start(&writer)?;
+    ctx.wait(&writer)?;
+    let filters = enc(&json!({ "id": [writer] }).to_string());
+    let resp = ctx.send(Req::get(format!(
+        "/containers/json?all=1&size=1&filters={filters}"
+    )))?;
+    expect_status(&resp, 200, "listing the writer with size=1")?;
+    let v = json_body(&resp, "container list")?;
+    if v[0]["SizeRw"].as_i64().is_none_or(|s| s <= 0) {
+        return Err(fail_at(
+            &resp,
+            format!("size=1 after writing a file gave {v}; dockerd: SizeRw > 0"),
         ));
     }
     let resp = ctx.send(Req::get("/containers/json?limit=x"))?;

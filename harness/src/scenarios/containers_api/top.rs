@@ -4,6 +4,8 @@
 //! and ps as the engine's): `-o pid,args` gives Titles ["PID","COMMAND"];
 //! options without a PID column are 500 "Couldn't find PID field in ps
 //! output"; a failing ps is 500 "ps: " and the first line of its stderr.
+//! Rows come in ps's order: ascending PIDs by default (ps walks /proc),
+//! descending with `--sort=-pid`.
 
 use super::{expect_error, Made};
 use crate::client::{enc, Req};
@@ -67,6 +69,7 @@ fn top_ps_args(ctx: &Ctx) -> Outcome {
             ));
         }
     }
+    processes_in_pid_order(ctx, &id)?;
     let resp = top(ctx, &id, "-o args")?;
     expect_error(
         &resp,
@@ -90,4 +93,76 @@ fn top_ps_args(ctx: &Ctx) -> Outcome {
         &format!("No such container: {gone}"),
         "top of an unknown container",
     )
+}
+
+/// PIDs of a top answer's rows, in its order (the PID column by title).
+fn pids(v: &Value) -> Vec<i64> {
+    let col = v["Titles"]
+        .as_array()
+        .and_then(|t| t.iter().position(|x| x == "PID"))
+        .unwrap_or(usize::MAX);
+    v["Processes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| row.get(col)?.as_str()?.parse().ok())
+        .collect()
+}
+
+/// Two execs beside the main process: default top lists the three in
+/// ascending PID order, `--sort=-pid` in descending (dockerd keeps ps's).
+fn processes_in_pid_order(ctx: &Ctx, id: &str) -> Outcome {
+    for _ in 0..2 {
+        let resp = ctx.send(
+            Req::post(format!("/containers/{}/exec", enc(id)))
+                .json(json!({"Cmd": ["/probe", "sleep", "300"]})),
+        )?;
+        expect_status(&resp, 201, "exec create")?;
+        let exec = json_body(&resp, "exec create")?["Id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let resp = ctx
+            .send(Req::post(format!("/exec/{}/start", enc(&exec))).json(json!({"Detach": true})))?;
+        expect_status(&resp, 200, "detached exec start")?;
+    }
+    // Until both execs have become the probe (not `runc init`).
+    let three = ctx.poll(
+        ctx.client.scaled(std::time::Duration::from_secs(10)),
+        || {
+            let resp = top(ctx, id, "")?;
+            let text = resp.text();
+            Ok((resp.status == 200
+                && !text.contains("runc init")
+                && text.matches("/probe sleep 300").count() == 3)
+                .then_some(resp))
+        },
+    )?;
+    let Some(resp) = three else {
+        return Err(crate::ground::fail(
+            "top did not list the probe and its two execs within 10 s",
+        ));
+    };
+    let got = pids(&json_body(&resp, "top")?);
+    let mut sorted = got.clone();
+    sorted.sort_unstable();
+    if got.len() != 3 || got != sorted {
+        return Err(fail_at(
+            &resp,
+            format!("top listed PIDs {got:?}; dockerd: the three in ascending order"),
+        ));
+    }
+    let resp = top(ctx, id, "-o pid,args --sort=-pid")?;
+    expect_status(&resp, 200, "top with --sort=-pid")?;
+    let desc = pids(&json_body(&resp, "top")?);
+    sorted.reverse();
+    if desc != sorted {
+        return Err(fail_at(
+            &resp,
+            format!(
+                "top with --sort=-pid listed PIDs {desc:?}; dockerd keeps ps's order: {sorted:?}"
+            ),
+        ));
+    }
+    Ok(())
 }

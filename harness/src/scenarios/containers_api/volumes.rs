@@ -198,18 +198,26 @@ fn lifecycle_shapes(ctx: &Ctx) -> Outcome {
     let resp = ctx.send(Req::get("/system/df"))?;
     expect_status(&resp, 200, "system df")?;
     let df = json_body(&resp, "system df")?;
-    // dockerd 20.10.24's top-level keys (curl .../system/df, 2026-12-03).
+    // dockerd 20.10.24's top-level keys (curl .../system/df, 2026-12-03;
+    // BuildCache null with no build cache, 2026-12-04).
     let kinds = [
         ("LayersSize", df["LayersSize"].is_i64()),
         ("Images", df["Images"].is_array()),
         ("Containers", df["Containers"].is_array()),
         ("Volumes", df["Volumes"].is_array()),
         ("BuilderSize", df["BuilderSize"].is_i64()),
+        // Present always: null while the build cache is empty (as on a
+        // daemon that never built with BuildKit), else an array.
+        (
+            "BuildCache",
+            df.get("BuildCache")
+                .is_some_and(|b| b.is_null() || b.is_array()),
+        ),
     ];
     if let Some((k, _)) = kinds.iter().find(|(_, ok)| !ok) {
         return Err(fail_at(
             &resp,
-            format!("/system/df {k}: {}; dockerd: LayersSize and BuilderSize integers, Images, Containers and Volumes arrays", df[*k]),
+            format!("/system/df {k}: {}; dockerd: LayersSize and BuilderSize integers, Images, Containers and Volumes arrays, BuildCache null or an array", df[*k]),
         ));
     }
     for (vol, size) in [(&name, 0), (&anon, 0)] {
@@ -247,8 +255,8 @@ fn lifecycle_shapes(ctx: &Ctx) -> Outcome {
 }
 
 /// `Driver` and `DriverOpts` on create, `GET /volumes?filters=` by label,
-/// name and driver, and the errors (dockerd 20.10.24): a tmpfs volume of
-/// the local driver is 201 with `Options` as given; an unknown driver 404
+/// name (alone too, and as a regexp) and driver, and the errors (dockerd
+/// 20.10.24): a tmpfs volume of the local driver is 201 with `Options` as given; an unknown driver 404
 /// `create N: error looking up volume plugin D: plugin "D" not found`; an
 /// option the local driver lacks 400 `create N: invalid option: "bogus"`;
 /// an unknown filter 400 `Invalid filter 'bogus'`, a bad `dangling` 400
@@ -274,9 +282,23 @@ fn list_filters_options(ctx: &Ctx) -> Outcome {
             format!("create gave {v}; dockerd: Driver local, Options {opts}"),
         ));
     }
+    // `name` alone too, and as the regular expression dockerd takes it for
+    // (an anchored pattern matches the whole name). A second volume of
+    // this scenario (with the MARK label too) must not be listed: on an
+    // otherwise empty daemon a list that ignored `name` would still look
+    // right without it.
+    let decoy = ctx.unique_name("vol-decoy");
+    let mut decoy_labels = ctx.labels();
+    decoy_labels[MARK] = json!(decoy);
+    let resp = ctx
+        .send(Req::post("/volumes/create").json(json!({"Name": decoy, "Labels": decoy_labels})))?;
+    expect_status(&resp, 201, "creating a second volume")?;
+    made.volumes.push(decoy);
     let queries = [
         json!({"label": [mark]}),
         json!({"name": [name], "driver": ["local"], "label": [MARK]}),
+        json!({"name": [name]}),
+        json!({"name": [format!("^{name}$")]}),
     ];
     for f in queries {
         let resp = ctx.send(Req::get(format!(
