@@ -28,6 +28,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     // dockerd 20.10 answers 500 to a body it cannot decode.
     let mut value: Value = json_body::decode(&bytes).map_err(JsonBodyError::internal)?;
     legacy::top_level_host_config(&mut value);
+    legacy::fold_host_config_keys(&mut value);
     if !has_config(&value) {
         return Err(EngineError::InvalidParameter(
             "Config cannot be empty in order to create a container".into(),
