@@ -480,8 +480,11 @@ fn name_with_space(ctx: &Ctx) -> Outcome {
 /// `NetworkSettings.Networks.<net>` as given, before and after the start,
 /// whether they came with a live connect or with the create's
 /// `NetworkingConfig` (dockerd 20.10.24, read with curl, 2026-12-04):
-/// `Links` and `DriverOpts` as sent, `IPAMConfig` `{"LinkLocalIPs": [..]}`.
+/// `Links` and `DriverOpts` as sent, `IPAMConfig` `{"LinkLocalIPs": [..]}`;
+/// and a connect's `MacAddress` until the start (docker-py's
+/// test_connect_with_mac_address).
 fn endpoint_config_shown(ctx: &Ctx) -> Outcome {
+    const MAC: &str = "02:42:ac:11:00:02";
     let mut nets = Nets {
         ctx,
         names: Vec::new(),
@@ -519,7 +522,7 @@ fn endpoint_config_shown(ctx: &Ctx) -> Outcome {
         ctx,
         format!("/networks/{}/connect", enc(&net)),
         json!({"Container": b, "EndpointConfig": {"Links": links, "DriverOpts": opts,
-            "IPAMConfig": {"LinkLocalIPs": ["169.254.8.8"]}}}),
+            "IPAMConfig": {"LinkLocalIPs": ["169.254.8.8"]}, "MacAddress": MAC}}),
     )?;
     expect_status(
         &resp,
@@ -527,6 +530,14 @@ fn endpoint_config_shown(ctx: &Ctx) -> Outcome {
         "connecting with Links, DriverOpts and LinkLocalIPs",
     )?;
     shown(&b, &links, &opts, &ipam, "connected, not started")?;
+    // The MacAddress asked for shows until the start (dockerd then gives
+    // the second network's endpoint one of its own).
+    let mac = ctx.inspect(&b)?["NetworkSettings"]["Networks"][&net]["MacAddress"].clone();
+    if mac != json!(MAC) {
+        return Err(crate::ground::fail(format!(
+            "connected, not started: the endpoint's MacAddress is {mac}; dockerd: {MAC:?}"
+        )));
+    }
     ctx.start(&b)?;
     shown(&b, &links, &opts, &ipam, "connected, then started")?;
     // The same settings at create.

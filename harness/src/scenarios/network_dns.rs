@@ -31,6 +31,7 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("network", "dns-resolv-conf-options", true, resolv_conf),
         super::scenario("network", "dns-extra-hosts", true, extra_hosts),
         super::scenario("network", "dns-hostname-alias", true, hostname_alias),
+        super::scenario("network", "dns-link-alias", true, link_alias),
     ]
 }
 
@@ -315,5 +316,52 @@ fn hostname_alias(ctx: &Ctx) -> Outcome {
     for n in &networks {
         remove_network(ctx, n);
     }
+    res
+}
+
+/// A link on a user-defined network (`EndpointConfig.Links`
+/// `["TARGET:ALIAS"]`, docker-py's test_create_with_links) makes ALIAS a
+/// name of TARGET in the linking container's embedded resolver, and only
+/// there (dockerd 20.10.24: the probe's `dns-query ALIAS` answers TARGET's
+/// address on the network from the linking container, nothing from
+/// another container on the same network).
+fn link_alias(ctx: &Ctx) -> Outcome {
+    let net = create_network(ctx, "dnslink")?;
+    let res = (|| {
+        let target = ctx.unique_name("dnslink-target");
+        let tid = start_on(ctx, &target, &net, &[], &["sleep", "300"])?;
+        let res = (|| {
+            let ip = address_on(ctx, &tid, &net)?;
+            let mut c = ctx.probe_config(&["dns-query", "linkalias"])?;
+            c["HostConfig"] = json!({ "NetworkMode": net });
+            c["NetworkingConfig"] = json!({ "EndpointsConfig": { &net: {
+                "Links": [format!("{target}:linkalias")] } } });
+            let id = ctx.create(c, None)?;
+            let linked = (|| {
+                ctx.start(&id)?;
+                ctx.wait(&id)?;
+                Ok::<_, Problem>(ctx.logs(&id)?.stdout_text())
+            })();
+            ctx.remove(&id);
+            let linked = linked?;
+            if linked.lines().collect::<Vec<_>>() != [ip.as_str()] {
+                return Err(fail(format!(
+                    "dns-query linkalias from the linking container answered {linked:?}; \
+                     dockerd: {ip} (the linked container's address)"
+                )));
+            }
+            let (_, other, _) = run_on(ctx, &net, &["dns-query", "linkalias"])?;
+            if other.lines().any(|l| l == ip) {
+                return Err(fail(format!(
+                    "dns-query linkalias from a container without the link answered {other:?}; \
+                     dockerd: no address (the alias is the linking container's alone)"
+                )));
+            }
+            Ok(())
+        })();
+        ctx.remove(&tid);
+        res
+    })();
+    remove_network(ctx, &net);
     res
 }

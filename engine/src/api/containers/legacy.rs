@@ -144,6 +144,30 @@ pub fn is_host_config_field(key: &str) -> bool {
     HOST_CONFIG_FIELDS.contains(&key)
 }
 
+/// A create body's `HostConfig` keys as Go's JSON decoder matches them:
+/// case aside, so `CPURealtimePeriod` (docker-py's spelling) is
+/// `CpuRealtimePeriod`. A key given in both spellings keeps the exact one.
+pub fn fold_host_config_keys(body: &mut Value) {
+    let Some(Value::Object(hc)) = body.get_mut("HostConfig") else {
+        return;
+    };
+    let renames: Vec<(String, &str)> = hc
+        .keys()
+        .filter(|k| !HOST_CONFIG_FIELDS.contains(&k.as_str()))
+        .filter_map(|k| {
+            HOST_CONFIG_FIELDS
+                .iter()
+                .find(|f| f.eq_ignore_ascii_case(k))
+                .map(|f| (k.clone(), *f))
+        })
+        .collect();
+    for (from, to) in renames {
+        if let Some(v) = hc.remove(&from) {
+            hc.entry(to).or_insert(v);
+        }
+    }
+}
+
 /// The fields a `HostConfig` object takes from the top level when it has
 /// them at zero (moby's `getHostConfig`).
 const INHERITED: &[&str] = &["Memory", "MemorySwap", "CpuShares", "CpusetCpus"];
@@ -190,6 +214,18 @@ pub fn top_level_host_config(body: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_config_keys_match_case_aside() {
+        let mut v = json!({"HostConfig": {"CPURealtimePeriod": 1000,
+            "cpurealtimeruntime": 500, "Memory": 1, "MEMORY": 2, "Bogus": 1}});
+        fold_host_config_keys(&mut v);
+        assert_eq!(
+            v["HostConfig"],
+            json!({"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 500, "Memory": 1,
+                "Bogus": 1})
+        );
+    }
 
     fn current() -> Value {
         json!({

@@ -28,6 +28,7 @@ pub async fn create(ctx: &Ctx, req: Request) -> Result<Response, EngineError> {
     // dockerd 20.10 answers 500 to a body it cannot decode.
     let mut value: Value = json_body::decode(&bytes).map_err(JsonBodyError::internal)?;
     legacy::top_level_host_config(&mut value);
+    legacy::fold_host_config_keys(&mut value);
     if !has_config(&value) {
         return Err(EngineError::InvalidParameter(
             "Config cannot be empty in order to create a container".into(),
@@ -164,6 +165,17 @@ fn network_settings(d: &crate::daemon::Daemon, c: &crate::daemon::Container, ns:
             // Not running: the settings as given (at create or connect).
             entry["Aliases"] = cfg.get("Aliases").cloned().unwrap_or(Value::Null);
             entry["IPAMConfig"] = Value::Null;
+            // A MacAddress asked for shows until the start gives the
+            // endpoint its own (dockerd 20.10.24 on a second network:
+            // the given one before the start, a generated one after;
+            // docker-py's test_connect_with_mac_address).
+            if let Some(mac) = cfg
+                .get("MacAddress")
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty())
+            {
+                entry["MacAddress"] = json!(mac);
+            }
         }
         if let Some(cfg) = given {
             given_endpoint_settings(&mut entry, cfg);

@@ -31,7 +31,25 @@ pub fn root_layers(
 ) -> Result<Vec<PathBuf>, crate::errdefs::EngineError> {
     let mut layers = d.images.layer_dirs(image_id)?;
     layers.push(d.config.data_root.join(INIT_LAYER));
-    Ok(layers)
+    Ok(mountable(layers))
+}
+
+/// Layer directories (bottom first) as overlayfs takes them: each once.
+/// Layers are stored by content, so an image can list one twice (two RUN
+/// steps that changed nothing both add the empty layer; docker-py's
+/// test_build_with_extra_hosts), and overlayfs refuses a lower directory
+/// given twice ("conflicting lowerdir path": ELOOP, `Too many levels of
+/// symbolic links`). Only the topmost occurrence is kept: whatever the
+/// lower one sets, hides or removes, the upper one does again above it.
+pub fn mountable(layers: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<PathBuf> = layers
+        .into_iter()
+        .rev()
+        .filter(|p| seen.insert(p.clone()))
+        .collect();
+    out.reverse();
+    out
 }
 
 /// Creates the init layer in `data_root` if it is missing or incomplete (at
@@ -222,6 +240,15 @@ pub fn shown_path(dir: &Path, name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_layer_listed_twice_is_mounted_once_at_its_top_place() {
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(
+            mountable(vec![p("/a"), p("/e"), p("/b"), p("/e"), p("/init")]),
+            vec![p("/a"), p("/b"), p("/e"), p("/init")]
+        );
+    }
 
     #[test]
     fn resolv_conf_drops_loopback_only_with_own_network() {

@@ -137,8 +137,23 @@ impl ContainerNames {
         addr: impl Fn(&super::endpoint::Endpoint) -> Option<T>,
     ) -> Vec<T> {
         let mut out: Vec<T> = Vec::new();
+        // The querier's own record, read before the networks are locked.
+        let rec = self
+            .daemon
+            .upgrade()
+            .and_then(|d| d.container(&self.cid).ok())
+            .map(|c| c.snapshot());
         for ips in self.each_shared(|n| {
             let net = n.name.to_ascii_lowercase();
+            // A link given for this network (`EndpointConfig.Links`) makes
+            // its alias a name, for the querier alone, of the linked
+            // container, whenever that one joins (libnetwork's endpoint
+            // aliases; docker-py's test_connect_with_links).
+            let linked = rec
+                .as_ref()
+                .and_then(|r| super::endpoint::endpoint_config(r, &n.name, &n.id))
+                .and_then(|cfg| link_target(cfg, name));
+            let name = linked.as_deref().unwrap_or(name);
             Some(
                 n.endpoints
                     .values()
@@ -155,6 +170,23 @@ impl ContainerNames {
         }
         out
     }
+}
+
+/// The container a link of an endpoint's config (`target:alias`, or a
+/// lone `target`) names by `name`, the alias matched as DNS does (case
+/// aside).
+fn link_target(cfg: &serde_json::Value, name: &str) -> Option<String> {
+    cfg.get("Links")?.as_array()?.iter().find_map(|l| {
+        let l = l.as_str()?;
+        let (target, alias) = l.split_once(':').unwrap_or((l, l));
+        let (target, alias) = (
+            target.trim_start_matches('/'),
+            alias.trim_start_matches('/'),
+        );
+        alias
+            .eq_ignore_ascii_case(name)
+            .then(|| target.to_ascii_lowercase())
+    })
 }
 
 impl shipshape_dns::Names for ContainerNames {
@@ -387,6 +419,15 @@ mod tests {
             msg(parse_extra_host("x:notanip").unwrap_err()),
             "invalid IP address in add-host: \"notanip\""
         );
+    }
+
+    #[test]
+    fn links_name_their_target_by_alias() {
+        let cfg = serde_json::json!({"Links": ["upstream:bar", "/solo"]});
+        assert_eq!(link_target(&cfg, "BAR").as_deref(), Some("upstream"));
+        assert_eq!(link_target(&cfg, "solo").as_deref(), Some("solo"));
+        assert_eq!(link_target(&cfg, "upstream"), None);
+        assert_eq!(link_target(&serde_json::json!({}), "bar"), None);
     }
 
     #[test]

@@ -115,3 +115,28 @@ pub fn sparse_file(ctx: &Ctx) -> Outcome {
     clean(ctx, &b);
     r
 }
+
+/// Two RUN steps that change nothing, then one that runs on top of them
+/// (docker-py's test_build_with_extra_hosts: two `ping`s, then a `cp`):
+/// each adds the same empty layer, and dockerd 20.10.24 runs the third
+/// step and finishes ("Successfully built"; read with curl, 2026-12-04).
+pub fn run_unchanged_twice(ctx: &Ctx) -> Outcome {
+    let img = ctx.image()?;
+    let dockerfile = format!(
+        "FROM {}\nRUN [\"/probe\", \"exit\", \"0\"]\nRUN [\"/probe\", \"echo\", \"second\"]\n\
+         RUN [\"/probe\", \"echo\", \"third step ran\"]\n",
+        img.tag
+    );
+    let b = build(ctx, &[("Dockerfile", &dockerfile)], "")?;
+    let r = (|| {
+        ok_build(&b)?;
+        super::build_classic::want_line(
+            &b,
+            "third step ran",
+            "the step above two unchanged ones runs",
+        )?;
+        super::build_classic::want(&b, "Successfully built", "dockerd finishes the build")
+    })();
+    clean(ctx, &b);
+    r
+}

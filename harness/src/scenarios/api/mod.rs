@@ -83,6 +83,11 @@ const SCENARIOS: &[(&str, bool, ScenarioFn)] = &[
     ("build-stage-aux-ids", true, build_checks::stage_ids),
     ("build-run-sparse-file", true, build_checks::sparse_file),
     (
+        "build-run-unchanged-twice",
+        true,
+        build_checks::run_unchanged_twice,
+    ),
+    (
         "build-copy-cache-by-content",
         true,
         build_copy::copy_cache_by_content,

@@ -35,6 +35,12 @@ pub fn scenarios() -> Vec<Scenario> {
         scenario(AREA, "create-rejects-unknown-log-driver", true, |c| {
             rejects(c, UNKNOWN_LOG_DRIVER)
         }),
+        scenario(
+            AREA,
+            "create-host-config-key-case",
+            true,
+            host_config_key_case,
+        ),
     ]
 }
 
@@ -232,6 +238,27 @@ fn rejects(ctx: &Ctx, check: Check) -> Outcome {
         }
         let message = render(c.message, &vars);
         expect_error(&resp, c.status, &message, &format!("create with {cfg}"))?;
+    }
+    Ok(())
+}
+
+/// `HostConfig` keys in another case (docker-py sends `CPURealtimePeriod`
+/// and `CPURealtimeRuntime`): Go's JSON decoder matches field names case
+/// aside, so dockerd 20.10.24 takes them (inspect: `CpuRealtimePeriod`
+/// 1000, `CpuRealtimeRuntime` 500; read with curl, 2026-12-04).
+fn host_config_key_case(ctx: &Ctx) -> Outcome {
+    let mut made = super::Made::new(ctx);
+    let mut cfg = ctx.probe_config(&["exit", "0"])?;
+    cfg["HostConfig"] = json!({"CPURealtimePeriod": 1000, "cpurealtimeruntime": 500});
+    let id = made.create(cfg, None)?;
+    let hc = ctx.inspect(&id)?["HostConfig"].clone();
+    let got = (&hc["CpuRealtimePeriod"], &hc["CpuRealtimeRuntime"]);
+    if got != (&json!(1000), &json!(500)) {
+        return Err(crate::ground::fail(format!(
+            "inspect's CpuRealtimePeriod {}, CpuRealtimeRuntime {}; dockerd: 1000, 500 \
+             (CPURealtimePeriod and cpurealtimeruntime taken case aside)",
+            got.0, got.1
+        )));
     }
     Ok(())
 }

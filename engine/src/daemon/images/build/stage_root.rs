@@ -16,7 +16,8 @@ pub struct ImageRoot {
 impl ImageRoot {
     /// Mounts `image_id`'s layers. Blocking: call from a blocking task.
     pub fn mount(d: &Daemon, image_id: &str) -> Result<ImageRoot, EngineError> {
-        let layers = d.images.layer_dirs(image_id)?;
+        let layers =
+            crate::daemon::containers::init_layer::mountable(d.images.layer_dirs(image_id)?);
         let tmp = d.tmp_dir();
         std::fs::create_dir_all(&tmp)?;
         let dir = tempfile::Builder::new()
