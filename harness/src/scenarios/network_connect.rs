@@ -22,6 +22,12 @@
 //!   connecting a created container to a network that does not exist (it
 //!   records the name; the start fails), where the engine answers 404
 //!   "network NAME not found".
+//! - Connecting a running container (on a user network) to the default
+//!   bridge (2026-12-04): the bridge entry shows `IPAMConfig`, `Links`,
+//!   `Aliases` and `DriverOpts` as sent. With the docker CLI 28's body
+//!   (`IPAMConfig: {}`, `Links: null`, `Aliases: []`, `DriverOpts: {}` and
+//!   empty strings/zeros for the rest): `{}`, null, `[]`, `{}`; with a bare
+//!   `{"Container": id}`: all four null.
 //! - Create with two `EndpointsConfig` entries: 400 "Container cannot be
 //!   connected to network endpoints: A, B" (the names in Go map order).
 
@@ -41,6 +47,7 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("network", "connect-created", true, created),
         super::scenario("network", "connect-errors", true, errors),
         super::scenario("network", "create-several-endpoints", true, several),
+        super::scenario("network", "connect-bridge-as-sent", true, bridge_as_sent),
     ]
 }
 
@@ -448,4 +455,58 @@ fn several(ctx: &Ctx) -> Outcome {
     })();
     made.clean(ctx);
     res
+}
+
+fn bridge_as_sent(ctx: &Ctx) -> Outcome {
+    let mut made = Made::default();
+    let res = bridge_as_sent_in(ctx, &mut made);
+    made.clean(ctx);
+    res
+}
+
+fn bridge_as_sent_in(ctx: &Ctx, made: &mut Made) -> Outcome {
+    let home = create_network(ctx, "conn-asis")?;
+    made.networks.push(home.clone());
+    // What `docker network connect bridge C` (CLI 28.2) sends.
+    let cli = json!({
+        "IPAMConfig": {}, "Links": null, "Aliases": [], "MacAddress": "",
+        "DriverOpts": {}, "GwPriority": 0, "NetworkID": "", "EndpointID": "",
+        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null
+    });
+    for (what, endpoint, want) in [
+        (
+            "the docker CLI's body",
+            Some(cli),
+            json!({"IPAMConfig": {}, "Links": null, "Aliases": [], "DriverOpts": {}}),
+        ),
+        (
+            "a bare {\"Container\": id}",
+            None,
+            json!({"IPAMConfig": null, "Links": null, "Aliases": null, "DriverOpts": null}),
+        ),
+    ] {
+        let name = ctx.unique_name("conn-asis");
+        let id = start_on(ctx, &name, &home, &[], &["sleep", "60"])?;
+        made.containers.push(id.clone());
+        let mut body = json!({"Container": id});
+        if let Some(e) = endpoint {
+            body["EndpointConfig"] = e;
+        }
+        let resp = post(ctx, "bridge", "connect", body)?;
+        expect_status(&resp, 200, &format!("connecting to bridge with {what}"))?;
+        let info = ctx.inspect(&id)?;
+        let ep = &info["NetworkSettings"]["Networks"]["bridge"];
+        let got = json!({
+            "IPAMConfig": ep["IPAMConfig"], "Links": ep["Links"],
+            "Aliases": ep["Aliases"], "DriverOpts": ep["DriverOpts"],
+        });
+        if got != want {
+            return Err(fail(format!(
+                "after connecting to bridge with {what}, Networks.bridge shows {got}"
+            ))
+            .note(format!("dockerd: {want}")));
+        }
+    }
+    Ok(())
 }
