@@ -18,6 +18,9 @@
 //!   to reconnect it with its aliases): `NetworkMode` stays, the network
 //!   leaves `NetworkSettings.Networks`; connecting back with aliases shows
 //!   them followed by the short ID, and once started the aliases resolve.
+//!   With `EndpointConfig.MacAddress` on that connect (2026-12-04), inspect
+//!   shows it until the start; once started the MAC is the one made from
+//!   the address (02:42 and its bytes): API 1.41 does not apply it.
 //! - The refusals: see [`errors`]. Not checked: dockerd answers 200 to
 //!   connecting a created container to a network that does not exist (it
 //!   records the name; the start fails), where the engine answers 404
@@ -325,24 +328,37 @@ fn created_in(ctx: &Ctx, made: &mut Made) -> Outcome {
         ctx,
         &net,
         "connect",
-        json!({"Container": id, "EndpointConfig": {"Aliases": [alias]}}),
+        json!({"Container": id, "EndpointConfig": {"Aliases": [alias], "MacAddress": GIVEN_MAC}}),
     )?;
     expect_status(
         &resp,
         200,
-        "connecting a created container back with an alias",
+        "connecting a created container back with an alias and a MAC",
     )?;
     let info = ctx.inspect(&id)?;
     let want = json!([alias, short(&id)]);
-    if info["NetworkSettings"]["Networks"][&net]["Aliases"] != want {
+    let ep = &info["NetworkSettings"]["Networks"][&net];
+    if ep["Aliases"] != want || ep["MacAddress"] != json!(GIVEN_MAC) {
         return Err(fail(format!(
             "inspect of the created container after the connect: Networks = {}",
             info["NetworkSettings"]["Networks"]
         ))
-        .note(format!("dockerd: Networks[{net}].Aliases = {want}")));
+        .note(format!(
+            "dockerd: Networks[{net}].Aliases = {want}, MacAddress {GIVEN_MAC:?} (as given)"
+        )));
     }
     ctx.start(&id)?;
     let ip = address_on(ctx, &id, &net)?;
+    // API 1.41 does not apply the endpoint's MAC: the started container's
+    // is the one made from its address.
+    let mac = ctx.inspect(&id)?["NetworkSettings"]["Networks"][&net]["MacAddress"].clone();
+    let want_mac = mac_of(&ip);
+    if mac != json!(want_mac) {
+        return Err(fail(format!(
+            "the started container's Networks[{net}].MacAddress is {mac} (given {GIVEN_MAC})"
+        ))
+        .note(format!("dockerd 20.10: {want_mac:?}, made from {ip}")));
+    }
     let (code, out, err) = run_on(ctx, &net, &["dns-query", &alias])?;
     if code != 0 || out.trim() != ip {
         return Err(fail(format!(
@@ -351,6 +367,19 @@ fn created_in(ctx: &Ctx, made: &mut Made) -> Outcome {
         .note(format!("dockerd: {ip}")));
     }
     Ok(())
+}
+
+/// The MAC a created container is connected with (docker-py's
+/// test_connect_with_mac_address).
+const GIVEN_MAC: &str = "02:42:ac:11:00:99";
+
+/// The MAC dockerd makes from an IPv4 address: 02:42 and its four bytes.
+fn mac_of(ip: &str) -> String {
+    let bytes: Vec<String> = ip
+        .split('.')
+        .map(|b| format!("{:02x}", b.parse::<u8>().unwrap_or(0)))
+        .collect();
+    format!("02:42:{}", bytes.join(":"))
 }
 
 fn errors(ctx: &Ctx) -> Outcome {

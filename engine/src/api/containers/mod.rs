@@ -170,6 +170,12 @@ fn network_settings(d: &crate::daemon::Daemon, c: &crate::daemon::Container, ns:
             // Not running: the settings as given (at create or connect).
             entry["Aliases"] = cfg.get("Aliases").cloned().unwrap_or(Value::Null);
             entry["IPAMConfig"] = Value::Null;
+            // dockerd 20.10 (API 1.41) echoes an endpoint's MacAddress
+            // until the start, then gives the MAC made from the address
+            // (docker-py's test_connect_with_mac_address reads the echo).
+            if let Some(mac) = cfg.get("MacAddress").filter(|m| m.is_string()) {
+                entry["MacAddress"] = mac.clone();
+            }
         }
         if let Some(cfg) = given {
             given_endpoint_settings(&mut entry, cfg);
