@@ -115,6 +115,11 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
     if !bridged(&rec.host_config.network_mode) {
         return Ok(plan);
     }
+    // dockerd creates a container whose NetworkMode names no network (a
+    // typo, "NONE", one removed since) and refuses its start: 404.
+    if let Some(p) = super::primary_name(&rec.host_config.network_mode) {
+        super::find(&d.networks.list(), &p)?;
+    }
     // The embedded resolver comes with an endpoint on a user-defined
     // network (below): dockerd 20.10.24 gives a container that left its own
     // user-defined network, before a start or before a restart, the host's
