@@ -94,6 +94,7 @@ fn options(ctx: &Ctx) -> Result<Options, EngineError> {
         cache_from,
         // dockerd 20.10.24 reads every `extrahosts` value (`host:ip`).
         extra_hosts: q.all("extrahosts"),
+        network_mode: q.get("networkmode").unwrap_or("").to_string(),
     };
     // dockerd 20.10.24 without experimental mode: squash=1 (or any true
     // value) is 400.

@@ -18,10 +18,19 @@
 //!   to reconnect it with its aliases): `NetworkMode` stays, the network
 //!   leaves `NetworkSettings.Networks`; connecting back with aliases shows
 //!   them followed by the short ID, and once started the aliases resolve.
+//!   With `EndpointConfig.MacAddress` on that connect (2026-12-04), inspect
+//!   shows it until the start; once started the MAC is the one made from
+//!   the address (02:42 and its bytes): API 1.41 does not apply it.
 //! - The refusals: see [`errors`]. Not checked: dockerd answers 200 to
 //!   connecting a created container to a network that does not exist (it
 //!   records the name; the start fails), where the engine answers 404
 //!   "network NAME not found".
+//! - Connecting a running container (on a user network) to the default
+//!   bridge (2026-12-04): the bridge entry shows `IPAMConfig`, `Links`,
+//!   `Aliases` and `DriverOpts` as sent. With the docker CLI 28's body
+//!   (`IPAMConfig: {}`, `Links: null`, `Aliases: []`, `DriverOpts: {}` and
+//!   empty strings/zeros for the rest): `{}`, null, `[]`, `{}`; with a bare
+//!   `{"Container": id}`: all four null.
 //! - Create with two `EndpointsConfig` entries: 400 "Container cannot be
 //!   connected to network endpoints: A, B" (the names in Go map order).
 
@@ -41,6 +50,7 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("network", "connect-created", true, created),
         super::scenario("network", "connect-errors", true, errors),
         super::scenario("network", "create-several-endpoints", true, several),
+        super::scenario("network", "connect-bridge-as-sent", true, bridge_as_sent),
     ]
 }
 
@@ -318,24 +328,37 @@ fn created_in(ctx: &Ctx, made: &mut Made) -> Outcome {
         ctx,
         &net,
         "connect",
-        json!({"Container": id, "EndpointConfig": {"Aliases": [alias]}}),
+        json!({"Container": id, "EndpointConfig": {"Aliases": [alias], "MacAddress": GIVEN_MAC}}),
     )?;
     expect_status(
         &resp,
         200,
-        "connecting a created container back with an alias",
+        "connecting a created container back with an alias and a MAC",
     )?;
     let info = ctx.inspect(&id)?;
     let want = json!([alias, short(&id)]);
-    if info["NetworkSettings"]["Networks"][&net]["Aliases"] != want {
+    let ep = &info["NetworkSettings"]["Networks"][&net];
+    if ep["Aliases"] != want || ep["MacAddress"] != json!(GIVEN_MAC) {
         return Err(fail(format!(
             "inspect of the created container after the connect: Networks = {}",
             info["NetworkSettings"]["Networks"]
         ))
-        .note(format!("dockerd: Networks[{net}].Aliases = {want}")));
+        .note(format!(
+            "dockerd: Networks[{net}].Aliases = {want}, MacAddress {GIVEN_MAC:?} (as given)"
+        )));
     }
     ctx.start(&id)?;
     let ip = address_on(ctx, &id, &net)?;
+    // API 1.41 does not apply the endpoint's MAC: the started container's
+    // is the one made from its address.
+    let mac = ctx.inspect(&id)?["NetworkSettings"]["Networks"][&net]["MacAddress"].clone();
+    let want_mac = mac_of(&ip);
+    if mac != json!(want_mac) {
+        return Err(fail(format!(
+            "the started container's Networks[{net}].MacAddress is {mac} (given {GIVEN_MAC})"
+        ))
+        .note(format!("dockerd 20.10: {want_mac:?}, made from {ip}")));
+    }
     let (code, out, err) = run_on(ctx, &net, &["dns-query", &alias])?;
     if code != 0 || out.trim() != ip {
         return Err(fail(format!(
@@ -344,6 +367,19 @@ fn created_in(ctx: &Ctx, made: &mut Made) -> Outcome {
         .note(format!("dockerd: {ip}")));
     }
     Ok(())
+}
+
+/// The MAC a created container is connected with (docker-py's
+/// test_connect_with_mac_address).
+const GIVEN_MAC: &str = "02:42:ac:11:00:99";
+
+/// The MAC dockerd makes from an IPv4 address: 02:42 and its four bytes.
+fn mac_of(ip: &str) -> String {
+    let bytes: Vec<String> = ip
+        .split('.')
+        .map(|b| format!("{:02x}", b.parse::<u8>().unwrap_or(0)))
+        .collect();
+    format!("02:42:{}", bytes.join(":"))
 }
 
 fn errors(ctx: &Ctx) -> Outcome {
@@ -448,4 +484,58 @@ fn several(ctx: &Ctx) -> Outcome {
     })();
     made.clean(ctx);
     res
+}
+
+fn bridge_as_sent(ctx: &Ctx) -> Outcome {
+    let mut made = Made::default();
+    let res = bridge_as_sent_in(ctx, &mut made);
+    made.clean(ctx);
+    res
+}
+
+fn bridge_as_sent_in(ctx: &Ctx, made: &mut Made) -> Outcome {
+    let home = create_network(ctx, "conn-asis")?;
+    made.networks.push(home.clone());
+    // What `docker network connect bridge C` (CLI 28.2) sends.
+    let cli = json!({
+        "IPAMConfig": {}, "Links": null, "Aliases": [], "MacAddress": "",
+        "DriverOpts": {}, "GwPriority": 0, "NetworkID": "", "EndpointID": "",
+        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null
+    });
+    for (what, endpoint, want) in [
+        (
+            "the docker CLI's body",
+            Some(cli),
+            json!({"IPAMConfig": {}, "Links": null, "Aliases": [], "DriverOpts": {}}),
+        ),
+        (
+            "a bare {\"Container\": id}",
+            None,
+            json!({"IPAMConfig": null, "Links": null, "Aliases": null, "DriverOpts": null}),
+        ),
+    ] {
+        let name = ctx.unique_name("conn-asis");
+        let id = start_on(ctx, &name, &home, &[], &["sleep", "60"])?;
+        made.containers.push(id.clone());
+        let mut body = json!({"Container": id});
+        if let Some(e) = endpoint {
+            body["EndpointConfig"] = e;
+        }
+        let resp = post(ctx, "bridge", "connect", body)?;
+        expect_status(&resp, 200, &format!("connecting to bridge with {what}"))?;
+        let info = ctx.inspect(&id)?;
+        let ep = &info["NetworkSettings"]["Networks"]["bridge"];
+        let got = json!({
+            "IPAMConfig": ep["IPAMConfig"], "Links": ep["Links"],
+            "Aliases": ep["Aliases"], "DriverOpts": ep["DriverOpts"],
+        });
+        if got != want {
+            return Err(fail(format!(
+                "after connecting to bridge with {what}, Networks.bridge shows {got}"
+            ))
+            .note(format!("dockerd: {want}")));
+        }
+    }
+    Ok(())
 }

@@ -27,6 +27,12 @@
 //! - `POST /networks/{id}/connect` of a running joiner: 400 "container
 //!   sharing network namespace with another container or host cannot be
 //!   connected to any other network".
+//! - `NetworkSettings.SandboxID` / `SandboxKey` (2026-12-04): "" and "" for
+//!   a created container and for a started `container:<X>` joiner; a started
+//!   container on the default bridge, `none` or `host` has a 64-hex id and
+//!   an absolute key path (`/var/run/docker/netns/<first 12 of the id>`,
+//!   `.../default` for host: the path itself is the daemon's own, not
+//!   checked). After a stop the id stays; the next start has a new one.
 
 use super::Scenario;
 use crate::client::{enc, Req};
@@ -37,6 +43,7 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![
         super::scenario("network", "container-mode-shares-netns", true, shares),
         super::scenario("network", "container-mode-refusals", true, refusals),
+        super::scenario("network", "sandbox-id-and-key", true, sandbox),
     ]
 }
 
@@ -250,5 +257,93 @@ fn refusals(ctx: &Ctx) -> Outcome {
         ctx.remove(&id);
     }
     ctx.remove(&target);
+    res
+}
+
+/// `(SandboxID, SandboxKey)` of an inspect.
+fn sandbox_of(v: &Value) -> (String, String) {
+    (
+        str_at(v, &["NetworkSettings", "SandboxID"]).to_string(),
+        str_at(v, &["NetworkSettings", "SandboxKey"]).to_string(),
+    )
+}
+
+fn is_sandbox_id(id: &str) -> bool {
+    id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+fn sandbox(ctx: &Ctx) -> Outcome {
+    let mut made = Vec::new();
+    let res = (|| {
+        // Created, not started: no sandbox yet.
+        let id = ctx.create(ctx.probe_config(&["sleep", "60"])?, None)?;
+        made.push(id.clone());
+        let (sid, key) = sandbox_of(&ctx.inspect(&id)?);
+        if !sid.is_empty() || !key.is_empty() {
+            return Err(fail(format!(
+                "a created container shows SandboxID {sid:?}, SandboxKey {key:?}; dockerd: \"\" and \"\""
+            )));
+        }
+        ctx.start(&id)?;
+        let mut first = String::new();
+        for (mode, cid) in [
+            ("default", Some(id.clone())),
+            ("none", None),
+            ("host", None),
+        ] {
+            let cid = match cid {
+                Some(c) => c,
+                None => {
+                    let mut c = ctx.probe_config(&["sleep", "60"])?;
+                    c["HostConfig"] = json!({ "NetworkMode": mode });
+                    let c = ctx.create(c, None)?;
+                    made.push(c.clone());
+                    ctx.start(&c)?;
+                    c
+                }
+            };
+            let (sid, key) = sandbox_of(&ctx.inspect(&cid)?);
+            if !is_sandbox_id(&sid) || !key.starts_with('/') {
+                return Err(fail(format!(
+                    "a started container on network mode {mode} shows SandboxID {sid:?}, SandboxKey {key:?}; dockerd: 64 lower-case hex and an absolute path"
+                )));
+            }
+            if first.is_empty() {
+                first = sid;
+            }
+        }
+        // A container:<X> joiner has no sandbox of its own.
+        let j = ctx.create(joiner_config(ctx, &id, &["sleep", "60"])?, None)?;
+        made.push(j.clone());
+        ctx.start(&j)?;
+        let (sid, key) = sandbox_of(&ctx.inspect(&j)?);
+        if !sid.is_empty() || !key.is_empty() {
+            return Err(fail(format!(
+                "a started container:<X> joiner shows SandboxID {sid:?}, SandboxKey {key:?}; dockerd: \"\" and \"\""
+            )));
+        }
+        ctx.stop(&j, 0)?;
+        ctx.stop(&id, 0)?;
+        let (sid, _) = sandbox_of(&ctx.inspect(&id)?);
+        if sid != first {
+            return Err(fail(format!(
+                "after a stop SandboxID is {sid:?}; dockerd: the run's, {first:?}"
+            )));
+        }
+        ctx.start(&id)?;
+        let (sid, _) = sandbox_of(&ctx.inspect(&id)?);
+        if !is_sandbox_id(&sid) || sid == first {
+            return Err(fail(format!(
+                "after a new start SandboxID is {sid:?} (the last run's {first:?}); dockerd: a new 64-hex id"
+            )));
+        }
+        Ok(())
+    })();
+    for id in made.iter().rev() {
+        ctx.remove(id);
+    }
     res
 }

@@ -161,6 +161,12 @@ fn network_settings(d: &crate::daemon::Daemon, c: &crate::daemon::Container, ns:
         let given = networks::endpoint::endpoint_config(&rec, &n.name, &n.id);
         if let Some((_, _, e)) = eps.iter().find(|(_, id, _)| *id == n.id) {
             fill_endpoint(&mut entry, ns, &n, &c.id, e);
+            // On a predefined network nothing is added to the aliases, and
+            // dockerd shows them as sent: the `[]` the docker CLI sends
+            // stays `[]`, a bare `{"Container": ...}` gives null.
+            if let (true, Some(cfg)) = (n.predefined(), given) {
+                entry["Aliases"] = cfg.get("Aliases").cloned().unwrap_or(Value::Null);
+            }
         } else if let Some(cfg) = given {
             // Not running: the settings as given (at create or connect).
             entry["Aliases"] = cfg.get("Aliases").cloned().unwrap_or(Value::Null);

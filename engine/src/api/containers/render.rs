@@ -232,6 +232,7 @@ fn networks(r: &Record) -> Value {
 /// `mounts` is inspect's `Mounts` array (volume paths need the daemon).
 pub fn inspect(r: &Record, log_path: &Path, fs_dir: &Path, mounts: Value) -> Value {
     let s = &r.state;
+    let (sandbox_id, sandbox_key) = crate::daemon::networks::sandbox::sandbox(r);
     let mut v = json!({
         "Id": r.id,
         "Created": r.created,
@@ -275,9 +276,9 @@ pub fn inspect(r: &Record, log_path: &Path, fs_dir: &Path, mounts: Value) -> Val
         "Mounts": mounts,
         "Config": config(r),
         "NetworkSettings": {
-            "Bridge": "", "SandboxID": "", "HairpinMode": false,
+            "Bridge": "", "SandboxID": sandbox_id, "HairpinMode": false,
             "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": null,
+            "Ports": {}, "SandboxKey": sandbox_key, "SecondaryIPAddresses": null,
             "SecondaryIPv6Addresses": null, "EndpointID": "", "Gateway": "",
             "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
             "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",

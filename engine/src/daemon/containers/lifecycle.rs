@@ -314,6 +314,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
         crate::daemon::networks::endpoint::detach(d, &c.id);
         return Err(failed_start(d, c, e).await);
     }
+    crate::daemon::networks::endpoint::forget_given_macs(c);
     let hosts_ip = super::init_layer::OwnAddresses {
         each: plan.hosts.clone(),
     };

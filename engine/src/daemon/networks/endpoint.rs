@@ -72,6 +72,25 @@ pub fn endpoint_config<'a>(rec: &'a Record, name: &str, id: &str) -> Option<&'a 
         .filter(|v| !v.is_null())
 }
 
+/// Drops the `MacAddress` given per endpoint (at create or connect) once a
+/// start is under way. API 1.41 does not apply it: dockerd 20.10 shows it
+/// in inspect until the start, then the MAC made from the address, and
+/// after a stop "" (a connect while stopped shows a new one again).
+pub fn forget_given_macs(c: &Container) {
+    let mut rec = c.record();
+    let Some(eps) = rec
+        .networking_config
+        .as_mut()
+        .and_then(|nc| nc.get_mut("EndpointsConfig"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for cfg in eps.values_mut().filter_map(Value::as_object_mut) {
+        cfg.remove("MacAddress");
+    }
+}
+
 fn short_id(id: &str) -> String {
     id.get(..12).unwrap_or(id).to_string()
 }
@@ -95,6 +114,11 @@ pub fn attach(d: &Daemon, c: &Container, rec: &Record) -> Result<Plan, EngineErr
     let mut plan = Plan::default();
     if !bridged(&rec.host_config.network_mode) {
         return Ok(plan);
+    }
+    // dockerd creates a container whose NetworkMode names no network (a
+    // typo, "NONE", one removed since) and refuses its start: 404.
+    if let Some(p) = super::primary_name(&rec.host_config.network_mode) {
+        super::find(&d.networks.list(), &p)?;
     }
     // The embedded resolver comes with an endpoint on a user-defined
     // network (below): dockerd 20.10.24 gives a container that left its own

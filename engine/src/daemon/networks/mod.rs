@@ -16,6 +16,7 @@ pub mod endpoint;
 pub mod ipam;
 pub mod links;
 pub mod ports;
+pub mod sandbox;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

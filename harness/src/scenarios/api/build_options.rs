@@ -4,7 +4,12 @@
 //!
 //! * `dockerfile` names the Dockerfile inside the context; `extrahosts`
 //!   lands in a RUN step's /etc/hosts (`10.1.2.3\tshipshape-extra`), also
-//!   with `networkmode=none`; the resource parameters (`memory`,
+//!   with `networkmode=none`, where the step has only `lo` (2026-12-04:
+//!   `networkmode` is the step container's NetworkMode); a `networkmode`
+//!   naming no network fails the RUN step after "Running in": the stream
+//!   ends with "Removing intermediate container <id>" (forcerm) and
+//!   `{"errorDetail":{"message":"network <name> not found"},"error":...}`;
+//!   the resource parameters (`memory`,
 //!   `memswap`, `cpushares`, `cpusetcpus`, `cpuperiod`, `cpuquota`,
 //!   `shmsize`), `platform=linux`, `version=1` and an empty `outputs` are
 //!   taken and the build succeeds;
@@ -28,7 +33,7 @@
 //!   `... conflicting filters: "until" and "unused-for"`; two values 400
 //!   `... filters expect only one value`.
 
-use super::build_classic::{build, clean, ok_build, tar_of, want_line};
+use super::build_classic::{build, clean, ok_build, tar_of, want, want_line};
 use crate::client::Req;
 use crate::ground::{expect_status, fail_at, json_body, Ctx, Outcome};
 use crate::scenarios::containers_api::expect_error;
@@ -37,7 +42,7 @@ use serde_json::json;
 pub fn options(ctx: &Ctx) -> Outcome {
     let image = ctx.image()?;
     let dockerfile = format!(
-        "FROM {}\nRUN [\"/probe\", \"read\", \"/etc/hosts\"]\n",
+        "FROM {}\nRUN [\"/probe\", \"read\", \"/etc/hosts\", \"--\", \"ls\", \"/sys/class/net\"]\n",
         image.tag
     );
     let b = build(
@@ -54,9 +59,47 @@ pub fn options(ctx: &Ctx) -> Outcome {
             "10.1.2.3\tshipshape-extra",
             "extrahosts in a RUN step's /etc/hosts",
         )
+        .and_then(|()| want_line(&b, "lo", "networkmode=none: the RUN step's interfaces"))
+        .and_then(|()| {
+            if b.stream.lines().any(|l| l.trim_end() == "eth0") {
+                Err(fail_at(
+                    &b.resp,
+                    format!(
+                        "networkmode=none: the RUN step has an eth0; dockerd: only lo\n{}",
+                        b.stream
+                    ),
+                ))
+            } else {
+                Ok(())
+            }
+        })
     });
     clean(ctx, &b);
     res?;
+    let missing = ctx.unique_name("no-such-network");
+    let b = build(
+        ctx,
+        &[("Dockerfile", &dockerfile)],
+        &format!("&networkmode={missing}"),
+    )?;
+    clean(ctx, &b);
+    expect_status(&b.resp, 200, "building with networkmode naming no network")?;
+    let msg = format!("network {missing} not found");
+    let want_error = json!({"errorDetail": {"message": msg}, "error": msg});
+    if b.error.as_ref() != Some(&want_error) {
+        return Err(fail_at(
+            &b.resp,
+            format!(
+                "networkmode={missing}: error line {:?}; dockerd sends {want_error}",
+                b.error
+            ),
+        ));
+    }
+    want(
+        &b,
+        "Removing intermediate container",
+        "networkmode naming no network, with forcerm",
+    )?;
     let b = build(
         ctx,
         &[("Dockerfile", "FROM scratch\nCOPY f /f\n"), ("f", "x")],

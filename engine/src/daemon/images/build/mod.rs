@@ -77,6 +77,10 @@ pub struct BuildOptions {
     pub cache_from: Vec<String>,
     /// `extrahosts` (repeated `host:ip`): added to each RUN step's /etc/hosts.
     pub extra_hosts: Vec<String>,
+    /// `networkmode`: each RUN step's container's `HostConfig.NetworkMode`
+    /// (`none`, `host`, a network's name, `container:<X>`); empty is the
+    /// default bridge.
+    pub network_mode: String,
 }
 
 /// Checks a parsed Dockerfile before the build answers 200 (dockerd's 400s).

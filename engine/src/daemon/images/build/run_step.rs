@@ -72,8 +72,7 @@ pub(super) async fn run_step(
             attach_stderr: true,
             ..Default::default()
         },
-        host_config: (!opts.extra_hosts.is_empty())
-            .then(|| json!({ "ExtraHosts": opts.extra_hosts })),
+        host_config: run_host_config(opts),
         networking_config: None,
         platform: None,
         several_networks: false,
@@ -108,15 +107,27 @@ pub(super) async fn run_step(
         if let Err(e) = lifecycle::remove(d, &c, true).await {
             tracing::warn!(id = %cid, error = %e, "removing intermediate container");
         }
-        if outcome.is_ok() {
-            out.stream(&format!("Removing intermediate container {}\n", &cid[..12]))
-                .await;
-        }
+        // dockerd says so before the step's error too (forcerm).
+        out.stream(&format!("Removing intermediate container {}\n", &cid[..12]))
+            .await;
     }
     let img = outcome?;
     out.result(&img.id).await;
     st.image = Some(img);
     Ok(())
+}
+
+/// The RUN step container's HostConfig: the build's `extrahosts` and
+/// `networkmode`, as dockerd's classic builder gives them to it.
+fn run_host_config(opts: &super::BuildOptions) -> Option<serde_json::Value> {
+    let mut hc = serde_json::Map::new();
+    if !opts.extra_hosts.is_empty() {
+        hc.insert("ExtraHosts".into(), json!(opts.extra_hosts));
+    }
+    if !opts.network_mode.is_empty() {
+        hc.insert("NetworkMode".into(), json!(opts.network_mode));
+    }
+    (!hc.is_empty()).then_some(serde_json::Value::Object(hc))
 }
 
 /// Starts the container, streams its output, and returns its exit code.
@@ -194,4 +205,21 @@ async fn commit_run(
     // Packed straight into the store, unpacked as it is written.
     let layer = crate::daemon::images::commit::packed_upper(fs_dir.join("upper"));
     commit(d, st, config, Some(layer)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_host_config_carries_hosts_and_network_mode() {
+        let mut opts = super::super::BuildOptions::default();
+        assert_eq!(run_host_config(&opts), None);
+        opts.network_mode = "none".into();
+        opts.extra_hosts = vec!["h:10.1.2.3".into()];
+        assert_eq!(
+            run_host_config(&opts),
+            Some(json!({"ExtraHosts": ["h:10.1.2.3"], "NetworkMode": "none"}))
+        );
+    }
 }
