@@ -230,3 +230,31 @@ fn network_create_inspect_connect_rm() {
     let ls = ok(e.docker().args(["network", "ls", "-q"]));
     assert_eq!(ls.lines().count(), 3, "{ls}");
 }
+
+/// `docker run --mac-address` from a current CLI (API 1.44 and later sends
+/// the MAC only in the endpoint's settings) gives the container that MAC,
+/// on the default bridge and on a user-defined network.
+#[test]
+fn run_mac_address_from_a_current_cli() {
+    let e = Engine::start();
+    let img = e.load_fixture();
+    ok(e.docker().args(["network", "create", "macnet"]));
+    for (net, mac) in [
+        ("default", "02:42:ac:11:00:99"),
+        ("macnet", "02:42:0a:0b:0c:0d"),
+    ] {
+        let out = ok(e.docker().args([
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "--mac-address",
+            mac,
+            &img,
+            "/probe",
+            "read",
+            "/sys/class/net/eth0/address",
+        ]));
+        assert_eq!(out, mac, "eth0 on {net}");
+    }
+}

@@ -126,6 +126,13 @@ pub fn create(
     let id = names::new_id();
     let mut config = merge_image_config(req.config, &image);
     config.mac_address = config.mac_address.filter(|m| !m.is_empty());
+    if req.several_networks && config.mac_address.is_none() {
+        // API 1.44 moved the MAC to the endpoint: a current docker CLI's
+        // `run --mac-address` sends it only there, for the NetworkMode's
+        // network, and dockerd 25+ gives it to that endpoint.
+        config.mac_address =
+            networks::endpoint::mode_mac(req.networking_config.as_ref(), &host_config.network_mode);
+    }
     if config.hostname.is_empty() {
         // dockerd: a host-network container takes the host's name.
         config.hostname = if host_config.network_mode == "host" {

@@ -72,6 +72,20 @@ pub fn endpoint_config<'a>(rec: &'a Record, name: &str, id: &str) -> Option<&'a 
         .filter(|v| !v.is_null())
 }
 
+/// The `MacAddress` a create body gives the endpoint of the network its
+/// `NetworkMode` names (keyed as the mode is, "default" also as "bridge").
+pub fn mode_mac(networking_config: Option<&Value>, mode: &str) -> Option<String> {
+    let eps = networking_config?.get("EndpointsConfig")?;
+    let keys: &[&str] = match mode {
+        "" | "default" => &["default", "bridge"],
+        m => &[m],
+    };
+    keys.iter()
+        .filter_map(|k| eps.get(*k)?.get("MacAddress")?.as_str())
+        .find(|m| !m.is_empty())
+        .map(String::from)
+}
+
 /// Drops the `MacAddress` given per endpoint (at create or connect) once a
 /// start is under way. API 1.41 does not apply it: dockerd 20.10 shows it
 /// in inspect until the start, then the MAC made from the address, and
