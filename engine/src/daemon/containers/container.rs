@@ -132,6 +132,12 @@ impl Container {
 
     /// The record, for reading or changing. A poisoned lock (a panic while
     /// holding it) still yields the data: the record is plain data.
+    ///
+    /// Lock order: the image store, then the container table, then a
+    /// record (an image removal holds the store while it asks which
+    /// containers use the image), so no other lock is taken while a record
+    /// is held: a `sizes` that held one across an image lookup deadlocked
+    /// against a concurrent `DELETE /images` and a container prune.
     pub fn record(&self) -> RecordGuard<'_> {
         RecordGuard(self.record.lock().unwrap_or_else(|p| p.into_inner()))
     }
@@ -186,11 +192,10 @@ impl Container {
 
 /// (SizeRw, SizeRootFs): the container's writable layer, and that plus its image.
 pub async fn sizes(d: &Daemon, c: &Arc<Container>) -> (u64, u64) {
-    let image = d
-        .images
-        .get(&c.record().image_id)
-        .map(|i| i.size)
-        .unwrap_or(0);
+    // The record's lock is let go before the image store's is taken (see
+    // `Container::record`).
+    let image_id = c.record().image_id.clone();
+    let image = d.images.get(&image_id).map(|i| i.size).unwrap_or(0);
     let fs_dir = c.fs_dir();
     let rw = tokio::task::spawn_blocking(move || {
         if shipshape_runtime::rootfs_kind(&fs_dir) == shipshape_runtime::RootfsKind::Copy {
