@@ -71,7 +71,7 @@ fn check(e: &Engine, method: &str, target: &str, content_type: Option<&str>, bod
         "{what}: status {}",
         resp.status
     );
-    if resp.status >= 400 && method != "HEAD" {
+    if resp.status >= 400 && method != "HEAD" && !go_refuses_target(target, &resp.body) {
         let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_else(|err| {
             panic!(
                 "{what}: {} with a non-JSON body ({err}): {:?}",
@@ -91,6 +91,20 @@ fn check(e: &Engine, method: &str, target: &str, content_type: Option<&str>, bod
 /// Reading the whole log after every case would make the run quadratic:
 /// a panic in a handler also drops its connection, which `check` sees, and
 /// the log is scanned once at the end.
+/// Go's HTTP server refuses a request whose path holds a bad percent escape
+/// before any router sees it: 400 with the plain-text body "400 Bad
+/// Request" (dockerd 20.10.24: `GET /v1.41/containers/%5P/json`). Only
+/// then is a non-JSON error body right.
+fn go_refuses_target(target: &str, body: &[u8]) -> bool {
+    let path = target.split('?').next().unwrap_or(target).as_bytes();
+    let bad_escape = path.iter().enumerate().any(|(i, b)| {
+        *b == b'%'
+            && !(path.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && path.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    bad_escape && body == b"400 Bad Request"
+}
+
 fn check_alive(e: &Engine, after: &str) {
     let ping = Request::new("GET", "/_ping").send(&e.socket);
     assert!(
