@@ -18,7 +18,8 @@
 //! * `expired`: an entry's expiry date has passed (it is still valid on
 //!   that day), so known divergences are looked at again;
 //! * `now-passes`: a listed scenario passed — delete the entry, so the
-//!   baseline only shrinks.
+//!   baseline only shrinks (not for an entry marked `"intermittent": true`,
+//!   a divergence the endpoint shows on some runs only).
 //!
 //! Entries for scenarios that did not run (filtered out, skipped) are left
 //! alone. A file that does not parse, names an unknown scenario, lists one
@@ -50,6 +51,11 @@ pub struct Entry {
     pub link: String,
     /// `YYYY-MM-DD`, last day the entry is accepted.
     pub expires: String,
+    /// The divergence shows on some runs of the endpoint and not on others
+    /// (its answer depends on the host's state): a pass then fires no
+    /// `now-passes`. The expiry still brings it back for review.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intermittent: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -143,7 +149,7 @@ impl Baseline {
                         r.reason
                     ),
                 }),
-                (Status::Pass, Some(e)) => fired.push(Fired {
+                (Status::Pass, Some(e)) if !e.intermittent => fired.push(Fired {
                     rule: Rule::NowPasses,
                     scenario: r.name.clone(),
                     message: format!(
@@ -192,6 +198,7 @@ mod tests {
             reason: "known".into(),
             link: "https://example.invalid/1".into(),
             expires: expires.into(),
+            intermittent: false,
         }
     }
 
@@ -242,6 +249,28 @@ mod tests {
         assert_eq!(v.known.len(), 1);
         assert!(!v.passed());
         assert!(v.lines()[0].starts_with("baseline: rule expired fired: a/w"));
+    }
+
+    #[test]
+    fn an_intermittent_entry_may_pass_or_fail() {
+        let today = NaiveDate::from_ymd_opt(2027, 1, 10).unwrap();
+        let b = baseline(vec![Entry {
+            intermittent: true,
+            ..entry("a/x", "2027-02-01")
+        }])
+        .unwrap();
+        for status in [Status::Pass, Status::Fail] {
+            let report = Report {
+                results: vec![res("a/x", status)],
+                ..Report::default()
+            };
+            assert!(b.judge(&report, today).passed(), "{status:?}");
+        }
+        let expired = b.judge(
+            &Report::default(),
+            NaiveDate::from_ymd_opt(2027, 2, 2).unwrap(),
+        );
+        assert!(!expired.passed());
     }
 
     #[test]
