@@ -79,12 +79,7 @@ fn run_case(ctx: &Ctx, id: &str, c: &Case) -> Outcome {
     if !workdir.is_empty() {
         body["WorkingDir"] = json!(workdir);
     }
-    let resp = ctx.send(Req::post(format!("/containers/{}/exec", enc(id))).json(body))?;
-    expect_status(&resp, 201, "exec create")?;
-    let exec = json_body(&resp, "exec create")?["Id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let exec = crate::scenarios::streams::exec_create(ctx, id, body)?;
     let resp =
         ctx.send(Req::post(format!("/exec/{}/start", enc(&exec))).json(json!({"Detach": false})))?;
     expect_status(&resp, 200, "exec start")?;
@@ -140,15 +135,8 @@ fn identity(ctx: &Ctx) -> Outcome {
     config["Env"] = json!(["C=container", "SHARED=c"]);
     let id = made.create(config, None)?;
     ctx.start(&id)?;
-    let resp = ctx.send(
-        Req::post(format!("/containers/{}/exec", enc(&id)))
-            .json(json!({"Cmd": ["/probe", "exit", "0"]})),
-    )?;
-    expect_status(&resp, 201, "exec create")?;
-    let exec = json_body(&resp, "exec create")?["Id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let exec =
+        crate::scenarios::streams::exec_create(ctx, &id, json!({"Cmd": ["/probe", "exit", "0"]}))?;
     let resp = ctx.send(Req::post(format!("/exec/{}/resize?h=x&w=10", enc(&exec))))?;
     expect_error(
         &resp,

@@ -95,15 +95,11 @@ const GIVEN_MAC: &str = "02:53:53:00:00:07";
 fn exec_output(ctx: &Ctx, id: &str, args: &[&str]) -> Result<String, Problem> {
     let mut cmd = vec![crate::fixture::PROBE_PATH];
     cmd.extend_from_slice(args);
-    let resp = ctx.send(
-        Req::post(format!("/containers/{}/exec", enc(id)))
-            .json(json!({"Cmd": cmd, "AttachStdout": true, "AttachStderr": true})),
+    let exec = crate::scenarios::streams::exec_create(
+        ctx,
+        id,
+        json!({"Cmd": cmd, "AttachStdout": true, "AttachStderr": true}),
     )?;
-    expect_status(&resp, 201, "exec create")?;
-    let exec = json_body(&resp, "exec create")?["Id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
     let resp =
         ctx.send(Req::post(format!("/exec/{}/start", enc(&exec))).json(json!({"Detach": false})))?;
     expect_status(&resp, 200, "exec start")?;

@@ -346,7 +346,7 @@ fn attach_detach_keys(ctx: &Ctx) -> Outcome {
     })
 }
 
-fn exec_create(ctx: &Ctx, id: &str, body: Value) -> Result<String, Problem> {
+pub(crate) fn exec_create(ctx: &Ctx, id: &str, body: Value) -> Result<String, Problem> {
     let resp = ctx.send(Req::post(format!("/containers/{}/exec", enc(id))).json(body))?;
     expect_status(&resp, 201, "exec create")?;
     json_body(&resp, "exec create")?

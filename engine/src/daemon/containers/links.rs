@@ -34,15 +34,7 @@ pub fn normalize(d: &Daemon, name: &str, host_raw: &mut Value) {
 pub fn names_by_target(d: &Daemon) -> std::collections::HashMap<String, Vec<String>> {
     let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
     for c in d.all_containers() {
-        let rec = c.record();
-        let Some(links) = rec.host_config_raw.get("Links").and_then(Value::as_array) else {
-            continue;
-        };
-        for (target, name) in links
-            .iter()
-            .filter_map(Value::as_str)
-            .filter_map(|l| l.split_once(':'))
-        {
+        for (target, name) in crate::daemon::networks::links::stored(&c.record()) {
             out.entry(target.to_string())
                 .or_default()
                 .push(name.to_string());

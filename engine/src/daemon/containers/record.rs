@@ -263,6 +263,20 @@ pub struct Record {
 }
 
 impl Record {
+    /// A created container's record with nothing set: the unit tests'
+    /// starting point.
+    #[cfg(test)]
+    pub fn minimal() -> Record {
+        serde_json::from_value(serde_json::json!({
+            "id": "c1", "name": "/c1", "created": "", "path": "/probe", "args": [],
+            "config": {}, "host_config": {}, "host_config_raw": null, "image_id": "",
+            "state": {"Status": "created", "Pid": 0, "ExitCode": 0, "Error": "",
+                      "StartedAt": "", "FinishedAt": "", "OOMKilled": false},
+            "restart_count": 0
+        }))
+        .expect("a minimal record decodes")
+    }
+
     /// The network a container shows as attached to (and a `network` list
     /// filter matches): dockerd's name for its NetworkMode.
     pub fn network_name(&self) -> &str {

@@ -273,14 +273,7 @@ mod tests {
     }
 
     fn record(status: Status) -> Record {
-        let mut r: Record = serde_json::from_value(serde_json::json!({
-            "id": "c1", "name": "/c1", "created": "", "path": "/probe", "args": [],
-            "config": {}, "host_config": {}, "host_config_raw": null, "image_id": "",
-            "state": {"Status": "created", "Pid": 0, "ExitCode": 0, "Error": "",
-                      "StartedAt": "", "FinishedAt": "", "OOMKilled": false},
-            "restart_count": 0
-        }))
-        .unwrap();
+        let mut r = Record::minimal();
         r.state.status = status;
         r
     }

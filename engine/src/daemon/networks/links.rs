@@ -58,6 +58,18 @@ fn on_default_bridge(rec: &Record) -> bool {
     )
 }
 
+/// A record's legacy links as stored, "/<target>:/<container>/<alias>",
+/// split at the colon.
+pub fn stored(rec: &Record) -> impl Iterator<Item = (&str, &str)> {
+    rec.host_config_raw
+        .get("Links")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|l| l.split_once(':'))
+}
+
 /// The links of `rec` (stored as "/<target>:/<container>/<alias>"), with
 /// their running targets; dockerd's error for a target that is not
 /// running. None apply off the default bridge.
@@ -65,14 +77,7 @@ pub fn resolve(d: &Daemon, rec: &Record) -> Result<Vec<Link>, EngineError> {
     if !on_default_bridge(rec) {
         return Ok(Vec::new());
     }
-    let entries: Vec<(String, String)> = rec
-        .host_config_raw
-        .get("Links")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter_map(|l| l.split_once(':'))
+    let entries: Vec<(String, String)> = stored(rec)
         .map(|(t, n)| (t.to_string(), n.to_string()))
         .collect();
     let mut out = Vec::new();
@@ -190,15 +195,7 @@ pub fn update_parents(d: &Daemon, c: &crate::daemon::Container) {
         if parent.id == c.id || !parent.is_running() {
             continue;
         }
-        let aliases: Vec<String> = parent
-            .record()
-            .host_config_raw
-            .get("Links")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter_map(|l| l.split_once(':'))
+        let aliases: Vec<String> = stored(&parent.record())
             .filter(|(t, _)| *t == target)
             .map(|(_, n)| n.rsplit('/').next().unwrap_or(n).to_string())
             .collect();

@@ -41,14 +41,7 @@ mod tests {
     use super::*;
 
     fn record(mode: &str, started: &str, pid: i32) -> Record {
-        let mut r: Record = serde_json::from_value(serde_json::json!({
-            "id": "c1", "name": "/c1", "created": "", "path": "/probe", "args": [],
-            "config": {}, "host_config": {}, "host_config_raw": null, "image_id": "",
-            "state": {"Status": "created", "Pid": 0, "ExitCode": 0, "Error": "",
-                      "StartedAt": "", "FinishedAt": "", "OOMKilled": false},
-            "restart_count": 0
-        }))
-        .unwrap();
+        let mut r = Record::minimal();
         r.host_config.network_mode = mode.into();
         r.state.started_at = started.into();
         r.state.pid = pid;

@@ -292,16 +292,23 @@ fn serve(
 /// of another scheme 500 `remoteURL (X) could not be recognized as URL`.
 /// Needs the daemon on this machine (it fetches from the harness's
 /// loopback): skipped for a remote endpoint.
-pub fn remote_context(ctx: &Ctx) -> Outcome {
+/// What the remote-context servers serve: a Dockerfile alone, and a
+/// context tarball whose Dockerfile copies its file `f`. Skips unless the
+/// endpoint is on this machine (the daemon fetches from our loopback).
+fn remote_files(ctx: &Ctx) -> Result<(String, Vec<u8>), crate::ground::Problem> {
     if !matches!(ctx.client.target(), crate::client::Target::Unix(_)) {
         return Err(crate::ground::Problem::Skip(
             "the daemon must reach the harness's loopback (a unix socket endpoint)".into(),
         ));
     }
     let label = format!("LABEL {}={}\n", crate::ground::RUN_LABEL, ctx.run_id);
-    let dockerfile = format!("FROM scratch\n{label}");
     let copy = format!("FROM scratch\nCOPY f /f\n{label}");
     let tar = tar_of(&[("Dockerfile", copy.as_str()), ("f", "x")])?;
+    Ok((format!("FROM scratch\n{label}"), tar))
+}
+
+pub fn remote_context(ctx: &Ctx) -> Outcome {
+    let (dockerfile, tar) = remote_files(ctx)?;
     let routes = vec![
         (
             "/Dockerfile",
@@ -424,15 +431,7 @@ fn finish(base: &str, server: std::thread::JoinHandle<()>, n: usize) {
 /// stops at Go's tenth request: 500 `error downloading remote context
 /// URL: Get "/loop": stopped after 10 redirects` (the `Location` as sent).
 pub fn remote_context_redirects(ctx: &Ctx) -> Outcome {
-    if !matches!(ctx.client.target(), crate::client::Target::Unix(_)) {
-        return Err(crate::ground::Problem::Skip(
-            "the daemon must reach the harness's loopback (a unix socket endpoint)".into(),
-        ));
-    }
-    let label = format!("LABEL {}={}\n", crate::ground::RUN_LABEL, ctx.run_id);
-    let dockerfile = format!("FROM scratch\n{label}");
-    let copy = format!("FROM scratch\nCOPY f /f\n{label}");
-    let tar = tar_of(&[("Dockerfile", copy.as_str()), ("f", "x")])?;
+    let (dockerfile, tar) = remote_files(ctx)?;
     let routes = vec![
         (
             "/Dockerfile",

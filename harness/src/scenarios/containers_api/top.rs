@@ -113,15 +113,11 @@ fn pids(v: &Value) -> Vec<i64> {
 /// ascending PID order, `--sort=-pid` in descending (dockerd keeps ps's).
 fn processes_in_pid_order(ctx: &Ctx, id: &str) -> Outcome {
     for _ in 0..2 {
-        let resp = ctx.send(
-            Req::post(format!("/containers/{}/exec", enc(id)))
-                .json(json!({"Cmd": ["/probe", "sleep", "300"]})),
+        let exec = crate::scenarios::streams::exec_create(
+            ctx,
+            id,
+            json!({"Cmd": ["/probe", "sleep", "300"]}),
         )?;
-        expect_status(&resp, 201, "exec create")?;
-        let exec = json_body(&resp, "exec create")?["Id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
         let resp = ctx
             .send(Req::post(format!("/exec/{}/start", enc(&exec))).json(json!({"Detach": true})))?;
         expect_status(&resp, 200, "detached exec start")?;
