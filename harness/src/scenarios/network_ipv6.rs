@@ -106,11 +106,7 @@ impl Made<'_, '_> {
 }
 
 fn ipv6_bridge(ctx: &Ctx) -> Outcome {
-    let mut made = Made {
-        ctx,
-        nets: Vec::new(),
-        containers: Vec::new(),
-    };
+    let mut made = Made::new(ctx);
     let p = prefix(ctx, "ipv6");
     let resp = made.network(json!({"Name": ctx.unique_name("v6-nopool"), "EnableIPv6": true}))?;
     expect_error(
@@ -254,11 +250,7 @@ fn own_hosts_lines(ctx: &Ctx, id: &str, hostname: &str) -> Result<Vec<String>, P
 }
 
 fn ipv6_etc_hosts(ctx: &Ctx) -> Outcome {
-    let mut made = Made {
-        ctx,
-        nets: Vec::new(),
-        containers: Vec::new(),
-    };
+    let mut made = Made::new(ctx);
     let (net, p) = v6_network(&mut made, "v6-hosts")?;
     let started = made.container(&net, &["sleep", "60"], None)?;
     let info = ctx.inspect(&started)?;
@@ -326,11 +318,7 @@ fn run_on(made: &mut Made, net: &str, args: &[&str]) -> Result<(i64, String, Str
 }
 
 fn ipv6_dns(ctx: &Ctx) -> Outcome {
-    let mut made = Made {
-        ctx,
-        nets: Vec::new(),
-        containers: Vec::new(),
-    };
+    let mut made = Made::new(ctx);
     let (net, p) = v6_network(&mut made, "v6-dns")?;
     let server = ctx.unique_name("v6-dns-srv");
     let id = made.named(Some(&server), &net, &["sleep", "60"], None)?;

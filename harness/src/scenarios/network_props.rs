@@ -74,6 +74,16 @@ pub(super) struct Made<'c, 'a> {
     pub(super) containers: Vec<String>,
 }
 
+impl<'c, 'a> Made<'c, 'a> {
+    pub(super) fn new(ctx: &'c Ctx<'a>) -> Self {
+        Made {
+            ctx,
+            nets: Vec::new(),
+            containers: Vec::new(),
+        }
+    }
+}
+
 impl Drop for Made<'_, '_> {
     fn drop(&mut self) {
         for c in &self.containers {
@@ -221,11 +231,7 @@ fn check_pair(ctx: &Ctx, nets: &[String], from: &Member, to: &Member) -> Outcome
 }
 
 fn run_case(ctx: &Ctx, c: &Case) -> Outcome {
-    let mut made = Made {
-        ctx,
-        nets: Vec::new(),
-        containers: Vec::new(),
-    };
+    let mut made = Made::new(ctx);
     for i in 0..c.networks {
         let name = ctx.unique_name(&format!("prop-net{i}"));
         let resp = ctx.send(
