@@ -380,7 +380,9 @@ impl Read for ChannelReader {
 
 /// `GET /containers/{id}/archive`: the stat (for the header) once the path
 /// is found, then the tar streams into `tx`. Errors before the stat are the
-/// response; errors after it end the stream early.
+/// response; errors after it end the stream early. The stream ends (a clone
+/// of `tx` is held) only once a stopped container's root is unmounted
+/// again, as dockerd's does: a client that saw the end sees no mount left.
 pub async fn get(
     d: &Arc<Daemon>,
     c: &Arc<Container>,
@@ -390,6 +392,7 @@ pub async fn get(
 ) -> Result<PathStat, EngineError> {
     let (path, key) = (path.to_string(), key.to_string());
     let (stat_tx, stat_rx) = tokio::sync::oneshot::channel();
+    let end = tx.clone();
     let op = with_root(d.clone(), c.clone(), true, move |_| {
         let (stat, meta) = match stat_inside(&path, &key) {
             Ok(s) => s,
@@ -421,6 +424,7 @@ pub async fn get(
                 if let Ok(Err(e)) = task.await {
                     tracing::debug!(error = %e, "archive stream ended early");
                 }
+                drop(end);
             });
             stat
         }
@@ -436,6 +440,7 @@ pub async fn get(
 /// `GET /containers/{id}/export`: the whole root (no volumes) as a tar,
 /// streamed into `tx`.
 pub fn export(d: &Arc<Daemon>, c: &Arc<Container>, tx: mpsc::Sender<Bytes>) {
+    let end = tx.clone();
     let op = with_root(d.clone(), c.clone(), false, move |_| {
         let mut w = ChannelWriter {
             tx,
@@ -448,6 +453,7 @@ pub fn export(d: &Arc<Daemon>, c: &Arc<Container>, tx: mpsc::Sender<Bytes>) {
         if let Err(e) = op.await {
             tracing::debug!(error = %e, "export stream ended early");
         }
+        drop(end);
     });
 }
 
