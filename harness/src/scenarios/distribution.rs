@@ -15,6 +15,7 @@ use super::registry::{scenario, Scenario};
 use crate::client::{enc, Req, Response};
 use crate::ground::spec::expectation;
 use crate::ground::{expect_status, fail, fail_at, json_body, Ctx, Outcome, Problem, RUN_LABEL};
+use crate::scenarios::containers_api::expect_error;
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -34,6 +35,7 @@ pub fn scenarios() -> Vec<Scenario> {
         ),
         scenario("registry", "login", false, login),
         scenario("registry", "registry-down", false, registry_down),
+        scenario("registry", "search", false, search),
     ]
 }
 
@@ -465,4 +467,34 @@ fn registry_down(ctx: &Ctx) -> Outcome {
         .header("X-Registry-Auth", NO_AUTH),
     )?;
     e.check(&resp, &[("host", &host)])
+}
+
+/// `GET /images/search` of a registry that answers: it serves no v1 search
+/// (Docker Hub's), which dockerd reports as it got it; and `limit` is checked
+/// for its range only once the registry answered its ping (dockerd
+/// 20.10.24 against Debian's docker-registry 2.8, 2026-12-04: 500
+/// "Unexpected status code 404" with limit=2 or none, 400 with 0 or 101; for
+/// a registry that does not answer, the connection error comes first).
+fn search(ctx: &Ctx) -> Outcome {
+    let reg = ctx.registry()?;
+    let term = enc(&format!("{reg}/shipshape-harness"));
+    for q in ["", "&limit=2"] {
+        let resp = ctx.send(Req::get(format!("/images/search?term={term}{q}")))?;
+        expect_error(
+            &resp,
+            500,
+            "Unexpected status code 404",
+            &format!("search of a registry without v1 search{q}"),
+        )?;
+    }
+    for n in [0, 101] {
+        let resp = ctx.send(Req::get(format!("/images/search?term={term}&limit={n}")))?;
+        expect_error(
+            &resp,
+            400,
+            &format!("Limit {n} is outside the range of [1, 100]"),
+            &format!("search with limit={n}"),
+        )?;
+    }
+    Ok(())
 }

@@ -766,6 +766,15 @@ fn unreachable(ctx: &Ctx) -> Outcome {
         "/images/search?term={term}&limit=5&filters={official}"
     )))?;
     expect_error(&resp, 500, &message, "search of a registry nothing serves")?;
+    // The range of `limit` is checked after the registry's ping, so an
+    // unreachable registry is the answer even for limit=0.
+    let resp = ctx.send(Req::get(format!("/images/search?term={term}&limit=0")))?;
+    expect_error(
+        &resp,
+        500,
+        &message,
+        "search with limit=0 of a registry nothing serves",
+    )?;
     let resp = ctx.send(Req::get(format!("/images/search?term={term}&limit=x")))?;
     expect_error(
         &resp,

@@ -85,6 +85,10 @@ impl SearchFilter {
     }
 }
 
+/// The results a search asks for when it gives no `limit` (dockerd's
+/// `registry.DefaultSearchLimit`).
+const DEFAULT_SEARCH_LIMIT: i64 = 25;
+
 /// `GET /images/search?term=HOST:PORT/text`: the registry's v1 search,
 /// which a distribution registry does not serve; dockerd then says what
 /// the registry answered.
@@ -95,25 +99,40 @@ pub async fn search(
     filter: &SearchFilter,
     creds: Credentials,
 ) -> Result<Value, EngineError> {
-    let (host, text) =
-        match term.split_once('/') {
-            Some((h, t)) if h.contains('.') || h.contains(':') || h == "localhost" => {
-                (h.to_string(), t.to_string())
-            }
-            _ => return Err(EngineError::System(
+    // dockerd's registry service checks the range (25 when not given) after
+    // the filters: for Docker Hub at once, for a registry once it answered
+    // its ping (asked with limit=0: 400 for `foo` and for a registry that
+    // serves, the connection error for 127.0.0.1:1).
+    let limit = limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
+    let in_range = || {
+        if (1..=100).contains(&limit) {
+            Ok(())
+        } else {
+            Err(EngineError::InvalidParameter(format!(
+                "Limit {limit} is outside the range of [1, 100]"
+            )))
+        }
+    };
+    let (host, text) = match term.split_once('/') {
+        Some((h, t)) if h.contains('.') || h.contains(':') || h == "localhost" => {
+            (h.to_string(), t.to_string())
+        }
+        _ => {
+            in_range()?;
+            return Err(EngineError::System(
                 "this engine does not search Docker Hub; search HOST:PORT/term on your registry"
                     .into(),
-            )),
-        };
+            ));
+        }
+    };
     let mut client = Client::new(cfg, &host, creds)?;
     client.ping_v1().await?;
     client.ping().await?;
+    in_range()?;
     let q = {
         let mut q = form_urlencoded::Serializer::new(String::new());
         q.append_pair("q", &text);
-        if let Some(n) = limit.filter(|n| *n > 0) {
-            q.append_pair("n", &n.to_string());
-        }
+        q.append_pair("n", &limit.to_string());
         q.finish()
     };
     let r = client
