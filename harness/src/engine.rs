@@ -4,6 +4,7 @@
 use crate::client::{Client, Req, Target};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 pub const ENGINE_BINARY: &str = "shipshape-engine";
@@ -77,9 +78,12 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// A running reference engine; stopped (SIGTERM, then SIGKILL) on drop.
+/// A running reference engine; stopped (SIGTERM, then SIGKILL) on drop,
+/// and when the harness itself is stopped by a signal (see
+/// [`stop_on_signals`]).
 pub struct ReferenceEngine {
-    child: Option<Child>,
+    /// Shared with the signal thread: whoever takes it stops the engine.
+    child: Arc<Mutex<Option<Child>>>,
     dir: tempfile::TempDir,
     url: String,
     path: PathBuf,
@@ -115,23 +119,31 @@ impl ReferenceEngine {
                 path: path.display().to_string(),
                 error,
             })?;
-        let mut engine = ReferenceEngine {
-            child: Some(child),
+        let engine = ReferenceEngine {
+            child: Arc::new(Mutex::new(Some(child))),
             dir,
             url,
             path: path.to_path_buf(),
         };
         engine.wait_ready(&sock, &log_path)?;
+        if let Err(e) = stop_on_signals(engine.child.clone(), engine.dir.path().to_path_buf()) {
+            eprintln!("shipshape: warning: a signal will not stop the reference engine: {e}");
+        }
         Ok(engine)
     }
 
-    fn wait_ready(&mut self, sock: &Path, log: &Path) -> Result<(), EngineError> {
+    fn child(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
+        self.child.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait_ready(&self, sock: &Path, log: &Path) -> Result<(), EngineError> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let client = Client::new(Target::Unix(sock.to_path_buf())).ok();
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
+            let mut child = self.child();
+            if let Some(c) = child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    *child = None;
                     return Err(EngineError::Exited {
                         path: self.path.display().to_string(),
                         status: status.to_string(),
@@ -139,6 +151,7 @@ impl ReferenceEngine {
                     });
                 }
             }
+            drop(child);
             if sock.exists() {
                 if let Some(c) = &client {
                     let req = Req::get("/_ping")
@@ -170,26 +183,62 @@ impl ReferenceEngine {
     }
 
     /// SIGTERM, wait up to [`SHUTDOWN_TIMEOUT`], then SIGKILL.
+    /// Holds the lock throughout, so a run that ends while a signal stops
+    /// the engine waits here for the signal's exit status.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Ok(pid) = i32::try_from(child.id()) {
-            // SAFETY: kill(2) on our own child's pid; no memory is involved.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
+        let mut child = self.child();
+        if let Some(c) = child.take() {
+            terminate(c);
         }
-        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
     }
+}
+
+/// SIGTERM (the engine then removes its bridges, iptables chains and
+/// mounts), wait up to [`SHUTDOWN_TIMEOUT`], then SIGKILL.
+fn terminate(mut child: Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A harness stopped by SIGINT, SIGTERM or SIGHUP (Ctrl-C, `timeout`, a
+/// cancelled CI job) stops its engine first and removes the engine's
+/// directory, as a normal end does, then exits 128 + the signal as a shell
+/// reports it; without this the engine, its bridges and iptables chains and
+/// its directory outlive the run. A second signal meanwhile is taken as the
+/// same request.
+fn stop_on_signals(child: Arc<Mutex<Option<Child>>>, dir: PathBuf) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::Builder::new()
+        .name("engine-on-signal".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                eprintln!("shipshape: stopped by signal {sig}: stopping the reference engine");
+                // Held until the exit: the run, whose scenarios now fail
+                // against a stopping engine, must not end first with its
+                // own status.
+                let mut held = child.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(c) = held.take() {
+                    terminate(c);
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+                std::process::exit(128 + sig);
+            }
+        })?;
+    Ok(())
 }
 
 impl Drop for ReferenceEngine {

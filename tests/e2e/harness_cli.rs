@@ -182,3 +182,85 @@ fn jobs_partitions_and_merge() {
         "html lacks a scenario"
     );
 }
+
+/// A harness stopped by SIGTERM (`timeout`, a cancelled CI job) while it
+/// runs against the engine it started stops that engine and removes its
+/// directory, then exits 143 as a shell reports it. Before, the engine (and
+/// its bridges, iptables chains and directory) outlived the run.
+#[test]
+fn a_harness_stopped_by_a_signal_stops_its_engine() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    // The harness finds the engine next to itself.
+    shipshape_tests::engine_bin();
+    let mut harness = Command::new(harness_bin())
+        .arg("run")
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the harness");
+    // The first scenario line: the engine answers by then.
+    let mut lines = BufReader::new(harness.stdout.take().unwrap()).lines();
+    let first = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("PASS ") || l.starts_with("FAIL "));
+    assert!(first.is_some(), "the harness printed no scenario line");
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", harness.id()))
+        .unwrap_or_default();
+    let engine: i32 = children
+        .split_whitespace()
+        .find_map(|p| {
+            let cmd = std::fs::read_to_string(format!("/proc/{p}/cmdline")).ok()?;
+            cmd.contains("shipshape-engine").then(|| p.parse().ok())?
+        })
+        .expect("the harness's engine among its children");
+    let cmdline = std::fs::read_to_string(format!("/proc/{engine}/cmdline")).unwrap();
+    let args: Vec<&str> = cmdline.split('\0').collect();
+    let data_root = args
+        .iter()
+        .position(|a| *a == "--data-root")
+        .map(|i| std::path::PathBuf::from(args[i + 1]))
+        .expect("the engine's --data-root");
+    let dir = data_root.parent().unwrap().to_path_buf();
+    assert!(dir.exists());
+    // Drain stdout so the harness never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+
+    let sent = run(Command::new("kill").args(["-TERM", &harness.id().to_string()]));
+    assert!(sent.status.success(), "kill: {}", stderr(&sent));
+    let status = harness.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "the harness's exit: {status}");
+    let mut err = String::new();
+    use std::io::Read;
+    harness
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        err.contains("stopping the reference engine"),
+        "stderr: {err}"
+    );
+    // Gone, or a zombie nobody reaped yet (its parent, the harness, is gone).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{engine}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with('Z'))
+            })
+            .is_some_and(|zombie| !zombie)
+    };
+    while alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(), "the engine {engine} still runs");
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+}
