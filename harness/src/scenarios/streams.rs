@@ -401,14 +401,32 @@ fn exec_detach_keys(ctx: &Ctx) -> Outcome {
                 "exec DetachKeys ctrl-a,x: stream {got:?}, expected \"ab^P\" … {tail:?}"
             )));
         }
-        let v = json_body(
-            &ctx.send(Req::get(format!("/exec/{}/json", enc(&exec))))?,
-            "exec inspect",
+        let inspect = |exec: &str, what: &str| -> Result<Value, Problem> {
+            let v = json_body(
+                &ctx.send(Req::get(format!("/exec/{}/json", enc(exec))))?,
+                "exec inspect",
+            )?;
+            if v.get("DetachKeys") != Some(&json!("AXg=")) {
+                return Err(fail(format!(
+                    "exec inspect DetachKeys {:?} ({what}), expected \"AXg=\"",
+                    v.get("DetachKeys")
+                )));
+            }
+            Ok(v)
+        };
+        inspect(&exec, "DetachKeys ctrl-a,x")?;
+        // Keys in another case name the same fields, as Go's decoder
+        // matches them: docker-py sends `detachKeys` from its config file.
+        let other = exec_create(
+            ctx,
+            id,
+            json!({"cmd": [fixture::PROBE_PATH, "cat"], "detachKeys": "ctrl-a,x"}),
         )?;
-        if v.get("DetachKeys") != Some(&json!("AXg=")) {
+        let v = inspect(&other, "sent as detachKeys")?;
+        if v["ProcessConfig"]["arguments"] != json!(["cat"]) {
             return Err(fail(format!(
-                "exec inspect DetachKeys {:?}, expected \"AXg=\"",
-                v.get("DetachKeys")
+                "exec created with `cmd`: ProcessConfig {}, expected arguments [\"cat\"]",
+                v["ProcessConfig"]
             )));
         }
         Ok(())

@@ -148,23 +148,8 @@ pub fn is_host_config_field(key: &str) -> bool {
 /// case aside, so `CPURealtimePeriod` (docker-py's spelling) is
 /// `CpuRealtimePeriod`. A key given in both spellings keeps the exact one.
 pub fn fold_host_config_keys(body: &mut Value) {
-    let Some(Value::Object(hc)) = body.get_mut("HostConfig") else {
-        return;
-    };
-    let renames: Vec<(String, &str)> = hc
-        .keys()
-        .filter(|k| !HOST_CONFIG_FIELDS.contains(&k.as_str()))
-        .filter_map(|k| {
-            HOST_CONFIG_FIELDS
-                .iter()
-                .find(|f| f.eq_ignore_ascii_case(k))
-                .map(|f| (k.clone(), *f))
-        })
-        .collect();
-    for (from, to) in renames {
-        if let Some(v) = hc.remove(&from) {
-            hc.entry(to).or_insert(v);
-        }
+    if let Some(Value::Object(hc)) = body.get_mut("HostConfig") {
+        crate::api::body::json::fold_keys(hc, HOST_CONFIG_FIELDS);
     }
 }
 
