@@ -169,25 +169,20 @@ fn reachability(ctx: &Ctx) -> Outcome {
         }
         // The published port, from the host (only when the daemon is local).
         if matches!(ctx.client.target(), Target::Unix(_)) {
-            let port = ns["Ports"][format!("{PORT}/tcp")][0]["HostPort"]
-                .as_str()
-                .and_then(|p| p.parse::<u16>().ok())
-                .ok_or_else(|| {
-                    fail(format!("no published HostPort in inspect: {}", ns["Ports"]))
-                })?;
-            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| {
-                fail(format!(
-                    "connecting to published port 127.0.0.1:{port}: {e}"
-                ))
-            })?;
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut got = String::new();
-            let _ = s.read_to_string(&mut got);
-            if got != srv {
-                return Err(fail(format!(
-                    "published port 127.0.0.1:{port} answered {got:?}, expected {srv:?}"
-                )));
+            published_answers(host_port(ns)?, &srv, "")?;
+            // Moved to the other network while it runs, the container keeps
+            // its published port, now forwarded through that network
+            // (dockerd 20.10.24: connect b, disconnect a, the port answers;
+            // an ephemeral one is allocated again there, so read it again).
+            for (verb, net) in [("connect", &n2), ("disconnect", &n1)] {
+                let resp = ctx.send(
+                    Req::post(format!("/networks/{}/{verb}", enc(net)))
+                        .json(json!({"Container": server})),
+                )?;
+                expect_status(&resp, 200, &format!("network {verb} {net}"))?;
             }
+            let port = host_port(&ctx.inspect(&server)?["NetworkSettings"])?;
+            published_answers(port, &srv, &format!(" after moving from {n1} to {n2}"))?;
         }
         Ok(())
     })();
@@ -197,6 +192,34 @@ fn reachability(ctx: &Ctx) -> Outcome {
     remove_network(ctx, &id2);
     remove_network(ctx, &id1);
     res
+}
+
+/// The host port published for the server's port, from inspect's
+/// `NetworkSettings`.
+fn host_port(ns: &Value) -> Result<u16, Problem> {
+    ns["Ports"][format!("{PORT}/tcp")][0]["HostPort"]
+        .as_str()
+        .and_then(|p| p.parse::<u16>().ok())
+        .ok_or_else(|| fail(format!("no published HostPort in inspect: {}", ns["Ports"])))
+}
+
+/// Connects to a published port on the host's loopback; the server's text
+/// must come back.
+fn published_answers(port: u16, srv: &str, when: &str) -> Outcome {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| {
+        fail(format!(
+            "connecting to published port 127.0.0.1:{port}{when}: {e}"
+        ))
+    })?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut got = String::new();
+    let _ = s.read_to_string(&mut got);
+    if got != srv {
+        return Err(fail(format!(
+            "published port 127.0.0.1:{port}{when} answered {got:?}, expected {srv:?}"
+        )));
+    }
+    Ok(())
 }
 
 /// The IPv4 address of container `id` on network `net`, as inspect shows it.

@@ -23,7 +23,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{endpoint, primary_name, Network};
+use super::endpoint::{self, Endpoint};
+use super::{primary_name, Network};
 use crate::daemon::containers::init_layer;
 use crate::daemon::{events, Container, Daemon};
 use crate::errdefs::EngineError;
@@ -193,7 +194,9 @@ pub async fn disconnect(
         let (d2, c2, n2) = (d.clone(), c.clone(), n.clone());
         let pid = c.record().state.pid;
         tokio::task::spawn_blocking(move || {
-            unplug(&d2, &c2.id, &n2);
+            if let Some(gone) = unplug(&d2, &c2.id, &n2) {
+                repoint_ports(&d2, &c2.id, gone.ip);
+            }
             forget_hosts(&c2);
             if let Err(e) = reroute(&d2, &c2.id, pid) {
                 tracing::warn!(id = %c2.id, error = %e, "default route after a disconnect");
@@ -320,17 +323,29 @@ fn forget_hosts(c: &Container) {
 }
 
 /// Removes container `cid`'s endpoint on `n`: its veth, and its address.
-fn unplug(d: &Daemon, cid: &str, n: &Network) {
+/// Takes the container's endpoint on `n` away; the endpoint it had.
+fn unplug(d: &Daemon, cid: &str, n: &Network) -> Option<Endpoint> {
     let ep = {
         let mut nets = d.networks.lock();
         nets.iter_mut()
             .find(|x| x.id == n.id)
             .and_then(|x| x.endpoints.remove(cid))
     };
-    if let Some(ep) = ep {
+    if let Some(ep) = &ep {
         if let Err(e) = d.networks.host.delete_link(&ep.host_veth) {
             tracing::warn!(veth = %ep.host_veth, error = %e, "removing a container's veth");
         }
+    }
+    ep
+}
+
+/// After a disconnect: published ports that forwarded to the address the
+/// container had on the network it left go to one it has on another, as
+/// on dockerd (20.10.24: `-p` on network a, connect b, disconnect a, the
+/// port still answers).
+fn repoint_ports(d: &Daemon, cid: &str, gone: Ipv4Addr) {
+    if let Some((_, _, next)) = endpoint::endpoints_of(d, cid).into_iter().next() {
+        d.networks.retarget_published(cid, gone, next.ip);
     }
 }
 

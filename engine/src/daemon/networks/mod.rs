@@ -19,6 +19,7 @@ pub mod ports;
 pub mod sandbox;
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
@@ -490,6 +491,13 @@ impl NetworkStore {
                 m.remove(cid);
             }
         }
+    }
+
+    /// A running container's published ports now forward to `to` where
+    /// they forwarded to `from` (an address of a network it left).
+    pub fn retarget_published(&self, cid: &str, from: Ipv4Addr, to: Ipv4Addr) -> bool {
+        let m = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(cid).is_some_and(|p| p.retarget(from, to))
     }
 
     /// The container's published ports while it runs.

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde_json::{json, Value};
 
@@ -40,10 +41,39 @@ impl Proto {
 }
 
 /// A container's live forwards: dropping it stops them.
-#[derive(Default)]
 pub struct Published {
     pub mappings: Vec<Mapping>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The container address new connections go to. It moves when the
+    /// network it is on is disconnected and another remains, as dockerd
+    /// keeps a published port working through the container's other
+    /// networks.
+    target: Arc<RwLock<Ipv4Addr>>,
+}
+
+impl Published {
+    fn new(target: Ipv4Addr) -> Self {
+        Published {
+            mappings: Vec::new(),
+            tasks: Vec::new(),
+            target: Arc::new(RwLock::new(target)),
+        }
+    }
+
+    /// Sends new connections to `to` if they went to `from`; whether they
+    /// did.
+    pub fn retarget(&self, from: Ipv4Addr, to: Ipv4Addr) -> bool {
+        let mut t = self.target.write().unwrap_or_else(PoisonError::into_inner);
+        let moved = *t == from;
+        if moved {
+            *t = to;
+        }
+        moved
+    }
+}
+
+fn current(target: &RwLock<Ipv4Addr>) -> Ipv4Addr {
+    *target.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Drop for Published {
@@ -236,9 +266,9 @@ pub fn publish(rec: &Record, target: Ipv4Addr, endpoint: &str) -> Result<Publish
             }
         }
     }
-    let mut out = Published::default();
+    let mut out = Published::new(target);
     for (m, b) in bound {
-        let to = SocketAddr::new(target.into(), m.container_port);
+        let to = (out.target.clone(), m.container_port);
         let task = match b {
             Bound::Tcp(l) => {
                 l.set_nonblocking(true)?;
@@ -270,11 +300,15 @@ fn mapping(key: &str, port: u16, proto: Proto, ip: IpAddr, hp: u16) -> Mapping {
 /// Bytes buffered per direction of a proxied TCP connection.
 const PROXY_BUFFER: usize = 64 << 10;
 
-async fn forward_tcp(l: tokio::net::TcpListener, to: SocketAddr) {
+/// Where a forward sends: the container's current address, and its port.
+type Target = (Arc<RwLock<Ipv4Addr>>, u16);
+
+async fn forward_tcp(l: tokio::net::TcpListener, (target, port): Target) {
     loop {
         let Ok((mut inbound, _)) = l.accept().await else {
             continue;
         };
+        let to = SocketAddr::new(current(&target).into(), port);
         tokio::spawn(async move {
             let _ = inbound.set_nodelay(true);
             let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await else {
@@ -295,8 +329,7 @@ async fn forward_tcp(l: tokio::net::TcpListener, to: SocketAddr) {
 }
 
 /// One upstream socket per client address; replies go back to the client.
-async fn forward_udp(s: tokio::net::UdpSocket, to: SocketAddr) {
-    use std::sync::Arc;
+async fn forward_udp(s: tokio::net::UdpSocket, (target, port): Target) {
     let s = Arc::new(s);
     let mut peers: BTreeMap<SocketAddr, Arc<tokio::net::UdpSocket>> = BTreeMap::new();
     let mut buf = vec![0u8; 65536];
@@ -310,6 +343,7 @@ async fn forward_udp(s: tokio::net::UdpSocket, to: SocketAddr) {
                 let Ok(u) = tokio::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).await else {
                     continue;
                 };
+                let to = SocketAddr::new(current(&target).into(), port);
                 if u.connect(to).await.is_err() {
                     continue;
                 }
