@@ -36,7 +36,7 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-const PORT: &str = "7777";
+pub(super) const PORT: &str = "7777";
 
 fn create_network(ctx: &Ctx, name: &str) -> Result<String, Problem> {
     let resp = ctx
@@ -73,10 +73,21 @@ fn remove_network(ctx: &Ctx, id: &str) {
         .send(Req::delete(format!("/networks/{}", enc(id))));
 }
 
-/// Runs the probe's tcp-connect on network `net`: Some(reply) or None when
-/// unreachable.
+/// Runs the probe's tcp-connect to the server port on network `net`:
+/// Some(reply) or None when unreachable.
 fn connect_from(ctx: &Ctx, net: &str, ip: &str) -> Result<Option<String>, Problem> {
-    let mut c = ctx.probe_config(&["tcp-connect", ip, PORT, "1500"])?;
+    tcp_connect(ctx, net, ip, PORT)
+}
+
+/// Runs the probe's tcp-connect to `ip`:`port` from a container on network
+/// `net`: Some(reply) or None when unreachable.
+pub(super) fn tcp_connect(
+    ctx: &Ctx,
+    net: &str,
+    ip: &str,
+    port: &str,
+) -> Result<Option<String>, Problem> {
+    let mut c = ctx.probe_config(&["tcp-connect", ip, port, "1500"])?;
     c["HostConfig"] = json!({"NetworkMode": net});
     let id = ctx.create(c, None)?;
     let res = (|| {
@@ -196,7 +207,7 @@ fn reachability(ctx: &Ctx) -> Outcome {
 
 /// The host port published for the server's port, from inspect's
 /// `NetworkSettings`.
-fn host_port(ns: &Value) -> Result<u16, Problem> {
+pub(super) fn host_port(ns: &Value) -> Result<u16, Problem> {
     ns["Ports"][format!("{PORT}/tcp")][0]["HostPort"]
         .as_str()
         .and_then(|p| p.parse::<u16>().ok())
@@ -205,7 +216,7 @@ fn host_port(ns: &Value) -> Result<u16, Problem> {
 
 /// Connects to a published port on the host's loopback; the server's text
 /// must come back.
-fn published_answers(port: u16, srv: &str, when: &str) -> Outcome {
+pub(super) fn published_answers(port: u16, srv: &str, when: &str) -> Outcome {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| {
         fail(format!(
             "connecting to published port 127.0.0.1:{port}{when}: {e}"

@@ -4,8 +4,9 @@
 use super::{
     api, attach_api, containers, containers_api, distribution, errors, exec_identity, hostile,
     hygiene, image_api, image_ops, images, model, network, network_api, network_connect,
-    network_container, network_dns, network_identity, network_ipv6, network_props, protocol,
-    run_options, run_resources, runtime, schema, security, seed, snapshots, streams, system,
+    network_container, network_dns, network_egress, network_identity, network_ipv6, network_ports,
+    network_props, protocol, run_options, run_resources, runtime, schema, security, seed,
+    snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -73,6 +74,8 @@ pub fn all() -> Vec<Scenario> {
     v.extend(network_props::scenarios());
     v.extend(network_container::scenarios());
     v.extend(network_identity::scenarios());
+    v.extend(network_egress::scenarios());
+    v.extend(network_ports::scenarios());
     v.extend(distribution::scenarios());
     v.extend(hygiene::scenarios());
     v

@@ -396,12 +396,7 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
                 shipshape_runtime::RuntimeError::ExecPermission { .. } => 126,
                 _ => 127,
             };
-            {
-                let mut r = c.record();
-                r.state.error = e.to_string();
-                r.state.exit_code = code;
-            }
-            let _ = c.save_state();
+            c.record().state.exit_code = code;
             crate::daemon::networks::endpoint::detach(d, &c.id);
             undo_prepare(d, c, true).await;
             return Err(failed_start(d, c, e.into()).await);
@@ -475,7 +470,20 @@ async fn start_locked(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), EngineE
 
 /// dockerd removes an AutoRemove container whose start failed, whatever
 /// step failed (`docker run --rm` waits for that removal); returns `e`.
+/// A start that failed: the container keeps the error as `State.Error`,
+/// with exit code 128 unless one was set (127/126 for a command that could
+/// not run), as dockerd's start records it; then AutoRemove.
 async fn failed_start(d: &Arc<Daemon>, c: &Arc<Container>, e: EngineError) -> EngineError {
+    {
+        let mut r = c.record();
+        r.state.error = e.to_string();
+        if r.state.exit_code == 0 {
+            r.state.exit_code = 128;
+        }
+    }
+    if let Err(se) = c.save_state() {
+        tracing::warn!(id = %c.id, error = %se, "persisting a failed start");
+    }
     if c.record().host_config.auto_remove {
         if let Err(re) = remove_locked(d, c).await {
             tracing::warn!(id = %c.id, error = %re, "auto-remove after failed start");

@@ -1,7 +1,7 @@
 //! What `POST /containers/create` refuses before anything is made, with
 //! dockerd 20.10.24's messages (harness `containers-api/create-rejects-*`):
 //! environment entries, links and `VolumesFrom` naming missing containers,
-//! healthcheck durations, the log driver and its options (`log_driver`), and the `platform` query against
+//! healthcheck durations, port bindings (`networks::ports`), the log driver and its options (`log_driver`), and the `platform` query against
 //! the image's own.
 
 use serde_json::Value;
@@ -36,6 +36,7 @@ pub fn check(d: &Daemon, config: &Config, host_raw: &Value) -> Result<(), Engine
             )));
         }
     }
+    crate::daemon::networks::ports::check_bindings(host_raw)?;
     for entry in strings(host_raw, "ExtraHosts") {
         crate::daemon::networks::dns::parse_extra_host(entry)?;
     }

@@ -284,10 +284,20 @@ impl Host {
                 "-A {chain} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
             ));
         }
+        // dockerd's bridges are docker0 and br-<id>; where dockerd is not
+        // there (no DOCKER-USER chain), a br-* interface is the host's own
+        // (OpenWrt's br-lan, say), which containers may reach as on dockerd.
+        let dockerd = iptables(&["-t", "filter", "-n", "-L", "DOCKER-USER"]).is_ok();
+        let engines = format!("{BRIDGE_PREFIX}+");
+        let others: &[&str] = if dockerd {
+            &[&engines, "docker0", "br-+"]
+        } else {
+            &[&engines]
+        };
         for n in &bridges {
             let br = &n.bridge;
             filter.push_str(&format!("-A {chain} -o {br} -j DROP\n"));
-            for other in [&format!("{BRIDGE_PREFIX}+"), "docker0", "br-+"] {
+            for other in others {
                 filter.push_str(&format!("-A {chain} -i {br} -o {other} -j DROP\n"));
             }
         }
@@ -308,11 +318,7 @@ impl Host {
             "*filter\n:{chain} - [0:0]\n{filter}-A {chain} -j RETURN\nCOMMIT\n*nat\n:{chain} - [0:0]\n{nat}-A {chain} -j RETURN\nCOMMIT\n"
         );
         restore(&input)?;
-        let hook = if iptables(&["-t", "filter", "-n", "-L", "DOCKER-USER"]).is_ok() {
-            "DOCKER-USER"
-        } else {
-            "FORWARD"
-        };
+        let hook = if dockerd { "DOCKER-USER" } else { "FORWARD" };
         for (table, parent) in [("filter", hook), ("nat", "POSTROUTING")] {
             if iptables(&["-t", table, "-C", parent, "-j", &chain]).is_err() {
                 iptables(&["-t", table, "-I", parent, "1", "-j", &chain])?;

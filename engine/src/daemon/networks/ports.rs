@@ -25,7 +25,7 @@ pub struct Mapping {
     pub host_port: u16,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Proto {
     Tcp,
     Udp,
@@ -94,9 +94,69 @@ fn parse_key(key: &str) -> Option<(u16, Proto)> {
     Some((port.parse().ok()?, proto))
 }
 
+/// The host ports a binding may take: `HostPort` "" (any port of the
+/// ephemeral range), "N", or "A-B" (the first free of those).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostPorts {
+    Ephemeral,
+    Range(u16, u16),
+}
+
+/// A port number as Go's `strconv.ParseUint(s, 10, 16)` reads it: digits
+/// only.
+fn go_port(s: &str) -> Option<u16> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// "N" or "A-B" with A <= B, as Go's `nat.ParsePortRange` reads it.
+fn port_range(s: &str) -> Option<(u16, u16)> {
+    match s.split_once('-') {
+        Some((a, b)) => go_port(a).zip(go_port(b)).filter(|(a, b)| a <= b),
+        None => go_port(s).map(|p| (p, p)),
+    }
+}
+
+/// Create's check of `PortBindings`, as dockerd's `validateHostConfig`:
+/// each key's port is a number, each `HostPort` empty, a number or a
+/// range (a `/proto` suffix aside).
+pub fn check_bindings(host_raw: &Value) -> Result<(), EngineError> {
+    let Some(bindings) = host_raw.get("PortBindings").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    // Go's %q; Rust's Debug quotes the same for what a port may hold.
+    let invalid =
+        |s: &str| EngineError::InvalidParameter(format!("invalid port specification: {s:?}"));
+    for (key, list) in bindings {
+        let port = key.split_once('/').map_or(key.as_str(), |(p, _)| p);
+        if !port.is_empty() && go_port(port).is_none() {
+            return Err(invalid(port));
+        }
+        for hb in list.as_array().into_iter().flatten() {
+            let hp = hb.get("HostPort").and_then(Value::as_str).unwrap_or("");
+            let range = hp.split_once('/').map_or(hp, |(p, _)| p);
+            if !range.is_empty() && port_range(range).is_none() {
+                return Err(invalid(hp));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn host_ports(s: &str) -> HostPorts {
+    match port_range(s) {
+        Some((a, b)) if a != 0 && a <= b => HostPorts::Range(a, b),
+        // Create refuses the rest with dockerd's "invalid port
+        // specification"; a record from before that check gets any port.
+        _ => HostPorts::Ephemeral,
+    }
+}
+
 /// What the container asks for: (key, container port, proto, host IP
-/// ("" = all), host port (0 = any)).
-fn requested(rec: &Record) -> Vec<(String, u16, Proto, String, u16)> {
+/// ("" = all), host ports).
+fn requested(rec: &Record) -> Vec<(String, u16, Proto, String, HostPorts)> {
     let mut out = Vec::new();
     let bindings = rec
         .host_config_raw
@@ -109,15 +169,17 @@ fn requested(rec: &Record) -> Vec<(String, u16, Proto, String, u16)> {
             };
             for hb in list.as_array().into_iter().flatten() {
                 let ip = hb.get("HostIp").and_then(Value::as_str).unwrap_or("");
-                let hp = hb
-                    .get("HostPort")
-                    .and_then(Value::as_str)
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0);
+                let hp = host_ports(hb.get("HostPort").and_then(Value::as_str).unwrap_or(""));
                 out.push((key.clone(), port, proto, ip.to_string(), hp));
             }
             if list.as_array().is_none_or(Vec::is_empty) {
-                out.push((key.clone(), port, proto, String::new(), 0));
+                out.push((
+                    key.clone(),
+                    port,
+                    proto,
+                    String::new(),
+                    HostPorts::Ephemeral,
+                ));
             }
         }
     }
@@ -133,7 +195,13 @@ fn requested(rec: &Record) -> Vec<(String, u16, Proto, String, u16)> {
                     continue;
                 }
                 if let Some((port, proto)) = parse_key(key) {
-                    out.push((key.clone(), port, proto, String::new(), 0));
+                    out.push((
+                        key.clone(),
+                        port,
+                        proto,
+                        String::new(),
+                        HostPorts::Ephemeral,
+                    ));
                 }
             }
         }
@@ -149,6 +217,62 @@ fn ephemeral_range() -> (u16, u16) {
             Some((it.next()??, it.next()??))
         })
         .unwrap_or((32768, 60999))
+}
+
+/// How often dockerd's bridge driver asks for another ephemeral port when
+/// the one it got is taken on the host.
+const MAX_ATTEMPTS: usize = 10;
+
+/// One range of host ports for one protocol and host address: what
+/// dockerd's port allocator keeps its place in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot {
+    proto: Proto,
+    ip: IpAddr,
+    first: u16,
+    last: u16,
+}
+
+/// The last port handed out from each slot.
+static LAST_GIVEN: std::sync::Mutex<BTreeMap<Slot, u16>> = std::sync::Mutex::new(BTreeMap::new());
+
+impl Slot {
+    /// The port after the last one handed out from this slot, wrapping
+    /// within it; the first time, its first port.
+    fn next(self) -> u16 {
+        let mut given = LAST_GIVEN.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = match given.get(&self) {
+            Some(&p) if p >= self.first && p < self.last => p + 1,
+            _ => self.first,
+        };
+        given.insert(self, next);
+        next
+    }
+}
+
+/// Binds port `p` on each of `ips` (all addresses are 0.0.0.0 and ::; a
+/// host without IPv6 is served on IPv4 alone). The address, port and error
+/// of the first bind that failed.
+fn bind_all(
+    proto: Proto,
+    ips: &[IpAddr],
+    p: u16,
+) -> Result<Vec<(IpAddr, Bound)>, (IpAddr, u16, std::io::Error)> {
+    let mut got = Vec::new();
+    for ip in ips {
+        match bind(proto, SocketAddr::new(*ip, p)) {
+            Ok(b) => got.push((*ip, b)),
+            Err(e)
+                if ip.is_ipv6()
+                    && !got.is_empty()
+                    && matches!(
+                        e.raw_os_error(),
+                        Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT)
+                    ) => {}
+            Err(e) => return Err((*ip, p, e)),
+        }
+    }
+    Ok(got)
 }
 
 enum Bound {
@@ -188,9 +312,8 @@ fn bind(proto: Proto, addr: SocketAddr) -> std::io::Result<Bound> {
 pub fn publish(rec: &Record, target: Ipv4Addr, endpoint: &str) -> Result<Published, EngineError> {
     let mut bound: Vec<(Mapping, Bound)> = Vec::new();
     let (lo, hi) = ephemeral_range();
-    let mut next_ephemeral = lo;
     let name = rec.name.trim_start_matches('/');
-    for (key, port, proto, ip, host_port) in requested(rec) {
+    for (key, port, proto, ip, host_ports) in requested(rec) {
         let ips: Vec<IpAddr> = if ip.is_empty() {
             vec![Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()]
         } else {
@@ -203,67 +326,57 @@ pub fn publish(rec: &Record, target: Ipv4Addr, endpoint: &str) -> Result<Publish
                 }
             }
         };
-        let hp = host_port;
-        if hp == 0 {
-            // The first port of the ephemeral range free on every address.
-            loop {
-                if next_ephemeral > hi || next_ephemeral < lo {
-                    return Err(EngineError::System(
-                        "Bind for 0.0.0.0 failed: all ephemeral ports are in use".into(),
-                    ));
-                }
-                let p = next_ephemeral;
-                next_ephemeral += 1;
-                let mut got = Vec::new();
-                for ip in &ips {
-                    match bind(proto, SocketAddr::new(*ip, p)) {
-                        Ok(b) => got.push((*ip, b)),
-                        Err(_) if ip.is_ipv6() && !got.is_empty() => {}
-                        Err(_) => {
-                            got.clear();
-                            break;
-                        }
-                    }
-                }
-                if !got.is_empty() {
+        let (first, last) = match host_ports {
+            HostPorts::Ephemeral => (lo, hi),
+            HostPorts::Range(a, b) => (a, b),
+        };
+        // dockerd's allocator hands out the port after the last one it
+        // gave for this address, protocol and range (a released port is
+        // not reused until the range wraps around). When the port is taken
+        // on the host, its bridge driver tries again with the next one, up
+        // to ten times, for the ephemeral range only: a port or range the
+        // client named fails at once.
+        let slot = Slot {
+            proto,
+            ip: ips[0],
+            first,
+            last,
+        };
+        let attempts = if host_ports == HostPorts::Ephemeral {
+            MAX_ATTEMPTS
+        } else {
+            1
+        };
+        let mut failure = None;
+        for _ in 0..attempts {
+            let p = slot.next();
+            match bind_all(proto, &ips, p) {
+                Ok(got) => {
                     for (ip, b) in got {
                         bound.push((mapping(&key, port, proto, ip, p), b));
                     }
+                    failure = None;
                     break;
                 }
+                Err(e) => failure = Some(e),
             }
-        } else {
-            for ip in &ips {
-                match bind(proto, SocketAddr::new(*ip, hp)) {
-                    Ok(b) => bound.push((mapping(&key, port, proto, *ip, hp), b)),
-                    // No IPv6 on the host: IPv4 is enough.
-                    Err(e)
-                        if ip.is_ipv6()
-                            && ips.len() > 1
-                            && e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {}
-                    Err(e)
-                        if ip.is_ipv6()
-                            && ips.len() > 1
-                            && e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {}
-                    Err(e) => {
-                        let fam = if ip.is_ipv6() { "6" } else { "4" };
-                        let shown = if ip.is_ipv6() {
-                            format!("[{ip}]:{hp}")
-                        } else {
-                            format!("{ip}:{hp}")
-                        };
-                        let why = if e.raw_os_error() == Some(libc::EADDRINUSE) {
-                            "address already in use".to_string()
-                        } else {
-                            e.to_string()
-                        };
-                        return Err(EngineError::System(format!(
-                            "driver failed programming external connectivity on endpoint {name} ({endpoint}): Error starting userland proxy: listen {}{fam} {shown}: bind: {why}",
-                            proto.as_str()
-                        )));
-                    }
-                }
-            }
+        }
+        if let Some((ip, p, e)) = failure {
+            let fam = if ip.is_ipv6() { "6" } else { "4" };
+            let shown = if ip.is_ipv6() {
+                format!("[{ip}]:{p}")
+            } else {
+                format!("{ip}:{p}")
+            };
+            let why = if e.raw_os_error() == Some(libc::EADDRINUSE) {
+                "address already in use".to_string()
+            } else {
+                e.to_string()
+            };
+            return Err(EngineError::System(format!(
+                "driver failed programming external connectivity on endpoint {name} ({endpoint}): Error starting userland proxy: listen {}{fam} {shown}: bind: {why}",
+                proto.as_str()
+            )));
         }
     }
     let mut out = Published::new(target);
@@ -402,4 +515,57 @@ pub fn render_list(mappings: &[Mapping]) -> Value {
         )
     });
     Value::Array(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each body's answer as dockerd 20.10.24 gave it to a create with
+    /// that `PortBindings` (ok: it went on to the image's missing CMD).
+    #[test]
+    fn bindings_checked_as_dockerd() {
+        let cases = [
+            (json!({"abc/tcp": [{"HostPort": "1"}]}), Some("\"abc\"")),
+            (json!({"80-81/tcp": [{"HostPort": "1"}]}), Some("\"80-81\"")),
+            (
+                json!({"80/tcp": [{"HostPort": "70000"}]}),
+                Some("\"70000\""),
+            ),
+            (json!({"80/tcp": [{"HostPort": " 5"}]}), Some("\" 5\"")),
+            (json!({"80/tcp": [{"HostPort": "5-"}]}), Some("\"5-\"")),
+            (json!({"80/tcp": [{"HostPort": "5-3"}]}), Some("\"5-3\"")),
+            (json!({"80/xyz": [{"HostPort": "1"}]}), None),
+            (json!({"80/tcp": [{"HostPort": "0"}]}), None),
+            (json!({"80/tcp": [{"HostPort": "0-5"}]}), None),
+            (json!({"80/tcp": [{"HostIp": "x", "HostPort": "5"}]}), None),
+            (json!({"80/tcp": null}), None),
+            (json!({"80/tcp": [{"HostPort": "40110-40112"}]}), None),
+        ];
+        for (bindings, refused) in cases {
+            let got = check_bindings(&json!({ "PortBindings": bindings }));
+            match (refused, got) {
+                (None, Ok(())) => {}
+                (Some(q), Err(EngineError::InvalidParameter(m))) => {
+                    assert_eq!(m, format!("invalid port specification: {q}"), "{bindings}");
+                }
+                (want, got) => panic!("{bindings}: want {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_slot_goes_on_from_its_last_port_and_wraps() {
+        let slot = Slot {
+            proto: Proto::Udp,
+            ip: Ipv4Addr::new(127, 0, 0, 9).into(),
+            first: 40110,
+            last: 40112,
+        };
+        let got: Vec<u16> = (0..5).map(|_| slot.next()).collect();
+        assert_eq!(got, [40110, 40111, 40112, 40110, 40111]);
+        assert_eq!(host_ports("40110-40112"), HostPorts::Range(40110, 40112));
+        assert_eq!(host_ports(""), HostPorts::Ephemeral);
+        assert_eq!(host_ports("8080"), HostPorts::Range(8080, 8080));
+    }
 }

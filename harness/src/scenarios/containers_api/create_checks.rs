@@ -32,6 +32,9 @@ pub fn scenarios() -> Vec<Scenario> {
         scenario(AREA, "create-rejects-unknown-platform", true, |c| {
             rejects(c, UNKNOWN_PLATFORM)
         }),
+        scenario(AREA, "create-rejects-bad-port-binding", true, |c| {
+            rejects(c, BAD_PORT_BINDING)
+        }),
         scenario(AREA, "create-rejects-unknown-log-driver", true, |c| {
             rejects(c, UNKNOWN_LOG_DRIVER)
         }),
@@ -86,6 +89,47 @@ const BAD_ENV: Check = &[
         "",
         400,
         "invalid environment variable: ",
+    ),
+];
+
+/// Go's `nat` rules: a key's port is a number, a `HostPort` empty, a
+/// number or a range "A-B" with A <= B (dockerd answers these before it
+/// looks at anything else a probe config holds).
+const BAD_PORT_BINDING: Check = &[
+    case(
+        "{}",
+        r#"{"PortBindings":{"abc/tcp":[{"HostPort":"1"}]}}"#,
+        "",
+        400,
+        r#"invalid port specification: "abc""#,
+    ),
+    case(
+        "{}",
+        r#"{"PortBindings":{"80-81/tcp":[{"HostPort":"1"}]}}"#,
+        "",
+        400,
+        r#"invalid port specification: "80-81""#,
+    ),
+    case(
+        "{}",
+        r#"{"PortBindings":{"80/tcp":[{"HostPort":"70000"}]}}"#,
+        "",
+        400,
+        r#"invalid port specification: "70000""#,
+    ),
+    case(
+        "{}",
+        r#"{"PortBindings":{"80/tcp":[{"HostPort":"5-3"}]}}"#,
+        "",
+        400,
+        r#"invalid port specification: "5-3""#,
+    ),
+    case(
+        "{}",
+        r#"{"PortBindings":{"80/tcp":[{"HostPort":" 5"}]}}"#,
+        "",
+        400,
+        r#"invalid port specification: " 5""#,
     ),
 ];
 
