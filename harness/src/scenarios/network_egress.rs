@@ -36,8 +36,15 @@ use super::Scenario;
 use crate::client::{Req, Target};
 use crate::ground::{expect_status, fail, json_body, Ctx, Outcome, Problem};
 
+/// One scenario per rule, so that each fault is reported on its own.
 pub fn scenarios() -> Vec<Scenario> {
-    vec![super::scenario("network", "egress", true, egress)]
+    vec![
+        super::scenario("network", "egress-masquerade", true, |c| {
+            egress(c, masquerade)
+        }),
+        super::scenario("network", "egress-internal", true, |c| egress(c, internal)),
+        super::scenario("network", "egress-icc-off", true, |c| egress(c, icc_off)),
+    ]
 }
 
 /// The server's port inside the namespace (which has nothing else).
@@ -71,7 +78,8 @@ fn ip(args: &[&str]) -> Result<(), Problem> {
 
 impl Peer {
     fn make(ctx: &Ctx) -> Result<Peer, Problem> {
-        let h = sha2::Sha256::digest(format!("{}egress", ctx.run_id).as_bytes());
+        // Scenarios run side by side: each makes its own namespace.
+        let h = sha2::Sha256::digest(ctx.unique_name("egress").as_bytes());
         let tag = hex::encode(&h[..4]);
         let base = u32::from(Ipv4Addr::new(10, 233, h[4], h[5] & 0xfc));
         let mut peer = Peer {
@@ -189,7 +197,18 @@ fn in_subnet(addr: &str, subnet: &str) -> bool {
     u32::from(a) & mask == u32::from(net) & mask
 }
 
-fn egress(ctx: &Ctx) -> Outcome {
+/// What a check gets: the namespace's server, and the scenario's networks
+/// and containers (removed when it ends).
+struct Egress<'c, 'a> {
+    made: Made<'c, 'a>,
+    /// The server's address and port.
+    to: String,
+    port: String,
+    /// The host's end of the veth.
+    host: String,
+}
+
+fn egress(ctx: &Ctx, check: fn(&mut Egress) -> Outcome) -> Outcome {
     if !matches!(ctx.client.target(), Target::Unix(_)) {
         return Err(Problem::Skip(
             "needs the daemon's host: the destination is a namespace made there".into(),
@@ -202,45 +221,76 @@ fn egress(ctx: &Ctx) -> Outcome {
         ));
     }
     let peer = Peer::make(ctx)?;
-    let mut made = Made::new(ctx);
-    let (to, port) = (peer.addr.to_string(), PEER_PORT.to_string());
-    let host = peer.host_addr.to_string();
+    let mut e = Egress {
+        made: Made::new(ctx),
+        to: peer.addr.to_string(),
+        port: PEER_PORT.to_string(),
+        host: peer.host_addr.to_string(),
+    };
+    let res = check(&mut e);
+    // The containers and networks go before the namespace.
+    drop(e);
+    drop(peer);
+    res
+}
 
-    let (plain, _) = network(&mut made, "egress", json!({}))?;
-    match tcp_connect(ctx, &plain, &to, &port)? {
-        Some(src) if src == host => {}
-        other => {
-            return Err(fail(format!(
-                "from a user-defined network, {to}:{port} on the host's side answered {other:?}; \
-                 dockerd: reached, masqueraded to the host's address {host:?}"
-            )))
+impl Egress<'_, '_> {
+    /// What the namespace's server answered a container on `net`.
+    fn reach(&self, net: &str) -> Result<Option<String>, Problem> {
+        tcp_connect(self.made.ctx, net, &self.to, &self.port)
+    }
+
+    /// A user-defined network with the masquerade on reaches the
+    /// namespace from the host's address.
+    fn reaches_masqueraded(&mut self) -> Outcome {
+        let (plain, _) = network(&mut self.made, "egress", json!({}))?;
+        match self.reach(&plain)? {
+            Some(src) if src == self.host => Ok(()),
+            other => Err(fail(format!(
+                "from a user-defined network, {}:{} on the host's side answered {other:?}; \
+                 dockerd: reached, masqueraded to the host's address {:?}",
+                self.to, self.port, self.host
+            ))),
         }
     }
+}
+
+fn masquerade(e: &mut Egress) -> Outcome {
+    e.reaches_masqueraded()?;
     let (unmasked, subnet) = network(
-        &mut made,
+        &mut e.made,
         "egress-nomasq",
         json!({"Options": {"com.docker.network.bridge.enable_ip_masquerade": "false"}}),
     )?;
-    match tcp_connect(ctx, &unmasked, &to, &port)? {
-        Some(src) if in_subnet(&src, &subnet) => {}
-        other => {
-            return Err(fail(format!(
-                "with enable_ip_masquerade=false, {to}:{port} answered {other:?}; dockerd: \
-                 reached from the container's own address, in {subnet}"
-            )))
-        }
+    match e.reach(&unmasked)? {
+        Some(src) if in_subnet(&src, &subnet) => Ok(()),
+        other => Err(fail(format!(
+            "with enable_ip_masquerade=false, {}:{} answered {other:?}; dockerd: reached from \
+             the container's own address, in {subnet}",
+            e.to, e.port
+        ))),
     }
-    let (internal, _) = network(&mut made, "egress-internal", json!({"Internal": true}))?;
-    if let Some(src) = tcp_connect(ctx, &internal, &to, &port)? {
-        return Err(fail(format!(
-            "a container on an --internal network reached {to}:{port} (seen from {src}); \
-             dockerd: no route out"
-        )));
+}
+
+fn internal(e: &mut Egress) -> Outcome {
+    e.reaches_masqueraded()?;
+    let (internal, _) = network(&mut e.made, "egress-internal", json!({"Internal": true}))?;
+    match e.reach(&internal)? {
+        Some(src) => Err(fail(format!(
+            "a container on an --internal network reached {}:{} (seen from {src}); dockerd: \
+             no route out",
+            e.to, e.port
+        ))),
+        None => Ok(()),
     }
-    // icc off: cut off from a server on its own network, not from the
-    // namespace.
+}
+
+/// icc off: cut off from a server on its own network, not from the
+/// namespace.
+fn icc_off(e: &mut Egress) -> Outcome {
+    let ctx = e.made.ctx;
     let (no_icc, _) = network(
-        &mut made,
+        &mut e.made,
         "egress-noicc",
         json!({"Options": {"com.docker.network.bridge.enable_icc": "false"}}),
     )?;
@@ -248,7 +298,7 @@ fn egress(ctx: &Ctx) -> Outcome {
     let mut c = ctx.probe_config(&["tcp-serve", "7777", &srv])?;
     c["HostConfig"] = json!({"NetworkMode": no_icc});
     let server = ctx.create(c, None)?;
-    made.containers.push(server.clone());
+    e.made.containers.push(server.clone());
     ctx.start(&server)?;
     wait_listening(ctx, &server)?;
     let addr = ctx.inspect(&server)?["NetworkSettings"]["Networks"][&no_icc]["IPAddress"]
@@ -262,14 +312,13 @@ fn egress(ctx: &Ctx) -> Outcome {
              network (got {got:?}); dockerd: cut off"
         )));
     }
-    if tcp_connect(ctx, &no_icc, &to, &port)?.is_none() {
+    if e.reach(&no_icc)?.is_none() {
         return Err(fail(format!(
-            "on a network with enable_icc=false, {to}:{port} outside was not reached; dockerd \
-             reaches it"
+            "on a network with enable_icc=false, {}:{} outside was not reached; dockerd \
+             reaches it",
+            e.to, e.port
         )));
     }
-    drop(made);
-    drop(peer);
     Ok(())
 }
 

@@ -22,6 +22,7 @@ pub fn scenarios() -> Vec<Scenario> {
         super::scenario("runtime", "init-process", true, init_process),
         super::scenario("runtime", "volumes-from", true, volumes_from),
         super::scenario("runtime", "cgroup-mount", true, cgroup_mount),
+        super::scenario("runtime", "read-only-tmpfs", true, read_only_tmpfs),
         super::scenario("runtime", "host-network-hostname", true, host_hostname),
         super::scenario("runtime", "sysctl-defaults", true, sysctl_defaults),
         super::scenario("runtime", "ipv6-off", true, ipv6_off),
@@ -316,6 +317,36 @@ fn cgroup_mount(ctx: &Ctx) -> Outcome {
         return Err(failure(
             format!("with Memory {LIMIT}, /sys/fs/cgroup holds {listing:?} and reading {file} gave {out:?}"),
             format!("{want:?}: the container's own cgroup, read-only"),
+        ));
+    }
+    Ok(())
+}
+
+fn read_only_tmpfs(ctx: &Ctx) -> Outcome {
+    // dockerd 20.10.24, `--read-only --tmpfs /scratch`: the root is
+    // read-only and so is every mount dockerd adds itself (the hosts,
+    // hostname and resolv.conf files included) but /proc's and /dev's; a
+    // tmpfs the user asked for is writable.
+    let hc = json!({ "ReadonlyRootfs": true, "Tmpfs": { "/scratch": "" } });
+    let mut args = Vec::new();
+    for f in [
+        "/etc/passwd",
+        "/etc/hosts",
+        "/etc/hostname",
+        "/etc/resolv.conf",
+    ] {
+        args.extend(["try-open", f, "w", "--"]);
+    }
+    args.extend(["write", "/scratch/f", "x", "--", "read", "/scratch/f"]);
+    let out = output(ctx, &args, hc)?;
+    let want = "open /etc/passwd w: EROFS\nopen /etc/hosts w: EROFS\nopen /etc/hostname w: EROFS\n\
+                open /etc/resolv.conf w: EROFS\nx";
+    if out.trim_end() != want {
+        return Err(failure(
+            format!("with ReadonlyRootfs and a tmpfs on /scratch the probe saw {out:?}"),
+            format!(
+                "{want:?}: the root and the files the daemon mounts read-only, the tmpfs writable"
+            ),
         ));
     }
     Ok(())

@@ -122,7 +122,10 @@ fn resolv_conf(host: &str, own_network: bool) -> String {
 }
 
 /// Writes the files into `dir` (atomically) and returns their bind mounts,
-/// leaving out any path the user already binds.
+/// leaving out any path the user already binds. With a read-only root
+/// (`readonly`) they are read-only too, as dockerd makes every mount it
+/// adds itself but /proc and /dev's.
+#[allow(clippy::too_many_arguments)]
 pub fn prepare(
     dir: &Path,
     hostname: &str,
@@ -131,6 +134,7 @@ pub fn prepare(
     own: OwnAddresses,
     dns: &DnsFiles,
     user_destinations: &[String],
+    readonly: bool,
 ) -> std::io::Result<Vec<BindMount>> {
     let own_network = network_mode != "host";
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -163,7 +167,7 @@ pub fn prepare(
         mounts.push(BindMount {
             source: path,
             destination: dest.to_string(),
-            readonly: false,
+            readonly,
             propagation: Default::default(),
         });
     }
@@ -172,8 +176,9 @@ pub fn prepare(
 
 /// Bind mounts of another container's files (`NetworkMode container:X`
 /// shares its target's, as dockerd does), leaving out any path the user
-/// already binds and any file the target does not have.
-pub fn shared(dir: &Path, user_destinations: &[String]) -> Vec<BindMount> {
+/// already binds and any file the target does not have; read-only with a
+/// read-only root, as `prepare`'s.
+pub fn shared(dir: &Path, user_destinations: &[String], readonly: bool) -> Vec<BindMount> {
     [
         (HOSTNAME, "/etc/hostname"),
         (HOSTS, "/etc/hosts"),
@@ -190,7 +195,7 @@ pub fn shared(dir: &Path, user_destinations: &[String]) -> Vec<BindMount> {
     .map(|(source, dest)| BindMount {
         source,
         destination: dest.to_string(),
-        readonly: false,
+        readonly,
         propagation: Default::default(),
     })
     .collect()
@@ -282,10 +287,13 @@ mod tests {
             OwnAddresses::default(),
             &DnsFiles::default(),
             &["/etc/hosts".into()],
+            true,
         )
         .unwrap();
         let dests: Vec<_> = m.iter().map(|b| b.destination.as_str()).collect();
         assert_eq!(dests, vec!["/etc/hostname", "/etc/resolv.conf"]);
+        // A read-only root makes them read-only too.
+        assert!(m.iter().all(|b| b.readonly));
         assert_eq!(
             std::fs::read_to_string(d.path().join(HOSTNAME)).unwrap(),
             "box\n"

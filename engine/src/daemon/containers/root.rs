@@ -60,7 +60,11 @@ pub(super) fn prepare_root(
     volumes::mounts::create_bind_sources(&mounts)?;
     let user_destinations: Vec<String> = mounts.iter().map(|m| m.destination.clone()).collect();
     if let Some(dir) = &files.shared {
-        mounts.extend(super::init_layer::shared(dir, &user_destinations));
+        mounts.extend(super::init_layer::shared(
+            dir,
+            &user_destinations,
+            rec.host_config.readonly_rootfs,
+        ));
         return Ok((rootfs, mounts));
     }
     let cfg = &rec.config;
@@ -77,6 +81,7 @@ pub(super) fn prepare_root(
         own,
         &dns,
         &user_destinations,
+        rec.host_config.readonly_rootfs,
     )?);
     Ok((rootfs, mounts))
 }
