@@ -252,6 +252,20 @@ impl Rtnl {
             .map(drop)
     }
 
+    /// Takes link `index` off its bridge and down: the bridge forwards
+    /// nothing more to it and forgets the MACs it learnt there. Cheap,
+    /// where deleting a veth waits on the kernel's RCU (15-40 ms here).
+    pub fn unplug(&mut self, index: u32) -> io::Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.header.change_mask = LinkFlags::Up;
+        msg.attributes.push(LinkAttribute::Controller(0));
+        match self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_ACK, "unplug link") {
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
+            r => r.map(drop).map_err(|e| wrap("unplug link", e)),
+        }
+    }
+
     /// Deletes link `index` (a veth takes its peer with it).
     pub fn del_link(&mut self, index: u32) -> io::Result<()> {
         let mut msg = LinkMessage::default();

@@ -31,6 +31,7 @@ pub mod network_identity;
 pub mod network_ipv6;
 pub mod network_ports;
 pub mod network_props;
+pub mod network_release;
 pub mod protocol;
 pub mod registry;
 pub mod run_options;

@@ -208,18 +208,21 @@ struct Egress<'c, 'a> {
     host: String,
 }
 
-fn egress(ctx: &Ctx, check: fn(&mut Egress) -> Outcome) -> Outcome {
+/// Skips unless the harness runs as root on the daemon's host (a unix
+/// socket): what it does there needs `why`.
+pub(super) fn needs_local_root(ctx: &Ctx, why: &str) -> Outcome {
     if !matches!(ctx.client.target(), Target::Unix(_)) {
-        return Err(Problem::Skip(
-            "needs the daemon's host: the destination is a namespace made there".into(),
-        ));
+        return Err(Problem::Skip(format!("needs the daemon's host, {why}")));
     }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        return Err(Problem::Skip(
-            "needs root to make a network namespace".into(),
-        ));
+        return Err(Problem::Skip(format!("needs root, {why}")));
     }
+    Ok(())
+}
+
+fn egress(ctx: &Ctx, check: fn(&mut Egress) -> Outcome) -> Outcome {
+    needs_local_root(ctx, "to make the network namespace it sends to")?;
     let peer = Peer::make(ctx)?;
     let mut e = Egress {
         made: Made::new(ctx),

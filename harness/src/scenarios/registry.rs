@@ -5,8 +5,8 @@ use super::{
     api, attach_api, containers, containers_api, distribution, errors, exec_identity, hostile,
     hygiene, image_api, image_ops, images, model, network, network_api, network_connect,
     network_container, network_dns, network_egress, network_identity, network_ipv6, network_ports,
-    network_props, protocol, run_options, run_resources, runtime, schema, security, seed,
-    snapshots, streams, system,
+    network_props, network_release, protocol, run_options, run_resources, runtime, schema,
+    security, seed, snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -76,6 +76,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(network_identity::scenarios());
     v.extend(network_egress::scenarios());
     v.extend(network_ports::scenarios());
+    v.extend(network_release::scenarios());
     v.extend(distribution::scenarios());
     v.extend(hygiene::scenarios());
     v

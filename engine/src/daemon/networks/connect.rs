@@ -322,21 +322,26 @@ fn forget_hosts(c: &Container) {
     }
 }
 
-/// Removes container `cid`'s endpoint on `n`: its veth, and its address.
-/// Takes the container's endpoint on `n` away; the endpoint it had.
+/// Takes the container's endpoint on `n` away: its veth first, then its
+/// address (see `endpoint::detach` for why in that order); the endpoint it
+/// had.
 fn unplug(d: &Daemon, cid: &str, n: &Network) -> Option<Endpoint> {
-    let ep = {
-        let mut nets = d.networks.lock();
-        nets.iter_mut()
+    let veth = {
+        let nets = d.networks.lock();
+        nets.iter()
             .find(|x| x.id == n.id)
-            .and_then(|x| x.endpoints.remove(cid))
+            .and_then(|x| x.endpoints.get(cid))
+            .map(|e| e.host_veth.clone())
     };
-    if let Some(ep) = &ep {
-        if let Err(e) = d.networks.host.delete_link(&ep.host_veth) {
-            tracing::warn!(veth = %ep.host_veth, error = %e, "removing a container's veth");
+    if let Some(veth) = veth.filter(|v| !v.is_empty()) {
+        if let Err(e) = d.networks.host.delete_link(&veth) {
+            tracing::warn!(veth = %veth, error = %e, "removing a container's veth");
         }
     }
-    ep
+    let mut nets = d.networks.lock();
+    nets.iter_mut()
+        .find(|x| x.id == n.id)
+        .and_then(|x| x.endpoints.remove(cid))
 }
 
 /// After a disconnect: published ports that forwarded to the address the

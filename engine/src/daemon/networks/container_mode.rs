@@ -142,13 +142,6 @@ pub fn files_dir(d: &Daemon, c: &Container, started: bool) -> PathBuf {
     }
 }
 
-/// Whether a running container shares `cid`'s network namespace.
-pub fn has_joiners(d: &Daemon, cid: &str) -> bool {
-    d.all_containers()
-        .iter()
-        .any(|c| c.is_running() && target_of(&c.record().host_config.network_mode) == Some(cid))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -384,21 +384,26 @@ pub fn publish_ports(
 pub fn detach(d: &Daemon, cid: &str) {
     super::dns::stop(d, cid);
     d.networks.set_published(cid, None);
-    // Containers that joined its namespace keep it alive, veths included:
-    // those go now, as dockerd takes them out, so that no address
-    // released here stays on a bridge.
-    let joined = super::container_mode::has_joiners(d, cid);
+    // Its veths leave the bridge before its addresses are free, and are
+    // deleted, as dockerd takes an endpoint out at exit. A namespace
+    // outlives its last process for a moment (and for as long as anything
+    // holds it): a veth left on the bridge with the address and MAC the
+    // next container is given sent that container's connections to the old
+    // namespace, which refused them (1 start in 4 right after a stop).
     let veths: Vec<String> = {
-        let mut nets = d.networks.lock();
-        nets.iter_mut()
-            .filter_map(|n| n.endpoints.remove(cid))
-            .map(|e| e.host_veth)
+        let nets = d.networks.lock();
+        nets.iter()
+            .filter_map(|n| n.endpoints.get(cid))
+            .map(|e| e.host_veth.clone())
+            .filter(|v| !v.is_empty())
             .collect()
     };
-    for veth in veths.iter().filter(|_| joined) {
-        if let Err(e) = d.networks.host.delete_link(veth) {
-            tracing::warn!(veth = %veth, error = %e, "removing a shared namespace's veth");
-        }
+    if !veths.is_empty() {
+        d.networks.host.retire_links(veths);
+    }
+    let mut nets = d.networks.lock();
+    for n in nets.iter_mut() {
+        n.endpoints.remove(cid);
     }
 }
 
