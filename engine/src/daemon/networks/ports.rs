@@ -158,6 +158,16 @@ fn host_ports(s: &str) -> HostPorts {
 /// ("" = all), host ports).
 fn requested(rec: &Record) -> Vec<(String, u16, Proto, String, HostPorts)> {
     let mut out = Vec::new();
+    // A port with no binding of its own gets an ephemeral one on every address.
+    let any = |key: &String, port, proto| {
+        (
+            key.clone(),
+            port,
+            proto,
+            String::new(),
+            HostPorts::Ephemeral,
+        )
+    };
     let bindings = rec
         .host_config_raw
         .get("PortBindings")
@@ -173,13 +183,7 @@ fn requested(rec: &Record) -> Vec<(String, u16, Proto, String, HostPorts)> {
                 out.push((key.clone(), port, proto, ip.to_string(), hp));
             }
             if list.as_array().is_none_or(Vec::is_empty) {
-                out.push((
-                    key.clone(),
-                    port,
-                    proto,
-                    String::new(),
-                    HostPorts::Ephemeral,
-                ));
+                out.push(any(key, port, proto));
             }
         }
     }
@@ -195,13 +199,7 @@ fn requested(rec: &Record) -> Vec<(String, u16, Proto, String, HostPorts)> {
                     continue;
                 }
                 if let Some((port, proto)) = parse_key(key) {
-                    out.push((
-                        key.clone(),
-                        port,
-                        proto,
-                        String::new(),
-                        HostPorts::Ephemeral,
-                    ));
+                    out.push(any(key, port, proto));
                 }
             }
         }
