@@ -40,24 +40,39 @@ pub fn scenarios() -> Vec<Scenario> {
 }
 
 /// `{}` as base64: the empty credentials the CLI sends.
-const NO_AUTH: &str = "e30=";
+pub(super) const NO_AUTH: &str = "e30=";
 
 /// The stream of JSON messages of a pull or push response.
 fn messages(resp: &Response) -> Result<Vec<Value>, Problem> {
+    match messages_until_error(resp)? {
+        (out, None) => Ok(out),
+        (_, Some(err)) => Err(fail_at(
+            resp,
+            format!("the stream ends in an error: {err:?}"),
+        )),
+    }
+}
+
+/// The stream's messages up to its error, and the error's text if it ends
+/// in one.
+pub(super) fn messages_until_error(
+    resp: &Response,
+) -> Result<(Vec<Value>, Option<String>), Problem> {
     let text = String::from_utf8_lossy(&resp.body).to_string();
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line)
             .map_err(|e| fail_at(resp, format!("progress line {line:?} is not JSON: {e}")))?;
         if let Some(err) = v.get("error") {
-            return Err(fail_at(resp, format!("the stream ends in an error: {err}")));
+            let err = err.as_str().map_or_else(|| err.to_string(), str::to_string);
+            return Ok((out, Some(err)));
         }
         out.push(v);
     }
-    Ok(out)
+    Ok((out, None))
 }
 
-fn statuses(msgs: &[Value]) -> Vec<String> {
+pub(super) fn statuses(msgs: &[Value]) -> Vec<String> {
     msgs.iter()
         .filter_map(|m| m.get("status").and_then(Value::as_str).map(str::to_string))
         .collect()
@@ -79,7 +94,7 @@ fn layer_tar(ctx: &Ctx, name: &str) -> Result<Vec<u8>, Problem> {
 }
 
 /// Imports a run-labelled image as `repo:tag`; returns its ID.
-fn make_image(ctx: &Ctx, repo: &str, tag: &str, name: &str) -> Result<String, Problem> {
+pub(super) fn make_image(ctx: &Ctx, repo: &str, tag: &str, name: &str) -> Result<String, Problem> {
     let tar = layer_tar(ctx, name)?;
     let change = format!("LABEL {RUN_LABEL}={}", ctx.run_id);
     let resp = ctx.send(
@@ -102,7 +117,7 @@ fn make_image(ctx: &Ctx, repo: &str, tag: &str, name: &str) -> Result<String, Pr
 
 /// Pushes `repo:tag`; returns the manifest digest from the final line,
 /// checking the stream's shape against dockerd's.
-fn push(ctx: &Ctx, repo: &str, tag: &str) -> Result<String, Problem> {
+pub(super) fn push(ctx: &Ctx, repo: &str, tag: &str) -> Result<String, Problem> {
     let e = expectation("registry/push-pull-roundtrip")?;
     let resp = ctx.send(
         Req::post(format!("/images/{}/push?tag={}", enc(repo), enc(tag)))

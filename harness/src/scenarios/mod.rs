@@ -13,6 +13,7 @@ pub mod attach_api;
 pub mod containers;
 pub mod containers_api;
 pub mod distribution;
+pub mod distribution_manifests;
 pub mod errors;
 pub mod exec_identity;
 pub mod hostile;

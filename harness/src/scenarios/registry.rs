@@ -2,11 +2,11 @@
 //! run's filters select (with the setup and cleanup checks they imply).
 
 use super::{
-    api, attach_api, containers, containers_api, distribution, errors, exec_identity, hostile,
-    hygiene, image_api, image_ops, images, model, network, network_api, network_connect,
-    network_container, network_dns, network_egress, network_identity, network_ipv6, network_ports,
-    network_props, network_release, protocol, run_options, run_resources, runtime, schema,
-    security, seed, snapshots, streams, system,
+    api, attach_api, containers, containers_api, distribution, distribution_manifests, errors,
+    exec_identity, hostile, hygiene, image_api, image_ops, images, model, network, network_api,
+    network_connect, network_container, network_dns, network_egress, network_identity,
+    network_ipv6, network_ports, network_props, network_release, protocol, run_options,
+    run_resources, runtime, schema, security, seed, snapshots, streams, system,
 };
 use crate::ground::{Ctx, Outcome};
 
@@ -78,6 +78,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(network_ports::scenarios());
     v.extend(network_release::scenarios());
     v.extend(distribution::scenarios());
+    v.extend(distribution_manifests::scenarios());
     v.extend(hygiene::scenarios());
     v
 }
